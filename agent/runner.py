@@ -1,0 +1,91 @@
+"""Run scanners, match what they observe against the catalogue, and build findings.
+
+Observations that match nothing are dropped here, in memory: only AI-related facts leave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from agent.scanners.base import Observation, ScanContext, Scanner
+from signatures import (
+    Confidence,
+    Finding,
+    IndicatorKind,
+    Match,
+    Matcher,
+    ScannerError,
+)
+
+log = logging.getLogger(__name__)
+
+_PATH_KINDS = (IndicatorKind.EXE_PATH, IndicatorKind.INSTALL_PATH)
+
+
+@dataclass(slots=True)
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScannerError] = field(default_factory=list)
+
+
+def match_observation(matcher: Matcher, observation: Observation) -> Match | None:
+    """Return the catalogue match for one observation, if any."""
+    kind = observation.indicator_kind
+    if kind is IndicatorKind.PROCESS:
+        exe = observation.hints.get("exe")
+        cmdline = observation.hints.get("cmdline") or ()
+        return matcher.match_process(
+            name=observation.indicator,
+            exe=exe if isinstance(exe, str) else None,
+            cmdline=tuple(str(part) for part in cmdline) if isinstance(cmdline, Iterable) else (),
+        )
+    if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST):
+        return matcher.match_domain(observation.indicator)
+    if kind in _PATH_KINDS:
+        return matcher.match_path(kind, observation.indicator)
+    if kind is IndicatorKind.IP_RANGE:
+        return matcher.match_ip(observation.indicator)
+    return matcher.match_exact(kind, observation.indicator)
+
+
+def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) -> ScanResult:
+    """Run each scanner for this platform and return the matched, deduplicated findings."""
+    result = ScanResult()
+    merged: dict[tuple[str, str, str, str], Finding] = {}
+    for scanner in scanners:
+        if ctx.platform not in scanner.platforms:
+            continue
+        try:
+            for item in scanner.scan(ctx):
+                if isinstance(item, ScannerError):
+                    result.errors.append(item)
+                    continue
+                finding = _to_finding(ctx, matcher, item)
+                if finding is not None:
+                    merged.setdefault(finding.key(), finding)
+        except Exception as exc:  # the top of a job: one broken scanner must not stop the scan
+            log.exception("scanner %s failed", scanner.name)
+            result.errors.append(ScannerError(scanner=scanner.name, message=f"crashed: {exc!r}"))
+    result.findings = list(merged.values())
+    return result
+
+
+def _to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
+    match = match_observation(matcher, observation)
+    if match is None:
+        return None
+    evidence = dict(observation.evidence)
+    evidence["matched"] = f"{match.kind.value}:{match.indicator}"
+    return Finding(
+        kind=observation.kind,
+        indicator=observation.indicator[:1024],
+        indicator_kind=observation.indicator_kind.value,
+        service_id=match.service_id,
+        confidence=Confidence(match.confidence),
+        user=observation.user,
+        evidence=evidence,
+        first_seen=ctx.now,
+        last_seen=ctx.now,
+    )

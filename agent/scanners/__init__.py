@@ -1,0 +1,14 @@
+"""Evidence sources: one module per source, each a pure generator of observations."""
+
+from agent.scanners.base import LocalUser, Observation, ScanContext, Scanner, ScanItem
+from agent.scanners.registry import DEFAULT_SCANNERS, select
+
+__all__ = [
+    "DEFAULT_SCANNERS",
+    "LocalUser",
+    "Observation",
+    "ScanContext",
+    "ScanItem",
+    "Scanner",
+    "select",
+]

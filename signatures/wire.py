@@ -1,0 +1,256 @@
+"""The report format agents send and collectors ingest: versioned JSON, plain dataclasses.
+
+The JSON Schema in ``schema/report.schema.json`` is the contract; :func:`validate_report`
+checks a document against it and :meth:`Report.from_dict` turns a valid one into objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+from signatures.errors import WireFormatError
+
+SCHEMA_VERSION = 1
+MAX_REPORT_BYTES = 8 * 1024 * 1024
+MAX_FINDINGS = 20_000
+
+EvidenceValue = str | int | float | bool | None | list[str]
+
+
+class FindingKind(StrEnum):
+    """The channel through which a finding was observed."""
+
+    PROCESS = "process"
+    CONNECTION = "connection"
+    APP = "app"
+    BROWSER_EXTENSION = "browser_extension"
+    IDE_EXTENSION = "ide_extension"
+    PACKAGE = "package"
+    RUNTIME = "runtime"
+    MODEL_FILE = "model_file"
+    MCP_SERVER = "mcp_server"
+    ENV_VAR = "env_var"
+    DNS = "dns"
+    SNI = "sni"
+    LOG = "log"
+
+
+class Confidence(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class ReportKind(StrEnum):
+    FULL = "full"  # the agent's whole current state
+    DELTA = "delta"  # changes since the last acknowledged report
+    HEARTBEAT = "heartbeat"  # nothing changed; health only
+
+
+def utcnow() -> dt.datetime:
+    """Return the current time, timezone-aware, second precision."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def format_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: str, *, path: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise WireFormatError(path=path, reason=f"not an RFC 3339 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise WireFormatError(path=path, reason="time has no timezone")
+    return parsed.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of evidence that an AI service (or a likely-AI candidate) is in use."""
+
+    kind: FindingKind
+    indicator: str
+    indicator_kind: str
+    service_id: str | None
+    confidence: Confidence
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    user: str | None = None
+    heuristic: str | None = None
+    evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
+
+    def key(self) -> tuple[str, str, str, str]:
+        """Return what makes two findings the same sighting on one host."""
+        return (self.kind.value, self.service_id or "", self.indicator, self.user or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "indicator": self.indicator,
+            "indicator_kind": self.indicator_kind,
+            "service_id": self.service_id,
+            "confidence": self.confidence.value,
+            "heuristic": self.heuristic,
+            "user": self.user,
+            "evidence": dict(self.evidence),
+            "first_seen": format_time(self.first_seen),
+            "last_seen": format_time(self.last_seen),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, path: str = "finding") -> Finding:
+        return cls(
+            kind=FindingKind(doc["kind"]),
+            indicator=doc["indicator"],
+            indicator_kind=doc["indicator_kind"],
+            service_id=doc.get("service_id"),
+            confidence=Confidence(doc["confidence"]),
+            heuristic=doc.get("heuristic"),
+            user=doc.get("user"),
+            evidence=dict(doc.get("evidence") or {}),
+            first_seen=parse_time(doc["first_seen"], path=f"{path}.first_seen"),
+            last_seen=parse_time(doc["last_seen"], path=f"{path}.last_seen"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    hostname: str
+    os: str  # "linux" | "darwin" | "windows"
+    os_version: str = ""
+    arch: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hostname": self.hostname, "os": self.os, "os_version": self.os_version,
+                "arch": self.arch}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    id: str
+    version: str
+    catalogue_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "version": self.version,
+                "catalogue_version": self.catalogue_version}
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerError:
+    """A scanner could not read something; the scan went on without it."""
+
+    scanner: str
+    message: str
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scanner": self.scanner, "message": self.message, "path": self.path}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What an agent sends after a scan."""
+
+    report_id: str
+    agent: AgentInfo
+    host: HostInfo
+    generated_at: dt.datetime
+    findings: Sequence[Finding]
+    kind: ReportKind = ReportKind.FULL
+    scanner_errors: Sequence[ScannerError] = ()
+    health: Mapping[str, EvidenceValue] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @staticmethod
+    def new_id() -> str:
+        return str(uuid.uuid4())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "report_id": self.report_id,
+            "kind": self.kind.value,
+            "generated_at": format_time(self.generated_at),
+            "agent": self.agent.to_dict(),
+            "host": self.host.to_dict(),
+            "findings": [finding.to_dict() for finding in self.findings],
+            "scanner_errors": [error.to_dict() for error in self.scanner_errors],
+            "health": dict(self.health),
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Report:
+        """Build a report from a document that :func:`validate_report` accepted."""
+        agent, host = doc["agent"], doc["host"]
+        return cls(
+            schema_version=doc["schema_version"],
+            report_id=doc["report_id"],
+            kind=ReportKind(doc.get("kind", "full")),
+            generated_at=parse_time(doc["generated_at"], path="generated_at"),
+            agent=AgentInfo(id=agent["id"], version=agent["version"],
+                            catalogue_version=agent["catalogue_version"]),
+            host=HostInfo(hostname=host["hostname"], os=host["os"],
+                          os_version=host.get("os_version", ""), arch=host.get("arch", "")),
+            findings=[Finding.from_dict(item, path=f"findings[{index}]")
+                      for index, item in enumerate(doc["findings"])],
+            scanner_errors=[ScannerError(scanner=item["scanner"], message=item["message"],
+                                         path=item.get("path"))
+                            for item in doc.get("scanner_errors", [])],
+            health=dict(doc.get("health") or {}),
+        )
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """Return the report JSON Schema."""
+    text = resources.files("signatures").joinpath("schema/report.schema.json").read_text()
+    return cast(dict[str, Any], json.loads(text))
+
+
+def validate_report(doc: object) -> None:
+    """Check a decoded report against the JSON Schema.
+
+    Raises WireFormatError naming the first offending path. Needs ``jsonschema`` (server side).
+    """
+    import jsonschema  # imported here: agents never validate, so they do not carry it
+
+    validator = _validator_class()(report_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is not None:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        raise WireFormatError(path=path.lstrip(".") or "report", reason=error.message[:300])
+
+
+@cache
+def _validator_class() -> Any:
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(report_schema())
+    cls.check_schema(report_schema())
+    return cls
+
+
+def parse_report(body: bytes) -> Report:
+    """Decode, validate and build a report from raw bytes; raises WireFormatError."""
+    if len(body) > MAX_REPORT_BYTES:
+        raise WireFormatError(path="", reason=f"report exceeds {MAX_REPORT_BYTES} bytes")
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireFormatError(path="", reason=f"not valid JSON: {exc}") from exc
+    validate_report(doc)
+    return Report.from_dict(doc)
