@@ -157,6 +157,9 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
     unknown = set(entry) - _SERVICE_KEYS
     if unknown:
         raise fail(f"unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    empty = sorted(str(key) for key, value in entry.items() if value is None)
+    if empty:
+        raise fail(f"key(s) without a value: {', '.join(empty)}")
     for key in ("name", "vendor"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise fail(f"'{key}' is required and must be text")
@@ -232,8 +235,6 @@ def _parse_indicators(value: object, fail: Fail) -> dict[IndicatorKind, tuple[st
 
 
 def _normalise(kind: IndicatorKind, value: str, fail: Fail) -> str:
-    if value != value.strip():
-        raise fail(f"{kind.value} {value!r} has surrounding whitespace")
     if not _COMPILED[kind].match(value):
         raise fail(f"{kind.value} {value!r} is not a valid {_DESCRIPTION[kind]}")
     if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST):
@@ -242,7 +243,7 @@ def _normalise(kind: IndicatorKind, value: str, fail: Fail) -> str:
         return normalise_process_name(value)
     if kind is IndicatorKind.IP_RANGE:
         try:
-            return str(ipaddress.ip_network(value, strict=True))
+            return str(ipaddress.ip_network(value, strict=False))
         except ValueError as exc:
             raise fail(f"ip_range {value!r} is not a valid network: {exc}") from None
     return value
