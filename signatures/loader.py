@@ -115,7 +115,7 @@ def parse_file(name: str, raw: bytes | str) -> list[Service]:
     """Parse one catalogue file; raises CatalogueError naming the file and entry."""
     try:
         doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader is chosen above
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
         raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {exc}") from exc
     return parse_document(name, doc)
 

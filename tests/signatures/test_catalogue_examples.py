@@ -21,8 +21,10 @@ def test_every_service_has_a_positive_and_a_negative_example() -> None:
 @pytest.mark.parametrize(
     ("service_id", "example", "should_match", "file"),
     EXAMPLES,
-    ids=[f"{file}:{service_id}:{'+' if should else '-'}{example}"
-         for service_id, example, should, file in EXAMPLES],
+    ids=[
+        f"{file}:{service_id}:{'+' if should else '-'}{example}"
+        for service_id, example, should, file in EXAMPLES
+    ],
 )
 def test_example(
     matcher: Matcher, service_id: str, example: str, should_match: bool, file: str
