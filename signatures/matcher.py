@@ -56,13 +56,16 @@ class Match:
 
 
 @dataclass(slots=True)
-class _Suffix:
-    """What the domain index knows about one DNS suffix."""
+class _Anchor:
+    """A DNS suffix that wildcard hosts hang off (and maybe a domain indicator too)."""
 
-    match: Match | None = None  # the domain indicator at this suffix (None: none or ambiguous)
-    claimed: bool = False  # some domain indicator sits here, even if ambiguous
+    # (text before the wildcard label, wildcard label suffix) -> match (None: ambiguous)
     patterns: dict[tuple[str, str], Match | None] = field(default_factory=dict)
-    # (text before the wildcard label, wildcard label suffix) -> match
+    claimed: bool = False  # a domain indicator also sits at this suffix
+    match: Match | None = None  # that domain indicator's match (None: ambiguous)
+
+
+_MISSING = object()
 
 
 class Matcher:
@@ -103,43 +106,59 @@ class Matcher:
             for kind in _SUBSTRING_KINDS
         }
         # Exact hosts, ambiguous ones kept as None so that no broader domain claims them.
-        self._hosts: dict[str, Match | None] = {
+        self._hosts: dict[str, object] = {
             value: (Match(next(iter(ids)), IndicatorKind.HOST, value, "high")
                     if len(ids) == 1 else None)
             for value, ids in owners.get(IndicatorKind.HOST, {}).items()
         }
-        self._suffixes: dict[str, _Suffix] = {}
-        for value, ids in owners.get(IndicatorKind.DOMAIN, {}).items():
-            node = self._suffixes.setdefault(value, _Suffix())
-            node.claimed = True
-            if len(ids) == 1:
-                node.match = Match(next(iter(ids)), IndicatorKind.DOMAIN, value, "medium")
+        # Suffix map: a suffix -> its Match (None when ambiguous), or an _Anchor when wildcard
+        # hosts hang off it.
+        self._suffixes: dict[str, Match | _Anchor | None] = {
+            value: Match(next(iter(ids)), IndicatorKind.DOMAIN, value, "medium") if len(ids) == 1
+            else None
+            for value, ids in owners.get(IndicatorKind.DOMAIN, {}).items()
+        }
         for (prefix, label_suffix, anchor), ids in patterns.items():
-            node = self._suffixes.setdefault(anchor, _Suffix())
+            node = self._suffixes.get(anchor, _MISSING)
+            if not isinstance(node, _Anchor):
+                claimed = node is not _MISSING
+                node = _Anchor(claimed=claimed, match=node if isinstance(node, Match) else None)
+                self._suffixes[anchor] = node
             text = f"{prefix}.*{label_suffix}.{anchor}" if prefix else f"*{label_suffix}.{anchor}"
             node.patterns[(prefix, label_suffix)] = (
                 Match(next(iter(ids)), IndicatorKind.HOST, text, "high") if len(ids) == 1 else None
             )
+        # The last two labels of every suffix key: a name whose own last two labels are not
+        # here cannot match any domain or wildcard host, which settles most misses at once.
+        self._bases = frozenset(".".join(key.rsplit(".", 2)[-2:]) for key in self._suffixes)
         self._networks = sorted(networks, key=lambda item: (-item[0].prefixlen, str(item[0])))
 
     def match_domain(self, name: str) -> Match | None:
         """Return the service a DNS name belongs to, the most specific entry winning."""
-        host = name.lower().rstrip(".")
-        hosts = self._hosts
-        if host in hosts:
-            return hosts[host]
-        suffixes = self._suffixes
+        host = name.lower()
+        if host.endswith("."):
+            host = host.rstrip(".")
+        hit = self._hosts.get(host, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]  # a Match, or None: ambiguous
+        last = host.rfind(".")
+        if last > 0 and host[host.rfind(".", 0, last) + 1 :] not in self._bases:
+            return None
+        get = self._suffixes.get
         suffix = host
         start = 0
         while True:
-            node = suffixes.get(suffix)
-            if node is not None:
-                if node.patterns and start:
-                    hit = _match_pattern(node, host[: start - 1])
+            node = get(suffix, _MISSING)
+            if node is not _MISSING:
+                if node.__class__ is not _Anchor:
+                    return node  # type: ignore[return-value]  # a Match, or None: ambiguous
+                anchor = node
+                if start:
+                    hit = _match_pattern(anchor, host[: start - 1])
                     if hit is not None:
                         return hit
-                if node.claimed:
-                    return node.match  # None when ambiguous: attributed to nobody
+                if anchor.claimed:
+                    return anchor.match
             dot = host.find(".", start)
             if dot < 0:
                 return None
@@ -202,7 +221,7 @@ class Matcher:
         return None
 
 
-def _match_pattern(node: _Suffix, head: str) -> Match | None:
+def _match_pattern(node: _Anchor, head: str) -> Match | None:
     """Try the wildcard hosts anchored at one suffix; ``head`` is the host before it."""
     dot = head.rfind(".")
     label = head[dot + 1 :]
