@@ -243,7 +243,17 @@ def _split_pattern(value: str) -> tuple[str, str, str]:
     return ".".join(labels[:index]), labels[index][1:], ".".join(labels[index + 1 :])
 
 
+_DISPLAY_NAME_TAIL = re.compile(r"(\s+(version\s+)?v?\d[\w.+-]*|\s*\([^)]*\))+\s*$")
+
+
+def display_name_stem(display_name: str) -> str:
+    """Fold a Windows DisplayName to its product stem: "LM Studio 0.3.17" -> "lm studio"."""
+    return _DISPLAY_NAME_TAIL.sub("", display_name.strip()).lower()
+
+
 def _fold(kind: IndicatorKind, value: str) -> str:
+    if kind is IndicatorKind.WINDOWS_APP:
+        return display_name_stem(value)
     if kind is IndicatorKind.PROCESS:
         return normalise_process_name(value)
     if kind is IndicatorKind.ENV_VAR:
@@ -254,7 +264,7 @@ def _fold(kind: IndicatorKind, value: str) -> str:
     if kind in _SUBSTRING_KINDS:
         return value.lower().replace("\\", "/")
     if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST, IndicatorKind.IDE_EXTENSION,
-                IndicatorKind.BUNDLE_ID, IndicatorKind.NPM, IndicatorKind.WINDOWS_APP,
-                IndicatorKind.DESKTOP_ENTRY, IndicatorKind.FLATPAK):
+                IndicatorKind.BUNDLE_ID, IndicatorKind.NPM, IndicatorKind.DESKTOP_ENTRY,
+                IndicatorKind.FLATPAK):
         return value.lower()
     return value
