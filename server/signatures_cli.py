@@ -25,9 +25,11 @@ from signatures import (
     Verdict,
     assess,
     build_bundle,
+    default_data_dir,
     load_catalogue,
     load_private_key,
     load_public_key,
+    parse_file,
     verify_bundle,
     write_keypair,
 )
@@ -82,9 +84,19 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    """Validate the catalogue; exit 1 naming the file, entry and reason of the first error."""
-    try:
-        catalogue = load_catalogue(args.data_dir)
+    """Validate every catalogue file; exit 1 naming the file, entry and reason of each error."""
+    directory: Path = args.data_dir or default_data_dir()
+    errors = 0
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            parse_file(path.name, path.read_bytes())
+        except CatalogueError as exc:
+            sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
+            errors += 1
+    if errors:
+        return 1
+    try:  # each file is valid: now the checks across files (duplicate ids)
+        catalogue = load_catalogue(directory)
     except CatalogueError as exc:
         sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
         return 1

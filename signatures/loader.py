@@ -116,7 +116,8 @@ def parse_file(name: str, raw: bytes | str) -> list[Service]:
     try:
         doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader is chosen above
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
-        raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {exc}") from exc
+        detail = " ".join(str(exc).split())  # one line: PyYAML's messages span several
+        raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {detail}") from exc
     return parse_document(name, doc)
 
 

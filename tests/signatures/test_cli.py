@@ -43,6 +43,30 @@ def test_lint_reports_file_entry_and_reason(
     assert err.startswith("error: openai.yaml: openai-codex-cli: unknown category 'x'")
 
 
+def test_lint_reports_every_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("openai.yaml", "anthropic.yaml", "google.yaml"):
+        shutil.copy(default_data_dir() / name, tmp_path / name)
+    (tmp_path / "anthropic.yaml").write_text("services: [\n")
+    google = (tmp_path / "google.yaml").read_text().replace("sources:", "origins:", 1)
+    (tmp_path / "google.yaml").write_text(google)
+    code, _, err = run(["signatures", "lint", "--data-dir", str(tmp_path)], capsys)
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith("error: anthropic.yaml: -: invalid YAML")
+    assert lines[1].startswith("error: google.yaml: google-gemini: unknown key(s): origins")
+    assert len(lines) == 2
+
+
+def test_lint_reports_duplicates_across_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(default_data_dir() / "openai.yaml", tmp_path / "a.yaml")
+    shutil.copy(default_data_dir() / "openai.yaml", tmp_path / "b.yaml")
+    code, _, err = run(["signatures", "lint", "--data-dir", str(tmp_path)], capsys)
+    assert code == 1
+    assert err.startswith("error: b.yaml: openai-chatgpt: duplicate id, first defined in a.yaml")
+
+
 def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["signatures", "stats", "--json"], capsys)
     stats = json.loads(out)
