@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from signatures.matcher import Match, Matcher
 from signatures.model import Category, IndicatorKind
 
-# Categories whose package or extension indicators are AI software a dependant builds upon.
-_AI_CATEGORIES = frozenset(Category) - {Category.OTHER, Category.PRODUCTIVITY, Category.AI_IN_SAAS}
+# Every catalogued service is AI, but AI features inside a whole SaaS suite, and entries whose
+# function is not recorded, say too little about an unknown extension or package to flag it.
+_AI_CATEGORIES = frozenset(Category) - {Category.OTHER, Category.AI_IN_SAAS}
 # Processes that reach AI hosts on a user's behalf while browsing: the DNS/SNI finding covers them.
 _BROWSERS = frozenset({
     "chrome", "google chrome", "chromium", "chromium-browser", "firefox", "firefox-esr", "msedge",
