@@ -97,7 +97,7 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise fail(f"'{key}' is required and must be text")
     try:
-        category = Category(entry.get("category"))
+        category = Category(str(entry.get("category")))
     except ValueError:
         raise fail(f"unknown category {entry.get('category')!r}") from None
     indicators = _parse_indicators(entry.get("indicators"), fail)
