@@ -8,7 +8,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from collector.db import alembic_config, current_revision
-from collector.models import Base
+from collector.schema import Base
 
 
 def test_database_is_at_the_newest_revision(migrated_engine: Engine) -> None:
