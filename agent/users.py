@@ -40,8 +40,15 @@ def local_users(root: Path = Path("/")) -> tuple[LocalUser, ...]:
         seen: dict[str, LocalUser] = {}
         for entry in pwd.getpwall():
             text = ":".join(
-                [entry.pw_name, "x", str(entry.pw_uid), str(entry.pw_gid), "", entry.pw_dir,
-                 entry.pw_shell]
+                [
+                    entry.pw_name,
+                    "x",
+                    str(entry.pw_uid),
+                    str(entry.pw_gid),
+                    "",
+                    entry.pw_dir,
+                    entry.pw_shell,
+                ]
             )
             for user in users_from_passwd(text, root=root):
                 seen.setdefault(user.name, user)
