@@ -43,11 +43,11 @@ def register(subparsers: Any) -> None:
     commands = group.add_subparsers(dest="signatures_command", required=True, metavar="COMMAND")
 
     lint = commands.add_parser("lint", help="validate every catalogue file")
-    _data_dir_option(lint)
+    _catalogue_dir_option(lint)
     lint.set_defaults(func=cmd_lint)
 
     stats = commands.add_parser("stats", help="count services by category and indicator kind")
-    _data_dir_option(stats)
+    _catalogue_dir_option(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_stats)
 
@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
     keygen.set_defaults(func=cmd_keygen)
 
     build = commands.add_parser("build", help="compile the catalogue into a signed bundle")
-    _data_dir_option(build)
+    _catalogue_dir_option(build)
     build.add_argument("--key", required=True, type=Path, metavar="KEYFILE",
                        help="PEM Ed25519 private key")
     build.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle to write")
@@ -68,7 +68,7 @@ def register(subparsers: Any) -> None:
     match = commands.add_parser(
         "match", help="match values (one per line, or JSON {\"value\", \"hints\"}) from FILE"
     )
-    _data_dir_option(match)
+    _catalogue_dir_option(match)
     match.add_argument("--kind", required=True, choices=_MATCH_KINDS)
     match.add_argument("--bundle", type=Path, default=None,
                        help="match against a signed bundle instead of the YAML catalogue")
@@ -78,14 +78,14 @@ def register(subparsers: Any) -> None:
     match.set_defaults(func=cmd_match)
 
 
-def _data_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=None,
+def _catalogue_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalogue-dir", type=Path, default=None,
                         help="catalogue directory (default: the one shipped with Shadowmap)")
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
     """Validate every catalogue file; exit 1 naming the file, entry and reason of each error."""
-    directory: Path = args.data_dir or default_data_dir()
+    directory: Path = args.catalogue_dir or default_data_dir()
     errors = 0
     for path in sorted(directory.glob("*.yaml")):
         try:
@@ -125,7 +125,7 @@ def catalogue_stats(catalogue: Catalogue) -> dict[str, Any]:
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print catalogue statistics."""
     try:
-        stats = catalogue_stats(load_catalogue(args.data_dir))
+        stats = catalogue_stats(load_catalogue(args.catalogue_dir))
     except CatalogueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
@@ -159,7 +159,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build and sign a bundle of the catalogue."""
     try:
-        catalogue = load_catalogue(args.data_dir)
+        catalogue = load_catalogue(args.catalogue_dir)
         key = load_private_key(args.key.read_bytes())
         data = build_bundle(catalogue, key, bundle_version=args.bundle_version)
         verify_bundle(data, key.public_key())
@@ -194,7 +194,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 def _catalogue_for(args: argparse.Namespace) -> Catalogue:
     if args.bundle is None:
-        return load_catalogue(args.data_dir)
+        return load_catalogue(args.catalogue_dir)
     if args.public_key is None:
         raise BundleError("--bundle needs --public-key")
     return verify_bundle(args.bundle.read_bytes(),

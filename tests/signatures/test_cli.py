@@ -38,7 +38,7 @@ def test_lint_reports_file_entry_and_reason(
         .replace("category: coding_assistant", "category: x", 1)
     )
     (tmp_path / "openai.yaml").write_text(text)
-    code, _, err = run(["signatures", "lint", "--data-dir", str(tmp_path)], capsys)
+    code, _, err = run(["signatures", "lint", "--catalogue-dir", str(tmp_path)], capsys)
     assert code == 1
     assert err.startswith("error: openai.yaml: openai-codex-cli: unknown category 'x'")
 
@@ -49,7 +49,7 @@ def test_lint_reports_every_bad_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "anthropic.yaml").write_text("services: [\n")
     google = (tmp_path / "google.yaml").read_text().replace("sources:", "origins:", 1)
     (tmp_path / "google.yaml").write_text(google)
-    code, _, err = run(["signatures", "lint", "--data-dir", str(tmp_path)], capsys)
+    code, _, err = run(["signatures", "lint", "--catalogue-dir", str(tmp_path)], capsys)
     assert code == 1
     lines = err.splitlines()
     assert lines[0].startswith("error: anthropic.yaml: -: invalid YAML")
@@ -62,7 +62,7 @@ def test_lint_reports_duplicates_across_files(
 ) -> None:
     shutil.copy(default_data_dir() / "openai.yaml", tmp_path / "a.yaml")
     shutil.copy(default_data_dir() / "openai.yaml", tmp_path / "b.yaml")
-    code, _, err = run(["signatures", "lint", "--data-dir", str(tmp_path)], capsys)
+    code, _, err = run(["signatures", "lint", "--catalogue-dir", str(tmp_path)], capsys)
     assert code == 1
     assert err.startswith("error: b.yaml: openai-chatgpt: duplicate id, first defined in a.yaml")
 
