@@ -180,7 +180,10 @@ def verify_bundle(data: bytes, public_key: Ed25519PublicKey) -> BundleInfo:
         public_key.verify(signature, payload_text.encode())
     except (binascii.Error, InvalidSignature) as exc:
         raise BundleError("bad signature: the bundle was altered or signed by another key") from exc
-    payload = json.loads(payload_text)
+    try:
+        payload = json.loads(payload_text)
+    except ValueError as exc:
+        raise BundleError(f"bundle payload is not JSON: {exc}") from exc
     if not isinstance(payload, Mapping):
         raise BundleError("bundle payload is not an object")
     version = payload.get("bundle_version")

@@ -111,6 +111,20 @@ def test_signed_but_invalid_content_is_rejected(
         verify_bundle(json.dumps(envelope).encode(), public)
 
 
+def test_signed_but_unparsable_payload_is_rejected(
+    keys: tuple[Ed25519PrivateKey, Ed25519PublicKey],
+) -> None:
+    private, public = keys
+    payload = "{not json"
+    envelope = {
+        "format": "shadowmap-signatures/1",
+        "signature": base64.b64encode(private.sign(payload.encode())).decode(),
+        "payload": payload,
+    }
+    with pytest.raises(BundleError, match="payload is not JSON"):
+        verify_bundle(json.dumps(envelope).encode(), public)
+
+
 def test_install_keeps_the_previous_good_bundle(
     tmp_path: Path, catalogue: Catalogue, keys: tuple[Ed25519PrivateKey, Ed25519PublicKey]
 ) -> None:

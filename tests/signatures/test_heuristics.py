@@ -161,6 +161,15 @@ def test_process_connecting_to_ai_api(matcher: Matcher) -> None:
     assert verdict.confidence == "medium"
 
 
+def test_process_connecting_to_a_published_ai_range(matcher: Matcher) -> None:
+    verdict = assess(
+        matcher, IndicatorKind.PROCESS, "acme-agent", {"remote_hosts": ["160.79.104.20"]}
+    )
+    assert verdict is not None
+    assert verdict.reason == "process-connects-to-ai-api:160.79.104.0/23"
+    assert verdict.related_service == "anthropic-api"
+
+
 @pytest.mark.parametrize(
     ("name", "remote_hosts"),
     [
