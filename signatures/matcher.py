@@ -216,9 +216,32 @@ class Matcher:
     def _match_substring(self, kind: IndicatorKind, text: str) -> Match | None:
         folded = text.lower().replace("\\", "/")
         for match in self._substrings.get(kind, ()):
-            if match.indicator in folded:
+            if match.indicator in folded and _found_on_boundaries(folded, match.indicator):
                 return match
         return None
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _found_on_boundaries(text: str, fragment: str) -> bool:
+    """Tell whether a fragment occurs in text without cutting a word in two.
+
+    Only an edge of the fragment that is itself a word character needs a boundary: the marker
+    ``goose session`` does not match ``mongoose session``, while ``@modelcontextprotocol/server-``
+    still matches ``@modelcontextprotocol/server-filesystem``.
+    """
+    check_start, check_end = _is_word(fragment[0]), _is_word(fragment[-1])
+    start = text.find(fragment)
+    while start >= 0:
+        end = start + len(fragment)
+        if (not check_start or start == 0 or not _is_word(text[start - 1])) and (
+            not check_end or end == len(text) or not _is_word(text[end])
+        ):
+            return True
+        start = text.find(fragment, start + 1)
+    return False
 
 
 def _match_pattern(node: _Anchor, head: str) -> Match | None:

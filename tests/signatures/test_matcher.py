@@ -169,6 +169,30 @@ def test_process_cmdline_marker_beats_name(matcher: Matcher) -> None:
     assert matcher.match_process(name="node", cmdline=["node", "server.js"]) is None
 
 
+@pytest.mark.parametrize(
+    ("cmdline", "service_id"),
+    [
+        ("goose session --name demo", "goose"),
+        ("/usr/bin/mongoose session", None),
+        ("node /x/@modelcontextprotocol/server-filesystem /tmp", "mcp-sdk"),
+        ("python -m vllm.entrypoints.openai.api_server", "vllm"),
+        ("python -m myvllm.entrypoints.x", None),
+    ],
+)
+def test_cmdline_markers_respect_word_boundaries(
+    matcher: Matcher, cmdline: str, service_id: str | None
+) -> None:
+    parts = cmdline.split()
+    assert _id(matcher.match_process(name=parts[0], cmdline=parts)) == service_id
+
+
+def test_path_fragments_respect_word_boundaries(matcher: Matcher) -> None:
+    claude = "/Users/ana/Library/Application Support/Claude/config.json"
+    assert _id(matcher.match_path(IndicatorKind.INSTALL_PATH, claude)) == "anthropic-claude"
+    other = "/Users/ana/Library/Application Support/Claudette/config.json"
+    assert matcher.match_path(IndicatorKind.INSTALL_PATH, other) is None
+
+
 def test_windows_paths_and_exe_suffix(matcher: Matcher) -> None:
     assert _id(matcher.match_process(name="ollama.exe")) == "ollama"
     hit = matcher.match_path(
