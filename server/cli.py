@@ -150,6 +150,37 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit hash chain; exit 1 and name the first broken link if it does not hold."""
+    from collector.register_store import verify_audit_chain
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        verdict = verify_audit_chain(session)
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.checked} events verified")
+        return 0
+    print(
+        f"audit chain BROKEN at event #{verdict.broken_at}: {verdict.reason} "
+        f"({verdict.checked} events before it verified)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_register_mark_due(args: argparse.Namespace) -> int:
+    """Move approved/restricted entries whose review date has come to review due."""
+    from server.register.service import mark_reviews_due
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        moved = mark_reviews_due(session, today=dt.datetime.now(dt.UTC).date())
+    print(f"{len(moved)} entries now due for review" + (f": {', '.join(moved)}" if moved else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
@@ -207,6 +238,22 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke = token.add_parser("revoke", parents=[common], help="revoke a token")
     token_revoke.add_argument("id", type=int)
     token_revoke.set_defaults(func=cmd_token_revoke)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit_verify = audit.add_parser(
+        "verify", parents=[common], help="check the hash chain; report the first broken link"
+    )
+    audit_verify.set_defaults(func=cmd_audit_verify)
+
+    register = commands.add_parser("register", help="the AI register").add_subparsers(
+        dest="register_command", required=True, metavar="ACTION"
+    )
+    register_due = register.add_parser(
+        "mark-due", parents=[common], help="move entries whose review date has come to review due"
+    )
+    register_due.set_defaults(func=cmd_register_mark_due)
     return parser
 
 
