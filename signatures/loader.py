@@ -74,7 +74,9 @@ def parse_file(name: str, raw: bytes | str) -> list[Service]:
     except yaml.YAMLError as exc:
         raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("services"), list):
-        raise CatalogueError(file=name, entry=None, reason="expected a mapping with a 'services' list")
+        raise CatalogueError(
+            file=name, entry=None, reason="expected a mapping with a 'services' list"
+        )
     return [_parse_service(name, index, entry) for index, entry in enumerate(doc["services"])]
 
 
