@@ -121,7 +121,10 @@ def logout(
 
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = store.list_inventory(session)
+    # False positives are suppressed: hidden here (their rules are listed under /suppressions).
+    rows = [
+        row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE
+    ]
     return _page(state, request, "inventory.html", who, rows=rows)
 
 

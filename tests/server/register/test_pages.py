@@ -173,6 +173,7 @@ def test_false_positive_needs_a_reason_and_creates_a_suppression(
     assert done.status_code == 200
     rules = client.get("/suppressions")
     assert "internal test page" in rules.text
+    assert "&lt;script&gt;" not in client.get("/inventory").text  # hidden from the inventory
     assert HOSTILE not in client.get("/triage").text  # closed items leave the open queue
     bulk = client.post(
         "/triage/bulk",
