@@ -376,10 +376,12 @@ def suppressed_item_keys(session: Session, *, keys: Sequence[str]) -> set[str]:
 def next_register_id(session: Session, *, year: int) -> str:
     """Return the next free id like AIR-2026-0001 (call with the audit chain lock held)."""
     prefix = f"AIR-{year}-"
+    # Longest first, so AIR-2026-10000 comes after AIR-2026-9999.
     last = session.scalar(
-        select(func.max(RegisterEntry.register_id)).where(
-            RegisterEntry.register_id.like(f"{prefix}%")
-        )
+        select(RegisterEntry.register_id)
+        .where(RegisterEntry.register_id.like(f"{prefix}%"))
+        .order_by(func.length(RegisterEntry.register_id).desc(), RegisterEntry.register_id.desc())
+        .limit(1)
     )
     number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{number:04d}"

@@ -9,6 +9,8 @@ import re
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session
+
 from collector import store
 from collector.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
 from collector.errors import CollectorError
@@ -101,9 +103,10 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         if args.if_no_users and store.count_users(session) > 0:
             print("users already exist; nothing created")
             return 0
-        store.create_user(
+        user = store.create_user(
             session, username=args.username, password_hash=password_hash, role=args.role
         )
+        _audit_cli_user_create(session, user_id=user.id, username=user.username, role=user.role)
     print(f"created {args.role} {args.username!r}")
     if generated:
         print(f"password: {password}  (shown once; store it now)")
@@ -148,6 +151,21 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         store.revoke_enrollment_token(session, token_id=args.id)
     print(f"revoked enrollment token #{args.id}")
     return 0
+
+
+def _audit_cli_user_create(session: Session, *, user_id: int, username: str, role: str) -> None:
+    """Record an account created from the command line in the audit trail."""
+    from collector.register_store import append_audit_event
+
+    append_audit_event(
+        session,
+        actor="cli",
+        action="user.create",
+        object_type="user",
+        object_id=str(user_id),
+        before=None,
+        after={"username": username, "role": role, "disabled": False},
+    )
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:

@@ -111,8 +111,21 @@ def test_cli_verify_reports_the_broken_event(tmp_path: Path) -> None:
     with transaction(make_sessionmaker(engine)) as session:
         events = _append(session, 3)
         second = events[1].id
+    run_cli(
+        "server",
+        "user",
+        "create",
+        "--username",
+        "ops",
+        "--role",
+        "admin",
+        "--password",
+        "a long enough password",
+        "--data-dir",
+        str(tmp_path),
+    )
     ok = run_cli("server", "audit", "verify", "--data-dir", str(tmp_path))
-    assert "3 events verified" in ok.stdout
+    assert "4 events verified" in ok.stdout  # the account made on the command line is audited
     with transaction(make_sessionmaker(engine)) as session:
         session.execute(
             update(AuditEvent).where(AuditEvent.id == second).values(after={"risk_level": "low"})

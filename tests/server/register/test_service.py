@@ -305,3 +305,11 @@ def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) ->
     dumped = " ".join(str(e.after) for e in events)
     assert "argon2" not in dumped and new not in dumped and password not in dumped
     assert register_store.verify_audit_chain(db).ok
+
+
+def test_register_ids_count_up_past_four_digits(db: Session) -> None:
+    assert register_store.next_register_id(db, year=2031) == "AIR-2031-0001"
+    register_store.create_register_entry(db, register_id="AIR-2031-9999", title="t", ai_system="s")
+    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10000"
+    register_store.create_register_entry(db, register_id="AIR-2031-10000", title="t", ai_system="s")
+    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10001"
