@@ -1,48 +1,86 @@
-"""Running processes: name, executable and command-line markers (psutil)."""
+"""Running processes: name, executable, command-line markers, user, parent and start time.
+
+One ``psutil.process_iter`` pass with the attributes it needs (psutil reads them under
+``oneshot``); a process that vanishes or denies a field loses that field, never the scan.
+The command line goes to matching as a hint; evidence keeps only a redacted copy.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 
 import psutil
 
+from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from signatures import FindingKind, IndicatorKind
+from signatures import EvidenceValue, FindingKind, IndicatorKind
 
 _ATTRS = ["pid", "name", "exe", "cmdline", "username", "ppid", "create_time"]
 
 
+def _started_at(seconds: object) -> str | None:
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
 class ProcessScanner:
-    """Yield one observation per running process; vanished or protected ones are skipped per field."""
+    """Yield one observation per running process."""
 
     name = "processes"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
-        # process_iter with attrs reads each field once and turns AccessDenied into None.
+        own = os.getpid()
+        names: dict[int, str] = {}
+        infos: list[dict[str, object]] = []
+        # process_iter with attrs reads each field once and turns AccessDenied into None;
+        # a process that exits mid-iteration is skipped by psutil itself.
         for proc in psutil.process_iter(_ATTRS, ad_value=None):
             info = proc.info
+            pid = info.get("pid")
             name = info.get("name")
-            if not name:
+            if isinstance(pid, int) and isinstance(name, str):
+                names[pid] = name
+            if pid != own:
+                infos.append(info)
+        for info in infos:
+            name = info.get("name")
+            if not isinstance(name, str) or not name:
                 continue
-            cmdline = tuple(info.get("cmdline") or ())
-            started = info.get("create_time")
-            evidence: dict[str, str | int | None] = {
-                "pid": info.get("pid"),
-                "ppid": info.get("ppid"),
-                "exe": info.get("exe"),
+            raw_cmdline = info.get("cmdline")
+            cmdline = tuple(str(part) for part in raw_cmdline) if isinstance(
+                raw_cmdline, list | tuple) else ()
+            exe = _str(info.get("exe"))
+            ppid = _int(info.get("ppid"))
+            username = _str(info.get("username"))
+            pid = _int(info.get("pid"))
+            evidence: dict[str, EvidenceValue] = {
+                "process": name,
+                "pid": pid,
+                "ppid": ppid,
+                "parent": names.get(ppid) if ppid is not None else None,
+                "exe": exe,
+                "started_at": _started_at(info.get("create_time")),
             }
-            if started:
-                evidence["started_at"] = dt.datetime.fromtimestamp(started, dt.UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                )
+            if len(cmdline) > 1:
+                evidence["args"] = redact_args(cmdline[1:])
             yield Observation(
                 kind=FindingKind.PROCESS,
                 indicator_kind=IndicatorKind.PROCESS,
                 indicator=name,
-                user=info.get("username"),
+                user=username,
                 evidence=evidence,
-                hints={"exe": info.get("exe"), "cmdline": cmdline},
+                hints={"exe": exe, "cmdline": cmdline},
             )
