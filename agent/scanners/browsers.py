@@ -26,6 +26,7 @@ from agent.scanners.files import (
     exists,
     is_dir,
     layouts,
+    mapping,
     read_json_object,
     read_text,
     rerooted,
@@ -389,7 +390,7 @@ class BrowserExtensionScanner:
         content_matches = _content_script_matches(manifest)
         permissions = [p for p in string_list(manifest.get("permissions")) if "://" not in p
                        and p != "<all_urls>"]
-        granted = _mapping(entry.get("active_permissions"))
+        granted = mapping(entry.get("active_permissions"))
         if not manifest and granted:  # manifest gone: the prefs still say what was granted
             permissions = string_list(granted.get("api"))
             host_permissions = string_list(granted.get("explicit_host"))
@@ -489,8 +490,8 @@ class BrowserExtensionScanner:
                 continue
             if addon.get("type") not in (None, "extension", "webextension"):
                 continue  # themes, dictionaries and language packs hold no AI
-            locale = _mapping(addon.get("defaultLocale"))
-            perms = _mapping(addon.get("userPermissions"))
+            locale = mapping(addon.get("defaultLocale"))
+            perms = mapping(addon.get("userPermissions"))
             origins = string_list(perms.get("origins"))
             permissions = string_list(perms.get("permissions"))
             disabled = any(addon.get(flag) is True for flag in
@@ -528,10 +529,6 @@ class BrowserExtensionScanner:
                     "content_script_matches": [],
                 },
             )
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _firefox_source(addon: Mapping[str, Any]) -> str:

@@ -239,6 +239,11 @@ def string_list(value: object, limit: int = 256) -> list[str]:
     return [item[:1024] for item in value if isinstance(item, str)][:limit]
 
 
+def mapping(value: object) -> dict[str, Any]:
+    """Return a JSON value when it is an object, else an empty dict."""
+    return value if isinstance(value, dict) else {}
+
+
 def text(value: object, limit: int = 512) -> str | None:
     """Return a JSON value as clipped text when it is a string, else None."""
     return value[:limit] if isinstance(value, str) else None
