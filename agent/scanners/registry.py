@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from agent.scanners.apps import DesktopAppScanner
 from agent.scanners.base import Scanner
+from agent.scanners.browsers import BrowserExtensionScanner
+from agent.scanners.ide import IdeExtensionScanner
+from agent.scanners.mcp import McpServerScanner
+from agent.scanners.packages import PackageScanner
 from agent.scanners.processes import ProcessScanner
+from agent.scanners.runtimes import LocalRuntimeScanner, ModelFileScanner
 
-DEFAULT_SCANNERS: tuple[Scanner, ...] = (ProcessScanner(),)
+DEFAULT_SCANNERS: tuple[Scanner, ...] = (
+    ProcessScanner(),
+    LocalRuntimeScanner(),
+    DesktopAppScanner(),
+    BrowserExtensionScanner(),
+    IdeExtensionScanner(),
+    PackageScanner(),
+    ModelFileScanner(),
+    McpServerScanner(),
+)
 
 
-def select(names: str | None, scanners: tuple[Scanner, ...] = DEFAULT_SCANNERS) -> tuple[Scanner, ...]:
+def select(
+    names: str | None, scanners: tuple[Scanner, ...] = DEFAULT_SCANNERS
+) -> tuple[Scanner, ...]:
     """Return the scanners named in a comma-separated list (all when None).
 
     Raises ValueError naming any unknown scanner.
