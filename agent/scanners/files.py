@@ -185,8 +185,8 @@ def walk_files(
 
 def rerooted(ctx: ScanContext, path: str) -> Path:
     """Map an absolute path written inside a scanned file onto the scan root."""
-    if ctx.root == Path("/"):
-        return Path(path)
+    if ctx.root == Path("/") or Path(path).is_relative_to(ctx.root):
+        return Path(path)  # live, or a tree written in place (its paths already under root)
     if re.match(r"^[A-Za-z]:[\\/]", path):  # a Windows path inside a mounted Windows image
         return ctx.root / path[3:].replace("\\", "/")
     return ctx.path(path)

@@ -28,7 +28,9 @@ from agent.scanners.files import (
 )
 from signatures import EvidenceValue, FindingKind, IndicatorKind
 
-_DIST = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+?)\.(?P<kind>dist-info|egg-info)$")
+_DIST = re.compile(
+    r"^(?P<name>.+?)-(?P<version>[^-]+?)(-py\d[\d.]*)?\.(?P<kind>dist-info|egg-info)$"
+)
 _REQUIRES = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.I)
 _PROJECT_ENVS = (".venv", "venv", "env", ".env")
 _MAX_HEADER_BYTES = 64 * 1024
