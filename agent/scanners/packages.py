@@ -286,7 +286,7 @@ class PackageScanner:
 
 
 def _requires(meta: Path) -> list[str]:
-    """Read the Requires-Dist names from a METADATA header (the body is never read)."""
+    """Read the required (not extra) dependency names from a METADATA header only."""
     names: list[str] = []
     try:
         with open(meta, "rb") as handle:
@@ -295,7 +295,7 @@ def _requires(meta: Path) -> list[str]:
                 consumed += len(raw)
                 if consumed > _MAX_HEADER_BYTES or raw in (b"\n", b"\r\n"):
                     break
-                if raw[:13].lower() == b"requires-dist":
+                if raw[:13].lower() == b"requires-dist" and b"extra ==" not in raw:
                     found = _REQUIRES.match(raw.decode("utf-8", errors="replace"))
                     if found:
                         names.append(found.group(1))

@@ -1,0 +1,103 @@
+"""Running processes, with real long-running processes spawned by the test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+from agent.runner import run_scan
+from agent.scanners import processes
+from agent.scanners.base import ScanContext
+from agent.scanners.processes import ProcessScanner
+from signatures import Matcher
+from tests.agent.scanners.helpers import run
+
+SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
+PROMPT = "summarise the board minutes about the merger"
+
+
+@pytest.fixture
+def claude_like() -> Iterator[subprocess.Popen[bytes]]:
+    """A real process whose command line carries a catalogue marker, a key and a prompt."""
+    proc = subprocess.Popen([
+        sys.executable, "-c", "import time; time.sleep(120)",
+        "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+        "--api-key", SECRET, "-p", PROMPT, f"--token={SECRET}",
+    ])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until the kernel shows the final command line
+        try:
+            if SECRET in " ".join(psutil.Process(proc.pid).cmdline()):
+                break
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.02)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_real_process_is_observed_with_redacted_args(
+    claude_like: subprocess.Popen[bytes], default_matcher: Matcher
+) -> None:
+    observations, errors = run(ProcessScanner(), ScanContext())
+    assert errors == []
+    ours = [o for o in observations if o.evidence["pid"] == claude_like.pid]
+    assert len(ours) == 1
+    found = ours[0]
+    assert found.indicator.startswith("python")
+    assert found.evidence["parent"] is not None
+    assert found.evidence["ppid"] == psutil.Process(claude_like.pid).ppid()
+    assert isinstance(found.evidence["started_at"], str)
+    assert found.user == psutil.Process(claude_like.pid).username()
+    evidence_text = json.dumps(dict(found.evidence))
+    assert SECRET not in evidence_text
+    assert PROMPT not in evidence_text
+    assert "@anthropic-ai/claude-code" in evidence_text
+    assert "--api-key" in evidence_text
+
+    result = run_scan(ScanContext(), (ProcessScanner(),), default_matcher)
+    mine = [f for f in result.findings if f.evidence.get("pid") == claude_like.pid]
+    assert [(f.service_id, f.confidence.value) for f in mine] == [
+        ("anthropic-claude-code", "high")]
+    assert SECRET not in json.dumps(mine[0].to_dict())
+
+
+class _FakeProcess:
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+
+
+def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    infos = [
+        {"pid": 10, "name": "Cursor", "exe": None, "cmdline": None, "username": None,
+         "ppid": 1, "create_time": None},  # every protected field came back as None
+        {"pid": 11, "name": None, "exe": None, "cmdline": None, "username": None,
+         "ppid": None, "create_time": None},  # vanished before its name could be read
+        {"pid": 1, "name": "init", "exe": "/sbin/init", "cmdline": ["/sbin/init"],
+         "username": "root", "ppid": 0, "create_time": 1.0},
+    ]
+
+    def fake_iter(attrs: list[str], ad_value: object) -> Iterator[_FakeProcess]:
+        assert ad_value is None
+        assert "cmdline" in attrs
+        return iter([_FakeProcess(info) for info in infos])
+
+    monkeypatch.setattr(processes.psutil, "process_iter", fake_iter)
+    observations, errors = run(ProcessScanner(), ScanContext())
+    assert errors == []
+    assert [o.indicator for o in observations] == ["Cursor", "init"]
+    cursor = observations[0]
+    assert cursor.evidence["parent"] == "init"
+    assert cursor.evidence["exe"] is None
+    assert cursor.user is None
+    assert "args" not in cursor.evidence
+
