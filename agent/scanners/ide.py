@@ -319,6 +319,7 @@ def _jetbrains_disabled(config_dir: Path) -> set[str]:
 def _plugin_xml(lib: Path) -> dict[str, str]:
     """Read id, name, version and vendor from the jar holding ``META-INF/plugin.xml``."""
     jars = sorted(lib.glob("*.jar"))
+    broken: Unreadable | None = None
     for jar in jars:
         try:
             with zipfile.ZipFile(jar) as archive:
@@ -330,7 +331,8 @@ def _plugin_xml(lib: Path) -> dict[str, str]:
                     raise Unreadable(jar, "plugin.xml too large")
                 raw = archive.read(member)
         except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-            raise Unreadable(jar, f"unreadable jar: {exc}") from exc
+            broken = Unreadable(jar, f"unreadable jar: {exc}")
+            continue  # another jar of the plugin may still hold plugin.xml
         if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
             raise Unreadable(jar, "plugin.xml declares a DTD; refused")
         try:
@@ -343,4 +345,6 @@ def _plugin_xml(lib: Path) -> dict[str, str]:
             if element is not None and element.text:
                 info[tag] = element.text.strip()[:256]
         return info
+    if broken is not None:
+        raise broken
     return {}
