@@ -13,7 +13,8 @@ from signatures import Matcher
 from tests.agent.scanners.helpers import context, make_user, run, write
 
 
-def vscode_extension(folder: Path, ext_id: str, version: str, **package: object) -> dict[str, object]:
+def vscode_extension(folder: Path, ext_id: str, version: str, **package: object
+                     ) -> dict[str, object]:
     directory = folder / f"{ext_id.lower()}-{version}"
     write(directory / "package.json", {"name": ext_id.split(".")[1], "version": version,
                                        "publisher": ext_id.split(".")[0], **package})
