@@ -8,7 +8,6 @@ shortcuts plus per-user ``AppData/Local/Programs`` folders (live and in mounted 
 
 from __future__ import annotations
 
-import configparser
 import importlib
 import plistlib
 import re
@@ -331,24 +330,32 @@ class DesktopAppScanner:
 
 def _desktop_entry(path: Path) -> tuple[str, str | None] | None:
     """Return (Name, executable basename) of an application .desktop file, or None."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment, method-assign]
-    try:
-        parser.read_string(read_text(path, MAX_SMALL_BYTES))
-    except configparser.Error as exc:
-        raise Unreadable(path, f"malformed .desktop file: {exc}") from exc
-    if not parser.has_section("Desktop Entry"):
+    section: str | None = None
+    values: dict[str, str] = {}
+    for raw in read_text(path, MAX_SMALL_BYTES).splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+            continue
+        if section is None:
+            raise Unreadable(path, "malformed .desktop file: a key before any [section]")
+        if section == "Desktop Entry" and "=" in line:
+            key, _, value = line.partition("=")
+            values.setdefault(key.strip(), value.strip())  # "Name[fr]" stays a separate key
+    if section is None or ("Name" not in values and "Exec" not in values):
         return None
-    section = parser["Desktop Entry"]
-    if section.get("Type", "Application") != "Application":
+    if values.get("Type", "Application") != "Application":
         return None
-    name = section.get("Name", path.stem)[:256]
-    exec_line = section.get("Exec", "").strip()
+    name = values.get("Name", path.stem)[:256]
+    exec_line = values.get("Exec", "")
     exe: str | None = None
     if exec_line:
-        first = exec_line.split()[0].strip("\"'")
+        parts = exec_line.split()
+        first = parts[0].strip("\"'")
         if first == "env":  # "env VAR=x program %U"
-            rest = [part for part in exec_line.split()[1:] if "=" not in part]
-            first = rest[0] if rest else ""
+            rest = [part for part in parts[1:] if "=" not in part]
+            first = rest[0].strip("\"'") if rest else ""
         exe = first.rsplit("/", 1)[-1][:256] or None
     return name, exe

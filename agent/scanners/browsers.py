@@ -22,6 +22,7 @@ from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
     MAX_SMALL_BYTES,
+    Missing,
     Unreadable,
     exists,
     is_dir,
@@ -304,10 +305,10 @@ class BrowserExtensionScanner:
         profile_name = display_name or None
         for pref_name in reversed(_PREF_FILES):  # Secure Preferences wins where both say
             pref_path = profile / pref_name
-            if not exists(pref_path):
-                continue
             try:
                 prefs = read_json_object(pref_path)
+            except Missing:
+                continue
             except Unreadable as problem:
                 yield problem.to_error(self.name)
                 continue
@@ -373,14 +374,17 @@ class BrowserExtensionScanner:
         source = install_source(entry) if referenced else "orphaned"
         manifest: dict[str, Any] = {}
         manifest_path = path / "manifest.json" if path is not None else None
-        if manifest_path is not None and exists(manifest_path):
+        missing = manifest_path is None
+        if manifest_path is not None:
             try:
                 manifest = read_json_object(manifest_path, MAX_MANIFEST_BYTES)
+            except Missing:
+                missing = True
             except Unreadable as problem:
                 yield problem.to_error(self.name)
-        elif isinstance(entry.get("manifest"), dict):
+        if missing and isinstance(entry.get("manifest"), dict):
             manifest = entry["manifest"]  # older Chromium kept unpacked manifests in the prefs
-        elif source != "built_in" and manifest_path is not None:
+        elif missing and source != "built_in" and manifest_path is not None:
             yield Unreadable(manifest_path, "extension manifest missing").to_error(self.name)
         if not manifest and source == "built_in":
             return  # component extensions live in the browser install; nothing to say
@@ -586,8 +590,6 @@ def _localised(path: Path | None, manifest: Mapping[str, Any], field: str) -> st
     locales += [loc for loc in _LOCALE_FALLBACKS if loc not in locales]
     for locale in locales:
         messages_file = path / "_locales" / locale / "messages.json"
-        if not exists(messages_file):
-            continue
         try:
             messages = read_json_object(messages_file, MAX_MANIFEST_BYTES)
         except Unreadable:

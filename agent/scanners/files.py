@@ -36,8 +36,12 @@ class Unreadable(Exception):
         return ScannerError(scanner=scanner, message=self.reason, path=str(self.path))
 
 
+class Missing(Unreadable):
+    """The file is not there (often normal: scanners try the usual places)."""
+
+
 def read_bytes(path: Path, limit: int) -> bytes:
-    """Read a regular file of at most ``limit`` bytes. Raises Unreadable."""
+    """Read a regular file of at most ``limit`` bytes. Raises Missing or Unreadable."""
     try:
         with open(path, "rb") as handle:
             info = os.fstat(handle.fileno())
@@ -46,6 +50,8 @@ def read_bytes(path: Path, limit: int) -> bytes:
             if info.st_size > limit:
                 raise Unreadable(path, f"too large ({info.st_size} bytes, limit {limit})")
             data = handle.read(limit + 1)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
     if len(data) > limit:  # grew while we read it

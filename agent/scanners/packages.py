@@ -16,8 +16,8 @@ from pathlib import Path
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
+    Missing,
     Unreadable,
-    exists,
     is_dir,
     layouts,
     list_dir,
@@ -208,11 +208,10 @@ class PackageScanner:
                 continue
             meta = Path(entry.path) / ("METADATA" if found["kind"] == "dist-info" else "PKG-INFO")
             dependencies: list[str] = []
-            if exists(meta):
-                try:
-                    dependencies = _requires(meta)
-                except Unreadable as problem:
-                    yield problem.to_error(self.name)
+            try:
+                dependencies = _requires(meta)
+            except Unreadable as problem:
+                yield problem.to_error(self.name)
             name = found["name"]
             yield Observation(
                 kind=FindingKind.PACKAGE,
@@ -245,10 +244,10 @@ class PackageScanner:
 
     def _node_package(self, root: PackageRoot, path: Path) -> Iterator[ScanItem]:
         manifest_path = path / "package.json"
-        if not exists(manifest_path):
-            return
         try:
             manifest = read_json_object(manifest_path, MAX_MANIFEST_BYTES)
+        except Missing:
+            return
         except Unreadable as problem:
             yield problem.to_error(self.name)
             return
@@ -299,6 +298,8 @@ def _requires(meta: Path) -> list[str]:
                     found = _REQUIRES.match(raw.decode("utf-8", errors="replace"))
                     if found:
                         names.append(found.group(1))
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # an egg-info or dist-info without metadata: name and version still count
     except OSError as exc:
         raise Unreadable(meta, f"unreadable: {exc.strerror or type(exc).__name__}") from exc
     return names[:_MAX_DEPS]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 
@@ -17,13 +18,44 @@ from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
 from signatures import EvidenceValue, FindingKind, IndicatorKind
 
-_ATTRS = ["pid", "name", "exe", "cmdline", "username", "ppid", "create_time"]
+# On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
+# which parses /proc/<pid>/status for every process and costs more than everything else.
+_ATTRS = ["pid", "name", "exe", "cmdline", "ppid", "create_time"]
+_PROC = Path("/proc")
 
 
 def _started_at(seconds: object) -> str | None:
     if not isinstance(seconds, int | float) or seconds <= 0:
         return None
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Owners:
+    """Map a process to its owner's name through the uid of /proc/<pid>, cached per uid."""
+
+    def __init__(self, *, use_proc: bool) -> None:
+        self.use_proc = use_proc
+        self._names: dict[int, str | None] = {}
+
+    def of(self, pid: int) -> str | None:
+        try:
+            uid = os.stat(_PROC / str(pid)).st_uid
+        except OSError:
+            return None  # gone already
+        if uid not in self._names:
+            self._names[uid] = _user_name(uid)
+        return self._names[uid]
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd
+    except ImportError:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # no name in the user database: the uid is what there is
 
 
 def _str(value: object) -> str | None:
@@ -45,10 +77,14 @@ class ProcessScanner:
         own = os.getpid()
         names: dict[int, str] = {}
         infos: list[dict[str, object]] = []
-        # process_iter with attrs reads each field once and turns AccessDenied into None;
-        # a process that exits mid-iteration is skipped by psutil itself.
-        for proc in psutil.process_iter(_ATTRS, ad_value=None):
+        owners = _Owners(use_proc=ctx.platform == "linux" and _PROC.is_dir())
+        attrs = _ATTRS if owners.use_proc else [*_ATTRS, "username"]
+        # process_iter with attrs reads each field once (under oneshot) and turns AccessDenied
+        # into None; a process that exits mid-iteration is skipped by psutil itself.
+        for proc in psutil.process_iter(attrs, ad_value=None):
             info = proc.info
+            if owners.use_proc:
+                info["username"] = owners.of(proc.pid)
             pid = info.get("pid")
             name = info.get("name")
             if isinstance(pid, int) and isinstance(name, str):

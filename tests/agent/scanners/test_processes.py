@@ -73,6 +73,7 @@ def test_real_process_is_observed_with_redacted_args(
 class _FakeProcess:
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
+        self.pid = info["pid"]
 
 
 def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.MonkeyPatch
@@ -88,11 +89,12 @@ def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.Mon
 
     def fake_iter(attrs: list[str], ad_value: object) -> Iterator[_FakeProcess]:
         assert ad_value is None
-        assert "cmdline" in attrs
+        assert "cmdline" in attrs and "username" in attrs
         return iter([_FakeProcess(info) for info in infos])
 
     monkeypatch.setattr(processes.psutil, "process_iter", fake_iter)
-    observations, errors = run(ProcessScanner(), ScanContext())
+    # As on macOS and Windows, where psutil reads the username itself.
+    observations, errors = run(ProcessScanner(), ScanContext(platform="darwin"))
     assert errors == []
     assert [o.indicator for o in observations] == ["Cursor", "init"]
     cursor = observations[0]
