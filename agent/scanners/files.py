@@ -49,7 +49,9 @@ def read_bytes(path: Path, limit: int) -> bytes:
                 raise Unreadable(path, "not a regular file")
             if info.st_size > limit:
                 raise Unreadable(path, f"too large ({info.st_size} bytes, limit {limit})")
-            data = handle.read(limit + 1)
+            # Ask for the size fstat gave (plus one byte to notice growth): read(limit) would
+            # allocate the whole limit for every small file.
+            data = handle.read(min(info.st_size, limit) + 1)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise Missing(path, "missing") from exc
     except OSError as exc:
