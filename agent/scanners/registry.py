@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.scanners.apps import DesktopAppScanner
 from agent.scanners.base import Scanner
 from agent.scanners.browsers import BrowserExtensionScanner
+from agent.scanners.connections import ConnectionScanner
 from agent.scanners.ide import IdeExtensionScanner
 from agent.scanners.mcp import McpServerScanner
 from agent.scanners.packages import PackageScanner
@@ -13,6 +14,9 @@ from agent.scanners.runtimes import LocalRuntimeScanner, ModelFileScanner
 
 DEFAULT_SCANNERS: tuple[Scanner, ...] = (
     ProcessScanner(),
+    # Without an address book only vendor address ranges match; the agent can pass
+    # ConnectionScanner(AddressBook.for_hosts(catalogue_hosts(catalogue))) to resolve names.
+    ConnectionScanner(),
     LocalRuntimeScanner(),
     DesktopAppScanner(),
     BrowserExtensionScanner(),

@@ -12,7 +12,7 @@ from agent.scanners.registry import DEFAULT_SCANNERS, select
 from tests.agent.scanners.helpers import run
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "scanners.md"
-LIVE = {"processes", "local_runtimes"}
+LIVE = {"processes", "connections", "local_runtimes"}
 
 
 def test_names_are_unique_and_live_flags_are_right() -> None:
