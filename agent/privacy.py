@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 REDACTED = "<redacted>"
@@ -116,3 +116,23 @@ def redact_args(args: Sequence[str], *, limit: int = MAX_ARGS) -> list[str]:
 def names_only(mapping_keys: Iterable[object]) -> list[str]:
     """Return the names of a mapping (environment variables, headers) without their values."""
     return sorted(str(key)[:128] for key in mapping_keys)[:64]
+
+
+def pseudonymise_evidence(
+    evidence: Mapping[str, object], user: str, pseudonym: str
+) -> dict[str, object]:
+    """Replace a username wherever it is a path segment of an evidence value.
+
+    Paths such as ``/home/alice/.config/...`` or ``C:\\Users\\alice\\AppData`` would name the
+    user a pseudonym hides; other text is left alone.
+    """
+    segment = re.compile(rf"(?<=[/\\]){re.escape(user)}(?=[/\\]|$)")
+
+    def scrub(value: object) -> object:
+        if isinstance(value, str):
+            return segment.sub(pseudonym, value)
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    return {key: scrub(value) for key, value in evidence.items()}

@@ -11,11 +11,11 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.scanners.base import LocalUser, ScanContext
+from agent.scanners.base import ScanContext
 from signatures import ScannerError
 
 MAX_JSON_BYTES = 16 * 1024 * 1024  # browser Preferences can be several MB; osquery caps at 50
@@ -41,9 +41,20 @@ class Missing(Unreadable):
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
-    """Read a regular file of at most ``limit`` bytes. Raises Missing or Unreadable."""
+    """Read a regular file of at most ``limit`` bytes. Raises Missing or Unreadable.
+
+    The file is opened non-blocking, so a FIFO planted where a config file should be cannot
+    hang the scan (osquery opens with PF_NONBLOCK for the same reason).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with open(path, "rb") as handle:
+        descriptor = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise Missing(path, "missing") from exc
+    except OSError as exc:
+        raise Unreadable(path, _os_reason(exc)) from exc
+    try:
+        with open(descriptor, "rb", closefd=True) as handle:
             info = os.fstat(handle.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise Unreadable(path, "not a regular file")
@@ -52,13 +63,29 @@ def read_bytes(path: Path, limit: int) -> bytes:
             # Ask for the size fstat gave (plus one byte to notice growth): read(limit) would
             # allocate the whole limit for every small file.
             data = handle.read(min(info.st_size, limit) + 1)
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
     if len(data) > limit:  # grew while we read it
         raise Unreadable(path, f"too large (over {limit} bytes)")
     return data
+
+
+def read_head(path: Path, limit: int) -> bytes:
+    """Read at most the first ``limit`` bytes of a regular file. Raises Missing or Unreadable."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise Missing(path, "missing") from exc
+    except OSError as exc:
+        raise Unreadable(path, _os_reason(exc)) from exc
+    try:
+        with open(descriptor, "rb", closefd=True) as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise Unreadable(path, "not a regular file")
+            return handle.read(limit)
+    except OSError as exc:
+        raise Unreadable(path, _os_reason(exc)) from exc
 
 
 def read_text(path: Path, limit: int = MAX_SMALL_BYTES) -> str:
@@ -193,6 +220,8 @@ def walk_files(
 
 def rerooted(ctx: ScanContext, path: str) -> Path:
     """Map an absolute path written inside a scanned file onto the scan root."""
+    if re.match(r"^/[A-Za-z]:/", path):  # VS Code writes Windows paths as "/c:/Users/..."
+        path = path[1:]
     if ctx.root == Path("/") or Path(path).is_relative_to(ctx.root):
         return Path(path)  # live, or a tree written in place (its paths already under root)
     if re.match(r"^[A-Za-z]:[\\/]", path):  # a Windows path inside a mounted Windows image
@@ -205,16 +234,6 @@ def layouts(ctx: ScanContext) -> frozenset[str]:
     if ctx.root == Path("/"):
         return frozenset({ctx.platform})
     return frozenset({"linux", "darwin", "windows"})
-
-
-def user_dirs(user: LocalUser, rel_paths: Mapping[str, Sequence[str]], os_names: frozenset[str]
-              ) -> Iterator[tuple[str, Path]]:
-    """Yield (layout, path) for each relative path of each layout, under the user's home."""
-    for os_name, rels in rel_paths.items():
-        if os_name not in os_names:
-            continue
-        for rel in rels:
-            yield os_name, user.home / rel
 
 
 def webkit_time(value: object) -> str | None:

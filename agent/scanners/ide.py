@@ -266,7 +266,7 @@ def _package_json(path: Path) -> dict[str, Any]:
 
 def _vscode_disabled(state_db: Path) -> set[str]:
     """Return the ids of globally disabled extensions, read-only from ``state.vscdb``."""
-    if not exists(state_db):
+    if not state_db.is_file():
         return set()
     try:
         uri = state_db.resolve().as_uri() + "?mode=ro&immutable=1"
@@ -321,6 +321,8 @@ def _plugin_xml(lib: Path) -> dict[str, str]:
     jars = sorted(lib.glob("*.jar"))
     broken: Unreadable | None = None
     for jar in jars:
+        if not jar.is_file():  # a FIFO or a dangling link: opening could block or fail
+            continue
         try:
             with zipfile.ZipFile(jar) as archive:
                 try:

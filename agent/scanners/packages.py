@@ -21,6 +21,7 @@ from agent.scanners.files import (
     is_dir,
     layouts,
     list_dir,
+    read_head,
     read_json_object,
     subdirs,
     text,
@@ -286,20 +287,16 @@ class PackageScanner:
 
 def _requires(meta: Path) -> list[str]:
     """Read the required (not extra) dependency names from a METADATA header only."""
-    names: list[str] = []
     try:
-        with open(meta, "rb") as handle:
-            consumed = 0
-            for raw in handle:
-                consumed += len(raw)
-                if consumed > _MAX_HEADER_BYTES or raw in (b"\n", b"\r\n"):
-                    break
-                if raw[:13].lower() == b"requires-dist" and b"extra ==" not in raw:
-                    found = _REQUIRES.match(raw.decode("utf-8", errors="replace"))
-                    if found:
-                        names.append(found.group(1))
-    except (FileNotFoundError, NotADirectoryError):
+        head = read_head(meta, _MAX_HEADER_BYTES)
+    except Missing:
         return []  # an egg-info or dist-info without metadata: name and version still count
-    except OSError as exc:
-        raise Unreadable(meta, f"unreadable: {exc.strerror or type(exc).__name__}") from exc
+    names: list[str] = []
+    for raw in head.split(b"\n"):
+        if not raw.strip():
+            break  # the header ends at the first blank line; the description is never parsed
+        if raw[:13].lower() == b"requires-dist" and b"extra ==" not in raw:
+            found = _REQUIRES.match(raw.decode("utf-8", errors="replace"))
+            if found:
+                names.append(found.group(1))
     return names[:_MAX_DEPS]

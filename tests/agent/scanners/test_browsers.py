@@ -226,6 +226,9 @@ def test_broken_inputs_are_errors_not_crashes(tmp_path: Path) -> None:
     loop = chrome / "Profile 2"
     write(loop / "Preferences", {"extensions": {"settings": {}}})
     os.symlink(loop / "Extensions", loop / "Extensions")
+    # A FIFO where Preferences should be: must not hang the scan.
+    (chrome / "Profile 3").mkdir()
+    os.mkfifo(chrome / "Profile 3" / "Preferences")
     # Firefox: a corrupt extensions.json.
     write(user.home / ".mozilla/firefox/abc.default/extensions.json", "[]]")
     # Another user whose home is a symlink loop.
@@ -243,6 +246,7 @@ def test_broken_inputs_are_errors_not_crashes(tmp_path: Path) -> None:
     assert "too large" in messages
     assert "extension manifest missing" in messages
     assert "extensions.json: malformed JSON" in messages
+    assert "Profile 3/Preferences: not a regular file" in messages
     assert f"{bad.home}: unreadable" in messages
     assert all(e.scanner == "browser_extensions" for e in errors)
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.privacy import looks_secret, pseudonymise, redact_args, redact_url
+from agent.privacy import (
+    looks_secret,
+    pseudonymise,
+    pseudonymise_evidence,
+    redact_args,
+    redact_url,
+)
 
 
 def test_pseudonymise_is_keyed_stable_and_case_folded() -> None:
@@ -48,3 +54,13 @@ def test_redact_url() -> None:
     assert redact_url("https://u:p@mcp.example.test:8443/path?token=t#f") == (
         "https://mcp.example.test:8443")
     assert redact_url("not a url") == "<redacted>"
+
+
+def test_pseudonymise_evidence_scrubs_path_segments_only() -> None:
+    evidence = {"path": "/home/alice/.config/google-chrome", "profile": "alice's profile",
+                "win": "C:\\Users\\alice\\AppData", "list": ["/Users/alice", "/srv/alicex"],
+                "pid": 4}
+    assert pseudonymise_evidence(evidence, "alice", "user-1") == {
+        "path": "/home/user-1/.config/google-chrome", "profile": "alice's profile",
+        "win": "C:\\Users\\user-1\\AppData", "list": ["/Users/user-1", "/srv/alicex"],
+        "pid": 4}
