@@ -74,7 +74,9 @@ def parse_file(name: str, raw: bytes | str) -> list[Service]:
     except yaml.YAMLError as exc:
         raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("services"), list):
-        raise CatalogueError(file=name, entry=None, reason="expected a mapping with a 'services' list")
+        raise CatalogueError(
+            file=name, entry=None, reason="expected a mapping with a 'services' list"
+        )
     return [_parse_service(name, index, entry) for index, entry in enumerate(doc["services"])]
 
 
@@ -97,7 +99,7 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise fail(f"'{key}' is required and must be text")
     try:
-        category = Category(entry.get("category"))
+        category = Category(str(entry.get("category")))
     except ValueError:
         raise fail(f"unknown category {entry.get('category')!r}") from None
     indicators = _parse_indicators(entry.get("indicators"), fail)

@@ -71,7 +71,7 @@ class Matcher:
                         owners[kind][_fold(kind, value)].add(service.id)
         # Exact indexes: value -> the one owning service (None when ambiguous).
         self._exact: dict[IndicatorKind, dict[str, str | None]] = {
-            kind: {value: next(iter(ids)) if len(ids) == 1 else None for value, ids in index.items()}
+            kind: {value: min(ids) if len(ids) == 1 else None for value, ids in index.items()}
             for kind, index in owners.items()
         }
         self._networks = networks

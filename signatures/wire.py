@@ -232,7 +232,10 @@ def validate_report(doc: object) -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise WireFormatError(path=path.lstrip(".") or "report", reason=error.message[:300])
+        reason = error.message
+        if len(reason) > 200:  # the message quotes the whole offending value; name the rule
+            reason = f"violates {error.validator}={error.validator_value!r}"
+        raise WireFormatError(path=path.lstrip(".") or "report", reason=reason)
 
 
 @cache

@@ -1,0 +1,178 @@
+"""The `shadowmap-agent` command: scan this endpoint and report to a collector."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent import __version__
+from agent.config import AgentSettings, load_settings
+from agent.errors import AgentError
+from agent.hostinfo import this_host
+from agent.identity import agent_id, load_credential, save_credential
+from agent.reporter import Reporter
+from agent.runner import ScanResult, run_scan
+from agent.scanners import ScanContext, select
+from agent.users import local_users
+from signatures import AgentInfo, Matcher, Report, load_catalogue, utcnow
+
+log = logging.getLogger("shadowmap.agent")
+
+
+def _settings(args: argparse.Namespace) -> AgentSettings:
+    return load_settings(
+        args.config,
+        overrides={
+            "server_url": getattr(args, "server", None),
+            "state_dir": getattr(args, "state_dir", None),
+        },
+    )
+
+
+def _verify(settings: AgentSettings) -> bool | str:
+    if settings.ca_file:
+        return settings.ca_file
+    return settings.verify_tls
+
+
+def scan_once(root: Path, only: str | None) -> tuple[ScanResult, str]:
+    """Run one scan of this host (or of a mounted image at ``root``)."""
+    catalogue = load_catalogue()
+    scanners = select(only)
+    if root != Path("/"):
+        # A mounted image has no running processes of its own.
+        scanners = tuple(scanner for scanner in scanners if not scanner.live)
+    ctx = ScanContext(root=root, users=local_users(root))
+    return run_scan(ctx, scanners, Matcher(catalogue)), catalogue.version
+
+
+def build_report(result: ScanResult, catalogue_version: str, identity: str) -> Report:
+    return Report(
+        report_id=Report.new_id(),
+        agent=AgentInfo(id=identity, version=__version__, catalogue_version=catalogue_version),
+        host=this_host(),
+        generated_at=utcnow(),
+        findings=result.findings,
+        scanner_errors=result.errors,
+    )
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    if not args.once:
+        print(
+            "error: `scan` needs --once (use `shadowmap-agent run` for the schedule)",
+            file=sys.stderr,
+        )
+        return 2
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"error: --root {root} is not a directory", file=sys.stderr)
+        return 2
+    if args.json:
+        result, version = scan_once(root, args.only)
+        document = {
+            "agent_version": __version__,
+            "catalogue_version": version,
+            "host": this_host().to_dict(),
+            "findings": [finding.to_dict() for finding in result.findings],
+            "scanner_errors": [error.to_dict() for error in result.errors],
+        }
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    settings = _settings(args)
+    if not settings.server_url:
+        print(
+            "error: give --json to print the findings, or --server URL to send them",
+            file=sys.stderr,
+        )
+        return 2
+    state_dir = settings.state_path
+    identity = agent_id(state_dir)
+    with Reporter(
+        settings.server_url, verify=_verify(settings), timeout=settings.timeout_seconds
+    ) as reporter:
+        if args.token:
+            save_credential(
+                state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
+            )
+        credential = load_credential(state_dir)
+        result, version = scan_once(root, args.only)
+        report = build_report(result, version, identity)
+        answer = reporter.send(report, credential)
+    print(
+        f"sent report {report.report_id}: {len(report.findings)} finding(s), "
+        f"{len(report.scanner_errors)} scanner error(s); collector: {answer.get('status')}"
+    )
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.server_url:
+        print("error: --server URL is required", file=sys.stderr)
+        return 2
+    state_dir = settings.state_path
+    with Reporter(
+        settings.server_url, verify=_verify(settings), timeout=settings.timeout_seconds
+    ) as reporter:
+        credential = reporter.enroll(
+            token=args.token, agent_id=agent_id(state_dir), host=this_host()
+        )
+    save_credential(state_dir, credential)
+    print(
+        f"enrolled agent {credential.agent_id} with {settings.server_url}; "
+        f"credential stored in {state_dir}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shadowmap-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"shadowmap-agent {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser("scan", help="scan this endpoint")
+    scan.add_argument("--once", action="store_true", help="scan once and exit")
+    scan.add_argument("--json", action="store_true", help="print findings; send nothing")
+    scan.add_argument("--server", help="collector URL to send the findings to")
+    scan.add_argument("--token", help="enroll with this token first")
+    scan.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
+    scan.add_argument("--only", help="comma-separated scanner names")
+    scan.add_argument("--root", default="/", help="scan a mounted filesystem image at DIR")
+    scan.set_defaults(func=cmd_scan)
+
+    enroll = commands.add_parser("enroll", help="register this agent with a collector")
+    enroll.add_argument("--server", required=True, help="collector URL")
+    enroll.add_argument("--token", required=True, help="enrollment token from an admin")
+    enroll.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
+    enroll.set_defaults(func=cmd_enroll)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # e.g. an unknown scanner name in --only
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

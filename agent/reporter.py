@@ -1,0 +1,84 @@
+"""Talk to the collector over HTTP (httpx): enroll, and deliver reports.
+
+The transport is injectable, so tests route requests into the server in-process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from agent.errors import CollectorRefused, CollectorUnreachable
+from agent.identity import Credential
+from signatures import HostInfo, Report
+
+
+class Reporter:
+    """An HTTP client bound to one collector."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.server_url,
+            verify=verify,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": "shadowmap-agent"},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Reporter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self._client.post(path, **kwargs)
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            try:
+                detail = str(response.json().get("detail", response.text))
+            except ValueError:
+                detail = response.text[:300]
+            raise CollectorRefused(response.status_code, detail)
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise CollectorRefused(response.status_code, "answer is not JSON") from exc
+        return body
+
+    def enroll(self, *, token: str, agent_id: str, host: HostInfo) -> Credential:
+        """Exchange an enrollment token for this agent's credential."""
+        body = self._post(
+            "/api/v1/agents/enroll",
+            json={"token": token, "agent_id": agent_id, "host": host.to_dict()},
+        )
+        return Credential(
+            server_url=self.server_url, agent_id=body["agent_id"], secret=body["credential"]
+        )
+
+    def send(self, report: Report, credential: Credential) -> dict[str, Any]:
+        """Deliver one report; a retried report id is acknowledged, not counted twice."""
+        return self._post(
+            "/api/v1/agents/reports",
+            content=report.to_json(),
+            headers={
+                "Authorization": f"Bearer {credential.secret}",
+                "Content-Type": "application/json",
+            },
+        )

@@ -1,0 +1,1 @@
+"""Shadowmap's collector: ingests agent reports and deduplicates them into the draft inventory."""

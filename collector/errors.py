@@ -1,0 +1,55 @@
+"""Errors raised by the collector.
+
+Exception tree::
+
+    CollectorError
+     ├── ReportRejected          a report cannot be ingested (bad format, too big); nothing stored
+     ├── AuthenticationFailed    a credential or enrollment token is unknown, expired or revoked
+     │    └── EnrollmentRefused  an enrollment token cannot be used (expired, used up, revoked)
+     ├── NotFound                a requested record does not exist (kind, key)
+     ├── Conflict                the change conflicts with the current state (e.g. a duplicate name)
+     └── StorageError            the database could not be reached or migrated
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base class for collector errors."""
+
+
+class ReportRejected(CollectorError):
+    def __init__(self, reason: str, *, path: str = "", too_large: bool = False) -> None:
+        self.reason = reason
+        self.path = path
+        self.too_large = too_large
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class AuthenticationFailed(CollectorError):
+    def __init__(self, reason: str = "invalid credentials") -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class EnrollmentRefused(AuthenticationFailed):
+    pass
+
+
+class NotFound(CollectorError):
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class Conflict(CollectorError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StorageError(CollectorError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -1,0 +1,14 @@
+"""Every table of Shadowmap's database, for Alembic and the tests.
+
+Model modules register their tables on ``collector.models.Base`` when imported; a new model
+module is added to the imports below so that migrations and schema checks see it.
+"""
+
+from __future__ import annotations
+
+import collector.models
+from collector.models import Base
+
+MODEL_MODULES = (collector.models,)
+
+__all__ = ["MODEL_MODULES", "Base"]

@@ -1,0 +1,303 @@
+"""The only module that builds queries. Functions are keyword-only; the caller owns the
+transaction (nothing here commits)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from collector.credentials import hash_secret, new_secret
+from collector.errors import AuthenticationFailed, Conflict, EnrollmentRefused, NotFound
+from collector.models import (
+    Agent,
+    EnrollmentToken,
+    Host,
+    InventoryItem,
+    Sighting,
+    User,
+    WebSession,
+    utcnow,
+)
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """Return an INSERT that supports ON CONFLICT on this session's backend."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database backend {name!r}")
+
+
+# Users and browser sessions ------------------------------------------------------------------
+
+
+def create_user(session: Session, *, username: str, password_hash: str, role: str) -> User:
+    """Create a user; raises Conflict if the name is taken."""
+    if get_user_by_username(session, username=username) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, password_hash=password_hash, role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count(User.id))) or 0
+
+
+def create_web_session(
+    session: Session, *, user: User, lifetime: dt.timedelta
+) -> tuple[WebSession, str]:
+    """Create a browser session; return it and the cookie value (stored only hashed)."""
+    token = new_secret("smws_")
+    web_session = WebSession(
+        token_hash=hash_secret(token),
+        user_id=user.id,
+        csrf_token=new_secret(""),
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(web_session)
+    session.flush()
+    return web_session, token
+
+
+def get_web_session(session: Session, *, token: str) -> WebSession | None:
+    """Return the live session for a cookie value, or None when unknown or expired."""
+    found = session.get(WebSession, hash_secret(token))
+    if found is None or found.expires_at <= utcnow() or found.user.disabled:
+        return None
+    return found
+
+
+def delete_web_session(session: Session, *, token: str) -> None:
+    found = session.get(WebSession, hash_secret(token))
+    if found is not None:
+        session.delete(found)
+
+
+# Enrollment and agents -----------------------------------------------------------------------
+
+
+def create_enrollment_token(
+    session: Session,
+    *,
+    name: str,
+    expires_at: dt.datetime | None,
+    max_uses: int | None,
+) -> tuple[EnrollmentToken, str]:
+    """Create an enrollment token; return it and the secret, which is shown only once."""
+    secret = new_secret("smet_")
+    token = EnrollmentToken(
+        name=name, token_hash=hash_secret(secret), expires_at=expires_at, max_uses=max_uses
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_enrollment_tokens(session: Session) -> Sequence[EnrollmentToken]:
+    return session.scalars(select(EnrollmentToken).order_by(EnrollmentToken.id)).all()
+
+
+def revoke_enrollment_token(session: Session, *, token_id: int) -> EnrollmentToken:
+    token = session.get(EnrollmentToken, token_id)
+    if token is None:
+        raise NotFound("enrollment token", token_id)
+    token.revoked_at = token.revoked_at or utcnow()
+    return token
+
+
+def _usable_enrollment_token(session: Session, secret: str) -> EnrollmentToken:
+    # Lock the row so that two agents racing for the last use cannot both take it.
+    token = session.scalar(
+        select(EnrollmentToken)
+        .where(EnrollmentToken.token_hash == hash_secret(secret))
+        .with_for_update()
+    )
+    if token is None:
+        raise AuthenticationFailed("unknown enrollment token")
+    if token.revoked_at is not None:
+        raise EnrollmentRefused("enrollment token revoked")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise EnrollmentRefused("enrollment token expired")
+    if token.max_uses is not None and token.uses >= token.max_uses:
+        raise EnrollmentRefused("enrollment token used up")
+    return token
+
+
+def enroll_agent(
+    session: Session,
+    *,
+    enrollment_secret: str,
+    agent_uid: str,
+    hostname: str,
+    os: str,
+    os_version: str = "",
+    arch: str = "",
+) -> tuple[Agent, str]:
+    """Register an agent and return it with its new credential (shown once, stored hashed).
+
+    An agent that enrolls again under the same id keeps its host and gets a new credential.
+    Raises AuthenticationFailed or EnrollmentRefused.
+    """
+    token = _usable_enrollment_token(session, enrollment_secret)
+    token.uses += 1
+    credential = new_secret("smag_")
+    agent = session.scalar(select(Agent).where(Agent.agent_uid == agent_uid))
+    if agent is None:
+        host = Host(hostname=hostname, os=os, os_version=os_version, arch=arch)
+        session.add(host)
+        session.flush()
+        agent = Agent(
+            agent_uid=agent_uid,
+            credential_hash=hash_secret(credential),
+            host_id=host.id,
+            token_id=token.id,
+        )
+        session.add(agent)
+    else:
+        agent.credential_hash = hash_secret(credential)
+        agent.revoked_at = None
+        agent.token_id = token.id
+    session.flush()
+    return agent, credential
+
+
+def authenticate_agent(session: Session, *, credential: str) -> Agent:
+    """Return the agent holding a credential; raises AuthenticationFailed."""
+    agent = session.scalar(select(Agent).where(Agent.credential_hash == hash_secret(credential)))
+    if agent is None or agent.revoked_at is not None:
+        raise AuthenticationFailed("unknown or revoked agent credential")
+    return agent
+
+
+# Hosts and inventory -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """An inventory item with its roll-up figures."""
+
+    item: InventoryItem
+    host_count: int
+    user_count: int
+    sighting_count: int
+    evidence_kinds: tuple[str, ...]
+
+
+def list_inventory(
+    session: Session, *, state: str | None = None, limit: int = 500, offset: int = 0
+) -> list[InventoryRow]:
+    """Return draft inventory items with host, user and evidence roll-ups, newest first."""
+    query = (
+        select(
+            InventoryItem,
+            func.count(func.distinct(Sighting.host_id)),
+            func.count(func.distinct(Sighting.user_name)),
+            func.count(Sighting.id),
+        )
+        .join(Sighting, Sighting.item_id == InventoryItem.id, isouter=True)
+        .group_by(InventoryItem.id)
+        .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if state is not None:
+        query = query.where(InventoryItem.state == state)
+    rows = session.execute(query).all()
+    kinds = _evidence_kinds(session, [row[0].id for row in rows])
+    return [
+        InventoryRow(
+            item=item,
+            host_count=hosts,
+            user_count=users,
+            sighting_count=count,
+            evidence_kinds=kinds.get(item.id, ()),
+        )
+        for item, hosts, users, count in rows
+    ]
+
+
+def _evidence_kinds(session: Session, item_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    if not item_ids:
+        return {}
+    found: dict[int, set[str]] = {}
+    for item_id, kind in session.execute(
+        select(Sighting.item_id, Sighting.kind).where(Sighting.item_id.in_(item_ids)).distinct()
+    ):
+        found.setdefault(item_id, set()).add(kind)
+    return {item_id: tuple(sorted(kinds)) for item_id, kinds in found.items()}
+
+
+def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
+    item = session.get(InventoryItem, item_id)
+    if item is None:
+        raise NotFound("inventory item", item_id)
+    return item
+
+
+def list_sightings(
+    session: Session, *, item_id: int | None = None, host_id: int | None = None, limit: int = 1000
+) -> list[tuple[Sighting, Host]]:
+    """Return sightings (with their host) of one item or one host, newest first."""
+    conditions = []
+    if item_id is not None:
+        conditions.append(Sighting.item_id == item_id)
+    if host_id is not None:
+        conditions.append(Sighting.host_id == host_id)
+    query = (
+        select(Sighting, Host)
+        .join(Host, Host.id == Sighting.host_id)
+        .where(and_(*conditions))
+        .order_by(Sighting.last_seen_at.desc(), Sighting.id)
+        .limit(limit)
+    )
+    return [(sighting, host) for sighting, host in session.execute(query).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    host: Host
+    item_count: int
+    stale: bool
+
+
+def list_hosts(session: Session, *, stale_after: dt.timedelta) -> list[HostRow]:
+    """Return every host with how many inventory items it shows and whether it went quiet."""
+    per_host = select(Sighting.host_id, func.count(func.distinct(Sighting.item_id))).group_by(
+        Sighting.host_id
+    )
+    counts: dict[int, int] = {row[0]: row[1] for row in session.execute(per_host)}
+    now = utcnow()
+    hosts = session.scalars(select(Host).order_by(Host.hostname, Host.id)).all()
+    return [
+        HostRow(
+            host=host,
+            item_count=counts.get(host.id, 0),
+            stale=host.last_report_at is None or now - host.last_report_at > stale_after,
+        )
+        for host in hosts
+    ]
+
+
+def get_host(session: Session, *, host_id: int) -> Host:
+    host = session.get(Host, host_id)
+    if host is None:
+        raise NotFound("host", host_id)
+    return host

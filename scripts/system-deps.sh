@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages Shadowmap's tests use (as root; skipped for packages present).
+#   chromium        the real browser for UI tests (driven by Playwright's Python package)
+#   libpcap0.8      live capture through scapy
+#   tshark          the reference DNS parser the network tests agree with
+#   dnsmasq-base    a real DNS server for the network-namespace test
+#   iproute2        ip netns / veth for the live capture test
+#   poppler-utils   pdftoppm, to render report PDFs to PNG in tests
+#   postgresql      only when no PostgreSQL server answers on 127.0.0.1:5432
+set -euo pipefail
+packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils python3-venv)
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "system-deps: not root or no apt-get; install these yourself: ${packages[*]}" >&2
+    exit 0
+fi
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "system-deps: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,1 @@
+"""JSON API routes: thin handlers over the collector."""

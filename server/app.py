@@ -1,0 +1,75 @@
+"""Build the ASGI application from settings; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from collector.db import make_engine, make_sessionmaker
+from server import __version__, http_errors, ui
+from server.api import agents, inventory
+from server.config import ServerSettings
+from server.state import AppState
+from signatures import load_catalogue
+
+_SECURITY_HEADERS = {
+    # Everything is served by Shadowmap itself: no CDN, no inline script.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _package_dir(name: str) -> Path:
+    return Path(str(resources.files("server").joinpath(name)))
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Return the Shadowmap server application for these settings."""
+    engine = make_engine(settings.resolved_database_url())
+    templates = Jinja2Templates(directory=_package_dir("templates"))
+    templates.env.globals["version"] = __version__
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        catalogue=load_catalogue(settings.catalogue_dir),
+        templates=templates,
+    )
+    app = FastAPI(
+        title="Shadowmap",
+        version=__version__,
+        description="Discovery of AI use and the governed ISO/IEC 42001 AI register.",
+        # No Swagger UI: it loads its assets from a CDN. The OpenAPI document is served.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.shadowmap = state
+    http_errors.install(app)
+
+    @app.middleware("http")
+    async def _security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for header, value in _SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(agents.router)
+    app.include_router(inventory.router)
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
+    return app

@@ -1,0 +1,225 @@
+"""The `shadowmap` command: run the server and administer it."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import re
+import sys
+from collections.abc import Sequence
+
+from collector import store
+from collector.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
+from collector.errors import CollectorError
+from server import __version__
+from server.config import ServerSettings, load_settings
+from server.deps import ROLES
+from server.errors import ServerError
+from server.passwords import MIN_PASSWORD_LENGTH, generate_password, hash_password
+
+_DURATION = re.compile(r"^(\d+)([mhd])$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse "30m", "12h" or "7d"."""
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h or 7d")
+    amount, unit = int(found.group(1)), found.group(2)
+    return {
+        "m": dt.timedelta(minutes=amount),
+        "h": dt.timedelta(hours=amount),
+        "d": dt.timedelta(days=amount),
+    }[unit]
+
+
+def _settings(args: argparse.Namespace) -> ServerSettings:
+    overrides: dict[str, object] = {}
+    for name in ("data_dir", "database_url", "host", "port"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args)
+    engine = make_engine(settings.resolved_database_url())
+    if args.migrate:
+        upgrade(engine)
+    from alembic.script import ScriptDirectory
+
+    from collector.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    if current_revision(engine) != head:
+        print(
+            "error: the database schema is not up to date; run `shadowmap db upgrade` "
+            "(or `shadowmap serve --migrate`)",
+            file=sys.stderr,
+        )
+        return 2
+    engine.dispose()
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        proxy_headers=True,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine, args.revision)
+    print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    password = args.password
+    generated = password is None
+    if generated:
+        password = generate_password()
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        if args.if_no_users and store.count_users(session) > 0:
+            print("users already exist; nothing created")
+            return 0
+        store.create_user(
+            session, username=args.username, password_hash=password_hash, role=args.role
+        )
+    print(f"created {args.role} {args.username!r}")
+    if generated:
+        print(f"password: {password}  (shown once; store it now)")
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
+    with transaction(sessions) as session:
+        token, secret = store.create_enrollment_token(
+            session, name=args.name, expires_at=expires, max_uses=args.uses
+        )
+        token_id = token.id
+    if args.quiet:
+        print(secret)
+    else:
+        print(f"enrollment token #{token_id} {args.name!r}: {secret}")
+        print("  shown once; give it to `shadowmap-agent enroll --token ...`")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        for token in store.list_enrollment_tokens(session):
+            status = "revoked" if token.revoked_at else "active"
+            limit = "unlimited" if token.max_uses is None else str(token.max_uses)
+            expires = token.expires_at.isoformat() if token.expires_at else "never"
+            print(
+                f"#{token.id}\t{token.name}\t{status}\tuses {token.uses}/{limit}\texpires {expires}"
+            )
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        store.revoke_enrollment_token(session, token_id=args.id)
+    print(f"revoked enrollment token #{args.id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
+    common.add_argument(
+        "--database-url", dest="database_url", help="overrides SHADOWMAP_DATABASE_URL"
+    )
+
+    parser = argparse.ArgumentParser(prog="shadowmap", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"shadowmap {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="overrides SHADOWMAP_HOST")
+    serve.add_argument("--port", type=int, help="overrides SHADOWMAP_PORT")
+    serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    db_upgrade = db.add_parser("upgrade", parents=[common], help="migrate to the newest schema")
+    db_upgrade.add_argument("--revision", default="head")
+    db_upgrade.set_defaults(func=cmd_db_upgrade)
+
+    user = commands.add_parser("user", help="local accounts").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    user_create = user.add_parser("create", parents=[common], help="create a local account")
+    user_create.add_argument("--username", required=True)
+    user_create.add_argument("--role", choices=ROLES, default="viewer")
+    user_create.add_argument(
+        "--password", help=f"at least {MIN_PASSWORD_LENGTH} characters; generated if omitted"
+    )
+    user_create.add_argument(
+        "--if-no-users",
+        action="store_true",
+        help="do nothing when any account exists (first-run setup)",
+    )
+    user_create.set_defaults(func=cmd_user_create)
+
+    token = commands.add_parser("enroll-token", help="agent enrollment tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    token_create = token.add_parser("create", parents=[common], help="create a token")
+    token_create.add_argument("--name", default="default")
+    token_create.add_argument("--uses", type=int, help="how many agents may use it")
+    token_create.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 7d")
+    token_create.add_argument("--quiet", action="store_true", help="print only the token")
+    token_create.set_defaults(func=cmd_token_create)
+    token_list = token.add_parser("list", parents=[common], help="list tokens (never secrets)")
+    token_list.set_defaults(func=cmd_token_list)
+    token_revoke = token.add_parser("revoke", parents=[common], help="revoke a token")
+    token_revoke.add_argument("id", type=int)
+    token_revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (ServerError, CollectorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Server settings: each declared once with its default and help; read from SHADOWMAP_* env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.errors import SettingsError
+
+
+class ServerSettings(BaseSettings):
+    """Everything the server can be told; nothing here is built at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="SHADOWMAP_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("var"), description="Directory for the SQLite database and keys.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default is an SQLite file in data_dir. For PostgreSQL: "
+        "postgresql+psycopg://user:pass@host/db",
+    )
+    host: str = Field("127.0.0.1", description="Address `shadowmap serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `shadowmap serve` listens on.")
+    public_url: str | None = Field(
+        None, description="URL people and agents use to reach the server (for links and cookies)."
+    )
+    secure_cookies: bool | None = Field(
+        None, description="Mark session cookies Secure; default: on when public_url is https."
+    )
+    session_hours: int = Field(12, ge=1, le=24 * 30, description="Browser session lifetime.")
+    max_report_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest agent report accepted, in bytes."
+    )
+    stale_after_minutes: int = Field(
+        180, ge=1, description="A host that has not reported for this long is listed as stale."
+    )
+    catalogue_dir: Path | None = Field(
+        None, description="Catalogue YAML directory; default: the catalogue shipped with Shadowmap."
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'shadowmap.db').resolve()}"
+
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+
+def load_settings(**overrides: object) -> ServerSettings:
+    """Read settings from the environment plus overrides; raises SettingsError naming the field."""
+    try:
+        return ServerSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise SettingsError(f"invalid setting {field!r}: {first['msg']}") from exc

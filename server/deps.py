@@ -1,0 +1,79 @@
+"""Request dependencies: the database session, the signed-in user and the calling agent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import store
+from collector.errors import AuthenticationFailed
+from collector.models import Agent, User, WebSession
+from server.errors import Forbidden, NotAuthenticated
+from server.state import AppState
+
+SESSION_COOKIE = "shadowmap_session"
+ROLES = ("admin", "reviewer", "viewer")
+_RANK = {"viewer": 0, "reviewer": 1, "admin": 2}
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.shadowmap
+    return state
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """Yield a session in a transaction, committed when the handler returns normally."""
+    factory: sessionmaker[Session] = app_state(request).sessions
+    with factory() as session, session.begin():
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+State = Annotated[AppState, Depends(app_state)]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User
+    web_session: WebSession
+
+
+def signed_in(request: Request, session: DbSession) -> SignedIn:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise NotAuthenticated()
+    web_session = store.get_web_session(session, token=token)
+    if web_session is None:
+        raise NotAuthenticated()
+    return SignedIn(user=web_session.user, web_session=web_session)
+
+
+def require(role: str) -> object:
+    """Return a dependency that admits users holding ``role`` or a higher one."""
+
+    def check(who: Annotated[SignedIn, Depends(signed_in)]) -> SignedIn:
+        if _RANK[who.user.role] < _RANK[role]:
+            raise Forbidden(f"this needs the {role} role")
+        return who
+
+    return Depends(check)
+
+
+Viewer = Annotated[SignedIn, require("viewer")]
+Reviewer = Annotated[SignedIn, require("reviewer")]
+Admin = Annotated[SignedIn, require("admin")]
+
+
+def calling_agent(request: Request, session: DbSession) -> Agent:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential:
+        raise AuthenticationFailed("missing agent credential (Authorization: Bearer ...)")
+    return store.authenticate_agent(session, credential=credential.strip())
+
+
+CallingAgent = Annotated[Agent, Depends(calling_agent)]

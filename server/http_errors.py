@@ -1,0 +1,76 @@
+"""The one place where domain errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from collector.errors import (
+    AuthenticationFailed,
+    Conflict,
+    EnrollmentRefused,
+    NotFound,
+    ReportRejected,
+    StorageError,
+)
+from server.errors import CsrfFailed, Forbidden, NotAuthenticated
+
+log = logging.getLogger(__name__)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": title, "detail": detail}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that map every domain error to a status."""
+
+    @app.exception_handler(ReportRejected)
+    async def _rejected(request: Request, exc: ReportRejected) -> Response:
+        status = 413 if exc.too_large else 422
+        return _problem(status, "report rejected", str(exc))
+
+    @app.exception_handler(EnrollmentRefused)
+    async def _refused(request: Request, exc: EnrollmentRefused) -> Response:
+        return _problem(403, "enrollment refused", exc.reason)
+
+    @app.exception_handler(AuthenticationFailed)
+    async def _auth(request: Request, exc: AuthenticationFailed) -> Response:
+        response = _problem(401, "unauthenticated", exc.reason)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(NotAuthenticated)
+    async def _not_signed_in(request: Request, exc: NotAuthenticated) -> Response:
+        if _wants_html(request):
+            return RedirectResponse("/login", status_code=303)
+        return _problem(401, "unauthenticated", "sign in first")
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return _problem(403, "forbidden", exc.reason)
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        return _problem(403, "forbidden", "missing or wrong CSRF token; reload the page")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return _problem(404, "not found", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> Response:
+        return _problem(409, "conflict", exc.reason)
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> Response:
+        log.error("storage error: %s", exc)
+        return _problem(503, "storage unavailable", "the database is unavailable; retry later")

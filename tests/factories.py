@@ -1,0 +1,82 @@
+"""Small factories with defaults, so a test names only what it is about."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from collector import store
+from collector.models import Agent
+from signatures import (
+    AgentInfo,
+    Confidence,
+    Finding,
+    FindingKind,
+    HostInfo,
+    Report,
+    ScannerError,
+)
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+
+
+def finding(
+    service_id: str | None = "openai-chatgpt",
+    *,
+    kind: FindingKind = FindingKind.PROCESS,
+    indicator: str = "ChatGPT",
+    indicator_kind: str = "process",
+    user: str | None = "alice",
+    seen: dt.datetime = T0,
+    heuristic: str | None = None,
+    evidence: dict[str, object] | None = None,
+) -> Finding:
+    return Finding(
+        kind=kind,
+        indicator=indicator,
+        indicator_kind=indicator_kind,
+        service_id=service_id,
+        confidence=Confidence.HIGH if service_id else Confidence.LOW,
+        heuristic=heuristic,
+        user=user,
+        evidence=evidence or {"pid": 42},  # type: ignore[arg-type]
+        first_seen=seen,
+        last_seen=seen,
+    )
+
+
+def report(
+    findings: Sequence[Finding] = (),
+    *,
+    agent_id: str = "agent-0001",
+    hostname: str = "laptop-1",
+    os: str = "linux",
+    report_id: str | None = None,
+    errors: Sequence[ScannerError] = (),
+) -> Report:
+    return Report(
+        report_id=report_id or str(uuid.uuid4()),
+        agent=AgentInfo(id=agent_id, version="0.1.0", catalogue_version="test"),
+        host=HostInfo(hostname=hostname, os=os, os_version="Debian 12", arch="x86_64"),
+        generated_at=T0,
+        findings=list(findings),
+        scanner_errors=list(errors),
+    )
+
+
+def enrolled_agent(
+    session: Session,
+    *,
+    agent_uid: str = "agent-0001",
+    hostname: str = "laptop-1",
+    os: str = "linux",
+) -> tuple[Agent, str]:
+    _token, secret = store.create_enrollment_token(
+        session, name="test", expires_at=None, max_uses=None
+    )
+    return store.enroll_agent(
+        session, enrollment_secret=secret, agent_uid=agent_uid, hostname=hostname, os=os
+    )

@@ -1,0 +1,209 @@
+"""Ingest and dedup, run on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from collector import store
+from collector.errors import AuthenticationFailed, EnrollmentRefused
+from collector.ingest import ingest_report
+from collector.models import InventoryItem, Report, Sighting, utcnow
+from signatures import FindingKind, ScannerError, load_catalogue
+from tests.factories import T0, enrolled_agent, finding, report
+
+CATALOGUE = load_catalogue()
+
+
+def _count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_findings_from_many_hosts_roll_up_into_one_item_per_service(db: Session) -> None:
+    for number in range(3):
+        agent, _ = enrolled_agent(db, agent_uid=f"agent-{number:04d}", hostname=f"host-{number}")
+        ingest_report(
+            db,
+            agent=agent,
+            catalogue=CATALOGUE,
+            report=report(
+                [
+                    finding("openai-chatgpt", user=f"user{number}"),
+                    finding("anthropic-claude", indicator="Claude"),
+                ],
+                agent_id=agent.agent_uid,
+                hostname=f"host-{number}",
+            ),
+        )
+
+    rows = {row.item.key: row for row in store.list_inventory(db)}
+    assert set(rows) == {"svc:openai-chatgpt", "svc:anthropic-claude"}
+    chatgpt = rows["svc:openai-chatgpt"]
+    assert (chatgpt.host_count, chatgpt.user_count, chatgpt.sighting_count) == (3, 3, 3)
+    assert chatgpt.item.name == "ChatGPT" and chatgpt.item.vendor == "OpenAI"
+    assert chatgpt.item.category == "chat_assistant"
+    assert rows["svc:anthropic-claude"].host_count == 3
+    assert rows["svc:anthropic-claude"].user_count == 1  # all three were "alice"
+
+
+def test_a_retried_report_is_not_counted_twice(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    sent = report([finding()], agent_id=agent.agent_uid)
+
+    first = ingest_report(db, agent=agent, report=sent, catalogue=CATALOGUE)
+    again = ingest_report(db, agent=agent, report=sent, catalogue=CATALOGUE)
+
+    assert not first.duplicate and again.duplicate
+    assert _count(db, Report) == 1
+    assert _count(db, Sighting) == 1
+
+
+def test_repeated_sightings_widen_the_seen_window(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    later = T0 + dt.timedelta(days=2)
+    ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding(seen=later)]))
+    ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding(seen=T0)]))
+
+    item = db.scalars(select(InventoryItem)).one()
+    sighting = db.scalars(select(Sighting)).one()
+    assert item.first_seen_at == T0 and item.last_seen_at == later
+    assert sighting.last_seen_at == later
+
+
+def test_duplicate_findings_inside_one_report_merge(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    result = ingest_report(
+        db,
+        agent=agent,
+        catalogue=CATALOGUE,
+        report=report([finding(seen=T0), finding(seen=T0 + dt.timedelta(hours=1))]),
+    )
+    assert result.findings == 1
+    assert _count(db, Sighting) == 1
+
+
+def test_unknown_candidates_group_by_indicator_across_hosts(db: Session) -> None:
+    for number in range(4):
+        agent, _ = enrolled_agent(db, agent_uid=f"agent-{number:04d}")
+        ingest_report(
+            db,
+            agent=agent,
+            catalogue=CATALOGUE,
+            report=report(
+                [
+                    finding(
+                        None,
+                        kind=FindingKind.BROWSER_EXTENSION,
+                        indicator="abcdefghijklmnopabcdefghijklmnop",
+                        indicator_kind="browser_extension",
+                        heuristic="host permission on chatgpt.com",
+                    )
+                ],
+                agent_id=agent.agent_uid,
+            ),
+        )
+    rows = store.list_inventory(db)
+    assert len(rows) == 1
+    assert rows[0].item.key == "cand:browser_extension:abcdefghijklmnopabcdefghijklmnop"
+    assert rows[0].item.service_id is None and rows[0].host_count == 4
+
+
+def test_triage_state_survives_new_sightings(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding()]))
+    item = db.scalars(select(InventoryItem)).one()
+    item.state = "approved"
+    db.flush()
+
+    ingest_report(
+        db,
+        agent=agent,
+        catalogue=CATALOGUE,
+        report=report([finding(seen=T0 + dt.timedelta(days=1))]),
+    )
+    db.refresh(item)
+    assert item.state == "approved"
+    assert item.last_seen_at == T0 + dt.timedelta(days=1)
+
+
+def test_ingest_records_host_health_and_scanner_errors(db: Session) -> None:
+    agent, _ = enrolled_agent(db, hostname="old-name")
+    ingest_report(
+        db,
+        agent=agent,
+        catalogue=CATALOGUE,
+        report=report(
+            [],
+            hostname="new-name",
+            errors=[ScannerError(scanner="browsers", message="corrupt Preferences", path="/x")],
+        ),
+    )
+    hosts = store.list_hosts(db, stale_after=dt.timedelta(hours=1))
+    assert [row.host.hostname for row in hosts] == ["new-name"]
+    assert hosts[0].host.scanner_errors[0]["message"] == "corrupt Preferences"
+    assert not hosts[0].stale and hosts[0].item_count == 0
+
+
+def test_hosts_that_stop_reporting_are_stale(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding()]))
+    agent.host.last_report_at = utcnow() - dt.timedelta(hours=5)
+    db.flush()
+    (row,) = store.list_hosts(db, stale_after=dt.timedelta(hours=3))
+    assert row.stale and row.item_count == 1
+
+
+def test_enrollment_token_limits(db: Session) -> None:
+    token, secret = store.create_enrollment_token(db, name="t", expires_at=None, max_uses=1)
+    store.enroll_agent(db, enrollment_secret=secret, agent_uid="agent-a", hostname="a", os="linux")
+    with pytest.raises(EnrollmentRefused, match="used up"):
+        store.enroll_agent(
+            db, enrollment_secret=secret, agent_uid="agent-b", hostname="b", os="linux"
+        )
+
+    _token, expired = store.create_enrollment_token(
+        db, name="old", expires_at=utcnow() - dt.timedelta(minutes=1), max_uses=None
+    )
+    with pytest.raises(EnrollmentRefused, match="expired"):
+        store.enroll_agent(
+            db, enrollment_secret=expired, agent_uid="agent-c", hostname="c", os="linux"
+        )
+
+    revoked_token, revoked = store.create_enrollment_token(
+        db, name="r", expires_at=None, max_uses=None
+    )
+    store.revoke_enrollment_token(db, token_id=revoked_token.id)
+    with pytest.raises(EnrollmentRefused, match="revoked"):
+        store.enroll_agent(
+            db, enrollment_secret=revoked, agent_uid="agent-d", hostname="d", os="linux"
+        )
+    with pytest.raises(AuthenticationFailed, match="unknown"):
+        store.enroll_agent(
+            db, enrollment_secret="smet_nope", agent_uid="agent-e", hostname="e", os="linux"
+        )
+    assert token.uses == 1
+
+
+def test_credentials_are_stored_hashed_and_rotate_on_reenrollment(db: Session) -> None:
+    agent, first = enrolled_agent(db)
+    assert first not in agent.credential_hash
+    assert store.authenticate_agent(db, credential=first).id == agent.id
+
+    same_agent, second = enrolled_agent(db)
+    assert same_agent.id == agent.id and same_agent.host_id == agent.host_id
+    with pytest.raises(AuthenticationFailed):
+        store.authenticate_agent(db, credential=first)
+    assert store.authenticate_agent(db, credential=second).id == agent.id
+
+
+def test_web_sessions_expire(db: Session) -> None:
+    user = store.create_user(db, username="rev", password_hash="x", role="reviewer")
+    _live, token = store.create_web_session(db, user=user, lifetime=dt.timedelta(hours=1))
+    assert store.get_web_session(db, token=token) is not None
+    assert store.get_web_session(db, token="smws_unknown") is None
+    _old, old_token = store.create_web_session(db, user=user, lifetime=dt.timedelta(seconds=-1))
+    assert store.get_web_session(db, token=old_token) is None
+    assert utcnow() > T0
