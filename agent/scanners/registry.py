@@ -6,6 +6,7 @@ from agent.scanners.apps import DesktopAppScanner
 from agent.scanners.base import Scanner
 from agent.scanners.browsers import BrowserExtensionScanner
 from agent.scanners.connections import ConnectionScanner
+from agent.scanners.environment import EnvironmentScanner
 from agent.scanners.ide import IdeExtensionScanner
 from agent.scanners.mcp import McpServerScanner
 from agent.scanners.packages import PackageScanner
@@ -24,6 +25,7 @@ DEFAULT_SCANNERS: tuple[Scanner, ...] = (
     PackageScanner(),
     ModelFileScanner(),
     McpServerScanner(),
+    EnvironmentScanner(),
 )
 
 
