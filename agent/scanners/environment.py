@@ -93,7 +93,7 @@ class EnvironmentScanner:
         except Unreadable as problem:
             yield problem.to_error(self.name)
             return
-        for variable in assigned_names(content, shell=shell):
+        for variable in assigned_names(content, key_like_only=key_like_only):
             yield Observation(
                 kind=FindingKind.ENV_VAR,
                 indicator_kind=IndicatorKind.ENV_VAR,
