@@ -13,6 +13,7 @@ import base64
 import binascii
 import configparser
 import hashlib
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,7 @@ _PREF_FILES = ("Secure Preferences", "Preferences")
 _SPECIAL_PROFILES = {"Guest Profile": "guest", "System Profile": "system"}
 _LOCALE_FALLBACKS = ("en", "en_US", "en_GB")
 _MAX_LIST = 256
+_RETRY_DELAY = 0.05
 
 
 def extension_id_from_key(key: str) -> str | None:
@@ -306,7 +308,7 @@ class BrowserExtensionScanner:
         for pref_name in reversed(_PREF_FILES):  # Secure Preferences wins where both say
             pref_path = profile / pref_name
             try:
-                prefs = read_json_object(pref_path)
+                prefs = _read_prefs(pref_path)
             except Missing:
                 continue
             except Unreadable as problem:
@@ -392,8 +394,8 @@ class BrowserExtensionScanner:
         name = _localised(path, manifest, "name")
         host_permissions = _host_permissions(manifest)
         content_matches = _content_script_matches(manifest)
-        permissions = [p for p in string_list(manifest.get("permissions")) if "://" not in p
-                       and p != "<all_urls>"]
+        permissions = [p for p in _api_permissions(manifest.get("permissions"))
+                       if "://" not in p and p != "<all_urls>"]
         granted = mapping(entry.get("active_permissions"))
         if not manifest and granted:  # manifest gone: the prefs still say what was granted
             permissions = string_list(granted.get("api"))
@@ -554,6 +556,32 @@ def _firefox_source(addon: Mapping[str, Any]) -> str:
     if source in ("file-url", "unknown"):
         return "sideloaded"
     return "user"
+
+
+def _read_prefs(path: Path) -> dict[str, Any]:
+    """Read a preferences file, once more if it was caught half-written by a running browser."""
+    try:
+        return read_json_object(path)
+    except Missing:
+        raise
+    except Unreadable as problem:
+        if not problem.reason.startswith("malformed"):
+            raise
+        time.sleep(_RETRY_DELAY)
+        return read_json_object(path)
+
+
+def _api_permissions(value: object) -> list[str]:
+    """Return permission names; object entries ({"fileSystem": ["write"]}) give their keys."""
+    if not isinstance(value, list):
+        return []
+    names: list[str] = []
+    for item in value:
+        if isinstance(item, str):
+            names.append(item[:1024])
+        elif isinstance(item, dict):
+            names += [str(key)[:1024] for key in item]
+    return names[:_MAX_LIST]
 
 
 def _host_permissions(manifest: Mapping[str, Any]) -> list[str]:

@@ -6,13 +6,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.runner import run_scan
+from agent.scanners import browsers
 from agent.scanners.browsers import (
     BrowserExtensionScanner,
     enabled_state,
     extension_id_from_key,
     install_source,
 )
+from agent.scanners.files import Unreadable
 from signatures import Matcher
 from tests.agent.scanners.helpers import by_indicator, context, make_user, run, write
 
@@ -307,3 +311,27 @@ def test_matched_findings_carry_browser_evidence(tmp_path: Path, test_matcher: M
     assert finding.confidence.value == "high"
     assert finding.evidence["browser"] == "chrome"
     assert finding.evidence["profile"] == "Default"
+
+
+def test_half_written_preferences_are_read_again(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    user = make_user(tmp_path, "ivan", "linux")
+    chrome = user.home / ".config/google-chrome"
+    rel = store_extension(chrome / "Default", AI_ID, manifest(
+        permissions=["tabs", {"fileSystem": ["write"]}, 7]))
+    chrome_profile(chrome, "Default", secure={AI_ID: {"path": rel, "location": 1}})
+    real = browsers.read_json_object
+    calls: list[str] = []
+
+    def flaky(path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(path.name)
+        if path.name == "Secure Preferences" and calls.count(path.name) == 1:
+            raise Unreadable(path, "malformed JSON: Unterminated string")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(browsers, "read_json_object", flaky)
+    observations, errors = run(BrowserExtensionScanner(), context(tmp_path, user))
+    assert errors == []
+    assert calls.count("Secure Preferences") == 2
+    assert [o.indicator for o in observations] == [AI_ID]
+    assert observations[0].evidence["permissions"] == ["tabs", "fileSystem"]
