@@ -260,7 +260,7 @@ class BrowserExtensionScanner:
                     yield from self._chromium_browser(ctx, user, base)
             for base in FIREFOX_DIRS:
                 if base.layout in wanted:
-                    yield from self._firefox_browser(user, base)
+                    yield from self._firefox_browser(ctx, user, base)
 
     # -- Chromium ------------------------------------------------------------------------------
 
@@ -367,7 +367,9 @@ class BrowserExtensionScanner:
         path: Path | None = None
         if isinstance(raw_path, str) and raw_path:
             is_absolute = raw_path.startswith("/") or (len(raw_path) > 2 and raw_path[1] == ":")
-            path = rerooted(ctx, raw_path) if is_absolute else extensions_dir / raw_path
+            # Chrome on Windows writes "<id>\<version>"; read in a Windows image elsewhere.
+            relative = raw_path.replace("\\", "/")
+            path = rerooted(ctx, raw_path) if is_absolute else extensions_dir / relative
         yield from self._extension(user, common, ext_id, path, entry, referenced=True)
 
     def _extension(self, user: LocalUser, common: dict[str, EvidenceValue], ext_id: str,
@@ -443,7 +445,8 @@ class BrowserExtensionScanner:
 
     # -- Firefox -------------------------------------------------------------------------------
 
-    def _firefox_browser(self, user: LocalUser, base: BrowserDir) -> Iterator[ScanItem]:
+    def _firefox_browser(self, ctx: ScanContext, user: LocalUser, base: BrowserDir
+                         ) -> Iterator[ScanItem]:
         root = user.home / base.rel
         if not is_dir(root):
             return
@@ -464,7 +467,7 @@ class BrowserExtensionScanner:
                 if not rel:
                     continue
                 relative = parser.get(section, "IsRelative", fallback="1") == "1"
-                path = root / rel if relative else Path(rel)
+                path = root / rel if relative else rerooted(ctx, rel)
                 profiles[path] = parser.get(section, "Name", fallback=path.name)
         for folder in (root, root / "Profiles"):
             try:

@@ -169,10 +169,12 @@ def test_macos_and_windows_layouts_and_opera_base_profile(tmp_path: Path) -> Non
                              ("AppData/Local/OpenAI/Atlas/User Data", "chatgpt_atlas")):
         data = win.home / rel_dir
         rel_win = store_extension(data / "Profile 3", AI_ID, manifest(name=browser))
-        chrome_profile(data, "Profile 3", secure={AI_ID: {"path": rel_win, "location": 1}})
+        chrome_profile(data, "Profile 3", secure={AI_ID: {
+            "path": rel_win.replace("/", "\\"), "location": 1}})  # as Chrome writes it
 
     observations, errors = run(BrowserExtensionScanner(), context(tmp_path, mac, win))
     assert errors == []
+    assert all(o.evidence["version"] == "1.2.3" for o in observations)  # manifests were found
     seen = {(o.user, o.evidence["browser"], o.evidence["profile_dir"]) for o in observations}
     assert seen == {("bob", "arc", "Default"), ("bob", "opera", "."),
                     ("carol", "edge", "Profile 3"), ("carol", "comet", "Profile 3"),
@@ -335,3 +337,21 @@ def test_half_written_preferences_are_read_again(tmp_path: Path,
     assert calls.count("Secure Preferences") == 2
     assert [o.indicator for o in observations] == [AI_ID]
     assert observations[0].evidence["permissions"] == ["tabs", "fileSystem"]
+
+
+def test_firefox_in_a_windows_image_with_an_absolute_profile_path(tmp_path: Path) -> None:
+    user = make_user(tmp_path, "carol", "windows")
+    root = user.home / "AppData/Roaming/Mozilla/Firefox"
+    write(root / "profiles.ini",
+          "[Profile0]\nName=work\nIsRelative=0\nPath=C:\\Users\\carol\\ff-work\n")
+    write(user.home / "ff-work/extensions.json", {"addons": [
+        {"id": "ai-helper@example.test", "type": "extension", "active": True,
+         "location": "app-profile", "installTelemetryInfo": {"source": "enterprise-policy"}}]})
+    msix = user.home / ("AppData/Local/Packages/Mozilla.Firefox_n80bbvh6b1yt2/LocalCache/"
+                        "Roaming/Mozilla/Firefox/Profiles/m.default")
+    write(msix / "extensions.json", {"addons": [{"id": "ai-helper@example.test",
+                                                 "active": False, "userDisabled": True}]})
+    observations, errors = run(BrowserExtensionScanner(), context(tmp_path, user))
+    assert errors == []
+    assert {(o.evidence["profile"], o.evidence["install_source"], o.evidence["enabled"])
+            for o in observations} == {("work", "policy", True), ("m.default", "user", False)}
