@@ -72,6 +72,10 @@ class DesktopAppScanner:
                 for rel in _USER_DESKTOP_DIRS:
                     yield from self._desktop_dir(user.home / rel, user)
             yield from self._snaps(ctx)
+            yield from self._opt(ctx.path("opt"))
+            for user in homes:
+                for rel in ("Applications", "Downloads", ".local/bin", "bin", "AppImages"):
+                    yield from self._appimages(user.home / rel, user)
             yield from self._flatpaks(ctx.path("var/lib/flatpak/app"), None)
             for user in homes:
                 yield from self._flatpaks(user.home / ".local/share/flatpak/app", user)
@@ -180,6 +184,47 @@ class DesktopAppScanner:
                     "scope": "user" if user else "system",
                 },
                 hints={"name": name, "exe": exe},
+            )
+
+    def _opt(self, folder: Path) -> Iterator[ScanItem]:
+        """Vendor installs in /opt (Claude, Cursor, LM Studio .deb packages land there)."""
+        if not is_dir(folder):
+            return
+        try:
+            installs = subdirs(folder)
+        except Unreadable as problem:
+            yield problem.to_error(self.name)
+            return
+        for install in installs:
+            yield Observation(
+                kind=FindingKind.APP,
+                indicator_kind=IndicatorKind.INSTALL_PATH,
+                indicator=str(install),
+                evidence={"platform": "linux", "name": install.name, "path": str(install),
+                          "source": "opt", "scope": "system"},
+                hints={"name": install.name},
+            )
+
+    def _appimages(self, folder: Path, user: LocalUser) -> Iterator[ScanItem]:
+        """AppImages (how LM Studio, Jan, Cursor and others ship for Linux), by name only."""
+        if not is_dir(folder):
+            return
+        try:
+            entries = list_dir(folder)
+        except Unreadable as problem:
+            yield problem.to_error(self.name)
+            return
+        for entry in entries:
+            if not entry.name.lower().endswith(".appimage"):
+                continue
+            yield Observation(
+                kind=FindingKind.APP,
+                indicator_kind=IndicatorKind.INSTALL_PATH,
+                indicator=entry.path,
+                user=user.name,
+                evidence={"platform": "linux", "name": entry.name[: -len(".AppImage")],
+                          "path": entry.path, "source": "appimage", "scope": "user"},
+                hints={"name": entry.name[: -len(".AppImage")]},
             )
 
     def _snaps(self, ctx: ScanContext) -> Iterator[ScanItem]:

@@ -52,9 +52,15 @@ def test_linux_desktop_entries_snaps_and_flatpaks(tmp_path: Path, test_matcher: 
     (tmp_path / "snap/core22").mkdir(parents=True)
     (tmp_path / "var/lib/flatpak/app/com.example.AiChat/current").mkdir(parents=True)
     (user.home / ".local/share/flatpak/app/org.gnome.Calculator").mkdir(parents=True)
+    write(user.home / "Applications/LM-Studio-0.3.5-x64.AppImage", b"\x7fELF")
+    (tmp_path / "opt/Claude").mkdir(parents=True)
     observations, errors = run(DesktopAppScanner(), context(tmp_path, user))
     assert [Path(e.path or "").name for e in errors] == ["broken.desktop"]
-    rows = {(o.indicator_kind.value, o.indicator, o.user) for o in observations}
+    installs = {(o.evidence["source"], o.evidence["name"], o.user) for o in observations
+                if o.indicator_kind.value == "install_path"}
+    assert installs == {("appimage", "LM-Studio-0.3.5-x64", "alice"), ("opt", "Claude", None)}
+    rows = {(o.indicator_kind.value, o.indicator, o.user) for o in observations
+            if o.indicator_kind.value != "install_path"}
     assert rows == {("desktop_entry", "claude-desktop", None), ("desktop_entry", "jan", "alice"),
                     ("snap", "chatgpt-desktop", None), ("flatpak", "com.example.AiChat", None),
                     ("flatpak", "org.gnome.Calculator", "alice")}
