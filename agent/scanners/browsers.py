@@ -13,6 +13,7 @@ import base64
 import binascii
 import configparser
 import hashlib
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -377,7 +378,8 @@ class BrowserExtensionScanner:
                    ) -> Iterator[ScanItem]:
         source = install_source(entry) if referenced else "orphaned"
         manifest: dict[str, Any] = {}
-        manifest_path = path / "manifest.json" if path is not None else None
+        # Plain strings in this loop: pathlib costs more than the JSON parsing here.
+        manifest_path = os.path.join(path, "manifest.json") if path is not None else None
         missing = manifest_path is None
         if manifest_path is not None:
             try:
@@ -620,7 +622,7 @@ def _localised(path: Path | None, manifest: Mapping[str, Any], field: str) -> st
         locales.append(default)
     locales += [loc for loc in _LOCALE_FALLBACKS if loc not in locales]
     for locale in locales:
-        messages_file = path / "_locales" / locale / "messages.json"
+        messages_file = os.path.join(path, "_locales", locale, "messages.json")
         try:
             messages = read_json_object(messages_file, MAX_MANIFEST_BYTES)
         except Unreadable:

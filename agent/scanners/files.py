@@ -26,7 +26,7 @@ MAX_SMALL_BYTES = 256 * 1024
 class Unreadable(Exception):
     """A file or directory that a scanner could not use."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path | str, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
@@ -40,15 +40,18 @@ class Missing(Unreadable):
     """The file is not there (often normal: scanners try the usual places)."""
 
 
-def read_bytes(path: Path, limit: int) -> bytes:
+# Non-blocking, so that a FIFO planted where a config file should be cannot hang the scan.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def read_bytes(path: Path | str, limit: int) -> bytes:
     """Read a regular file of at most ``limit`` bytes. Raises Missing or Unreadable.
 
     The file is opened non-blocking, so a FIFO planted where a config file should be cannot
     hang the scan (osquery opens with PF_NONBLOCK for the same reason).
     """
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, _READ_FLAGS)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise Missing(path, "missing") from exc
     except OSError as exc:
@@ -70,11 +73,10 @@ def read_bytes(path: Path, limit: int) -> bytes:
     return data
 
 
-def read_head(path: Path, limit: int) -> bytes:
+def read_head(path: Path | str, limit: int) -> bytes:
     """Read at most the first ``limit`` bytes of a regular file. Raises Missing or Unreadable."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        descriptor = os.open(path, flags)
+        descriptor = os.open(path, _READ_FLAGS)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise Missing(path, "missing") from exc
     except OSError as exc:
@@ -88,12 +90,12 @@ def read_head(path: Path, limit: int) -> bytes:
         raise Unreadable(path, _os_reason(exc)) from exc
 
 
-def read_text(path: Path, limit: int = MAX_SMALL_BYTES) -> str:
+def read_text(path: Path | str, limit: int = MAX_SMALL_BYTES) -> str:
     """Read a small text file, replacing undecodable bytes. Raises Unreadable."""
     return read_bytes(path, limit).decode("utf-8", errors="replace")
 
 
-def read_json(path: Path, limit: int = MAX_JSON_BYTES, *, comments: bool = False) -> Any:
+def read_json(path: Path | str, limit: int = MAX_JSON_BYTES, *, comments: bool = False) -> Any:
     """Parse a JSON file (optionally JSON with comments). Raises Unreadable."""
     raw = read_bytes(path, limit)
     text = raw.decode("utf-8-sig", errors="replace")
@@ -106,7 +108,7 @@ def read_json(path: Path, limit: int = MAX_JSON_BYTES, *, comments: bool = False
 
 
 def read_json_object(
-    path: Path, limit: int = MAX_JSON_BYTES, *, comments: bool = False
+    path: Path | str, limit: int = MAX_JSON_BYTES, *, comments: bool = False
 ) -> dict[str, Any]:
     """Parse a JSON file whose top level must be an object. Raises Unreadable."""
     doc = read_json(path, limit, comments=comments)
@@ -253,10 +255,10 @@ def unix_time(seconds: float | None) -> str | None:
     if seconds is None or seconds <= 0:
         return None
     try:
-        moment = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        moment = dt.datetime.fromtimestamp(int(seconds), dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def string_list(value: object, limit: int = 256) -> list[str]:

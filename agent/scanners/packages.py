@@ -8,6 +8,7 @@ bun, yarn) and project ``node_modules`` up to two levels below a home.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -207,7 +208,8 @@ class PackageScanner:
             found = _DIST.match(entry.name)
             if not found:
                 continue
-            meta = Path(entry.path) / ("METADATA" if found["kind"] == "dist-info" else "PKG-INFO")
+            meta = os.path.join(entry.path,
+                                "METADATA" if found["kind"] == "dist-info" else "PKG-INFO")
             dependencies: list[str] = []
             try:
                 dependencies = _requires(meta)
@@ -239,12 +241,12 @@ class PackageScanner:
                     yield problem.to_error(self.name)
                     continue
                 for inner in scoped:
-                    yield from self._node_package(root, Path(inner.path))
+                    yield from self._node_package(root, inner.path)
             else:
-                yield from self._node_package(root, Path(entry.path))
+                yield from self._node_package(root, entry.path)
 
-    def _node_package(self, root: PackageRoot, path: Path) -> Iterator[ScanItem]:
-        manifest_path = path / "package.json"
+    def _node_package(self, root: PackageRoot, path: str) -> Iterator[ScanItem]:
+        manifest_path = os.path.join(path, "package.json")
         try:
             manifest = read_json_object(manifest_path, MAX_MANIFEST_BYTES)
         except Missing:
@@ -254,14 +256,15 @@ class PackageScanner:
             return
         name = manifest.get("name")
         if not isinstance(name, str) or not name:
-            name = path.name if path.parent == root.path else f"{path.parent.name}/{path.name}"
+            parent, base = os.path.split(path)
+            name = base if parent == str(root.path) else f"{os.path.basename(parent)}/{base}"
         dependencies: list[str] = []
         for key in ("dependencies", "peerDependencies", "optionalDependencies"):
             deps = manifest.get(key)
             if isinstance(deps, dict):
                 dependencies += [str(dep) for dep in deps]
         bins = manifest.get("bin")
-        evidence = self._evidence(root, name, text(manifest.get("version"), 64), str(path))
+        evidence = self._evidence(root, name, text(manifest.get("version"), 64), path)
         if isinstance(bins, dict):
             evidence["commands"] = sorted(str(command)[:128] for command in bins)[:32]
         yield Observation(
@@ -285,7 +288,7 @@ class PackageScanner:
         }
 
 
-def _requires(meta: Path) -> list[str]:
+def _requires(meta: str) -> list[str]:
     """Read the required (not extra) dependency names from a METADATA header only."""
     try:
         head = read_head(meta, _MAX_HEADER_BYTES)

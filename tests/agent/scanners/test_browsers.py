@@ -325,9 +325,10 @@ def test_half_written_preferences_are_read_again(tmp_path: Path,
     real = browsers.read_json_object
     calls: list[str] = []
 
-    def flaky(path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        calls.append(path.name)
-        if path.name == "Secure Preferences" and calls.count(path.name) == 1:
+    def flaky(path: Path | str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        name = os.path.basename(path)
+        calls.append(name)
+        if name == "Secure Preferences" and calls.count(name) == 1:
             raise Unreadable(path, "malformed JSON: Unterminated string")
         return real(path, *args, **kwargs)
 
