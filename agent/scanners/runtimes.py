@@ -51,7 +51,7 @@ RUNTIMES: tuple[Runtime, ...] = (
             "/v1/models", _is_models_list),
     Runtime("llama.cpp", 8080, frozenset({"llama-server", "llama-server.exe", "llamafile"}),
             "/props", lambda doc: isinstance(doc, dict) and "default_generation_settings" in doc),
-    Runtime("gpt4all", 4891, frozenset({"gpt4all", "chat"}), "/v1/models", _is_models_list),
+    Runtime("gpt4all", 4891, frozenset({"gpt4all"}), "/v1/models", _is_models_list),
     Runtime("jan", 1337, frozenset({"jan", "cortex", "cortex-server"}), "/v1/models",
             _is_models_list),
     Runtime("vllm", 8000, frozenset({"vllm"}), "/version",

@@ -104,7 +104,8 @@ def test_ports_are_reported_only_when_corroborated(
     observations, errors = run(scanner, ScanContext())
     assert errors == []
     by_port = {o.indicator: o for o in observations}
-    assert set(by_port) == {str(fake_ollama), str(named_port)}  # the silent port says nothing
+    assert {str(fake_ollama), str(named_port)} <= set(by_port)
+    assert str(silent_listener) not in by_port  # a port alone says nothing
     probed = by_port[str(fake_ollama)]
     assert probed.evidence["corroborated_by"] == ["http_probe"]
     assert probed.evidence["version"] == "0.9.9"
@@ -117,9 +118,8 @@ def test_ports_are_reported_only_when_corroborated(
 
     matcher = _catalogue(tmp_path, fake_ollama, named_port)
     result = run_scan(ScanContext(), (scanner,), matcher)
-    assert sorted(f.indicator for f in result.findings) == sorted(
-        [str(fake_ollama), str(named_port)])
-    assert {f.service_id for f in result.findings} == {"test-ollama"}
+    assert {(f.indicator, f.service_id) for f in result.findings} == {
+        (str(fake_ollama), "test-ollama"), (str(named_port), "test-ollama")}
 
 
 def sparse(path: Path, size: int) -> None:
