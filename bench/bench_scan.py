@@ -192,11 +192,13 @@ def child(root: Path) -> None:
     cpu_ready = _cpu_seconds()
     ctx = ScanContext(root=root, users=local_users(root))
     per_scanner: dict[str, float] = {}
+    per_scanner_cpu: dict[str, float] = {}
     findings = errors = 0
     for scanner in DEFAULT_SCANNERS:
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), _cpu_seconds()
         result = run_scan(ctx, (scanner,), matcher)
         per_scanner[scanner.name] = round(time.perf_counter() - begin, 4)
+        per_scanner_cpu[scanner.name] = round(_cpu_seconds() - begin_cpu, 4)
         findings += len(result.findings)
         errors += len(result.errors)
     done = time.perf_counter()
@@ -212,6 +214,7 @@ def child(root: Path) -> None:
         "total_seconds": round(done - started, 4),
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "per_scanner_seconds": per_scanner,
+        "per_scanner_cpu_seconds": per_scanner_cpu,
         "findings": findings,
         "scanner_errors": errors,
         "observations": observations,
@@ -265,6 +268,7 @@ def main() -> None:
                                             "max": max(totals)},
         "peak_rss_mb": {"median": statistics.median(peaks), "max": max(peaks)},
         "per_scanner_seconds_last_run": runs[-1]["per_scanner_seconds"],
+        "per_scanner_cpu_seconds_last_run": runs[-1]["per_scanner_cpu_seconds"],
         "findings_last_run": runs[-1]["findings"],
         "observations_last_run": runs[-1]["observations"],
         "targets": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB},

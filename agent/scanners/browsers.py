@@ -13,7 +13,9 @@ import base64
 import binascii
 import configparser
 import hashlib
+import json
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from agent.scanners.files import (
     is_dir,
     layouts,
     mapping,
+    read_bytes,
     read_json_object,
     read_text,
     rerooted,
@@ -624,12 +627,40 @@ def _localised(path: Path | None, manifest: Mapping[str, Any], field: str) -> st
     for locale in locales:
         messages_file = os.path.join(path, "_locales", locale, "messages.json")
         try:
-            messages = read_json_object(messages_file, MAX_MANIFEST_BYTES)
+            raw = read_bytes(messages_file, MAX_MANIFEST_BYTES).decode("utf-8-sig", "replace")
         except Unreadable:
             continue
-        for key, entry in messages.items():
-            if key.lower() == message and isinstance(entry, dict):
-                resolved = entry.get("message")
-                if isinstance(resolved, str):
-                    return resolved[:256]
+        resolved = _message(raw, message)
+        if resolved is not None:
+            return resolved[:256]
     return value[:256]
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _message(raw: str, name: str) -> str | None:
+    """Return ``<name>.message`` from a messages.json text, matching the name case-insensitively.
+
+    Decodes only the one entry (messages files of big extensions run to hundreds of KB); falls
+    back to parsing the whole file when the quick look finds nothing usable.
+    """
+    found = re.search(rf'"(?i:{re.escape(name)})"\s*:\s*(?={{)', raw)
+    if found is not None:
+        try:
+            entry, _end = _DECODER.raw_decode(raw, found.end())
+        except ValueError:
+            entry = None
+        if isinstance(entry, dict) and isinstance(entry.get("message"), str):
+            return str(entry["message"])
+    try:
+        messages = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(messages, dict):
+        return None
+    for key, item in messages.items():
+        if key.lower() == name and isinstance(item, dict) and isinstance(item.get("message"),
+                                                                         str):
+            return str(item["message"])
+    return None

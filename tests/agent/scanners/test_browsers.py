@@ -12,6 +12,7 @@ from agent.runner import run_scan
 from agent.scanners import browsers
 from agent.scanners.browsers import (
     BrowserExtensionScanner,
+    _message,
     enabled_state,
     extension_id_from_key,
     install_source,
@@ -356,3 +357,12 @@ def test_firefox_in_a_windows_image_with_an_absolute_profile_path(tmp_path: Path
     assert errors == []
     assert {(o.evidence["profile"], o.evidence["install_source"], o.evidence["enabled"])
             for o in observations} == {("work", "policy", True), ("m.default", "user", False)}
+
+
+def test_message_lookup_reads_only_the_entry_it_needs() -> None:
+    tricky = ('{"desc": {"message": "quote \\"appName\\": here"}, '
+              '"APPNAME": {"message": "Hello", "placeholders": {"a": {"content": "$1"}}}}')
+    assert _message(tricky, "appname") == "Hello"
+    assert _message('{"appName": "not an entry"}', "appname") is None
+    assert _message('{"appName": {"message": "Hi"}', "appname") == "Hi"  # truncated file
+    assert _message("not json", "appname") is None
