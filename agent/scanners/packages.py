@@ -35,6 +35,7 @@ _DIST = re.compile(
 )
 _REQUIRES = re.compile(r"^Requires-Dist:\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.I)
 _PROJECT_ENVS = (".venv", "venv", "env", ".env")
+_FIRST_HEADER_BYTES = 8 * 1024  # headers are usually a few KB; the description follows
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_DEPS = 128
 _MAX_PROJECT_DIRS = 4000
@@ -291,7 +292,9 @@ class PackageScanner:
 def _requires(meta: str) -> list[str]:
     """Read the required (not extra) dependency names from a METADATA header only."""
     try:
-        head = read_head(meta, _MAX_HEADER_BYTES)
+        head = read_head(meta, _FIRST_HEADER_BYTES)
+        if len(head) == _FIRST_HEADER_BYTES and b"\n\n" not in head:  # a long header: more
+            head = read_head(meta, _MAX_HEADER_BYTES)
     except Missing:
         return []  # an egg-info or dist-info without metadata: name and version still count
     names: list[str] = []

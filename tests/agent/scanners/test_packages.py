@@ -150,3 +150,14 @@ def test_real_packages_from_pypi_and_npm(tmp_path: Path, default_matcher: Matche
     result = run_scan(context(tmp_path, user), (PackageScanner(),), default_matcher)
     assert {(f.service_id, f.indicator) for f in result.findings} >= {
         ("anthropic-api", "anthropic"), ("ollama", "ollama")}
+
+
+def test_long_metadata_headers_are_read_in_full(tmp_path: Path) -> None:
+    user = make_user(tmp_path, "alice", "linux")
+    site = user.home / ".local/lib/python3.12/site-packages"
+    header = ["Name: big", "Version: 1"] + [f"Classifier: Topic :: {i}" for i in range(400)]
+    write(site / "big-1.dist-info/METADATA",
+          "\n".join([*header, "Requires-Dist: openai>=1"]) + "\n\nbody\nRequires-Dist: nope\n")
+    observations, errors = run(PackageScanner(), context(tmp_path, user))
+    assert errors == []
+    assert observations[0].hints["dependencies"] == ["openai"]
