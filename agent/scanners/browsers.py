@@ -273,19 +273,16 @@ class BrowserExtensionScanner:
         root = user.home / base.rel
         if not is_dir(root):
             return
-        names: dict[str, str] = {}
-        local_state = root / "Local State"
-        if exists(local_state):
-            try:
-                cache = read_json_object(local_state).get("profile", {}).get("info_cache", {})
-                if isinstance(cache, dict):
-                    names = {
-                        str(key): str(value.get("name", ""))
-                        for key, value in cache.items() if isinstance(value, dict)
-                    }
-            except (Unreadable, AttributeError) as problem:
-                if isinstance(problem, Unreadable):
-                    yield problem.to_error(self.name)
+        try:
+            local_state = read_json_object(root / "Local State")
+        except Missing:
+            local_state = {}
+        except Unreadable as problem:
+            yield problem.to_error(self.name)
+            local_state = {}
+        cache = mapping(mapping(local_state.get("profile")).get("info_cache"))
+        names: dict[str, str] = {str(key): str(value.get("name", ""))
+                                 for key, value in cache.items() if isinstance(value, dict)}
         profiles: dict[str, Path] = {}
         if any(exists(root / pref) for pref in _PREF_FILES):
             profiles["."] = root  # Opera and legacy Brave: the base is the profile
