@@ -7,6 +7,7 @@ from agent.scanners.base import Scanner
 from agent.scanners.browsers import BrowserExtensionScanner
 from agent.scanners.connections import ConnectionScanner
 from agent.scanners.environment import EnvironmentScanner
+from agent.scanners.footprints import FootprintScanner
 from agent.scanners.ide import IdeExtensionScanner
 from agent.scanners.mcp import McpServerScanner
 from agent.scanners.packages import PackageScanner
@@ -26,6 +27,7 @@ DEFAULT_SCANNERS: tuple[Scanner, ...] = (
     ModelFileScanner(),
     McpServerScanner(),
     EnvironmentScanner(),
+    FootprintScanner(),
 )
 
 
