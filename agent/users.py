@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.scanners.base import LocalUser
+from agent.scanners.files import Unreadable, read_bytes, read_text
 
 # Accounts whose shell says nobody logs in; their homes hold no user software.
 _NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", "/bin/sync",
@@ -23,6 +24,7 @@ _WINDOWS_SKIP = {"public", "default", "default user", "all users", "defaultuser0
 _MAC_SKIP = {"shared", ".localized"}
 _PROFILE_LIST = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
 _MAC_DSLOCAL = "var/db/dslocal/nodes/Default/users"
+_MAX_DATABASE_BYTES = 16 * 1024 * 1024
 
 
 def users_from_passwd(text: str, *, root: Path = Path("/")) -> Iterator[LocalUser]:
@@ -74,10 +76,9 @@ def local_users(root: Path = Path("/")) -> tuple[LocalUser, ...]:
         return _unique(_mac_dslocal(root) or _users_folder(root / "Users", _MAC_SKIP))
     if system == "windows":
         return _unique(_users_folder(root / "Users", _WINDOWS_SKIP))
-    passwd = root / "etc" / "passwd"
     try:
-        text = passwd.read_text(errors="replace")
-    except OSError:
+        text = read_text(root / "etc" / "passwd", _MAX_DATABASE_BYTES)
+    except Unreadable:
         return _unique(_users_folder(root / "Users", _WINDOWS_SKIP | _MAC_SKIP))
     return _unique(users_from_passwd(text, root=root))
 
@@ -119,8 +120,8 @@ def _mac_dslocal(root: Path) -> list[LocalUser]:
         return []
     for record in records:
         try:
-            doc: Any = plistlib.loads(record.read_bytes())
-        except (OSError, plistlib.InvalidFileException, ValueError):
+            doc: Any = plistlib.loads(read_bytes(record, _MAX_DATABASE_BYTES))
+        except (Unreadable, plistlib.InvalidFileException, ValueError, OverflowError):
             continue
         if not isinstance(doc, dict):
             continue
