@@ -42,6 +42,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ca_file", str, "", "PEM file of the CA that signed the collector's certificate."),
     Setting("timeout_seconds", float, 30.0, "Timeout of one request to the collector."),
     Setting("pseudonymise_users", bool, False, "Replace usernames with a keyed HMAC."),
+    Setting(
+        "signature_public_key",
+        str,
+        "",
+        "PEM file of the Ed25519 key that signs catalogue bundles; when set, the agent fetches "
+        "bundles from the collector, verifies them and scans with the newest good one.",
+    ),
 )
 
 
@@ -53,6 +60,7 @@ class AgentSettings:
     ca_file: str = ""
     timeout_seconds: float = 30.0
     pseudonymise_users: bool = False
+    signature_public_key: str = ""
 
     @property
     def state_path(self) -> Path:
