@@ -172,7 +172,7 @@ class DesktopAppScanner:
             yield Observation(
                 kind=FindingKind.APP,
                 indicator_kind=IndicatorKind.DESKTOP_ENTRY,
-                indicator=entry.name[: -len(".desktop")],
+                indicator=entry.name,  # the desktop file id, ".desktop" included
                 user=user.name if user else None,
                 evidence={
                     "platform": "linux",

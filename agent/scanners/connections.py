@@ -23,7 +23,7 @@ Resolve = Callable[[str], tuple[list[str], int]]
 _MIN_TTL = 60
 _MAX_TTL = 86_400
 _NEGATIVE_TTL = 300
-_ACTIVE = {psutil.CONN_ESTABLISHED, psutil.CONN_SYN_SENT}
+ACTIVE_STATES = frozenset({psutil.CONN_ESTABLISHED, psutil.CONN_SYN_SENT})
 
 
 def dns_resolve(name: str, *, nameservers: list[str] | None = None, port: int = 53,
@@ -130,10 +130,10 @@ class ConnectionScanner:
         owners: dict[int, _Owner] = {}
         seen: set[tuple[int | None, str, int]] = set()
         for conn in connections:
-            if conn.status not in _ACTIVE or not conn.raddr:
+            if conn.status not in ACTIVE_STATES or not conn.raddr:
                 continue
             address, port = conn.raddr.ip, conn.raddr.port
-            if self.public_only and not _is_public(address):
+            if self.public_only and not is_public(address):
                 continue
             key = (conn.pid, address, port)
             if key in seen:
@@ -159,7 +159,8 @@ class ConnectionScanner:
             )
 
 
-def _is_public(address: str) -> bool:
+def is_public(address: str) -> bool:
+    """Return True for a globally routable address (not loopback, private, link-local)."""
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_global
     except ValueError:

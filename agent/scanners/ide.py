@@ -192,6 +192,10 @@ class IdeExtensionScanner:
                 user=user.name,
                 evidence=evidence,
                 hints={
+                    "dependencies": _dependency_names(package),
+                    "extension_dependencies": string_list(
+                        package.get("extensionDependencies"), 64
+                    ) + string_list(package.get("extensionPack"), 64),
                     "categories": string_list(package.get("categories"), 32),
                     "keywords": string_list(package.get("keywords"), 64),
                     "contributes": sorted(package["contributes"])[:64]
@@ -242,7 +246,8 @@ class IdeExtensionScanner:
                             "path": str(plugin),
                             "enabled": plugin_id not in disabled,
                         },
-                        hints={"categories": [], "keywords": [], "contributes": []},
+                        hints={"dependencies": [], "extension_dependencies": [],
+                               "categories": [], "keywords": [], "contributes": []},
                     )
 
 
@@ -255,6 +260,16 @@ def _scan_extension_dirs(folder: Path) -> list[dict[str, Any]]:
             entries.append({"identifier": {"id": found["id"]}, "version": found["version"],
                             "relativeLocation": child.name})
     return entries
+
+
+def _dependency_names(package: dict[str, Any]) -> list[str]:
+    """Return the npm dependency names an extension bundles (an AI SDK among them says AI)."""
+    names: list[str] = []
+    for key in ("dependencies", "optionalDependencies"):
+        deps = package.get(key)
+        if isinstance(deps, dict):
+            names += [str(name)[:214] for name in deps]
+    return list(dict.fromkeys(names))[:128]
 
 
 def _package_json(path: Path) -> dict[str, Any]:

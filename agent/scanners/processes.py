@@ -16,6 +16,7 @@ import psutil
 
 from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
+from agent.scanners.connections import ACTIVE_STATES, AddressBook, is_public
 from signatures import EvidenceValue, FindingKind, IndicatorKind
 
 # On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
@@ -58,6 +59,27 @@ def _user_name(uid: int) -> str | None:
         return str(uid)  # no name in the user database: the uid is what there is
 
 
+def _remote_peers(book: AddressBook | None) -> dict[int, list[str]]:
+    """Return pid -> public peers it talks to (host names where the book knows them)."""
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except (psutil.AccessDenied, OSError):
+        return {}  # the connections scanner reports this; here the hints are a bonus
+    names = book.index() if book is not None else {}
+    peers: dict[int, list[str]] = {}
+    for conn in connections:
+        if conn.pid is None or not conn.raddr or conn.status not in ACTIVE_STATES:
+            continue
+        address = conn.raddr.ip
+        if not is_public(address):
+            continue
+        known = peers.setdefault(conn.pid, [])
+        peer = names.get(address, address)
+        if peer not in known and len(known) < 64:
+            known.append(peer)
+    return peers
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -73,7 +95,12 @@ class ProcessScanner:
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
 
+    def __init__(self, book: AddressBook | None = None) -> None:
+        # The connections scanner's address book, when shared, names the remote hosts.
+        self.book = book
+
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
+        remotes = _remote_peers(self.book)
         own = os.getpid()
         names: dict[int, str] = {}
         infos: list[dict[str, object]] = []
@@ -118,5 +145,6 @@ class ProcessScanner:
                 indicator=name,
                 user=username,
                 evidence=evidence,
-                hints={"exe": exe, "cmdline": cmdline},
+                hints={"exe": exe, "cmdline": cmdline,
+                       "remote_hosts": remotes.get(pid, []) if pid is not None else []},
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.scanners.apps import DesktopAppScanner
 from agent.scanners.base import Scanner
 from agent.scanners.browsers import BrowserExtensionScanner
-from agent.scanners.connections import ConnectionScanner
+from agent.scanners.connections import AddressBook, ConnectionScanner
 from agent.scanners.environment import EnvironmentScanner
 from agent.scanners.footprints import FootprintScanner
 from agent.scanners.ide import IdeExtensionScanner
@@ -14,11 +14,13 @@ from agent.scanners.packages import PackageScanner
 from agent.scanners.processes import ProcessScanner
 from agent.scanners.runtimes import LocalRuntimeScanner, ModelFileScanner
 
+# Without names in the address book only vendor address ranges match; the agent can fill it
+# with AddressBook.for_hosts(catalogue_hosts(catalogue)) to resolve catalogue host names.
+ADDRESS_BOOK = AddressBook()
+
 DEFAULT_SCANNERS: tuple[Scanner, ...] = (
-    ProcessScanner(),
-    # Without an address book only vendor address ranges match; the agent can pass
-    # ConnectionScanner(AddressBook.for_hosts(catalogue_hosts(catalogue))) to resolve names.
-    ConnectionScanner(),
+    ConnectionScanner(ADDRESS_BOOK),  # first: it refreshes the book the process hints use
+    ProcessScanner(ADDRESS_BOOK),
     LocalRuntimeScanner(),
     DesktopAppScanner(),
     BrowserExtensionScanner(),

@@ -61,16 +61,17 @@ def test_linux_desktop_entries_snaps_and_flatpaks(tmp_path: Path, test_matcher: 
     assert installs == {("appimage", "LM-Studio-0.3.5-x64", "alice"), ("opt", "Claude", None)}
     rows = {(o.indicator_kind.value, o.indicator, o.user) for o in observations
             if o.indicator_kind.value != "install_path"}
-    assert rows == {("desktop_entry", "claude-desktop", None), ("desktop_entry", "jan", "alice"),
+    assert rows == {("desktop_entry", "claude-desktop.desktop", None),
+                    ("desktop_entry", "jan.desktop", "alice"),
                     ("snap", "chatgpt-desktop", None), ("flatpak", "com.example.AiChat", None),
                     ("flatpak", "org.gnome.Calculator", "alice")}
-    jan = next(o for o in observations if o.indicator == "jan")
+    jan = next(o for o in observations if o.indicator == "jan.desktop")
     assert jan.evidence["exe"] == "Jan.AppImage"
     snap = next(o for o in observations if o.indicator == "chatgpt-desktop")
     assert snap.evidence["version"] == "1.4.2"
     result = run_scan(context(tmp_path, user), (DesktopAppScanner(),), test_matcher)
     assert {f.indicator for f in result.findings} == {
-        "claude-desktop", "chatgpt-desktop", "com.example.AiChat"}
+        "claude-desktop.desktop", "chatgpt-desktop", "com.example.AiChat"}
 
 
 def test_windows_start_menu_and_user_programs(tmp_path: Path, test_matcher: Matcher) -> None:

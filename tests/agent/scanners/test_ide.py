@@ -127,3 +127,21 @@ def test_jetbrains_plugins_on_each_layout(tmp_path: Path, test_matcher: Matcher)
     result = run_scan(context(tmp_path, linux, win), (IdeExtensionScanner(),), test_matcher)
     assert {(f.user, f.service_id) for f in result.findings} == {
         ("alice", "test-ide-assistant"), ("carol", "test-ide-assistant")}
+
+
+def test_unknown_extensions_that_bundle_ai_are_flagged(tmp_path: Path,
+                                                       default_matcher: Matcher) -> None:
+    user = make_user(tmp_path, "alice", "linux")
+    exts = user.home / ".vscode/extensions"
+    sdk = vscode_extension(exts, "acme.helper", "0.0.1", dependencies={"openai": "^4.0.0"})
+    pack = vscode_extension(exts, "acme.pack", "0.0.1", extensionPack=["GitHub.copilot"])
+    plain = vscode_extension(exts, "acme.plain", "0.0.1", dependencies={"lodash": "^4"})
+    write(exts / "extensions.json", [sdk, pack, plain])
+    observations, _ = run(IdeExtensionScanner(), context(tmp_path, user))
+    hints = {o.indicator: o.hints for o in observations}
+    assert hints["acme.helper"]["dependencies"] == ["openai"]
+    assert hints["acme.pack"]["extension_dependencies"] == ["GitHub.copilot"]
+    result = run_scan(context(tmp_path, user), (IdeExtensionScanner(),), default_matcher)
+    flagged = {f.indicator: (f.service_id, f.heuristic) for f in result.findings}
+    assert set(flagged) == {"acme.helper", "acme.pack"}
+    assert all(service is None and heuristic for service, heuristic in flagged.values())

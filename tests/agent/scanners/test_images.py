@@ -80,4 +80,5 @@ def test_image_scan_finds_every_footprint(tmp_path: Path, layout: str,
     }
     if layout == "darwin":
         expected.add(("app", "anthropic-claude", None))
-    assert found == expected
+    # The shipped catalogue grows; these footprints must be among what it finds.
+    assert expected <= found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +16,9 @@ import pytest
 from agent.runner import run_scan
 from agent.scanners import processes
 from agent.scanners.base import Observation, ScanContext, ScanItem
+from agent.scanners.connections import AddressBook
 from agent.scanners.processes import ProcessScanner
-from signatures import Matcher
+from signatures import IndicatorKind, Matcher, assess
 from tests.agent.scanners.helpers import run
 
 SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
@@ -118,3 +120,31 @@ def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.Mon
     assert cursor.user is None
     assert "args" not in cursor.evidence
 
+
+
+def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
+    monkeypatch: pytest.MonkeyPatch, default_matcher: Matcher
+) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import socket, time\n"
+        f"s = socket.create_connection(('127.0.0.1', {port}))\n"
+        "time.sleep(60)")])
+    accepted, _ = server.accept()
+    try:
+        book = AddressBook.for_hosts(["api.openai.com"],
+                                     resolve=lambda name: (["127.0.0.1"], 300))
+        book.refresh()
+        monkeypatch.setattr(processes, "is_public", lambda address: True)  # loopback stands in
+        observations, _ = run(ProcessScanner(book), ScanContext())
+        mine = next(o for o in observations if o.evidence["pid"] == child.pid)
+        assert mine.hints["remote_hosts"] == ["api.openai.com"]
+    finally:
+        child.kill()
+        child.wait()
+        accepted.close()
+        server.close()
+    verdict = assess(default_matcher, IndicatorKind.PROCESS, "my-internal-tool",
+                     {"remote_hosts": ["api.openai.com"]})
+    assert verdict is not None and verdict.related_service == "openai-api"
