@@ -10,6 +10,7 @@ conversation histories and credentials).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -82,6 +83,8 @@ class FootprintScanner:
                 except OSError as exc:
                     yield Unreadable(path, f"unreadable: {exc.strerror}").to_error(self.name)
                     continue
+                if stat.S_ISDIR(info.st_mode):
+                    path += os.sep  # so that catalogue fragments like "/.lmstudio/" match
                 yield Observation(
                     kind=FindingKind.APP,
                     indicator_kind=IndicatorKind.INSTALL_PATH,
