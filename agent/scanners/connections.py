@@ -12,6 +12,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -123,7 +124,7 @@ class ConnectionScanner:
             yield ScannerError(scanner=self.name, message=f"cannot resolve {name}")
         hosts = self.book.index()
         try:
-            connections = psutil.net_connections(kind="inet")
+            connections = ctx.shared("sockets", sockets)
         except (psutil.AccessDenied, OSError) as exc:
             yield ScannerError(scanner=self.name, message=f"cannot list connections: {exc!r}")
             return
@@ -157,6 +158,12 @@ class ConnectionScanner:
                 evidence=evidence,
                 hints={"exe": owner.exe, "remote_hosts": [host] if host else []},
             )
+
+
+def sockets() -> list[Any]:
+    """Read the TCP/UDP socket table once (psutil walks every process's descriptors for it)."""
+    return list(psutil.net_connections(kind="inet"))
+
 
 
 def is_public(address: str) -> bool:

@@ -16,7 +16,7 @@ import psutil
 
 from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from agent.scanners.connections import ACTIVE_STATES, AddressBook, is_public
+from agent.scanners.connections import ACTIVE_STATES, AddressBook, is_public, sockets
 from signatures import EvidenceValue, FindingKind, IndicatorKind
 
 # On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
@@ -59,10 +59,10 @@ def _user_name(uid: int) -> str | None:
         return str(uid)  # no name in the user database: the uid is what there is
 
 
-def _remote_peers(book: AddressBook | None) -> dict[int, list[str]]:
+def _remote_peers(ctx: ScanContext, book: AddressBook | None) -> dict[int, list[str]]:
     """Return pid -> public peers it talks to (host names where the book knows them)."""
     try:
-        connections = psutil.net_connections(kind="inet")
+        connections = ctx.shared("sockets", sockets)
     except (psutil.AccessDenied, OSError):
         return {}  # the connections scanner reports this; here the hints are a bonus
     names = book.index() if book is not None else {}
@@ -100,7 +100,7 @@ class ProcessScanner:
         self.book = book
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
-        remotes = _remote_peers(self.book)
+        remotes = _remote_peers(ctx, self.book)
         own = os.getpid()
         names: dict[int, str] = {}
         infos: list[dict[str, object]] = []

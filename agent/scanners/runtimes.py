@@ -13,11 +13,13 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from socket import SOCK_STREAM
 from typing import Any
 
 import psutil
 
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
+from agent.scanners.connections import sockets as _sockets
 from agent.scanners.files import (
     Unreadable,
     is_dir,
@@ -98,7 +100,7 @@ class LocalRuntimeScanner:
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         try:
-            sockets = psutil.net_connections(kind="tcp")
+            sockets = ctx.shared("sockets", _sockets)
         except (psutil.AccessDenied, OSError) as exc:
             yield ScannerError(scanner=self.name, message=f"cannot list sockets: {exc!r}")
             return
@@ -106,7 +108,7 @@ class LocalRuntimeScanner:
         by_process = {name: runtime for runtime in self.runtimes for name in runtime.processes}
         seen: set[tuple[str, int]] = set()
         for sock in sockets:
-            if sock.status != psutil.CONN_LISTEN or not sock.laddr:
+            if sock.type != SOCK_STREAM or sock.status != psutil.CONN_LISTEN or not sock.laddr:
                 continue
             address, port = sock.laddr.ip, sock.laddr.port
             process, username, exe = _owner(sock.pid)

@@ -68,3 +68,20 @@ def test_observations_fit_the_wire_format(tmp_path: Path) -> None:
                 if isinstance(value, list):
                     assert len(value) <= 256
                     assert all(isinstance(item, str) and len(item) <= 1024 for item in value)
+
+
+def test_live_readings_are_shared_within_one_scan_only() -> None:
+    calls: list[int] = []
+
+    def read() -> list[int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("transient")
+        return [len(calls)]
+
+    ctx = ScanContext()
+    with pytest.raises(OSError):
+        ctx.shared("sockets", read)
+    assert ctx.shared("sockets", read) == [2]
+    assert ctx.shared("sockets", read) == [2]  # remembered for this scan
+    assert ScanContext().shared("sockets", read) == [3]  # a new scan reads again
