@@ -121,7 +121,12 @@ class IdeExtensionScanner:
             if is_dir(folder):
                 yield from self._vscode_list(ctx, user, edition, folder, "default", disabled)
         for data_dir in data_dirs:
-            for profile in subdirs(data_dir / "profiles"):
+            try:
+                profiles = subdirs(data_dir / "profiles")
+            except Unreadable as problem:
+                yield problem.to_error(self.name)
+                continue
+            for profile in profiles:
                 listing = profile / "extensions.json"
                 if exists(listing):
                     name = profile_names.get(profile.name, profile.name)
@@ -151,7 +156,10 @@ class IdeExtensionScanner:
             elif doc is not None:
                 yield Unreadable(listing, "malformed: not a list").to_error(self.name)
         elif not listing_only:
-            entries = _scan_extension_dirs(folder)
+            try:
+                entries = _scan_extension_dirs(folder)
+            except Unreadable as problem:
+                yield problem.to_error(self.name)
         for entry in entries:
             identifier = entry.get("identifier")
             ext_id = identifier.get("id") if isinstance(identifier, dict) else None

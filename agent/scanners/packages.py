@@ -95,7 +95,10 @@ def _user_python(ctx: ScanContext, user: LocalUser) -> Iterator[PackageRoot]:
     ]
     envs: list[tuple[Path, str]] = []
     for rel, environment in env_parents:
-        envs += [(path, environment) for path in subdirs(home / rel)]
+        try:
+            envs += [(path, environment) for path in subdirs(home / rel)]
+        except Unreadable:
+            continue  # one unreadable tool folder must not hide the user's other packages
     envs += [(home / name, "conda") for name in ("miniconda3", "anaconda3", "miniforge3")]
     envs += [(home / name, "virtualenv") for name in _PROJECT_ENVS]
     envs += [(path, "virtualenv") for path in _project_dirs(home, _PROJECT_ENVS)]
