@@ -7,8 +7,9 @@ module is added to the imports below so that migrations and schema checks see it
 from __future__ import annotations
 
 import collector.models
+import collector.register_models
 from collector.models import Base
 
-MODEL_MODULES = (collector.models,)
+MODEL_MODULES = (collector.models, collector.register_models)
 
 __all__ = ["MODEL_MODULES", "Base"]
