@@ -19,7 +19,8 @@ FREE_TEXT = "<text>"
 # Flags whose value is a secret, whether written "--token=x" or "--token x".
 _SECRET_FLAG = re.compile(
     r"(?i)(api[-_]?key|apikey|token|secret|passw(or)?d|pwd|auth|bearer|credential|"
-    r"private[-_]?key|access[-_]?key|session|cookie|signature|sig|client[-_]?secret|pat)$"
+    r"private[-_]?key|access[-_]?key|session|cookie|signature|sig|client[-_]?secret|pat|"
+    r"headers?)$"
 )
 # Values that look like keys or tokens wherever they appear.
 _SECRET_VALUE = re.compile(
@@ -52,9 +53,12 @@ def pseudonymise(user: str, key: bytes | str) -> str:
     return f"user-{digest[:20]}"
 
 
+_CREDENTIAL_WORDS = re.compile(r"(?i)(authorization|bearer|basic\s|x-api-key|api-key:)")
+
+
 def looks_secret(value: str) -> bool:
-    """Return True when a value looks like a key, token or password."""
-    if _SECRET_VALUE.search(value):
+    """Return True when a value looks like a key, token or password (or carries one)."""
+    if _SECRET_VALUE.search(value) or _CREDENTIAL_WORDS.search(value):
         return True
     if _HIGH_ENTROPY.match(value) and not value.isalpha() and not value.isdigit():
         # Long runs of base64 or hex that mix letters and digits: keys, not words or paths.
@@ -73,6 +77,15 @@ def redact_url(url: str) -> str:
     if not parts.scheme or not host:
         return REDACTED
     return f"{parts.scheme}://{host}{port}"
+
+
+def url_host(url: str) -> str | None:
+    """Return the host name of a URL, or None when it has none."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return None
+    return host or None
 
 
 def redact_arg(arg: str) -> str:
@@ -103,7 +116,8 @@ def redact_args(args: Sequence[str], *, limit: int = MAX_ARGS) -> list[str]:
             redacted.append(REDACTED)
             secret_next = False
             continue
-        if arg.startswith("-") and "=" not in arg and _SECRET_FLAG.search(arg.lstrip("-")):
+        if arg == "-H" or (arg.startswith("-") and "=" not in arg
+                           and _SECRET_FLAG.search(arg.lstrip("-"))):
             redacted.append(arg)
             secret_next = True
             continue

@@ -12,10 +12,10 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import PurePath, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from agent.privacy import names_only, redact_args, redact_url
+from agent.privacy import names_only, redact_args, redact_url, url_host
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_SMALL_BYTES,
@@ -183,7 +183,7 @@ class McpServerScanner:
                     if exists(path):
                         yield from self._config(user, config, path)
 
-    def _config(self, user: LocalUser, config: McpConfig, path: Any) -> Iterator[ScanItem]:
+    def _config(self, user: LocalUser, config: McpConfig, path: Path) -> Iterator[ScanItem]:
         try:
             if config.fmt == "toml":
                 try:
@@ -240,11 +240,12 @@ class McpServerScanner:
             evidence["project"] = project
         hints: dict[str, object] = {"client": config.client, "server": server_name}
         package = launched_package(command, args) if command else None
+        host = url_host(url) if url else None
         if package is not None:
             kind, indicator = package
             evidence["package"] = indicator
-        elif url:
-            kind, indicator = IndicatorKind.HOST, redact_url(url).split("://", 1)[-1].split(":")[0]
+        elif host:
+            kind, indicator = IndicatorKind.HOST, host
         else:
             kind, indicator = IndicatorKind.PROCESS, _basename(command or server_name)
             hints.update({"exe": command, "cmdline": [command or "", *args]})

@@ -48,6 +48,9 @@ def test_redact_args_keeps_the_shape_of_the_command() -> None:
         "-p", "<text>", "OPENAI_API_KEY=<redacted>", "--model=gpt-4o",
         "https://api.example.test", "<redacted>"]
     assert redact_args(["x"] * 40)[-1] == "<8 more>"
+    assert redact_args(["mcp-remote", "-H", "X-Team:alpha", "--header", "Authorization:abc",
+                        "X-Auth:Bearer_tok"]) == [
+        "mcp-remote", "-H", "<redacted>", "--header", "<redacted>", "<redacted>"]
 
 
 def test_redact_url() -> None:
