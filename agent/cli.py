@@ -16,12 +16,14 @@ from agent.errors import AgentError
 from agent.hostinfo import this_host
 from agent.identity import agent_id, load_credential, save_credential
 from agent.reporter import Reporter
-from agent.runner import ScanResult, run_scan
+from agent.runner import ScanResult, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, select
+from agent.scanners.registry import ADDRESS_BOOK
 from agent.users import local_users
 from signatures import (
     AgentInfo,
     Catalogue,
+    IndicatorKind,
     Matcher,
     Report,
     SignaturesError,
@@ -49,7 +51,10 @@ def _verify(settings: AgentSettings) -> bool | str:
 
 
 def scan_once(
-    root: Path, only: str | None, catalogue: Catalogue | None = None
+    root: Path,
+    only: str | None,
+    catalogue: Catalogue | None = None,
+    settings: AgentSettings | None = None,
 ) -> tuple[ScanResult, str]:
     """Run one scan of this host (or of a mounted image at ``root``)."""
     catalogue = catalogue or load_catalogue()
@@ -57,8 +62,22 @@ def scan_once(
     if root != Path("/"):
         # A mounted image has no running processes of its own.
         scanners = tuple(scanner for scanner in scanners if not scanner.live)
+    if settings is not None and settings.resolve_catalogue_hosts:
+        ADDRESS_BOOK.names = tuple(
+            sorted(
+                {
+                    host
+                    for service in catalogue.services
+                    for host in service.indicators.get(IndicatorKind.HOST, ())
+                    if "*" not in host
+                }
+            )
+        )
     ctx = ScanContext(root=root, users=local_users(root))
-    return run_scan(ctx, scanners, Matcher(catalogue)), catalogue.version
+    result = run_scan(ctx, scanners, Matcher(catalogue))
+    if settings is not None and settings.pseudonymise_users:
+        result.findings = pseudonymise_findings(result.findings, settings.pseudonym_key)
+    return result, catalogue.version
 
 
 def build_report(result: ScanResult, catalogue_version: str, identity: str) -> Report:
@@ -84,7 +103,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"error: --root {root} is not a directory", file=sys.stderr)
         return 2
     if args.json:
-        result, version = scan_once(root, args.only)
+        result, version = scan_once(root, args.only, settings=_settings(args))
         document = {
             "agent_version": __version__,
             "catalogue_version": version,
@@ -112,7 +131,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
             )
         credential = load_credential(state_dir)
-        result, version = scan_once(root, args.only, active_catalogue(settings))
+        result, version = scan_once(root, args.only, active_catalogue(settings), settings)
         report = build_report(result, version, identity)
         answer = reporter.send(report, credential)
     print(

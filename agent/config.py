@@ -43,6 +43,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout_seconds", float, 30.0, "Timeout of one request to the collector."),
     Setting("pseudonymise_users", bool, False, "Replace usernames with a keyed HMAC."),
     Setting(
+        "pseudonym_key",
+        str,
+        "",
+        "Secret key of the username HMAC; required when pseudonymise_users is on. Use the same "
+        "key fleet-wide so one person maps to one pseudonym everywhere.",
+    ),
+    Setting(
+        "resolve_catalogue_hosts",
+        bool,
+        False,
+        "Resolve the catalogue's exact API host names with DNS (cached by TTL) so open "
+        "connections to them are attributed; costs one lookup per host per TTL.",
+    ),
+    Setting(
         "signature_public_key",
         str,
         "",
@@ -60,6 +74,8 @@ class AgentSettings:
     ca_file: str = ""
     timeout_seconds: float = 30.0
     pseudonymise_users: bool = False
+    pseudonym_key: str = ""
+    resolve_catalogue_hosts: bool = False
     signature_public_key: str = ""
 
     @property
@@ -126,4 +142,6 @@ def load_settings(
     if url and not url.startswith(("http://", "https://")):
         raise ConfigError("server_url", "must start with http:// or https://")
     values["server_url"] = url.rstrip("/")
+    if values["pseudonymise_users"] and len(values["pseudonym_key"]) < 16:
+        raise ConfigError("pseudonym_key", "pseudonymise_users needs a key of 16+ characters")
     return AgentSettings(**{f.name: values[f.name] for f in fields(AgentSettings)})

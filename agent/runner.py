@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from agent.privacy import pseudonymise, pseudonymise_evidence
 from agent.scanners.base import Observation, ScanContext, Scanner
 from signatures import (
     Confidence,
@@ -114,3 +115,16 @@ def _to_candidate(ctx: ScanContext, matcher: Matcher, observation: Observation) 
         first_seen=ctx.now,
         last_seen=ctx.now,
     )
+
+
+def pseudonymise_findings(findings: Sequence[Finding], key: str) -> list[Finding]:
+    """Replace usernames by keyed pseudonyms, in the user field and in evidence paths."""
+    result = []
+    for finding in findings:
+        if not finding.user:
+            result.append(finding)
+            continue
+        pseudonym = pseudonymise(finding.user, key)
+        evidence = pseudonymise_evidence(finding.evidence, finding.user, pseudonym)
+        result.append(replace(finding, user=pseudonym, evidence=evidence))  # type: ignore[arg-type]
+    return result

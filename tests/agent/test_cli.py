@@ -72,3 +72,27 @@ def test_sending_without_enrollment_says_how_to_enroll(tmp_path: Path) -> None:
     result = agent("scan", "--once", "--server", "http://127.0.0.1:9", "--state-dir", str(tmp_path))
     assert result.returncode == 1
     assert "shadowmap-agent enroll" in result.stderr
+
+
+def test_usernames_are_pseudonymised_when_configured(
+    claude_code_process: subprocess.Popen[bytes],
+) -> None:
+    import getpass
+
+    env = {
+        "SHADOWMAP_AGENT_PSEUDONYMISE_USERS": "true",
+        "SHADOWMAP_AGENT_PSEUDONYM_KEY": "fleet-wide secret key",
+    }
+    result = agent("scan", "--once", "--json", "--only", "processes", env=env)
+    assert result.returncode == 0, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert findings, "the Claude Code process should be found"
+    me = getpass.getuser()
+    assert all(f["user"] != me and f["user"].startswith("user-") for f in findings)
+    again = json.loads(agent("scan", "--once", "--json", "--only", "processes", env=env).stdout)[
+        "findings"
+    ]
+    assert {f["user"] for f in again} == {f["user"] for f in findings}  # stable pseudonyms
+
+    refused = agent("scan", "--once", "--json", env={"SHADOWMAP_AGENT_PSEUDONYMISE_USERS": "1"})
+    assert refused.returncode == 1 and "pseudonym_key" in refused.stderr
