@@ -219,6 +219,8 @@ def list_inventory(
         .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
         .limit(limit)
         .offset(offset)
+        # Roll-ups are updated by Core statements at ingest: never serve stale copies.
+        .execution_options(populate_existing=True)
     )
     if state is not None:
         query = query.where(InventoryItem.state == state)
@@ -262,7 +264,7 @@ def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[s
 
 
 def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
-    item = session.get(InventoryItem, item_id)
+    item = session.get(InventoryItem, item_id, populate_existing=True)
     if item is None:
         raise NotFound("inventory item", item_id)
     return item
@@ -274,13 +276,12 @@ def list_item_trend(
     """Return (day, distinct hosts) for the last ``days`` days, zero-filled, oldest first."""
     today = today or utcnow().date()
     since = today - dt.timedelta(days=days - 1)
-    counts = dict(
-        session.execute(
-            select(ItemDaily.day, ItemDaily.host_count).where(
-                ItemDaily.item_id == item_id, ItemDaily.day >= since
-            )
+    rows = session.execute(
+        select(ItemDaily.day, ItemDaily.host_count).where(
+            ItemDaily.item_id == item_id, ItemDaily.day >= since
         )
     )
+    counts = {day: count for day, count in rows}
     return [(day, counts.get(day, 0)) for day in _days(since, today)]
 
 
@@ -348,7 +349,9 @@ def list_hosts(session: Session, *, stale_after: dt.timedelta) -> list[HostRow]:
     per_host = select(ItemHost.host_id, func.count()).group_by(ItemHost.host_id)
     counts: dict[int, int] = {row[0]: row[1] for row in session.execute(per_host)}
     now = utcnow()
-    hosts = session.scalars(select(Host).order_by(Host.hostname, Host.id)).all()
+    hosts = session.scalars(
+        select(Host).order_by(Host.hostname, Host.id).execution_options(populate_existing=True)
+    ).all()
     return [
         HostRow(host=host, item_count=counts.get(host.id, 0), stale=_stale(host, now, stale_after))
         for host in hosts
@@ -367,7 +370,7 @@ def _stale(host: Host, now: dt.datetime, stale_after: dt.timedelta) -> bool:
 
 
 def get_host(session: Session, *, host_id: int) -> Host:
-    host = session.get(Host, host_id)
+    host = session.get(Host, host_id, populate_existing=True)
     if host is None:
         raise NotFound("host", host_id)
     return host

@@ -36,6 +36,13 @@ class ServerSettings(BaseSettings):
     stale_after_minutes: int = Field(
         180, ge=1, description="A host that has not reported for this long is listed as stale."
     )
+    sighting_retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="Raw sightings and report records older than this many days are pruned by "
+        "`shadowmap db prune`; inventory items and their roll-ups are kept.",
+    )
     catalogue_dir: Path | None = Field(
         None, description="Catalogue YAML directory; default: the catalogue shipped with Shadowmap."
     )
