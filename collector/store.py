@@ -281,7 +281,9 @@ def list_item_trend(
             ItemDaily.item_id == item_id, ItemDaily.day >= since
         )
     )
-    counts = {day: count for day, count in rows}
+    counts: dict[dt.date, int] = {}
+    for day, count in rows:
+        counts[day] = count
     return [(day, counts.get(day, 0)) for day in _days(since, today)]
 
 
