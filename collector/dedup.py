@@ -10,11 +10,11 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import tldextract
 
-from signatures import Catalogue, Finding, FindingKind
+from signatures import Catalogue, Finding, FindingKind, Service
 
 # Indicator kinds (and finding channels) whose indicator is a host name.
 _DOMAIN_INDICATORS = frozenset({"domain", "host", "sni", "dns"})
@@ -39,6 +39,7 @@ def _public_suffixes() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=65536)
 def registrable_domain(name: str) -> str:
     """Return the registrable domain of a host name (``api.openai.co.uk`` -> ``openai.co.uk``).
 
@@ -59,6 +60,19 @@ def registrable_domain(name: str) -> str:
     return host
 
 
+_SERVICE_INDEXES: dict[int, tuple[Catalogue, dict[str, Service]]] = {}
+
+
+def _services(catalogue: Catalogue) -> dict[str, Service]:
+    """Return the catalogue's services by id (Catalogue.get scans; ingest asks per finding)."""
+    known = _SERVICE_INDEXES.get(id(catalogue))
+    if known is None or known[0] is not catalogue:
+        known = (catalogue, {service.id: service for service in catalogue.services})
+        _SERVICE_INDEXES.clear()  # one catalogue is live at a time; never grow
+        _SERVICE_INDEXES[id(catalogue)] = known
+    return known[1]
+
+
 def candidate_indicator(finding: Finding) -> tuple[str, str]:
     """Return the (group, value) an unknown finding is grouped by."""
     kind = finding.indicator_kind.strip().lower()
@@ -77,7 +91,7 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     indicator (see :func:`candidate_indicator`).
     """
     if finding.service_id:
-        service = catalogue.get(finding.service_id)
+        service = _services(catalogue).get(finding.service_id)
         if service is not None:
             return ItemIdentity(
                 key=f"svc:{service.id}",

@@ -10,9 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from collector import store
 from collector.errors import ReportRejected
-from collector.ingest import IngestResult, ingest_report
+from collector.ingest import IngestResult, ingest_report, parse_agent_report
 from server.deps import CallingAgent, DbSession, State
-from signatures import WireFormatError, parse_report
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -79,10 +78,7 @@ async def post_report(
     body = await _read_limited(request, state.settings.max_report_bytes)
 
     def work() -> IngestResult:
-        try:
-            report = parse_report(body)
-        except WireFormatError as exc:
-            raise ReportRejected(exc.reason, path=exc.path) from exc
+        report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
         return ingest_report(session, agent=agent, report=report, catalogue=state.catalogue)
