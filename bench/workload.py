@@ -48,7 +48,9 @@ def _finding(
     kind, indicator_kind = rng.choice(_CHANNELS)
     user = rng.choice(users)
     if rng.random() < 0.1:  # an unknown candidate, grouped by the collector
-        indicator = f"{rng.choice(('api', 'chat', 'app'))}.{rng.choice(('newai', 'llmhub', 'promptly', 'agentx'))}{rng.randrange(40)}.{rng.choice(('io', 'co.uk', 'dev', 'ai'))}"
+        label = rng.choice(("api", "chat", "app"))
+        brand = f"{rng.choice(('newai', 'llmhub', 'promptly', 'agentx'))}{rng.randrange(40)}"
+        indicator = f"{label}.{brand}.{rng.choice(('io', 'co.uk', 'dev', 'ai'))}"
         return Finding(
             kind=FindingKind.DNS,
             indicator=indicator,

@@ -62,6 +62,10 @@ from signatures import (
 from signatures import Report as WireReport
 
 _FACET_LENGTH = 256
+# "Last seen" of a sighting or an item is refreshed at most this often by a repeated finding,
+# so an agent re-reporting unchanged state every few minutes costs a read, not a write.
+# Evidence details (counts, pids) of such a repeat are not rewritten either.
+LAST_SEEN_REFRESH = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +163,8 @@ def ingest_report(
 class _Item:
     id: int
     state: str
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
 
 
 @dataclass(slots=True)
@@ -239,9 +245,11 @@ def _seen_windows(
 def _select_items(session: Session, keys: list[str]) -> dict[str, _Item]:
     items = _table(InventoryItem).c
     found = session.connection().execute(
-        select(items.id, items.key, items.state).where(items.key.in_(keys))
+        select(items.id, items.key, items.state, items.first_seen_at, items.last_seen_at).where(
+            items.key.in_(keys)
+        )
     )
-    return {key: _Item(item_id, state) for item_id, key, state in found}
+    return {key: _Item(item_id, state, first, last) for item_id, key, state, first, last in found}
 
 
 def _ensure_items(
@@ -297,19 +305,28 @@ def _upsert_sightings(
 ) -> None:
     # The host row is locked (or, on SQLite, the database), so this read cannot go stale.
     sightings = _table(Sighting).c
-    known = set(
-        session.connection().execute(
+    known = {
+        (item_id, kind, indicator, user): (first, last)
+        for item_id, kind, indicator, user, first, last in session.connection().execute(
             select(
-                sightings.item_id, sightings.kind, sightings.indicator, sightings.user_name
+                sightings.item_id,
+                sightings.kind,
+                sightings.indicator,
+                sightings.user_name,
+                sightings.first_seen_at,
+                sightings.last_seen_at,
             ).where(sightings.host_id == host_id)
         )
-    )
+    }
     rows = []
     for finding, identity in zip(findings, identities, strict=True):
         kind, indicator, user = sighting_key(finding)
         item_id = items[identity.key].id
-        if (item_id, kind, indicator, user) not in known:
+        stored = known.get((item_id, kind, indicator, user))
+        if stored is None:
             rollup.sightings[item_id] += 1
+        elif _within(stored, finding.first_seen, finding.last_seen):
+            continue  # the cheap path: seen again within the refresh interval, nothing to write
         rows.append(
             {
                 "item_id": item_id,
@@ -325,8 +342,16 @@ def _upsert_sightings(
                 "last_seen_at": finding.last_seen,
             }
         )
-    rows.sort(key=lambda row: (row["item_id"], row["kind"], row["indicator"], row["user_name"]))
-    _run(session, _sighting_upsert(_dialect(session)), rows)
+    if rows:
+        rows.sort(key=lambda row: (row["item_id"], row["kind"], row["indicator"], row["user_name"]))
+        _run(session, _sighting_upsert(_dialect(session)), rows)
+
+
+def _within(
+    stored: tuple[dt.datetime, dt.datetime], first_seen: dt.datetime, last_seen: dt.datetime
+) -> bool:
+    """Whether a stored seen window already covers a new one, to within the refresh interval."""
+    return stored[0] <= first_seen and last_seen - stored[1] < LAST_SEEN_REFRESH
 
 
 @cache
@@ -507,8 +532,17 @@ def _update_items(
             "b_now": now,
         }
         for key in sorted(items, key=lambda key: items[key].id)
+        if _changes(items[key], windows[key], rollup)
     ]
-    session.connection().execute(_item_update(), parameters)
+    if parameters:
+        session.connection().execute(_item_update(), parameters)
+
+
+def _changes(item: _Item, window: tuple[dt.datetime, dt.datetime], rollup: _Rollup) -> bool:
+    counted = (rollup.hosts, rollup.users, rollup.sightings, rollup.violations)
+    if any(counter[item.id] for counter in counted) or item.id in rollup.violated:
+        return True
+    return not _within((item.first_seen_at, item.last_seen_at), *window)
 
 
 @cache

@@ -236,3 +236,18 @@ def test_host_detail_and_department(db: Session) -> None:
     ]
     with pytest.raises(NotFound):
         store.get_host_row(db, host_id=987654, stale_after=dt.timedelta(hours=1))
+
+
+def test_unchanged_state_refreshes_last_seen_at_most_hourly(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    _send(db, agent, [finding(seen=T0)])
+    _send(db, agent, [finding(seen=T0 + dt.timedelta(minutes=15))])
+    sighting = db.scalars(select(Sighting)).one()
+    assert sighting.last_seen_at == T0  # within the refresh interval: nothing written
+
+    _send(db, agent, [finding(seen=T0 + dt.timedelta(hours=2))])
+    db.refresh(sighting)
+    assert sighting.last_seen_at == T0 + dt.timedelta(hours=2)
+    row = _row(db, "svc:openai-chatgpt")
+    assert row.item.last_seen_at == T0 + dt.timedelta(hours=2)
+    assert (row.host_count, row.sighting_count) == (1, 1)
