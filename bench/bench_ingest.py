@@ -12,6 +12,7 @@ JSON parse and schema validation cost per report is measured separately.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -101,8 +102,11 @@ def run_backend(
             )  # fmt: skip
             agents[host.agent_id] = agent
     rng = random.Random(11)
+    # Rounds are 15 minutes apart, like agents reporting every 15 minutes: round 0 is new
+    # state, rounds 1-3 repeat it within the hour, round 4 refreshes "last seen", and so on.
     plan = [
-        [(host, next_report(host, catalogue, rng, change=0.0 if round_ == 0 else 0.1))
+        [(host, next_report(host, catalogue, rng, change=0.0 if round_ == 0 else 0.1,
+                            later=dt.timedelta(minutes=15 * round_)))
          for host in hosts]
         for round_ in range(rounds)
     ]  # fmt: skip
@@ -181,7 +185,9 @@ def run_backend(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3, help="round 1 is new state; then steady")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="reports per host, 15 simulated minutes apart"
+    )
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument(
         "--workers",
