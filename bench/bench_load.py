@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=300.0)
     parser.add_argument("--heartbeat-share", type=float, default=0.25)
     parser.add_argument("--change-share", type=float, default=0.1)
+    parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     name = f"shadowmap_load_{secrets.token_hex(4)}"
@@ -149,8 +150,8 @@ def main() -> None:
         **summary,
     }  # fmt: skip
     print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -109,10 +109,16 @@ def make_hosts(
 
 
 def next_report(
-    host: SimulatedHost, catalogue: Catalogue, rng: random.Random, *, change: float = 0.1
+    host: SimulatedHost,
+    catalogue: Catalogue,
+    rng: random.Random,
+    *,
+    change: float = 0.1,
+    later: dt.timedelta = dt.timedelta(0),
 ) -> Report:
-    """The host's next FULL report: the same state seen again, with a few findings changed."""
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    """The host's next FULL report: the same state seen again (``later`` than now), with a few
+    findings changed."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0) + later
     if rng.random() < change:
         service_ids = [service.id for service in catalogue.services]
         users = sorted({found.user or "" for found in host.findings}) or ["user"]
