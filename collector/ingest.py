@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
 from collector.errors import ReportRejected
 from collector.models import (
+    DAILY_SHARDS,
     PROHIBITED,
     Agent,
     Host,
@@ -148,6 +149,9 @@ def ingest_report(
     _upsert_item_hosts(session, host_id, items, now.date(), rollup)
     _insert_facets(session, findings, identities, items, department, rollup)
     _record_violations(session, host_id, findings, identities, items, now, rollup)
+    # The shared hot rows (today's trend counters, item roll-ups) are written last, so their
+    # row locks are held only until the commit that follows.
+    _count_daily_hosts(session, host_id, now.date(), rollup)
     _update_items(session, windows, items, now, rollup)
     return IngestResult(
         report.report_id,
@@ -382,7 +386,7 @@ def _upsert_item_hosts(
     session: Session, host_id: int, items: dict[str, _Item], today: dt.date, rollup: _Rollup
 ) -> None:
     """Count a host once per item, and once per item per day for the trend."""
-    statement, daily = _item_host_upserts(_dialect(session))
+    statement = _item_host_upserts(_dialect(session))[0]
     rows = [
         {"item_id": item.id, "host_id": host_id, "first_day": today, "last_day": today}
         for item in sorted(items.values(), key=lambda item: item.id)
@@ -393,15 +397,20 @@ def _upsert_item_hosts(
         rollup.daily[item_id] += 1
         if first_day == today:
             rollup.hosts[item_id] += 1
+
+
+def _count_daily_hosts(session: Session, host_id: int, today: dt.date, rollup: _Rollup) -> None:
+    """Add this host to today's trend rows (one of DAILY_SHARDS rows per item, by host)."""
     if rollup.daily:
         _run(
             session,
-            daily,
+            _item_host_upserts(_dialect(session))[1],
             [
-                {"item_id": item_id, "day": today, "host_count": count}
+                {"item_id": item_id, "day": today, "shard": host_id % DAILY_SHARDS,
+                 "host_count": count}
                 for item_id, count in sorted(rollup.daily.items())
             ],
-        )
+        )  # fmt: skip
 
 
 @cache
@@ -415,7 +424,7 @@ def _item_host_upserts(dialect: str) -> tuple[Any, Any]:
     ).returning(item_hosts.item_id, item_hosts.first_day)
     daily = _insert_for(dialect, ItemDaily)
     daily = daily.on_conflict_do_update(
-        index_elements=["item_id", "day"],
+        index_elements=["item_id", "day", "shard"],
         set_={"host_count": _table(ItemDaily).c.host_count + daily.excluded.host_count},
     )
     return statement, daily

@@ -239,8 +239,13 @@ class ItemFacet(Base):
     value: Mapped[str] = mapped_column(String(256), primary_key=True)
 
 
+# Daily counters are split over this many rows per item and day (by host id), so that the
+# first reports of a new day from many hosts do not queue on one row lock.
+DAILY_SHARDS = 16
+
+
 class ItemDaily(Base):
-    """How many distinct hosts showed an item on one (UTC) day: the trend line."""
+    """How many distinct hosts showed an item on one (UTC) day (summed over shards): the trend."""
 
     __tablename__ = "item_daily"
 
@@ -248,6 +253,7 @@ class ItemDaily(Base):
         ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
     )
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     host_count: Mapped[int] = mapped_column(Integer, default=0)
 
 

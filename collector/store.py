@@ -277,13 +277,13 @@ def list_item_trend(
     today = today or utcnow().date()
     since = today - dt.timedelta(days=days - 1)
     rows = session.execute(
-        select(ItemDaily.day, ItemDaily.host_count).where(
-            ItemDaily.item_id == item_id, ItemDaily.day >= since
-        )
+        select(ItemDaily.day, func.sum(ItemDaily.host_count))
+        .where(ItemDaily.item_id == item_id, ItemDaily.day >= since)
+        .group_by(ItemDaily.day)
     )
     counts: dict[dt.date, int] = {}
     for day, count in rows:
-        counts[day] = count
+        counts[day] = int(count)
     return [(day, counts.get(day, 0)) for day in _days(since, today)]
 
 

@@ -24,6 +24,7 @@ def upgrade() -> None:
         "item_daily",
         sa.Column("item_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("shard", sa.Integer(), nullable=False),
         sa.Column("host_count", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["item_id"],
@@ -31,7 +32,7 @@ def upgrade() -> None:
             name=op.f("fk_item_daily_item_id_inventory_items"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("item_id", "day", name=op.f("pk_item_daily")),
+        sa.PrimaryKeyConstraint("item_id", "day", "shard", name=op.f("pk_item_daily")),
     )
     op.create_table(
         "item_facets",
@@ -151,8 +152,8 @@ def _backfill() -> None:
         )
     )
     op.execute(
-        "INSERT INTO item_daily (item_id, day, host_count) "
-        "SELECT item_id, last_day, count(*) FROM item_hosts GROUP BY item_id, last_day"
+        "INSERT INTO item_daily (item_id, day, shard, host_count) "
+        "SELECT item_id, last_day, 0, count(*) FROM item_hosts GROUP BY item_id, last_day"
     )
     op.execute(
         "UPDATE inventory_items SET "
