@@ -108,10 +108,13 @@ async def send_reports(
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
-        async def send(number: int, agent: EnrolledAgent, body: bytes, findings: int) -> None:
+        async def send(
+            number: int, agent: EnrolledAgent, body: bytes, findings: int, started: float
+        ) -> None:
+            # Latency counts from when the report was due, not from when the task ran, so a
+            # late load generator cannot hide a slow server (no coordinated omission).
             url = f"{urls[number % len(urls)]}/api/v1/agents/reports"
             body = body.replace(_PLACEHOLDER.encode(), str(uuid.uuid4()).encode(), 1)
-            started = time.perf_counter()
             try:
                 answer = await client.post(
                     url,
@@ -135,8 +138,8 @@ async def send_reports(
         number = 0
         while (elapsed := time.perf_counter() - start) < duration:
             due = start + number / rate
-            if due > time.perf_counter():
-                await asyncio.sleep(due - time.perf_counter())
+            # Always yield, so that requests in flight progress even when sending is late.
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             agent = agents[number % len(agents)]
             first_round = number < len(agents) and first_full
             if not first_round and rng.random() < heartbeat_share:
@@ -144,7 +147,7 @@ async def send_reports(
             else:
                 variant = len(agent.bodies) - 1 if rng.random() < change_share else 0
                 body, findings = agent.bodies[variant], len(agent.host.findings)
-            tasks.append(asyncio.create_task(send(number, agent, body, findings)))
+            tasks.append(asyncio.create_task(send(number, agent, body, findings, due)))
             outcome.sent += 1
             number += 1
             del elapsed
