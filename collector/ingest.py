@@ -30,7 +30,7 @@ from functools import cache
 from typing import Any, cast
 
 import jsonschema_rs
-from sqlalchemy import Boolean, Table, bindparam, case, select, update
+from sqlalchemy import Boolean, Table, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -118,6 +118,12 @@ def ingest_report(
         _touch_host(session, agent=agent, report=report, now=now)
         return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
 
+    if _dialect(session) == "postgresql":
+        # The hot rows (today's trend counters, item roll-ups) stay locked until the commit;
+        # not waiting for the WAL flush shortens that from ~10 ms to ~0 under load. A crash
+        # can lose the last fraction of a second of acknowledged reports, which the agents'
+        # next full report (state, not events) restores.
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     inserted = session.execute(
         dialect_insert(session, Report)
         .values(
