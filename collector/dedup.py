@@ -1,11 +1,25 @@
-"""Pure dedup rules: which inventory item a finding belongs to, and how sightings merge."""
+"""Pure dedup rules: which inventory item a finding belongs to, and how sightings merge.
+
+Unknown candidates are grouped by a normalised indicator so that a reviewer sees one candidate
+per registrable domain, browser or IDE extension id, or package name, not one row per host.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 
-from signatures import Catalogue, Finding
+import tldextract
+
+from signatures import Catalogue, Finding, FindingKind, Service
+
+# Indicator kinds (and finding channels) whose indicator is a host name.
+_DOMAIN_INDICATORS = frozenset({"domain", "host", "sni", "dns"})
+_DOMAIN_CHANNELS = frozenset({FindingKind.DNS, FindingKind.SNI, FindingKind.CONNECTION})
+_PYPI_SEPARATORS = re.compile(r"[-_.]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,14 +33,65 @@ class ItemIdentity:
     category: str
 
 
+@cache
+def _public_suffixes() -> tldextract.TLDExtract:
+    # The snapshot bundled with tldextract only: no fetch, no cache directory written.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(name: str) -> str:
+    """Return the registrable domain of a host name (``api.openai.co.uk`` -> ``openai.co.uk``).
+
+    IP addresses, single labels and bare public suffixes are returned normalised but whole.
+    """
+    host = name.strip().lower().rstrip(".")
+    if host.startswith("*."):
+        host = host[2:]
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return host.strip("[]")
+    parts = _public_suffixes()(host)
+    if parts.domain and parts.suffix:
+        return f"{parts.domain}.{parts.suffix}"
+    return host
+
+
+_SERVICE_INDEXES: dict[int, tuple[Catalogue, dict[str, Service]]] = {}
+
+
+def _services(catalogue: Catalogue) -> dict[str, Service]:
+    """Return the catalogue's services by id (Catalogue.get scans; ingest asks per finding)."""
+    known = _SERVICE_INDEXES.get(id(catalogue))
+    if known is None or known[0] is not catalogue:
+        known = (catalogue, {service.id: service for service in catalogue.services})
+        _SERVICE_INDEXES.clear()  # one catalogue is live at a time; never grow
+        _SERVICE_INDEXES[id(catalogue)] = known
+    return known[1]
+
+
+def candidate_indicator(finding: Finding) -> tuple[str, str]:
+    """Return the (group, value) an unknown finding is grouped by."""
+    kind = finding.indicator_kind.strip().lower()
+    value = finding.indicator.strip()
+    if kind in _DOMAIN_INDICATORS or (not kind and finding.kind in _DOMAIN_CHANNELS):
+        return "domain", registrable_domain(value)
+    if kind == "pypi":
+        return kind, _PYPI_SEPARATORS.sub("-", value.lower())  # PEP 503 normal form
+    return kind or finding.kind.value, value.lower()
+
+
 def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     """Return the inventory item a finding rolls up into.
 
-    Known services roll up by service id. Unknown candidates group by their indicator, so a
-    reviewer sees one candidate per extension id, package or domain, not one row per host.
+    Known services roll up by service id. Unknown candidates group by their normalised
+    indicator (see :func:`candidate_indicator`).
     """
     if finding.service_id:
-        service = catalogue.get(finding.service_id)
+        service = _services(catalogue).get(finding.service_id)
         if service is not None:
             return ItemIdentity(
                 key=f"svc:{service.id}",
@@ -43,11 +108,11 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
             vendor="",
             category="",
         )
-    indicator = finding.indicator.strip().lower()[:250]
+    group, value = candidate_indicator(finding)
     return ItemIdentity(
-        key=f"cand:{finding.indicator_kind}:{indicator}",
+        key=f"cand:{group[:32]}:{value[:250]}",
         service_id=None,
-        name=finding.indicator[:255],
+        name=value[:255],
         vendor="",
         category="candidate",
     )

@@ -1,4 +1,5 @@
-"""SQLAlchemy models: hosts, agents, reports, sightings, inventory items, users and tokens."""
+"""SQLAlchemy models: hosts, agents, reports, sightings, inventory items and their roll-ups,
+violations, users and tokens."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -117,6 +119,8 @@ class Host(Base):
     last_report_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     health: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     scanner_errors: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    # Set by an admin (API); rolled up per inventory item so a reviewer sees who uses what.
+    department: Mapped[str] = mapped_column(String(128), default="", server_default="")
 
 
 class Agent(Base):
@@ -155,6 +159,10 @@ class Report(Base):
     finding_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+# The triage state that turns every new sighting of an item into a violation.
+PROHIBITED = "prohibited"
+
+
 class InventoryItem(Base):
     """One AI service (or one unknown candidate) in the draft inventory."""
 
@@ -171,6 +179,12 @@ class InventoryItem(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Roll-ups maintained incrementally at ingest (collector.ingest), never counted on a page view.
+    host_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    user_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sighting_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    violation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_violation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Sighting(Base):
@@ -196,3 +210,64 @@ class Sighting(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ItemHost(Base):
+    """That an item was seen on a host, and on which days first and last; kept after pruning."""
+
+    __tablename__ = "item_hosts"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    first_day: Mapped[dt.date] = mapped_column(Date)
+    last_day: Mapped[dt.date] = mapped_column(Date)
+
+
+class ItemFacet(Base):
+    """One distinct value an item was seen with: an evidence kind, browser, department or user."""
+
+    __tablename__ = "item_facets"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256), primary_key=True)
+
+
+# Daily counters are split over this many rows per item and day (by host id), so that the
+# first reports of a new day from many hosts do not queue on one row lock.
+DAILY_SHARDS = 16
+
+
+class ItemDaily(Base):
+    """How many distinct hosts showed an item on one (UTC) day (summed over shards): the trend."""
+
+    __tablename__ = "item_daily"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    host_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Violation(Base):
+    """A prohibited item seen on a host by a user after it was prohibited."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        UniqueConstraint("item_id", "host_id", "user_name", name="uq_violations_identity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("inventory_items.id", ondelete="CASCADE"))
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    user_name: Mapped[str] = mapped_column(String(256), default="")
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -4,11 +4,12 @@ transaction (nothing here commits)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import CursorResult, Result, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,8 +20,13 @@ from collector.models import (
     EnrollmentToken,
     Host,
     InventoryItem,
+    ItemDaily,
+    ItemFacet,
+    ItemHost,
+    Report,
     Sighting,
     User,
+    Violation,
     WebSession,
     utcnow,
 )
@@ -192,13 +198,16 @@ def authenticate_agent(session: Session, *, credential: str) -> Agent:
 
 @dataclass(frozen=True, slots=True)
 class InventoryRow:
-    """An inventory item with its roll-up figures."""
+    """An inventory item with its roll-up figures (kept on the item, see collector.ingest)."""
 
     item: InventoryItem
     host_count: int
     user_count: int
     sighting_count: int
     evidence_kinds: tuple[str, ...]
+    browsers: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    violation_count: int = 0
 
 
 def list_inventory(
@@ -206,50 +215,95 @@ def list_inventory(
 ) -> list[InventoryRow]:
     """Return draft inventory items with host, user and evidence roll-ups, newest first."""
     query = (
-        select(
-            InventoryItem,
-            func.count(func.distinct(Sighting.host_id)),
-            func.count(func.distinct(Sighting.user_name)),
-            func.count(Sighting.id),
-        )
-        .join(Sighting, Sighting.item_id == InventoryItem.id, isouter=True)
-        .group_by(InventoryItem.id)
+        select(InventoryItem)
         .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
         .limit(limit)
         .offset(offset)
+        # Roll-ups are updated by Core statements at ingest: never serve stale copies.
+        .execution_options(populate_existing=True)
     )
     if state is not None:
         query = query.where(InventoryItem.state == state)
-    rows = session.execute(query).all()
-    kinds = _evidence_kinds(session, [row[0].id for row in rows])
-    return [
-        InventoryRow(
-            item=item,
-            host_count=hosts,
-            user_count=users,
-            sighting_count=count,
-            evidence_kinds=kinds.get(item.id, ()),
-        )
-        for item, hosts, users, count in rows
-    ]
+    items = session.scalars(query).all()
+    facets = _facets(session, [item.id for item in items])
+    return [_inventory_row(item, facets.get(item.id, {})) for item in items]
 
 
-def _evidence_kinds(session: Session, item_ids: list[int]) -> dict[int, tuple[str, ...]]:
+def get_inventory_row(session: Session, *, item_id: int) -> InventoryRow:
+    """Return one item with its roll-ups; raises NotFound."""
+    item = get_inventory_item(session, item_id=item_id)
+    return _inventory_row(item, _facets(session, [item.id]).get(item.id, {}))
+
+
+def _inventory_row(item: InventoryItem, facets: dict[str, list[str]]) -> InventoryRow:
+    return InventoryRow(
+        item=item,
+        host_count=item.host_count,
+        user_count=item.user_count,
+        sighting_count=item.sighting_count,
+        evidence_kinds=tuple(facets.get("kind", ())),
+        browsers=tuple(facets.get("browser", ())),
+        departments=tuple(facets.get("department", ())),
+        violation_count=item.violation_count,
+    )
+
+
+def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """Return the evidence kinds, browsers and departments of some items, sorted."""
     if not item_ids:
         return {}
-    found: dict[int, set[str]] = {}
-    for item_id, kind in session.execute(
-        select(Sighting.item_id, Sighting.kind).where(Sighting.item_id.in_(item_ids)).distinct()
-    ):
-        found.setdefault(item_id, set()).add(kind)
-    return {item_id: tuple(sorted(kinds)) for item_id, kinds in found.items()}
+    found: dict[int, dict[str, list[str]]] = {}
+    query = (
+        select(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
+        .where(ItemFacet.item_id.in_(item_ids), ItemFacet.facet != "user")
+        .order_by(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
+    )
+    for item_id, facet, value in session.execute(query):
+        found.setdefault(item_id, {}).setdefault(facet, []).append(value)
+    return found
 
 
 def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
-    item = session.get(InventoryItem, item_id)
+    item = session.get(InventoryItem, item_id, populate_existing=True)
     if item is None:
         raise NotFound("inventory item", item_id)
     return item
+
+
+def list_item_trend(
+    session: Session, *, item_id: int, days: int = 90, today: dt.date | None = None
+) -> list[tuple[dt.date, int]]:
+    """Return (day, distinct hosts) for the last ``days`` days, zero-filled, oldest first."""
+    today = today or utcnow().date()
+    since = today - dt.timedelta(days=days - 1)
+    rows = session.execute(
+        select(ItemDaily.day, func.sum(ItemDaily.host_count))
+        .where(ItemDaily.item_id == item_id, ItemDaily.day >= since)
+        .group_by(ItemDaily.day)
+    )
+    counts: dict[dt.date, int] = {}
+    for day, count in rows:
+        counts[day] = int(count)
+    return [(day, counts.get(day, 0)) for day in _days(since, today)]
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def list_violations(
+    session: Session, *, item_id: int | None = None, limit: int = 1000
+) -> list[tuple[Violation, Host]]:
+    """Return violations (a prohibited item seen again), newest first."""
+    query = (
+        select(Violation, Host)
+        .join(Host, Host.id == Violation.host_id)
+        .order_by(Violation.last_seen_at.desc(), Violation.id)
+        .limit(limit)
+    )
+    if item_id is not None:
+        query = query.where(Violation.item_id == item_id)
+    return [(violation, host) for violation, host in session.execute(query).all()]
 
 
 def list_sightings(
@@ -271,6 +325,20 @@ def list_sightings(
     return [(sighting, host) for sighting, host in session.execute(query).all()]
 
 
+def list_host_sightings(
+    session: Session, *, host_id: int, limit: int = 1000
+) -> list[tuple[Sighting, InventoryItem]]:
+    """Return what was found on one host (each sighting with its item), newest first."""
+    query = (
+        select(Sighting, InventoryItem)
+        .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+        .where(Sighting.host_id == host_id)
+        .order_by(Sighting.last_seen_at.desc(), Sighting.id)
+        .limit(limit)
+    )
+    return [(sighting, item) for sighting, item in session.execute(query).all()]
+
+
 @dataclass(frozen=True, slots=True)
 class HostRow:
     host: Host
@@ -280,24 +348,96 @@ class HostRow:
 
 def list_hosts(session: Session, *, stale_after: dt.timedelta) -> list[HostRow]:
     """Return every host with how many inventory items it shows and whether it went quiet."""
-    per_host = select(Sighting.host_id, func.count(func.distinct(Sighting.item_id))).group_by(
-        Sighting.host_id
-    )
+    per_host = select(ItemHost.host_id, func.count()).group_by(ItemHost.host_id)
     counts: dict[int, int] = {row[0]: row[1] for row in session.execute(per_host)}
     now = utcnow()
-    hosts = session.scalars(select(Host).order_by(Host.hostname, Host.id)).all()
+    hosts = session.scalars(
+        select(Host).order_by(Host.hostname, Host.id).execution_options(populate_existing=True)
+    ).all()
     return [
-        HostRow(
-            host=host,
-            item_count=counts.get(host.id, 0),
-            stale=host.last_report_at is None or now - host.last_report_at > stale_after,
-        )
+        HostRow(host=host, item_count=counts.get(host.id, 0), stale=_stale(host, now, stale_after))
         for host in hosts
     ]
 
 
+def get_host_row(session: Session, *, host_id: int, stale_after: dt.timedelta) -> HostRow:
+    """Return one host with its item count and staleness; raises NotFound."""
+    host = get_host(session, host_id=host_id)
+    count = session.scalar(select(func.count()).where(ItemHost.host_id == host_id)) or 0
+    return HostRow(host=host, item_count=count, stale=_stale(host, utcnow(), stale_after))
+
+
+def _stale(host: Host, now: dt.datetime, stale_after: dt.timedelta) -> bool:
+    return host.last_report_at is None or now - host.last_report_at > stale_after
+
+
 def get_host(session: Session, *, host_id: int) -> Host:
-    host = session.get(Host, host_id)
+    host = session.get(Host, host_id, populate_existing=True)
     if host is None:
         raise NotFound("host", host_id)
     return host
+
+
+def update_host(session: Session, *, host_id: int, department: str) -> Host:
+    """Set a host's department (rolled up per item from its next report); raises NotFound."""
+    host = get_host(session, host_id=host_id)
+    host.department = department.strip()
+    session.flush()
+    return host
+
+
+# Retention -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    sightings: int
+    reports: int
+    daily_rows: int
+
+
+def prune(
+    session: Session,
+    *,
+    older_than: dt.timedelta,
+    trend_days: int = 90,
+    now: dt.datetime | None = None,
+) -> PruneResult:
+    """Delete raw sightings and report records older than ``older_than``; keep the aggregates.
+
+    Item roll-ups (host and user counts, facets, first and last seen, violations) stay; each
+    item's sighting count drops by the sightings removed. Trend rows older than ``trend_days``
+    go too. Pruned report ids can no longer be recognised as duplicates, so keep the period
+    well beyond how long an agent retries.
+    """
+    now = now or utcnow()
+    cutoff = now - older_than
+    removed = Counter(
+        session.execute(
+            delete(Sighting).where(Sighting.last_seen_at < cutoff).returning(Sighting.item_id)
+        ).scalars()
+    )
+    if removed:
+        columns = inventory_table().c
+        session.connection().execute(
+            update(inventory_table())
+            .where(columns.id == bindparam("b_id"))
+            .values(sighting_count=columns.sighting_count - bindparam("b_removed")),
+            [{"b_id": item_id, "b_removed": count} for item_id, count in sorted(removed.items())],
+        )
+    reports = _rowcount(session.execute(delete(Report).where(Report.received_at < cutoff)))
+    daily = _rowcount(
+        session.execute(
+            delete(ItemDaily).where(ItemDaily.day < now.date() - dt.timedelta(days=trend_days - 1))
+        )
+    )
+    return PruneResult(sightings=sum(removed.values()), reports=reports, daily_rows=daily)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def inventory_table() -> Table:
+    """Return the inventory items table for Core statements (typed)."""
+    return cast(Table, InventoryItem.__table__)

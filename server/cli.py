@@ -87,6 +87,20 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    from collector.retention import run_retention
+
+    settings = _settings(args)
+    days = args.days if args.days is not None else settings.sighting_retention_days
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    result = run_retention(sessions, retention_days=days)
+    print(
+        f"pruned {result.sightings} sightings and {result.reports} report records older than "
+        f"{days} days, and {result.daily_rows} trend rows; inventory roll-ups kept"
+    )
+    return 0
+
+
 def cmd_user_create(args: argparse.Namespace) -> int:
     settings = _settings(args)
     password = args.password
@@ -225,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db.add_parser("upgrade", parents=[common], help="migrate to the newest schema")
     db_upgrade.add_argument("--revision", default="head")
     db_upgrade.set_defaults(func=cmd_db_upgrade)
+    db_prune = db.add_parser(
+        "prune", parents=[common], help="delete raw sightings past the retention period"
+    )
+    db_prune.add_argument(
+        "--days", type=int, help="overrides SHADOWMAP_SIGHTING_RETENTION_DAYS for this run"
+    )
+    db_prune.set_defaults(func=cmd_db_prune)
 
     user = commands.add_parser("user", help="local accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"

@@ -42,6 +42,13 @@ class ServerSettings(BaseSettings):
         description="When set, user names in the UI are shown as keyed-hash pseudonyms "
         "(user-0123456789) instead of as reported.",
     )
+    sighting_retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        description="Raw sightings and report records older than this many days are pruned by "
+        "`shadowmap db prune`; inventory items and their roll-ups are kept.",
+    )
     catalogue_dir: Path | None = Field(
         None, description="Catalogue YAML directory; default: the catalogue shipped with Shadowmap."
     )

@@ -70,12 +70,17 @@ Reviewer = Annotated[SignedIn, require("reviewer")]
 Admin = Annotated[SignedIn, require("admin")]
 
 
-def calling_agent(request: Request, session: DbSession) -> Agent:
+def bearer_credential(request: Request) -> str:
+    """Return the agent credential from ``Authorization: Bearer``; raises AuthenticationFailed."""
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "bearer" or not credential:
+    if scheme.lower() != "bearer" or not credential.strip():
         raise AuthenticationFailed("missing agent credential (Authorization: Bearer ...)")
-    return store.authenticate_agent(session, credential=credential.strip())
+    return credential.strip()
+
+
+def calling_agent(request: Request, session: DbSession) -> Agent:
+    return store.authenticate_agent(session, credential=bearer_credential(request))
 
 
 CallingAgent = Annotated[Agent, Depends(calling_agent)]

@@ -12,6 +12,11 @@ if not isinstance(engine, Engine):  # pragma: no cover - only reached when misus
     raise RuntimeError("run migrations through collector.db.upgrade(engine)")
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch migrations rebuild a table (create, copy, drop, rename); with foreign keys on,
+        # dropping the old hosts or inventory_items table would cascade into the sightings.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -21,3 +26,5 @@ with engine.connect() as connection:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -9,11 +9,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from collector import store
+from collector.db import transaction
 from collector.errors import NotFound, ReportRejected
-from collector.ingest import IngestResult, ingest_report
-from server.deps import CallingAgent, DbSession, State
+from collector.ingest import IngestResult, ingest_report, parse_agent_report
+from server.deps import CallingAgent, DbSession, State, bearer_credential
 from server.signature_bundles import newest_bundle
-from signatures import WireFormatError, parse_report
+from server.state import AppState
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -72,23 +73,27 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/reports", response_model=IngestResponse)
-async def post_report(
-    request: Request, agent: CallingAgent, session: DbSession, state: State
-) -> IngestResponse:
-    """Ingest one report; a report id already stored is acknowledged and not counted again."""
-    body = await _read_limited(request, state.settings.max_report_bytes)
-
-    def work() -> IngestResult:
-        try:
-            report = parse_report(body)
-        except WireFormatError as exc:
-            raise ReportRejected(exc.reason, path=exc.path) from exc
+def _ingest(state: AppState, credential: str, body: bytes) -> IngestResult:
+    # One transaction, opened only once the body is in: a connection is never held while a
+    # client uploads, and the request needs exactly one worker thread (no pool deadlock).
+    with transaction(state.sessions) as session:
+        agent = store.authenticate_agent(session, credential=credential)
+        report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
         return ingest_report(session, agent=agent, report=report, catalogue=state.catalogue)
 
-    result = await run_in_threadpool(work)
+
+@router.post("/reports", response_model=IngestResponse)
+async def post_report(request: Request, state: State) -> IngestResponse:
+    """Ingest one report; a report id already stored is acknowledged and not counted again.
+
+    One report per request (no batch endpoint): a report is one transaction, a retry is
+    cheap because it is recognised by its id, and a heartbeat touches only the host row.
+    """
+    credential = bearer_credential(request)
+    body = await _read_limited(request, state.settings.max_report_bytes)
+    result = await run_in_threadpool(_ingest, state, credential, body)
     return IngestResponse(
         report_id=result.report_id,
         status="duplicate" if result.duplicate else "stored",

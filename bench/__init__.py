@@ -1,0 +1,1 @@
+"""Benchmarks with their recorded results (bench/results/*.json, bench/README.md)."""

@@ -1,0 +1,202 @@
+"""Every migration, one step at a time from base to head and back, with data present,
+on SQLite and PostgreSQL: the roll-ups an upgrade derives match the sightings stored before."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from collector.db import alembic_config, current_revision, make_engine
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+
+_hosts = sa.table(
+    "hosts",
+    sa.column("id", sa.Integer),
+    sa.column("hostname", sa.String),
+    sa.column("os", sa.String),
+    sa.column("os_version", sa.String),
+    sa.column("arch", sa.String),
+    sa.column("agent_version", sa.String),
+    sa.column("catalogue_version", sa.String),
+    sa.column("first_seen_at", sa.DateTime(timezone=True)),
+    sa.column("health", sa.JSON),
+    sa.column("scanner_errors", sa.JSON),
+)
+_items = sa.table(
+    "inventory_items",
+    sa.column("id", sa.Integer),
+    sa.column("key", sa.String),
+    sa.column("service_id", sa.String),
+    sa.column("name", sa.String),
+    sa.column("vendor", sa.String),
+    sa.column("category", sa.String),
+    sa.column("state", sa.String),
+    sa.column("first_seen_at", sa.DateTime(timezone=True)),
+    sa.column("last_seen_at", sa.DateTime(timezone=True)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
+_sightings = sa.table(
+    "sightings",
+    sa.column("item_id", sa.Integer),
+    sa.column("host_id", sa.Integer),
+    sa.column("kind", sa.String),
+    sa.column("indicator", sa.String),
+    sa.column("indicator_kind", sa.String),
+    sa.column("user_name", sa.String),
+    sa.column("confidence", sa.String),
+    sa.column("evidence", sa.JSON),
+    sa.column("first_seen_at", sa.DateTime(timezone=True)),
+    sa.column("last_seen_at", sa.DateTime(timezone=True)),
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'path.db'}"
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _stamp(engine: Engine, value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=None) if engine.dialect.name == "sqlite" else value
+
+
+def _seed_at_0001(engine: Engine) -> None:
+    at = _stamp(engine, T0)
+    later = _stamp(engine, T0 + dt.timedelta(days=3))
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(_hosts),
+            [
+                {
+                    "id": number,
+                    "hostname": f"host-{number}",
+                    "os": "linux",
+                    "os_version": "",
+                    "arch": "",
+                    "agent_version": "0.1.0",
+                    "catalogue_version": "t",
+                    "first_seen_at": at,
+                    "health": {},
+                    "scanner_errors": [],
+                }
+                for number in (1, 2)
+            ],
+        )
+        connection.execute(
+            sa.insert(_items),
+            [
+                {
+                    "id": 1,
+                    "key": "svc:openai-chatgpt",
+                    "service_id": "openai-chatgpt",
+                    "name": "ChatGPT",
+                    "vendor": "OpenAI",
+                    "category": "chat_assistant",
+                    "state": "approved",
+                    "first_seen_at": at,
+                    "last_seen_at": later,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            ],
+        )
+        connection.execute(
+            sa.insert(_sightings),
+            [
+                {
+                    "item_id": 1,
+                    "host_id": host,
+                    "kind": kind,
+                    "indicator": "ChatGPT",
+                    "indicator_kind": "process",
+                    "user_name": user,
+                    "confidence": "high",
+                    "evidence": evidence,
+                    "first_seen_at": at,
+                    "last_seen_at": later,
+                }
+                for host, kind, user, evidence in (
+                    (1, "process", "alice", {"pid": 1}),
+                    (1, "browser_extension", "alice", {"browser": "chrome"}),
+                    (2, "process", "bob", {"pid": 2}),
+                    (2, "process", "", {"pid": 3}),
+                )
+            ],
+        )
+
+
+def _revisions(engine: Engine) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engine) -> None:
+    config = alembic_config(empty_engine)
+    revisions = _revisions(empty_engine)
+    assert revisions[0] == "0001" and "0002" in revisions
+
+    command.upgrade(config, "0001")
+    _seed_at_0001(empty_engine)
+    for revision in revisions[1:]:
+        command.upgrade(config, revision)
+        assert current_revision(empty_engine) == revision
+
+    with empty_engine.connect() as connection:
+        item = connection.execute(
+            sa.text(
+                "SELECT state, host_count, user_count, sighting_count, violation_count "
+                "FROM inventory_items"
+            )
+        ).one()
+        facets = {
+            (facet, value)
+            for facet, value in connection.execute(sa.text("SELECT facet, value FROM item_facets"))
+        }
+        days = connection.execute(sa.text("SELECT host_count FROM item_daily")).scalars().all()
+        departments = connection.execute(sa.text("SELECT department FROM hosts")).scalars()
+        assert tuple(item) == ("approved", 2, 2, 4, 0)
+        assert facets == {
+            ("kind", "process"),
+            ("kind", "browser_extension"),
+            ("user", "alice"),
+            ("user", "bob"),
+            ("browser", "chrome"),
+        }
+        assert days == [2]
+        assert set(departments) == {""}
+
+    for revision in reversed(revisions[:-1]):
+        command.downgrade(config, revision)
+        assert current_revision(empty_engine) == revision
+    command.downgrade(config, "base")
+    assert current_revision(empty_engine) is None
+    assert set(sa.inspect(empty_engine).get_table_names()) <= {"alembic_version"}
+
+    command.upgrade(config, "head")
+    assert current_revision(empty_engine) == revisions[-1]
+
+
+def test_downgrade_from_0002_keeps_the_sightings(empty_engine: Engine) -> None:
+    config = alembic_config(empty_engine)
+    command.upgrade(config, "0001")
+    _seed_at_0001(empty_engine)
+    command.upgrade(config, "0002")
+    command.downgrade(config, "0001")
+    with empty_engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM sightings")).scalar() == 4
+        columns = {column["name"] for column in sa.inspect(connection).get_columns("hosts")}
+        assert "department" not in columns
