@@ -18,6 +18,11 @@ TYPE_CNAME = 5
 TYPE_AAAA = 28
 
 ROOT_NAME = "<Root>"
+UNKNOWN_EXTENDED_LABEL = "<Unknown extended label>"
+POINTER_LOOP = "<Name contains a pointer that loops>"
+NAME_TOO_LONG = "<Name too long>"
+MAX_NAME_BUFFER = 255  # tshark's name buffer; a name needing all of it is "too long"
+MAX_NAME_CHARS = 250  # plain names shorter than this never reach the buffer's end
 MAX_POINTER_JUMPS = 64
 MAX_RECORDS = 256  # answers parsed per message; a response needs far fewer
 
@@ -66,21 +71,124 @@ def parse_message(message: bytes) -> DnsMessage | None:
     )
     offset = 12
     questions = parsed.questions
+    size = len(message)
     for _ in range(count):
-        try:
-            raw, offset = read_name(message, offset)
-        except Malformed:
+        name, offset = question_name(message, offset)
+        if name is None or offset + 4 > size:
             parsed.complete = False
             break
-        qtype = -1
-        if offset + 4 <= len(message):
-            qtype = (message[offset] << 8) | message[offset + 1]
-        questions.append((render_name(raw), qtype))
+        questions.append((name, (message[offset] << 8) | message[offset + 1]))
         offset += 4
-        if offset > len(message):
-            parsed.complete = False
-            break
     return parsed
+
+
+def question_name(message: bytes, offset: int) -> tuple[str | None, int]:
+    """Read a question name as tshark does; return (rendered name or None, next offset).
+
+    None means the name is unreadable (tshark stops dissecting there). Plain names take a
+    fast path; pointers, extended labels and over-long names take :func:`_tshark_name`.
+    """
+    size = len(message)
+    start = offset
+    while offset < size:
+        length = message[offset]
+        if length == 0:
+            if offset == start:
+                return ROOT_NAME, offset + 1
+            if offset - start > MAX_NAME_CHARS:
+                break
+            raw = message[start + 1 : offset]
+            # Turn the length octets back into dots: rebuild from labels.
+            labels = []
+            position = start
+            while position < offset:
+                width = message[position]
+                labels.append(message[position + 1 : position + 1 + width])
+                position += 1 + width
+            raw = b".".join(labels)
+            return render_name(raw), offset + 1
+        if length >= 0x40:
+            break
+        offset += 1 + length
+    return _tshark_name(message, start)
+
+
+def _tshark_name(message: bytes, start: int) -> tuple[str | None, int]:
+    """Expand a name with tshark's exact rules for pointers, odd labels and long names."""
+    size = len(message)
+    buffer = bytearray()
+    name_length = 0  # tshark counts label bytes and dots, not bitstring text
+    room = MAX_NAME_BUFFER
+    consumed = -1
+    pointers = 0
+    offset = start
+    while True:
+        if offset >= size:
+            return None, start
+        length = message[offset]
+        offset += 1
+        if length == 0:
+            break
+        kind = length & 0xC0
+        if kind == 0x00:
+            if buffer:
+                if room > 0:
+                    buffer.append(0x2E)
+                    name_length += 1
+                    room -= 1
+            else:
+                room -= 1
+            if offset + length > size:
+                return None, start
+            if room > 0:
+                taken = message[offset : offset + min(length, room)]
+                buffer += taken
+                name_length += len(taken)
+                room -= len(taken)
+            offset += length
+        elif kind == 0x40:
+            if length & 0x3F != 0x01:
+                consumed = offset - start
+                if consumed <= 1:  # tshark rejects a name that is only this label
+                    return None, start
+                return UNKNOWN_EXTENDED_LABEL, start + consumed
+            if offset >= size:
+                return None, start
+            bits = message[offset]
+            offset += 1
+            width = int((bits - 1) / 8) + 1  # C division truncates toward zero
+            if offset + width > size:
+                return None, start
+            text = "\\[x" + message[offset : offset + width].hex() + f"/{bits}]"
+            offset += width
+            if room > 0:
+                if len(text) < room:
+                    buffer += text.encode()
+                    room -= len(text)
+                else:
+                    room = 0
+        elif kind == 0x80:
+            return None, start
+        else:
+            if offset >= size:
+                return None, start
+            target = ((length & 0x3F) << 8) | message[offset]
+            offset += 1
+            pointers += 1
+            if consumed < 0:
+                consumed = offset - start
+            if target == offset + 2 or pointers > MAX_NAME_BUFFER:
+                return POINTER_LOOP, start + consumed
+            offset = target
+    if consumed < 0:
+        consumed = offset - start
+    if room <= 0:
+        return NAME_TOO_LONG, start + consumed
+    if not buffer:
+        return ROOT_NAME, start + consumed
+    if name_length == 0:
+        return None, start
+    return render_name(bytes(buffer[:name_length])), start + consumed
 
 
 def parse_answers(message: bytes) -> list[Answer]:
