@@ -90,26 +90,27 @@ def question_name(message: bytes, offset: int) -> tuple[str | None, int]:
     """
     size = len(message)
     start = offset
-    while offset < size:
+    if offset >= size:
+        return None, start
+    length = message[offset]
+    if length == 0:
+        return ROOT_NAME, offset + 1
+    dots: list[int] = []
+    while length < 0x40:
+        offset += length + 1
+        if offset >= size:
+            return None, start
         length = message[offset]
         if length == 0:
-            if offset == start:
-                return ROOT_NAME, offset + 1
             if offset - start > MAX_NAME_CHARS:
                 break
-            raw = message[start + 1 : offset]
-            # Turn the length octets back into dots: rebuild from labels.
-            labels = []
-            position = start
-            while position < offset:
-                width = message[position]
-                labels.append(message[position + 1 : position + 1 + width])
-                position += 1 + width
-            raw = b".".join(labels)
-            return render_name(raw), offset + 1
-        if length >= 0x40:
-            break
-        offset += 1 + length
+            raw = bytearray(message[start + 1 : offset])
+            for dot in dots:
+                raw[dot - start - 1] = 0x2E
+            if _ODD_BYTES.search(raw) is None:
+                return raw.decode("ascii"), offset + 1
+            return render_text(bytes(raw)), offset + 1
+        dots.append(offset)
     return _tshark_name(message, start)
 
 
@@ -184,8 +185,8 @@ def _tshark_name(message: bytes, start: int) -> tuple[str | None, int]:
         consumed = offset - start
     if room <= 0:
         return NAME_TOO_LONG, start + consumed
-    if not buffer:
-        return ROOT_NAME, start + consumed
+    if (not buffer or buffer[0] == 0) and consumed <= 2:
+        return ROOT_NAME, start + consumed  # tshark 4.0: an empty (or NUL-led) name via a pointer
     if name_length == 0:
         return None, start
     return render_name(bytes(buffer[:name_length])), start + consumed

@@ -22,6 +22,7 @@ from agent.network.dns import (
     looks_like_dns_query,
     parse_answers,
     parse_message,
+    question_name,
 )
 from agent.network.packet import PROTO_TCP, PROTO_UDP, Segment
 from agent.network.quic import InitialAssembler, is_initial
@@ -40,15 +41,18 @@ MAX_EVIDENCE_ITEMS = 16
 _QTYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT",
                 28: "AAAA", 33: "SRV", 64: "SVCB", 65: "HTTPS", 255: "ANY"}
 
-# Label tokens that make an unknown name likely AI. Whole labels or dash-separated parts only,
-# so that "gpt" flags "gpt-proxy.example" but not "egypt.example".
-_AI_TOKENS = frozenset((
+# Label tokens that make an unknown name likely AI. Whole labels or dash/underscore-separated
+# parts of a label (never the top-level domain), so "gpt" flags "gpt-proxy.example" but not
+# "egypt.example".
+AI_TOKENS = (
     "openai", "chatgpt", "gpt", "llm", "llms", "anthropic", "claude", "gemini", "copilot",
     "mistral", "perplexity", "huggingface", "ollama", "deepseek", "cohere", "midjourney",
-    "groq", "llama", "vllm", "litellm", "openrouter", "langchain", "stability", "elevenlabs",
-))
-_SPLIT = re.compile(r"[-_]")
+    "groq", "llama", "vllm", "litellm", "openrouter", "langchain", "elevenlabs",
+)
+_TOKEN = re.compile(r"(?:^|[.\-_])(" + "|".join(AI_TOKENS) + r")(?=[\-_]|\.[^.]*\.|\.[^.]+$)")
 _IGNORED_SUFFIXES = (".arpa", ".local", ".localdomain", ".internal", ".lan")
+_VERDICT_CACHE = 65536
+_TRANSACTIONS = 65536
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +66,27 @@ class NameVerdict:
     heuristic: str | None = None
 
 
-def classify_name(matcher: Matcher, name: str) -> NameVerdict | None:
+def catalogue_tails(matcher: Matcher) -> frozenset[str]:
+    """Return the last two labels of every domain and host indicator of the catalogue.
+
+    A name can only match an indicator whose last two labels it shares, so a name whose tail
+    is not in this set skips the matcher: an exact pre-filter, not an approximation.
+    """
+    values = [*matcher.values(IndicatorKind.DOMAIN), *matcher.values(IndicatorKind.HOST)]
+    return frozenset(_tail(value) for value in values)
+
+
+def _tail(host: str) -> str:
+    last = host.rfind(".")
+    return host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
+
+
+def classify_name(
+    matcher: Matcher, name: str, tails: frozenset[str] | None = None
+) -> NameVerdict | None:
     """Return why a DNS or SNI name should be kept, or None to drop it."""
     host = name.lower().rstrip(".")
-    match = matcher.match_domain(host)
+    match = matcher.match_domain(host) if tails is None or _tail(host) in tails else None
     if match is not None:
         return NameVerdict(
             service_id=match.service_id,
@@ -75,15 +96,13 @@ def classify_name(matcher: Matcher, name: str) -> NameVerdict | None:
         )
     if not host or host.endswith(_IGNORED_SUFFIXES) or not host.isascii():
         return None
-    labels = host.split(".")
-    if len(labels) >= 2 and labels[-1] == "ai":
+    if host.endswith(".ai") and len(host) > 3:
         return NameVerdict(None, IndicatorKind.DOMAIN.value, Confidence.LOW,
                            heuristic="dns-name: .ai top-level domain")
-    for label in labels[:-1]:
-        for part in _SPLIT.split(label):
-            if part in _AI_TOKENS:
-                return NameVerdict(None, IndicatorKind.DOMAIN.value, Confidence.LOW,
-                                   heuristic=f"dns-name: label token {part!r}")
+    token = _TOKEN.search(host)
+    if token is not None:
+        return NameVerdict(None, IndicatorKind.DOMAIN.value, Confidence.LOW,
+                           heuristic=f"dns-name: label token {token.group(1)!r}")
     return None
 
 
@@ -165,7 +184,10 @@ class NetworkObserver:
         self.stats = ObserverStats()
         self._sightings: dict[tuple[FindingKind, str], _Sighting] = {}
         self._max_sightings = max_sightings
-        self._verdicts: OrderedDict[str, NameVerdict] = OrderedDict()  # kept names only
+        self._verdicts: dict[int, NameVerdict | None] = {}
+        self._tails = catalogue_tails(matcher)
+        # (client, port, id) of recent queries -> whether the name was kept; no names.
+        self._transactions: dict[tuple[bytes, int, int], bool] = {}
         self._tcp = TcpDnsStreams(max_tcp_flows)
         self._quic = InitialAssembler()
 
@@ -178,26 +200,56 @@ class NetworkObserver:
                 return
             low, high = (sport, dport) if sport <= dport else (dport, sport)
             if low in DNS_UDP_PORTS or high in DNS_UDP_PORTS:
-                self.dns_message(payload, src, dst, timestamp)
+                self.dns_message(payload, src, dst, timestamp, sport, dport)
             elif is_initial(payload):
                 name = self._quic.add(payload)
                 if name is not None:
                     self.server_name(name, "quic", src, dst, timestamp)
             elif (sport not in _NOT_DNS_UDP_PORTS and dport not in _NOT_DNS_UDP_PORTS
                   and looks_like_dns_query(payload)):
-                self.dns_message(payload, src, dst, timestamp)
+                self.dns_message(payload, src, dst, timestamp, sport, dport)
         elif protocol == PROTO_TCP:
             if sport in DNS_TCP_PORTS or dport in DNS_TCP_PORTS:
                 for message in self._tcp.add(src, dst, sport, dport, seq, flags, payload):
-                    self.dns_message(message, src, dst, timestamp)
+                    self.dns_message(message, src, dst, timestamp, sport, dport)
             elif payload and is_client_hello_record(payload):
                 self.stats.client_hellos += 1
                 name = sni_from_record(payload)
                 if name is not None:
                     self.server_name(name, "tls", src, dst, timestamp)
 
-    def dns_message(self, payload: bytes, src: bytes, dst: bytes, timestamp: float) -> None:
+    def dns_message(
+        self, payload: bytes, src: bytes, dst: bytes, timestamp: float, sport: int = 0,
+        dport: int = 0,
+    ) -> None:
         """Record the AI names a DNS query asks for, and the addresses a response gives."""
+        if len(payload) > 12 and payload[4:6] == b"\x00\x01":
+            # The common case, one question: skip building a message object.
+            transaction = (payload[0] << 8) | payload[1]
+            if payload[2] & 0x80:
+                # A response to a query seen dropping its name is dropped unread.
+                if self._transactions.get((dst, dport, transaction)) is False:
+                    self.stats.dns_messages += 1
+                    self.stats.names_dropped += 1
+                    return
+            self.stats.dns_messages += 1
+            name, offset = question_name(payload, 12)
+            if name is None or offset + 4 > len(payload):
+                self.stats.dns_malformed += 1
+                return
+            if not payload[2] & 0x80:
+                kept = self._query(name, (payload[offset] << 8) | payload[offset + 1], src,
+                                   timestamp)
+                if len(self._transactions) >= _TRANSACTIONS:
+                    self._transactions.clear()
+                self._transactions[(src, sport, transaction)] = kept
+                return
+            verdict = self._verdict(name)
+            if verdict is None:
+                self.stats.names_dropped += 1
+            else:
+                self._response(payload, name, verdict, src, timestamp)
+            return
         message = parse_message(payload)
         if message is None:
             self.stats.dns_malformed += 1
@@ -207,23 +259,18 @@ class NetworkObserver:
             self.stats.dns_malformed += 1
         if not message.response:
             for name, qtype in message.questions:
-                verdict = self._verdict(name)
-                if verdict is None:
-                    self.stats.names_dropped += 1
-                    continue
-                sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
-                if sighting is None:
-                    continue
-                sighting.count += 1
-                sighting.note("qtypes", _QTYPE_NAMES.get(qtype, str(qtype)))
-                sighting.note("clients", _address(src))
+                self._query(name, qtype, src, timestamp)
             return
         kept = [(name, verdict) for name, _qtype in message.questions
                 if (verdict := self._verdict(name)) is not None]
         if not kept:
             self.stats.names_dropped += len(message.questions)
             return
-        name, verdict = kept[0]
+        self._response(payload, *kept[0], src, timestamp)
+
+    def _response(
+        self, payload: bytes, name: str, verdict: NameVerdict, src: bytes, timestamp: float
+    ) -> None:
         sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
         for answer in parse_answers(payload):
             if answer.rtype in (TYPE_A, TYPE_AAAA):
@@ -235,6 +282,19 @@ class NetworkObserver:
                 sighting.note("cnames", answer.value.lower())
         if sighting is not None:
             sighting.note("resolvers", _address(src))
+
+    def _query(self, name: str, qtype: int, src: bytes, timestamp: float) -> bool:
+        verdict = self._verdict(name)
+        if verdict is None:
+            self.stats.names_dropped += 1
+            return False
+        sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
+        if sighting is None:
+            return True
+        sighting.count += 1
+        sighting.note("qtypes", _QTYPE_NAMES.get(qtype, str(qtype)))
+        sighting.note("clients", _address(src))
+        return True
 
     def server_name(self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float) -> None:
         """Record a TLS or QUIC server name when it names an AI service."""
@@ -252,14 +312,17 @@ class NetworkObserver:
         sighting.note("clients", _address(src))
 
     def _verdict(self, name: str) -> NameVerdict | None:
-        verdict = self._verdicts.get(name)
-        if verdict is not None:
-            return verdict
-        verdict = classify_name(self.matcher, name)
-        if verdict is not None:
-            self._verdicts[name] = verdict
-            if len(self._verdicts) > 4096:
-                self._verdicts.popitem(last=False)
+        # Keyed by the name's (per-process salted) hash, never the name: remembering that a
+        # name was dropped must not turn into a list of the names that were visited.
+        key = hash(name)
+        try:
+            return self._verdicts[key]
+        except KeyError:
+            pass
+        verdict = classify_name(self.matcher, name, self._tails)
+        if len(self._verdicts) >= _VERDICT_CACHE:
+            self._verdicts.clear()
+        self._verdicts[key] = verdict
         return verdict
 
     def _sighting(

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.network.dns import parse_message
-from agent.network.observe import NetworkObserver, ObserverStats
-from agent.network.packet import Defragmenter, decode_frame
+from agent.network.observe import DNS_UDP_PORTS, NetworkObserver, ObserverStats
+from agent.network.packet import LINKTYPE_ETHERNET, PROTO_UDP, Defragmenter, decode_frame
 from agent.network.pcapfile import ProgressCallback, read_capture
 from signatures import Finding, Matcher
 
@@ -62,7 +62,25 @@ def query_names(path: str | Path) -> list[str]:
 def _feed(observer: NetworkObserver, path: str | Path, progress: ProgressCallback | None) -> None:
     defrag = Defragmenter()
     feed = observer.feed
+    dns = observer.dns_message
+    dns_ports = DNS_UDP_PORTS
     for linktype, timestamp, frame in read_capture(path, progress):
+        # Fast path for the common case: Ethernet, IPv4 without options or fragments, UDP.
+        if (linktype == LINKTYPE_ETHERNET and len(frame) >= 42 and frame[12] == 8
+                and frame[13] == 0 and frame[14] == 0x45 and frame[23] == PROTO_UDP
+                and not frame[20] & 0x3F and not frame[21]):
+            end = min(len(frame), 14 + ((frame[16] << 8) | frame[17]),
+                      34 + ((frame[38] << 8) | frame[39]))
+            if end >= 42:
+                sport = (frame[34] << 8) | frame[35]
+                dport = (frame[36] << 8) | frame[37]
+                if (sport in dns_ports or dport in dns_ports) and end > 42:
+                    observer.stats.packets += 1
+                    dns(frame[42:end], frame[26:30], frame[30:34], timestamp, sport, dport)
+                else:
+                    feed((PROTO_UDP, frame[26:30], frame[30:34], sport, dport, frame[42:end],
+                          0, 0), timestamp)
+            continue
         segment = decode_frame(linktype, frame, defrag)
         if segment is not None:
             feed(segment, timestamp)
@@ -75,7 +93,10 @@ class _QueryNames(NetworkObserver):
         super().__init__(Matcher(Catalogue(version="", services=())), source="pcap")
         self.names: list[str] = []
 
-    def dns_message(self, payload: bytes, src: bytes, dst: bytes, timestamp: float) -> None:
+    def dns_message(
+        self, payload: bytes, src: bytes, dst: bytes, timestamp: float, sport: int = 0,
+        dport: int = 0,
+    ) -> None:
         message = parse_message(payload)
         if message is not None and not message.response:
             self.names.extend(name for name, _qtype in message.questions)
