@@ -37,8 +37,13 @@ def compile_filter(expression: str = CAPTURE_FILTER, linktype: int = DLT_RAW,
     """
     try:
         from scapy.libs.structures import bpf_program
-        from scapy.libs.winpcapy import pcap_close, pcap_compile, pcap_freecode, pcap_geterr
-        from scapy.libs.winpcapy import pcap_open_dead
+        from scapy.libs.winpcapy import (
+            pcap_close,
+            pcap_compile,
+            pcap_freecode,
+            pcap_geterr,
+            pcap_open_dead,
+        )
     except (ImportError, OSError) as exc:
         raise CaptureUnavailable(
             "libpcap is needed to compile the capture filter (install libpcap0.8)"

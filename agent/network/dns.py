@@ -29,6 +29,8 @@ MAX_RECORDS = 256  # answers parsed per message; a response needs far fewer
 _ODD_BYTES = re.compile(rb"[^\x20-\x7e]")
 _C_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
 _NOT_PRINTABLE = frozenset(("Cc", "Cf", "Cn", "Cs"))
+# Sequence length announced by a lead byte 0xC0-0xFD, indexed by bits 2-5 of the byte.
+_UTF8_WIDTHS = (2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 5, 6)
 
 
 class Malformed(Exception):
@@ -293,7 +295,7 @@ def render_text(raw: bytes) -> str:
             out.append("\ufffd")
             index += 1
             continue
-        width = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4 if byte < 0xF8 else 5 if byte < 0xFC else 6
+        width = _UTF8_WIDTHS[(byte >> 2) & 0x0F]
         code = byte & (0x7F >> width)
         taken = 1
         while taken < width and index + taken < size and raw[index + taken] & 0xC0 == 0x80:

@@ -1,20 +1,23 @@
 """Errors raised by network discovery (live capture and capture files).
 
-Exception tree::
+Exception tree (a branch of :class:`agent.errors.AgentError`)::
 
-    NetworkError
-     ├── CaptureFileError           a pcap/pcapng file cannot be read (path, reason)
-     └── CaptureError               live capture cannot run
-          ├── CapturePermissionError  no privilege to open a packet socket
-          └── CaptureUnavailable      the platform or libpcap lacks what capture needs
+    AgentError
+     └── NetworkError
+          ├── CaptureFileError            a pcap/pcapng file cannot be read (path, reason)
+          └── CaptureError                live capture cannot run (reason)
+               ├── CapturePermissionError  no privilege to open a packet socket
+               └── CaptureUnavailable      the platform or libpcap lacks what capture needs
 
 Malformed packets are never errors: they are counted and skipped.
 """
 
 from __future__ import annotations
 
+from agent.errors import AgentError
 
-class NetworkError(Exception):
+
+class NetworkError(AgentError):
     """Base class for network discovery errors."""
 
 

@@ -261,12 +261,12 @@ class NetworkObserver:
             for name, qtype in message.questions:
                 self._query(name, qtype, src, timestamp)
             return
-        kept = [(name, verdict) for name, _qtype in message.questions
-                if (verdict := self._verdict(name)) is not None]
-        if not kept:
-            self.stats.names_dropped += len(message.questions)
-            return
-        self._response(payload, *kept[0], src, timestamp)
+        for name, _qtype in message.questions:
+            verdict = self._verdict(name)
+            if verdict is not None:
+                self._response(payload, name, verdict, src, timestamp)
+                return
+        self.stats.names_dropped += len(message.questions)
 
     def _response(
         self, payload: bytes, name: str, verdict: NameVerdict, src: bytes, timestamp: float
@@ -296,7 +296,9 @@ class NetworkObserver:
         sighting.note("clients", _address(src))
         return True
 
-    def server_name(self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float) -> None:
+    def server_name(
+        self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float
+    ) -> None:
         """Record a TLS or QUIC server name when it names an AI service."""
         self.stats.client_hellos += transport == "quic"
         verdict = self._verdict(name)
@@ -353,7 +355,7 @@ class NetworkObserver:
 
     def _finding(self, sighting: _Sighting) -> Finding:
         verdict = sighting.verdict
-        evidence: dict[str, str | int | float | bool | None | list[str]] = {
+        evidence: dict[str, str | int | float | bool | list[str] | None] = {
             "source": self.source,
             "count": sighting.count,
         }
@@ -374,11 +376,14 @@ class NetworkObserver:
         )
 
 
+_FlowKey = tuple[bytes, bytes, int, int]
+
+
 class TcpDnsStreams:
     """Reassemble DNS-over-TCP messages (two-byte length prefix) per flow, in order only."""
 
     def __init__(self, max_flows: int = 256, max_buffer: int = 2 * 65537) -> None:
-        self._flows: OrderedDict[tuple[bytes, bytes, int, int], list[int | bytearray]] = OrderedDict()
+        self._flows: OrderedDict[_FlowKey, list[int | bytearray]] = OrderedDict()
         self._max_flows = max_flows
         self._max_buffer = max_buffer
 
@@ -426,7 +431,7 @@ class TcpDnsStreams:
         if flags & _TCP_FIN_RST:
             self._flows.pop(key, None)
 
-    def _remember(self, key: tuple[bytes, bytes, int, int], flow: list[int | bytearray]) -> None:
+    def _remember(self, key: _FlowKey, flow: list[int | bytearray]) -> None:
         self._flows[key] = flow
         if len(self._flows) > self._max_flows:
             self._flows.popitem(last=False)

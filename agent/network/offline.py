@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,9 @@ class _QueryNames(NetworkObserver):
         if message is not None and not message.response:
             self.names.extend(name for name, _qtype in message.questions)
 
-    def server_name(self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float) -> None:
+    def server_name(
+        self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float
+    ) -> None:
         return None
 
 

@@ -143,7 +143,9 @@ def decode_frame(linktype: int, frame: bytes, defrag: Defragmenter | None = None
     return None
 
 
-def _network(ethertype: int, frame: bytes, offset: int, defrag: Defragmenter | None) -> Segment | None:
+def _network(
+    ethertype: int, frame: bytes, offset: int, defrag: Defragmenter | None
+) -> Segment | None:
     if ethertype == ETH_IPV4:
         return decode_ipv4(frame, offset, defrag)
     if ethertype == ETH_IPV6:
@@ -232,7 +234,9 @@ def _resume_ipv6(protocol: int, src: bytes, dst: bytes, payload: bytes) -> Segme
     return _transport(protocol, src, dst, payload, position, len(payload))
 
 
-def _transport(protocol: int, src: bytes, dst: bytes, data: bytes, start: int, end: int) -> Segment | None:
+def _transport(
+    protocol: int, src: bytes, dst: bytes, data: bytes, start: int, end: int
+) -> Segment | None:
     if protocol == PROTO_UDP:
         if end - start < 8:
             return None

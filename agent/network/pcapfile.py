@@ -34,7 +34,7 @@ def read_capture(path: str | Path, progress: ProgressCallback | None = None) -> 
     """
     name = str(path)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed in the finally below, after iteration
+        handle = open(path, "rb")
     except OSError as exc:
         raise CaptureFileError(name, exc.strerror or str(exc)) from exc
     try:

@@ -160,7 +160,7 @@ def benchmark_packets(
     Names are drawn from ``distinct_names`` names with a Zipf-like popularity, as on a real
     network; ``distinct_names=None`` makes nearly every name new (the worst case for caches).
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test traffic, not secrets
     ai_names = ["chatgpt.com", "api.openai.com", "claude.ai", "api.anthropic.com",
                 "gemini.google.com", "copilot.microsoft.com", "huggingface.co", "perplexity.ai"]
     words = ["mail", "www", "cdn", "static", "img", "api", "login", "news", "shop", "video"]

@@ -1,17 +1,18 @@
 """Errors raised by log import.
 
-Exception tree::
+Exception tree (a branch of :class:`collector.errors.CollectorError`)::
 
-    LogImportError            the log cannot be imported (path, reason)
-     └── UnknownLogFormat     the format name is not one of FORMATS (format)
-
-When ``collector/errors.py`` lands, LogImportError joins its tree under CollectorError.
+    CollectorError
+     └── LogImportError            the log cannot be imported (path, reason)
+          └── UnknownLogFormat     the format name is not one of FORMATS (format)
 """
 
 from __future__ import annotations
 
+from collector.errors import CollectorError
 
-class LogImportError(Exception):
+
+class LogImportError(CollectorError):
     """A log file cannot be imported."""
 
     def __init__(self, path: str, reason: str) -> None:

@@ -125,7 +125,7 @@ def read_log(
     verdicts: dict[int, Match | None] = {}  # keyed by the name's hash: no names are kept
     try:
         total = os.path.getsize(path)
-        handle = open(path, "rb")  # noqa: SIM115 - closed in the finally below
+        handle = open(path, "rb")
     except OSError as exc:
         raise LogImportError(str(path), exc.strerror or str(exc)) from exc
     done = 0
@@ -196,7 +196,7 @@ def _report(client: str, found: dict[str, _Aggregate], format_name: str, matcher
     findings = []
     for name, aggregate in found.items():
         match = aggregate.match
-        evidence: dict[str, str | int | float | bool | None | list[str]] = {
+        evidence: dict[str, str | int | float | bool | list[str] | None] = {
             "format": format_name,
             "client": client,
             "domain": name,

@@ -143,7 +143,9 @@ class BindParser:
 
 
 _DNSMASQ = re.compile(r"query\[(?P<type>[^\]]+)\] (?P<name>\S+) from (?P<client>\S+)")
-_SYSLOG_TIME = re.compile(r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2})")
+_SYSLOG_TIME = re.compile(
+    r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2})"
+)
 _MONTHS = {name: index for index, name in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 
