@@ -22,6 +22,8 @@ UNKNOWN_EXTENDED_LABEL = "<Unknown extended label>"
 POINTER_LOOP = "<Name contains a pointer that loops>"
 NAME_TOO_LONG = "<Name too long>"
 MAX_NAME_BUFFER = 255  # tshark's name buffer; a name needing all of it is "too long"
+MAX_NAME_STEPS = 65536  # labels and pointers followed for one name
+MAX_MESSAGE_STEPS = 262144  # the same, for all the names of one message
 MAX_NAME_CHARS = 250  # plain names shorter than this never reach the buffer's end
 MAX_POINTER_JUMPS = 64
 MAX_RECORDS = 256  # answers parsed per message; a response needs far fewer
@@ -74,8 +76,9 @@ def parse_message(message: bytes) -> DnsMessage | None:
     offset = 12
     questions = parsed.questions
     size = len(message)
+    budget = [MAX_MESSAGE_STEPS]
     for _ in range(count):
-        name, offset = question_name(message, offset)
+        name, offset = question_name(message, offset, budget)
         if name is None or offset + 4 > size:
             parsed.complete = False
             break
@@ -84,11 +87,15 @@ def parse_message(message: bytes) -> DnsMessage | None:
     return parsed
 
 
-def question_name(message: bytes, offset: int) -> tuple[str | None, int]:
+def question_name(
+    message: bytes, offset: int, budget: list[int] | None = None
+) -> tuple[str | None, int]:
     """Read a question name as tshark does; return (rendered name or None, next offset).
 
     None means the name is unreadable (tshark stops dissecting there). Plain names take a
-    fast path; pointers, extended labels and over-long names take :func:`_tshark_name`.
+    fast path; pointers, extended labels and over-long names take :func:`_tshark_name`,
+    whose work is bounded per name and, through ``budget``, per message: a hostile message
+    of pointer chains can not make us loop for long (tshark would follow them all).
     """
     size = len(message)
     start = offset
@@ -113,11 +120,23 @@ def question_name(message: bytes, offset: int) -> tuple[str | None, int]:
                 return raw.decode("ascii"), offset + 1
             return render_text(bytes(raw)), offset + 1
         dots.append(offset)
-    return _tshark_name(message, start)
+    return _tshark_name(message, start, budget)
 
 
-def _tshark_name(message: bytes, start: int) -> tuple[str | None, int]:
+def _tshark_name(
+    message: bytes, start: int, budget: list[int] | None = None
+) -> tuple[str | None, int]:
     """Expand a name with tshark's exact rules for pointers, odd labels and long names."""
+    allowance = MAX_NAME_STEPS if budget is None else min(MAX_NAME_STEPS, budget[0])
+    steps = [allowance]
+    try:
+        return _expand(message, start, steps)
+    finally:
+        if budget is not None:
+            budget[0] = max(0, budget[0] - (allowance - steps[0]))
+
+
+def _expand(message: bytes, start: int, steps: list[int]) -> tuple[str | None, int]:
     size = len(message)
     buffer = bytearray()
     name_length = 0  # tshark counts label bytes and dots, not bitstring text
@@ -125,8 +144,10 @@ def _tshark_name(message: bytes, start: int) -> tuple[str | None, int]:
     consumed = -1
     pointers = 0
     offset = start
+    seen: set[int] = set()
     while True:
-        if offset >= size:
+        steps[0] -= 1
+        if offset >= size or steps[0] < 0:
             return None, start
         length = message[offset]
         offset += 1
@@ -180,8 +201,11 @@ def _tshark_name(message: bytes, start: int) -> tuple[str | None, int]:
             pointers += 1
             if consumed < 0:
                 consumed = offset - start
-            if target == offset + 2 or pointers > MAX_NAME_BUFFER:
+            # A pointer met twice means an endless cycle, which tshark reports after 255
+            # pointers: report it at once instead of walking the cycle.
+            if target == offset + 2 or pointers > MAX_NAME_BUFFER or offset in seen:
                 return POINTER_LOOP, start + consumed
+            seen.add(offset)
             offset = target
     if consumed < 0:
         consumed = offset - start

@@ -96,8 +96,10 @@ class _QueryNames(NetworkObserver):
         self, payload: bytes, src: bytes, dst: bytes, timestamp: float, sport: int = 0,
         dport: int = 0,
     ) -> None:
+        if len(payload) < 12 or payload[2] & 0x80:
+            return  # a response: its questions are not queries
         message = parse_message(payload)
-        if message is not None and not message.response:
+        if message is not None:
             self.names.extend(name for name, _qtype in message.questions)
 
     def server_name(
