@@ -50,12 +50,7 @@ def run(program: list[Instruction], packet: bytes) -> int:
             memory[k] = x
         elif klass == 0x04:  # ALU
             operand = x if code & 0x08 else k
-            operation = code & 0xF0
-            a = {0x00: lambda: a + operand, 0x10: lambda: a - operand,
-                 0x20: lambda: a * operand, 0x30: lambda: a // operand if operand else 0,
-                 0x40: lambda: a | operand, 0x50: lambda: a & operand,
-                 0x60: lambda: a << operand, 0x70: lambda: a >> operand,
-                 0x80: lambda: -a}[operation]() & 0xFFFFFFFF
+            a = _alu(code & 0xF0, a, operand) & 0xFFFFFFFF
         elif klass == 0x05:  # JMP
             operand = x if code & 0x08 else k
             operation = code & 0xF0
@@ -73,3 +68,25 @@ def run(program: list[Instruction], packet: bytes) -> int:
             else:
                 a = x
     return 0
+
+
+def _alu(operation: int, a: int, operand: int) -> int:
+    if operation == 0x00:
+        return a + operand
+    if operation == 0x10:
+        return a - operand
+    if operation == 0x20:
+        return a * operand
+    if operation == 0x30:
+        return a // operand if operand else 0
+    if operation == 0x40:
+        return a | operand
+    if operation == 0x50:
+        return a & operand
+    if operation == 0x60:
+        return a << operand
+    if operation == 0x70:
+        return a >> operand
+    if operation == 0x80:
+        return -a
+    raise ValueError(f"ALU operation {operation:#x}")

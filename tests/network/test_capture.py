@@ -8,10 +8,10 @@ import time
 
 import pytest
 
+from agent.errors import AgentError
 from agent.network import CapturePermissionError, LiveCapture
 from agent.network.errors import CaptureError, NetworkError
 from agent.network.synth import dns_query
-from agent.errors import AgentError
 from signatures import Matcher
 
 

@@ -95,7 +95,7 @@ def test_a_message_of_pointer_chains_costs_bounded_time() -> None:
     # 60 KB of one-byte labels with pointers into the middle of the chain, asked 9000 times.
     chain = b"\x01x" * 15000 + b"\xc0\x0c"
     questions = b"".join(struct.pack("!H", 0xC000 | (12 + 2 * index)) + b"\x00\x01\x00\x01"
-                         for index in range(0, 9000))
+                         for index in range(9000))
     message = struct.pack("!HHHHHH", 1, 0x0100, 9001, 0, 0, 0) + chain + questions
     started = time.perf_counter()
     parse_message(message[:65535])

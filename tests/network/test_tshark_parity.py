@@ -104,7 +104,7 @@ def test_tcp_dns_split_across_segments_and_ipv6(tmp_path: Path, tshark: str) -> 
 
 
 def test_fragmented_query_is_reassembled(tmp_path: Path, tshark: str) -> None:
-    name = ".".join(["label%02d" % index + "x" * 50 for index in range(4)]) + ".example"
+    name = ".".join([f"label{index:02d}" + "x" * 50 for index in range(4)]) + ".example"
     datagram = udp(dns_query(name), 4000, 53)[20:]  # the UDP header and payload
     pieces = [datagram[:120], datagram[120:]]
     packets = []
