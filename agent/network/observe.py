@@ -53,6 +53,7 @@ _TOKEN = re.compile(r"(?:^|[.\-_])(" + "|".join(AI_TOKENS) + r")(?=[\-_]|\.[^.]*
 _IGNORED_SUFFIXES = (".arpa", ".local", ".localdomain", ".internal", ".lan")
 _VERDICT_CACHE = 65536
 _TRANSACTIONS = 65536
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,9 @@ def classify_name(
 ) -> NameVerdict | None:
     """Return why a DNS or SNI name should be kept, or None to drop it."""
     host = name.lower().rstrip(".")
-    match = matcher.match_domain(host) if tails is None or _tail(host) in tails else None
+    last = host.rfind(".")
+    tail = host[host.rfind(".", 0, last) + 1 :] if last > 0 else host  # as _tail(), inlined
+    match = matcher.match_domain(host) if tails is None or tail in tails else None
     if match is not None:
         return NameVerdict(
             service_id=match.service_id,
@@ -317,10 +320,9 @@ class NetworkObserver:
         # Keyed by the name's (per-process salted) hash, never the name: remembering that a
         # name was dropped must not turn into a list of the names that were visited.
         key = hash(name)
-        try:
-            return self._verdicts[key]
-        except KeyError:
-            pass
+        known = self._verdicts.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         verdict = classify_name(self.matcher, name, self._tails)
         if len(self._verdicts) >= _VERDICT_CACHE:
             self._verdicts.clear()
