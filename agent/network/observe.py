@@ -201,8 +201,7 @@ class NetworkObserver:
         if protocol == PROTO_UDP:
             if not payload:
                 return
-            low, high = (sport, dport) if sport <= dport else (dport, sport)
-            if low in DNS_UDP_PORTS or high in DNS_UDP_PORTS:
+            if sport in DNS_UDP_PORTS or dport in DNS_UDP_PORTS:
                 self.dns_message(payload, src, dst, timestamp, sport, dport)
             elif is_initial(payload):
                 name = self._quic.add(payload)
@@ -303,7 +302,8 @@ class NetworkObserver:
         self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float
     ) -> None:
         """Record a TLS or QUIC server name when it names an AI service."""
-        self.stats.client_hellos += transport == "quic"
+        if transport == "quic":
+            self.stats.client_hellos += 1
         verdict = self._verdict(name)
         if verdict is None:
             self.stats.names_dropped += 1

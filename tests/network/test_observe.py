@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def test_pcap_findings_keep_ai_names_only(tmp_path: Path, matcher: Matcher) -> N
 
 def test_scan_reports_counters_and_a_json_document(tmp_path: Path, matcher: Matcher) -> None:
     scan = scan_capture(_capture(tmp_path), matcher)
-    document = scan.to_dict()
+    document = json.loads(json.dumps(scan.to_dict()))
     assert len(document["findings"]) == 4
     assert document["stats"]["names_dropped"] == 3  # example.org twice, news.example.net
 
