@@ -67,29 +67,10 @@ class NameVerdict:
     heuristic: str | None = None
 
 
-def catalogue_tails(matcher: Matcher) -> frozenset[str]:
-    """Return the last two labels of every domain and host indicator of the catalogue.
-
-    A name can only match an indicator whose last two labels it shares, so a name whose tail
-    is not in this set skips the matcher: an exact pre-filter, not an approximation.
-    """
-    values = [*matcher.values(IndicatorKind.DOMAIN), *matcher.values(IndicatorKind.HOST)]
-    return frozenset(_tail(value) for value in values)
-
-
-def _tail(host: str) -> str:
-    last = host.rfind(".")
-    return host[host.rfind(".", 0, last) + 1 :] if last > 0 else host
-
-
-def classify_name(
-    matcher: Matcher, name: str, tails: frozenset[str] | None = None
-) -> NameVerdict | None:
+def classify_name(matcher: Matcher, name: str) -> NameVerdict | None:
     """Return why a DNS or SNI name should be kept, or None to drop it."""
     host = name.lower().rstrip(".")
-    last = host.rfind(".")
-    tail = host[host.rfind(".", 0, last) + 1 :] if last > 0 else host  # as _tail(), inlined
-    match = matcher.match_domain(host) if tails is None or tail in tails else None
+    match = matcher.match_domain(host)
     if match is not None:
         return NameVerdict(
             service_id=match.service_id,
@@ -188,7 +169,6 @@ class NetworkObserver:
         self._sightings: dict[tuple[FindingKind, str], _Sighting] = {}
         self._max_sightings = max_sightings
         self._verdicts: dict[int, NameVerdict | None] = {}
-        self._tails = catalogue_tails(matcher)
         # (client, port, id) of recent queries -> whether the name was kept; no names.
         self._transactions: dict[tuple[bytes, int, int], bool] = {}
         self._tcp = TcpDnsStreams(max_tcp_flows)
@@ -323,7 +303,7 @@ class NetworkObserver:
         known = self._verdicts.get(key, _UNKNOWN)
         if known is not _UNKNOWN:
             return known  # type: ignore[return-value]
-        verdict = classify_name(self.matcher, name, self._tails)
+        verdict = classify_name(self.matcher, name)
         if len(self._verdicts) >= _VERDICT_CACHE:
             self._verdicts.clear()
         self._verdicts[key] = verdict
