@@ -1,0 +1,29 @@
+"""Network discovery: DNS names and TLS/QUIC server names, live or from capture files."""
+
+from agent.network.capture import LiveCapture
+from agent.network.errors import (
+    CaptureError,
+    CaptureFileError,
+    CapturePermissionError,
+    CaptureUnavailable,
+    NetworkError,
+)
+from agent.network.observe import AddressBook, NetworkObserver, ObserverStats, classify_name
+from agent.network.offline import CaptureScan, findings_from_pcap, query_names, scan_capture
+
+__all__ = [
+    "AddressBook",
+    "CaptureError",
+    "CaptureFileError",
+    "CapturePermissionError",
+    "CaptureScan",
+    "CaptureUnavailable",
+    "LiveCapture",
+    "NetworkError",
+    "NetworkObserver",
+    "ObserverStats",
+    "classify_name",
+    "findings_from_pcap",
+    "query_names",
+    "scan_capture",
+]

@@ -1,0 +1,231 @@
+"""Import DNS and proxy logs: one report per client named in the log, AI lookups only.
+
+Lines are read one at a time and matched against the catalogue as they come; a name that
+matches nothing is dropped at once, so importing never builds anyone's browsing history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from collector.logimport.errors import LogImportError, UnknownLogFormat
+from collector.logimport.parsers import (
+    BindParser,
+    DnsmasqParser,
+    LineParser,
+    Lookup,
+    SquidParser,
+    WindowsDnsParser,
+    ZeekParser,
+)
+from signatures import (
+    MAX_FINDINGS,
+    AgentInfo,
+    Confidence,
+    Finding,
+    FindingKind,
+    HostInfo,
+    Match,
+    Matcher,
+    Report,
+    ReportKind,
+    format_time,
+    utcnow,
+)
+
+ProgressCallback = Callable[[int, int], None]
+
+FORMATS: tuple[str, ...] = ("zeek-dns", "zeek-ssl", "bind", "dnsmasq", "pihole",
+                            "windows-dns", "squid")
+IMPORTER_ID = "shadowmap-logimport"
+IMPORTER_VERSION = "1"
+MAX_CLIENTS = 100_000
+_PROGRESS_EVERY = 1 << 20  # report progress about once per MiB read
+
+
+@dataclass(slots=True)
+class _Aggregate:
+    match: Match
+    first: dt.datetime
+    last: dt.datetime
+    count: int = 0
+    details: list[str] = field(default_factory=list)
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ImportStats:
+    """What an import read: lines, lookups, and what was kept."""
+
+    lines: int = 0
+    lookups: int = 0
+    unparsed: int = 0
+    matched: int = 0
+    clients: int = 0
+
+
+@dataclass(slots=True)
+class LogImport:
+    """The result of importing one log: the reports to ingest and the counters."""
+
+    reports: list[Report]
+    stats: ImportStats
+
+
+def make_parser(format_name: str, now: dt.datetime) -> LineParser:
+    """Return a fresh line parser for a format name; raises UnknownLogFormat."""
+    if format_name == "zeek-dns":
+        return ZeekParser("dns")
+    if format_name == "zeek-ssl":
+        return ZeekParser("ssl")
+    if format_name == "bind":
+        return BindParser()
+    if format_name in ("dnsmasq", "pihole"):
+        return DnsmasqParser(now)
+    if format_name == "windows-dns":
+        return WindowsDnsParser()
+    if format_name == "squid":
+        return SquidParser()
+    raise UnknownLogFormat(format_name, FORMATS)
+
+
+def import_log(
+    path: str | Path,
+    format_name: str,
+    matcher: Matcher,
+    *,
+    progress: ProgressCallback | None = None,
+    now: dt.datetime | None = None,
+) -> list[Report]:
+    """Parse a log file and return one report per client that looked up AI services.
+
+    Raises UnknownLogFormat for an unsupported format, LogImportError when the file cannot
+    be read.
+    """
+    return read_log(path, format_name, matcher, progress=progress, now=now).reports
+
+
+def read_log(
+    path: str | Path,
+    format_name: str,
+    matcher: Matcher,
+    *,
+    progress: ProgressCallback | None = None,
+    now: dt.datetime | None = None,
+) -> LogImport:
+    """Like :func:`import_log`, and also return the import's counters."""
+    reference = now or utcnow()
+    parser = make_parser(format_name, reference)
+    stats = ImportStats()
+    clients: dict[str, dict[str, _Aggregate]] = {}
+    verdicts: dict[int, Match | None] = {}  # keyed by the name's hash: no names are kept
+    try:
+        total = os.path.getsize(path)
+        handle = open(path, "rb")
+    except OSError as exc:
+        raise LogImportError(str(path), exc.strerror or str(exc)) from exc
+    done = 0
+    next_report = _PROGRESS_EVERY
+    try:
+        for raw in handle:
+            done += len(raw)
+            stats.lines += 1
+            if progress is not None and done >= next_report:
+                progress(done, total)
+                next_report = done + _PROGRESS_EVERY
+            line = raw.decode("utf-8", errors="replace")
+            lookup = parser.parse(line)
+            if lookup is None:
+                if line.strip() and not line.startswith("#"):
+                    stats.unparsed += 1
+                continue
+            stats.lookups += 1
+            name = lookup.name.lower().rstrip(".")
+            key = hash(name)
+            if key in verdicts:
+                match = verdicts[key]
+            else:
+                match = matcher.match_domain(name)
+                if len(verdicts) > 65536:
+                    verdicts.clear()
+                verdicts[key] = match
+            if match is None:
+                continue
+            stats.matched += 1
+            _record(clients, lookup, name, match, reference)
+    except OSError as exc:
+        raise LogImportError(str(path), exc.strerror or str(exc)) from exc
+    finally:
+        handle.close()
+    if progress is not None:
+        progress(total, total)
+    stats.clients = len(clients)
+    reports = [_report(client, found, format_name, matcher, reference)
+               for client, found in clients.items()]
+    return LogImport(reports=reports, stats=stats)
+
+
+def _record(clients: dict[str, dict[str, _Aggregate]], lookup: Lookup, name: str, match: Match,
+            reference: dt.datetime) -> None:
+    found = clients.get(lookup.client)
+    if found is None:
+        if len(clients) >= MAX_CLIENTS:
+            return
+        found = clients[lookup.client] = {}
+    when = lookup.time or reference
+    aggregate = found.get(name)
+    if aggregate is None:
+        if len(found) >= MAX_FINDINGS:
+            return
+        aggregate = found[name] = _Aggregate(match, when, when)
+    aggregate.count += 1
+    aggregate.first = min(aggregate.first, when)
+    aggregate.last = max(aggregate.last, when)
+    if lookup.detail and lookup.detail not in aggregate.details and len(aggregate.details) < 16:
+        aggregate.details.append(lookup.detail)
+    if lookup.user and lookup.user not in aggregate.users and len(aggregate.users) < 16:
+        aggregate.users.append(lookup.user)
+
+
+def _report(client: str, found: dict[str, _Aggregate], format_name: str, matcher: Matcher,
+            reference: dt.datetime) -> Report:
+    findings = []
+    for name, aggregate in found.items():
+        match = aggregate.match
+        evidence: dict[str, str | int | float | bool | list[str] | None] = {
+            "format": format_name,
+            "client": client,
+            "domain": name,
+            "count": aggregate.count,
+            "first_time": format_time(aggregate.first),
+            "last_time": format_time(aggregate.last),
+            "matched": f"{match.kind.value}:{match.indicator}",
+        }
+        if aggregate.details:
+            evidence["details"] = list(aggregate.details)
+        if len(aggregate.users) > 1:
+            evidence["users"] = list(aggregate.users)
+        findings.append(Finding(
+            kind=FindingKind.LOG,
+            indicator=name[:1024],
+            indicator_kind=match.kind.value,
+            service_id=match.service_id,
+            confidence=Confidence(match.confidence),
+            user=aggregate.users[0][:256] if len(aggregate.users) == 1 else None,
+            evidence=evidence,
+            first_seen=aggregate.first.replace(microsecond=0),
+            last_seen=aggregate.last.replace(microsecond=0),
+        ))
+    return Report(
+        report_id=Report.new_id(),
+        agent=AgentInfo(id=f"{IMPORTER_ID}:{format_name}", version=IMPORTER_VERSION,
+                        catalogue_version=matcher.catalogue.version[:64]),
+        host=HostInfo(hostname=client[:255], os="other"),
+        generated_at=reference,
+        findings=findings,
+        kind=ReportKind.FULL,
+    )
