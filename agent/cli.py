@@ -180,6 +180,24 @@ def cmd_update_signatures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dns(args: argparse.Namespace) -> int:
+    from agent.network import CaptureFileError, scan_capture
+
+    catalogue = active_catalogue(_settings(args))
+    try:
+        scan = scan_capture(args.pcap, Matcher(catalogue))
+    except CaptureFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(scan.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        for finding in scan.findings:
+            print(f"{finding.kind.value}\t{finding.indicator}\t{finding.service_id or '-'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shadowmap-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"shadowmap-agent {__version__}")
@@ -202,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--token", required=True, help="enrollment token from an admin")
     enroll.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
     enroll.set_defaults(func=cmd_enroll)
+
+    dns = commands.add_parser("dns", help="AI names (DNS, TLS/QUIC SNI) in a capture file")
+    dns.add_argument("--pcap", required=True, type=Path, help="pcap or pcapng file")
+    dns.add_argument("--json", action="store_true", help="print a JSON document")
+    dns.set_defaults(func=cmd_dns)
 
     update = commands.add_parser(
         "update-signatures", help="fetch, verify and install the collector's newest catalogue"

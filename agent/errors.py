@@ -5,6 +5,11 @@ Exception tree::
     AgentError
      ├── ConfigError        a setting is invalid (names the setting and the source)
      ├── NotEnrolled        no credential yet; run `shadowmap-agent enroll`
+     ├── NetworkError       (agent/network/errors.py) capture and capture files
+     │    ├── CaptureFileError        a pcap/pcapng file cannot be read
+     │    └── CaptureError            live capture cannot run
+     │         ├── CapturePermissionError   no CAP_NET_RAW; the message says how to grant it
+     │         └── CaptureUnavailable       not supported on this platform
      └── ReportError        the collector could not be reached or refused a request
           ├── CollectorUnreachable   network failure or timeout; worth retrying later
           └── CollectorRefused       the collector answered with an error status (status, detail)

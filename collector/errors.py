@@ -6,6 +6,8 @@ Exception tree::
      ├── ReportRejected          a report cannot be ingested (bad format, too big); nothing stored
      ├── AuthenticationFailed    a credential or enrollment token is unknown, expired or revoked
      │    └── EnrollmentRefused  an enrollment token cannot be used (expired, used up, revoked)
+     ├── LogImportError          (collector/logimport) a DNS/proxy log cannot be read
+     │    └── UnknownLogFormat   the format name is not one Shadowmap reads
      ├── NotFound                a requested record does not exist (kind, key)
      ├── Conflict                the change conflicts with the current state (e.g. a duplicate name)
      └── StorageError            the database could not be reached or migrated

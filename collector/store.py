@@ -441,3 +441,24 @@ def _rowcount(result: Result[Any]) -> int:
 def inventory_table() -> Table:
     """Return the inventory items table for Core statements (typed)."""
     return cast(Table, InventoryItem.__table__)
+
+
+def get_or_create_log_source(session: Session, *, source_uid: str, hostname: str) -> Agent:
+    """Return the agent record standing for one client of an imported log, creating it.
+
+    Log sources never authenticate: their credential hash is random and matches no secret.
+    """
+    agent = session.scalar(select(Agent).where(Agent.agent_uid == source_uid))
+    if agent is not None:
+        return agent
+    host = Host(hostname=hostname[:255], os="other")
+    session.add(host)
+    session.flush()
+    agent = Agent(
+        agent_uid=source_uid[:128],
+        credential_hash=hash_secret(new_secret("smlog_")),
+        host_id=host.id,
+    )
+    session.add(agent)
+    session.flush()
+    return agent

@@ -7,7 +7,8 @@ import datetime as dt
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -213,6 +214,61 @@ def cmd_register_mark_due(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress_bar(label: str) -> Callable[[int, int], None]:
+    """Return a progress callback drawing a bar on stderr (only when it is a terminal)."""
+    last = [-1]
+
+    def update(done: int, total: int) -> None:
+        if not sys.stderr.isatty() or total <= 0:
+            return
+        percent = min(100, done * 100 // total)
+        if percent == last[0]:
+            return
+        last[0] = percent
+        filled = percent // 4
+        sys.stderr.write(
+            f"\r{label} [{'#' * filled}{' ' * (25 - filled)}] {percent:3d}% "
+            f"{done / 1e6:.1f}/{total / 1e6:.1f} MB"
+        )
+        if percent == 100:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update
+
+
+def cmd_import_logs(args: argparse.Namespace) -> int:
+    from collector.ingest import ingest_report
+    from collector.logimport import read_log
+    from signatures import Matcher, load_catalogue
+
+    settings = _settings(args)
+    catalogue = load_catalogue(settings.catalogue_dir)
+    imported = read_log(
+        args.file,
+        args.format,
+        Matcher(catalogue),
+        progress=_progress_bar(f"importing {args.file.name}"),
+    )
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    findings = 0
+    with transaction(sessions) as session:
+        for report in imported.reports:
+            agent = store.get_or_create_log_source(
+                session,
+                source_uid=f"{report.agent.id}:{report.host.hostname}",
+                hostname=report.host.hostname,
+            )
+            findings += ingest_report(
+                session, agent=agent, report=report, catalogue=catalogue
+            ).findings
+    print(
+        f"imported {args.file}: {len(imported.reports)} client(s), {findings} AI finding(s); "
+        f"{imported.stats}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
@@ -278,6 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id", type=int)
     token_revoke.set_defaults(func=cmd_token_revoke)
     signatures_cli.register(commands)
+
+    from collector.logimport import FORMATS
+
+    import_logs = commands.add_parser(
+        "import-logs",
+        parents=[common],
+        help="import a DNS or proxy log; its AI lookups land in the inventory by client",
+    )
+    import_logs.add_argument("--format", required=True, choices=sorted(FORMATS))
+    import_logs.add_argument("file", type=Path)
+    import_logs.set_defaults(func=cmd_import_logs)
 
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION"
