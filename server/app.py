@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from collector.db import make_engine, make_sessionmaker
-from server import __version__, http_errors, ui
-from server.api import agents, inventory
+from server import __version__, api_auth, http_errors, ui
+from server.api import agents, inventory, sync, tokens
 from server.config import ServerSettings
 from server.state import AppState
 from signatures import load_catalogue
@@ -54,6 +54,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.shadowmap = state
     http_errors.install(app)
+    api_auth.install(app, settings)
 
     @app.middleware("http")
     async def _security_headers(
@@ -70,6 +71,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     app.include_router(agents.router)
     app.include_router(inventory.router)
+    app.include_router(sync.router)
+    app.include_router(tokens.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     return app

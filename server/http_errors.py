@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -15,7 +16,14 @@ from collector.errors import (
     ReportRejected,
     StorageError,
 )
-from server.errors import CsrfFailed, Forbidden, NotAuthenticated
+from server.errors import (
+    CsrfFailed,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    RateLimited,
+    RequestTooLarge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +77,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
         return _problem(409, "conflict", exc.reason)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> Response:
+        response = _problem(429, "too many requests", str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+
+    @app.exception_handler(RequestTooLarge)
+    async def _too_large(request: Request, exc: RequestTooLarge) -> Response:
+        return _problem(413, "request too large", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        return _problem(400, "invalid input", str(exc))
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from collector import store
-from server.deps import DbSession, State, Viewer
+from server.api_auth import HostsReader, InventoryReader
+from server.deps import DbSession, State
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])
 
@@ -45,7 +46,7 @@ class HostOut(BaseModel):
 @router.get("/inventory", response_model=list[InventoryItemOut])
 def list_inventory(
     session: DbSession,
-    _who: Viewer,
+    _who: InventoryReader,
     state: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -72,7 +73,7 @@ def list_inventory(
 
 
 @router.get("/hosts", response_model=list[HostOut])
-def list_hosts(session: DbSession, state: State, _who: Viewer) -> list[HostOut]:
+def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
     """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
     return [

@@ -1,0 +1,207 @@
+"""Queries for the integration tables: API tokens, the incremental-sync change feed, report
+runs and webhook deliveries. Keyword-only functions; the caller owns the transaction.
+
+The change feed's guarantee
+---------------------------
+Every insert, update or delete of a tracked row (inventory items now, register entries
+later) sets that row's ``sync_changes.change_seq`` to the next value of the counter row
+``sync_counters('changes')``. The number is drawn by a database trigger *at commit time*
+(PostgreSQL: a deferred constraint trigger that holds the counter's row lock until commit;
+SQLite: one writer at a time). So change numbers follow commit order: once a reader sees a
+change numbered N, every change numbered below N is already visible to it. A poller that
+keeps the last number it saw (the cursor) and asks for ``change_seq > cursor`` therefore
+receives every row whose state changed since, exactly once per change number, and never
+misses a row committed "late" with an older ``updated_at``. Several changes to one row
+between two polls coalesce into its newest state (this is state sync, not an event log).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collector.api_models import ApiToken, ReportRun, SyncChange, SyncCounter
+from collector.credentials import hash_secret, new_secret
+from collector.errors import AuthenticationFailed, Conflict, NotFound
+from collector.models import InventoryItem, utcnow
+
+API_TOKEN_PREFIX = "smapi_"  # noqa: S105 - a prefix, not a secret
+_TOUCH_EVERY = dt.timedelta(minutes=1)
+
+
+# API tokens ----------------------------------------------------------------------------------
+
+
+def create_api_token(
+    session: Session,
+    *,
+    name: str,
+    scopes: Sequence[str],
+    expires_at: dt.datetime | None,
+    created_by: str = "",
+) -> tuple[ApiToken, str]:
+    """Create an API token; return it and its secret (shown once). Raises Conflict on a
+    duplicate name."""
+    if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
+        raise Conflict(f"an API token named {name!r} already exists")
+    secret = new_secret(API_TOKEN_PREFIX)
+    token = ApiToken(
+        name=name,
+        token_hash=hash_secret(secret),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_api_tokens(session: Session) -> Sequence[ApiToken]:
+    return session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+
+
+def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
+    """Revoke a token (idempotent); raises NotFound."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("API token", token_id)
+    token.revoked_at = token.revoked_at or utcnow()
+    return token
+
+
+def authenticate_api_token(session: Session, *, secret: str) -> ApiToken:
+    """Return the live token for a secret; raises AuthenticationFailed."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None:
+        raise AuthenticationFailed("unknown or revoked API token")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise AuthenticationFailed("API token expired")
+    # Record use at most once a minute, so that reads do not turn into writes.
+    if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
+        token.last_used_at = now
+    return token
+
+
+# Incremental sync ----------------------------------------------------------------------------
+
+
+def list_changes(
+    session: Session,
+    *,
+    entity: str,
+    after_seq: int,
+    changed_since: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[SyncChange]:
+    """Return the next ``limit`` changes of one entity after ``after_seq``, oldest first."""
+    query = (
+        select(SyncChange)
+        .where(SyncChange.entity == entity, SyncChange.change_seq > after_seq)
+        .order_by(SyncChange.change_seq)
+        .limit(limit)
+    )
+    if changed_since is not None:
+        query = query.where(SyncChange.changed_at >= changed_since)
+    return list(session.scalars(query))
+
+
+def list_inventory_changes(
+    session: Session,
+    *,
+    after_seq: int,
+    changed_since: dt.datetime | None = None,
+    limit: int = 100,
+) -> list[tuple[SyncChange, InventoryItem | None]]:
+    """Return inventory changes after ``after_seq`` with each item's current state (None
+    once deleted), read in one statement so a change and its row come from one snapshot."""
+    query = (
+        select(SyncChange, InventoryItem)
+        .join(InventoryItem, InventoryItem.id == SyncChange.entity_id, isouter=True)
+        .where(SyncChange.entity == "inventory.item", SyncChange.change_seq > after_seq)
+        .order_by(SyncChange.change_seq)
+        .limit(limit)
+    )
+    if changed_since is not None:
+        query = query.where(SyncChange.changed_at >= changed_since)
+    return [(change, item) for change, item in session.execute(query).all()]
+
+
+def latest_change_seq(session: Session) -> int:
+    return session.scalar(select(SyncCounter.value).where(SyncCounter.name == "changes")) or 0
+
+
+# Report runs ---------------------------------------------------------------------------------
+
+
+def claim_report_run(
+    session: Session, *, report: str, period: str, trigger: str, claimed_by: str
+) -> ReportRun | None:
+    """Claim one report period; return the new run, or None when it is already claimed.
+
+    The unique (report, period) pair makes the claim atomic across server replicas. The
+    insert runs in a savepoint so that a lost race leaves the caller's transaction usable.
+    """
+    run = ReportRun(
+        report=report, period=period, trigger=trigger, claimed_by=claimed_by, status="running"
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def finish_report_run(
+    session: Session,
+    *,
+    run_id: int,
+    status: str,
+    summary: dict[str, Any],
+    outputs: list[Any],
+    deliveries: list[Any],
+    error: str | None = None,
+) -> ReportRun:
+    run = session.get(ReportRun, run_id)
+    if run is None:
+        raise NotFound("report run", run_id)
+    run.status = status
+    run.summary = summary
+    run.outputs = outputs
+    run.deliveries = deliveries
+    run.error = error
+    run.finished_at = utcnow()
+    return run
+
+
+def list_report_runs(
+    session: Session, *, report: str | None = None, limit: int = 100, offset: int = 0
+) -> Sequence[ReportRun]:
+    query = select(ReportRun).order_by(ReportRun.started_at.desc(), ReportRun.id.desc())
+    if report is not None:
+        query = query.where(ReportRun.report == report)
+    return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def get_report_run(session: Session, *, run_id: int) -> ReportRun:
+    run = session.get(ReportRun, run_id)
+    if run is None:
+        raise NotFound("report run", run_id)
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of sync results and the cursor value after it."""
+
+    last_seq: int
+    has_more: bool
