@@ -4,6 +4,7 @@ transactions commit concurrently (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import secrets
 import threading
@@ -217,9 +218,7 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
     # The race this feed must survive did happen: some transaction stamped an earlier
     # updated_at than another but committed after it (an (updated_at, id) cursor misses it).
     by_commit = sorted(commits, key=lambda pair: pair[1])
-    assert any(
-        later[0] < earlier[0] for earlier, later in zip(by_commit, by_commit[1:], strict=False)
-    )
+    assert any(later[0] < earlier[0] for earlier, later in itertools.pairwise(by_commit))
 
     numbers = [change["change_seq"] for change in received]
     assert numbers == sorted(numbers) and len(numbers) == len(set(numbers))
