@@ -16,7 +16,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from collector import api_store
 from collector.models import InventoryItem
-from server.api.paging import NOT_MODIFIED, decode_cursor, encode_cursor, json_with_etag
+from server.api.paging import (
+    NOT_MODIFIED,
+    cursor_pattern,
+    decode_cursor,
+    encode_cursor,
+    json_with_etag,
+)
 from server.api_auth import AUTH_RESPONSES, InventoryReader
 from server.deps import DbSession
 
@@ -79,7 +85,13 @@ def sync_inventory(
     request: Request,
     session: DbSession,
     _caller: InventoryReader,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=cursor_pattern(INVENTORY_FEED),
+            description="The next_cursor of the previous page.",
+        ),
+    ] = None,
     updated_since: Annotated[AwareDatetime | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:

@@ -21,9 +21,10 @@ from sqlalchemy.engine import make_url
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.models import InventoryItem, utcnow
-from server.api.paging import encode_cursor
+from server.api.paging import decode_cursor, encode_cursor
 from server.app import create_app
 from server.config import ServerSettings
+from server.errors import InvalidInput
 from tests.conftest import PG_ADMIN_URL
 from tests.server.api.conftest import bearer, make_token
 
@@ -101,19 +102,30 @@ def test_updated_since_narrows_the_first_page_and_resumes_without_gaps(
 
 
 @pytest.mark.parametrize(
-    ("cursor", "detail"),
+    ("cursor", "status", "detail"),
     [
-        ("not-base64!!", "cursor"),
-        ("eyJ2IjoxfQ", "cursor"),  # {"v":1}
-        (encode_cursor(entity="register.entry", seq=3), "another feed"),
+        ("not-a-cursor!!", 422, "cursor"),
+        ("i" + "f" * 16, 422, "cursor"),
+        (encode_cursor(entity="register.entry", seq=3), 422, "cursor"),
     ],
 )
-def test_a_malformed_cursor_is_a_400_naming_the_field(
-    client: TestClient, app: FastAPI, cursor: str, detail: str
+def test_a_malformed_cursor_is_refused_naming_the_field(
+    client: TestClient, app: FastAPI, cursor: str, status: int, detail: str
 ) -> None:
     token = make_token(app, ["inventory:read"])
     answer = client.get("/api/v1/sync/inventory", params={"cursor": cursor}, headers=bearer(token))
-    assert answer.status_code == 400 and detail in answer.json()["detail"]
+    assert answer.status_code == status and detail in answer.text
+
+
+def test_cursors_are_checked_against_their_feed() -> None:
+    with pytest.raises(InvalidInput, match="another feed"):
+        decode_cursor(encode_cursor(entity="register.entry", seq=3), entity="inventory.item")
+    with pytest.raises(InvalidInput, match="cursor"):
+        decode_cursor("zz", entity="inventory.item")
+    assert (
+        decode_cursor(encode_cursor(entity="inventory.item", seq=300), entity="inventory.item")
+        == 300
+    )
 
 
 # Concurrency ---------------------------------------------------------------------------------
