@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.api_models import ApiToken, ReportRun, SyncChange, SyncCounter
 from collector.credentials import hash_secret, new_secret
 from collector.errors import AuthenticationFailed, Conflict, NotFound
-from collector.models import InventoryItem, utcnow
+from collector.models import InventoryItem, Sighting, utcnow
 
 API_TOKEN_PREFIX = "smapi_"  # noqa: S105 - a prefix, not a secret
 _TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -199,9 +199,91 @@ def get_report_run(session: Session, *, run_id: int) -> ReportRun:
     return run
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """A page of sync results and the cursor value after it."""
+# Discovery-report figures --------------------------------------------------------------------
 
-    last_seq: int
-    has_more: bool
+
+@dataclass(frozen=True, slots=True)
+class ItemUse:
+    """An inventory item with how widely it is used."""
+
+    item: InventoryItem
+    host_count: int
+    user_count: int
+    last_seen_at: dt.datetime | None
+
+
+def _item_use(session: Session, items: Sequence[InventoryItem]) -> list[ItemUse]:
+    if not items:
+        return []
+    rows = session.execute(
+        select(
+            Sighting.item_id,
+            func.count(func.distinct(Sighting.host_id)),
+            func.count(func.distinct(Sighting.user_name)),
+            func.max(Sighting.last_seen_at),
+        )
+        .where(Sighting.item_id.in_([item.id for item in items]))
+        .group_by(Sighting.item_id)
+    ).all()
+    found = {row[0]: row for row in rows}
+    return [
+        ItemUse(
+            item=item,
+            host_count=found[item.id][1] if item.id in found else 0,
+            user_count=found[item.id][2] if item.id in found else 0,
+            last_seen_at=found[item.id][3] if item.id in found else None,
+        )
+        for item in items
+    ]
+
+
+def list_items_first_seen_between(
+    session: Session, *, start: dt.datetime, end: dt.datetime
+) -> list[ItemUse]:
+    """Return items first seen in [start, end), most widely used first."""
+    items = session.scalars(
+        select(InventoryItem).where(
+            InventoryItem.first_seen_at >= start, InventoryItem.first_seen_at < end
+        )
+    ).all()
+    return sorted(_item_use(session, items), key=lambda use: (-use.host_count, use.item.name))
+
+
+def list_items_in_state(session: Session, *, state: str) -> list[ItemUse]:
+    """Return items in one triage state, oldest first."""
+    items = session.scalars(
+        select(InventoryItem)
+        .where(InventoryItem.state == state)
+        .order_by(InventoryItem.first_seen_at, InventoryItem.id)
+    ).all()
+    return _item_use(session, items)
+
+
+def list_items_seen_since(session: Session, *, state: str, since: dt.datetime) -> list[ItemUse]:
+    """Return items in ``state`` with a sighting last seen at or after ``since``."""
+    recent = select(Sighting.item_id).where(Sighting.last_seen_at >= since)
+    items = session.scalars(
+        select(InventoryItem)
+        .where(InventoryItem.state == state, InventoryItem.id.in_(recent))
+        .order_by(InventoryItem.name)
+    ).all()
+    return _item_use(session, items)
+
+
+def count_items_by_state(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(InventoryItem.state, func.count(InventoryItem.id)).group_by(InventoryItem.state)
+    ).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+def adoption_counts(session: Session, *, at: dt.datetime) -> tuple[int, int, int]:
+    """Return (services, hosts, users) with at least one sighting first seen before ``at``."""
+    row = session.execute(
+        select(
+            func.count(func.distinct(Sighting.item_id)),
+            func.count(func.distinct(Sighting.host_id)),
+            func.count(func.distinct(Sighting.user_name)),
+        ).where(Sighting.first_seen_at < at)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
