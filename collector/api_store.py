@@ -18,15 +18,23 @@ between two polls coalesce into its newest state (this is state sync, not an eve
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.api_models import ApiToken, ReportRun, SyncChange, SyncCounter
+from collector.api_models import (
+    ApiToken,
+    ReportRun,
+    SyncChange,
+    SyncCounter,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from collector.credentials import hash_secret, new_secret
 from collector.errors import AuthenticationFailed, Conflict, NotFound
 from collector.models import InventoryItem, Sighting, utcnow
@@ -142,12 +150,20 @@ def latest_change_seq(session: Session) -> int:
 
 
 def claim_report_run(
-    session: Session, *, report: str, period: str, trigger: str, claimed_by: str
+    session: Session,
+    *,
+    report: str,
+    period: str,
+    trigger: str,
+    claimed_by: str,
+    stale_after: dt.timedelta = dt.timedelta(hours=1),
 ) -> ReportRun | None:
-    """Claim one report period; return the new run, or None when it is already claimed.
+    """Claim one report period; return the run, or None when it is already claimed.
 
     The unique (report, period) pair makes the claim atomic across server replicas. The
     insert runs in a savepoint so that a lost race leaves the caller's transaction usable.
+    A failed run, or one left "running" for longer than ``stale_after`` by a replica that
+    died, is taken over by a conditional update (again atomic: one taker wins).
     """
     run = ReportRun(
         report=report, period=period, trigger=trigger, claimed_by=claimed_by, status="running"
@@ -157,7 +173,27 @@ def claim_report_run(
             session.add(run)
             session.flush()
     except IntegrityError:
-        return None
+        now = utcnow()
+        taken = session.execute(
+            update(ReportRun)
+            .where(
+                ReportRun.report == report,
+                ReportRun.period == period,
+                or_(
+                    ReportRun.status == "failed",
+                    and_(ReportRun.status == "running", ReportRun.started_at < now - stale_after),
+                ),
+            )
+            .values(status="running", claimed_by=claimed_by, started_at=now, error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) != 1:
+            return None
+        return session.scalar(
+            select(ReportRun)
+            .where(ReportRun.report == report, ReportRun.period == period)
+            .execution_options(populate_existing=True)
+        )
     return run
 
 
@@ -287,3 +323,139 @@ def adoption_counts(session: Session, *, at: dt.datetime) -> tuple[int, int, int
         ).where(Sighting.first_seen_at < at)
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+# Webhooks ------------------------------------------------------------------------------------
+
+WEBHOOK_CURSOR = "webhooks"
+
+
+def create_webhook_endpoint(
+    session: Session, *, name: str, url: str, event_types: Sequence[str]
+) -> WebhookEndpoint:
+    """Create a webhook endpoint; raises Conflict on a duplicate name."""
+    if session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.name == name)):
+        raise Conflict(f"a webhook named {name!r} already exists")
+    endpoint = WebhookEndpoint(
+        name=name, url=url, event_types=sorted(set(event_types)), key_salt=new_secret("")
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def list_webhook_endpoints(session: Session) -> Sequence[WebhookEndpoint]:
+    return session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).all()
+
+
+def delete_webhook_endpoint(session: Session, *, endpoint_id: int) -> None:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise NotFound("webhook", endpoint_id)
+    session.delete(endpoint)
+
+
+def list_webhook_deliveries(
+    session: Session,
+    *,
+    endpoint_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> Sequence[WebhookDelivery]:
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    if endpoint_id is not None:
+        query = query.where(WebhookDelivery.endpoint_id == endpoint_id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    return session.scalars(query).all()
+
+
+def _subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    for pattern in endpoint.event_types:
+        if pattern == "*" or pattern == event_type:
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
+
+
+def enqueue_inventory_events(session: Session, *, limit: int = 500) -> int:
+    """Turn inventory changes after the webhook cursor into deliveries; return how many.
+
+    The cursor row is locked (SKIP LOCKED on PostgreSQL), so one replica enqueues at a time
+    and each change becomes events once. The first call starts from the present.
+    """
+    row = session.scalar(
+        select(SyncCounter)
+        .where(SyncCounter.name == WEBHOOK_CURSOR)
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        exists = session.scalar(select(SyncCounter.name).where(SyncCounter.name == WEBHOOK_CURSOR))
+        if exists is not None:
+            return 0  # another replica holds it
+        try:
+            with session.begin_nested():
+                session.add(SyncCounter(name=WEBHOOK_CURSOR, value=latest_change_seq(session)))
+                session.flush()
+        except IntegrityError:
+            pass
+        return 0
+    endpoints = [endpoint for endpoint in list_webhook_endpoints(session) if endpoint.active]
+    changes = list_inventory_changes(session, after_seq=row.value, limit=limit)
+    created = 0
+    for change, item in changes:
+        if change.deleted or item is None:
+            event_type = "inventory.item.deleted"
+        elif change.first_seq > row.value:
+            event_type = "inventory.item.created"
+        else:
+            event_type = "inventory.item.updated"
+        data: dict[str, Any] = {"id": change.entity_id, "change_seq": change.change_seq}
+        if item is not None and not change.deleted:
+            data["item"] = {
+                "id": item.id,
+                "key": item.key,
+                "service_id": item.service_id,
+                "name": item.name,
+                "vendor": item.vendor,
+                "category": item.category,
+                "state": item.state,
+                "first_seen_at": item.first_seen_at.isoformat(),
+                "last_seen_at": item.last_seen_at.isoformat(),
+            }
+        for endpoint in endpoints:
+            if _subscribed(endpoint, event_type):
+                event_id = str(uuid.uuid4())
+                session.add(
+                    WebhookDelivery(
+                        endpoint_id=endpoint.id,
+                        event_id=event_id,
+                        event_type=event_type,
+                        payload={
+                            "id": event_id,
+                            "type": event_type,
+                            "created_at": utcnow().isoformat(),
+                            "data": data,
+                        },
+                    )
+                )
+                created += 1
+    if changes:
+        row.value = changes[-1][0].change_seq
+    session.flush()
+    return created
+
+
+def claim_due_deliveries(session: Session, *, limit: int = 20) -> list[WebhookDelivery]:
+    """Lock and return due pending deliveries; rows locked by another replica are skipped
+    (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+            .order_by(WebhookDelivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -31,6 +32,22 @@ def _package_dir(name: str) -> Path:
     return Path(str(resources.files("server").joinpath(name)))
 
 
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run scheduled reports and webhook deliveries while the server runs."""
+    state: AppState = app.state.shadowmap
+    scheduler = None
+    if state.settings.scheduler_enabled:
+        from server.reports.schedule import start_scheduler
+
+        scheduler = start_scheduler(state.settings, state.engine, state.sessions)
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """Return the Shadowmap server application for these settings."""
     engine = make_engine(settings.resolved_database_url())
@@ -51,6 +68,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_scheduler_lifespan,
     )
     app.state.shadowmap = state
     http_errors.install(app)

@@ -69,6 +69,12 @@ class ServerSettings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
     smtp_password: str | None = Field(None, description="SMTP password, if the server needs one.")
     smtp_from: str = Field("shadowmap@localhost", description="Sender address of report emails.")
+    webhook_poll_seconds: int = Field(
+        10, ge=1, le=3600, description="How often pending webhook deliveries are sent."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts before a webhook delivery is marked failed."
+    )
 
     @field_validator("public_url")
     @classmethod

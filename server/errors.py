@@ -10,7 +10,8 @@ Exception tree::
      ├── RateLimited        an API caller used up its request budget (retry_after seconds)
      ├── RequestTooLarge    a request body is over the configured limit
      ├── InvalidInput       a parameter is malformed (names the field), e.g. a sync cursor
-     └── DeliveryFailed     a report or webhook could not be delivered (channel, reason)
+     ├── DeliveryFailed     a report or webhook could not be delivered (channel, reason)
+     └── InvalidSignature   a webhook signature is missing, malformed, stale or wrong
 
 Collector errors (collector.errors) pass through and are mapped to HTTP in server/http_errors.py.
 """
@@ -64,3 +65,9 @@ class DeliveryFailed(ServerError):
         self.channel = channel
         self.reason = reason
         super().__init__(f"{channel} delivery failed: {reason}")
+
+
+class InvalidSignature(ServerError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
