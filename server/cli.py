@@ -223,6 +223,74 @@ def _add_api_token_commands(
     revoke.set_defaults(func=cmd_api_token_revoke)
 
 
+# Discovery reports (server/reports/) ---------------------------------------------------------
+
+
+def cmd_report_run(args: argparse.Namespace) -> int:
+    from server.reports.runner import run_report
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    run = run_report(
+        sessions,
+        settings,
+        name=args.name,
+        trigger="schedule" if args.scheduled_period else "manual",
+        deliver=args.deliver,
+    )
+    if run is None:
+        print(f"the {args.name} report for this period has already run (see `report list`)")
+        return 0
+    files = ", ".join(str(output["filename"]) for output in run.outputs)
+    print(f"report run #{run.id} {run.report} {run.period}: {run.status}; files: {files}")
+    print(f"  in {settings.data_dir / 'reports' / str(run.id)}")
+    for outcome in run.deliveries:
+        state = "ok" if outcome["ok"] else "FAILED"
+        print(f"  delivery {outcome['channel']}: {state} {outcome['detail']}")
+    return 1 if any(not outcome["ok"] for outcome in run.deliveries) else 0
+
+
+def cmd_report_list(args: argparse.Namespace) -> int:
+    from collector import api_store
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        for run in api_store.list_report_runs(session, limit=args.limit):
+            headline = run.summary.get("headline", {})
+            print(
+                f"#{run.id}\t{run.report}\t{run.period}\t{run.trigger}\t{run.status}"
+                f"\tnew {headline.get('new_services', '-')}"
+                f"\tunreviewed {headline.get('unreviewed', '-')}"
+            )
+    return 0
+
+
+def _add_report_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    from server.reports.runner import REPORTS
+
+    report = commands.add_parser("report", help="discovery reports").add_subparsers(
+        dest="report_command", required=True, metavar="ACTION"
+    )
+    run = report.add_parser("run", parents=[common], help="run a report now")
+    run.add_argument("--name", choices=sorted(REPORTS), default="weekly")
+    run.add_argument(
+        "--deliver", action="store_true", help="send it through the configured channels"
+    )
+    run.add_argument(
+        "--scheduled-period",
+        action="store_true",
+        help="run it as the scheduler would: for the last whole week, at most once",
+    )
+    run.set_defaults(func=cmd_report_run)
+    listing = report.add_parser("list", parents=[common], help="report history")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(func=cmd_report_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
@@ -281,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id", type=int)
     token_revoke.set_defaults(func=cmd_token_revoke)
     _add_api_token_commands(commands, common)
+    _add_report_commands(commands, common)
     return parser
 
 

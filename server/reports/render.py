@@ -66,11 +66,14 @@ def queue_chart(figures: DiscoveryFigures) -> BarChart:
     )
 
 
+def template_dir() -> Path:
+    return Path(str(resources.files("server.reports").joinpath("templates")))
+
+
 def render_html(figures: DiscoveryFigures) -> str:
     """Return the report as one self-contained HTML page (user text escaped)."""
-    directory = Path(str(resources.files("server.reports").joinpath("templates")))
     environment = Environment(
-        loader=FileSystemLoader(directory), autoescape=select_autoescape(["html"])
+        loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(["html"])
     )
     return environment.get_template("discovery.html").render(
         f=figures,
