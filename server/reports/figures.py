@@ -73,24 +73,30 @@ def _summary(figures: DiscoveryFigures) -> list[str]:
     lines = [
         f"Shadowmap knows {head['services_total']} AI services in use across "
         f"{head['hosts_using_ai']} of {head['hosts_total']} monitored hosts.",
-        f"{head['new_services']} new AI services were discovered this period.",
+        f"{head['new_services']} new AI "
+        f"{'service was' if head['new_services'] == 1 else 'services were'} "
+        "discovered this period.",
     ]
     if head["unreviewed"]:
         oldest = (figures.end - figures.unreviewed[0].item.first_seen_at).days
+        count = head["unreviewed"]
         lines.append(
-            f"{head['unreviewed']} services await review; the oldest has waited {oldest} days."
+            f"{count} {'service awaits' if count == 1 else 'services await'} review; "
+            f"the oldest has waited {oldest} days."
         )
     else:
         lines.append("No service is waiting for review.")
     if head["prohibited_in_use"]:
         names = ", ".join(use.item.name for use in figures.prohibited_in_use[:3])
-        lines.append(f"{head['prohibited_in_use']} prohibited services are still in use ({names}).")
+        count = head["prohibited_in_use"]
+        verb = "service is" if count == 1 else "services are"
+        lines.append(f"{count} prohibited {verb} still in use ({names}).")
     else:
         lines.append("No prohibited service was seen this period.")
     if head["hosts_not_reporting"]:
-        lines.append(
-            f"{head['hosts_not_reporting']} hosts are not reporting, so their AI use is unknown."
-        )
+        count = head["hosts_not_reporting"]
+        verb = "host is" if count == 1 else "hosts are"
+        lines.append(f"{count} {verb} not reporting, so their AI use is unknown.")
     return lines
 
 
