@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
 
 from fastapi import FastAPI
 
 from collector import api_store
 from collector.db import transaction
+from server.config import ServerSettings
 
 
 def make_token(
@@ -29,3 +33,10 @@ def make_token(
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ServerSettings:
+    """The in-process server without its background scheduler, so that tests drive webhook
+    delivery rounds themselves and nothing races them."""
+    return ServerSettings(data_dir=tmp_path, scheduler_enabled=False)
