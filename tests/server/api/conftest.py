@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
 from fastapi import FastAPI
 
 from collector import api_store
