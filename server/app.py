@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from collector.db import make_engine, make_sessionmaker
 from server import __version__, api_auth, http_errors, ui
-from server.api import agents, inventory, reports, sync, tokens, webhooks
+from server.api import agents, exports, inventory, reports, sync, tokens, webhooks
 from server.config import ServerSettings
 from server.state import AppState
 from signatures import load_catalogue
@@ -93,6 +93,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(reports.router)
     app.include_router(webhooks.router)
+    app.include_router(exports.router)
     app.include_router(ui.router)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     return app
