@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from collector import api_store
 from collector.api_models import WebhookDelivery, WebhookEndpoint
@@ -48,7 +48,14 @@ class WebhookOut(BaseModel):
 
 class WebhookCreate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:@-]+$")]
-    url: AnyHttpUrl
+    url: Annotated[
+        str,
+        Field(
+            max_length=2048,
+            pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$",
+            description="http(s) URL that receives the events",
+        ),
+    ]
     event_types: Annotated[list[EventPattern], Field(min_length=1, max_length=10)]
 
 
@@ -105,7 +112,7 @@ def create_webhook(
 ) -> WebhookCreated:
     """Create a webhook endpoint; the signing key is in this response only."""
     endpoint = api_store.create_webhook_endpoint(
-        session, name=body.name, url=str(body.url), event_types=body.event_types
+        session, name=body.name, url=body.url, event_types=body.event_types
     )
     return WebhookCreated(
         **WebhookOut.of(endpoint).model_dump(),

@@ -58,7 +58,7 @@ def test_api_conforms_to_its_openapi_document(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=40,
+            max_examples=25,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
