@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
@@ -156,9 +156,22 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
 ) -> None:
     engine = make_engine(fresh_database_url)
     upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    settings = ServerSettings(data_dir=tmp_path, database_url=fresh_database_url, api_burst=100_000)
+    settings = ServerSettings(
+        data_dir=tmp_path,
+        database_url=fresh_database_url,
+        api_burst=100_000,
+        scheduler_enabled=False,
+    )
     app = create_app(settings)
+    try:
+        poll_while_writers_commit(engine, app)
+    finally:
+        engine.dispose()
+        app.state.shadowmap.engine.dispose()
+
+
+def poll_while_writers_commit(engine: Engine, app: FastAPI) -> None:
+    sessions = make_sessionmaker(engine)
     token = make_token(app, ["inventory:read"])
     writers_done = threading.Event()
     commits: list[tuple[dt.datetime, float]] = []  # (updated_at written, time of commit)
@@ -182,8 +195,12 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
                             )
                         )
                     else:
+                        # Writer 0's items are never updated: each is one change that a
+                        # poller must see exactly once (no later update can mask a miss).
                         ids = session.scalars(
-                            select(InventoryItem.id).order_by(InventoryItem.id)
+                            select(InventoryItem.id)
+                            .where(InventoryItem.key.not_like("w0-%"))
+                            .order_by(InventoryItem.id)
                         ).all()
                         for item_id in sorted(rng.sample(list(ids), k=min(2, len(ids)))):
                             item = session.get(InventoryItem, item_id, with_for_update=True)
@@ -192,7 +209,7 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
                             item.updated_at = stamp
                     session.flush()
                     # Hold the transaction open: later transactions commit first.
-                    time.sleep(rng.uniform(0, 0.03))
+                    time.sleep(rng.uniform(0, 0.06 if number == 0 else 0.03))
                 with commits_lock:
                     commits.append((stamp, time.monotonic()))
         except BaseException as exc:  # reported by the main thread
@@ -217,7 +234,7 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
         while any(thread.is_alive() for thread in threads):
             cursor, _ = poll_once(cursor)
             polls += 1
-            time.sleep(0.005)
+            time.sleep(0.001)
         for thread in threads:
             thread.join()
         writers_done.set()
@@ -240,6 +257,32 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
     with sessions() as session:
         final = {item.id: item.name for item in session.scalars(select(InventoryItem))}
     assert last_seen == final  # every row's newest state arrived; nothing missed
+    create_only = [
+        change["item"]["key"] for change in received if change["item"]["key"].startswith("w0-")
+    ]
+    assert sorted(create_only) == sorted(f"w0-{step}" for step in range(25))
     assert len(received) <= len(commits) * 2
-    engine.dispose()
-    app.state.shadowmap.engine.dispose()
+
+
+def test_change_tracking_triggers_exist_at_the_newest_revision(migrated_engine: Engine) -> None:
+    # SQLite's batch migrations rebuild a table and drop its triggers: a later migration that
+    # alters inventory_items must re-create them, and this test notices if it did not.
+    with migrated_engine.connect() as connection:
+        if migrated_engine.dialect.name == "sqlite":
+            names = set(
+                connection.execute(
+                    text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                ).scalars()
+            )
+            assert {
+                "trg_inventory_items_change_insert",
+                "trg_inventory_items_change_update",
+                "trg_inventory_items_change_delete",
+            } <= names
+        else:
+            names = set(
+                connection.execute(
+                    text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+                ).scalars()
+            )
+            assert "trg_inventory_items_change" in names
