@@ -49,7 +49,7 @@ def list_inventory(
     _who: InventoryReader,
     state: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[InventoryItemOut]:
     """List draft inventory items with their roll-ups."""
     return [

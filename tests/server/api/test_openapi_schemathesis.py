@@ -45,6 +45,7 @@ def api_schema(api_app: FastAPI) -> schemathesis.schemas.BaseSchema:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_api_conforms_to_its_openapi_document(
     api_schema: schemathesis.schemas.BaseSchema, api_app: FastAPI
 ) -> None:
@@ -58,7 +59,7 @@ def test_api_conforms_to_its_openapi_document(
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=25,
+            max_examples=20,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),
