@@ -1,7 +1,8 @@
 """What the change-feed trigger costs ingest on PostgreSQL: concurrent transactions that
 upsert inventory items, with the commit-time trigger installed and with it dropped.
 
-Run from the repository root: PYTHONPATH=. /work/venv/bin/python bench/sync_trigger_overhead.py [admin URL]
+Run from the repository root:
+    PYTHONPATH=. /work/venv/bin/python bench/sync_trigger_overhead.py [admin URL]
 Writes bench/results/sync_trigger_overhead.json.
 """
 
