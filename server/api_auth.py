@@ -100,7 +100,10 @@ def _authenticate(
         raise CsrfFailed()
     user = web_session.user
     return ApiCaller(
-        kind="session", name=user.username, scopes=ROLE_SCOPES[user.role], user_id=user.id
+        kind="session",
+        name=user.username,
+        scopes=ROLE_SCOPES.get(user.role, frozenset()),
+        user_id=user.id,
     )
 
 
