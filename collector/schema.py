@@ -6,10 +6,11 @@ module is added to the imports below so that migrations and schema checks see it
 
 from __future__ import annotations
 
+import collector.api_models
 import collector.models
 import collector.register_models
 from collector.models import Base
 
-MODEL_MODULES = (collector.models, collector.register_models)
+MODEL_MODULES = (collector.models, collector.register_models, collector.api_models)
 
 __all__ = ["MODEL_MODULES", "Base"]

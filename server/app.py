@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from collector.db import make_engine, make_sessionmaker
-from server import __version__, http_errors, ui
-from server.api import agents, inventory
+from server import __version__, api_auth, http_errors, ui
+from server.api import agents, exports, inventory, reports, sync, tokens, webhooks
 from server.config import ServerSettings
 from server.register import api as register_api
 from server.register import views as register_views
@@ -31,6 +32,22 @@ _SECURITY_HEADERS = {
 
 def _package_dir(name: str) -> Path:
     return Path(str(resources.files("server").joinpath(name)))
+
+
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run scheduled reports and webhook deliveries while the server runs."""
+    state: AppState = app.state.shadowmap
+    scheduler = None
+    if state.settings.scheduler_enabled:
+        from server.reports.schedule import start_scheduler
+
+        scheduler = start_scheduler(state.settings, state.engine, state.sessions)
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -53,9 +70,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_scheduler_lifespan,
     )
     app.state.shadowmap = state
     http_errors.install(app)
+    api_auth.install(app, settings)
 
     @app.middleware("http")
     async def _security_headers(
@@ -72,6 +91,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     app.include_router(agents.router)
     app.include_router(inventory.router)
+    app.include_router(sync.router)
+    app.include_router(tokens.router)
+    app.include_router(reports.router)
+    app.include_router(webhooks.router)
+    app.include_router(exports.router)
     app.include_router(ui.router)
     app.include_router(register_views.router)
     app.include_router(register_api.router)

@@ -269,6 +269,147 @@ def cmd_import_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+# API tokens (server/api_auth.py) ------------------------------------------------------------
+
+
+def cmd_api_token_create(args: argparse.Namespace) -> int:
+    from collector import api_store
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
+    with transaction(sessions) as session:
+        token, secret = api_store.create_api_token(
+            session, name=args.name, scopes=args.scope, expires_at=expires, created_by="cli"
+        )
+        token_id, scopes = token.id, token.scopes
+    if args.quiet:
+        print(secret)
+    else:
+        print(f"API token #{token_id} {args.name!r} scopes {' '.join(scopes)}: {secret}")
+        print("  shown once; send it as `Authorization: Bearer <token>`")
+    return 0
+
+
+def cmd_api_token_list(args: argparse.Namespace) -> int:
+    from collector import api_store
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        for token in api_store.list_api_tokens(session):
+            status = "revoked" if token.revoked_at else "active"
+            expires = token.expires_at.isoformat() if token.expires_at else "never"
+            used = token.last_used_at.isoformat() if token.last_used_at else "never"
+            print(
+                f"#{token.id}\t{token.name}\t{status}\t{' '.join(token.scopes)}"
+                f"\texpires {expires}\tlast used {used}"
+            )
+    return 0
+
+
+def cmd_api_token_revoke(args: argparse.Namespace) -> int:
+    from collector import api_store
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        api_store.revoke_api_token(session, token_id=args.id)
+    print(f"revoked API token #{args.id}")
+    return 0
+
+
+def _add_api_token_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    from collector.api_models import SCOPES
+
+    api_token = commands.add_parser("api-token", help="API tokens with scopes").add_subparsers(
+        dest="api_token_command", required=True, metavar="ACTION"
+    )
+    create = api_token.add_parser("create", parents=[common], help="create a token")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope", action="append", required=True, choices=SCOPES, help="repeat for several"
+    )
+    create.add_argument("--expires", type=parse_duration, help="lifetime, e.g. 90d")
+    create.add_argument("--quiet", action="store_true", help="print only the token")
+    create.set_defaults(func=cmd_api_token_create)
+    listing = api_token.add_parser("list", parents=[common], help="list tokens (never secrets)")
+    listing.set_defaults(func=cmd_api_token_list)
+    revoke = api_token.add_parser("revoke", parents=[common], help="revoke a token")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_api_token_revoke)
+
+
+# Discovery reports (server/reports/) ---------------------------------------------------------
+
+
+def cmd_report_run(args: argparse.Namespace) -> int:
+    from server.reports.runner import run_report
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    run = run_report(
+        sessions,
+        settings,
+        name=args.name,
+        trigger="schedule" if args.scheduled_period else "manual",
+        deliver=args.deliver,
+    )
+    if run is None:
+        print(f"the {args.name} report for this period has already run (see `report list`)")
+        return 0
+    files = ", ".join(str(output["filename"]) for output in run.outputs)
+    print(f"report run #{run.id} {run.report} {run.period}: {run.status}; files: {files}")
+    print(f"  in {settings.data_dir / 'reports' / str(run.id)}")
+    for outcome in run.deliveries:
+        state = "ok" if outcome["ok"] else "FAILED"
+        print(f"  delivery {outcome['channel']}: {state} {outcome['detail']}")
+    return 1 if any(not outcome["ok"] for outcome in run.deliveries) else 0
+
+
+def cmd_report_list(args: argparse.Namespace) -> int:
+    from collector import api_store
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        for run in api_store.list_report_runs(session, limit=args.limit):
+            headline = run.summary.get("headline", {})
+            print(
+                f"#{run.id}\t{run.report}\t{run.period}\t{run.trigger}\t{run.status}"
+                f"\tnew {headline.get('new_services', '-')}"
+                f"\tunreviewed {headline.get('unreviewed', '-')}"
+            )
+    return 0
+
+
+def _add_report_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    from server.reports.runner import REPORTS
+
+    report = commands.add_parser("report", help="discovery reports").add_subparsers(
+        dest="report_command", required=True, metavar="ACTION"
+    )
+    run = report.add_parser("run", parents=[common], help="run a report now")
+    run.add_argument("--name", choices=sorted(REPORTS), default="weekly")
+    run.add_argument(
+        "--deliver", action="store_true", help="send it through the configured channels"
+    )
+    run.add_argument(
+        "--scheduled-period",
+        action="store_true",
+        help="run it as the scheduler would: for the last whole week, at most once",
+    )
+    run.set_defaults(func=cmd_report_run)
+    listing = report.add_parser("list", parents=[common], help="report history")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(func=cmd_report_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
@@ -361,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
         "mark-due", parents=[common], help="move entries whose review date has come to review due"
     )
     register_due.set_defaults(func=cmd_register_mark_due)
+
+    _add_api_token_commands(commands, common)
+    _add_report_commands(commands, common)
     return parser
 
 

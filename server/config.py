@@ -58,6 +58,41 @@ class ServerSettings(BaseSettings):
         description="Signed catalogue bundles served to agents (newest version wins); "
         "default: data_dir/signatures. Write them with `shadowmap signatures build`.",
     )
+    # API, integrations and scheduled reports (server/api_auth.py, server/reports/) --------
+    api_rate_per_minute: int = Field(
+        600, ge=1, description="Sustained API requests per minute allowed per token or user."
+    )
+    api_burst: int = Field(60, ge=1, description="API requests a token may make in one burst.")
+    api_max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted on /api/v1 (not ingest)."
+    )
+    scheduler_enabled: bool = Field(
+        True, description="Run scheduled reports and webhook deliveries inside the server."
+    )
+    report_cron: str = Field(
+        "0 7 * * mon", description="When the weekly discovery report runs (crontab, UTC)."
+    )
+    report_email_to: str = Field(
+        "", description="Comma-separated addresses that receive scheduled reports by email."
+    )
+    report_folder: Path | None = Field(
+        None, description="Folder that receives a copy of each scheduled report's files."
+    )
+    report_webhook_url: str | None = Field(
+        None, description="URL that receives a signed JSON notice of each finished report."
+    )
+    smtp_host: str = Field("localhost", description="SMTP server for report emails.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    smtp_password: str | None = Field(None, description="SMTP password, if the server needs one.")
+    smtp_from: str = Field("shadowmap@localhost", description="Sender address of report emails.")
+    webhook_poll_seconds: int = Field(
+        10, ge=1, le=3600, description="How often pending webhook deliveries are sent."
+    )
+    webhook_max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts before a webhook delivery is marked failed."
+    )
 
     @field_validator("public_url")
     @classmethod

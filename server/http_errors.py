@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -15,7 +16,14 @@ from collector.errors import (
     ReportRejected,
     StorageError,
 )
-from server.errors import CsrfFailed, Forbidden, NotAuthenticated
+from server.errors import (
+    CsrfFailed,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    RateLimited,
+    RequestTooLarge,
+)
 from server.register.errors import GuardFailed, InvalidTransition, StaleVersion
 
 log = logging.getLogger(__name__)
@@ -99,6 +107,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StaleVersion)
     async def _stale(request: Request, exc: StaleVersion) -> Response:
         return _html_problem(request, 409, "changed by someone else", str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> Response:
+        response = _problem(429, "too many requests", str(exc))
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return response
+
+    @app.exception_handler(RequestTooLarge)
+    async def _too_large(request: Request, exc: RequestTooLarge) -> Response:
+        return _problem(413, "request too large", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(request: Request, exc: InvalidInput) -> Response:
+        return _problem(400, "invalid input", str(exc))
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:

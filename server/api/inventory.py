@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from collector import store
 from collector.models import Host
+from server.api_auth import HostsReader, InventoryReader
 from server.deps import Admin, DbSession, State, Viewer
 from server.ui import check_csrf
 
@@ -137,10 +138,10 @@ def _host_fields(row: store.HostRow) -> dict[str, Any]:
 @router.get("/inventory", response_model=list[InventoryItemOut])
 def list_inventory(
     session: DbSession,
-    _who: Viewer,
+    _who: InventoryReader,
     state: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[InventoryItemOut]:
     """List draft inventory items with their roll-ups."""
     rows = store.list_inventory(session, state=state, limit=limit, offset=offset)
@@ -176,7 +177,7 @@ def get_inventory_item(
 
 
 @router.get("/hosts", response_model=list[HostOut])
-def list_hosts(session: DbSession, state: State, _who: Viewer) -> list[HostOut]:
+def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
     """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
     rows = store.list_hosts(session, stale_after=stale_after)

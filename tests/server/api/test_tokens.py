@@ -1,0 +1,156 @@
+"""API tokens: scopes, expiry, revocation, hashing at rest, coexistence with sessions,
+rate limits and request-size limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from collector.db import make_engine, upgrade
+from server.api_auth import TokenBucket
+from server.app import create_app
+from server.cli import main
+from server.config import ServerSettings
+from tests.server.api.conftest import bearer, make_token
+from tests.server.conftest import sign_in
+
+
+def test_a_token_reads_what_its_scopes_allow_and_nothing_else(
+    client: TestClient, app: FastAPI
+) -> None:
+    inventory_only = make_token(app, ["inventory:read"])
+    assert client.get("/api/v1/inventory", headers=bearer(inventory_only)).status_code == 200
+    assert client.get("/api/v1/sync/inventory", headers=bearer(inventory_only)).status_code == 200
+    refused = client.get("/api/v1/hosts", headers=bearer(inventory_only))
+    assert refused.status_code == 403 and "hosts:read" in refused.json()["detail"]
+    assert client.get("/api/v1/tokens", headers=bearer(inventory_only)).status_code == 403
+    admin = make_token(app, ["admin"])
+    assert client.get("/api/v1/hosts", headers=bearer(admin)).status_code == 200
+    assert client.get("/api/v1/tokens", headers=bearer(admin)).status_code == 200
+
+
+def test_unknown_revoked_and_expired_tokens_are_refused(client: TestClient, app: FastAPI) -> None:
+    assert client.get("/api/v1/inventory", headers=bearer("smapi_nope")).status_code == 401
+    assert client.get("/api/v1/inventory").status_code == 401
+    expired = make_token(
+        app, ["inventory:read"], expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    )
+    answer = client.get("/api/v1/inventory", headers=bearer(expired))
+    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+    admin = make_token(app, ["admin"], name="root")
+    victim = make_token(app, ["inventory:read"], name="victim")
+    assert client.get("/api/v1/inventory", headers=bearer(victim)).status_code == 200
+    listed = {t["name"]: t for t in client.get("/api/v1/tokens", headers=bearer(admin)).json()}
+    assert listed["victim"]["last_used_at"] is not None
+    revoked = client.delete(f"/api/v1/tokens/{listed['victim']['id']}", headers=bearer(admin))
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert client.get("/api/v1/inventory", headers=bearer(victim)).status_code == 401
+    assert client.delete("/api/v1/tokens/999999", headers=bearer(admin)).status_code == 404
+
+
+def test_sessions_use_roles_and_writes_need_the_csrf_header(
+    client: TestClient, app: FastAPI
+) -> None:
+    sign_in(client, "viewer")
+    assert client.get("/api/v1/sync/inventory").status_code == 200
+    assert client.get("/api/v1/tokens").status_code == 403
+    client.cookies.clear()
+    csrf = sign_in(client, "admin")
+    body = {"name": "grc-feed", "scopes": ["inventory:read", "register:read"]}
+    assert client.post("/api/v1/tokens", json=body).status_code == 403
+    created = client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    assert secret.startswith("smapi_") and created.json()["created_by"] == "admin"
+    duplicate = client.post("/api/v1/tokens", json=body, headers={"X-CSRF-Token": csrf})
+    assert duplicate.status_code == 409
+    bad_scope = client.post(
+        "/api/v1/tokens", json={"name": "x", "scopes": ["root"]}, headers={"X-CSRF-Token": csrf}
+    )
+    assert bad_scope.status_code == 422 and "scopes" in bad_scope.text
+    client.cookies.clear()
+    # A bearer token wins over any cookie and works without CSRF.
+    assert client.get("/api/v1/sync/inventory", headers=bearer(secret)).status_code == 200
+    # Only the hash is stored.
+    with app.state.shadowmap.engine.connect() as connection:
+        stored = connection.execute(text("SELECT token_hash FROM api_tokens")).scalars().all()
+    assert secret not in stored and all(len(value) == 64 for value in stored)
+
+
+def test_the_cli_creates_lists_and_revokes_tokens(
+    settings: ServerSettings, app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = ["--data-dir", str(settings.data_dir)]
+    assert (
+        main(
+            [
+                "api-token", "create", "--name", "grc", "--scope", "inventory:read",
+                "--scope", "hosts:read", "--expires", "90d", "--quiet", *data_dir,
+            ]
+        )
+        == 0
+    )  # fmt: skip
+    secret = capsys.readouterr().out.strip()
+    assert secret.startswith("smapi_")
+    with TestClient(app) as client:
+        assert client.get("/api/v1/hosts", headers=bearer(secret)).status_code == 200
+        assert main(["api-token", "list", *data_dir]) == 0
+        listing = capsys.readouterr().out
+        assert "grc" in listing and "hosts:read inventory:read" in listing
+        assert secret not in listing
+        token_id = listing.split("\t")[0].lstrip("#")
+        assert main(["api-token", "revoke", token_id, *data_dir]) == 0
+        assert client.get("/api/v1/hosts", headers=bearer(secret)).status_code == 401
+    with pytest.raises(SystemExit):
+        main(["api-token", "create", "--name", "x", "--scope", "everything", *data_dir])
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path, api_burst=3, api_rate_per_minute=6)
+    upgrade(make_engine(settings.resolved_database_url()))
+    app = create_app(settings)
+    fast, other = make_token(app, ["inventory:read"]), make_token(app, ["inventory:read"])
+    with TestClient(app) as client:
+        codes = [
+            client.get("/api/v1/inventory", headers=bearer(fast)).status_code for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        limited = client.get("/api/v1/inventory", headers=bearer(fast))
+        assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 10
+        # Buckets are per token.
+        assert client.get("/api/v1/inventory", headers=bearer(other)).status_code == 200
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    bucket = TokenBucket(rate_per_second=2, burst=2)
+    assert bucket.take("a", now=0) == 0 and bucket.take("a", now=0) == 0
+    assert bucket.take("a", now=0) == pytest.approx(0.5)
+    assert bucket.take("a", now=0.5) == 0
+    assert bucket.take("b", now=0.5) == 0
+
+
+def test_oversized_api_bodies_are_refused_before_parsing(tmp_path: Path) -> None:
+    settings = ServerSettings(data_dir=tmp_path, api_max_body_bytes=2048)
+    upgrade(make_engine(settings.resolved_database_url()))
+    app = create_app(settings)
+    admin = make_token(app, ["admin"])
+    with TestClient(app) as client:
+        big = {"name": "x" * 4000, "scopes": ["admin"]}
+        answer = client.post("/api/v1/tokens", json=big, headers=bearer(admin))
+        assert answer.status_code == 413
+
+        def chunks() -> object:
+            for _ in range(10):
+                yield b"{" + b" " * 500
+
+        streamed = client.post(
+            "/api/v1/tokens",
+            content=chunks(),  # type: ignore[arg-type]
+            headers={**bearer(admin), "Content-Type": "application/json"},
+        )
+        assert streamed.status_code == 413

@@ -1,0 +1,191 @@
+"""Webhooks: signatures (sign, verify, tamper, replay), events from inventory changes
+delivered to a real HTTP receiver on loopback, retries with backoff, and the delivery log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from collector.api_models import WebhookDelivery
+from collector.db import transaction
+from collector.models import InventoryItem
+from server.errors import InvalidSignature
+from server.signing import key_from_hex, sign, verify_signature
+from server.webhooks import backoff, deliver_due
+from tests.server.api.conftest import bearer, make_token
+
+T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+
+
+def test_signatures_verify_and_refuse_tampering_replay_and_garbage() -> None:
+    key = b"k" * 32
+    body = b'{"type":"inventory.item.created"}'
+    header = sign(key, body, timestamp=1_800_000_000)
+    assert header.startswith("t=1800000000,v1=")
+    assert verify_signature(key, body, header, now=1_800_000_100) == 1_800_000_000
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_signature(key, body + b" ", header, now=1_800_000_100)
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_signature(b"x" * 32, body, header, now=1_800_000_100)
+    with pytest.raises(InvalidSignature, match="tolerance"):
+        verify_signature(key, body, header, now=1_800_000_000 + 301)
+    for bad in (None, "", "v1=abc", "t=abc,v1=abc", "t=1800000000"):
+        with pytest.raises(InvalidSignature):
+            verify_signature(key, body, bad, now=1_800_000_000)
+    # Key rotation: any v1 may match.
+    rotated = header + ",v1=" + "0" * 64
+    assert verify_signature(key, body, rotated, now=1_800_000_000)
+
+
+class Receiver:
+    """A real HTTP server on loopback that records requests and answers a scripted status."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers.items()), body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+def add_item(app: FastAPI, key: str) -> int:
+    with transaction(app.state.shadowmap.sessions) as session:
+        item = InventoryItem(key=key, name=key.title(), first_seen_at=T0, last_seen_at=T0)
+        session.add(item)
+        session.flush()
+        return item.id
+
+
+def test_inventory_events_reach_a_real_receiver_signed(
+    client: TestClient, app: FastAPI, receiver: Receiver
+) -> None:
+    state = app.state.shadowmap
+    admin = make_token(app, ["webhooks:admin"])
+    reader = make_token(app, ["inventory:read"])
+    body = {"name": "grc", "url": receiver.url, "event_types": ["inventory.*"]}
+    assert client.post("/api/v1/webhooks", json=body, headers=bearer(reader)).status_code == 403
+    created = client.post("/api/v1/webhooks", json=body, headers=bearer(admin))
+    assert created.status_code == 201, created.text
+    key = key_from_hex(created.json()["signing_key"])
+    assert "signing_key" not in client.get("/api/v1/webhooks", headers=bearer(admin)).json()[0]
+
+    deliver_due(state.settings, state.sessions)  # the first round starts the feed from now
+    item_id = add_item(app, "claude")
+    with transaction(state.sessions) as session:
+        session.get(InventoryItem, item_id).state = "approved"  # type: ignore[union-attr]
+    assert deliver_due(state.settings, state.sessions) == 1  # both changes coalesce: one row
+
+    assert len(receiver.requests) == 1
+    headers, raw = receiver.requests[0]
+    verify_signature(key, raw, headers["Shadowmap-Signature"])
+    event = json.loads(raw)
+    assert event["type"] == headers["Shadowmap-Event"] == "inventory.item.created"
+    assert event["id"] == headers["Shadowmap-Delivery"]
+    assert event["data"]["item"]["state"] == "approved" and event["data"]["id"] == item_id
+
+    with transaction(state.sessions) as session:
+        session.get(InventoryItem, item_id).state = "prohibited"  # type: ignore[union-attr]
+    assert deliver_due(state.settings, state.sessions) == 1
+    updated = json.loads(receiver.requests[1][1])
+    assert updated["type"] == "inventory.item.updated"
+    assert updated["data"]["item"]["state"] == "prohibited"
+    assert deliver_due(state.settings, state.sessions) == 0  # nothing new, nothing resent
+
+    log = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).json()
+    assert [(d["event_type"], d["status"], d["attempts"]) for d in log] == [
+        ("inventory.item.updated", "delivered", 1),
+        ("inventory.item.created", "delivered", 1),
+    ]
+
+
+def test_failures_are_retried_with_backoff_then_given_up(
+    client: TestClient, app: FastAPI, receiver: Receiver
+) -> None:
+    state = app.state.shadowmap
+    settings = state.settings.model_copy(update={"webhook_max_attempts": 3})
+    admin = make_token(app, ["admin"])
+    body = {"name": "flaky", "url": receiver.url, "event_types": ["inventory.item.created"]}
+    assert client.post("/api/v1/webhooks", json=body, headers=bearer(admin)).status_code == 201
+    deliver_due(settings, state.sessions)
+    add_item(app, "gemini")
+    receiver.status = 500
+    assert deliver_due(settings, state.sessions) == 0
+    with state.sessions() as session:
+        delivery = session.query(WebhookDelivery).one()
+        assert delivery.status == "pending" and delivery.attempts == 1
+        assert delivery.last_status_code == 500
+        wait = delivery.next_attempt_at - dt.datetime.now(dt.UTC)
+        assert dt.timedelta(seconds=25) < wait <= dt.timedelta(seconds=30)
+    # Not due yet: nothing is sent.
+    deliver_due(settings, state.sessions)
+    assert len(receiver.requests) == 1
+
+    def make_due() -> None:
+        with transaction(state.sessions) as session:
+            for row in session.query(WebhookDelivery):
+                row.next_attempt_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+
+    make_due()
+    deliver_due(settings, state.sessions)
+    make_due()
+    deliver_due(settings, state.sessions)
+    assert len(receiver.requests) == 3
+    failed = client.get(
+        "/api/v1/webhooks/deliveries", params={"status": "failed"}, headers=bearer(admin)
+    ).json()
+    assert len(failed) == 1 and failed[0]["attempts"] == 3
+    assert failed[0]["last_error"] == "receiver answered 500"
+    # The same event id on every attempt, so a receiver can deduplicate.
+    ids = {json.loads(raw)["id"] for _headers, raw in receiver.requests}
+    assert len(ids) == 1
+
+
+def test_unreachable_receivers_are_logged_not_raised(client: TestClient, app: FastAPI) -> None:
+    state = app.state.shadowmap
+    admin = make_token(app, ["admin"])
+    body = {"name": "gone", "url": "http://127.0.0.1:9/hook", "event_types": ["*"]}
+    assert client.post("/api/v1/webhooks", json=body, headers=bearer(admin)).status_code == 201
+    deliver_due(state.settings, state.sessions)
+    add_item(app, "ollama")
+    assert deliver_due(state.settings, state.sessions) == 0
+    log = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).json()
+    assert log[0]["status"] == "pending" and "ConnectError" in log[0]["last_error"]
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert backoff(1) == dt.timedelta(seconds=30)
+    assert backoff(2) == dt.timedelta(seconds=60)
+    assert backoff(5) == dt.timedelta(seconds=480)
+    assert backoff(40) == dt.timedelta(hours=6)
