@@ -131,6 +131,22 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.service import AgentService
+
+    settings = _settings(args)
+    if not settings.server_url:
+        print(
+            "error: no collector: set server_url in the config file or give --server",
+            file=sys.stderr,
+        )
+        return 2
+    service = AgentService(settings)
+    cycles = service.run(max_cycles=args.cycles)
+    log.info("stopped after %d scan cycle(s)", cycles)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shadowmap-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"shadowmap-agent {__version__}")
@@ -153,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--token", required=True, help="enrollment token from an admin")
     enroll.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
     enroll.set_defaults(func=cmd_enroll)
+
+    run = commands.add_parser(
+        "run", help="scan on a schedule and report to the collector (the service mode)"
+    )
+    run.add_argument("--server", help="collector URL (overrides server_url)")
+    run.add_argument("--state-dir", dest="state_dir", help="identity, credential and spool")
+    run.add_argument(
+        "--cycles", type=int, help="stop after this many scan cycles (default: run until stopped)"
+    )
+    run.set_defaults(func=cmd_run)
     return parser
 
 

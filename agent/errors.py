@@ -5,6 +5,7 @@ Exception tree::
     AgentError
      ├── ConfigError        a setting is invalid (names the setting and the source)
      ├── NotEnrolled        no credential yet; run `shadowmap-agent enroll`
+     ├── SpoolError         the offline spool cannot be opened or written (e.g. a full disk)
      └── ReportError        the collector could not be reached or refused a request
           ├── CollectorUnreachable   network failure or timeout; worth retrying later
           └── CollectorRefused       the collector answered with an error status (status, detail)
@@ -33,6 +34,10 @@ class NotEnrolled(AgentError):
             f"this agent is not enrolled (no credential in {state_dir}); "
             "run `shadowmap-agent enroll --server URL --token TOKEN`"
         )
+
+
+class SpoolError(AgentError):
+    pass
 
 
 class ReportError(AgentError):

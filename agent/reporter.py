@@ -13,6 +13,9 @@ from agent.errors import CollectorRefused, CollectorUnreachable
 from agent.identity import Credential
 from signatures import HostInfo, Report
 
+# Sent with enrollment and every report, so the collector can tell cloned machines apart.
+MACHINE_HEADER = "X-Shadowmap-Machine"
+
 
 class Reporter:
     """An HTTP client bound to one collector."""
@@ -24,8 +27,10 @@ class Reporter:
         verify: bool | str = True,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        machine_fingerprint: str = "",
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self.machine_fingerprint = machine_fingerprint
         self._client = httpx.Client(
             base_url=self.server_url,
             verify=verify,
@@ -64,9 +69,11 @@ class Reporter:
 
     def enroll(self, *, token: str, agent_id: str, host: HostInfo) -> Credential:
         """Exchange an enrollment token for this agent's credential."""
+        headers = {MACHINE_HEADER: self.machine_fingerprint} if self.machine_fingerprint else {}
         body = self._post(
             "/api/v1/agents/enroll",
             json={"token": token, "agent_id": agent_id, "host": host.to_dict()},
+            headers=headers,
         )
         return Credential(
             server_url=self.server_url, agent_id=body["agent_id"], secret=body["credential"]
@@ -74,11 +81,14 @@ class Reporter:
 
     def send(self, report: Report, credential: Credential) -> dict[str, Any]:
         """Deliver one report; a retried report id is acknowledged, not counted twice."""
-        return self._post(
-            "/api/v1/agents/reports",
-            content=report.to_json(),
-            headers={
-                "Authorization": f"Bearer {credential.secret}",
-                "Content-Type": "application/json",
-            },
-        )
+        return self.send_body(report.to_json(), credential)
+
+    def send_body(self, body: bytes, credential: Credential) -> dict[str, Any]:
+        """Deliver one already serialized report (as kept in the spool)."""
+        headers = {
+            "Authorization": f"Bearer {credential.secret}",
+            "Content-Type": "application/json",
+        }
+        if self.machine_fingerprint:
+            headers[MACHINE_HEADER] = self.machine_fingerprint
+        return self._post("/api/v1/agents/reports", content=body, headers=headers)
