@@ -6,7 +6,8 @@ many agents, through any number of server replicas, never create duplicate items
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -14,8 +15,30 @@ from sqlalchemy.orm import Session
 from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
 from collector.models import Agent, Host, InventoryItem, Report, Sighting, utcnow
 from collector.store import dialect_insert
-from signatures import Catalogue, Finding
+from signatures import Catalogue, Finding, ReportKind
 from signatures import Report as WireReport
+
+
+# An agent clock this far ahead is tolerated as is; beyond it, times are clamped to the
+# collector's clock (received_at), so a skewed agent cannot push "last seen" into the future.
+# An agent clock behind cannot be told from a report delayed in the offline spool, so past
+# times are kept; staleness uses the collector's own received_at either way.
+CLOCK_AHEAD_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def clamp_future_times(findings: list[Finding], *, now: dt.datetime) -> list[Finding]:
+    """Return the findings with any time later than ``now`` (plus tolerance) set to ``now``."""
+    limit = now + CLOCK_AHEAD_TOLERANCE
+    clamped = []
+    for finding in findings:
+        if finding.first_seen > limit or finding.last_seen > limit:
+            finding = replace(
+                finding,
+                first_seen=min(finding.first_seen, now),
+                last_seen=min(finding.last_seen, now),
+            )
+        clamped.append(finding)
+    return clamped
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +86,11 @@ def ingest_report(
     host.health = dict(report.health)
     host.scanner_errors = [error.to_dict() for error in report.scanner_errors]
     agent.last_seen_at = now
+    if report.kind is ReportKind.HEARTBEAT:
+        # A heartbeat says the agent is alive and how it is; it carries no state.
+        return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
 
-    findings = merge_findings(report.findings)
+    findings = merge_findings(clamp_future_times(list(report.findings), now=now))
     identities = {id(finding): item_identity(finding, catalogue) for finding in findings}
     item_ids = _upsert_items(session, findings, identities)
     _upsert_sightings(session, host.id, findings, identities, item_ids)
