@@ -13,7 +13,7 @@ from agent import __version__
 from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
 from agent.hostinfo import this_host
-from agent.identity import agent_id, load_credential, save_credential
+from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
 from agent.reporter import Reporter
 from agent.runner import ScanResult, run_scan
 from agent.scanners import ScanContext, select
@@ -117,11 +117,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print("error: --server URL is required", file=sys.stderr)
         return 2
     state_dir = settings.state_path
+    machine = machine_fingerprint()
     with Reporter(
-        settings.server_url, verify=_verify(settings), timeout=settings.timeout_seconds
+        settings.server_url,
+        verify=_verify(settings),
+        timeout=settings.timeout_seconds,
+        machine_fingerprint=machine,
     ) as reporter:
         credential = reporter.enroll(
-            token=args.token, agent_id=agent_id(state_dir), host=this_host()
+            token=args.token, agent_id=agent_id(state_dir, machine=machine), host=this_host()
         )
     save_credential(state_dir, credential)
     print(

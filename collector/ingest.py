@@ -18,7 +18,6 @@ from collector.store import dialect_insert
 from signatures import Catalogue, Finding, ReportKind
 from signatures import Report as WireReport
 
-
 # An agent clock this far ahead is tolerated as is; beyond it, times are clamped to the
 # collector's clock (received_at), so a skewed agent cannot push "last seen" into the future.
 # An agent clock behind cannot be told from a report delayed in the offline spool, so past

@@ -6,9 +6,10 @@ module is added to the imports below so that migrations and schema checks see it
 
 from __future__ import annotations
 
+import collector.agent_models
 import collector.models
 from collector.models import Base
 
-MODEL_MODULES = (collector.models,)
+MODEL_MODULES = (collector.models, collector.agent_models)
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,11 @@ from signatures import WireFormatError, parse_report
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 Text = Annotated[str, Field(max_length=255)]
+# The agent's machine fingerprint (agent/identity.py); optional for older agents.
+MachineHeader = Annotated[
+    str | None,
+    Header(alias="X-Shadowmap-Machine", min_length=16, max_length=64, pattern=r"^[0-9a-f]+$"),
+]
 
 
 class HostBody(BaseModel):
@@ -45,8 +50,11 @@ class IngestResponse(BaseModel):
 
 
 @router.post("/enroll", response_model=EnrollResponse)
-def enroll(body: EnrollBody, session: DbSession) -> EnrollResponse:
-    """Exchange an enrollment token for this agent's own credential."""
+def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) -> EnrollResponse:
+    """Exchange an enrollment token for this agent's own credential.
+
+    An agent id already bound to another machine is refused with 409 (rekey).
+    """
     agent, credential = store.enroll_agent(
         session,
         enrollment_secret=body.token,
@@ -56,6 +64,8 @@ def enroll(body: EnrollBody, session: DbSession) -> EnrollResponse:
         os_version=body.host.os_version,
         arch=body.host.arch,
     )
+    if machine is not None:
+        store.check_agent_machine(session, agent=agent, fingerprint=machine)
     return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
 
 
@@ -73,12 +83,21 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 @router.post("/reports", response_model=IngestResponse)
 async def post_report(
-    request: Request, agent: CallingAgent, session: DbSession, state: State
+    request: Request,
+    agent: CallingAgent,
+    session: DbSession,
+    state: State,
+    machine: MachineHeader = None,
 ) -> IngestResponse:
-    """Ingest one report; a report id already stored is acknowledged and not counted again."""
+    """Ingest one report; a report id already stored is acknowledged and not counted again.
+
+    A report from an agent id bound to another machine is refused with 409 (rekey).
+    """
     body = await _read_limited(request, state.settings.max_report_bytes)
 
     def work() -> IngestResult:
+        if machine is not None:
+            store.check_agent_machine(session, agent=agent, fingerprint=machine)
         try:
             report = parse_report(body)
         except WireFormatError as exc:
