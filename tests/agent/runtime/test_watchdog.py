@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -65,7 +66,7 @@ def test_an_expensive_scanner_makes_the_agent_slow_down_and_lower_its_priority(
     assert outcome["factor"] >= 8
     assert outcome["nice_after"] >= outcome["nice_before"] + 10 or outcome["nice_after"] == 19
     assert outcome["status"] == "throttled"
-    gaps = [later - earlier for earlier, later in zip(outcome["starts"], outcome["starts"][1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(outcome["starts"])]
     assert len(gaps) == 3
     # Each over-budget cycle doubles the interval: the schedule stretches instead of hogging.
     assert gaps[-1] >= 3 * gaps[0]
