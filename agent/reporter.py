@@ -5,16 +5,30 @@ The transport is injectable, so tests route requests into the server in-process.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
 
-from agent.errors import CollectorRefused, CollectorUnreachable
+from agent.errors import CollectorRefused, CollectorUnreachable, ConfigError
 from agent.identity import Credential
 from signatures import HostInfo, Report
 
 # Sent with enrollment and every report, so the collector can tell cloned machines apart.
 MACHINE_HEADER = "X-Shadowmap-Machine"
+
+
+def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+    """Return httpx's verify argument: a str pins the collector's CA (a PEM file).
+
+    Raises ConfigError naming ca_file when the file cannot be read as certificates.
+    """
+    if not isinstance(verify, str):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("ca_file", f"cannot load CA certificates from {verify}: {exc}") from exc
 
 
 class Reporter:
@@ -33,7 +47,7 @@ class Reporter:
         self.machine_fingerprint = machine_fingerprint
         self._client = httpx.Client(
             base_url=self.server_url,
-            verify=verify,
+            verify=_tls_verification(verify),
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": "shadowmap-agent"},
