@@ -141,6 +141,7 @@ class AgentService:
         self._last_reading: WatchdogReading | None = None
         self._last_errors: list[ScannerError] = []
         self.enrollment_status = "enrolled"
+        self._scheduler: Any = None
 
     # Identity and enrollment -----------------------------------------------------------------
 
@@ -406,14 +407,22 @@ class AgentService:
         )
 
         def stop(signum: int, frame: object) -> None:
-            scheduler.shutdown(wait=False)
+            self.stop()
 
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
+        self._scheduler = scheduler
         scheduler.start()
+        self._scheduler = None
         self.close()
         return cycles
+
+    def stop(self) -> None:
+        """Stop `run` from another thread or a signal handler (e.g. a Windows service stop)."""
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
 
     def close(self) -> None:
         if self._reporter is not None:
