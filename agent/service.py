@@ -115,6 +115,7 @@ class AgentService:
         reporter_factory: Callable[[str], Reporter] | None = None,
         machine: str | None = None,
         scan_root: Path = Path("/"),
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.settings = settings
         self.state_dir = settings.state_path
@@ -130,7 +131,7 @@ class AgentService:
             initial_delay=settings.retry_initial_seconds,
             max_delay=settings.retry_max_seconds,
         )
-        self.watchdog = Watchdog(
+        self.watchdog = watchdog or Watchdog(
             cpu_budget_percent=settings.cpu_budget_percent,
             memory_budget_mb=settings.memory_budget_mb,
         )

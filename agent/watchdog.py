@@ -50,12 +50,14 @@ class Watchdog:
         cpu_budget_percent: float,
         memory_budget_mb: float,
         window_seconds: float = 600.0,
+        warmup_seconds: float = 60.0,
         process: psutil.Process | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cpu_budget_percent = cpu_budget_percent
         self.memory_budget_mb = memory_budget_mb
         self.window_seconds = window_seconds
+        self.warmup_seconds = warmup_seconds
         self._process = process or psutil.Process()
         self._clock = clock
         self._samples: deque[tuple[float, float]] = deque()
@@ -85,10 +87,15 @@ class Watchdog:
         return 100.0 * (cpu - cpu_then) / (now - then)
 
     def check(self) -> WatchdogReading:
-        """Sample, adjust the back-off, and return what was measured and decided."""
+        """Sample, adjust the back-off, and return what was measured and decided.
+
+        CPU is judged only once the samples span ``warmup_seconds`` (osquery waits 60 s too):
+        start-up and the first scan of a fresh process would otherwise always look expensive.
+        """
         cpu = self.cpu_percent()
+        judged = self._samples[-1][0] - self._samples[0][0] >= self.warmup_seconds
         rss_mb = self._process.memory_info().rss / (1024 * 1024)
-        if cpu > self.cpu_budget_percent:
+        if judged and cpu > self.cpu_budget_percent:
             if not self.lowered_priority:
                 self._lower_priority()
             if self.interval_factor < MAX_FACTOR:
@@ -99,7 +106,7 @@ class Watchdog:
                     self.cpu_budget_percent,
                     self.interval_factor,
                 )
-        elif cpu < self.cpu_budget_percent / 2 and self.interval_factor > 1:
+        elif judged and cpu < self.cpu_budget_percent / 2 and self.interval_factor > 1:
             self.interval_factor //= 2
         self.skip_next_scan = rss_mb > self.memory_budget_mb
         if self.skip_next_scan:

@@ -8,7 +8,9 @@ from agent.scanners.processes import ProcessScanner
 DEFAULT_SCANNERS: tuple[Scanner, ...] = (ProcessScanner(),)
 
 
-def select(names: str | None, scanners: tuple[Scanner, ...] = DEFAULT_SCANNERS) -> tuple[Scanner, ...]:
+def select(
+    names: str | None, scanners: tuple[Scanner, ...] = DEFAULT_SCANNERS
+) -> tuple[Scanner, ...]:
     """Return the scanners named in a comma-separated list (all when None).
 
     Raises ValueError naming any unknown scanner.
