@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent import __version__
+from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
 from agent.hostinfo import this_host
@@ -18,7 +19,15 @@ from agent.reporter import Reporter
 from agent.runner import ScanResult, run_scan
 from agent.scanners import ScanContext, select
 from agent.users import local_users
-from signatures import AgentInfo, Matcher, Report, load_catalogue, utcnow
+from signatures import (
+    AgentInfo,
+    Catalogue,
+    Matcher,
+    Report,
+    SignaturesError,
+    load_catalogue,
+    utcnow,
+)
 
 log = logging.getLogger("shadowmap.agent")
 
@@ -39,9 +48,11 @@ def _verify(settings: AgentSettings) -> bool | str:
     return settings.verify_tls
 
 
-def scan_once(root: Path, only: str | None) -> tuple[ScanResult, str]:
+def scan_once(
+    root: Path, only: str | None, catalogue: Catalogue | None = None
+) -> tuple[ScanResult, str]:
     """Run one scan of this host (or of a mounted image at ``root``)."""
-    catalogue = load_catalogue()
+    catalogue = catalogue or load_catalogue()
     scanners = select(only)
     if root != Path("/"):
         # A mounted image has no running processes of its own.
@@ -101,7 +112,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
             )
         credential = load_credential(state_dir)
-        result, version = scan_once(root, args.only)
+        result, version = scan_once(root, args.only, active_catalogue(settings))
         report = build_report(result, version, identity)
         answer = reporter.send(report, credential)
     print(
@@ -151,6 +162,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_update_signatures(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.server_url:
+        print("error: --server URL is required", file=sys.stderr)
+        return 2
+    with Reporter(
+        settings.server_url, verify=_verify(settings), timeout=settings.timeout_seconds
+    ) as reporter:
+        info = update_signatures(settings, reporter, load_credential(settings.state_path))
+    if info is None:
+        print("catalogue bundle already current")
+    else:
+        print(
+            f"installed catalogue bundle {info.bundle_version} "
+            f"({len(info.catalogue.services)} services, {info.catalogue.version})"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shadowmap-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=f"shadowmap-agent {__version__}")
@@ -183,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--cycles", type=int, help="stop after this many scan cycles (default: run until stopped)"
     )
     run.set_defaults(func=cmd_run)
+
+    update = commands.add_parser(
+        "update-signatures", help="fetch, verify and install the collector's newest catalogue"
+    )
+    update.add_argument("--server", help="collector URL")
+    update.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
+    update.set_defaults(func=cmd_update_signatures)
     return parser
 
 
@@ -195,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.func(args)
-    except AgentError as exc:
+    except (AgentError, SignaturesError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # e.g. an unknown scanner name in --only

@@ -117,6 +117,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Resident memory (MB) the agent may use; over it, the watchdog skips the next scan.",
         minimum=10.0,
     ),
+    Setting(
+        "signature_public_key",
+        str,
+        "",
+        "PEM file of the Ed25519 key that signs catalogue bundles; when set, the agent fetches "
+        "bundles from the collector, verifies them and scans with the newest good one.",
+    ),
 )
 
 
@@ -138,6 +145,7 @@ class AgentSettings:
     retry_max_seconds: float = 3600.0
     cpu_budget_percent: float = 5.0
     memory_budget_mb: float = 100.0
+    signature_public_key: str = ""
 
     @property
     def state_path(self) -> Path:

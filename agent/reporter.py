@@ -93,6 +93,25 @@ class Reporter:
             server_url=self.server_url, agent_id=body["agent_id"], secret=body["credential"]
         )
 
+    def fetch_signatures(
+        self, credential: Credential, *, etag: str | None = None
+    ) -> tuple[bytes | None, str | None]:
+        """Download the newest signed bundle; (None, etag) when the one we hold is current."""
+        headers = {"Authorization": f"Bearer {credential.secret}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        try:
+            response = self._client.get("/api/v1/agents/signatures", headers=headers)
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code == 304:
+            return None, etag
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])
+        return response.content, response.headers.get("etag")
+
     def send(self, report: Report, credential: Credential) -> dict[str, Any]:
         """Deliver one report; a retried report id is acknowledged, not counted twice."""
         return self.send_body(report.to_json(), credential)

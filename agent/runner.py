@@ -1,6 +1,8 @@
 """Run scanners, match what they observe against the catalogue, and build findings.
 
-Observations that match nothing are dropped here, in memory: only AI-related facts leave.
+Observations that match nothing are dropped here, in memory: only AI-related facts leave. An
+unmatched observation that a heuristic judges likely AI becomes a finding without a service id,
+carrying the heuristic's reason and a lower confidence.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from signatures import (
     Match,
     Matcher,
     ScannerError,
+    assess,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,7 @@ def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) ->
 def _to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
     match = match_observation(matcher, observation)
     if match is None:
-        return None
+        return _to_candidate(ctx, matcher, observation)
     evidence = dict(observation.evidence)
     evidence["matched"] = f"{match.kind.value}:{match.indicator}"
     return Finding(
@@ -85,6 +88,28 @@ def _to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) ->
         service_id=match.service_id,
         confidence=Confidence(match.confidence),
         user=observation.user,
+        evidence=evidence,
+        first_seen=ctx.now,
+        last_seen=ctx.now,
+    )
+
+
+def _to_candidate(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
+    """Turn an unmatched observation into a likely-AI finding when a heuristic fires."""
+    verdict = assess(matcher, observation.indicator_kind, observation.indicator, observation.hints)
+    if verdict is None:
+        return None
+    evidence = dict(observation.evidence)
+    if verdict.related_service is not None:
+        evidence["related_service"] = verdict.related_service
+    return Finding(
+        kind=observation.kind,
+        indicator=observation.indicator[:1024],
+        indicator_kind=observation.indicator_kind.value,
+        service_id=None,
+        confidence=Confidence(verdict.confidence),
+        user=observation.user,
+        heuristic=verdict.reason,
         evidence=evidence,
         first_seen=ctx.now,
         last_seen=ctx.now,

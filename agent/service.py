@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import __version__
+from agent.catalogue import active_catalogue
 from agent.config import AgentSettings
 from agent.delivery import Delivery
 from agent.errors import CollectorRefused, NotEnrolled, SpoolError
@@ -50,7 +51,6 @@ from signatures import (
     Report,
     ReportKind,
     ScannerError,
-    load_catalogue,
     utcnow,
 )
 
@@ -119,7 +119,8 @@ class AgentService:
     ) -> None:
         self.settings = settings
         self.state_dir = settings.state_path
-        self.catalogue = catalogue or load_catalogue()
+        # The newest verified signature bundle when one is installed, else the shipped one.
+        self.catalogue = catalogue or active_catalogue(settings)
         self.matcher = Matcher(self.catalogue)
         self.scanners = tuple(scanners) if scanners is not None else select(settings.scanners)
         self.capture = capture

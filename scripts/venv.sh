@@ -18,4 +18,4 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[$extras]"
+.venv/bin/python -m pip install -q ".[$extras]"

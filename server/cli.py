@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from collector import store
 from collector.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
 from collector.errors import CollectorError
-from server import __version__
+from server import __version__, signatures_cli
 from server.config import ServerSettings, load_settings
 from server.deps import ROLES
 from server.errors import ServerError
@@ -207,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke = token.add_parser("revoke", parents=[common], help="revoke a token")
     token_revoke.add_argument("id", type=int)
     token_revoke.set_defaults(func=cmd_token_revoke)
+    signatures_cli.register(commands)
     return parser
 
 

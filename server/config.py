@@ -40,6 +40,12 @@ class ServerSettings(BaseSettings):
         None, description="Catalogue YAML directory; default: the catalogue shipped with Shadowmap."
     )
 
+    signature_bundle_dir: Path | None = Field(
+        None,
+        description="Signed catalogue bundles served to agents (newest version wins); "
+        "default: data_dir/signatures. Write them with `shadowmap signatures build`.",
+    )
+
     @field_validator("public_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -51,6 +57,9 @@ class ServerSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'shadowmap.db').resolve()}"
+
+    def resolved_bundle_dir(self) -> Path:
+        return self.signature_bundle_dir or self.data_dir / "signatures"
 
     def cookies_secure(self) -> bool:
         if self.secure_cookies is not None:

@@ -3,8 +3,26 @@
 Agents and collectors import from this package root only.
 """
 
+from signatures.bundle import (
+    BundleInfo,
+    build_bundle,
+    generate_keypair,
+    install_bundle,
+    load_installed_bundle,
+    load_private_key,
+    load_public_key,
+    verify_bundle,
+    write_keypair,
+)
 from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
-from signatures.loader import default_data_dir, examples_of, load_catalogue, parse_file
+from signatures.heuristics import Verdict, assess, assess_dns_name
+from signatures.loader import (
+    default_data_dir,
+    examples_of,
+    load_catalogue,
+    parse_document,
+    parse_file,
+)
 from signatures.matcher import Match, Matcher
 from signatures.model import (
     INDICATOR_KEYS,
@@ -42,6 +60,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AgentInfo",
     "BundleError",
+    "BundleInfo",
     "Catalogue",
     "CatalogueError",
     "Category",
@@ -59,15 +78,27 @@ __all__ = [
     "ScannerError",
     "Service",
     "SignaturesError",
+    "Verdict",
     "WireFormatError",
+    "assess",
+    "assess_dns_name",
+    "build_bundle",
     "default_data_dir",
     "examples_of",
     "format_time",
+    "generate_keypair",
+    "install_bundle",
     "load_catalogue",
+    "load_installed_bundle",
+    "load_private_key",
+    "load_public_key",
+    "parse_document",
     "parse_file",
     "parse_report",
     "parse_time",
     "report_schema",
     "utcnow",
     "validate_report",
+    "verify_bundle",
+    "write_keypair",
 ]

@@ -1,15 +1,18 @@
 """Load the YAML catalogue into validated :class:`Service` records.
 
 Each file under ``signatures/data/`` holds one vendor or family. A bad entry is rejected with
-a :class:`CatalogueError` that names the file, the entry and the reason.
+a :class:`CatalogueError` that names the file, the entry and the reason. The same rules are
+written down as a JSON Schema in ``signatures/schema/catalogue.schema.json``; a test keeps the
+two in agreement.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,48 @@ _RISK_KEYS = {
     "trains_on_user_data", "enterprise_tier", "zero_retention", "hq_country", "data_residency",
     "certifications",
 }
+RISK_VALUES: Mapping[str, frozenset[str]] = {
+    "trains_on_user_data": frozenset({"yes", "no", "opt_out", "unknown"}),
+    "enterprise_tier": frozenset({"yes", "no", "unknown"}),
+    "zero_retention": frozenset({"yes", "no", "unknown"}),
+}
+_COUNTRY = re.compile(r"^([A-Z]{2}|unknown)$")
+DEPLOYMENTS = frozenset({
+    "saas", "api", "desktop", "mobile", "cli", "ide", "browser_extension", "local",
+    "self_hosted", "cloud", "browser",
+})
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?"
+# Patterns per indicator kind; catalogue.schema.json carries the same strings (a test checks).
+INDICATOR_PATTERNS: Mapping[IndicatorKind, str] = {
+    IndicatorKind.DOMAIN: rf"^(?=.{{1,253}}$)({_LABEL}\.)+[a-z][a-z0-9-]{{0,62}}$",
+    # One label may be a wildcard ("*" or "*-suffix"); at least two fixed labels follow it.
+    IndicatorKind.HOST: (
+        rf"^(?=.{{1,253}}$)({_LABEL}\.)*(\*[a-z0-9-]{{0,61}}\.)?({_LABEL}\.)+[a-z][a-z0-9-]{{0,62}}$"
+    ),
+    IndicatorKind.PROCESS: r"^[^/\\]{1,255}$",
+    IndicatorKind.EXE_PATH: r"^.{3,}$",
+    IndicatorKind.CMDLINE: r"^.{3,}$",
+    IndicatorKind.BUNDLE_ID: r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+    IndicatorKind.DESKTOP_ENTRY: r"^[A-Za-z0-9._-]+\.desktop$",
+    IndicatorKind.SNAP: r"^[a-z0-9][a-z0-9-]{0,39}$",
+    IndicatorKind.FLATPAK: r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$",
+    IndicatorKind.WINDOWS_APP: r"^.{2,}$",
+    IndicatorKind.INSTALL_PATH: r"^.{3,}$",
+    IndicatorKind.BROWSER_EXTENSION: (
+        r"^([a-p]{32}|\{[0-9a-fA-F-]{36}\}|[A-Za-z0-9._+-]+@[A-Za-z0-9._-]+)$"
+    ),
+    IndicatorKind.IDE_EXTENSION: r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$",
+    IndicatorKind.PYPI: r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$",
+    IndicatorKind.NPM: r"^(@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$",
+    IndicatorKind.ENV_VAR: r"^[A-Z0-9_]{2,}$",
+    IndicatorKind.IP_RANGE: r"^[0-9a-fA-F:.]+/[0-9]{1,3}$",
+}
+_COMPILED = {kind: re.compile(pattern) for kind, pattern in INDICATOR_PATTERNS.items()}
+EXAMPLE = re.compile(r"^(?P<kind>[a-z_]+):(?P<value>.+)$")
+
+Fail = Callable[[str], CatalogueError]
 
 
 def default_data_dir() -> Path:
@@ -71,11 +115,32 @@ def parse_file(name: str, raw: bytes | str) -> list[Service]:
     """Parse one catalogue file; raises CatalogueError naming the file and entry."""
     try:
         doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader is chosen above
-    except yaml.YAMLError as exc:
-        raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {exc}") from exc
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
+        detail = " ".join(str(exc).split())  # one line: PyYAML's messages span several
+        raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {detail}") from exc
+    return parse_document(name, doc)
+
+
+def parse_document(name: str, doc: object) -> list[Service]:
+    """Validate an already-decoded catalogue document (YAML file or bundle payload).
+
+    Raises CatalogueError naming the file and entry.
+    """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("services"), list):
-        raise CatalogueError(file=name, entry=None, reason="expected a mapping with a 'services' list")
-    return [_parse_service(name, index, entry) for index, entry in enumerate(doc["services"])]
+        raise CatalogueError(file=name, entry=None,
+                             reason="expected a mapping with a 'services' list")
+    extra = ", ".join(sorted(map(str, set(doc) - {"services"})))
+    if extra:
+        raise CatalogueError(file=name, entry=None, reason=f"unknown top-level key(s): {extra}")
+    services: list[Service] = []
+    ids: set[str] = set()
+    for index, entry in enumerate(doc["services"]):
+        service = _parse_service(name, index, entry)
+        if service.id in ids:
+            raise CatalogueError(file=name, entry=service.id, reason="duplicate id in this file")
+        ids.add(service.id)
+        services.append(service)
+    return services
 
 
 def _parse_service(file: str, index: int, entry: object) -> Service:
@@ -93,6 +158,9 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
     unknown = set(entry) - _SERVICE_KEYS
     if unknown:
         raise fail(f"unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+    empty = sorted(str(key) for key, value in entry.items() if value is None)
+    if empty:
+        raise fail(f"key(s) without a value: {', '.join(empty)}")
     for key in ("name", "vendor"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
             raise fail(f"'{key}' is required and must be text")
@@ -101,40 +169,63 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
     except ValueError:
         raise fail(f"unknown category {entry.get('category')!r}") from None
     indicators = _parse_indicators(entry.get("indicators"), fail)
-    if not any(indicators.values()):
-        raise fail("a service needs at least one indicator")
     sources = _string_list(entry.get("sources"), "sources", fail)
     if not sources:
         raise fail("every entry must name at least one source")
-    reviewed = entry.get("last_reviewed")
-    if reviewed is not None and not isinstance(reviewed, dt.date):
-        raise fail("'last_reviewed' must be a date (YYYY-MM-DD)")
+    deployment = _string_list(entry.get("deployment"), "deployment", fail)
+    bad_modes = sorted(set(deployment) - DEPLOYMENTS)
+    if bad_modes:
+        raise fail(f"unknown deployment mode(s): {', '.join(bad_modes)}")
+    description = entry.get("description")
+    if description is not None and not isinstance(description, str):
+        raise fail("'description' must be text")
+    _check_examples(entry.get("examples"), fail)
     return Service(
         id=service_id,
         name=entry["name"].strip(),
         vendor=entry["vendor"].strip(),
         category=category,
         indicators=indicators,
-        deployment=_string_list(entry.get("deployment"), "deployment", fail),
+        deployment=deployment,
         risk=_parse_risk(entry.get("risk"), fail),
         sources=sources,
-        last_reviewed=reviewed,
-        description=str(entry.get("description") or ""),
+        last_reviewed=_parse_date(entry.get("last_reviewed"), fail),
+        description=description or "",
         source_file=file,
     )
 
 
-def _parse_indicators(value: object, fail: Any) -> dict[IndicatorKind, tuple[str, ...]]:
+def _parse_date(value: object, fail: Fail) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        raise fail("'last_reviewed' must be a date (YYYY-MM-DD)")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise fail("'last_reviewed' must be a date (YYYY-MM-DD)")
+
+
+def _parse_indicators(value: object, fail: Fail) -> dict[IndicatorKind, tuple[str, ...]]:
     if not isinstance(value, Mapping):
         raise fail("'indicators' must be a mapping")
+    if not value:
+        raise fail("a service needs at least one indicator")
     result: dict[IndicatorKind, tuple[str, ...]] = {}
     for key, items in value.items():
         kind = INDICATOR_KEYS.get(key)
         if kind is None:
             raise fail(f"unknown indicator kind {key!r}")
+        if not isinstance(items, list) or not items:
+            raise fail(f"'{key}' must be a non-empty list")
         if kind is IndicatorKind.PORT:
-            if not isinstance(items, list) or not all(
-                isinstance(port, int) and 0 < port < 65536 for port in items
+            if not all(
+                isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
+                for port in items
             ):
                 raise fail("'ports' must be a list of TCP port numbers")
             result[kind] = tuple(str(port) for port in items)
@@ -144,18 +235,40 @@ def _parse_indicators(value: object, fail: Any) -> dict[IndicatorKind, tuple[str
     return result
 
 
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
-
-
-def _normalise(kind: IndicatorKind, value: str, fail: Any) -> str:
+def _normalise(kind: IndicatorKind, value: str, fail: Fail) -> str:
+    if not _COMPILED[kind].match(value):
+        raise fail(f"{kind.value} {value!r} is not a valid {_DESCRIPTION[kind]}")
     if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST):
-        host = value.strip().lower().rstrip(".")
-        if not _HOST.match(host):
-            raise fail(f"{kind.value} {value!r} is not a valid DNS name")
-        return host
+        return value
     if kind is IndicatorKind.PROCESS:
         return normalise_process_name(value)
-    return value.strip()
+    if kind is IndicatorKind.IP_RANGE:
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError as exc:
+            raise fail(f"ip_range {value!r} is not a valid network: {exc}") from None
+    return value
+
+
+_DESCRIPTION: Mapping[IndicatorKind, str] = {
+    IndicatorKind.DOMAIN: "lowercase DNS name",
+    IndicatorKind.HOST: "lowercase DNS name (one '*' label allowed)",
+    IndicatorKind.PROCESS: "process name (no path separators)",
+    IndicatorKind.EXE_PATH: "path fragment (3+ characters)",
+    IndicatorKind.CMDLINE: "command-line marker (3+ characters)",
+    IndicatorKind.BUNDLE_ID: "bundle identifier",
+    IndicatorKind.DESKTOP_ENTRY: ".desktop file id",
+    IndicatorKind.SNAP: "snap name",
+    IndicatorKind.FLATPAK: "flatpak application id",
+    IndicatorKind.WINDOWS_APP: "Windows display name",
+    IndicatorKind.INSTALL_PATH: "path fragment (3+ characters)",
+    IndicatorKind.BROWSER_EXTENSION: "Chrome/Edge id (32 letters a-p) or Firefox add-on id",
+    IndicatorKind.IDE_EXTENSION: "IDE extension id (publisher.name or plugin id)",
+    IndicatorKind.PYPI: "PyPI project name",
+    IndicatorKind.NPM: "npm package name",
+    IndicatorKind.ENV_VAR: "environment variable name (A-Z, 0-9, _)",
+    IndicatorKind.IP_RANGE: "CIDR network",
+}
 
 
 def normalise_process_name(name: str) -> str:
@@ -164,7 +277,7 @@ def normalise_process_name(name: str) -> str:
     return name[:-4] if name.endswith(".exe") else name
 
 
-def _string_list(value: object, key: str, fail: Any) -> tuple[str, ...]:
+def _string_list(value: object, key: str, fail: Fail) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
@@ -172,7 +285,7 @@ def _string_list(value: object, key: str, fail: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_risk(value: object, fail: Any) -> RiskAttributes:
+def _parse_risk(value: object, fail: Fail) -> RiskAttributes:
     if value is None:
         return RiskAttributes()
     if not isinstance(value, Mapping):
@@ -181,16 +294,33 @@ def _parse_risk(value: object, fail: Any) -> RiskAttributes:
     if unknown:
         raise fail(f"unknown risk attribute(s): {', '.join(sorted(map(str, unknown)))}")
     text: dict[str, str] = {}
-    for key in ("trains_on_user_data", "enterprise_tier", "zero_retention", "hq_country"):
+    for key, allowed in RISK_VALUES.items():
         item = value.get(key, "unknown")
-        if not isinstance(item, str):
-            raise fail(f"risk.{key} must be text")
+        if item not in allowed:
+            raise fail(f"risk.{key} must be one of {', '.join(sorted(allowed))}")
         text[key] = item
+    country = value.get("hq_country", "unknown")
+    if not isinstance(country, str) or not _COUNTRY.match(country):
+        raise fail("risk.hq_country must be an ISO 3166 alpha-2 code or 'unknown'")
     return RiskAttributes(
+        hq_country=country,
         data_residency=_string_list(value.get("data_residency"), "risk.data_residency", fail),
         certifications=_string_list(value.get("certifications"), "risk.certifications", fail),
         **text,
     )
+
+
+def _check_examples(value: object, fail: Fail) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Mapping) or set(value) - {"match", "no_match"}:
+        raise fail("'examples' must be a mapping with 'match' and/or 'no_match' lists")
+    kinds = {kind.value for kind in IndicatorKind}
+    for key, items in value.items():
+        for item in _string_list(items, f"examples.{key}", fail):
+            found = EXAMPLE.match(item)
+            if not found or found["kind"] not in kinds:
+                raise fail(f"example {item!r} must read '<indicator kind>:<value>'")
 
 
 def examples_of(data_dir: Path | None = None) -> Iterable[tuple[str, str, bool, str]]:

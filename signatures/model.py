@@ -116,10 +116,11 @@ class Catalogue:
 
     version: str
     services: tuple[Service, ...]
+    _by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {service.id: service for service in self.services})
 
     def get(self, service_id: str) -> Service | None:
         """Return the service with this id, or None."""
-        for service in self.services:
-            if service.id == service_id:
-                return service
-        return None
+        return self._by_id.get(service_id)

@@ -14,7 +14,7 @@ _ATTRS = ["pid", "name", "exe", "cmdline", "username", "ppid", "create_time"]
 
 
 class ProcessScanner:
-    """Yield one observation per running process; vanished or protected ones are skipped per field."""
+    """Yield one observation per process; vanished or protected ones are skipped per field."""
 
     name = "processes"
     platforms = frozenset({"linux", "darwin", "windows"})

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from collector import store
-from collector.errors import ReportRejected
+from collector.errors import NotFound, ReportRejected
 from collector.ingest import IngestResult, ingest_report
 from server.deps import CallingAgent, DbSession, State
+from server.signature_bundles import newest_bundle
 from signatures import WireFormatError, parse_report
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
@@ -113,3 +114,19 @@ async def post_report(
         findings=result.findings,
         items=result.items,
     )
+
+
+@router.get(
+    "/signatures",
+    responses={200: {"content": {"application/json": {}}}, 304: {}, 404: {}},
+)
+def get_signatures(request: Request, agent: CallingAgent, state: State) -> Response:
+    """Return the newest signed catalogue bundle; the agent verifies it before use."""
+    bundle = newest_bundle(state.settings.resolved_bundle_dir())
+    if bundle is None:
+        raise NotFound("signature bundle", "newest")
+    etag = f'"{bundle.sha256}"'
+    headers = {"ETag": etag, "X-Bundle-Version": str(bundle.version), "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(bundle.data, media_type="application/json", headers=headers)

@@ -1,0 +1,274 @@
+"""The ``signatures`` command group: lint, stats, keygen, build and match the catalogue.
+
+``register(subparsers)`` adds the group to an argparse parser; every command sets ``func``,
+which takes the parsed arguments and returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from signatures import (
+    INDICATOR_KEYS,
+    BundleError,
+    Catalogue,
+    CatalogueError,
+    IndicatorKind,
+    Match,
+    Matcher,
+    Verdict,
+    assess,
+    build_bundle,
+    default_data_dir,
+    load_catalogue,
+    load_private_key,
+    load_public_key,
+    parse_file,
+    verify_bundle,
+    write_keypair,
+)
+
+_MATCH_KINDS = ("domain", "process", "extension", "ide-extension", "package")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``signatures`` command group to an argparse sub-parser collection."""
+    group = subparsers.add_parser("signatures", help="the AI service catalogue")
+    commands = group.add_subparsers(dest="signatures_command", required=True, metavar="COMMAND")
+
+    lint = commands.add_parser("lint", help="validate every catalogue file")
+    _catalogue_dir_option(lint)
+    lint.set_defaults(func=cmd_lint)
+
+    stats = commands.add_parser("stats", help="count services by category and indicator kind")
+    _catalogue_dir_option(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(func=cmd_stats)
+
+    keygen = commands.add_parser("keygen", help="create an Ed25519 bundle signing key pair")
+    keygen.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="directory for signing-key.pem and signing-key.pub.pem")
+    keygen.set_defaults(func=cmd_keygen)
+
+    build = commands.add_parser("build", help="compile the catalogue into a signed bundle")
+    _catalogue_dir_option(build)
+    build.add_argument("--key", required=True, type=Path, metavar="KEYFILE",
+                       help="PEM Ed25519 private key")
+    build.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle to write")
+    build.add_argument("--bundle-version", type=int, default=None,
+                       help="monotonic bundle version (default: the UTC time as YYYYMMDDHHMMSS)")
+    build.set_defaults(func=cmd_build)
+
+    match = commands.add_parser(
+        "match", help="match values (one per line, or JSON {\"value\", \"hints\"}) from FILE"
+    )
+    _catalogue_dir_option(match)
+    match.add_argument("--kind", required=True, choices=_MATCH_KINDS)
+    match.add_argument("--bundle", type=Path, default=None,
+                       help="match against a signed bundle instead of the YAML catalogue")
+    match.add_argument("--public-key", type=Path, default=None,
+                       help="public key that must have signed --bundle")
+    match.add_argument("file", metavar="FILE", help="input file, or - for standard input")
+    match.set_defaults(func=cmd_match)
+
+
+def _catalogue_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--catalogue-dir", type=Path, default=None,
+                        help="catalogue directory (default: the one shipped with Shadowmap)")
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Validate every catalogue file; exit 1 naming the file, entry and reason of each error."""
+    directory: Path = args.catalogue_dir or default_data_dir()
+    errors = 0
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            parse_file(path.name, path.read_bytes())
+        except CatalogueError as exc:
+            sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
+            errors += 1
+    if errors:
+        return 1
+    try:  # each file is valid: now the checks across files (duplicate ids)
+        catalogue = load_catalogue(directory)
+    except CatalogueError as exc:
+        sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
+        return 1
+    sys.stdout.write(f"ok: {len(catalogue.services)} services, version {catalogue.version}\n")
+    return 0
+
+
+def catalogue_stats(catalogue: Catalogue) -> dict[str, Any]:
+    """Count services by category and by indicator kind."""
+    by_category = Counter(service.category.value for service in catalogue.services)
+    by_kind: Counter[str] = Counter()
+    for service in catalogue.services:
+        by_kind.update(kind.value for kind in service.indicator_kinds())
+    multi = sum(1 for service in catalogue.services if len(service.indicator_kinds()) > 1)
+    return {
+        "version": catalogue.version,
+        "services": len(catalogue.services),
+        "services_with_several_indicator_kinds": multi,
+        "by_category": dict(sorted(by_category.items())),
+        "by_indicator_kind": {
+            kind.value: by_kind.get(kind.value, 0) for kind in INDICATOR_KEYS.values()
+        },
+    }
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print catalogue statistics."""
+    try:
+        stats = catalogue_stats(load_catalogue(args.catalogue_dir))
+    except CatalogueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(stats, indent=2) + "\n")
+        return 0
+    out = sys.stdout
+    several = stats["services_with_several_indicator_kinds"]
+    out.write(f"catalogue {stats['version']}: {stats['services']} services, "
+              f"{several} with more than one indicator kind\n")
+    out.write("\nby category:\n")
+    for name, count in sorted(stats["by_category"].items(), key=lambda item: (-item[1], item[0])):
+        out.write(f"  {name:<22} {count:>5}\n")
+    out.write("\nservices by indicator kind:\n")
+    for name, count in stats["by_indicator_kind"].items():
+        out.write(f"  {name:<22} {count:>5}\n")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Create a signing key pair."""
+    try:
+        private_path, public_path = write_keypair(args.out)
+    except BundleError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    sys.stdout.write(f"private key: {private_path}\npublic key:  {public_path}\n")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build and sign a bundle of the catalogue."""
+    try:
+        catalogue = load_catalogue(args.catalogue_dir)
+        key = load_private_key(args.key.read_bytes())
+        data = build_bundle(catalogue, key, bundle_version=args.bundle_version)
+        verify_bundle(data, key.public_key())
+    except (CatalogueError, BundleError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    args.out.write_bytes(data)
+    sys.stdout.write(f"wrote {args.out}: {len(catalogue.services)} services, "
+                     f"{len(data)} bytes, catalogue {catalogue.version}\n")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    """Match each input line and print one JSON object per line."""
+    try:
+        catalogue = _catalogue_for(args)
+    except (CatalogueError, BundleError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    matcher = Matcher(catalogue)
+    if args.file == "-":
+        _match_lines(matcher, args.kind, sys.stdin, sys.stdout)
+        return 0
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            _match_lines(matcher, args.kind, handle, sys.stdout)
+    except OSError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    return 0
+
+
+def _catalogue_for(args: argparse.Namespace) -> Catalogue:
+    if args.bundle is None:
+        return load_catalogue(args.catalogue_dir)
+    if args.public_key is None:
+        raise BundleError("--bundle needs --public-key")
+    return verify_bundle(args.bundle.read_bytes(),
+                         load_public_key(args.public_key.read_bytes())).catalogue
+
+
+def _match_lines(matcher: Matcher, kind: str, lines: TextIO, out: TextIO) -> None:
+    for value, hints in _inputs(lines):
+        match, verdict = match_value(matcher, kind, value, hints)
+        record: dict[str, Any] = {
+            "value": value,
+            "service_id": match.service_id if match else None,
+            "indicator_kind": match.kind.value if match else None,
+            "indicator": match.indicator if match else None,
+            "confidence": match.confidence if match else (verdict.confidence if verdict else None),
+            "heuristic": verdict.reason if verdict else None,
+        }
+        out.write(json.dumps(record) + "\n")
+
+
+def _inputs(lines: TextIO) -> Iterator[tuple[str, dict[str, object]]]:
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("{"):
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and isinstance(doc.get("value"), str):
+                hints = doc.get("hints")
+                yield doc["value"], hints if isinstance(hints, dict) else {}
+                continue
+        yield line, {}
+
+
+def match_value(
+    matcher: Matcher, kind: str, value: str, hints: dict[str, object]
+) -> tuple[Match | None, Verdict | None]:
+    """Match one input value of a ``match --kind``; fall back to the heuristics."""
+    if kind == "domain":
+        indicator_kind = IndicatorKind.DOMAIN
+        match = matcher.match_domain(value)
+    elif kind == "process":
+        indicator_kind = IndicatorKind.PROCESS
+        parts = value.split()
+        exe = parts[0] if parts else value
+        name = exe.replace("\\", "/").rsplit("/", 1)[-1]
+        match = matcher.match_process(name=name, exe=exe, cmdline=parts)
+        value = name
+    elif kind == "extension":
+        indicator_kind = IndicatorKind.BROWSER_EXTENSION
+        match = matcher.match_exact(indicator_kind, value)
+    elif kind == "ide-extension":
+        indicator_kind = IndicatorKind.IDE_EXTENSION
+        match = matcher.match_exact(indicator_kind, value)
+    else:
+        ecosystem, _, name = value.partition(":")
+        kinds: tuple[IndicatorKind, ...]
+        if name and ecosystem in ("pypi", "npm"):
+            kinds = (IndicatorKind(ecosystem),)
+            value = name
+        else:
+            kinds = (IndicatorKind.PYPI, IndicatorKind.NPM)
+        for candidate in kinds:
+            match = matcher.match_exact(candidate, value)
+            if match is not None:
+                return match, None
+        for candidate in kinds:
+            verdict = assess(matcher, candidate, value, hints)
+            if verdict is not None:
+                return None, verdict
+        return None, None
+    if match is not None:
+        return match, None
+    return None, assess(matcher, indicator_kind, value, hints)

@@ -1,0 +1,161 @@
+"""The loader rejects bad catalogue files, naming the file, the entry and the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from signatures import CatalogueError, IndicatorKind, load_catalogue, parse_file
+
+GOOD_ENTRY = """\
+  - id: example-ai
+    name: Example AI
+    vendor: Example Inc
+    category: chat_assistant
+    deployment: [saas]
+    indicators:
+      domains: [example-ai.test]
+    sources: [https://example-ai.test/docs]
+    last_reviewed: 2026-11-27
+"""
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_file_loads(tmp_path: Path) -> None:
+    write(tmp_path, "example.yaml", "services:\n" + GOOD_ENTRY)
+    catalogue = load_catalogue(tmp_path)
+    service = catalogue.get("example-ai")
+    assert service is not None
+    assert service.indicators[IndicatorKind.DOMAIN] == ("example-ai.test",)
+    assert service.last_reviewed == dt.date(2026, 11, 27)
+    assert service.source_file == "example.yaml"
+    assert catalogue.version.startswith("sha256-")
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "entry", "reason"),
+    [
+        (
+            "      domains: [example-ai.test]",
+            "      domains: [example-ai.test]\n      colours: [red]",
+            "example-ai",
+            "unknown indicator kind 'colours'",
+        ),
+        (
+            "    vendor: Example Inc",
+            "    vendor: Example Inc\n    owner: someone",
+            "example-ai",
+            "unknown key(s): owner",
+        ),
+        ("[example-ai.test]", "[Example-AI..test]", "example-ai", "is not a valid"),
+        ("[example-ai.test]", "[https://example-ai.test/]", "example-ai", "is not a valid"),
+        (
+            "    sources: [https://example-ai.test/docs]\n",
+            "",
+            "example-ai",
+            "every entry must name at least one source",
+        ),
+        (
+            "    sources: [https://example-ai.test/docs]",
+            "    sources: []",
+            "example-ai",
+            "every entry must name at least one source",
+        ),
+        ("category: chat_assistant", "category: chatbot", "example-ai", "unknown category"),
+        ("id: example-ai", "id: Example AI", "services[0]", "'id' must be lowercase"),
+        ("last_reviewed: 2026-11-27", "last_reviewed: yesterday", "example-ai", "must be a date"),
+        (
+            "    indicators:\n      domains: [example-ai.test]",
+            "    indicators: {}",
+            "example-ai",
+            "at least one indicator",
+        ),
+        ("      domains: [example-ai.test]", "      ports: [70000]", "example-ai", "TCP port"),
+        (
+            "      domains: [example-ai.test]",
+            "      browser_extensions: [not-an-id]",
+            "example-ai",
+            "is not a valid Chrome/Edge id",
+        ),
+        (
+            "      domains: [example-ai.test]",
+            "      hosts: ['*.*.example.test']",
+            "example-ai",
+            "is not a valid",
+        ),
+        ("deployment: [saas]", "deployment: [cloudy]", "example-ai", "unknown deployment mode"),
+    ],
+)
+def test_bad_entry_names_file_entry_and_reason(
+    tmp_path: Path, replace: str, by: str, entry: str, reason: str
+) -> None:
+    assert replace in GOOD_ENTRY
+    write(tmp_path, "bad.yaml", "services:\n" + GOOD_ENTRY.replace(replace, by))
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(tmp_path)
+    assert caught.value.file == "bad.yaml"
+    assert caught.value.entry == entry
+    assert reason in caught.value.reason
+    assert "bad.yaml" in str(caught.value)
+
+
+def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path, "broken.yaml", "services:\n  - id: [unclosed\n")
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(tmp_path)
+    assert caught.value.file == "broken.yaml"
+    assert caught.value.entry is None
+    assert "invalid YAML" in caught.value.reason
+
+
+def test_duplicate_id_across_files_is_rejected(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", "services:\n" + GOOD_ENTRY)
+    write(tmp_path, "b.yaml", "services:\n" + GOOD_ENTRY)
+    with pytest.raises(CatalogueError) as caught:
+        load_catalogue(tmp_path)
+    assert caught.value.file == "b.yaml"
+    assert caught.value.entry == "example-ai"
+    assert "duplicate id" in caught.value.reason and "a.yaml" in caught.value.reason
+
+
+def test_duplicate_id_within_a_file_is_rejected() -> None:
+    with pytest.raises(CatalogueError, match="duplicate id"):
+        parse_file("one.yaml", "services:\n" + GOOD_ENTRY + GOOD_ENTRY)
+
+
+def test_examples_must_name_an_indicator_kind() -> None:
+    text = "services:\n" + GOOD_ENTRY + "    examples:\n      match: ['fqdn:example-ai.test']\n"
+    with pytest.raises(CatalogueError, match="must read '<indicator kind>:<value>'"):
+        parse_file("x.yaml", text)
+
+
+def test_empty_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match=r"no \*\.yaml files"):
+        load_catalogue(tmp_path)
+
+
+def test_shipped_catalogue_size(catalogue_stats: dict[str, int]) -> None:
+    assert catalogue_stats["services"] >= 500
+    assert catalogue_stats["multi_kind"] >= 150
+
+
+@pytest.fixture
+def catalogue_stats() -> dict[str, int]:
+    catalogue = load_catalogue()
+    return {
+        "services": len(catalogue.services),
+        "multi_kind": sum(1 for s in catalogue.services if len(s.indicator_kinds()) > 1),
+    }
+
+
+def test_every_shipped_entry_is_sourced_and_reviewed() -> None:
+    for service in load_catalogue().services:
+        assert service.sources, service.id
+        assert service.last_reviewed is not None, service.id
