@@ -19,6 +19,9 @@ from agent.spool import Spool
 
 log = logging.getLogger(__name__)
 
+# A report refused with one of these will never be accepted as it is: set it aside, go on.
+UNACCEPTABLE = frozenset({400, 413, 422})
+
 
 def backoff_delay(
     failures: int, *, initial: float, maximum: float, rng: Callable[[], float] = random.random
@@ -74,6 +77,11 @@ class Delivery:
             except CollectorRefused as exc:
                 if exc.retryable:
                     return self._failed(outcome, exc)
+                if exc.status in UNACCEPTABLE:
+                    log.error("collector rejected report %s: %s", queued.report_id, exc)
+                    self.spool.reject(queued.report_id, str(exc))
+                    self.last_error = str(exc)
+                    continue
                 outcome.error = exc
                 self.last_error = str(exc)
                 return outcome

@@ -236,6 +236,7 @@ class AgentService:
             "spool_bytes": stats.bytes,
             "spool_reports": stats.reports,
             "spool_compactions": stats.compactions,
+            "spool_rejected": stats.rejected,
             "delivery_failures": self.delivery.failures,
             "last_delivery_error": self.delivery.last_error[:500],
             "cpu_percent": reading.cpu_percent if reading else None,

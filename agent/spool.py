@@ -47,7 +47,16 @@ _SCHEMA = (
         finding TEXT NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS rejected (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
 )
+
+# Reports the collector refused for good are kept for inspection, the newest this many.
+KEEP_REJECTED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,7 @@ class SpoolStats:
     reports: int
     bytes: int
     compactions: int
+    rejected: int = 0
 
 
 FullReportBuilder = Callable[[list[Finding]], Report]
@@ -242,6 +252,27 @@ class Spool:
         with self._transaction() as db:
             db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
 
+    def reject(self, report_id: str, reason: str) -> None:
+        """Move a report the collector refused for good (e.g. 422) out of the queue.
+
+        It is kept aside (the newest KEEP_REJECTED) so the queue behind it can move on.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO rejected (report_id, reason, body) "
+                "SELECT report_id, ?, body FROM reports WHERE report_id = ?",
+                (reason[:1000], report_id),
+            )
+            db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
+            db.execute(
+                "DELETE FROM rejected WHERE seq <= (SELECT MAX(seq) FROM rejected) - ?",
+                (KEEP_REJECTED,),
+            )
+            db.execute(
+                "INSERT INTO meta (name, value) VALUES ('rejected', '1') "
+                "ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
     def report_ids(self) -> list[str]:
         with self._lock:
             return [
@@ -253,7 +284,14 @@ class Spool:
             count, size = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM reports"
             ).fetchone()
-            row = self._db.execute("SELECT value FROM meta WHERE name = 'compactions'").fetchone()
+            meta = dict(
+                self._db.execute(
+                    "SELECT name, value FROM meta WHERE name IN ('compactions', 'rejected')"
+                ).fetchall()
+            )
         return SpoolStats(
-            reports=int(count), bytes=int(size), compactions=int(row[0]) if row else 0
+            reports=int(count),
+            bytes=int(size),
+            compactions=int(meta.get("compactions", 0)),
+            rejected=int(meta.get("rejected", 0)),
         )

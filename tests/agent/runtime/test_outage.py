@@ -40,7 +40,7 @@ def test_findings_survive_a_collector_outage_exactly_once(tmp_path: Path) -> Non
             full_report_every=1000,
         ),
         scanners=[scanner],
-        machine="machine-a",
+        machine="a" * 32,
     )
     queued: list[str] = []
     kinds: list[ReportKind | None] = []
@@ -49,7 +49,7 @@ def test_findings_survive_a_collector_outage_exactly_once(tmp_path: Path) -> Non
             cycle = service.run_cycle()
             queued.append(cycle.report_id or "")
             kinds.append(cycle.kind)
-            assert cycle.delivered == [cycle.report_id]
+            assert cycle.delivered == [cycle.report_id], service.health()["last_delivery_error"]
         server.stop()
         for _ in range(DOWN):
             cycle = service.run_cycle()
