@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import collector.agent_models
 import collector.models
+import collector.register_models
 from collector.models import Base
 
-MODEL_MODULES = (collector.models, collector.agent_models)
+MODEL_MODULES = (collector.models, collector.register_models, collector.agent_models)
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -14,6 +14,8 @@ from collector.db import make_engine, make_sessionmaker
 from server import __version__, http_errors, ui
 from server.api import agents, inventory
 from server.config import ServerSettings
+from server.register import api as register_api
+from server.register import views as register_views
 from server.state import AppState
 from signatures import load_catalogue
 
@@ -71,5 +73,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(inventory.router)
     app.include_router(ui.router)
+    app.include_router(register_views.router)
+    app.include_router(register_api.router)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     return app

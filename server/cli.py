@@ -9,6 +9,8 @@ import re
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.orm import Session
+
 from collector import store
 from collector.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
 from collector.errors import CollectorError
@@ -101,9 +103,10 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         if args.if_no_users and store.count_users(session) > 0:
             print("users already exist; nothing created")
             return 0
-        store.create_user(
+        user = store.create_user(
             session, username=args.username, password_hash=password_hash, role=args.role
         )
+        _audit_cli_user_create(session, user_id=user.id, username=user.username, role=user.role)
     print(f"created {args.role} {args.username!r}")
     if generated:
         print(f"password: {password}  (shown once; store it now)")
@@ -147,6 +150,52 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     with transaction(sessions) as session:
         store.revoke_enrollment_token(session, token_id=args.id)
     print(f"revoked enrollment token #{args.id}")
+    return 0
+
+
+def _audit_cli_user_create(session: Session, *, user_id: int, username: str, role: str) -> None:
+    """Record an account created from the command line in the audit trail."""
+    from collector.register_store import append_audit_event
+
+    append_audit_event(
+        session,
+        actor="cli",
+        action="user.create",
+        object_type="user",
+        object_id=str(user_id),
+        before=None,
+        after={"username": username, "role": role, "disabled": False},
+    )
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit hash chain; exit 1 and name the first broken link if it does not hold."""
+    from collector.register_store import verify_audit_chain
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        verdict = verify_audit_chain(session)
+    if verdict.ok:
+        print(f"audit chain intact: {verdict.checked} events verified")
+        return 0
+    print(
+        f"audit chain BROKEN at event #{verdict.broken_at}: {verdict.reason} "
+        f"({verdict.checked} events before it verified)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def cmd_register_mark_due(args: argparse.Namespace) -> int:
+    """Move approved/restricted entries whose review date has come to review due."""
+    from server.register.service import mark_reviews_due
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    with transaction(sessions) as session:
+        moved = mark_reviews_due(session, today=dt.datetime.now(dt.UTC).date())
+    print(f"{len(moved)} entries now due for review" + (f": {', '.join(moved)}" if moved else ""))
     return 0
 
 
@@ -208,6 +257,22 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id", type=int)
     token_revoke.set_defaults(func=cmd_token_revoke)
     signatures_cli.register(commands)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit_verify = audit.add_parser(
+        "verify", parents=[common], help="check the hash chain; report the first broken link"
+    )
+    audit_verify.set_defaults(func=cmd_audit_verify)
+
+    register = commands.add_parser("register", help="the AI register").add_subparsers(
+        dest="register_command", required=True, metavar="ACTION"
+    )
+    register_due = register.add_parser(
+        "mark-due", parents=[common], help="move entries whose review date has come to review due"
+    )
+    register_due.set_defaults(func=cmd_register_mark_due)
     return parser
 
 

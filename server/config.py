@@ -36,6 +36,12 @@ class ServerSettings(BaseSettings):
     stale_after_minutes: int = Field(
         180, ge=1, description="A host that has not reported for this long is listed as stale."
     )
+    user_pseudonym_key: str | None = Field(
+        None,
+        min_length=16,
+        description="When set, user names in the UI are shown as keyed-hash pseudonyms "
+        "(user-0123456789) instead of as reported.",
+    )
     catalogue_dir: Path | None = Field(
         None, description="Catalogue YAML directory; default: the catalogue shipped with Shadowmap."
     )

@@ -32,7 +32,9 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": commit before the response is sent. Otherwise a browser that follows a
+# post/redirect/get redirect (sign-in, any form) can read the database before the commit.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 State = Annotated[AppState, Depends(app_state)]
 
 

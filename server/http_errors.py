@@ -16,6 +16,7 @@ from collector.errors import (
     StorageError,
 )
 from server.errors import CsrfFailed, Forbidden, NotAuthenticated
+from server.register.errors import GuardFailed, InvalidTransition, StaleVersion
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,19 @@ def _wants_html(request: Request) -> bool:
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": title, "detail": detail}, status_code=status)
+
+
+def _html_problem(request: Request, status: int, title: str, detail: str) -> Response:
+    """Render a domain error as a page for people, as JSON for programs."""
+    if not _wants_html(request):
+        return _problem(status, title, detail)
+    templates = request.app.state.shadowmap.templates
+    return templates.TemplateResponse(  # type: ignore[no-any-return]
+        request,
+        "error.html",
+        {"request": request, "user": None, "title": title, "detail": detail, "status": status},
+        status_code=status,
+    )
 
 
 def install(app: FastAPI) -> None:
@@ -56,19 +70,35 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return _problem(403, "forbidden", exc.reason)
+        return _html_problem(request, 403, "forbidden", exc.reason)
 
     @app.exception_handler(CsrfFailed)
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
-        return _problem(403, "forbidden", "missing or wrong CSRF token; reload the page")
+        return _html_problem(
+            request, 403, "forbidden", "missing or wrong CSRF token; reload the page"
+        )
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> Response:
-        return _problem(404, "not found", str(exc))
+        return _html_problem(request, 404, "not found", str(exc))
 
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> Response:
-        return _problem(409, "conflict", exc.reason)
+        return _html_problem(request, 409, "conflict", exc.reason)
+
+    @app.exception_handler(GuardFailed)
+    async def _guard(request: Request, exc: GuardFailed) -> Response:
+        response = _html_problem(request, 422, "not allowed yet", str(exc))
+        response.headers["X-Shadowmap-Field"] = exc.field
+        return response
+
+    @app.exception_handler(InvalidTransition)
+    async def _transition(request: Request, exc: InvalidTransition) -> Response:
+        return _html_problem(request, 409, "invalid state change", str(exc))
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(request: Request, exc: StaleVersion) -> Response:
+        return _html_problem(request, 409, "changed by someone else", str(exc))
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:

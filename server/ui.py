@@ -10,11 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector import store
-from collector.models import utcnow
+from collector import register_store, store
+from collector.models import User, utcnow
+from collector.register_models import RegisterEntry
 from server.deps import SESSION_COOKIE, DbSession, SignedIn, State, Viewer
 from server.errors import CsrfFailed
 from server.passwords import verify_password
+from server.register import states
+from server.register.evidence import summarise, user_display
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "shadowmap_login_csrf"
@@ -32,7 +35,9 @@ def _page(
         request=request,
         user=who.user if who else None,
         csrf_token=who.web_session.csrf_token if who else "",
+        can_edit=bool(who and who.user.role in ("reviewer", "admin")),
     )
+    context.setdefault("show_user", user_display(state.settings.user_pseudonym_key))
     return state.templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -43,7 +48,7 @@ def check_csrf(who: SignedIn, token: str) -> None:
 
 @router.get("/", response_class=HTMLResponse)
 def home(_who: Viewer) -> Response:
-    return RedirectResponse("/inventory", status_code=303)
+    return RedirectResponse("/dashboard", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -116,7 +121,10 @@ def logout(
 
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = store.list_inventory(session)
+    # False positives are suppressed: hidden here (their rules are listed under /suppressions).
+    rows = [
+        row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE
+    ]
     return _page(state, request, "inventory.html", who, rows=rows)
 
 
@@ -126,8 +134,39 @@ def inventory_item(
 ) -> Response:
     item = store.get_inventory_item(session, item_id=item_id)
     sightings = store.list_sightings(session, item_id=item_id)
-    service = state.catalogue.get(item.service_id) if item.service_id else None
-    return _page(state, request, "item.html", who, item=item, sightings=sightings, service=service)
+    catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
+    show_user = user_display(state.settings.user_pseudonym_key)
+    record = register_store.get_triage_record(session, item_id=item_id)
+    entry = (
+        session.get(RegisterEntry, record.register_entry_id) if record.register_entry_id else None
+    )
+    assignee = session.get(User, record.assignee_id) if record.assignee_id else None
+    return _page(
+        state,
+        request,
+        "item.html",
+        who,
+        item=item,
+        sightings=sightings,
+        service=catalogue_entry,
+        summary=summarise(sightings, show_user),
+        record=record,
+        entry=entry,
+        assignee=assignee,
+        targets=[
+            t
+            for t in states.triage_targets(item.state)
+            if t not in (states.PROMOTED, states.MERGED)
+        ],
+        can_promote=states.PROMOTED in states.triage_targets(item.state),
+        can_merge=states.MERGED in states.triage_targets(item.state),
+        reviewers=[u for u in store.list_users(session) if u.role != "viewer" and not u.disabled],
+        comments=register_store.list_comments(session, item_id=item_id),
+        history=register_store.list_audit_events(
+            session, object_type="item", object_id=str(item_id), limit=50
+        ),
+        reason_required=states.TRIAGE_REASON_REQUIRED,
+    )
 
 
 @router.get("/hosts", response_class=HTMLResponse)

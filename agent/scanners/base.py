@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import platform as _platform
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
+
+_T = TypeVar("_T")
 
 
 def current_platform() -> str:
@@ -62,6 +64,17 @@ class ScanContext:
     users: tuple[LocalUser, ...] = ()
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
     hostname: str = field(default_factory=_platform.node)
+    # Live readings several scanners need (the socket table), taken once per scan.
+    _shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    def shared(self, key: str, read: Callable[[], _T]) -> _T:
+        """Return ``read()``, taken once per scan and shared by every scanner asking ``key``.
+
+        An exception from ``read`` is not remembered: the next scanner asking tries again.
+        """
+        if key not in self._shared:
+            self._shared[key] = read()
+        return cast(_T, self._shared[key])
 
     def path(self, *parts: str | Path) -> Path:
         """Return a path under the scan root (for --root scans of mounted images)."""

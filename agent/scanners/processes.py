@@ -1,48 +1,150 @@
-"""Running processes: name, executable and command-line markers (psutil)."""
+"""Running processes: name, executable, command-line markers, user, parent and start time.
+
+One ``psutil.process_iter`` pass with the attributes it needs (psutil reads them under
+``oneshot``); a process that vanishes or denies a field loses that field, never the scan.
+The command line goes to matching as a hint; evidence keeps only a redacted copy.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 
+from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from signatures import FindingKind, IndicatorKind
+from agent.scanners.connections import ACTIVE_STATES, AddressBook, is_public, sockets
+from signatures import EvidenceValue, FindingKind, IndicatorKind
 
-_ATTRS = ["pid", "name", "exe", "cmdline", "username", "ppid", "create_time"]
+# On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
+# which parses /proc/<pid>/status for every process and costs more than everything else.
+_ATTRS = ["pid", "name", "exe", "cmdline", "ppid", "create_time"]
+_PROC = Path("/proc")
+
+
+def _started_at(seconds: object) -> str | None:
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Owners:
+    """Map a process to its owner's name through the uid of /proc/<pid>, cached per uid."""
+
+    def __init__(self, *, use_proc: bool) -> None:
+        self.use_proc = use_proc
+        self._names: dict[int, str | None] = {}
+
+    def of(self, pid: int) -> str | None:
+        try:
+            uid = os.stat(_PROC / str(pid)).st_uid
+        except OSError:
+            return None  # gone already
+        if uid not in self._names:
+            self._names[uid] = _user_name(uid)
+        return self._names[uid]
+
+
+def _user_name(uid: int) -> str | None:
+    try:
+        import pwd
+    except ImportError:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)  # no name in the user database: the uid is what there is
+
+
+def _remote_peers(ctx: ScanContext, book: AddressBook | None) -> dict[int, list[str]]:
+    """Return pid -> public peers it talks to (host names where the book knows them)."""
+    try:
+        connections = ctx.shared("sockets", sockets)
+    except (psutil.AccessDenied, OSError):
+        return {}  # the connections scanner reports this; here the hints are a bonus
+    names = book.index() if book is not None else {}
+    peers: dict[int, list[str]] = {}
+    for conn in connections:
+        if conn.pid is None or not conn.raddr or conn.status not in ACTIVE_STATES:
+            continue
+        address = conn.raddr.ip
+        if not is_public(address):
+            continue
+        known = peers.setdefault(conn.pid, [])
+        peer = names.get(address, address)
+        if peer not in known and len(known) < 64:
+            known.append(peer)
+    return peers
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 class ProcessScanner:
-    """Yield one observation per process; vanished or protected ones are skipped per field."""
+    """Yield one observation per running process."""
 
     name = "processes"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
 
+    def __init__(self, book: AddressBook | None = None) -> None:
+        # The connections scanner's address book, when shared, names the remote hosts.
+        self.book = book
+
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
-        # process_iter with attrs reads each field once and turns AccessDenied into None.
-        for proc in psutil.process_iter(_ATTRS, ad_value=None):
+        remotes = _remote_peers(ctx, self.book)
+        own = os.getpid()
+        names: dict[int, str] = {}
+        infos: list[dict[str, object]] = []
+        owners = _Owners(use_proc=ctx.platform == "linux" and _PROC.is_dir())
+        attrs = _ATTRS if owners.use_proc else [*_ATTRS, "username"]
+        # process_iter with attrs reads each field once (under oneshot) and turns AccessDenied
+        # into None; a process that exits mid-iteration is skipped by psutil itself.
+        for proc in psutil.process_iter(attrs, ad_value=None):
             info = proc.info
+            if owners.use_proc:
+                info["username"] = owners.of(proc.pid)
+            pid = info.get("pid")
             name = info.get("name")
-            if not name:
+            if isinstance(pid, int) and isinstance(name, str):
+                names[pid] = name
+            if pid != own:
+                infos.append(info)
+        for info in infos:
+            name = info.get("name")
+            if not isinstance(name, str) or not name:
                 continue
-            cmdline = tuple(info.get("cmdline") or ())
-            started = info.get("create_time")
-            evidence: dict[str, str | int | None] = {
-                "pid": info.get("pid"),
-                "ppid": info.get("ppid"),
-                "exe": info.get("exe"),
+            raw_cmdline = info.get("cmdline")
+            cmdline = tuple(str(part) for part in raw_cmdline) if isinstance(
+                raw_cmdline, list | tuple) else ()
+            exe = _str(info.get("exe"))
+            ppid = _int(info.get("ppid"))
+            username = _str(info.get("username"))
+            pid = _int(info.get("pid"))
+            evidence: dict[str, EvidenceValue] = {
+                "process": name,
+                "pid": pid,
+                "ppid": ppid,
+                "parent": names.get(ppid) if ppid is not None else None,
+                "exe": exe,
+                "started_at": _started_at(info.get("create_time")),
             }
-            if started:
-                evidence["started_at"] = dt.datetime.fromtimestamp(started, dt.UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                )
+            if len(cmdline) > 1:
+                evidence["args"] = redact_args(cmdline[1:])
             yield Observation(
                 kind=FindingKind.PROCESS,
                 indicator_kind=IndicatorKind.PROCESS,
                 indicator=name,
-                user=info.get("username"),
+                user=username,
                 evidence=evidence,
-                hints={"exe": info.get("exe"), "cmdline": cmdline},
+                hints={"exe": exe, "cmdline": cmdline,
+                       "remote_hosts": remotes.get(pid, []) if pid is not None else []},
             )

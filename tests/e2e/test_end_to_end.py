@@ -61,7 +61,7 @@ def test_agent_scan_lands_in_the_server_inventory(
         assert len(client.get("/api/v1/hosts").json()) == 1
 
         page = client.get(f"/inventory/{claude['id']}")
-        assert "Claude Code" in page.text and str(claude_code_process.pid) in page.text
+        assert "Claude Code" in page.text and hosts[0]["hostname"] in page.text
 
 
 def test_agent_enrollment_with_a_revoked_token_fails_cleanly(

@@ -1,7 +1,7 @@
 """agent runtime: the machine each agent id is bound to (cloned-VM detection)
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-27
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,93 @@
+"""Reviews: which register entries are due or overdue, what discovery says should trigger a
+reassessment, and the suppliers behind the register with their review status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from collector import register_store
+from collector.register_models import RegisterEntry
+from server.register import states
+
+DUE_SOON_DAYS = 30
+# A usage spike: at least this many hosts started using the tool since the last review, and at
+# least as many as used it before.
+SPIKE_MIN_HOSTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    entry: RegisterEntry
+    overdue: bool
+    days: int  # days until the review (negative: overdue)
+    triggers: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SupplierRow:
+    name: str
+    review: str
+    entries: list[str] = field(default_factory=list)
+
+
+def reassessment_triggers(session: Session, *, entry: RegisterEntry) -> tuple[str, ...]:
+    """Return why discovery suggests reassessing an entry since its last review."""
+    if entry.last_reviewed_on is None:
+        return ()
+    since = dt.datetime.combine(entry.last_reviewed_on, dt.time(), tzinfo=dt.UTC)
+    triggers: list[str] = []
+    for item in register_store.list_items_of_entry(session, entry_id=entry.id):
+        for kind, first in sorted(
+            register_store.kind_first_seen_for_item(session, item_id=item.id).items()
+        ):
+            if first >= since:
+                triggers.append(f"new kind of evidence: {kind.replace('_', ' ')} ({item.name})")
+        hosts = register_store.host_first_seen_for_item(session, item_id=item.id)
+        new_hosts = sum(1 for first in hosts.values() if first >= since)
+        old_hosts = len(hosts) - new_hosts
+        if new_hosts >= SPIKE_MIN_HOSTS and new_hosts >= old_hosts:
+            triggers.append(
+                f"usage spike: {new_hosts} new hosts since the last review ({item.name})"
+            )
+    return tuple(triggers)
+
+
+def review_rows(session: Session, *, today: dt.date) -> list[ReviewRow]:
+    """Return governed entries whose review is due within 30 days, overdue, or triggered."""
+    rows = []
+    for entry in register_store.list_register_entries(
+        session, statuses=(states.APPROVED, states.RESTRICTED, states.REVIEW_DUE)
+    ):
+        days = (entry.next_review_on - today).days if entry.next_review_on else 0
+        triggers = reassessment_triggers(session, entry=entry)
+        if days <= DUE_SOON_DAYS or triggers or entry.status == states.REVIEW_DUE:
+            rows.append(ReviewRow(entry=entry, overdue=days < 0, days=days, triggers=triggers))
+    rows.sort(key=lambda row: (row.days, row.entry.register_id))
+    return rows
+
+
+_REVIEW_RANK = {
+    "rejected": 0,
+    "not_started": 1,
+    "in_progress": 2,
+    "approved_with_conditions": 3,
+    "approved": 4,
+}
+
+
+def supplier_rows(session: Session) -> list[SupplierRow]:
+    """Return suppliers named in the register with their weakest review status."""
+    found: dict[str, SupplierRow] = {}
+    for entry in register_store.list_register_entries(session):
+        if not entry.supplier or entry.status == states.RETIRED:
+            continue
+        row = found.setdefault(
+            entry.supplier.lower(), SupplierRow(entry.supplier, entry.supplier_review)
+        )
+        row.entries.append(entry.register_id)
+        if _REVIEW_RANK.get(entry.supplier_review, 0) < _REVIEW_RANK.get(row.review, 0):
+            row.review = entry.supplier_review
+    return sorted(found.values(), key=lambda row: row.name.lower())

@@ -1,0 +1,111 @@
+"""The vocabularies of a register entry and the validated input that edits one."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from server.register.errors import GuardFailed
+
+RiskLevel = Literal["unrated", "low", "medium", "high", "critical"]
+DpiaScreening = Literal[
+    "not_screened", "no_personal_data", "dpia_not_required", "dpia_required", "dpia_completed"
+]
+SupplierReview = Literal[
+    "not_started", "in_progress", "approved", "approved_with_conditions", "rejected"
+]
+EuAiActClass = Literal[
+    "not_assessed",
+    "not_ai_system",
+    "minimal",
+    "transparency_art50",
+    "high_risk_annex_iii",
+    "high_risk_annex_i",
+    "prohibited_art5",
+]
+HumanOversight = Literal["human_in_the_loop", "human_on_the_loop", "none", "n/a_assistive"]
+ScopeStatus = Literal["in_scope", "out_of_scope"]
+
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
+DPIA_OUTCOMES: tuple[str, ...] = get_args(DpiaScreening)
+SUPPLIER_REVIEWS: tuple[str, ...] = get_args(SupplierReview)
+EU_AI_ACT_CLASSES: tuple[str, ...] = get_args(EuAiActClass)
+HUMAN_OVERSIGHT: tuple[str, ...] = get_args(HumanOversight)
+SCOPE_STATUSES: tuple[str, ...] = get_args(ScopeStatus)
+DATA_CLASSES = (
+    "public",
+    "internal",
+    "confidential",
+    "restricted",
+    "personal_data",
+    "special_category_personal_data",
+    "customer_data",
+    "employee_data",
+    "source_code",
+    "credentials_secrets",
+    "financial",
+    "health",
+    "ip_trade_secret",
+)
+# Data classes that always involve personal data (GDPR), whatever the checkbox says.
+PERSONAL_DATA_CLASSES = frozenset(
+    {"personal_data", "special_category_personal_data", "customer_data", "employee_data", "health"}
+)
+# Suggested review cadence per risk level, in months (register.md: critical P3M, high P6M).
+DEFAULT_CADENCE = {"critical": 3, "high": 6, "medium": 12, "low": 12, "unrated": 12}
+
+
+class EntryInput(BaseModel):
+    """The editable fields of a register entry; every field bounded."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=120)
+    ai_system: str = Field(min_length=1, max_length=255)
+    business_unit: str = Field(default="", max_length=120)
+    purpose: str = Field(default="", max_length=4000)
+    business_owner: str = Field(default="", max_length=120)
+    technical_owner: str = Field(default="", max_length=120)
+    data_classes: list[str] = Field(default_factory=list, max_length=len(DATA_CLASSES))
+    personal_data: bool = False
+    risk_level: RiskLevel = "unrated"
+    risk_rationale: str = Field(default="", max_length=4000)
+    controls: str = Field(default="", max_length=4000)
+    review_cadence_months: int = Field(default=12, ge=1, le=36)
+    dpia_screening: DpiaScreening = "not_screened"
+    supplier: str = Field(default="", max_length=255)
+    supplier_review: SupplierReview = "not_started"
+    eu_ai_act_class: EuAiActClass = "not_assessed"
+    human_oversight: HumanOversight = "n/a_assistive"
+    scope_status: ScopeStatus = "in_scope"
+    scope_rationale: str = Field(default="", max_length=4000)
+    evidence_links: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("data_classes")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(DATA_CLASSES))
+        if unknown:
+            raise ValueError(f"unknown data class {unknown[0]!r}")
+        return [name for name in DATA_CLASSES if name in value]
+
+    @field_validator("evidence_links")
+    @classmethod
+    def _links(cls, value: list[str]) -> list[str]:
+        links = [link.strip() for link in value if link.strip()]
+        for link in links:
+            if len(link) > 1000 or not link.startswith(("https://", "http://")):
+                raise ValueError("evidence links must be http(s) URLs of at most 1000 characters")
+        return links
+
+
+def parse_entry_input(data: dict[str, Any], *, partial_of: EntryInput | None = None) -> EntryInput:
+    """Validate entry fields (merged over ``partial_of`` for a patch); raises GuardFailed."""
+    merged = {**(partial_of.model_dump() if partial_of else {}), **data}
+    try:
+        return EntryInput.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "entry"
+        raise GuardFailed(field, first["msg"]) from exc

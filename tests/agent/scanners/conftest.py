@@ -1,0 +1,18 @@
+"""Shared fixtures of the scanner tests: the test catalogue and the shipped one."""
+
+from __future__ import annotations
+
+import pytest
+
+from signatures import Matcher, load_catalogue
+from tests.agent.scanners.helpers import FIXTURES
+
+
+@pytest.fixture(scope="session")
+def test_matcher() -> Matcher:
+    return Matcher(load_catalogue(FIXTURES / "catalogue"))
+
+
+@pytest.fixture(scope="session")
+def default_matcher() -> Matcher:
+    return Matcher(load_catalogue())
