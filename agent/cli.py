@@ -14,7 +14,7 @@ from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
 from agent.hostinfo import this_host
-from agent.identity import agent_id, load_credential, save_credential
+from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, select
@@ -147,17 +147,37 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         print("error: --server URL is required", file=sys.stderr)
         return 2
     state_dir = settings.state_path
+    machine = machine_fingerprint()
     with Reporter(
-        settings.server_url, verify=_verify(settings), timeout=settings.timeout_seconds
+        settings.server_url,
+        verify=_verify(settings),
+        timeout=settings.timeout_seconds,
+        machine_fingerprint=machine,
     ) as reporter:
         credential = reporter.enroll(
-            token=args.token, agent_id=agent_id(state_dir), host=this_host()
+            token=args.token, agent_id=agent_id(state_dir, machine=machine), host=this_host()
         )
     save_credential(state_dir, credential)
     print(
         f"enrolled agent {credential.agent_id} with {settings.server_url}; "
         f"credential stored in {state_dir}"
     )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.service import AgentService
+
+    settings = _settings(args)
+    if not settings.server_url:
+        print(
+            "error: no collector: set server_url in the config file or give --server",
+            file=sys.stderr,
+        )
+        return 2
+    service = AgentService(settings)
+    cycles = service.run(max_cycles=args.cycles)
+    log.info("stopped after %d scan cycle(s)", cycles)
     return 0
 
 
@@ -225,6 +245,16 @@ def build_parser() -> argparse.ArgumentParser:
     dns.add_argument("--pcap", required=True, type=Path, help="pcap or pcapng file")
     dns.add_argument("--json", action="store_true", help="print a JSON document")
     dns.set_defaults(func=cmd_dns)
+
+    run = commands.add_parser(
+        "run", help="scan on a schedule and report to the collector (the service mode)"
+    )
+    run.add_argument("--server", help="collector URL (overrides server_url)")
+    run.add_argument("--state-dir", dest="state_dir", help="identity, credential and spool")
+    run.add_argument(
+        "--cycles", type=int, help="stop after this many scan cycles (default: run until stopped)"
+    )
+    run.set_defaults(func=cmd_run)
 
     update = commands.add_parser(
         "update-signatures", help="fetch, verify and install the collector's newest catalogue"

@@ -33,6 +33,8 @@ class Setting:
     type: type
     default: Any
     help: str
+    minimum: float | None = None  # for numbers; None keeps the historic "must be positive"
+    maximum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -57,6 +59,79 @@ SETTINGS: tuple[Setting, ...] = (
         "connections to them are attributed; costs one lookup per host per TTL.",
     ),
     Setting(
+        "enrollment_token_file",
+        str,
+        "",
+        "File holding an enrollment token; `run` enrolls with it when not yet enrolled, and "
+        "again after a cloned-machine rekey.",
+    ),
+    Setting(
+        "scanners",
+        str,
+        "",
+        "Comma-separated scanner names `run` uses; empty means every built-in scanner.",
+    ),
+    Setting(
+        "scan_interval_seconds",
+        float,
+        3600.0,
+        "Time between two scans by `run`.",
+        minimum=1.0,
+    ),
+    Setting(
+        "scan_jitter_fraction",
+        float,
+        0.1,
+        "Each interval is stretched or shrunk by up to this fraction at random, so a fleet "
+        "installed at the same minute does not scan and report in step.",
+        minimum=0.0,
+        maximum=0.9,
+    ),
+    Setting(
+        "full_report_every",
+        int,
+        24,
+        "Send the whole current state every N scans; the scans in between send only changes "
+        "(or a heartbeat when nothing changed).",
+        minimum=1,
+    ),
+    Setting(
+        "spool_max_bytes",
+        int,
+        50 * 1024 * 1024,
+        "Disk budget of the offline spool. Over budget, queued reports are compacted into one "
+        "full-state report; findings are never dropped.",
+        minimum=64 * 1024,
+    ),
+    Setting(
+        "retry_initial_seconds",
+        float,
+        5.0,
+        "First wait before retrying delivery to an unreachable collector; doubles each failure.",
+    ),
+    Setting(
+        "retry_max_seconds",
+        float,
+        3600.0,
+        "Longest wait between two delivery attempts (before jitter).",
+    ),
+    Setting(
+        "cpu_budget_percent",
+        float,
+        5.0,
+        "Average CPU the agent may use, in percent of one core; over it, the watchdog lowers "
+        "the agent's priority and lengthens the scan interval.",
+        minimum=0.1,
+        maximum=400.0,
+    ),
+    Setting(
+        "memory_budget_mb",
+        float,
+        100.0,
+        "Resident memory (MB) the agent may use; over it, the watchdog skips the next scan.",
+        minimum=10.0,
+    ),
+    Setting(
         "signature_public_key",
         str,
         "",
@@ -76,6 +151,16 @@ class AgentSettings:
     pseudonymise_users: bool = False
     pseudonym_key: str = ""
     resolve_catalogue_hosts: bool = False
+    enrollment_token_file: str = ""
+    scanners: str = ""
+    scan_interval_seconds: float = 3600.0
+    scan_jitter_fraction: float = 0.1
+    full_report_every: int = 24
+    spool_max_bytes: int = 50 * 1024 * 1024
+    retry_initial_seconds: float = 5.0
+    retry_max_seconds: float = 3600.0
+    cpu_budget_percent: float = 5.0
+    memory_budget_mb: float = 100.0
     signature_public_key: str = ""
 
     @property
@@ -92,19 +177,30 @@ def _coerce(setting: Setting, value: Any, source: str) -> Any:
         if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(setting.name, f"expected true or false, got {value!r}", source=source)
-    if setting.type is float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                setting.name, f"expected a number, got {value!r}", source=source
-            ) from None
-        if number <= 0:
-            raise ConfigError(setting.name, "must be positive", source=source)
-        return number
+    if setting.type in (float, int):
+        return _coerce_number(setting, value, source)
     if not isinstance(value, str):
         raise ConfigError(setting.name, f"expected text, got {value!r}", source=source)
     return value
+
+
+def _coerce_number(setting: Setting, value: Any, source: str) -> float | int:
+    if isinstance(value, bool):
+        raise ConfigError(setting.name, f"expected a number, got {value!r}", source=source)
+    try:
+        number: float | int = int(value) if setting.type is int else float(value)
+    except (TypeError, ValueError):
+        kind = "a whole number" if setting.type is int else "a number"
+        raise ConfigError(setting.name, f"expected {kind}, got {value!r}", source=source) from None
+    if setting.type is int and isinstance(value, float) and value != int(value):
+        raise ConfigError(setting.name, f"expected a whole number, got {value!r}", source=source)
+    if setting.minimum is None and number <= 0:
+        raise ConfigError(setting.name, "must be positive", source=source)
+    if setting.minimum is not None and number < setting.minimum:
+        raise ConfigError(setting.name, f"must be at least {setting.minimum:g}", source=source)
+    if setting.maximum is not None and number > setting.maximum:
+        raise ConfigError(setting.name, f"must be at most {setting.maximum:g}", source=source)
+    return number
 
 
 def load_settings(
@@ -144,4 +240,73 @@ def load_settings(
     values["server_url"] = url.rstrip("/")
     if values["pseudonymise_users"] and len(values["pseudonym_key"]) < 16:
         raise ConfigError("pseudonym_key", "pseudonymise_users needs a key of 16+ characters")
+    if values["retry_max_seconds"] < values["retry_initial_seconds"]:
+        raise ConfigError(
+            "retry_max_seconds", "must be at least retry_initial_seconds", source="settings"
+        )
     return AgentSettings(**{f.name: values[f.name] for f in fields(AgentSettings)})
+
+
+def settings_reference() -> str:
+    """Return docs/agent-settings.md: every setting with its default, environment name and help.
+
+    Regenerate with ``python -m agent.config > docs/agent-settings.md``; a test keeps it current.
+    """
+    lines = [
+        "# Agent settings",
+        "",
+        "<!-- Generated by `python -m agent.config > docs/agent-settings.md`; "
+        "tests/agent/runtime/test_settings_doc.py fails when this file drifts. -->",
+        "",
+        "The agent reads one TOML file (`--config`, packaged as `/etc/shadowmap-agent/agent.toml`)",
+        "with the settings in an `[agent]` table; each can be overridden by an environment",
+        "variable, and a few by command-line flags (`--server`, `--state-dir`). Later sources win:",
+        "defaults < file < environment < flags. Every value is validated at start; a bad one stops",
+        "the agent with an error naming the setting and where it came from.",
+        "",
+        "| Setting | Type | Default | Environment variable | Meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        if setting.default is None:
+            default = "platform default (see below)"
+        elif setting.type is bool:
+            default = "`true`" if setting.default else "`false`"
+        elif setting.type is str:
+            default = f'`"{setting.default}"`'
+        else:
+            default = f"`{setting.default}`"
+        bounds = []
+        if setting.minimum is not None:
+            bounds.append(f"at least {setting.minimum:g}")
+        if setting.maximum is not None:
+            bounds.append(f"at most {setting.maximum:g}")
+        help_text = setting.help + (f" ({', '.join(bounds)}.)" if bounds else "")
+        lines.append(
+            f"| `{setting.name}` | {setting.type.__name__} | {default} | "
+            f"`{ENV_PREFIX}{setting.name.upper()}` | {help_text} |"
+        )
+    lines += [
+        "",
+        "`state_dir` defaults to `/var/lib/shadowmap-agent` when running as root, "
+        "`$XDG_STATE_HOME/shadowmap-agent` otherwise, and `%PROGRAMDATA%\\Shadowmap\\agent` on "
+        "Windows.",
+        "",
+        "Example `agent.toml`:",
+        "",
+        "```toml",
+        "[agent]",
+        'server_url = "https://shadowmap.example.com"',
+        'ca_file = "/etc/shadowmap-agent/ca.pem"',
+        'enrollment_token_file = "/etc/shadowmap-agent/enroll-token"',
+        "scan_interval_seconds = 3600",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(settings_reference())

@@ -10,6 +10,7 @@ Exception tree::
      │    └── CaptureError            live capture cannot run
      │         ├── CapturePermissionError   no CAP_NET_RAW; the message says how to grant it
      │         └── CaptureUnavailable       not supported on this platform
+     ├── SpoolError         the offline spool cannot be opened or written (e.g. a full disk)
      └── ReportError        the collector could not be reached or refused a request
           ├── CollectorUnreachable   network failure or timeout; worth retrying later
           └── CollectorRefused       the collector answered with an error status (status, detail)
@@ -38,6 +39,10 @@ class NotEnrolled(AgentError):
             f"this agent is not enrolled (no credential in {state_dir}); "
             "run `shadowmap-agent enroll --server URL --token TOKEN`"
         )
+
+
+class SpoolError(AgentError):
+    pass
 
 
 class ReportError(AgentError):

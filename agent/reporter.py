@@ -5,13 +5,30 @@ The transport is injectable, so tests route requests into the server in-process.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 import httpx
 
-from agent.errors import CollectorRefused, CollectorUnreachable
+from agent.errors import CollectorRefused, CollectorUnreachable, ConfigError
 from agent.identity import Credential
 from signatures import HostInfo, Report
+
+# Sent with enrollment and every report, so the collector can tell cloned machines apart.
+MACHINE_HEADER = "X-Shadowmap-Machine"
+
+
+def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
+    """Return httpx's verify argument: a str pins the collector's CA (a PEM file).
+
+    Raises ConfigError naming ca_file when the file cannot be read as certificates.
+    """
+    if not isinstance(verify, str):
+        return verify
+    try:
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("ca_file", f"cannot load CA certificates from {verify}: {exc}") from exc
 
 
 class Reporter:
@@ -24,11 +41,13 @@ class Reporter:
         verify: bool | str = True,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        machine_fingerprint: str = "",
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self.machine_fingerprint = machine_fingerprint
         self._client = httpx.Client(
             base_url=self.server_url,
-            verify=verify,
+            verify=_tls_verification(verify),
             timeout=timeout,
             transport=transport,
             headers={"User-Agent": "shadowmap-agent"},
@@ -64,9 +83,11 @@ class Reporter:
 
     def enroll(self, *, token: str, agent_id: str, host: HostInfo) -> Credential:
         """Exchange an enrollment token for this agent's credential."""
+        headers = {MACHINE_HEADER: self.machine_fingerprint} if self.machine_fingerprint else {}
         body = self._post(
             "/api/v1/agents/enroll",
             json={"token": token, "agent_id": agent_id, "host": host.to_dict()},
+            headers=headers,
         )
         return Credential(
             server_url=self.server_url, agent_id=body["agent_id"], secret=body["credential"]
@@ -93,11 +114,14 @@ class Reporter:
 
     def send(self, report: Report, credential: Credential) -> dict[str, Any]:
         """Deliver one report; a retried report id is acknowledged, not counted twice."""
-        return self._post(
-            "/api/v1/agents/reports",
-            content=report.to_json(),
-            headers={
-                "Authorization": f"Bearer {credential.secret}",
-                "Content-Type": "application/json",
-            },
-        )
+        return self.send_body(report.to_json(), credential)
+
+    def send_body(self, body: bytes, credential: Credential) -> dict[str, Any]:
+        """Deliver one already serialized report (as kept in the spool)."""
+        headers = {
+            "Authorization": f"Bearer {credential.secret}",
+            "Content-Type": "application/json",
+        }
+        if self.machine_fingerprint:
+            headers[MACHINE_HEADER] = self.machine_fingerprint
+        return self._post("/api/v1/agents/reports", content=body, headers=headers)

@@ -10,6 +10,7 @@ Exception tree::
      │    └── UnknownLogFormat   the format name is not one Shadowmap reads
      ├── NotFound                a requested record does not exist (kind, key)
      ├── Conflict                the change conflicts with the current state (e.g. a duplicate name)
+     │    └── IdentityConflict   one agent id used from two machines (a clone); the agent rekeys
      └── StorageError            the database could not be reached or migrated
 """
 
@@ -49,6 +50,15 @@ class Conflict(CollectorError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class IdentityConflict(Conflict):
+    def __init__(self, agent_uid: str) -> None:
+        self.agent_uid = agent_uid
+        super().__init__(
+            f"agent id {agent_uid} is already in use on another machine; "
+            "rekey: generate a new agent id and enroll again"
+        )
 
 
 class StorageError(CollectorError):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, cast
 
@@ -63,6 +63,28 @@ from signatures import (
 from signatures import Report as WireReport
 
 _FACET_LENGTH = 256
+# An agent clock this far ahead is tolerated as is; beyond it, times are clamped to the
+# collector's clock, so a skewed agent cannot push "last seen" into the future. An agent
+# clock behind cannot be told from a report delayed in the offline spool, so past times
+# are kept; staleness uses the collector's own received_at either way.
+CLOCK_AHEAD_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def clamp_future_times(findings: list[Finding], *, now: dt.datetime) -> list[Finding]:
+    """Return the findings with any time later than ``now`` (plus tolerance) set to ``now``."""
+    limit = now + CLOCK_AHEAD_TOLERANCE
+    clamped = []
+    for finding in findings:
+        if finding.first_seen > limit or finding.last_seen > limit:
+            finding = replace(
+                finding,
+                first_seen=min(finding.first_seen, now),
+                last_seen=min(finding.last_seen, now),
+            )
+        clamped.append(finding)
+    return clamped
+
+
 # "Last seen" of a sighting or an item is refreshed at most this often by a repeated finding,
 # so an agent re-reporting unchanged state every few minutes costs a read, not a write.
 # Evidence details (counts, pids) of such a repeat are not rewritten either.
@@ -138,7 +160,7 @@ def ingest_report(
         return IngestResult(report.report_id, duplicate=True, findings=0, items=0)
 
     department = _touch_host(session, agent=agent, report=report, now=now)
-    findings = merge_findings(report.findings)
+    findings = merge_findings(clamp_future_times(list(report.findings), now=now))
     if not findings:
         return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
 

@@ -6,11 +6,17 @@ module is added to the imports below so that migrations and schema checks see it
 
 from __future__ import annotations
 
+import collector.agent_models
 import collector.api_models
 import collector.models
 import collector.register_models
 from collector.models import Base
 
-MODEL_MODULES = (collector.models, collector.register_models, collector.api_models)
+MODEL_MODULES = (
+    collector.models,
+    collector.register_models,
+    collector.agent_models,
+    collector.api_models,
+)
 
 __all__ = ["MODEL_MODULES", "Base"]

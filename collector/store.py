@@ -13,8 +13,15 @@ from sqlalchemy import CursorResult, Result, Table, and_, bindparam, delete, fun
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from collector.agent_models import AgentMachine
 from collector.credentials import hash_secret, new_secret
-from collector.errors import AuthenticationFailed, Conflict, EnrollmentRefused, NotFound
+from collector.errors import (
+    AuthenticationFailed,
+    Conflict,
+    EnrollmentRefused,
+    IdentityConflict,
+    NotFound,
+)
 from collector.models import (
     Agent,
     EnrollmentToken,
@@ -183,6 +190,20 @@ def enroll_agent(
         agent.token_id = token.id
     session.flush()
     return agent, credential
+
+
+def check_agent_machine(session: Session, *, agent: Agent, fingerprint: str) -> None:
+    """Bind an agent id to the first machine fingerprint it uses; refuse any other.
+
+    Raises IdentityConflict when the id is bound to another machine (a cloned state dir).
+    """
+    bound = session.get(AgentMachine, agent.id)
+    if bound is None:
+        session.add(AgentMachine(agent_id=agent.id, fingerprint=fingerprint))
+        session.flush()
+        return
+    if bound.fingerprint != fingerprint:
+        raise IdentityConflict(agent.agent_uid)
 
 
 def authenticate_agent(session: Session, *, credential: str) -> Agent:

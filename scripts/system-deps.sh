@@ -7,8 +7,9 @@
 #   iproute2        ip netns / veth for the live capture test
 #   poppler-utils   pdftoppm, to render report PDFs to PNG in tests
 #   postgresql      only when no PostgreSQL server answers on 127.0.0.1:5432
+#   adduser         the agent .deb's postinst creates its service user (tests/packaging)
 set -euo pipefail
-packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils python3-venv)
+packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils python3-venv adduser)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "system-deps: not root or no apt-get; install these yourself: ${packages[*]}" >&2
     exit 0

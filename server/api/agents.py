@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,11 @@ from server.state import AppState
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 Text = Annotated[str, Field(max_length=255)]
+# The agent's machine fingerprint (agent/identity.py); optional for older agents.
+MachineHeader = Annotated[
+    str | None,
+    Header(alias="X-Shadowmap-Machine", min_length=16, max_length=64, pattern=r"^[0-9a-f]+$"),
+]
 
 
 class HostBody(BaseModel):
@@ -47,8 +52,11 @@ class IngestResponse(BaseModel):
 
 
 @router.post("/enroll", response_model=EnrollResponse)
-def enroll(body: EnrollBody, session: DbSession) -> EnrollResponse:
-    """Exchange an enrollment token for this agent's own credential."""
+def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) -> EnrollResponse:
+    """Exchange an enrollment token for this agent's own credential.
+
+    An agent id already bound to another machine is refused with 409 (rekey).
+    """
     agent, credential = store.enroll_agent(
         session,
         enrollment_secret=body.token,
@@ -58,6 +66,8 @@ def enroll(body: EnrollBody, session: DbSession) -> EnrollResponse:
         os_version=body.host.os_version,
         arch=body.host.arch,
     )
+    if machine is not None:
+        store.check_agent_machine(session, agent=agent, fingerprint=machine)
     return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
 
 
@@ -73,11 +83,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _ingest(state: AppState, credential: str, body: bytes) -> IngestResult:
+def _ingest(state: AppState, credential: str, body: bytes, machine: str | None) -> IngestResult:
     # One transaction, opened only once the body is in: a connection is never held while a
     # client uploads, and the request needs exactly one worker thread (no pool deadlock).
     with transaction(state.sessions) as session:
         agent = store.authenticate_agent(session, credential=credential)
+        if machine is not None:
+            # An agent id bound to another machine (a cloned VM) is refused with 409: rekey.
+            store.check_agent_machine(session, agent=agent, fingerprint=machine)
         report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
@@ -85,7 +98,9 @@ def _ingest(state: AppState, credential: str, body: bytes) -> IngestResult:
 
 
 @router.post("/reports", response_model=IngestResponse)
-async def post_report(request: Request, state: State) -> IngestResponse:
+async def post_report(
+    request: Request, state: State, machine: MachineHeader = None
+) -> IngestResponse:
     """Ingest one report; a report id already stored is acknowledged and not counted again.
 
     One report per request (no batch endpoint): a report is one transaction, a retry is
@@ -93,7 +108,7 @@ async def post_report(request: Request, state: State) -> IngestResponse:
     """
     credential = bearer_credential(request)
     body = await _read_limited(request, state.settings.max_report_bytes)
-    result = await run_in_threadpool(_ingest, state, credential, body)
+    result = await run_in_threadpool(_ingest, state, credential, body, machine)
     return IngestResponse(
         report_id=result.report_id,
         status="duplicate" if result.duplicate else "stored",

@@ -1,7 +1,7 @@
 """api tokens, sync feed, webhooks, report runs
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-27
 
 Also installs the triggers that feed sync_changes (the incremental-sync change feed):
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,434 @@
+"""`shadowmap-agent run`: scan on a jittered schedule, spool reports, deliver them, stay small.
+
+One cycle: scan (and drain the optional capture source) -> compare with the baseline ->
+queue a delta, a periodic full state, or a heartbeat -> try to deliver. Cycles, delivery retries
+and watchdog checks run as apscheduler jobs on one worker thread, so they never overlap.
+
+The capture hook: network capture runs continuously elsewhere; pass any object with
+``drain() -> Iterable[Observation]`` and ``status() -> str`` as ``capture`` and each cycle
+matches what it drained like any scanner's observations, and reports its status in the health.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent import __version__
+from agent.catalogue import active_catalogue
+from agent.config import AgentSettings
+from agent.delivery import Delivery
+from agent.errors import CollectorRefused, NotEnrolled, SpoolError
+from agent.hostinfo import this_host
+from agent.identity import (
+    Credential,
+    agent_id,
+    load_credential,
+    machine_fingerprint,
+    rekey,
+    save_credential,
+)
+from agent.reporter import Reporter
+from agent.runner import ScanResult, _to_finding, run_scan
+from agent.scanners import ScanContext, Scanner, select
+from agent.scanners.base import Observation
+from agent.spool import Spool, finding_fingerprint, finding_key
+from agent.users import local_users
+from agent.watchdog import Watchdog, WatchdogReading
+from signatures import (
+    AgentInfo,
+    Catalogue,
+    EvidenceValue,
+    Finding,
+    Matcher,
+    Report,
+    ReportKind,
+    ScannerError,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_CHECK_SECONDS = 30.0
+# The collector's answer to a report from a known agent id on another machine.
+REKEY_STATUS = 409
+
+
+class CaptureSource(Protocol):
+    """A continuous evidence source (network capture) the runner drains once per cycle."""
+
+    def drain(self) -> Iterable[Observation]: ...
+
+    def status(self) -> str: ...
+
+
+@dataclass(slots=True)
+class CycleResult:
+    kind: ReportKind | None  # None: the cycle was skipped by the watchdog
+    report_id: str | None
+    findings: int
+    delivered: list[str] = field(default_factory=list)
+
+
+def plan_report(
+    baseline: dict[str, tuple[str, Finding]], scanned: Sequence[Finding], *, full: bool
+) -> tuple[ReportKind, list[Finding], list[Finding]]:
+    """Return (kind, findings to send, new baseline state) for one scan.
+
+    First sightings keep the time the agent first saw them; a finding is sent in a delta when
+    it is new or what it says changed (times and volatile evidence aside).
+    """
+    state: list[Finding] = []
+    changed: list[Finding] = []
+    for finding in scanned:
+        key = finding_key(finding)
+        known = baseline.get(key)
+        if known is not None and known[1].first_seen < finding.first_seen:
+            finding = replace(finding, first_seen=known[1].first_seen)
+        state.append(finding)
+        if known is None or known[0] != finding_fingerprint(finding):
+            changed.append(finding)
+    if full:
+        return ReportKind.FULL, state, state
+    if changed:
+        return ReportKind.DELTA, changed, state
+    return ReportKind.HEARTBEAT, [], state
+
+
+class AgentService:
+    """The long-running agent: owns the spool, the delivery state and the watchdog."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        scanners: Sequence[Scanner] | None = None,
+        catalogue: Catalogue | None = None,
+        capture: CaptureSource | None = None,
+        reporter_factory: Callable[[str], Reporter] | None = None,
+        machine: str | None = None,
+        scan_root: Path = Path("/"),
+        watchdog: Watchdog | None = None,
+    ) -> None:
+        self.settings = settings
+        self.state_dir = settings.state_path
+        # The newest verified signature bundle when one is installed, else the shipped one.
+        self.catalogue = catalogue or active_catalogue(settings)
+        self.matcher = Matcher(self.catalogue)
+        self.scanners = tuple(scanners) if scanners is not None else select(settings.scanners)
+        self.capture = capture
+        self.machine = machine or machine_fingerprint()
+        self.scan_root = scan_root
+        self.spool = Spool(self.state_dir, max_bytes=settings.spool_max_bytes)
+        self.delivery = Delivery(
+            self.spool,
+            initial_delay=settings.retry_initial_seconds,
+            max_delay=settings.retry_max_seconds,
+        )
+        self.watchdog = watchdog or Watchdog(
+            cpu_budget_percent=settings.cpu_budget_percent,
+            memory_budget_mb=settings.memory_budget_mb,
+        )
+        self._reporter_factory = reporter_factory or self._default_reporter
+        self._reporter: Reporter | None = None
+        self._identity = agent_id(self.state_dir, machine=self.machine)
+        self._cycles_run = 0
+        self._last_reading: WatchdogReading | None = None
+        self._last_errors: list[ScannerError] = []
+        self.enrollment_status = "enrolled"
+        self._scheduler: Any = None
+
+    # Identity and enrollment -----------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def _default_reporter(self, server_url: str) -> Reporter:
+        verify: bool | str = self.settings.ca_file or self.settings.verify_tls
+        return Reporter(
+            server_url,
+            verify=verify,
+            timeout=self.settings.timeout_seconds,
+            machine_fingerprint=self.machine,
+        )
+
+    def _reporter_for(self, server_url: str) -> Reporter:
+        if self._reporter is None or self._reporter.server_url != server_url.rstrip("/"):
+            if self._reporter is not None:
+                self._reporter.close()
+            self._reporter = self._reporter_factory(server_url)
+        return self._reporter
+
+    def _enrollment_token(self) -> str:
+        if not self.settings.enrollment_token_file:
+            return ""
+        try:
+            return Path(self.settings.enrollment_token_file).read_text().strip()
+        except OSError as exc:
+            log.warning("cannot read the enrollment token file: %s", exc)
+            return ""
+
+    def credential(self) -> Credential:
+        """Return the stored credential, enrolling with the token file if there is none.
+
+        Raises NotEnrolled when there is neither a credential nor a usable token.
+        """
+        try:
+            return load_credential(self.state_dir)
+        except NotEnrolled:
+            token = self._enrollment_token()
+            if not token or not self.settings.server_url:
+                self.enrollment_status = "needs-enrollment-token"
+                raise
+        reporter = self._reporter_for(self.settings.server_url)
+        credential = reporter.enroll(token=token, agent_id=self._identity, host=this_host())
+        save_credential(self.state_dir, credential)
+        self.enrollment_status = "enrolled"
+        log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
+        return credential
+
+    def rekey(self) -> None:
+        """Take a new identity (this one is used by a clone), then re-enroll when possible."""
+        old = self._identity
+        rekey(self.state_dir)
+        self.spool.reset()
+        self._identity = agent_id(self.state_dir, machine=self.machine)
+        self._cycles_run = 0  # the next report is a full one under the new identity
+        log.warning(
+            "agent id %s is in use on another machine; new identity %s", old, self._identity
+        )
+
+    # One cycle -------------------------------------------------------------------------------
+
+    def scan(self) -> ScanResult:
+        ctx = ScanContext(root=self.scan_root, users=local_users(self.scan_root))
+        result = run_scan(ctx, self.scanners, self.matcher)
+        if self.capture is not None:
+            seen = {finding.key() for finding in result.findings}
+            try:
+                for observation in self.capture.drain():
+                    finding = _to_finding(ctx, self.matcher, observation)
+                    if finding is not None and finding.key() not in seen:
+                        seen.add(finding.key())
+                        result.findings.append(finding)
+            except Exception as exc:  # the top of a job: a broken capture must not stop scans
+                log.exception("draining the capture source failed")
+                result.errors.append(ScannerError(scanner="capture", message=f"crashed: {exc!r}"))
+        return result
+
+    def health(self) -> dict[str, EvidenceValue]:
+        """Return what every report says about the agent itself."""
+        stats = self.spool.stats()
+        reading = self._last_reading
+        return {
+            "agent_version": __version__,
+            "catalogue_version": self.catalogue.version,
+            "scanner_errors": len(self._last_errors),
+            "capture_status": self.capture.status() if self.capture is not None else "off",
+            "spool_bytes": stats.bytes,
+            "spool_reports": stats.reports,
+            "spool_compactions": stats.compactions,
+            "spool_rejected": stats.rejected,
+            "delivery_failures": self.delivery.failures,
+            "last_delivery_error": self.delivery.last_error[:500],
+            "cpu_percent": reading.cpu_percent if reading else None,
+            "rss_mb": reading.rss_mb if reading else None,
+            "watchdog": reading.status if reading else "ok",
+            "interval_seconds": round(self.current_interval(), 1),
+            "enrollment": self.enrollment_status,
+        }
+
+    def _report(
+        self, kind: ReportKind, findings: list[Finding], errors: list[ScannerError]
+    ) -> Report:
+        return Report(
+            report_id=Report.new_id(),
+            kind=kind,
+            agent=AgentInfo(
+                id=self._identity, version=__version__, catalogue_version=self.catalogue.version
+            ),
+            host=this_host(),
+            generated_at=utcnow(),
+            findings=findings,
+            scanner_errors=errors,
+            health=self.health(),
+        )
+
+    def run_cycle(self) -> CycleResult:
+        """Scan once, queue what changed, and try to deliver; never raises for a bad collector."""
+        if self._last_reading is not None and self._last_reading.skip_next_scan:
+            self._last_reading = self.watchdog.check()
+            if self._last_reading.skip_next_scan:
+                log.warning("watchdog: scan skipped (memory over budget)")
+                return CycleResult(kind=None, report_id=None, findings=0)
+        result = self.scan()
+        self._last_errors = result.errors
+        total = self.spool.counter("cycles")
+        full = self._cycles_run == 0 or total % self.settings.full_report_every == 0
+        kind, to_send, state = plan_report(self.spool.baseline(), result.findings, full=full)
+
+        def full_state(findings: list[Finding]) -> Report:
+            return self._report(ReportKind.FULL, findings, result.errors)
+
+        report = self._report(kind, to_send, result.errors)
+        try:
+            self.spool.enqueue(
+                report, state=state, full_report=full_state, counters={"cycles": total + 1}
+            )
+        except SpoolError as exc:
+            # Nothing was written: the baseline is unchanged, so the next cycle's delta
+            # carries these changes again.
+            log.error("cannot queue the report: %s", exc)
+            self.delivery.last_error = str(exc)
+            self._cycles_run += 1
+            return CycleResult(kind=kind, report_id=None, findings=len(to_send))
+        self._cycles_run += 1
+        self._last_reading = self.watchdog.check()
+        delivered = self.deliver()
+        return CycleResult(
+            kind=kind, report_id=report.report_id, findings=len(to_send), delivered=delivered
+        )
+
+    def deliver(self) -> list[str]:
+        """Deliver what is queued when a retry is due; returns the report ids acknowledged."""
+        if not self.settings.server_url or not self.delivery.due():
+            return []
+        try:
+            credential = self.credential()
+        except NotEnrolled as exc:
+            self.delivery.last_error = str(exc)
+            return []
+        except CollectorRefused as exc:
+            self.enrollment_status = f"enrollment refused: {exc.detail}"[:200]
+            self.delivery.last_error = str(exc)
+            return []
+        except Exception as exc:  # the top of a job: unreachable while enrolling, etc.
+            self.delivery.last_error = str(exc)
+            return []
+        outcome = self.delivery.deliver(self._reporter_for(credential.server_url), credential)
+        error = outcome.error
+        if isinstance(error, CollectorRefused) and not error.retryable:
+            if error.status == REKEY_STATUS:
+                self.rekey()
+            elif error.status == 401:
+                # The credential was revoked or the collector lost it: enroll again if we can.
+                rekey_credential = self.state_dir / "credential.json"
+                rekey_credential.unlink(missing_ok=True)
+                self.enrollment_status = "credential refused"
+            else:
+                log.error("collector refused a queued report: %s", error)
+        return outcome.delivered
+
+    # Scheduling ------------------------------------------------------------------------------
+
+    def current_interval(self) -> float:
+        return self.settings.scan_interval_seconds * self.watchdog.interval_factor
+
+    def run(self, *, max_cycles: int | None = None) -> int:
+        """Run the schedule until SIGTERM/SIGINT (or ``max_cycles`` scans); returns cycles run."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+        from apscheduler.triggers.date import DateTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=dt.UTC,
+        )
+        cycles = 0
+        applied_factor = self.watchdog.interval_factor
+
+        def interval_trigger() -> Any:
+            interval = self.current_interval()
+            return IntervalTrigger(
+                seconds=interval, jitter=interval * self.settings.scan_jitter_fraction
+            )
+
+        def schedule_retry() -> None:
+            if self.spool.peek() is None or not self.delivery.failures:
+                return
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(
+                seconds=max(0.0, self.delivery.next_attempt - self.delivery.clock())
+            )
+            scheduler.add_job(
+                retry_job, DateTrigger(run_date=when), id="deliver", replace_existing=True
+            )
+
+        def retry_job() -> None:
+            try:
+                self.deliver()
+            except Exception:  # the top of a job
+                log.exception("delivery failed")
+            schedule_retry()
+
+        def cycle_job() -> None:
+            nonlocal cycles, applied_factor
+            try:
+                self.run_cycle()
+            except Exception:  # the top of a job: one bad cycle must not stop the agent
+                log.exception("scan cycle failed")
+            cycles += 1
+            if max_cycles is not None and cycles >= max_cycles:
+                scheduler.shutdown(wait=False)
+                return
+            schedule_retry()
+            if self.watchdog.interval_factor != applied_factor:
+                applied_factor = self.watchdog.interval_factor
+                scheduler.reschedule_job("scan", trigger=interval_trigger())
+
+        def watchdog_job() -> None:
+            nonlocal applied_factor
+            self._last_reading = self.watchdog.check()
+            if self.watchdog.interval_factor != applied_factor:
+                applied_factor = self.watchdog.interval_factor
+                scheduler.reschedule_job("scan", trigger=interval_trigger())
+
+        # The first scan soon after start, spread over a short window so a fleet rebooted
+        # together does not report together.
+        first_delay = random.uniform(  # noqa: S311 - spreading load, not security
+            0, min(60.0, self.settings.scan_interval_seconds * self.settings.scan_jitter_fraction)
+        )
+        scheduler.add_job(
+            cycle_job,
+            interval_trigger(),
+            id="scan",
+            next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=first_delay),
+        )
+        scheduler.add_job(
+            watchdog_job,
+            IntervalTrigger(seconds=max(WATCHDOG_CHECK_SECONDS, 1.0)),
+            id="watchdog",
+        )
+
+        def stop(signum: int, frame: object) -> None:
+            self.stop()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        self._scheduler = scheduler
+        scheduler.start()
+        self._scheduler = None
+        self.close()
+        return cycles
+
+    def stop(self) -> None:
+        """Stop `run` from another thread or a signal handler (e.g. a Windows service stop)."""
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    def close(self) -> None:
+        if self._reporter is not None:
+            self._reporter.close()
+            self._reporter = None
+        self.spool.close()

@@ -1,0 +1,297 @@
+"""The offline spool: reports wait here, on disk, until the collector acknowledges them.
+
+One SQLite database in WAL mode (``spool.db`` in the state directory) holds three things,
+changed together in one transaction so that a crash (even ``kill -9``) never leaves them
+out of step:
+
+* ``reports``  the queue, oldest first; each row is a serialized report with its own id, so
+  a retry after a lost acknowledgement is not counted twice by the collector;
+* ``baseline`` the agent's current state as of the last queued report (one row per finding
+  key), which the next scan is compared with to build a delta;
+* ``meta``     small counters (scan cycles).
+
+The queue is bounded in bytes. Over budget it is compacted: queued deltas and heartbeats are
+replaced by one full-state report built from the baseline, so the latest state survives and no
+finding is dropped. A heartbeat supersedes any heartbeat still queued.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import SpoolError
+from signatures import Finding, Report, ReportKind
+
+log = logging.getLogger(__name__)
+
+SPOOL_FILE = "spool.db"
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS reports (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,
+        size INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS baseline (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        finding TEXT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS rejected (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        report_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+)
+
+# Reports the collector refused for good are kept for inspection, the newest this many.
+KEEP_REJECTED = 20
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReport:
+    seq: int
+    report_id: str
+    kind: ReportKind
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolStats:
+    reports: int
+    bytes: int
+    compactions: int
+    rejected: int = 0
+
+
+FullReportBuilder = Callable[[list[Finding]], Report]
+
+
+def finding_key(finding: Finding) -> str:
+    """Return the baseline key of a finding (what makes two findings the same sighting)."""
+    return json.dumps(finding.key(), separators=(",", ":"))
+
+
+def finding_fingerprint(finding: Finding) -> str:
+    """Return what, apart from its times, a finding says; a change makes it an update."""
+    doc = finding.to_dict()
+    doc.pop("first_seen")
+    doc.pop("last_seen")
+    # A process id or a port changes on every restart of the same tool: not news.
+    doc["evidence"] = {
+        name: value for name, value in doc["evidence"].items() if name not in _VOLATILE_EVIDENCE
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+_VOLATILE_EVIDENCE = frozenset({"pid", "ppid", "local_port", "create_time"})
+
+
+class Spool:
+    """A crash-safe, byte-bounded queue of reports plus the baseline they were built from.
+
+    Raises SpoolError when the database cannot be opened or written (e.g. a full disk); the
+    failed change is rolled back as a whole.
+    """
+
+    def __init__(self, state_dir: Path, *, max_bytes: int) -> None:
+        self.path = state_dir / SPOOL_FILE
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed report survives power loss, not only a killed process.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            for statement in _SCHEMA:
+                self._db.execute(statement)
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
+        self.path.chmod(0o600)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise SpoolError(f"spool write failed: {exc}") from exc
+
+    # The baseline ----------------------------------------------------------------------------
+
+    def baseline(self) -> dict[str, tuple[str, Finding]]:
+        """Return the last queued state: key -> (fingerprint, finding)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, fingerprint, finding FROM baseline").fetchall()
+        return {
+            key: (fingerprint, Finding.from_dict(json.loads(text)))
+            for key, fingerprint, text in rows
+        }
+
+    def counter(self, name: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    # The queue -------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        report: Report,
+        *,
+        state: list[Finding] | None = None,
+        full_report: FullReportBuilder | None = None,
+        counters: dict[str, int] | None = None,
+    ) -> None:
+        """Queue a report and, in the same transaction, make ``state`` the new baseline.
+
+        ``full_report`` builds a full-state report from the baseline when compaction is
+        needed. Raises SpoolError; then neither the queue nor the baseline changed.
+        """
+        body = report.to_json()
+        with self._transaction() as db:
+            if report.kind is ReportKind.HEARTBEAT:
+                db.execute("DELETE FROM reports WHERE kind = 'heartbeat'")
+            db.execute(
+                "INSERT INTO reports (report_id, kind, body, size) VALUES (?, ?, ?, ?)",
+                (report.report_id, report.kind.value, body, len(body)),
+            )
+            if state is not None:
+                db.execute("DELETE FROM baseline")
+                db.executemany(
+                    "INSERT OR REPLACE INTO baseline (key, fingerprint, finding) VALUES (?, ?, ?)",
+                    [
+                        (
+                            finding_key(finding),
+                            finding_fingerprint(finding),
+                            json.dumps(finding.to_dict()),
+                        )
+                        for finding in state
+                    ],
+                )
+            for name, value in (counters or {}).items():
+                db.execute(
+                    "INSERT INTO meta (name, value) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    (name, str(value)),
+                )
+            if full_report is not None and self._queued_bytes(db) > self.max_bytes:
+                self._compact(db, full_report)
+
+    def _queued_bytes(self, db: sqlite3.Connection) -> int:
+        return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM reports").fetchone()[0])
+
+    def _compact(self, db: sqlite3.Connection, full_report: FullReportBuilder) -> None:
+        findings = [
+            Finding.from_dict(json.loads(text))
+            for (text,) in db.execute("SELECT finding FROM baseline ORDER BY key")
+        ]
+        replacement = full_report(findings)
+        body = replacement.to_json()
+        dropped = db.execute("SELECT COUNT(*) FROM reports").fetchone()[0]
+        db.execute("DELETE FROM reports")
+        db.execute(
+            "INSERT INTO reports (report_id, kind, body, size) VALUES (?, ?, ?, ?)",
+            (replacement.report_id, replacement.kind.value, body, len(body)),
+        )
+        db.execute(
+            "INSERT INTO meta (name, value) VALUES ('compactions', '1') "
+            "ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+        if len(body) > self.max_bytes:
+            log.warning(
+                "the full state (%d bytes) alone exceeds the spool budget of %d bytes; kept",
+                len(body),
+                self.max_bytes,
+            )
+        log.info("spool over budget: %d queued report(s) compacted into one full state", dropped)
+
+    def reset(self) -> None:
+        """Forget the queue and the baseline (after a rekey: the next report is a full one)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM reports")
+            db.execute("DELETE FROM baseline")
+
+    def peek(self) -> QueuedReport | None:
+        """Return the oldest queued report, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, report_id, kind, body FROM reports ORDER BY seq LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        return QueuedReport(seq=row[0], report_id=row[1], kind=ReportKind(row[2]), body=row[3])
+
+    def acknowledge(self, report_id: str) -> None:
+        """Remove a report the collector acknowledged."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
+
+    def reject(self, report_id: str, reason: str) -> None:
+        """Move a report the collector refused for good (e.g. 422) out of the queue.
+
+        It is kept aside (the newest KEEP_REJECTED) so the queue behind it can move on.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO rejected (report_id, reason, body) "
+                "SELECT report_id, ?, body FROM reports WHERE report_id = ?",
+                (reason[:1000], report_id),
+            )
+            db.execute("DELETE FROM reports WHERE report_id = ?", (report_id,))
+            db.execute(
+                "DELETE FROM rejected WHERE seq <= (SELECT MAX(seq) FROM rejected) - ?",
+                (KEEP_REJECTED,),
+            )
+            db.execute(
+                "INSERT INTO meta (name, value) VALUES ('rejected', '1') "
+                "ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
+
+    def report_ids(self) -> list[str]:
+        with self._lock:
+            return [
+                row[0] for row in self._db.execute("SELECT report_id FROM reports ORDER BY seq")
+            ]
+
+    def stats(self) -> SpoolStats:
+        with self._lock:
+            count, size = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM reports"
+            ).fetchone()
+            meta = dict(
+                self._db.execute(
+                    "SELECT name, value FROM meta WHERE name IN ('compactions', 'rejected')"
+                ).fetchall()
+            )
+        return SpoolStats(
+            reports=int(count),
+            bytes=int(size),
+            compactions=int(meta.get("compactions", 0)),
+            rejected=int(meta.get("rejected", 0)),
+        )

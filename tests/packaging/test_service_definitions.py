@@ -1,0 +1,122 @@
+"""The service definitions IT deploys: systemd unit, launchd plist, Windows service, Ansible."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import plistlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.cli import build_parser
+from agent.config import SETTINGS
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGING = REPO / "packaging"
+
+
+def _unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(PACKAGING / "systemd" / "shadowmap-agent.service")
+    return parser
+
+
+def test_the_systemd_unit_is_hardened() -> None:
+    service = _unit()["Service"]
+    assert service["ProtectSystem"] == "strict"
+    assert service["NoNewPrivileges"] == "yes"
+    assert service["User"] == "shadowmap-agent"
+    assert set(service["CapabilityBoundingSet"].split()) == {
+        "CAP_NET_RAW",
+        "CAP_NET_ADMIN",
+        "CAP_DAC_READ_SEARCH",
+    }
+    assert service["AmbientCapabilities"] == service["CapabilityBoundingSet"]
+    assert service["ProtectHome"] == "read-only"
+    assert service["StateDirectory"] == "shadowmap-agent"
+    for flag in ("PrivateTmp", "PrivateDevices", "ProtectKernelModules", "RestrictSUIDSGID"):
+        assert service[flag] == "yes", flag
+    assert service["ExecStart"].endswith("--config /etc/shadowmap-agent/agent.toml run")
+    assert _unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("no systemd-analyze here")
+    # The real ExecStart only exists once the .deb is installed (tests/packaging/test_deb.py).
+    unit = (PACKAGING / "systemd" / "shadowmap-agent.service").read_text()
+    copy = tmp_path / "shadowmap-agent.service"
+    copy.write_text(unit.replace("/opt/shadowmap-agent/bin/shadowmap-agent", "/bin/true"))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(copy)], capture_output=True, text=True, timeout=60
+    )
+    complaints = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if "shadowmap-agent.service" in line
+    ]
+    assert complaints == []
+
+
+def test_the_conffile_names_only_declared_settings() -> None:
+    import tomllib
+
+    document = tomllib.loads((PACKAGING / "deb" / "agent.toml").read_text())
+    declared = {setting.name for setting in SETTINGS}
+    assert set(document["agent"]) <= declared
+    assert document["agent"]["state_dir"] == "/var/lib/shadowmap-agent"
+
+
+def test_the_launchd_plist_runs_the_agent_in_service_mode() -> None:
+    with (PACKAGING / "launchd" / "dev.shadowmap.agent.plist").open("rb") as handle:
+        job = plistlib.load(handle)
+    assert job["Label"] == "dev.shadowmap.agent"
+    program, *arguments = job["ProgramArguments"]
+    assert program.endswith("/bin/shadowmap-agent")
+    # The arguments are ones the agent's own parser accepts.
+    parsed = build_parser().parse_args(arguments)
+    assert parsed.command == "run" and str(parsed.config).endswith("agent.toml")
+    assert job["RunAtLoad"] is True and job["KeepAlive"] == {"SuccessfulExit": False}
+    assert job["ProcessType"] == "Background" and job["LowPriorityIO"] is True
+    assert set(job["EnvironmentVariables"]) <= {
+        f"SHADOWMAP_AGENT_{s.name.upper()}" for s in SETTINGS
+    }
+    build = (PACKAGING / "launchd" / "build-pkg.sh").read_text()
+    assert "dev.shadowmap.agent.plist" in build and "pkgbuild" in build
+
+
+def test_the_windows_service_wraps_the_agent_service() -> None:
+    source = (PACKAGING / "windows" / "shadowmap_agent_service.py").read_text()
+    tree = ast.parse(source)
+    service = next(node for node in tree.body if isinstance(node, ast.ClassDef))
+    methods = {node.name for node in service.body if isinstance(node, ast.FunctionDef)}
+    assert {"SvcStop", "SvcDoRun"} <= methods
+    assert "AgentService" in source and ".stop()" in source
+    installer = (PACKAGING / "windows" / "install.ps1").read_text()
+    for step in ("-m venv", "pywin32", "--startup auto install", "sc.exe failure", "icacls"):
+        assert step in installer, step
+    assert "shadowmap_agent_service.py" in installer
+
+
+def test_the_ansible_playbook_preseeds_then_installs() -> None:
+    (play,) = yaml.safe_load((PACKAGING / "ansible" / "shadowmap-agent.yml").read_text())
+    names = [task["name"] for task in play["tasks"]]
+    modules = [next(key for key in task if key.startswith("ansible.")) for task in play["tasks"]]
+    assert names.index("Preseed the enrollment token") < names.index(
+        "Install the package (enrolls and starts the service)"
+    )
+    token_task = play["tasks"][names.index("Preseed the enrollment token")]
+    assert token_task["no_log"] is True
+    assert token_task["ansible.builtin.copy"]["mode"] == "0600"
+    assert "ansible.builtin.apt" in modules
+
+
+def test_deploy_docs_cover_every_channel() -> None:
+    text = (REPO / "docs" / "deploy.md").read_text()
+    for topic in ("dpkg", "Ansible", "Intune", "Jamf", "launchd", "zipapp", "install.ps1", "409"):
+        assert topic in text, topic
