@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
@@ -32,6 +33,9 @@ from signatures import (
 )
 
 log = logging.getLogger("shadowmap.agent")
+
+if TYPE_CHECKING:
+    from agent.network import LiveCapture, UnavailableCapture
 
 
 def _settings(args: argparse.Namespace) -> AgentSettings:
@@ -175,10 +179,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    service = AgentService(settings)
-    cycles = service.run(max_cycles=args.cycles)
+    capture = start_capture(settings)
+    try:
+        service = AgentService(settings, capture=capture)
+        cycles = service.run(max_cycles=args.cycles)
+    finally:
+        if capture is not None:
+            capture.stop()
     log.info("stopped after %d scan cycle(s)", cycles)
     return 0
+
+
+def start_capture(settings: AgentSettings) -> LiveCapture | UnavailableCapture | None:
+    """Start live DNS/SNI capture for `run`; without privilege, say why and carry on."""
+    if not settings.network_capture:
+        return None
+    from agent.network import CaptureError, LiveCapture, UnavailableCapture
+
+    capture = LiveCapture(
+        Matcher(active_catalogue(settings)), interface=settings.capture_interface or None
+    )
+    try:
+        capture.start()
+    except CaptureError as exc:
+        log.warning("network capture is off: %s (the other scanners carry on)", exc)
+        return UnavailableCapture(str(exc))
+    return capture
 
 
 def cmd_update_signatures(args: argparse.Namespace) -> int:

@@ -132,6 +132,19 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=10.0,
     ),
     Setting(
+        "network_capture",
+        bool,
+        True,
+        "Watch DNS and TLS/QUIC ClientHellos while `run` is running (Linux, needs CAP_NET_RAW); "
+        "only names of AI services are kept.",
+    ),
+    Setting(
+        "capture_interface",
+        str,
+        "",
+        "Network interface to capture on; empty means every interface.",
+    ),
+    Setting(
         "signature_public_key",
         str,
         "",
@@ -161,6 +174,8 @@ class AgentSettings:
     retry_max_seconds: float = 3600.0
     cpu_budget_percent: float = 5.0
     memory_budget_mb: float = 100.0
+    network_capture: bool = True
+    capture_interface: str = ""
     signature_public_key: str = ""
 
     @property

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import __version__
-from agent.catalogue import active_catalogue
+from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings
 from agent.delivery import Delivery
-from agent.errors import CollectorRefused, NotEnrolled, SpoolError
+from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
 from agent.hostinfo import this_host
 from agent.identity import (
     Credential,
@@ -36,7 +36,7 @@ from agent.identity import (
     save_credential,
 )
 from agent.reporter import Reporter
-from agent.runner import ScanResult, _to_finding, run_scan
+from agent.runner import ScanResult, _to_finding, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, Scanner, select
 from agent.scanners.base import Observation
 from agent.spool import Spool, finding_fingerprint, finding_key
@@ -51,6 +51,7 @@ from signatures import (
     Report,
     ReportKind,
     ScannerError,
+    SignaturesError,
     utcnow,
 )
 
@@ -62,9 +63,12 @@ REKEY_STATUS = 409
 
 
 class CaptureSource(Protocol):
-    """A continuous evidence source (network capture) the runner drains once per cycle."""
+    """A continuous evidence source (network capture) the runner drains once per cycle.
 
-    def drain(self) -> Iterable[Observation]: ...
+    It yields raw observations (matched here) or findings it already matched itself.
+    """
+
+    def drain(self) -> Iterable[Observation | Finding]: ...
 
     def status(self) -> str: ...
 
@@ -214,14 +218,18 @@ class AgentService:
         if self.capture is not None:
             seen = {finding.key() for finding in result.findings}
             try:
-                for observation in self.capture.drain():
-                    finding = _to_finding(ctx, self.matcher, observation)
+                for item in self.capture.drain():
+                    finding = (
+                        item if isinstance(item, Finding) else _to_finding(ctx, self.matcher, item)
+                    )
                     if finding is not None and finding.key() not in seen:
                         seen.add(finding.key())
                         result.findings.append(finding)
             except Exception as exc:  # the top of a job: a broken capture must not stop scans
                 log.exception("draining the capture source failed")
                 result.errors.append(ScannerError(scanner="capture", message=f"crashed: {exc!r}"))
+        if self.settings.pseudonymise_users:
+            result.findings = pseudonymise_findings(result.findings, self.settings.pseudonym_key)
         return result
 
     def health(self) -> dict[str, EvidenceValue]:
@@ -262,6 +270,25 @@ class AgentService:
             health=self.health(),
         )
 
+    def refresh_signatures(self) -> None:
+        """Before each full report, install the collector's newest verified catalogue bundle.
+
+        Without a configured public key this does nothing; a failure keeps the last good one.
+        """
+        if not self.settings.signature_public_key:
+            return
+        try:
+            credential = load_credential(self.state_dir)
+            reporter = self._reporter_for(credential.server_url or self.settings.server_url)
+            info = update_signatures(self.settings, reporter, credential)
+        except (AgentError, SignaturesError) as exc:
+            log.warning("catalogue update failed, keeping %s: %s", self.catalogue.version, exc)
+            return
+        if info is not None:
+            self.catalogue = info.catalogue
+            self.matcher = Matcher(self.catalogue)
+            log.info("now scanning with catalogue bundle %s", info.bundle_version)
+
     def run_cycle(self) -> CycleResult:
         """Scan once, queue what changed, and try to deliver; never raises for a bad collector."""
         if self._last_reading is not None and self._last_reading.skip_next_scan:
@@ -269,10 +296,12 @@ class AgentService:
             if self._last_reading.skip_next_scan:
                 log.warning("watchdog: scan skipped (memory over budget)")
                 return CycleResult(kind=None, report_id=None, findings=0)
-        result = self.scan()
-        self._last_errors = result.errors
         total = self.spool.counter("cycles")
         full = self._cycles_run == 0 or total % self.settings.full_report_every == 0
+        if full:
+            self.refresh_signatures()
+        result = self.scan()
+        self._last_errors = result.errors
         kind, to_send, state = plan_report(self.spool.baseline(), result.findings, full=full)
 
         def full_state(findings: list[Finding]) -> Report:

@@ -46,6 +46,13 @@ class ApiCaller:
         return "admin" in self.scopes or scope in self.scopes
 
     @property
+    def actor(self) -> str:
+        """The name the audit trail records for this caller (its actor column holds 64)."""
+        if self.kind == "session":
+            return self.name
+        return f"api-token:{self.token_id}:{self.name}"[:64]
+
+    @property
     def rate_key(self) -> str:
         return f"token:{self.token_id}" if self.kind == "token" else f"user:{self.user_id}"
 
@@ -127,6 +134,8 @@ def require_scope(scope: str) -> Any:
 InventoryReader = Annotated[ApiCaller, require_scope("inventory:read")]
 HostsReader = Annotated[ApiCaller, require_scope("hosts:read")]
 ReportsReader = Annotated[ApiCaller, require_scope("reports:read")]
+RegisterReader = Annotated[ApiCaller, require_scope("register:read")]
+RegisterWriter = Annotated[ApiCaller, require_scope("register:write")]
 ApiAdmin = Annotated[ApiCaller, require_scope("admin")]
 WebhooksAdmin = Annotated[ApiCaller, require_scope("webhooks:admin")]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector import store
@@ -36,6 +36,8 @@ def db_session(request: Request) -> Iterator[Session]:
 # post/redirect/get redirect (sign-in, any form) can read the database before the commit.
 DbSession = Annotated[Session, Depends(db_session, scope="function")]
 State = Annotated[AppState, Depends(app_state)]
+#: A row id in a URL path, bounded so that no database sees an integer it cannot hold.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @dataclass(frozen=True, slots=True)

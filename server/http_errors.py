@@ -96,7 +96,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GuardFailed)
     async def _guard(request: Request, exc: GuardFailed) -> Response:
-        response = _html_problem(request, 422, "not allowed yet", str(exc))
+        if _wants_html(request):
+            response = _html_problem(request, 422, "not allowed yet", str(exc))
+        else:
+            # The shape of FastAPI's own 422, so that API clients parse one kind of error.
+            location = ["body", *exc.field.split(".")]
+            problem = {"loc": location, "msg": exc.reason, "type": "guard_failed"}
+            response = JSONResponse(
+                {"error": "not allowed yet", "detail": [problem]}, status_code=422
+            )
         response.headers["X-Shadowmap-Field"] = exc.field
         return response
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from collector import register_store, store
 from collector.models import User, utcnow
 from collector.register_models import RegisterEntry
-from server.deps import SESSION_COOKIE, DbSession, SignedIn, State, Viewer
+from server.deps import SESSION_COOKIE, DbSession, RowId, SignedIn, State, Viewer
 from server.errors import CsrfFailed
 from server.passwords import verify_password
 from server.register import states
@@ -122,15 +122,13 @@ def logout(
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
     # False positives are suppressed: hidden here (their rules are listed under /suppressions).
-    rows = [
-        row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE
-    ]
+    rows = [row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE]
     return _page(state, request, "inventory.html", who, rows=rows)
 
 
 @router.get("/inventory/{item_id}", response_class=HTMLResponse)
 def inventory_item(
-    item_id: int, request: Request, session: DbSession, state: State, who: Viewer
+    item_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
     item = store.get_inventory_item(session, item_id=item_id)
     sightings = store.list_sightings(session, item_id=item_id)
@@ -179,7 +177,7 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
 
 @router.get("/hosts/{host_id}", response_class=HTMLResponse)
 def host_detail(
-    host_id: int, request: Request, session: DbSession, state: State, who: Viewer
+    host_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
     host = store.get_host(session, host_id=host_id)
     sightings = store.list_sightings(session, host_id=host_id)

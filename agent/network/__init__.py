@@ -1,6 +1,6 @@
 """Network discovery: DNS names and TLS/QUIC server names, live or from capture files."""
 
-from agent.network.capture import LiveCapture
+from agent.network.capture import LiveCapture, UnavailableCapture
 from agent.network.errors import (
     CaptureError,
     CaptureFileError,
@@ -22,6 +22,7 @@ __all__ = [
     "NetworkError",
     "NetworkObserver",
     "ObserverStats",
+    "UnavailableCapture",
     "classify_name",
     "findings_from_pcap",
     "query_names",

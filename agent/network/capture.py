@@ -104,6 +104,12 @@ class LiveCapture:
             self._socket.close()
             self._socket = None
 
+    def status(self) -> str:
+        """Say how capture is doing, for the agent's health report."""
+        if self.failure:
+            return f"failed: {self.failure}"[:200]
+        return "running" if self.running else "stopped"
+
     def drain(self) -> list[Finding]:
         """Return the findings observed since the last call, and forget them."""
         with self._lock:
@@ -113,8 +119,12 @@ class LiveCapture:
         self.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.stop()
 
     def _run(self) -> None:
@@ -173,11 +183,29 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     time.sleep(args.seconds)
     capture.stop()
-    document = {"findings": [finding.to_dict() for finding in capture.drain()],
-                "stats": dataclasses.asdict(capture.stats)}
+    document = {
+        "findings": [finding.to_dict() for finding in capture.drain()],
+        "stats": dataclasses.asdict(capture.stats),
+    }
     sys.stdout.write(json.dumps(document) + "\n")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+class UnavailableCapture:
+    """Stands in for capture that could not start, so health reports say why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def status(self) -> str:
+        return f"unavailable: {self.reason}"[:200]
+
+    def drain(self) -> list[Finding]:
+        return []
+
+    def stop(self) -> None:
+        """Nothing runs, so nothing stops."""

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
 from collector import store
 from collector.models import Host
-from server.api_auth import HostsReader, InventoryReader
-from server.deps import Admin, DbSession, State, Viewer
+from server.api_auth import AUTH_RESPONSES, HostsReader, InventoryReader
+from server.deps import Admin, DbSession, RowId, State
 from server.ui import check_csrf
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])
@@ -135,7 +135,7 @@ def _host_fields(row: store.HostRow) -> dict[str, Any]:
     }
 
 
-@router.get("/inventory", response_model=list[InventoryItemOut])
+@router.get("/inventory", response_model=list[InventoryItemOut], responses=AUTH_RESPONSES)
 def list_inventory(
     session: DbSession,
     _who: InventoryReader,
@@ -148,11 +148,15 @@ def list_inventory(
     return [_item_out(row) for row in rows]
 
 
-@router.get("/inventory/{item_id}", response_model=InventoryItemDetailOut)
+@router.get(
+    "/inventory/{item_id}",
+    response_model=InventoryItemDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such item"}},
+)
 def get_inventory_item(
     session: DbSession,
-    _who: Viewer,
-    item_id: Annotated[int, Path(ge=1)],
+    _who: InventoryReader,
+    item_id: RowId,
     days: Annotated[int, Query(ge=1, le=90)] = 90,
 ) -> InventoryItemDetailOut:
     """Return one item with its roll-ups, its daily host trend and its violations."""
@@ -176,7 +180,7 @@ def get_inventory_item(
     )
 
 
-@router.get("/hosts", response_model=list[HostOut])
+@router.get("/hosts", response_model=list[HostOut], responses=AUTH_RESPONSES)
 def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
     """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
@@ -210,21 +214,27 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
     )
 
 
-@router.get("/hosts/{host_id}", response_model=HostDetailOut)
-def get_host(
-    session: DbSession, state: State, _who: Viewer, host_id: Annotated[int, Path(ge=1)]
-) -> HostDetailOut:
+@router.get(
+    "/hosts/{host_id}",
+    response_model=HostDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such host"}},
+)
+def get_host(session: DbSession, state: State, _who: HostsReader, host_id: RowId) -> HostDetailOut:
     """Return one host with what was found on it."""
     return _host_detail(session, state, host_id)
 
 
-@router.patch("/hosts/{host_id}", response_model=HostDetailOut)
+@router.patch(
+    "/hosts/{host_id}",
+    response_model=HostDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such host"}},
+)
 def update_host(
     session: DbSession,
     state: State,
     who: Admin,
     body: HostUpdate,
-    host_id: Annotated[int, Path(ge=1)],
+    host_id: RowId,
     csrf: Annotated[str, Header(alias="X-CSRF-Token", max_length=64)] = "",
 ) -> HostDetailOut:
     """Set a host's department (admins; the session's CSRF token in X-CSRF-Token)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from collector import api_store
 from collector.api_models import ReportRun
 from collector.errors import NotFound
 from server.api_auth import AUTH_RESPONSES, ApiAdmin, ReportsReader
-from server.deps import DbSession, State, Viewer
+from server.deps import DbSession, RowId, State, Viewer
 from server.reports import runner
 from server.reports.render import MEDIA_TYPES, template_dir
 
@@ -24,7 +24,7 @@ router = APIRouter(tags=["reports"])
 
 ReportName = Literal["weekly"]
 Format = Literal["html", "pdf", "csv"]
-RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RunId = RowId
 
 
 class ReportRunOut(BaseModel):

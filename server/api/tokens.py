@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from collector import api_store
 from collector.api_models import ApiToken
 from server.api_auth import AUTH_RESPONSES, ApiAdmin
-from server.deps import DbSession
+from server.deps import DbSession, RowId
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
@@ -90,8 +90,6 @@ def create_token(body: TokenCreate, session: DbSession, caller: ApiAdmin) -> Tok
     response_model=TokenOut,
     responses={**AUTH_RESPONSES, 404: {"description": "No such token"}},
 )
-def revoke_token(
-    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: DbSession, _caller: ApiAdmin
-) -> TokenOut:
+def revoke_token(token_id: RowId, session: DbSession, _caller: ApiAdmin) -> TokenOut:
     """Revoke an API token."""
     return TokenOut.of(api_store.revoke_api_token(session, token_id=token_id))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from collector import api_store
 from collector.api_models import WebhookDelivery, WebhookEndpoint
 from server.api_auth import AUTH_RESPONSES, WebhooksAdmin
-from server.deps import DbSession, State
+from server.deps import DbSession, RowId, State
 from server.signing import key_hex
 from server.webhooks import endpoint_key
 
@@ -52,7 +52,7 @@ class WebhookCreate(BaseModel):
         str,
         Field(
             max_length=2048,
-            pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$",
+            pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$",
             description="http(s) URL that receives the events",
         ),
     ]
@@ -126,7 +126,7 @@ def create_webhook(
     responses={**AUTH_RESPONSES, 404: {"description": "No such webhook"}},
 )
 def delete_webhook(
-    webhook_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    webhook_id: RowId,
     session: DbSession,
     _caller: WebhooksAdmin,
 ) -> Response:

@@ -1,7 +1,8 @@
 """JSON API for register entries: GET/POST/PATCH under /api/v1/register.
 
-Session-authenticated like the pages (server/deps.py); writes also need the session's CSRF
-token in the X-CSRF-Token header.
+Called with an API token holding register:read / register:write, or with a signed-in
+session whose role grants those scopes; a session's writes also need its CSRF token in the
+X-CSRF-Token header (server/api_auth.py checks it).
 """
 
 from __future__ import annotations
@@ -9,18 +10,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from collector import register_store
 from collector.register_models import RegisterEntry
-from server.deps import DbSession, Reviewer, Viewer
+from server.api_auth import AUTH_RESPONSES, RegisterReader, RegisterWriter
+from server.deps import DbSession
 from server.register import service, states
-from server.register.errors import GuardFailed
 from server.register.schemas import EntryInput, parse_entry_input
-from server.ui import check_csrf
 
 router = APIRouter(prefix="/api/v1/register", tags=["register"])
+_STATUS_PATTERN = "^(" + "|".join(states.ENTRY_STATES) + ")$"
 
 
 class RegisterEntryOut(EntryInput):
@@ -50,59 +51,74 @@ class PatchBody(BaseModel):
     changes: dict[str, Any]
 
 
-@router.get("", response_model=list[RegisterEntryOut])
+@router.get(
+    "",
+    response_model=list[RegisterEntryOut],
+    responses=AUTH_RESPONSES,
+)
 def list_entries(
     session: DbSession,
-    _who: Viewer,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    _who: RegisterReader,
+    status: Annotated[str | None, Query(pattern=_STATUS_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RegisterEntryOut]:
     """List register entries by register id."""
-    if status is not None and status not in states.ENTRY_STATES:
-        raise GuardFailed("status", f"unknown register status {status!r}")
     entries = register_store.list_register_entries(
         session, statuses=[status] if status else None, limit=limit, offset=offset
     )
     return [_out(entry) for entry in entries]
 
 
-@router.get("/{register_id}", response_model=RegisterEntryOut)
-def get_entry(register_id: str, session: DbSession, _who: Viewer) -> RegisterEntryOut:
+@router.get(
+    "/{register_id}",
+    response_model=RegisterEntryOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such entry"}},
+)
+def get_entry(register_id: str, session: DbSession, _who: RegisterReader) -> RegisterEntryOut:
     """Return one register entry."""
     return _out(register_store.get_register_entry(session, register_id=register_id[:16]))
 
 
-@router.post("", response_model=RegisterEntryOut, status_code=201)
+@router.post(
+    "",
+    response_model=RegisterEntryOut,
+    status_code=201,
+    responses=AUTH_RESPONSES,
+)
 def create_entry(
     session: DbSession,
-    who: Reviewer,
-    body: Annotated[dict[str, Any], Body(max_length=64)],
-    x_csrf_token: Annotated[str, Header(max_length=64)] = "",
+    who: RegisterWriter,
+    body: EntryInput,
 ) -> RegisterEntryOut:
     """Create a register entry under review."""
-    check_csrf(who, x_csrf_token)
-    entry = service.create_entry(session, actor=who.user.username, fields=parse_entry_input(body))
+    entry = service.create_entry(session, actor=who.actor, fields=body)
     return _out(entry)
 
 
-@router.patch("/{register_id}", response_model=RegisterEntryOut)
+@router.patch(
+    "/{register_id}",
+    response_model=RegisterEntryOut,
+    responses={
+        **AUTH_RESPONSES,
+        404: {"description": "No such entry"},
+        409: {"description": "The entry moved on since that version"},
+    },
+)
 def patch_entry(
     register_id: str,
     session: DbSession,
-    who: Reviewer,
+    who: RegisterWriter,
     body: PatchBody,
-    x_csrf_token: Annotated[str, Header(max_length=64)] = "",
 ) -> RegisterEntryOut:
     """Change some fields of an entry at a known version (409 if it moved on)."""
-    check_csrf(who, x_csrf_token)
     entry = register_store.get_register_entry(session, register_id=register_id[:16])
     current = EntryInput.model_validate(
         {name: getattr(entry, name) for name in EntryInput.model_fields}
     )
     updated = service.update_entry(
         session,
-        actor=who.user.username,
+        actor=who.actor,
         register_id=entry.register_id,
         expected_version=body.version,
         fields=parse_entry_input(body.changes, partial_of=current),

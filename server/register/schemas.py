@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from server.register.errors import GuardFailed
 
@@ -26,14 +33,7 @@ EuAiActClass = Literal[
 ]
 HumanOversight = Literal["human_in_the_loop", "human_on_the_loop", "none", "n/a_assistive"]
 ScopeStatus = Literal["in_scope", "out_of_scope"]
-
-RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
-DPIA_OUTCOMES: tuple[str, ...] = get_args(DpiaScreening)
-SUPPLIER_REVIEWS: tuple[str, ...] = get_args(SupplierReview)
-EU_AI_ACT_CLASSES: tuple[str, ...] = get_args(EuAiActClass)
-HUMAN_OVERSIGHT: tuple[str, ...] = get_args(HumanOversight)
-SCOPE_STATUSES: tuple[str, ...] = get_args(ScopeStatus)
-DATA_CLASSES = (
+DataClass = Literal[
     "public",
     "internal",
     "confidential",
@@ -47,7 +47,23 @@ DATA_CLASSES = (
     "financial",
     "health",
     "ip_trade_secret",
-)
+]
+# Free text refuses NUL (PostgreSQL cannot store it); one-line fields refuse every control
+# character, and required ones need a character that str.strip() keeps (the model strips
+# whitespace first, so the documented pattern must not let a blank value through).
+_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT = r"^[^\x00]*$"
+LINE = r"^[^\x00-\x1f\x7f]*$"
+REQUIRED_LINE = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_SPACE}][^\x00-\x1f\x7f]*$"
+EvidenceLink = Annotated[str, StringConstraints(max_length=1000, pattern=r"^https?://[!-~]+$")]
+
+RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
+DPIA_OUTCOMES: tuple[str, ...] = get_args(DpiaScreening)
+SUPPLIER_REVIEWS: tuple[str, ...] = get_args(SupplierReview)
+EU_AI_ACT_CLASSES: tuple[str, ...] = get_args(EuAiActClass)
+HUMAN_OVERSIGHT: tuple[str, ...] = get_args(HumanOversight)
+SCOPE_STATUSES: tuple[str, ...] = get_args(ScopeStatus)
+DATA_CLASSES: tuple[str, ...] = get_args(DataClass)
 # Data classes that always involve personal data (GDPR), whatever the checkbox says.
 PERSONAL_DATA_CLASSES = frozenset(
     {"personal_data", "special_category_personal_data", "customer_data", "employee_data", "health"}
@@ -61,43 +77,39 @@ class EntryInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=120)
-    ai_system: str = Field(min_length=1, max_length=255)
-    business_unit: str = Field(default="", max_length=120)
-    purpose: str = Field(default="", max_length=4000)
-    business_owner: str = Field(default="", max_length=120)
-    technical_owner: str = Field(default="", max_length=120)
-    data_classes: list[str] = Field(default_factory=list, max_length=len(DATA_CLASSES))
+    title: str = Field(min_length=1, max_length=120, pattern=REQUIRED_LINE)
+    ai_system: str = Field(min_length=1, max_length=255, pattern=REQUIRED_LINE)
+    business_unit: str = Field(default="", max_length=120, pattern=LINE)
+    purpose: str = Field(default="", max_length=4000, pattern=TEXT)
+    business_owner: str = Field(default="", max_length=120, pattern=LINE)
+    technical_owner: str = Field(default="", max_length=120, pattern=LINE)
+    data_classes: list[DataClass] = Field(default_factory=list, max_length=len(DATA_CLASSES))
     personal_data: bool = False
     risk_level: RiskLevel = "unrated"
-    risk_rationale: str = Field(default="", max_length=4000)
-    controls: str = Field(default="", max_length=4000)
+    risk_rationale: str = Field(default="", max_length=4000, pattern=TEXT)
+    controls: str = Field(default="", max_length=4000, pattern=TEXT)
     review_cadence_months: int = Field(default=12, ge=1, le=36)
     dpia_screening: DpiaScreening = "not_screened"
-    supplier: str = Field(default="", max_length=255)
+    supplier: str = Field(default="", max_length=255, pattern=LINE)
     supplier_review: SupplierReview = "not_started"
     eu_ai_act_class: EuAiActClass = "not_assessed"
     human_oversight: HumanOversight = "n/a_assistive"
     scope_status: ScopeStatus = "in_scope"
-    scope_rationale: str = Field(default="", max_length=4000)
-    evidence_links: list[str] = Field(default_factory=list, max_length=50)
+    scope_rationale: str = Field(default="", max_length=4000, pattern=TEXT)
+    evidence_links: list[EvidenceLink] = Field(default_factory=list, max_length=50)
 
     @field_validator("data_classes")
     @classmethod
-    def _known_classes(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(DATA_CLASSES))
-        if unknown:
-            raise ValueError(f"unknown data class {unknown[0]!r}")
-        return [name for name in DATA_CLASSES if name in value]
+    def _canonical_order(cls, value: list[DataClass]) -> list[DataClass]:
+        return [name for name in get_args(DataClass) if name in value]
 
-    @field_validator("evidence_links")
+    @field_validator("evidence_links", mode="before")
     @classmethod
-    def _links(cls, value: list[str]) -> list[str]:
-        links = [link.strip() for link in value if link.strip()]
-        for link in links:
-            if len(link) > 1000 or not link.startswith(("https://", "http://")):
-                raise ValueError("evidence links must be http(s) URLs of at most 1000 characters")
-        return links
+    def _drop_blank_links(cls, value: object) -> object:
+        # A form posts one link per line; blank lines are not links.
+        if isinstance(value, list):
+            return [link.strip() for link in value if not isinstance(link, str) or link.strip()]
+        return value
 
 
 def parse_entry_input(data: dict[str, Any], *, partial_of: EntryInput | None = None) -> EntryInput:

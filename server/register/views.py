@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 
 from collector import register_store, store
 from collector.models import utcnow
-from server.deps import Admin, DbSession, Reviewer, State, Viewer
+from server.deps import Admin, DbSession, Reviewer, RowId, State, Viewer
 from server.register import service, states
 from server.register.dashboard import build_dashboard
 from server.register.errors import GuardFailed
@@ -145,7 +145,7 @@ async def triage_bulk(request: Request, session: DbSession, who: Reviewer) -> Re
 
 @router.post("/inventory/{item_id}/state")
 def item_state(
-    item_id: int,
+    item_id: RowId,
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
@@ -161,7 +161,7 @@ def item_state(
 
 @router.post("/inventory/{item_id}/assign")
 def item_assign(
-    item_id: int,
+    item_id: RowId,
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
@@ -176,7 +176,7 @@ def item_assign(
 
 @router.post("/inventory/{item_id}/comments")
 def item_comment(
-    item_id: int,
+    item_id: RowId,
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
@@ -189,7 +189,7 @@ def item_comment(
 
 @router.post("/inventory/{item_id}/merge")
 def item_merge(
-    item_id: int,
+    item_id: RowId,
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
@@ -202,7 +202,7 @@ def item_merge(
 
 @router.post("/inventory/{item_id}/promote")
 def item_promote(
-    item_id: int,
+    item_id: RowId,
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
@@ -553,7 +553,7 @@ def users_create(
 
 @router.post("/admin/users/{user_id}")
 def users_update(
-    user_id: int,
+    user_id: RowId,
     session: DbSession,
     who: Admin,
     csrf: Csrf,
@@ -573,7 +573,7 @@ def users_update(
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
 def users_reset_password(
-    user_id: int, request: Request, session: DbSession, state: State, who: Admin, csrf: Csrf
+    user_id: RowId, request: Request, session: DbSession, state: State, who: Admin, csrf: Csrf
 ) -> Response:
     check_csrf(who, csrf)
     password = service.reset_password(session, actor=who.user.username, user_id=user_id)

@@ -89,6 +89,23 @@ def test_agent_fetches_verifies_and_uses_the_newest_bundle(
     assert host["catalogue_version"] == installed["catalogue_version"]
     assert len(installed["services"]) > 500
 
+    # The running service picks up a newer good bundle by itself before its full report.
+    run_cli(
+        "server",
+        "signatures",
+        "build",
+        "--key",
+        str(private),
+        "--out",
+        str(published / "bundle-3.json"),
+        "--bundle-version",
+        "3",
+    )
+    ran = agent_cli("run", "--cycles", "1", env={**env, "SHADOWMAP_AGENT_NETWORK_CAPTURE": "false"})
+    assert ran.returncode == 0, ran.stderr
+    current = json.loads(json.loads((state / "signatures" / "current.json").read_text())["payload"])
+    assert current["bundle_version"] == 3
+
 
 def test_bundles_are_only_served_to_enrolled_agents(live_server: LiveServer) -> None:
     import httpx

@@ -95,6 +95,7 @@ def test_run_enrolls_from_a_token_file_and_reports_health(
         'scanners = "processes"\n'
         "scan_interval_seconds = 1\n"
         "full_report_every = 2\n"
+        "network_capture = false\n"
     )
     result = agent(
         "--config", str(config), "run", "--cycles", "3", "--state-dir", str(tmp_path / "s")

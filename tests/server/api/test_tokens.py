@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from collector.db import make_engine, upgrade
+from collector.db import make_engine, transaction, upgrade
+from collector.register_store import list_audit_events
 from server.api_auth import TokenBucket
 from server.app import create_app
 from server.cli import main
@@ -154,3 +155,37 @@ def test_oversized_api_bodies_are_refused_before_parsing(tmp_path: Path) -> None
             headers={**bearer(admin), "Content-Type": "application/json"},
         )
         assert streamed.status_code == 413
+
+
+def test_a_grc_tool_reads_and_writes_the_register_with_register_scopes(
+    client: TestClient, app: FastAPI
+) -> None:
+    writer = make_token(app, ["register:read", "register:write"], name="grc-sync")
+    reader = make_token(app, ["register:read"], name="grc-read")
+    inventory_only = make_token(app, ["inventory:read"], name="dashboards")
+    body = {"title": "ChatGPT Enterprise", "ai_system": "OpenAI ChatGPT", "risk_level": "high"}
+    refused = client.post("/api/v1/register", json=body, headers=bearer(reader))
+    assert refused.status_code == 403 and "register:write" in refused.json()["detail"]
+    created = client.post("/api/v1/register", json=body, headers=bearer(writer))
+    assert created.status_code == 201, created.text
+    register_id = created.json()["register_id"]
+    listed = client.get("/api/v1/register", headers=bearer(reader))
+    assert [entry["register_id"] for entry in listed.json()] == [register_id]
+    assert client.get("/api/v1/register", headers=bearer(inventory_only)).status_code == 403
+    stale = client.patch(
+        f"/api/v1/register/{register_id}",
+        json={"version": 0, "changes": {"controls": "SSO only"}},
+        headers=bearer(writer),
+    )
+    assert stale.status_code == 409
+    patched = client.patch(
+        f"/api/v1/register/{register_id}",
+        json={"version": 1, "changes": {"controls": "SSO only"}},
+        headers=bearer(writer),
+    )
+    assert patched.status_code == 200 and patched.json()["controls"] == "SSO only"
+    unknown_status = client.get("/api/v1/register?status=approvedish", headers=bearer(reader))
+    assert unknown_status.status_code == 422
+    with transaction(app.state.shadowmap.sessions) as session:
+        actors = {event.actor for event in list_audit_events(session, object_id=register_id)}
+    assert len(actors) == 1 and actors.pop().endswith(":grc-sync")
