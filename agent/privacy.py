@@ -116,8 +116,9 @@ def redact_args(args: Sequence[str], *, limit: int = MAX_ARGS) -> list[str]:
             redacted.append(REDACTED)
             secret_next = False
             continue
-        if arg == "-H" or (arg.startswith("-") and "=" not in arg
-                           and _SECRET_FLAG.search(arg.lstrip("-"))):
+        if arg == "-H" or (
+            arg.startswith("-") and "=" not in arg and _SECRET_FLAG.search(arg.lstrip("-"))
+        ):
             redacted.append(arg)
             secret_next = True
             continue

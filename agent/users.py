@@ -17,10 +17,24 @@ from agent.scanners.base import LocalUser
 from agent.scanners.files import Unreadable, read_bytes, read_text
 
 # Accounts whose shell says nobody logs in; their homes hold no user software.
-_NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false", "/bin/sync",
-            "/sbin/shutdown", "/sbin/halt")
-_WINDOWS_SKIP = {"public", "default", "default user", "all users", "defaultuser0",
-                 "wdagutilityaccount", "desktop.ini"}
+_NOLOGIN = (
+    "/usr/sbin/nologin",
+    "/sbin/nologin",
+    "/bin/false",
+    "/usr/bin/false",
+    "/bin/sync",
+    "/sbin/shutdown",
+    "/sbin/halt",
+)
+_WINDOWS_SKIP = {
+    "public",
+    "default",
+    "default user",
+    "all users",
+    "defaultuser0",
+    "wdagutilityaccount",
+    "desktop.ini",
+}
 _MAC_SKIP = {"shared", ".localized"}
 _PROFILE_LIST = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
 _MAC_DSLOCAL = "var/db/dslocal/nodes/Default/users"
@@ -66,8 +80,17 @@ def local_users(root: Path = Path("/")) -> tuple[LocalUser, ...]:
         except ImportError:  # Windows
             return _unique(_windows_profiles() or _users_folder(Path("C:/Users"), _WINDOWS_SKIP))
         text = "\n".join(
-            ":".join([entry.pw_name, "x", str(entry.pw_uid), str(entry.pw_gid), "",
-                      entry.pw_dir, entry.pw_shell])
+            ":".join(
+                [
+                    entry.pw_name,
+                    "x",
+                    str(entry.pw_uid),
+                    str(entry.pw_gid),
+                    "",
+                    entry.pw_dir,
+                    entry.pw_shell,
+                ]
+            )
             for entry in pwd.getpwall()
         )
         return _unique(users_from_passwd(text, root=root))
@@ -105,8 +128,10 @@ def _users_folder(folder: Path, skip: set[str]) -> list[LocalUser]:
     return [
         LocalUser(name=entry.name, home=entry)
         for entry in entries
-        if entry.name.lower() not in skip and not entry.name.startswith(".")
-        and entry.is_dir() and not entry.is_symlink()
+        if entry.name.lower() not in skip
+        and not entry.name.startswith(".")
+        and entry.is_dir()
+        and not entry.is_symlink()
     ]
 
 
@@ -125,14 +150,18 @@ def _mac_dslocal(root: Path) -> list[LocalUser]:
             continue
         if not isinstance(doc, dict):
             continue
-        name, home, uid, shell = (_first(doc.get(key)) for key in
-                                  ("name", "home", "uid", "shell"))
+        name, home, uid, shell = (_first(doc.get(key)) for key in ("name", "home", "uid", "shell"))
         if not name or not home or name.startswith("_") or shell in _NOLOGIN:
             continue
         if not home.startswith("/Users/"):
             continue  # system accounts (daemon, nobody, root) have homes elsewhere
-        users.append(LocalUser(name=name, home=root / home.lstrip("/"),
-                               uid=int(uid) if uid and uid.isdigit() else None))
+        users.append(
+            LocalUser(
+                name=name,
+                home=root / home.lstrip("/"),
+                uid=int(uid) if uid and uid.isdigit() else None,
+            )
+        )
     return users
 
 

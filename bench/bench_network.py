@@ -39,9 +39,21 @@ def tshark_names(path: Path) -> tuple[list[str], float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     output = subprocess.run(
-        ["tshark", "-r", str(path), "-Y", "dns.flags.response==0", "-T", "fields",
-         "-E", "aggregator=\x1f", "-e", "dns.qry.name"],
-        capture_output=True, check=True,
+        [
+            "tshark",
+            "-r",
+            str(path),
+            "-Y",
+            "dns.flags.response==0",
+            "-T",
+            "fields",
+            "-E",
+            "aggregator=\x1f",
+            "-e",
+            "dns.qry.name",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -76,15 +88,23 @@ def measure(path: Path, runs: int, matcher: Matcher) -> dict[str, object]:
         "packets": packets,
         "dns_queries": len(reference),
         "names_equal_tshark": collections.Counter(reference) == collections.Counter(ours),  # type: ignore[arg-type]
-        "tshark": {"wall_seconds": round(tshark_wall, 3), "cpu_seconds": round(tshark_cpu, 3),
-                   "packets_per_second_wall": round(packets / tshark_wall),
-                   "packets_per_second_cpu": round(packets / tshark_cpu)},
-        "shadowmap_scan": {"wall_seconds": round(scan_wall, 3), "cpu_seconds": round(scan_cpu, 3),
-                           "packets_per_second_wall": round(packets / scan_wall),
-                           "packets_per_second_cpu": round(packets / scan_cpu),
-                           "findings": len(scan.findings)},  # type: ignore[attr-defined]
-        "shadowmap_query_names": {"wall_seconds": round(names_wall, 3),
-                                  "cpu_seconds": round(names_cpu, 3)},
+        "tshark": {
+            "wall_seconds": round(tshark_wall, 3),
+            "cpu_seconds": round(tshark_cpu, 3),
+            "packets_per_second_wall": round(packets / tshark_wall),
+            "packets_per_second_cpu": round(packets / tshark_cpu),
+        },
+        "shadowmap_scan": {
+            "wall_seconds": round(scan_wall, 3),
+            "cpu_seconds": round(scan_cpu, 3),
+            "packets_per_second_wall": round(packets / scan_wall),
+            "packets_per_second_cpu": round(packets / scan_cpu),
+            "findings": len(scan.findings),
+        },  # type: ignore[attr-defined]
+        "shadowmap_query_names": {
+            "wall_seconds": round(names_wall, 3),
+            "cpu_seconds": round(names_cpu, 3),
+        },
         "ratio_scan_vs_tshark_wall": round(tshark_wall / scan_wall, 2),
         "ratio_scan_vs_tshark_cpu": round(tshark_cpu / scan_cpu, 2),
         "ratio_names_vs_tshark_wall": round(tshark_wall / names_wall, 2),
@@ -113,7 +133,9 @@ def capture_memory(seconds: float = 6.0) -> dict[str, object]:
     """Run live capture in a child process on loopback under DNS load; report its RSS."""
     child = subprocess.Popen(
         [sys.executable, "-c", _CAPTURE_CHILD.format(root=str(ROOT), seconds=seconds)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     first = child.stdout.readline()
@@ -136,8 +158,12 @@ def capture_memory(seconds: float = 6.0) -> dict[str, object]:
     sender.close()
     hwm = int(Path(f"/proc/{child.pid}/status").read_text().split("VmHWM:")[1].split()[0])
     out, _err = child.communicate(timeout=30)
-    return {"rss_peak_mb": round(peak / 1024, 1), "vm_hwm_mb": round(hwm / 1024, 1),
-            "queries_sent": sent, "child_report": out.strip()}
+    return {
+        "rss_peak_mb": round(peak / 1024, 1),
+        "vm_hwm_mb": round(hwm / 1024, 1),
+        "queries_sent": sent,
+        "child_report": out.strip(),
+    }
 
 
 def main() -> int:
@@ -160,12 +186,19 @@ def main() -> int:
         worst_run = measure(worst, args.runs, matcher)
     result = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average": [round(load, 2) for load in os.getloadavg()],
-                    "tshark": subprocess.run(["tshark", "--version"], capture_output=True,
-                                             text=True).stdout.splitlines()[0]},
-        "capture": {"packets": args.packets, "bytes": size,
-                    "names": "Zipf-like over 20,000 names, query then response, 20% IPv6"},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": [round(load, 2) for load in os.getloadavg()],
+            "tshark": subprocess.run(
+                ["tshark", "--version"], capture_output=True, text=True
+            ).stdout.splitlines()[0],
+        },
+        "capture": {
+            "packets": args.packets,
+            "bytes": size,
+            "names": "Zipf-like over 20,000 names, query then response, 20% IPv6",
+        },
         "realistic": main_run,
         "worst_case_unique_names": worst_run,
         "live_capture_memory": capture_memory(),

@@ -50,15 +50,27 @@ def build_tree(root: Path) -> dict[str, int]:
     """Write the synthetic host under ``root`` and return what it holds."""
     rng = random.Random(42)
     home = root / "home" / USER
-    _write(root / "etc/passwd", f"root:x:0:0:root:/root:/bin/bash\n"
-                                f"{USER}:x:1000:1000::/home/{USER}:/bin/bash\n")
-    counts = {"browser_profiles": 0, "browser_extensions": 0, "ide_profiles": 0,
-              "ide_extensions": 0, "packages": 0}
+    _write(
+        root / "etc/passwd",
+        f"root:x:0:0:root:/root:/bin/bash\n{USER}:x:1000:1000::/home/{USER}:/bin/bash\n",
+    )
+    counts = {
+        "browser_profiles": 0,
+        "browser_extensions": 0,
+        "ide_profiles": 0,
+        "ide_extensions": 0,
+        "packages": 0,
+    }
     # Browsers: Chrome 10 profiles, Edge 5, Brave 5, realistic preference sizes.
-    browsers = [(".config/google-chrome", 10), (".config/microsoft-edge", 5),
-                (".config/BraveSoftware/Brave-Browser", 5)]
-    filler = {f"site_engagement_{i}": {"score": rng.random(), "last": "13440222324978745"}
-              for i in range(1500)}  # Preferences carry much more than extensions
+    browsers = [
+        (".config/google-chrome", 10),
+        (".config/microsoft-edge", 5),
+        (".config/BraveSoftware/Brave-Browser", 5),
+    ]
+    filler = {
+        f"site_engagement_{i}": {"score": rng.random(), "last": "13440222324978745"}
+        for i in range(1500)
+    }  # Preferences carry much more than extensions
     for rel, profiles in browsers:
         base = home / rel
         cache = {}
@@ -71,8 +83,11 @@ def build_tree(root: Path) -> dict[str, int]:
                 ext_id = _ext_id(rng)
                 version = f"{rng.randint(1, 9)}.{rng.randint(0, 99)}.{rng.randint(0, 999)}"
                 manifest = {
-                    "manifest_version": 3, "name": "__MSG_appName__", "default_locale": "en",
-                    "version": version, "description": "x" * 300,
+                    "manifest_version": 3,
+                    "name": "__MSG_appName__",
+                    "default_locale": "en",
+                    "version": version,
+                    "description": "x" * 300,
                     "permissions": ["storage", "tabs", "scripting", "activeTab"],
                     "host_permissions": ["https://*/*"],
                     "content_scripts": [{"matches": ["https://*/*"], "js": ["content.js"]}],
@@ -81,81 +96,150 @@ def build_tree(root: Path) -> dict[str, int]:
                 }
                 ext_dir = profile / "Extensions" / ext_id / f"{version}_0"
                 _write(ext_dir / "manifest.json", manifest)
-                _write(ext_dir / "_locales/en/messages.json",
-                       {"appName": {"message": f"Extension {ext_id[:6]}"},
-                        **{f"msg{i}": {"message": "y" * 40} for i in range(60)}})
+                _write(
+                    ext_dir / "_locales/en/messages.json",
+                    {
+                        "appName": {"message": f"Extension {ext_id[:6]}"},
+                        **{f"msg{i}": {"message": "y" * 40} for i in range(60)},
+                    },
+                )
                 settings[ext_id] = {
-                    "path": f"{ext_id}/{version}_0", "location": 1, "from_webstore": True,
-                    "first_install_time": "13440222324978745", "disable_reasons": [],
-                    "active_permissions": {"api": ["storage", "tabs"],
-                                           "explicit_host": ["https://*/*"]},
+                    "path": f"{ext_id}/{version}_0",
+                    "location": 1,
+                    "from_webstore": True,
+                    "first_install_time": "13440222324978745",
+                    "disable_reasons": [],
+                    "active_permissions": {
+                        "api": ["storage", "tabs"],
+                        "explicit_host": ["https://*/*"],
+                    },
                     "granted_permissions": {"api": ["storage", "tabs"]},
-                    "creation_flags": 9, "was_installed_by_default": False,
+                    "creation_flags": 9,
+                    "was_installed_by_default": False,
                 }
                 counts["browser_extensions"] += 1
-            _write(profile / "Secure Preferences", {"extensions": {"settings": settings},
-                                                    "protection": {"macs": {"x": "0" * 64}}})
-            _write(profile / "Preferences", {"profile": {"name": f"Person {index}"},
-                                             "extensions": {"settings": {}}, **filler})
+            _write(
+                profile / "Secure Preferences",
+                {"extensions": {"settings": settings}, "protection": {"macs": {"x": "0" * 64}}},
+            )
+            _write(
+                profile / "Preferences",
+                {"profile": {"name": f"Person {index}"}, "extensions": {"settings": {}}, **filler},
+            )
             counts["browser_profiles"] += 1
         _write(base / "Local State", {"profile": {"info_cache": cache}})
     # IDEs: VS Code default + 2 named profiles, Cursor, Windsurf.
-    ide_dirs = [home / ".vscode/extensions", home / ".cursor/extensions",
-                home / ".windsurf/extensions"]
-    listings = [ide_dirs[0] / "extensions.json", ide_dirs[1] / "extensions.json",
-                ide_dirs[2] / "extensions.json",
-                home / ".config/Code/User/profiles/-1a2b/extensions.json",
-                home / ".config/Code/User/profiles/-3c4d/extensions.json"]
+    ide_dirs = [
+        home / ".vscode/extensions",
+        home / ".cursor/extensions",
+        home / ".windsurf/extensions",
+    ]
+    listings = [
+        ide_dirs[0] / "extensions.json",
+        ide_dirs[1] / "extensions.json",
+        ide_dirs[2] / "extensions.json",
+        home / ".config/Code/User/profiles/-1a2b/extensions.json",
+        home / ".config/Code/User/profiles/-3c4d/extensions.json",
+    ]
     for index, listing in enumerate(listings):
         folder = ide_dirs[min(index, 2)] if index < 3 else ide_dirs[0]
         entries = []
         for number in range(EXTENSIONS_PER_IDE_PROFILE):
             ext_id = f"publisher{number}.extension{index}-{number}"
             directory = folder / f"{ext_id}-1.0.{number}"
-            _write(directory / "package.json", {
-                "name": ext_id.split(".")[1], "displayName": f"Ext {number}",
-                "version": f"1.0.{number}", "publisher": f"publisher{number}",
-                "categories": ["Other"], "contributes": {"commands": [{"command": "x"}] * 20}})
-            entries.append({"identifier": {"id": ext_id}, "version": f"1.0.{number}",
-                            "location": {"path": str(directory), "scheme": "file"},
-                            "metadata": {"installedTimestamp": 1764201600000}})
+            _write(
+                directory / "package.json",
+                {
+                    "name": ext_id.split(".")[1],
+                    "displayName": f"Ext {number}",
+                    "version": f"1.0.{number}",
+                    "publisher": f"publisher{number}",
+                    "categories": ["Other"],
+                    "contributes": {"commands": [{"command": "x"}] * 20},
+                },
+            )
+            entries.append(
+                {
+                    "identifier": {"id": ext_id},
+                    "version": f"1.0.{number}",
+                    "location": {"path": str(directory), "scheme": "file"},
+                    "metadata": {"installedTimestamp": 1764201600000},
+                }
+            )
             counts["ide_extensions"] += 1
         _write(listing, entries)
         counts["ide_profiles"] += 1
-    _write(home / ".config/Code/User/globalStorage/storage.json", {"userDataProfiles": [
-        {"location": "-1a2b", "name": "Data"}, {"location": "-3c4d", "name": "Web"}]})
+    _write(
+        home / ".config/Code/User/globalStorage/storage.json",
+        {
+            "userDataProfiles": [
+                {"location": "-1a2b", "name": "Data"},
+                {"location": "-3c4d", "name": "Web"},
+            ]
+        },
+    )
     # Packages: Python in the system, the user site and three virtualenvs; npm global+project.
-    sites = [root / "usr/lib/python3.11/site-packages",
-             home / ".local/lib/python3.11/site-packages",
-             home / "projects/api/.venv/lib/python3.11/site-packages",
-             home / "projects/ml/.venv/lib/python3.11/site-packages",
-             home / ".pyenv/versions/3.12.1/lib/python3.12/site-packages"]
+    sites = [
+        root / "usr/lib/python3.11/site-packages",
+        home / ".local/lib/python3.11/site-packages",
+        home / "projects/api/.venv/lib/python3.11/site-packages",
+        home / "projects/ml/.venv/lib/python3.11/site-packages",
+        home / ".pyenv/versions/3.12.1/lib/python3.12/site-packages",
+    ]
     ai_python = ["openai", "anthropic", "langchain", "transformers", "google_generativeai"]
     for number in range(PYTHON_PACKAGES):
         name = ai_python[number] if number < len(ai_python) else f"package_{number}"
-        meta = (f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{number}.0\n"
-                "Requires-Dist: requests\nRequires-Dist: pydantic>=2\n\n" + "d" * 4000)
+        meta = (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{number}.0\n"
+            "Requires-Dist: requests\nRequires-Dist: pydantic>=2\n\n" + "d" * 4000
+        )
         _write(sites[number % len(sites)] / f"{name}-1.{number}.0.dist-info" / "METADATA", meta)
         counts["packages"] += 1
-    node_roots = [root / "usr/lib/node_modules", home / "projects/web/node_modules",
-                  home / ".nvm/versions/node/v20.11.0/lib/node_modules"]
+    node_roots = [
+        root / "usr/lib/node_modules",
+        home / "projects/web/node_modules",
+        home / ".nvm/versions/node/v20.11.0/lib/node_modules",
+    ]
     ai_npm = ["@anthropic-ai/claude-code", "@openai/codex", "openai", "@google/gemini-cli"]
     for number in range(NPM_PACKAGES):
-        name = ai_npm[number] if number < len(ai_npm) else (
-            f"@scope{number % 20}/pkg-{number}" if number % 3 == 0 else f"pkg-{number}")
-        _write(node_roots[number % len(node_roots)] / name / "package.json",
-               {"name": name, "version": f"2.{number}.0", "description": "z" * 200,
-                "dependencies": {f"dep-{i}": "^1.0.0" for i in range(8)}})
+        name = (
+            ai_npm[number]
+            if number < len(ai_npm)
+            else (f"@scope{number % 20}/pkg-{number}" if number % 3 == 0 else f"pkg-{number}")
+        )
+        _write(
+            node_roots[number % len(node_roots)] / name / "package.json",
+            {
+                "name": name,
+                "version": f"2.{number}.0",
+                "description": "z" * 200,
+                "dependencies": {f"dep-{i}": "^1.0.0" for i in range(8)},
+            },
+        )
         counts["packages"] += 1
     # MCP configs, desktop entries, a model file.
-    _write(home / ".config/Claude/claude_desktop_config.json", {"mcpServers": {
-        f"server{i}": {"command": "npx", "args": ["-y", f"@acme/mcp-{i}"],
-                       "env": {"TOKEN": "secret"}} for i in range(10)}})
-    _write(home / ".cursor/mcp.json", {"mcpServers": {"gh": {"command": "npx", "args": [
-        "@modelcontextprotocol/server-github"]}}})
+    _write(
+        home / ".config/Claude/claude_desktop_config.json",
+        {
+            "mcpServers": {
+                f"server{i}": {
+                    "command": "npx",
+                    "args": ["-y", f"@acme/mcp-{i}"],
+                    "env": {"TOKEN": "secret"},
+                }
+                for i in range(10)
+            }
+        },
+    )
+    _write(
+        home / ".cursor/mcp.json",
+        {"mcpServers": {"gh": {"command": "npx", "args": ["@modelcontextprotocol/server-github"]}}},
+    )
     for number in range(150):
-        _write(root / f"usr/share/applications/app{number}.desktop",
-               f"[Desktop Entry]\nType=Application\nName=App {number}\nExec=/usr/bin/app{number}\n")
+        _write(
+            root / f"usr/share/applications/app{number}.desktop",
+            f"[Desktop Entry]\nType=Application\nName=App {number}\nExec=/usr/bin/app{number}\n",
+        )
     model = home / ".lmstudio/models/org/model/model-q4.gguf"
     model.parent.mkdir(parents=True, exist_ok=True)
     with open(model, "wb") as handle:
@@ -167,8 +251,9 @@ def spawn_sleepers(count: int) -> list[subprocess.Popen[bytes]]:
     sleepers = [subprocess.Popen(["sleep", "600"]) for _ in range(count - 3)]
     # A few with AI markers in their command lines, as a real host would have.
     for marker in ("@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"):
-        sleepers.append(subprocess.Popen(
-            [sys.executable, "-c", "import time; time.sleep(600)", marker]))
+        sleepers.append(
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", marker])
+        )
     return sleepers
 
 
@@ -207,18 +292,22 @@ def child(root: Path) -> None:
     for scanner in DEFAULT_SCANNERS:
         observations += sum(1 for _ in scanner.scan(ctx))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "scan_seconds": round(done - ready, 4),
-        "scan_cpu_seconds": round(cpu_done - cpu_ready, 4),
-        "startup_seconds": round(ready - started, 4),
-        "total_seconds": round(done - started, 4),
-        "peak_rss_mb": round(peak_kb / 1024, 1),
-        "per_scanner_seconds": per_scanner,
-        "per_scanner_cpu_seconds": per_scanner_cpu,
-        "findings": findings,
-        "scanner_errors": errors,
-        "observations": observations,
-    }))
+    print(
+        json.dumps(
+            {
+                "scan_seconds": round(done - ready, 4),
+                "scan_cpu_seconds": round(cpu_done - cpu_ready, 4),
+                "startup_seconds": round(ready - started, 4),
+                "total_seconds": round(done - started, 4),
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "per_scanner_seconds": per_scanner,
+                "per_scanner_cpu_seconds": per_scanner_cpu,
+                "findings": findings,
+                "scanner_errors": errors,
+                "observations": observations,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -240,8 +329,13 @@ def main() -> None:
             time.sleep(0.5)
             runs = []
             for _ in range(args.runs):
-                out = subprocess.run([sys.executable, __file__, "--child", str(root)],
-                                     check=True, capture_output=True, text=True, timeout=120)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(root)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
                 runs.append(json.loads(out.stdout))
                 print(out.stdout.strip())
         finally:
@@ -255,17 +349,25 @@ def main() -> None:
     peaks = [run["peak_rss_mb"] for run in runs]
     summary = {
         "benchmark": "full endpoint scan (every built-in scanner, matched against the shipped "
-                     "catalogue)",
+        "catalogue)",
         "host": {"processes_spawned": PROCESSES, **counts},
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "cpus": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
         "runs": len(runs),
-        "scan_seconds": {"median": statistics.median(scan_times), "min": min(scan_times),
-                         "max": max(scan_times)},
+        "scan_seconds": {
+            "median": statistics.median(scan_times),
+            "min": min(scan_times),
+            "max": max(scan_times),
+        },
         "scan_cpu_seconds": {"median": statistics.median(cpu_times), "max": max(cpu_times)},
         "load_average_during_runs": [round(value, 2) for value in os.getloadavg()],
-        "total_seconds_including_startup": {"median": statistics.median(totals),
-                                            "max": max(totals)},
+        "total_seconds_including_startup": {
+            "median": statistics.median(totals),
+            "max": max(totals),
+        },
         "peak_rss_mb": {"median": statistics.median(peaks), "max": max(peaks)},
         "per_scanner_seconds_last_run": runs[-1]["per_scanner_seconds"],
         "per_scanner_cpu_seconds_last_run": runs[-1]["per_scanner_cpu_seconds"],

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need and run every check: ruff, mypy --strict and the whole pytest
+# Install what the tests need and run every check: ruff (lint and format), mypy --strict and the whole pytest
 # suite (SQLite and PostgreSQL, real Chromium, real processes and packets). Extra arguments
 # go to pytest.
 set -euo pipefail
@@ -9,6 +9,7 @@ scripts/ensure-postgres.sh
 scripts/venv.sh dev
 echo "==> ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"

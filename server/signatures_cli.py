@@ -52,35 +52,54 @@ def register(subparsers: Any) -> None:
     stats.set_defaults(func=cmd_stats)
 
     keygen = commands.add_parser("keygen", help="create an Ed25519 bundle signing key pair")
-    keygen.add_argument("--out", required=True, type=Path, metavar="DIR",
-                        help="directory for signing-key.pem and signing-key.pub.pem")
+    keygen.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="directory for signing-key.pem and signing-key.pub.pem",
+    )
     keygen.set_defaults(func=cmd_keygen)
 
     build = commands.add_parser("build", help="compile the catalogue into a signed bundle")
     _catalogue_dir_option(build)
-    build.add_argument("--key", required=True, type=Path, metavar="KEYFILE",
-                       help="PEM Ed25519 private key")
+    build.add_argument(
+        "--key", required=True, type=Path, metavar="KEYFILE", help="PEM Ed25519 private key"
+    )
     build.add_argument("--out", required=True, type=Path, metavar="FILE", help="bundle to write")
-    build.add_argument("--bundle-version", type=int, default=None,
-                       help="monotonic bundle version (default: the UTC time as YYYYMMDDHHMMSS)")
+    build.add_argument(
+        "--bundle-version",
+        type=int,
+        default=None,
+        help="monotonic bundle version (default: the UTC time as YYYYMMDDHHMMSS)",
+    )
     build.set_defaults(func=cmd_build)
 
     match = commands.add_parser(
-        "match", help="match values (one per line, or JSON {\"value\", \"hints\"}) from FILE"
+        "match", help='match values (one per line, or JSON {"value", "hints"}) from FILE'
     )
     _catalogue_dir_option(match)
     match.add_argument("--kind", required=True, choices=_MATCH_KINDS)
-    match.add_argument("--bundle", type=Path, default=None,
-                       help="match against a signed bundle instead of the YAML catalogue")
-    match.add_argument("--public-key", type=Path, default=None,
-                       help="public key that must have signed --bundle")
+    match.add_argument(
+        "--bundle",
+        type=Path,
+        default=None,
+        help="match against a signed bundle instead of the YAML catalogue",
+    )
+    match.add_argument(
+        "--public-key", type=Path, default=None, help="public key that must have signed --bundle"
+    )
     match.add_argument("file", metavar="FILE", help="input file, or - for standard input")
     match.set_defaults(func=cmd_match)
 
 
 def _catalogue_dir_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--catalogue-dir", type=Path, default=None,
-                        help="catalogue directory (default: the one shipped with Shadowmap)")
+    parser.add_argument(
+        "--catalogue-dir",
+        type=Path,
+        default=None,
+        help="catalogue directory (default: the one shipped with Shadowmap)",
+    )
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -134,8 +153,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 0
     out = sys.stdout
     several = stats["services_with_several_indicator_kinds"]
-    out.write(f"catalogue {stats['version']}: {stats['services']} services, "
-              f"{several} with more than one indicator kind\n")
+    out.write(
+        f"catalogue {stats['version']}: {stats['services']} services, "
+        f"{several} with more than one indicator kind\n"
+    )
     out.write("\nby category:\n")
     for name, count in sorted(stats["by_category"].items(), key=lambda item: (-item[1], item[0])):
         out.write(f"  {name:<22} {count:>5}\n")
@@ -167,8 +188,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return 1
     args.out.write_bytes(data)
-    sys.stdout.write(f"wrote {args.out}: {len(catalogue.services)} services, "
-                     f"{len(data)} bytes, catalogue {catalogue.version}\n")
+    sys.stdout.write(
+        f"wrote {args.out}: {len(catalogue.services)} services, "
+        f"{len(data)} bytes, catalogue {catalogue.version}\n"
+    )
     return 0
 
 
@@ -197,8 +220,9 @@ def _catalogue_for(args: argparse.Namespace) -> Catalogue:
         return load_catalogue(args.catalogue_dir)
     if args.public_key is None:
         raise BundleError("--bundle needs --public-key")
-    return verify_bundle(args.bundle.read_bytes(),
-                         load_public_key(args.public_key.read_bytes())).catalogue
+    return verify_bundle(
+        args.bundle.read_bytes(), load_public_key(args.public_key.read_bytes())
+    ).catalogue
 
 
 def _match_lines(matcher: Matcher, kind: str, lines: TextIO, out: TextIO) -> None:

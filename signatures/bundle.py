@@ -49,7 +49,8 @@ def generate_keypair() -> tuple[bytes, bytes]:
     """Return a new (private PEM, public PEM) Ed25519 key pair."""
     private = Ed25519PrivateKey.generate()
     private_pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     public_pem = private.public_key().public_bytes(

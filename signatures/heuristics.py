@@ -39,11 +39,26 @@ from signatures.model import Category, IndicatorKind
 # function is not recorded, say too little about an unknown extension or package to flag it.
 _AI_CATEGORIES = frozenset(Category) - {Category.OTHER, Category.AI_IN_SAAS}
 # Processes that reach AI hosts on a user's behalf while browsing: the DNS/SNI finding covers them.
-_BROWSERS = frozenset({
-    "chrome", "google chrome", "chromium", "chromium-browser", "firefox", "firefox-esr", "msedge",
-    "microsoft edge", "safari", "brave", "brave browser", "opera", "vivaldi", "arc",
-    "com.apple.webkit.networking", "iexplore",
-})
+_BROWSERS = frozenset(
+    {
+        "chrome",
+        "google chrome",
+        "chromium",
+        "chromium-browser",
+        "firefox",
+        "firefox-esr",
+        "msedge",
+        "microsoft edge",
+        "safari",
+        "brave",
+        "brave browser",
+        "opera",
+        "vivaldi",
+        "arc",
+        "com.apple.webkit.networking",
+        "iexplore",
+    }
+)
 _NAME_TOKENS = frozenset({"llm", "llms", "gpt", "chatgpt", "openai", "genai", "anthropic"})
 _API_LABELS = frozenset({"api", "inference", "llm", "gateway", "router", "models", "chat"})
 _TOKEN_SPLIT = re.compile(r"[.\-_]+")
@@ -129,14 +144,13 @@ def _assess_dependencies(
         for kind in kinds:
             hit = matcher.match_exact(kind, dependency)
             if hit is not None and _is_ai(matcher, hit):
-                return Verdict(f"depends-on-ai-sdk:{kind.value}:{hit.indicator}", "medium",
-                               hit.service_id)
+                return Verdict(
+                    f"depends-on-ai-sdk:{kind.value}:{hit.indicator}", "medium", hit.service_id
+                )
     return None
 
 
-def _assess_extension_dependencies(
-    matcher: Matcher, hints: Mapping[str, object]
-) -> Verdict | None:
+def _assess_extension_dependencies(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:
     for extension in sorted(_strings(hints.get("extension_dependencies"))):
         hit = matcher.match_exact(IndicatorKind.IDE_EXTENSION, extension)
         if hit is not None and _is_ai(matcher, hit):

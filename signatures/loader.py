@@ -31,11 +31,24 @@ from signatures.model import (
 
 SERVICE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,127}$")
 _SERVICE_KEYS = {
-    "id", "name", "vendor", "category", "deployment", "description", "indicators", "risk",
-    "sources", "last_reviewed", "examples",
+    "id",
+    "name",
+    "vendor",
+    "category",
+    "deployment",
+    "description",
+    "indicators",
+    "risk",
+    "sources",
+    "last_reviewed",
+    "examples",
 }
 _RISK_KEYS = {
-    "trains_on_user_data", "enterprise_tier", "zero_retention", "hq_country", "data_residency",
+    "trains_on_user_data",
+    "enterprise_tier",
+    "zero_retention",
+    "hq_country",
+    "data_residency",
     "certifications",
 }
 RISK_VALUES: Mapping[str, frozenset[str]] = {
@@ -44,10 +57,21 @@ RISK_VALUES: Mapping[str, frozenset[str]] = {
     "zero_retention": frozenset({"yes", "no", "unknown"}),
 }
 _COUNTRY = re.compile(r"^([A-Z]{2}|unknown)$")
-DEPLOYMENTS = frozenset({
-    "saas", "api", "desktop", "mobile", "cli", "ide", "browser_extension", "local",
-    "self_hosted", "cloud", "browser",
-})
+DEPLOYMENTS = frozenset(
+    {
+        "saas",
+        "api",
+        "desktop",
+        "mobile",
+        "cli",
+        "ide",
+        "browser_extension",
+        "local",
+        "self_hosted",
+        "cloud",
+        "browser",
+    }
+)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?"
@@ -104,8 +128,11 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
         digest.update(path.name.encode() + b"\0" + raw)
         for service in parse_file(path.name, raw):
             if service.id in seen:
-                raise CatalogueError(file=path.name, entry=service.id,
-                                     reason=f"duplicate id, first defined in {seen[service.id]}")
+                raise CatalogueError(
+                    file=path.name,
+                    entry=service.id,
+                    reason=f"duplicate id, first defined in {seen[service.id]}",
+                )
             seen[service.id] = path.name
             services.append(service)
     return Catalogue(version=f"sha256-{digest.hexdigest()[:16]}", services=tuple(services))
@@ -127,8 +154,9 @@ def parse_document(name: str, doc: object) -> list[Service]:
     Raises CatalogueError naming the file and entry.
     """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("services"), list):
-        raise CatalogueError(file=name, entry=None,
-                             reason="expected a mapping with a 'services' list")
+        raise CatalogueError(
+            file=name, entry=None, reason="expected a mapping with a 'services' list"
+        )
     extra = ", ".join(sorted(map(str, set(doc) - {"services"})))
     if extra:
         raise CatalogueError(file=name, entry=None, reason=f"unknown top-level key(s): {extra}")
@@ -149,8 +177,9 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
         raise CatalogueError(file=file, entry=label, reason="entry is not a mapping")
     service_id = entry.get("id")
     if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
-        raise CatalogueError(file=file, entry=label,
-                             reason="'id' must be lowercase letters, digits, '.', '_' or '-'")
+        raise CatalogueError(
+            file=file, entry=label, reason="'id' must be lowercase letters, digits, '.', '_' or '-'"
+        )
 
     def fail(reason: str) -> CatalogueError:
         return CatalogueError(file=file, entry=service_id, reason=reason)

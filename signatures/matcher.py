@@ -99,22 +99,25 @@ class Matcher:
         self._substrings: dict[IndicatorKind, tuple[Match, ...]] = {
             kind: tuple(
                 Match(next(iter(ids)), kind, value, CONFIDENCE[kind])
-                for value, ids in sorted(owners.get(kind, {}).items(),
-                                         key=lambda item: (-len(item[0]), item[0]))
+                for value, ids in sorted(
+                    owners.get(kind, {}).items(), key=lambda item: (-len(item[0]), item[0])
+                )
                 if len(ids) == 1
             )
             for kind in _SUBSTRING_KINDS
         }
         # Exact hosts, ambiguous ones kept as None so that no broader domain claims them.
         self._hosts: dict[str, object] = {
-            value: (Match(next(iter(ids)), IndicatorKind.HOST, value, "high")
-                    if len(ids) == 1 else None)
+            value: (
+                Match(next(iter(ids)), IndicatorKind.HOST, value, "high") if len(ids) == 1 else None
+            )
             for value, ids in owners.get(IndicatorKind.HOST, {}).items()
         }
         # Suffix map: a suffix -> its Match (None when ambiguous), or an _Anchor when wildcard
         # hosts hang off it.
         self._suffixes: dict[str, Match | _Anchor | None] = {
-            value: Match(next(iter(ids)), IndicatorKind.DOMAIN, value, "medium") if len(ids) == 1
+            value: Match(next(iter(ids)), IndicatorKind.DOMAIN, value, "medium")
+            if len(ids) == 1
             else None
             for value, ids in owners.get(IndicatorKind.DOMAIN, {}).items()
         }
@@ -286,8 +289,14 @@ def _fold(kind: IndicatorKind, value: str) -> str:
         return re.sub(r"[-_.]+", "-", value.lower())
     if kind in _SUBSTRING_KINDS:
         return value.lower().replace("\\", "/")
-    if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST, IndicatorKind.IDE_EXTENSION,
-                IndicatorKind.BUNDLE_ID, IndicatorKind.NPM, IndicatorKind.DESKTOP_ENTRY,
-                IndicatorKind.FLATPAK):
+    if kind in (
+        IndicatorKind.DOMAIN,
+        IndicatorKind.HOST,
+        IndicatorKind.IDE_EXTENSION,
+        IndicatorKind.BUNDLE_ID,
+        IndicatorKind.NPM,
+        IndicatorKind.DESKTOP_ENTRY,
+        IndicatorKind.FLATPAK,
+    ):
         return value.lower()
     return value

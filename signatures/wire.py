@@ -131,8 +131,12 @@ class HostInfo:
     arch: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hostname": self.hostname, "os": self.os, "os_version": self.os_version,
-                "arch": self.arch}
+        return {
+            "hostname": self.hostname,
+            "os": self.os,
+            "os_version": self.os_version,
+            "arch": self.arch,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +146,7 @@ class AgentInfo:
     catalogue_version: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version,
-                "catalogue_version": self.catalogue_version}
+        return {"id": self.id, "version": self.version, "catalogue_version": self.catalogue_version}
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +204,27 @@ class Report:
             report_id=doc["report_id"],
             kind=ReportKind(doc.get("kind", "full")),
             generated_at=parse_time(doc["generated_at"], path="generated_at"),
-            agent=AgentInfo(id=agent["id"], version=agent["version"],
-                            catalogue_version=agent["catalogue_version"]),
-            host=HostInfo(hostname=host["hostname"], os=host["os"],
-                          os_version=host.get("os_version", ""), arch=host.get("arch", "")),
-            findings=[Finding.from_dict(item, path=f"findings[{index}]")
-                      for index, item in enumerate(doc["findings"])],
-            scanner_errors=[ScannerError(scanner=item["scanner"], message=item["message"],
-                                         path=item.get("path"))
-                            for item in doc.get("scanner_errors", [])],
+            agent=AgentInfo(
+                id=agent["id"],
+                version=agent["version"],
+                catalogue_version=agent["catalogue_version"],
+            ),
+            host=HostInfo(
+                hostname=host["hostname"],
+                os=host["os"],
+                os_version=host.get("os_version", ""),
+                arch=host.get("arch", ""),
+            ),
+            findings=[
+                Finding.from_dict(item, path=f"findings[{index}]")
+                for index, item in enumerate(doc["findings"])
+            ],
+            scanner_errors=[
+                ScannerError(
+                    scanner=item["scanner"], message=item["message"], path=item.get("path")
+                )
+                for item in doc.get("scanner_errors", [])
+            ],
             health=dict(doc.get("health") or {}),
         )
 

@@ -29,8 +29,9 @@ CAPTURE_FILTER = (
 Instruction = tuple[int, int, int, int]  # (code, jt, jf, k)
 
 
-def compile_filter(expression: str = CAPTURE_FILTER, linktype: int = DLT_RAW,
-                   snaplen: int = 65535) -> list[Instruction]:
+def compile_filter(
+    expression: str = CAPTURE_FILTER, linktype: int = DLT_RAW, snaplen: int = 65535
+) -> list[Instruction]:
     """Compile a tcpdump filter expression to classic BPF instructions with libpcap.
 
     Raises CaptureUnavailable when libpcap is missing or rejects the expression.
@@ -57,8 +58,12 @@ def compile_filter(expression: str = CAPTURE_FILTER, linktype: int = DLT_RAW,
             reason = ctypes.string_at(pcap_geterr(handle)).decode(errors="replace")
             raise CaptureUnavailable(f"libpcap rejected the capture filter: {reason}")
         instructions = [
-            (program.bf_insns[index].code, program.bf_insns[index].jt,
-             program.bf_insns[index].jf, program.bf_insns[index].k & 0xFFFFFFFF)
+            (
+                program.bf_insns[index].code,
+                program.bf_insns[index].jt,
+                program.bf_insns[index].jf,
+                program.bf_insns[index].k & 0xFFFFFFFF,
+            )
             for index in range(program.bf_len)
         ]
         pcap_freecode(ctypes.byref(program))
@@ -71,6 +76,9 @@ def attach_filter(sock: socket.socket, instructions: list[Instruction]) -> None:
     """Attach classic BPF instructions to a packet socket (SO_ATTACH_FILTER)."""
     code = b"".join(struct.pack("=HBBI", *instruction) for instruction in instructions)
     buffer = ctypes.create_string_buffer(code, len(code))
-    program = struct.pack("=HxxxxxxQ" if struct.calcsize("P") == 8 else "=HxxI",
-                          len(instructions), ctypes.addressof(buffer))
+    program = struct.pack(
+        "=HxxxxxxQ" if struct.calcsize("P") == 8 else "=HxxI",
+        len(instructions),
+        ctypes.addressof(buffer),
+    )
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, program)

@@ -32,22 +32,55 @@ from signatures import Confidence, Finding, FindingKind, IndicatorKind, Matcher
 DNS_UDP_PORTS = frozenset((53, 5353, 5355))  # DNS, mDNS, LLMNR: tshark decodes all three
 DNS_TCP_PORTS = frozenset((53, 5353))
 # UDP services that are never DNS: the heuristic for DNS on odd ports skips them.
-_NOT_DNS_UDP_PORTS = frozenset((67, 68, 69, 123, 137, 138, 161, 162, 443, 500, 514, 1900,
-                                3478, 4500, 5060))
+_NOT_DNS_UDP_PORTS = frozenset(
+    (67, 68, 69, 123, 137, 138, 161, 162, 443, 500, 514, 1900, 3478, 4500, 5060)
+)
 _TCP_FIN_RST = 0x05
 _TCP_SYN = 0x02
 
 MAX_EVIDENCE_ITEMS = 16
-_QTYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT",
-                28: "AAAA", 33: "SRV", 64: "SVCB", 65: "HTTPS", 255: "ANY"}
+_QTYPE_NAMES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    64: "SVCB",
+    65: "HTTPS",
+    255: "ANY",
+}
 
 # Label tokens that make an unknown name likely AI. Whole labels or dash/underscore-separated
 # parts of a label (never the top-level domain), so "gpt" flags "gpt-proxy.example" but not
 # "egypt.example".
 AI_TOKENS = (
-    "openai", "chatgpt", "gpt", "llm", "llms", "anthropic", "claude", "gemini", "copilot",
-    "mistral", "perplexity", "huggingface", "ollama", "deepseek", "cohere", "midjourney",
-    "groq", "llama", "vllm", "litellm", "openrouter", "langchain", "elevenlabs",
+    "openai",
+    "chatgpt",
+    "gpt",
+    "llm",
+    "llms",
+    "anthropic",
+    "claude",
+    "gemini",
+    "copilot",
+    "mistral",
+    "perplexity",
+    "huggingface",
+    "ollama",
+    "deepseek",
+    "cohere",
+    "midjourney",
+    "groq",
+    "llama",
+    "vllm",
+    "litellm",
+    "openrouter",
+    "langchain",
+    "elevenlabs",
 )
 _TOKEN = re.compile(r"(?:^|[.\-_])(" + "|".join(AI_TOKENS) + r")(?=[\-_]|\.[^.]*\.|\.[^.]+$)")
 _IGNORED_SUFFIXES = (".arpa", ".local", ".localdomain", ".internal", ".lan")
@@ -81,12 +114,20 @@ def classify_name(matcher: Matcher, name: str) -> NameVerdict | None:
     if not host or host.endswith(_IGNORED_SUFFIXES) or not host.isascii():
         return None
     if host.endswith(".ai") and len(host) > 3:
-        return NameVerdict(None, IndicatorKind.DOMAIN.value, Confidence.LOW,
-                           heuristic="dns-name: .ai top-level domain")
+        return NameVerdict(
+            None,
+            IndicatorKind.DOMAIN.value,
+            Confidence.LOW,
+            heuristic="dns-name: .ai top-level domain",
+        )
     token = _TOKEN.search(host)
     if token is not None:
-        return NameVerdict(None, IndicatorKind.DOMAIN.value, Confidence.LOW,
-                           heuristic=f"dns-name: label token {token.group(1)!r}")
+        return NameVerdict(
+            None,
+            IndicatorKind.DOMAIN.value,
+            Confidence.LOW,
+            heuristic=f"dns-name: label token {token.group(1)!r}",
+        )
     return None
 
 
@@ -187,8 +228,11 @@ class NetworkObserver:
                 name = self._quic.add(payload)
                 if name is not None:
                     self.server_name(name, "quic", src, dst, timestamp)
-            elif (sport not in _NOT_DNS_UDP_PORTS and dport not in _NOT_DNS_UDP_PORTS
-                  and looks_like_dns_query(payload)):
+            elif (
+                sport not in _NOT_DNS_UDP_PORTS
+                and dport not in _NOT_DNS_UDP_PORTS
+                and looks_like_dns_query(payload)
+            ):
                 self.dns_message(payload, src, dst, timestamp, sport, dport)
         elif protocol == PROTO_TCP:
             if sport in DNS_TCP_PORTS or dport in DNS_TCP_PORTS:
@@ -201,7 +245,12 @@ class NetworkObserver:
                     self.server_name(name, "tls", src, dst, timestamp)
 
     def dns_message(
-        self, payload: bytes, src: bytes, dst: bytes, timestamp: float, sport: int = 0,
+        self,
+        payload: bytes,
+        src: bytes,
+        dst: bytes,
+        timestamp: float,
+        sport: int = 0,
         dport: int = 0,
     ) -> None:
         """Record the AI names a DNS query asks for, and the addresses a response gives."""
@@ -220,8 +269,9 @@ class NetworkObserver:
                 self.stats.dns_malformed += 1
                 return
             if not payload[2] & 0x80:
-                kept = self._query(name, (payload[offset] << 8) | payload[offset + 1], src,
-                                   timestamp)
+                kept = self._query(
+                    name, (payload[offset] << 8) | payload[offset + 1], src, timestamp
+                )
                 if len(self._transactions) >= _TRANSACTIONS:
                     self._transactions.clear()
                 self._transactions[(src, sport, transaction)] = kept
@@ -256,8 +306,9 @@ class NetworkObserver:
         sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
         for answer in parse_answers(payload):
             if answer.rtype in (TYPE_A, TYPE_AAAA):
-                self.addresses.add(answer.value, verdict.service_id, name.lower(), answer.ttl,
-                                   timestamp)
+                self.addresses.add(
+                    answer.value, verdict.service_id, name.lower(), answer.ttl, timestamp
+                )
                 if sighting is not None:
                     sighting.note("addresses", answer.value)
             elif answer.rtype == TYPE_CNAME and sighting is not None:

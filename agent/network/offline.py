@@ -65,11 +65,19 @@ def _feed(observer: NetworkObserver, path: str | Path, progress: ProgressCallbac
     dns_ports = DNS_UDP_PORTS
     for linktype, timestamp, frame in read_capture(path, progress):
         # Fast path for the common case: Ethernet, IPv4 without options or fragments, UDP.
-        if (linktype == LINKTYPE_ETHERNET and len(frame) >= 42 and frame[12] == 8
-                and frame[13] == 0 and frame[14] == 0x45 and frame[23] == PROTO_UDP
-                and not frame[20] & 0x3F and not frame[21]):
-            end = min(len(frame), 14 + ((frame[16] << 8) | frame[17]),
-                      34 + ((frame[38] << 8) | frame[39]))
+        if (
+            linktype == LINKTYPE_ETHERNET
+            and len(frame) >= 42
+            and frame[12] == 8
+            and frame[13] == 0
+            and frame[14] == 0x45
+            and frame[23] == PROTO_UDP
+            and not frame[20] & 0x3F
+            and not frame[21]
+        ):
+            end = min(
+                len(frame), 14 + ((frame[16] << 8) | frame[17]), 34 + ((frame[38] << 8) | frame[39])
+            )
             if end >= 42:
                 sport = (frame[34] << 8) | frame[35]
                 dport = (frame[36] << 8) | frame[37]
@@ -77,8 +85,10 @@ def _feed(observer: NetworkObserver, path: str | Path, progress: ProgressCallbac
                     observer.stats.packets += 1
                     dns(frame[42:end], frame[26:30], frame[30:34], timestamp, sport, dport)
                 else:
-                    feed((PROTO_UDP, frame[26:30], frame[30:34], sport, dport, frame[42:end],
-                          0, 0), timestamp)
+                    feed(
+                        (PROTO_UDP, frame[26:30], frame[30:34], sport, dport, frame[42:end], 0, 0),
+                        timestamp,
+                    )
             continue
         segment = decode_frame(linktype, frame, defrag)
         if segment is not None:
@@ -93,7 +103,12 @@ class _QueryNames(NetworkObserver):
         self.names: list[str] = []
 
     def dns_message(
-        self, payload: bytes, src: bytes, dst: bytes, timestamp: float, sport: int = 0,
+        self,
+        payload: bytes,
+        src: bytes,
+        dst: bytes,
+        timestamp: float,
+        sport: int = 0,
         dport: int = 0,
     ) -> None:
         if len(payload) < 12 or payload[2] & 0x80:
@@ -106,5 +121,3 @@ class _QueryNames(NetworkObserver):
         self, name: str, transport: str, src: bytes, dst: bytes, timestamp: float
     ) -> None:
         return None
-
-

@@ -106,8 +106,9 @@ def decode_frame(linktype: int, frame: bytes, defrag: Defragmenter | None = None
         if not frame:
             return None
         version = frame[0] >> 4
-        return _network(ETH_IPV4 if version == 4 else ETH_IPV6 if version == 6 else 0,
-                        frame, 0, defrag)
+        return _network(
+            ETH_IPV4 if version == 4 else ETH_IPV6 if version == 6 else 0, frame, 0, defrag
+        )
     if linktype == LINKTYPE_LINUX_SLL:
         if len(frame) < 16:
             return None
@@ -175,8 +176,12 @@ def decode_ipv4(frame: bytes, offset: int, defrag: Defragmenter | None = None) -
         if defrag is None:
             return None
         ident = (frame[offset + 4] << 8) | frame[offset + 5]
-        whole = defrag.add((src, dst, ident, protocol), (fragment & 0x1FFF) * 8,
-                           bool(fragment & 0x2000), frame[offset + header_length : end])
+        whole = defrag.add(
+            (src, dst, ident, protocol),
+            (fragment & 0x1FFF) * 8,
+            bool(fragment & 0x2000),
+            frame[offset + header_length : end],
+        )
         if whole is None:
             return None
         return _transport(protocol, src, dst, whole, 0, len(whole))
@@ -210,8 +215,12 @@ def decode_ipv6(frame: bytes, offset: int, defrag: Defragmenter | None = None) -
             next_header = frame[position]
             field = (frame[position + 2] << 8) | frame[position + 3]
             ident = int.from_bytes(frame[position + 4 : position + 8], "big")
-            whole = defrag.add((src, dst, ident, 256 + next_header), field & 0xFFF8,
-                               bool(field & 1), frame[position + 8 : end])
+            whole = defrag.add(
+                (src, dst, ident, 256 + next_header),
+                field & 0xFFF8,
+                bool(field & 1),
+                frame[position + 8 : end],
+            )
             if whole is None:
                 return None
             return _resume_ipv6(next_header, src, dst, whole)

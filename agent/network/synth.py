@@ -29,8 +29,10 @@ def encode_name(name: str) -> bytes:
 
 def dns_query(name: str, *, ident: int = 1, qtype: int = 1) -> bytes:
     """Return a DNS query message for one name."""
-    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + encode_name(name) + struct.pack(
-        "!HH", qtype, 1
+    return (
+        struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)
+        + encode_name(name)
+        + struct.pack("!HH", qtype, 1)
     )
 
 
@@ -57,15 +59,24 @@ def dns_response(
     return struct.pack("!HHHHHH", ident, 0x8180, 1, count, 0, 0) + question + bytes(answers)
 
 
-def udp(payload: bytes, sport: int, dport: int, *, src: str = "10.200.0.1",
-        dst: str = "10.200.0.2") -> bytes:
+def udp(
+    payload: bytes, sport: int, dport: int, *, src: str = "10.200.0.1", dst: str = "10.200.0.2"
+) -> bytes:
     """Wrap a payload in UDP and IPv4 or IPv6 (chosen by the address family)."""
     header = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
     return ip(17, header + payload, src=src, dst=dst)
 
 
-def tcp(payload: bytes, sport: int, dport: int, *, seq: int = 1000, flags: int = 0x18,
-        src: str = "10.200.0.1", dst: str = "10.200.0.2") -> bytes:
+def tcp(
+    payload: bytes,
+    sport: int,
+    dport: int,
+    *,
+    seq: int = 1000,
+    flags: int = 0x18,
+    src: str = "10.200.0.1",
+    dst: str = "10.200.0.2",
+) -> bytes:
     """Wrap a payload in a TCP segment and IP."""
     header = struct.pack("!HHIIBBHHH", sport, dport, seq, 0, 5 << 4, flags, 65535, 0, 0)
     return ip(6, header + payload, src=src, dst=dst)
@@ -77,10 +88,28 @@ def ip(protocol: int, payload: bytes, *, src: str, dst: str) -> bytes:
 
     source, target = ipaddress.ip_address(src), ipaddress.ip_address(dst)
     if source.version == 4:
-        return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, protocol,
-                           0, source.packed, target.packed) + payload
-    return struct.pack("!IHBB16s16s", 6 << 28, len(payload), protocol, 64, source.packed,
-                       target.packed) + payload
+        return (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(payload),
+                0,
+                0x4000,
+                64,
+                protocol,
+                0,
+                source.packed,
+                target.packed,
+            )
+            + payload
+        )
+    return (
+        struct.pack(
+            "!IHBB16s16s", 6 << 28, len(payload), protocol, 64, source.packed, target.packed
+        )
+        + payload
+    )
 
 
 def ethernet(packet: bytes) -> bytes:
@@ -112,10 +141,13 @@ def quic_initials(
 ) -> list[bytes]:
     """Return client Initial packets carrying ``handshake`` in CRYPTO frames, in reverse order."""
     size = -(-len(handshake) // pieces)
-    chunks = [(offset, handshake[offset : offset + size])
-              for offset in range(0, len(handshake), size)]
-    packets = [_protect_initial(_crypto_frame(offset, data), dcid, version, number)
-               for number, (offset, data) in enumerate(chunks)]
+    chunks = [
+        (offset, handshake[offset : offset + size]) for offset in range(0, len(handshake), size)
+    ]
+    packets = [
+        _protect_initial(_crypto_frame(offset, data), dcid, version, number)
+        for number, (offset, data) in enumerate(chunks)
+    ]
     return packets[::-1]
 
 
@@ -140,8 +172,15 @@ def _protect_initial(frames: bytes, dcid: bytes, version: int, number: int) -> b
     length = _varint(len(pn) + len(frames) + 16)
     if len(length) == 1:
         length = struct.pack("!H", 0x4000 | (len(pn) + len(frames) + 16))
-    header = (bytes([first]) + version.to_bytes(4, "big") + bytes([len(dcid)]) + dcid + b"\x00"
-              + b"\x00" + length)
+    header = (
+        bytes([first])
+        + version.to_bytes(4, "big")
+        + bytes([len(dcid)])
+        + dcid
+        + b"\x00"
+        + b"\x00"
+        + length
+    )
     nonce = (int.from_bytes(iv, "big") ^ number).to_bytes(12, "big")
     sealed = AESGCM(key).encrypt(nonce, frames, header + pn)
     sample = sealed[4 - len(pn) : 4 - len(pn) + 16]
@@ -161,8 +200,16 @@ def benchmark_packets(
     network; ``distinct_names=None`` makes nearly every name new (the worst case for caches).
     """
     rng = random.Random(seed)  # noqa: S311 - reproducible test traffic, not secrets
-    ai_names = ["chatgpt.com", "api.openai.com", "claude.ai", "api.anthropic.com",
-                "gemini.google.com", "copilot.microsoft.com", "huggingface.co", "perplexity.ai"]
+    ai_names = [
+        "chatgpt.com",
+        "api.openai.com",
+        "claude.ai",
+        "api.anthropic.com",
+        "gemini.google.com",
+        "copilot.microsoft.com",
+        "huggingface.co",
+        "perplexity.ai",
+    ]
     words = ["mail", "www", "cdn", "static", "img", "api", "login", "news", "shop", "video"]
     tlds = ["com", "net", "org", "de", "io", "co.uk"]
     clock = 1_790_000_000.0
@@ -178,15 +225,29 @@ def benchmark_packets(
             if rng.random() < ai_share:
                 name = rng.choice(ai_names)
             elif distinct_names is None:
-                name = (f"{rng.choice(words)}{rng.randrange(500)}."
-                        f"{rng.choice(words)}-site{rng.randrange(2000)}.{rng.choice(tlds)}")
+                name = (
+                    f"{rng.choice(words)}{rng.randrange(500)}."
+                    f"{rng.choice(words)}-site{rng.randrange(2000)}.{rng.choice(tlds)}"
+                )
             else:
                 rank = int(distinct_names ** rng.random()) - 1  # log-uniform: Zipf-like
-                name = (f"{words[rank % 10]}{rank % 500}.{words[rank // 10 % 10]}-site{rank}."
-                        f"{tlds[rank % 6]}")
-            packet = udp(dns_query(name, ident=ident, qtype=28 if v6 else 1), port, 53,
-                         src=client, dst=resolver)
+                name = (
+                    f"{words[rank % 10]}{rank % 500}.{words[rank // 10 % 10]}-site{rank}."
+                    f"{tlds[rank % 6]}"
+                )
+            packet = udp(
+                dns_query(name, ident=ident, qtype=28 if v6 else 1),
+                port,
+                53,
+                src=client,
+                dst=resolver,
+            )
         else:
-            packet = udp(dns_response(name, [f"192.0.2.{rng.randrange(1, 255)}"], ident=ident),
-                         53, port, src=resolver, dst=client)
+            packet = udp(
+                dns_response(name, [f"192.0.2.{rng.randrange(1, 255)}"], ident=ident),
+                53,
+                port,
+                src=resolver,
+                dst=client,
+            )
         yield clock, ethernet(packet)

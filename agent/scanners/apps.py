@@ -32,10 +32,16 @@ from agent.scanners.files import (
 )
 from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
 
-_DESKTOP_DIRS = ("usr/share/applications", "usr/local/share/applications",
-                 "var/lib/snapd/desktop/applications", "var/lib/flatpak/exports/share/applications")
-_USER_DESKTOP_DIRS = (".local/share/applications",
-                      ".local/share/flatpak/exports/share/applications")
+_DESKTOP_DIRS = (
+    "usr/share/applications",
+    "usr/local/share/applications",
+    "var/lib/snapd/desktop/applications",
+    "var/lib/flatpak/exports/share/applications",
+)
+_USER_DESKTOP_DIRS = (
+    ".local/share/applications",
+    ".local/share/flatpak/exports/share/applications",
+)
 _SNAP_SKIP = {"bin", "core", "core18", "core20", "core22", "core24", "snapd", "bare", "README"}
 _SNAP_VERSION = re.compile(r"^version:\s*['\"]?([^'\"\n]+)", re.M)
 _START_MENU = "Microsoft/Windows/Start Menu/Programs"
@@ -119,8 +125,9 @@ class DesktopAppScanner:
             yield problem.to_error(self.name)
             return
         except (plistlib.InvalidFileException, ValueError, OverflowError) as exc:
-            yield ScannerError(scanner=self.name, message=f"malformed Info.plist: {exc}",
-                               path=str(plist_path))
+            yield ScannerError(
+                scanner=self.name, message=f"malformed Info.plist: {exc}", path=str(plist_path)
+            )
             return
         if not isinstance(info, dict):
             return
@@ -167,8 +174,13 @@ class DesktopAppScanner:
             if parsed is None:
                 continue
             name, exe = parsed
-            source = "snap" if "snapd" in str(folder) else "flatpak" if "flatpak" in str(
-                folder) else "desktop"
+            source = (
+                "snap"
+                if "snapd" in str(folder)
+                else "flatpak"
+                if "flatpak" in str(folder)
+                else "desktop"
+            )
             yield Observation(
                 kind=FindingKind.APP,
                 indicator_kind=IndicatorKind.DESKTOP_ENTRY,
@@ -200,8 +212,13 @@ class DesktopAppScanner:
                 kind=FindingKind.APP,
                 indicator_kind=IndicatorKind.INSTALL_PATH,
                 indicator=str(install),
-                evidence={"platform": "linux", "name": install.name, "path": str(install),
-                          "source": "opt", "scope": "system"},
+                evidence={
+                    "platform": "linux",
+                    "name": install.name,
+                    "path": str(install),
+                    "source": "opt",
+                    "scope": "system",
+                },
                 hints={"name": install.name},
             )
 
@@ -222,8 +239,13 @@ class DesktopAppScanner:
                 indicator_kind=IndicatorKind.INSTALL_PATH,
                 indicator=entry.path,
                 user=user.name,
-                evidence={"platform": "linux", "name": entry.name[: -len(".AppImage")],
-                          "path": entry.path, "source": "appimage", "scope": "user"},
+                evidence={
+                    "platform": "linux",
+                    "name": entry.name[: -len(".AppImage")],
+                    "path": entry.path,
+                    "source": "appimage",
+                    "scope": "user",
+                },
                 hints={"name": entry.name[: -len(".AppImage")]},
             )
 
@@ -251,8 +273,14 @@ class DesktopAppScanner:
                 kind=FindingKind.APP,
                 indicator_kind=IndicatorKind.SNAP,
                 indicator=snap.name,
-                evidence={"platform": "linux", "name": snap.name, "version": version,
-                          "path": str(snap), "source": "snap", "scope": "system"},
+                evidence={
+                    "platform": "linux",
+                    "name": snap.name,
+                    "version": version,
+                    "path": str(snap),
+                    "source": "snap",
+                    "scope": "system",
+                },
                 hints={"name": snap.name},
             )
 
@@ -270,8 +298,13 @@ class DesktopAppScanner:
                 indicator_kind=IndicatorKind.FLATPAK,
                 indicator=app.name,
                 user=user.name if user else None,
-                evidence={"platform": "linux", "name": app.name, "path": str(app),
-                          "source": "flatpak", "scope": "user" if user else "system"},
+                evidence={
+                    "platform": "linux",
+                    "name": app.name,
+                    "path": str(app),
+                    "source": "flatpak",
+                    "scope": "user" if user else "system",
+                },
                 hints={"name": app.name},
             )
 
@@ -284,8 +317,10 @@ class DesktopAppScanner:
             winreg: Any = importlib.import_module("winreg")
         except ImportError:
             return
-        hives: list[tuple[Any, str]] = [(winreg.HKEY_LOCAL_MACHINE, "machine"),
-                                        (winreg.HKEY_CURRENT_USER, "user")]
+        hives: list[tuple[Any, str]] = [
+            (winreg.HKEY_LOCAL_MACHINE, "machine"),
+            (winreg.HKEY_CURRENT_USER, "user"),
+        ]
         for hive, scope in hives:
             for key_path in _UNINSTALL_KEYS:
                 try:
@@ -303,16 +338,21 @@ class DesktopAppScanner:
                         values: dict[str, EvidenceValue] = {}
                         try:
                             with winreg.OpenKey(key, sub_name) as sub:
-                                for value_name in ("DisplayName", "DisplayVersion", "Publisher",
-                                                   "InstallLocation"):
+                                for value_name in (
+                                    "DisplayName",
+                                    "DisplayVersion",
+                                    "Publisher",
+                                    "InstallLocation",
+                                ):
                                     try:
                                         value, _kind = winreg.QueryValueEx(sub, value_name)
                                     except OSError:
                                         continue
                                     values[value_name] = str(value)[:512]
                         except OSError as exc:
-                            yield ScannerError(scanner=self.name, message=str(exc),
-                                               path=f"{key_path}\\{sub_name}")
+                            yield ScannerError(
+                                scanner=self.name, message=str(exc), path=f"{key_path}\\{sub_name}"
+                            )
                             continue
                         display = values.get("DisplayName")
                         if not isinstance(display, str) or not display:
@@ -321,11 +361,15 @@ class DesktopAppScanner:
                             kind=FindingKind.APP,
                             indicator_kind=IndicatorKind.WINDOWS_APP,
                             indicator=display,
-                            evidence={"platform": "windows", "name": display,
-                                      "version": values.get("DisplayVersion"),
-                                      "publisher": values.get("Publisher"),
-                                      "path": values.get("InstallLocation"),
-                                      "source": "uninstall_registry", "scope": scope},
+                            evidence={
+                                "platform": "windows",
+                                "name": display,
+                                "version": values.get("DisplayVersion"),
+                                "publisher": values.get("Publisher"),
+                                "path": values.get("InstallLocation"),
+                                "source": "uninstall_registry",
+                                "scope": scope,
+                            },
                             hints={"name": display},
                         )
 
@@ -341,8 +385,13 @@ class DesktopAppScanner:
                     indicator_kind=IndicatorKind.WINDOWS_APP,
                     indicator=path.stem,
                     user=user.name if user else None,
-                    evidence={"platform": "windows", "name": path.stem, "path": str(path),
-                              "source": "start_menu", "scope": "user" if user else "system"},
+                    evidence={
+                        "platform": "windows",
+                        "name": path.stem,
+                        "path": str(path),
+                        "source": "start_menu",
+                        "scope": "user" if user else "system",
+                    },
                     hints={"name": path.stem},
                 )
         except Unreadable as problem:
@@ -367,8 +416,13 @@ class DesktopAppScanner:
                     indicator_kind=IndicatorKind.INSTALL_PATH,
                     indicator=str(program),
                     user=user.name,
-                    evidence={"platform": "windows", "name": program.name, "path": str(program),
-                              "source": "user_programs", "scope": "user"},
+                    evidence={
+                        "platform": "windows",
+                        "name": program.name,
+                        "path": str(program),
+                        "source": "user_programs",
+                        "scope": "user",
+                    },
                     hints={"name": program.name},
                 )
 

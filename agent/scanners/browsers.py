@@ -68,12 +68,30 @@ def _chromium_dirs() -> tuple[BrowserDir, ...]:
     found: list[BrowserDir] = []
     add = found.extend
     # Google Chrome and its channels.
-    add(_dirs("chrome", linux, ".config/google-chrome",
-              ".var/app/com.google.Chrome/config/google-chrome"))
-    add(_dirs("chrome_beta", linux, ".config/google-chrome-beta",
-              ".var/app/com.google.ChromeBeta/config/google-chrome-beta"))
-    add(_dirs("chrome_dev", linux, ".config/google-chrome-unstable",
-              ".var/app/com.google.ChromeDev/config/google-chrome-unstable"))
+    add(
+        _dirs(
+            "chrome",
+            linux,
+            ".config/google-chrome",
+            ".var/app/com.google.Chrome/config/google-chrome",
+        )
+    )
+    add(
+        _dirs(
+            "chrome_beta",
+            linux,
+            ".config/google-chrome-beta",
+            ".var/app/com.google.ChromeBeta/config/google-chrome-beta",
+        )
+    )
+    add(
+        _dirs(
+            "chrome_dev",
+            linux,
+            ".config/google-chrome-unstable",
+            ".var/app/com.google.ChromeDev/config/google-chrome-unstable",
+        )
+    )
     add(_dirs("chrome_canary", linux, ".config/google-chrome-canary"))
     add(_dirs("chrome_for_testing", linux, ".config/google-chrome-for-testing"))
     add(_dirs("chrome", mac, f"{_MAC_SUPPORT}/Google/Chrome"))
@@ -87,40 +105,82 @@ def _chromium_dirs() -> tuple[BrowserDir, ...]:
     add(_dirs("chrome_canary", win, f"{_APPDATA_LOCAL}/Google/Chrome SxS/User Data"))
     add(_dirs("chrome_for_testing", win, f"{_APPDATA_LOCAL}/Google/Chrome for Testing/User Data"))
     # Chromium, including snap and Flatpak builds (and ungoogled-chromium's Flatpak).
-    add(_dirs("chromium", linux, ".config/chromium", "snap/chromium/common/chromium",
-              ".var/app/org.chromium.Chromium/config/chromium",
-              ".var/app/io.github.ungoogled_software.ungoogled_chromium/config/chromium"))
+    add(
+        _dirs(
+            "chromium",
+            linux,
+            ".config/chromium",
+            "snap/chromium/common/chromium",
+            ".var/app/org.chromium.Chromium/config/chromium",
+            ".var/app/io.github.ungoogled_software.ungoogled_chromium/config/chromium",
+        )
+    )
     add(_dirs("chromium", mac, f"{_MAC_SUPPORT}/Chromium"))
     add(_dirs("chromium", win, f"{_APPDATA_LOCAL}/Chromium/User Data"))
     # Brave, including snap (osquery #7815) and Flatpak.
     for channel, suffix in (("brave", ""), ("brave_beta", "-Beta"), ("brave_nightly", "-Nightly")):
-        add(_dirs(channel, linux, f".config/BraveSoftware/Brave-Browser{suffix}",
-                  f".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser{suffix}",
-                  f"snap/brave/current/.config/BraveSoftware/Brave-Browser{suffix}"))
+        add(
+            _dirs(
+                channel,
+                linux,
+                f".config/BraveSoftware/Brave-Browser{suffix}",
+                f".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser{suffix}",
+                f"snap/brave/current/.config/BraveSoftware/Brave-Browser{suffix}",
+            )
+        )
         add(_dirs(channel, mac, f"{_MAC_SUPPORT}/BraveSoftware/Brave-Browser{suffix}"))
         add(_dirs(channel, win, f"{_APPDATA_LOCAL}/BraveSoftware/Brave-Browser{suffix}/User Data"))
     add(_dirs("brave", win, f"{_APPDATA_ROAMING}/brave"))
     # Microsoft Edge.
-    add(_dirs("edge", linux, ".config/microsoft-edge",
-              ".var/app/com.microsoft.Edge/config/microsoft-edge"))
+    add(
+        _dirs(
+            "edge",
+            linux,
+            ".config/microsoft-edge",
+            ".var/app/com.microsoft.Edge/config/microsoft-edge",
+        )
+    )
     add(_dirs("edge_beta", linux, ".config/microsoft-edge-beta"))
     add(_dirs("edge_dev", linux, ".config/microsoft-edge-dev"))
-    for channel, suffix in (("edge", ""), ("edge_beta", " Beta"), ("edge_dev", " Dev"),
-                            ("edge_canary", " Canary")):
+    for channel, suffix in (
+        ("edge", ""),
+        ("edge_beta", " Beta"),
+        ("edge_dev", " Dev"),
+        ("edge_canary", " Canary"),
+    ):
         add(_dirs(channel, mac, f"{_MAC_SUPPORT}/Microsoft Edge{suffix}"))
-    for channel, suffix in (("edge", ""), ("edge_beta", " Beta"), ("edge_dev", " Dev"),
-                            ("edge_canary", " SxS")):
+    for channel, suffix in (
+        ("edge", ""),
+        ("edge_beta", " Beta"),
+        ("edge_dev", " Dev"),
+        ("edge_canary", " SxS"),
+    ):
         add(_dirs(channel, win, f"{_APPDATA_LOCAL}/Microsoft/Edge{suffix}/User Data"))
     # Opera keeps its profile in the base directory itself.
-    add(_dirs("opera", linux, ".config/opera", ".config/opera-beta", ".config/opera-developer",
-              "snap/opera/current/.config/opera"))
+    add(
+        _dirs(
+            "opera",
+            linux,
+            ".config/opera",
+            ".config/opera-beta",
+            ".config/opera-developer",
+            "snap/opera/current/.config/opera",
+        )
+    )
     add(_dirs("opera", mac, f"{_MAC_SUPPORT}/com.operasoftware.Opera"))
     add(_dirs("opera_gx", mac, f"{_MAC_SUPPORT}/com.operasoftware.OperaGX"))
     add(_dirs("opera", win, f"{_APPDATA_ROAMING}/Opera Software/Opera Stable"))
     add(_dirs("opera_gx", win, f"{_APPDATA_ROAMING}/Opera Software/Opera GX Stable"))
     # Vivaldi, Yandex.
-    add(_dirs("vivaldi", linux, ".config/vivaldi", ".config/vivaldi-snapshot",
-              ".var/app/com.vivaldi.Vivaldi/config/vivaldi"))
+    add(
+        _dirs(
+            "vivaldi",
+            linux,
+            ".config/vivaldi",
+            ".config/vivaldi-snapshot",
+            ".var/app/com.vivaldi.Vivaldi/config/vivaldi",
+        )
+    )
     add(_dirs("vivaldi", mac, f"{_MAC_SUPPORT}/Vivaldi"))
     add(_dirs("vivaldi", win, f"{_APPDATA_LOCAL}/Vivaldi/User Data"))
     add(_dirs("yandex", linux, ".config/yandex-browser", ".config/yandex-browser-beta"))
@@ -128,12 +188,24 @@ def _chromium_dirs() -> tuple[BrowserDir, ...]:
     add(_dirs("yandex", win, f"{_APPDATA_LOCAL}/Yandex/YandexBrowser/User Data"))
     # AI-native and newer Chromium browsers.
     add(_dirs("arc", mac, f"{_MAC_SUPPORT}/Arc/User Data"))
-    add(_dirs("arc", win, f"{_APPDATA_LOCAL}/Packages/TheBrowserCompany.Arc_ttt1ap7aakyb4/"
-                          "LocalCache/Local/Arc/User Data"))
+    add(
+        _dirs(
+            "arc",
+            win,
+            f"{_APPDATA_LOCAL}/Packages/TheBrowserCompany.Arc_ttt1ap7aakyb4/"
+            "LocalCache/Local/Arc/User Data",
+        )
+    )
     add(_dirs("dia", mac, f"{_MAC_SUPPORT}/Dia/User Data"))
     add(_dirs("comet", mac, f"{_MAC_SUPPORT}/Comet"))
-    add(_dirs("comet", win, f"{_APPDATA_LOCAL}/Perplexity/Comet/User Data",
-              f"{_APPDATA_LOCAL}/Comet/User Data"))
+    add(
+        _dirs(
+            "comet",
+            win,
+            f"{_APPDATA_LOCAL}/Perplexity/Comet/User Data",
+            f"{_APPDATA_LOCAL}/Comet/User Data",
+        )
+    )
     add(_dirs("chatgpt_atlas", mac, f"{_MAC_SUPPORT}/ChatGPT", f"{_MAC_SUPPORT}/com.openai.atlas"))
     add(_dirs("chatgpt_atlas", win, f"{_APPDATA_LOCAL}/OpenAI/Atlas/User Data"))
     return tuple(found)
@@ -142,12 +214,22 @@ def _chromium_dirs() -> tuple[BrowserDir, ...]:
 CHROMIUM_DIRS: tuple[BrowserDir, ...] = _chromium_dirs()
 
 FIREFOX_DIRS: tuple[BrowserDir, ...] = (
-    *_dirs("firefox", "linux", ".mozilla/firefox", "snap/firefox/common/.mozilla/firefox",
-           ".var/app/org.mozilla.firefox/.mozilla/firefox", ".config/mozilla/firefox"),
+    *_dirs(
+        "firefox",
+        "linux",
+        ".mozilla/firefox",
+        "snap/firefox/common/.mozilla/firefox",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox",
+        ".config/mozilla/firefox",
+    ),
     *_dirs("firefox", "darwin", f"{_MAC_SUPPORT}/Firefox"),
-    *_dirs("firefox", "windows", f"{_APPDATA_ROAMING}/Mozilla/Firefox",
-           f"{_APPDATA_LOCAL}/Packages/Mozilla.Firefox_n80bbvh6b1yt2/LocalCache/Roaming/"
-           "Mozilla/Firefox"),
+    *_dirs(
+        "firefox",
+        "windows",
+        f"{_APPDATA_ROAMING}/Mozilla/Firefox",
+        f"{_APPDATA_LOCAL}/Packages/Mozilla.Firefox_n80bbvh6b1yt2/LocalCache/Roaming/"
+        "Mozilla/Firefox",
+    ),
     *_dirs("librewolf", "linux", ".librewolf", ".var/app/io.gitlab.librewolf-community/.librewolf"),
     *_dirs("librewolf", "darwin", f"{_MAC_SUPPORT}/librewolf"),
     *_dirs("librewolf", "windows", f"{_APPDATA_ROAMING}/librewolf"),
@@ -268,8 +350,9 @@ class BrowserExtensionScanner:
 
     # -- Chromium ------------------------------------------------------------------------------
 
-    def _chromium_browser(self, ctx: ScanContext, user: LocalUser, base: BrowserDir
-                          ) -> Iterator[ScanItem]:
+    def _chromium_browser(
+        self, ctx: ScanContext, user: LocalUser, base: BrowserDir
+    ) -> Iterator[ScanItem]:
         root = user.home / base.rel
         if not is_dir(root):
             return
@@ -281,8 +364,11 @@ class BrowserExtensionScanner:
             yield problem.to_error(self.name)
             local_state = {}
         cache = mapping(mapping(local_state.get("profile")).get("info_cache"))
-        names: dict[str, str] = {str(key): str(value.get("name", ""))
-                                 for key, value in cache.items() if isinstance(value, dict)}
+        names: dict[str, str] = {
+            str(key): str(value.get("name", ""))
+            for key, value in cache.items()
+            if isinstance(value, dict)
+        }
         profiles: dict[str, Path] = {}
         if any(exists(root / pref) for pref in _PREF_FILES):
             profiles["."] = root  # Opera and legacy Brave: the base is the profile
@@ -301,9 +387,15 @@ class BrowserExtensionScanner:
                 ctx, user, base, path, directory, names.get(directory)
             )
 
-    def _chromium_profile(self, ctx: ScanContext, user: LocalUser, base: BrowserDir,
-                          profile: Path, directory: str, display_name: str | None
-                          ) -> Iterator[ScanItem]:
+    def _chromium_profile(
+        self,
+        ctx: ScanContext,
+        user: LocalUser,
+        base: BrowserDir,
+        profile: Path,
+        directory: str,
+        display_name: str | None,
+    ) -> Iterator[ScanItem]:
         settings: dict[str, dict[str, Any]] = {}
         profile_name = display_name or None
         for pref_name in reversed(_PREF_FILES):  # Secure Preferences wins where both say
@@ -361,9 +453,15 @@ class BrowserExtensionScanner:
                     user, common, id_dir.name, versions[-1], {}, referenced=False
                 )
 
-    def _referenced(self, ctx: ScanContext, user: LocalUser, common: dict[str, EvidenceValue],
-                    extensions_dir: Path, ext_id: str, entry: dict[str, Any]
-                    ) -> Iterator[ScanItem]:
+    def _referenced(
+        self,
+        ctx: ScanContext,
+        user: LocalUser,
+        common: dict[str, EvidenceValue],
+        extensions_dir: Path,
+        ext_id: str,
+        entry: dict[str, Any],
+    ) -> Iterator[ScanItem]:
         raw_path = entry.get("path")
         path: Path | None = None
         if isinstance(raw_path, str) and raw_path:
@@ -373,9 +471,16 @@ class BrowserExtensionScanner:
             path = rerooted(ctx, raw_path) if is_absolute else extensions_dir / relative
         yield from self._extension(user, common, ext_id, path, entry, referenced=True)
 
-    def _extension(self, user: LocalUser, common: dict[str, EvidenceValue], ext_id: str,
-                   path: Path | None, entry: Mapping[str, Any], *, referenced: bool
-                   ) -> Iterator[ScanItem]:
+    def _extension(
+        self,
+        user: LocalUser,
+        common: dict[str, EvidenceValue],
+        ext_id: str,
+        path: Path | None,
+        entry: Mapping[str, Any],
+        *,
+        referenced: bool,
+    ) -> Iterator[ScanItem]:
         source = install_source(entry) if referenced else "orphaned"
         manifest: dict[str, Any] = {}
         # Plain strings in this loop: pathlib costs more than the JSON parsing here.
@@ -398,32 +503,41 @@ class BrowserExtensionScanner:
         name = _localised(path, manifest, "name")
         host_permissions = _host_permissions(manifest)
         content_matches = _content_script_matches(manifest)
-        permissions = [p for p in _api_permissions(manifest.get("permissions"))
-                       if "://" not in p and p != "<all_urls>"]
+        permissions = [
+            p
+            for p in _api_permissions(manifest.get("permissions"))
+            if "://" not in p and p != "<all_urls>"
+        ]
         granted = mapping(entry.get("active_permissions"))
         if not manifest and granted:  # manifest gone: the prefs still say what was granted
             permissions = string_list(granted.get("api"))
             host_permissions = string_list(granted.get("explicit_host"))
             content_matches = string_list(granted.get("scriptable_host"))
         evidence: dict[str, EvidenceValue] = dict(common)
-        evidence.update({
-            "extension_id": ext_id,
-            "name": name,
-            "version": text(manifest.get("version"), 64),
-            "manifest_version": manifest.get("manifest_version")
-            if isinstance(manifest.get("manifest_version"), int) else None,
-            "path": str(path) if path is not None else None,
-            "install_source": source,
-            "location": entry.get("location") if isinstance(entry.get("location"), int) else None,
-            "from_webstore": entry.get("from_webstore")
-            if isinstance(entry.get("from_webstore"), bool) else None,
-            "enabled": enabled,
-            "referenced": referenced,
-            "install_time": webkit_time(entry.get("first_install_time"))
-            or webkit_time(entry.get("install_time")),
-            "permissions": permissions,
-            "host_permissions": host_permissions,
-        })
+        evidence.update(
+            {
+                "extension_id": ext_id,
+                "name": name,
+                "version": text(manifest.get("version"), 64),
+                "manifest_version": manifest.get("manifest_version")
+                if isinstance(manifest.get("manifest_version"), int)
+                else None,
+                "path": str(path) if path is not None else None,
+                "install_source": source,
+                "location": entry.get("location")
+                if isinstance(entry.get("location"), int)
+                else None,
+                "from_webstore": entry.get("from_webstore")
+                if isinstance(entry.get("from_webstore"), bool)
+                else None,
+                "enabled": enabled,
+                "referenced": referenced,
+                "install_time": webkit_time(entry.get("first_install_time"))
+                or webkit_time(entry.get("install_time")),
+                "permissions": permissions,
+                "host_permissions": host_permissions,
+            }
+        )
         if reasons:
             evidence["disable_reasons"] = reasons
         key = manifest.get("key")
@@ -447,8 +561,9 @@ class BrowserExtensionScanner:
 
     # -- Firefox -------------------------------------------------------------------------------
 
-    def _firefox_browser(self, ctx: ScanContext, user: LocalUser, base: BrowserDir
-                         ) -> Iterator[ScanItem]:
+    def _firefox_browser(
+        self, ctx: ScanContext, user: LocalUser, base: BrowserDir
+    ) -> Iterator[ScanItem]:
         root = user.home / base.rel
         if not is_dir(root):
             return
@@ -483,8 +598,9 @@ class BrowserExtensionScanner:
         for path, profile_name in sorted(profiles.items()):
             yield from self._firefox_profile(user, base, path, profile_name)
 
-    def _firefox_profile(self, user: LocalUser, base: BrowserDir, profile: Path,
-                         profile_name: str) -> Iterator[ScanItem]:
+    def _firefox_profile(
+        self, user: LocalUser, base: BrowserDir, profile: Path, profile_name: str
+    ) -> Iterator[ScanItem]:
         addons_file = profile / "extensions.json"
         if not exists(addons_file):
             return
@@ -505,8 +621,10 @@ class BrowserExtensionScanner:
             perms = mapping(addon.get("userPermissions"))
             origins = string_list(perms.get("origins"))
             permissions = string_list(perms.get("permissions"))
-            disabled = any(addon.get(flag) is True for flag in
-                           ("userDisabled", "appDisabled", "softDisabled", "embedderDisabled"))
+            disabled = any(
+                addon.get(flag) is True
+                for flag in ("userDisabled", "appDisabled", "softDisabled", "embedderDisabled")
+            )
             install_date = addon.get("installDate")
             evidence: dict[str, EvidenceValue] = {
                 "browser": base.browser,
@@ -520,10 +638,12 @@ class BrowserExtensionScanner:
                 "location": text(addon.get("location"), 64),
                 "enabled": addon.get("active") is True and not disabled,
                 "signed_state": addon.get("signedState")
-                if isinstance(addon.get("signedState"), int) else None,
+                if isinstance(addon.get("signedState"), int)
+                else None,
                 "foreign_install": addon.get("foreignInstall") is True,
                 "install_time": unix_time(install_date / 1000)
-                if isinstance(install_date, int | float) else None,
+                if isinstance(install_date, int | float)
+                else None,
                 "permissions": permissions,
                 "host_permissions": origins,
             }
@@ -546,15 +666,24 @@ def _firefox_source(addon: Mapping[str, Any]) -> str:
     location = addon.get("location")
     telemetry = addon.get("installTelemetryInfo")
     source = telemetry.get("source") if isinstance(telemetry, dict) else None
-    if location in ("app-builtin", "app-system-defaults", "app-system-addons", "app-system-share",
-                    "app-system-local"):
+    if location in (
+        "app-builtin",
+        "app-system-defaults",
+        "app-system-addons",
+        "app-system-share",
+        "app-system-local",
+    ):
         return "built_in"
     if location == "app-temporary" or source == "temporary-addon":
         return "unpacked"
     if source == "enterprise-policy":
         return "policy"
-    if addon.get("foreignInstall") is True or location in ("app-global", "app-system-user",
-                                                            "winreg-app-user", "winreg-app-global"):
+    if addon.get("foreignInstall") is True or location in (
+        "app-global",
+        "app-system-user",
+        "winreg-app-user",
+        "winreg-app-global",
+    ):
         return "sideloaded"
     if source in ("amo", "disco", "about:addons"):
         return "web_store"
@@ -592,8 +721,9 @@ def _api_permissions(value: object) -> list[str]:
 def _host_permissions(manifest: Mapping[str, Any]) -> list[str]:
     """Return MV3 host_permissions, plus MV2 URL patterns kept in ``permissions``."""
     hosts = string_list(manifest.get("host_permissions"))
-    hosts += [p for p in string_list(manifest.get("permissions")) if "://" in p
-              or p == "<all_urls>"]
+    hosts += [
+        p for p in string_list(manifest.get("permissions")) if "://" in p or p == "<all_urls>"
+    ]
     hosts += string_list(manifest.get("optional_host_permissions"))
     return list(dict.fromkeys(hosts))[:_MAX_LIST]
 
@@ -657,7 +787,6 @@ def _message(raw: str, name: str) -> str | None:
     if not isinstance(messages, dict):
         return None
     for key, item in messages.items():
-        if key.lower() == name and isinstance(item, dict) and isinstance(item.get("message"),
-                                                                         str):
+        if key.lower() == name and isinstance(item, dict) and isinstance(item.get("message"), str):
             return str(item["message"])
     return None

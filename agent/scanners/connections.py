@@ -27,8 +27,9 @@ _NEGATIVE_TTL = 300
 ACTIVE_STATES = frozenset({psutil.CONN_ESTABLISHED, psutil.CONN_SYN_SENT})
 
 
-def dns_resolve(name: str, *, nameservers: list[str] | None = None, port: int = 53,
-                lifetime: float = 2.0) -> tuple[list[str], int]:
+def dns_resolve(
+    name: str, *, nameservers: list[str] | None = None, port: int = 53, lifetime: float = 2.0
+) -> tuple[list[str], int]:
     """Resolve A and AAAA records with dnspython. Raises LookupError."""
     import dns.exception
     import dns.resolver
@@ -163,7 +164,6 @@ class ConnectionScanner:
 def sockets() -> list[Any]:
     """Read the TCP/UDP socket table once (psutil walks every process's descriptors for it)."""
     return list(psutil.net_connections(kind="inet"))
-
 
 
 def is_public(address: str) -> bool:

@@ -26,9 +26,20 @@ from signatures import FindingKind, IndicatorKind
 
 # Shell and tool start-up files, relative to a home.
 STARTUP_FILES: tuple[str, ...] = (
-    ".bashrc", ".bash_profile", ".bash_login", ".profile", ".zshrc", ".zshenv", ".zprofile",
-    ".zlogin", ".config/fish/config.fish", ".envrc", ".env", ".pam_environment",
-    ".config/environment.d/ai.conf", "Documents/PowerShell/Microsoft.PowerShell_profile.ps1",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".config/fish/config.fish",
+    ".envrc",
+    ".env",
+    ".pam_environment",
+    ".config/environment.d/ai.conf",
+    "Documents/PowerShell/Microsoft.PowerShell_profile.ps1",
     "Documents/WindowsPowerShell/Microsoft.PowerShell_profile.ps1",
 )
 # export NAME=..., NAME=..., set -x NAME ..., setenv NAME ..., $env:NAME = ...
@@ -84,8 +95,9 @@ class EnvironmentScanner:
         if ctx.root == Path("/") and ctx.platform == "windows":
             yield from self._windows_registry()
 
-    def _file(self, user: LocalUser, path: Path, source: str, *, key_like_only: bool
-              ) -> Iterator[ScanItem]:
+    def _file(
+        self, user: LocalUser, path: Path, source: str, *, key_like_only: bool
+    ) -> Iterator[ScanItem]:
         try:
             content = read_text(path, MAX_SMALL_BYTES)
         except Missing:
@@ -109,9 +121,14 @@ class EnvironmentScanner:
             winreg: Any = importlib.import_module("winreg")
         except ImportError:
             return
-        keys = ((winreg.HKEY_CURRENT_USER, "Environment", "user"),
-                (winreg.HKEY_LOCAL_MACHINE,
-                 r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment", "system"))
+        keys = (
+            (winreg.HKEY_CURRENT_USER, "Environment", "user"),
+            (
+                winreg.HKEY_LOCAL_MACHINE,
+                r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment",
+                "system",
+            ),
+        )
         for hive, key_path, scope in keys:
             try:
                 key = winreg.OpenKey(hive, key_path)
@@ -131,8 +148,11 @@ class EnvironmentScanner:
                         kind=FindingKind.ENV_VAR,
                         indicator_kind=IndicatorKind.ENV_VAR,
                         indicator=variable,
-                        evidence={"variable": variable, "source": f"registry_{scope}",
-                                  "path": key_path},
+                        evidence={
+                            "variable": variable,
+                            "source": f"registry_{scope}",
+                            "path": key_path,
+                        },
                         hints={"variable": variable},
                     )
 
@@ -147,8 +167,12 @@ def _projects(home: Path) -> list[Path]:
     for first in level1:
         found.append(first)
         try:
-            found += [p for p in subdirs(first) if not p.name.startswith(".")
-                      and p.name not in ("node_modules", "site-packages", "venv", "env")]
+            found += [
+                p
+                for p in subdirs(first)
+                if not p.name.startswith(".")
+                and p.name not in ("node_modules", "site-packages", "venv", "env")
+            ]
         except Unreadable:
             continue
         if len(found) >= _MAX_PROJECTS:

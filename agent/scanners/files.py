@@ -118,7 +118,7 @@ def read_json_object(
 
 
 _JSONC_TOKEN = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.S)
-_TRAILING_COMMA = re.compile(r',(\s*[}\]])')
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 
 
 def strip_json_comments(text: str) -> str:
@@ -171,9 +171,7 @@ def subdirs(path: Path) -> list[Path]:
     """Return the real (non-symlink) subdirectories of ``path``; missing gives []."""
     if not is_dir(path):
         return []
-    return [
-        Path(entry.path) for entry in list_dir(path) if _entry_is_dir(entry, follow=False)
-    ]
+    return [Path(entry.path) for entry in list_dir(path) if _entry_is_dir(entry, follow=False)]
 
 
 def _entry_is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:

@@ -53,20 +53,22 @@ class VsCodeEdition:
 
 VSCODE_EDITIONS: tuple[VsCodeEdition, ...] = (
     VsCodeEdition("vscode", (".vscode/extensions", ".vscode-server/extensions"), "Code"),
-    VsCodeEdition("vscode_insiders", (".vscode-insiders/extensions",
-                                      ".vscode-server-insiders/extensions"), "Code - Insiders"),
-    VsCodeEdition("vscodium", (".vscode-oss/extensions", ".vscodium-server/extensions"),
-                  "VSCodium"),
+    VsCodeEdition(
+        "vscode_insiders",
+        (".vscode-insiders/extensions", ".vscode-server-insiders/extensions"),
+        "Code - Insiders",
+    ),
+    VsCodeEdition(
+        "vscodium", (".vscode-oss/extensions", ".vscodium-server/extensions"), "VSCodium"
+    ),
     VsCodeEdition("cursor", (".cursor/extensions", ".cursor-server/extensions"), "Cursor"),
-    VsCodeEdition("windsurf", (".windsurf/extensions", ".windsurf-server/extensions"),
-                  "Windsurf"),
+    VsCodeEdition("windsurf", (".windsurf/extensions", ".windsurf-server/extensions"), "Windsurf"),
     VsCodeEdition("devin", (".devin/extensions",), None),
     VsCodeEdition("trae", (".trae/extensions", ".trae-server/extensions"), "Trae"),
     VsCodeEdition("positron", (".positron/extensions",), "Positron"),
     VsCodeEdition("kiro", (".kiro/extensions",), "Kiro"),
 )
-_DATA_ROOTS: Mapping[str, str] = {"linux": ".config", "darwin": _MAC,
-                                   "windows": "AppData/Roaming"}
+_DATA_ROOTS: Mapping[str, str] = {"linux": ".config", "darwin": _MAC, "windows": "AppData/Roaming"}
 _JETBRAINS_ROOTS: Mapping[str, tuple[str, ...]] = {
     "linux": (".local/share/JetBrains", ".local/share/Google"),
     "darwin": (f"{_MAC}/JetBrains", f"{_MAC}/Google"),
@@ -105,17 +107,20 @@ class IdeExtensionScanner:
 
     # -- VS Code family ------------------------------------------------------------------------
 
-    def _vscode(self, ctx: ScanContext, user: LocalUser, edition: VsCodeEdition,
-                wanted: frozenset[str]) -> Iterator[ScanItem]:
+    def _vscode(
+        self, ctx: ScanContext, user: LocalUser, edition: VsCodeEdition, wanted: frozenset[str]
+    ) -> Iterator[ScanItem]:
         disabled: set[str] = set()
         profile_names: dict[str, str] = {}
-        data_dirs = [user.home / _DATA_ROOTS[layout] / edition.data_name / "User"
-                     for layout in sorted(wanted) if edition.data_name]
+        data_dirs = [
+            user.home / _DATA_ROOTS[layout] / edition.data_name / "User"
+            for layout in sorted(wanted)
+            if edition.data_name
+        ]
         data_dirs = [path for path in data_dirs if is_dir(path)]
         for data_dir in data_dirs:
             disabled |= _vscode_disabled(data_dir / "globalStorage" / "state.vscdb")
-            profile_names.update(_vscode_profile_names(data_dir / "globalStorage"
-                                                       / "storage.json"))
+            profile_names.update(_vscode_profile_names(data_dir / "globalStorage" / "storage.json"))
         for rel in edition.extension_dirs:
             folder = user.home / rel
             if is_dir(folder):
@@ -130,12 +135,21 @@ class IdeExtensionScanner:
                 listing = profile / "extensions.json"
                 if exists(listing):
                     name = profile_names.get(profile.name, profile.name)
-                    yield from self._vscode_list(ctx, user, edition, profile, name, disabled,
-                                                 listing_only=True)
+                    yield from self._vscode_list(
+                        ctx, user, edition, profile, name, disabled, listing_only=True
+                    )
 
-    def _vscode_list(self, ctx: ScanContext, user: LocalUser, edition: VsCodeEdition,
-                     folder: Path, profile: str, disabled: set[str], *,
-                     listing_only: bool = False) -> Iterator[ScanItem]:
+    def _vscode_list(
+        self,
+        ctx: ScanContext,
+        user: LocalUser,
+        edition: VsCodeEdition,
+        folder: Path,
+        profile: str,
+        disabled: set[str],
+        *,
+        listing_only: bool = False,
+    ) -> Iterator[ScanItem]:
         listing = folder / "extensions.json"
         obsolete: set[str] = set()
         if exists(folder / ".obsolete"):
@@ -166,8 +180,13 @@ class IdeExtensionScanner:
             if not isinstance(ext_id, str) or not ext_id:
                 continue
             location = entry.get("location")
-            raw_path = location.get("path") or location.get("fsPath") if isinstance(
-                location, dict) else location if isinstance(location, str) else None
+            raw_path = (
+                location.get("path") or location.get("fsPath")
+                if isinstance(location, dict)
+                else location
+                if isinstance(location, str)
+                else None
+            )
             path = rerooted(ctx, raw_path) if isinstance(raw_path, str) and raw_path else None
             rel = entry.get("relativeLocation")
             if path is None and isinstance(rel, str):
@@ -190,7 +209,8 @@ class IdeExtensionScanner:
                 "prerelease": metadata.get("isPreReleaseVersion") is True,
                 "enabled": ext_id.lower() not in disabled,
                 "install_time": unix_time(installed / 1000)
-                if isinstance(installed, int | float) else None,
+                if isinstance(installed, int | float)
+                else None,
                 "extensions_dir": str(folder),
             }
             yield Observation(
@@ -201,24 +221,24 @@ class IdeExtensionScanner:
                 evidence=evidence,
                 hints={
                     "dependencies": _dependency_names(package),
-                    "extension_dependencies": string_list(
-                        package.get("extensionDependencies"), 64
-                    ) + string_list(package.get("extensionPack"), 64),
+                    "extension_dependencies": string_list(package.get("extensionDependencies"), 64)
+                    + string_list(package.get("extensionPack"), 64),
                     "categories": string_list(package.get("categories"), 32),
                     "keywords": string_list(package.get("keywords"), 64),
                     "contributes": sorted(package["contributes"])[:64]
-                    if isinstance(package.get("contributes"), dict) else [],
+                    if isinstance(package.get("contributes"), dict)
+                    else [],
                 },
             )
 
     # -- JetBrains -----------------------------------------------------------------------------
 
     def _jetbrains(self, user: LocalUser, layout: str) -> Iterator[ScanItem]:
-        for root_rel, config_rel in zip(_JETBRAINS_ROOTS[layout],
-                                        _JETBRAINS_CONFIG_ROOTS[layout], strict=True):
+        for root_rel, config_rel in zip(
+            _JETBRAINS_ROOTS[layout], _JETBRAINS_CONFIG_ROOTS[layout], strict=True
+        ):
             try:
-                products = [p for p in subdirs(user.home / root_rel)
-                            if _PRODUCT_DIR.match(p.name)]
+                products = [p for p in subdirs(user.home / root_rel) if _PRODUCT_DIR.match(p.name)]
             except Unreadable as problem:
                 yield problem.to_error(self.name)
                 continue
@@ -254,8 +274,13 @@ class IdeExtensionScanner:
                             "path": str(plugin),
                             "enabled": plugin_id not in disabled,
                         },
-                        hints={"dependencies": [], "extension_dependencies": [],
-                               "categories": [], "keywords": [], "contributes": []},
+                        hints={
+                            "dependencies": [],
+                            "extension_dependencies": [],
+                            "categories": [],
+                            "keywords": [],
+                            "contributes": [],
+                        },
                     )
 
 
@@ -265,8 +290,13 @@ def _scan_extension_dirs(folder: Path) -> list[dict[str, Any]]:
     for child in subdirs(folder):
         found = _VSIX_DIR.match(child.name)
         if found:
-            entries.append({"identifier": {"id": found["id"]}, "version": found["version"],
-                            "relativeLocation": child.name})
+            entries.append(
+                {
+                    "identifier": {"id": found["id"]},
+                    "version": found["version"],
+                    "relativeLocation": child.name,
+                }
+            )
     return entries
 
 
@@ -305,8 +335,15 @@ def _vscode_disabled(state_db: Path) -> set[str]:
         items = json.loads(row[0])
     except (ValueError, TypeError):
         return set()
-    return {item["id"].lower() for item in items if isinstance(item, dict)
-            and isinstance(item.get("id"), str)} if isinstance(items, list) else set()
+    return (
+        {
+            item["id"].lower()
+            for item in items
+            if isinstance(item, dict) and isinstance(item.get("id"), str)
+        }
+        if isinstance(items, list)
+        else set()
+    )
 
 
 def _vscode_profile_names(storage: Path) -> dict[str, str]:
@@ -322,8 +359,7 @@ def _vscode_profile_names(storage: Path) -> dict[str, str]:
         for profile in profiles:
             if isinstance(profile, dict) and isinstance(profile.get("name"), str):
                 location = profile.get("location")
-                key = location.rstrip("/").rsplit("/", 1)[-1] if isinstance(location, str) \
-                    else None
+                key = location.rstrip("/").rsplit("/", 1)[-1] if isinstance(location, str) else None
                 if key:
                     names[key] = profile["name"]
     return names

@@ -41,18 +41,27 @@ class McpConfig:
 
 
 _MAC = "Library/Application Support"
-_VSCODE_PRODUCTS = (("vscode", "Code"), ("vscode_insiders", "Code - Insiders"),
-                    ("vscodium", "VSCodium"))
+_VSCODE_PRODUCTS = (
+    ("vscode", "Code"),
+    ("vscode_insiders", "Code - Insiders"),
+    ("vscodium", "VSCodium"),
+)
 
 
 def _configs() -> tuple[McpConfig, ...]:
     found = [
-        McpConfig("claude_desktop", "linux", ".config/Claude/claude_desktop_config.json",
-                  "mcpServers"),
-        McpConfig("claude_desktop", "darwin", f"{_MAC}/Claude/claude_desktop_config.json",
-                  "mcpServers"),
-        McpConfig("claude_desktop", "windows", "AppData/Roaming/Claude/claude_desktop_config.json",
-                  "mcpServers"),
+        McpConfig(
+            "claude_desktop", "linux", ".config/Claude/claude_desktop_config.json", "mcpServers"
+        ),
+        McpConfig(
+            "claude_desktop", "darwin", f"{_MAC}/Claude/claude_desktop_config.json", "mcpServers"
+        ),
+        McpConfig(
+            "claude_desktop",
+            "windows",
+            "AppData/Roaming/Claude/claude_desktop_config.json",
+            "mcpServers",
+        ),
         McpConfig("claude_code", "any", ".claude.json", "mcpServers"),
         McpConfig("claude_code", "any", ".mcp.json", "mcpServers"),
         McpConfig("cursor", "any", ".cursor/mcp.json", "mcpServers"),
@@ -61,25 +70,41 @@ def _configs() -> tuple[McpConfig, ...]:
         McpConfig("codex_cli", "any", ".codex/config.toml", "mcp_servers", "toml"),
         McpConfig("zed", "linux", ".config/zed/settings.json", "context_servers", "jsonc"),
         McpConfig("zed", "darwin", ".config/zed/settings.json", "context_servers", "jsonc"),
-        McpConfig("zed", "windows", "AppData/Roaming/Zed/settings.json", "context_servers",
-                  "jsonc"),
+        McpConfig(
+            "zed", "windows", "AppData/Roaming/Zed/settings.json", "context_servers", "jsonc"
+        ),
         McpConfig("lm_studio", "any", ".lmstudio/mcp.json", "mcpServers"),
         McpConfig("amazon_q", "any", ".aws/amazonq/mcp.json", "mcpServers"),
         McpConfig("kiro", "any", ".kiro/settings/mcp.json", "mcpServers"),
     ]
     for client, product in _VSCODE_PRODUCTS:
-        for layout, base in (("linux", f".config/{product}/User"),
-                             ("darwin", f"{_MAC}/{product}/User"),
-                             ("windows", f"AppData/Roaming/{product}/User")):
+        for layout, base in (
+            ("linux", f".config/{product}/User"),
+            ("darwin", f"{_MAC}/{product}/User"),
+            ("windows", f"AppData/Roaming/{product}/User"),
+        ):
             for user_dir in (base, f"{base}/profiles/*"):
                 found.append(McpConfig(client, layout, f"{user_dir}/mcp.json", "servers", "jsonc"))
-                found.append(McpConfig(client, layout, f"{user_dir}/settings.json",
-                                       "mcp.servers", "jsonc"))
+                found.append(
+                    McpConfig(client, layout, f"{user_dir}/settings.json", "mcp.servers", "jsonc")
+                )
             storage = f"{base}/globalStorage"
-            found.append(McpConfig("cline", layout, f"{storage}/saoudrizwan.claude-dev/settings/"
-                                   "cline_mcp_settings.json", "mcpServers"))
-            found.append(McpConfig("roo_code", layout, f"{storage}/rooveterinaryinc.roo-cline/"
-                                   "settings/mcp_settings.json", "mcpServers"))
+            found.append(
+                McpConfig(
+                    "cline",
+                    layout,
+                    f"{storage}/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                    "mcpServers",
+                )
+            )
+            found.append(
+                McpConfig(
+                    "roo_code",
+                    layout,
+                    f"{storage}/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                    "mcpServers",
+                )
+            )
     return tuple(found)
 
 
@@ -87,9 +112,26 @@ CONFIGS: tuple[McpConfig, ...] = _configs()
 
 _NODE_RUNNERS = {"npx", "bunx", "pnpx"}
 _PY_RUNNERS = {"uvx", "pipx"}
-_DOCKER_VALUE_FLAGS = {"-e", "--env", "-v", "--volume", "-p", "--publish", "--name",
-                       "--network", "--mount", "--env-file", "-w", "--workdir", "-u", "--user",
-                       "--entrypoint", "--platform", "-l", "--label"}
+_DOCKER_VALUE_FLAGS = {
+    "-e",
+    "--env",
+    "-v",
+    "--volume",
+    "-p",
+    "--publish",
+    "--name",
+    "--network",
+    "--mount",
+    "--env-file",
+    "-w",
+    "--workdir",
+    "-u",
+    "--user",
+    "--entrypoint",
+    "--platform",
+    "-l",
+    "--label",
+}
 
 
 def _basename(command: str) -> str:
@@ -133,7 +175,7 @@ def launched_package(command: str, args: list[str]) -> tuple[IndicatorKind, str]
             return _package_kind(runner), _strip_package(runner, arg)
         return None
     if runner in ("docker", "podman") and "run" in rest:
-        after = rest[rest.index("run") + 1:]
+        after = rest[rest.index("run") + 1 :]
         skip_next = False
         for arg in after:
             if skip_next:
@@ -177,8 +219,11 @@ class McpServerScanner:
             for config in CONFIGS:
                 if config.layout != "any" and config.layout not in wanted:
                     continue
-                paths = sorted(user.home.glob(config.rel)) if "*" in config.rel else [
-                    user.home / config.rel]
+                paths = (
+                    sorted(user.home.glob(config.rel))
+                    if "*" in config.rel
+                    else [user.home / config.rel]
+                )
                 for path in paths:
                     if exists(path):
                         yield from self._config(user, config, path)
@@ -197,8 +242,11 @@ class McpServerScanner:
             return
         scopes: list[tuple[str | None, object]] = [(None, _lookup(doc, config.key))]
         if config.client == "claude_code" and isinstance(doc.get("projects"), dict):
-            scopes += [(str(project)[:1024], _lookup(entry, "mcpServers"))
-                       for project, entry in doc["projects"].items() if isinstance(entry, dict)]
+            scopes += [
+                (str(project)[:1024], _lookup(entry, "mcpServers"))
+                for project, entry in doc["projects"].items()
+                if isinstance(entry, dict)
+            ]
         for project, servers in scopes:
             if not isinstance(servers, dict):
                 continue
@@ -206,8 +254,15 @@ class McpServerScanner:
                 if isinstance(server, dict):
                     yield self._server(user, config, str(path), project, str(server_name), server)
 
-    def _server(self, user: LocalUser, config: McpConfig, path: str, project: str | None,
-                server_name: str, server: Mapping[str, Any]) -> Observation:
+    def _server(
+        self,
+        user: LocalUser,
+        config: McpConfig,
+        path: str,
+        project: str | None,
+        server_name: str,
+        server: Mapping[str, Any],
+    ) -> Observation:
         command_value = server.get("command")
         args_value = server.get("args")
         if isinstance(command_value, dict):  # Zed: {"path": ..., "args": [...], "env": {...}}

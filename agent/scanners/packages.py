@@ -55,19 +55,29 @@ def _system_python(ctx: ScanContext) -> Iterator[PackageRoot]:
     wanted = layouts(ctx)
     patterns: list[str] = []
     if "linux" in wanted or "darwin" in wanted:
-        patterns += ["usr/lib/python3*/site-packages", "usr/lib/python3*/dist-packages",
-                     "usr/lib/python3/dist-packages", "usr/local/lib/python3*/site-packages",
-                     "usr/local/lib/python3*/dist-packages", "usr/lib64/python3*/site-packages",
-                     "opt/conda/lib/python3*/site-packages"]
+        patterns += [
+            "usr/lib/python3*/site-packages",
+            "usr/lib/python3*/dist-packages",
+            "usr/lib/python3/dist-packages",
+            "usr/local/lib/python3*/site-packages",
+            "usr/local/lib/python3*/dist-packages",
+            "usr/lib64/python3*/site-packages",
+            "opt/conda/lib/python3*/site-packages",
+        ]
     if "darwin" in wanted:
-        patterns += ["opt/homebrew/lib/python3*/site-packages",
-                     "Library/Frameworks/Python.framework/Versions/*/lib/python3*/site-packages",
-                     "usr/local/Cellar/python@*/*/Frameworks/Python.framework/Versions/*/lib/"
-                     "python3*/site-packages"]
+        patterns += [
+            "opt/homebrew/lib/python3*/site-packages",
+            "Library/Frameworks/Python.framework/Versions/*/lib/python3*/site-packages",
+            "usr/local/Cellar/python@*/*/Frameworks/Python.framework/Versions/*/lib/"
+            "python3*/site-packages",
+        ]
     if "windows" in wanted:
-        patterns += ["Python3*/Lib/site-packages", "Program Files/Python3*/Lib/site-packages",
-                     "ProgramData/anaconda3/Lib/site-packages",
-                     "ProgramData/miniconda3/Lib/site-packages"]
+        patterns += [
+            "Python3*/Lib/site-packages",
+            "Program Files/Python3*/Lib/site-packages",
+            "ProgramData/anaconda3/Lib/site-packages",
+            "ProgramData/miniconda3/Lib/site-packages",
+        ]
     for pattern in patterns:
         for path in sorted(ctx.root.glob(pattern)):
             yield PackageRoot("pypi", path, "system", None)
@@ -85,12 +95,17 @@ def _user_python(ctx: ScanContext, user: LocalUser) -> Iterator[PackageRoot]:
         for path in sorted(home.glob(pattern)):
             yield PackageRoot("pypi", path, environment, user.name)
     env_parents = [
-        (".virtualenvs", "virtualenv"), (".local/share/virtualenvs", "pipenv"),
-        (".cache/pypoetry/virtualenvs", "poetry"), ("Library/Caches/pypoetry/virtualenvs",
-                                                    "poetry"),
-        (".pyenv/versions", "pyenv"), (".local/pipx/venvs", "pipx"),
-        (".local/share/pipx/venvs", "pipx"), (".local/share/uv/tools", "uv_tool"),
-        ("miniconda3/envs", "conda"), ("anaconda3/envs", "conda"), ("miniforge3/envs", "conda"),
+        (".virtualenvs", "virtualenv"),
+        (".local/share/virtualenvs", "pipenv"),
+        (".cache/pypoetry/virtualenvs", "poetry"),
+        ("Library/Caches/pypoetry/virtualenvs", "poetry"),
+        (".pyenv/versions", "pyenv"),
+        (".local/pipx/venvs", "pipx"),
+        (".local/share/pipx/venvs", "pipx"),
+        (".local/share/uv/tools", "uv_tool"),
+        ("miniconda3/envs", "conda"),
+        ("anaconda3/envs", "conda"),
+        ("miniforge3/envs", "conda"),
         (".conda/envs", "conda"),
     ]
     envs: list[tuple[Path, str]] = []
@@ -110,8 +125,9 @@ def _user_python(ctx: ScanContext, user: LocalUser) -> Iterator[PackageRoot]:
 def _env_site_packages(env: Path) -> list[Path]:
     if not is_dir(env):
         return []
-    found = sorted(env.glob("lib/python3*/site-packages")) + sorted(env.glob("lib64/python3*/"
-                                                                           "site-packages"))
+    found = sorted(env.glob("lib/python3*/site-packages")) + sorted(
+        env.glob("lib64/python3*/site-packages")
+    )
     windows = env / "Lib" / "site-packages"
     if is_dir(windows):
         found.append(windows)
@@ -136,8 +152,7 @@ def _project_dirs(home: Path, names: Sequence[str]) -> list[Path]:
             budget -= 1
             if second.name in names:
                 found.append(second)
-            elif not second.name.startswith(".") and budget > 0 and second.name != \
-                    "node_modules":
+            elif not second.name.startswith(".") and budget > 0 and second.name != "node_modules":
                 for candidate in names:
                     if is_dir(second / candidate):
                         found.append(second / candidate)
@@ -147,8 +162,12 @@ def _project_dirs(home: Path, names: Sequence[str]) -> list[Path]:
 
 
 def _system_node(ctx: ScanContext) -> Iterator[PackageRoot]:
-    for rel in ("usr/lib/node_modules", "usr/local/lib/node_modules",
-                "opt/homebrew/lib/node_modules", "Program Files/nodejs/node_modules"):
+    for rel in (
+        "usr/lib/node_modules",
+        "usr/local/lib/node_modules",
+        "opt/homebrew/lib/node_modules",
+        "Program Files/nodejs/node_modules",
+    ):
         path = ctx.path(rel)
         if is_dir(path):
             yield PackageRoot("npm", path, "global", None)
@@ -156,18 +175,27 @@ def _system_node(ctx: ScanContext) -> Iterator[PackageRoot]:
 
 def _user_node(user: LocalUser) -> Iterator[PackageRoot]:
     home = user.home
-    rels = [".npm-global/lib/node_modules", ".local/lib/node_modules", "n/lib/node_modules",
-            "AppData/Roaming/npm/node_modules", ".local/share/pnpm/global/5/node_modules",
-            "Library/pnpm/global/5/node_modules", "AppData/Local/pnpm/global/5/node_modules",
-            ".bun/install/global/node_modules", ".config/yarn/global/node_modules",
-            "AppData/Local/Yarn/Data/global/node_modules"]
+    rels = [
+        ".npm-global/lib/node_modules",
+        ".local/lib/node_modules",
+        "n/lib/node_modules",
+        "AppData/Roaming/npm/node_modules",
+        ".local/share/pnpm/global/5/node_modules",
+        "Library/pnpm/global/5/node_modules",
+        "AppData/Local/pnpm/global/5/node_modules",
+        ".bun/install/global/node_modules",
+        ".config/yarn/global/node_modules",
+        "AppData/Local/Yarn/Data/global/node_modules",
+    ]
     for rel in rels:
         if is_dir(home / rel):
             yield PackageRoot("npm", home / rel, "global", user.name)
-    for pattern in (".nvm/versions/node/*/lib/node_modules",
-                    ".fnm/node-versions/*/installation/lib/node_modules",
-                    ".local/share/fnm/node-versions/*/installation/lib/node_modules",
-                    "AppData/Roaming/nvm/*/node_modules"):
+    for pattern in (
+        ".nvm/versions/node/*/lib/node_modules",
+        ".fnm/node-versions/*/installation/lib/node_modules",
+        ".local/share/fnm/node-versions/*/installation/lib/node_modules",
+        "AppData/Roaming/nvm/*/node_modules",
+    ):
         for path in sorted(home.glob(pattern)):
             yield PackageRoot("npm", path, "global", user.name)
     for path in sorted(home.glob(".volta/tools/image/packages/*/lib/node_modules")):
@@ -212,8 +240,9 @@ class PackageScanner:
             found = _DIST.match(entry.name)
             if not found:
                 continue
-            meta = os.path.join(entry.path,
-                                "METADATA" if found["kind"] == "dist-info" else "PKG-INFO")
+            meta = os.path.join(
+                entry.path, "METADATA" if found["kind"] == "dist-info" else "PKG-INFO"
+            )
             dependencies: list[str] = []
             try:
                 dependencies = _requires(meta)
@@ -281,8 +310,9 @@ class PackageScanner:
         )
 
     @staticmethod
-    def _evidence(root: PackageRoot, name: str, version: str | None, path: str
-                  ) -> dict[str, EvidenceValue]:
+    def _evidence(
+        root: PackageRoot, name: str, version: str | None, path: str
+    ) -> dict[str, EvidenceValue]:
         return {
             "ecosystem": root.ecosystem,
             "package": name,

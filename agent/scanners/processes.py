@@ -123,8 +123,11 @@ class ProcessScanner:
             if not isinstance(name, str) or not name:
                 continue
             raw_cmdline = info.get("cmdline")
-            cmdline = tuple(str(part) for part in raw_cmdline) if isinstance(
-                raw_cmdline, list | tuple) else ()
+            cmdline = (
+                tuple(str(part) for part in raw_cmdline)
+                if isinstance(raw_cmdline, list | tuple)
+                else ()
+            )
             exe = _str(info.get("exe"))
             ppid = _int(info.get("ppid"))
             username = _str(info.get("username"))
@@ -145,6 +148,9 @@ class ProcessScanner:
                 indicator=name,
                 user=username,
                 evidence=evidence,
-                hints={"exe": exe, "cmdline": cmdline,
-                       "remote_hosts": remotes.get(pid, []) if pid is not None else []},
+                hints={
+                    "exe": exe,
+                    "cmdline": cmdline,
+                    "remote_hosts": remotes.get(pid, []) if pid is not None else [],
+                },
             )

@@ -47,19 +47,47 @@ def _is_models_list(doc: Any) -> bool:
 
 
 RUNTIMES: tuple[Runtime, ...] = (
-    Runtime("ollama", 11434, frozenset({"ollama", "ollama.exe", "ollama app"}), "/api/version",
-            lambda doc: isinstance(doc, dict) and isinstance(doc.get("version"), str), "version"),
-    Runtime("lm-studio", 1234, frozenset({"lm studio", "lm-studio", "lms", "llmster"}),
-            "/v1/models", _is_models_list),
-    Runtime("llama.cpp", 8080, frozenset({"llama-server", "llama-server.exe", "llamafile"}),
-            "/props", lambda doc: isinstance(doc, dict) and "default_generation_settings" in doc),
+    Runtime(
+        "ollama",
+        11434,
+        frozenset({"ollama", "ollama.exe", "ollama app"}),
+        "/api/version",
+        lambda doc: isinstance(doc, dict) and isinstance(doc.get("version"), str),
+        "version",
+    ),
+    Runtime(
+        "lm-studio",
+        1234,
+        frozenset({"lm studio", "lm-studio", "lms", "llmster"}),
+        "/v1/models",
+        _is_models_list,
+    ),
+    Runtime(
+        "llama.cpp",
+        8080,
+        frozenset({"llama-server", "llama-server.exe", "llamafile"}),
+        "/props",
+        lambda doc: isinstance(doc, dict) and "default_generation_settings" in doc,
+    ),
     Runtime("gpt4all", 4891, frozenset({"gpt4all"}), "/v1/models", _is_models_list),
-    Runtime("jan", 1337, frozenset({"jan", "cortex", "cortex-server"}), "/v1/models",
-            _is_models_list),
-    Runtime("vllm", 8000, frozenset({"vllm"}), "/version",
-            lambda doc: isinstance(doc, dict) and isinstance(doc.get("version"), str), "version"),
-    Runtime("koboldcpp", 5001, frozenset({"koboldcpp"}), "/api/v1/model",
-            lambda doc: isinstance(doc, dict) and "result" in doc),
+    Runtime(
+        "jan", 1337, frozenset({"jan", "cortex", "cortex-server"}), "/v1/models", _is_models_list
+    ),
+    Runtime(
+        "vllm",
+        8000,
+        frozenset({"vllm"}),
+        "/version",
+        lambda doc: isinstance(doc, dict) and isinstance(doc.get("version"), str),
+        "version",
+    ),
+    Runtime(
+        "koboldcpp",
+        5001,
+        frozenset({"koboldcpp"}),
+        "/api/v1/model",
+        lambda doc: isinstance(doc, dict) and "result" in doc,
+    ),
 )
 
 Probe = Callable[[int, str], Any]
@@ -93,8 +121,7 @@ class LocalRuntimeScanner:
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
 
-    def __init__(self, runtimes: tuple[Runtime, ...] = RUNTIMES, probe: Probe = http_probe
-                 ) -> None:
+    def __init__(self, runtimes: tuple[Runtime, ...] = RUNTIMES, probe: Probe = http_probe) -> None:
         self.runtimes = runtimes
         self.probe = probe
 
@@ -178,9 +205,18 @@ def _owner(pid: int | None) -> tuple[str | None, str | None, str | None]:
 # -- on disk -----------------------------------------------------------------------------------
 
 MODEL_SUFFIXES: Mapping[str, str] = {
-    ".gguf": "gguf", ".ggml": "ggml", ".safetensors": "safetensors", ".llamafile": "llamafile",
-    ".mlmodel": "coreml", ".mlpackage": "coreml", ".onnx": "onnx", ".pt": "pytorch",
-    ".pth": "pytorch", ".ckpt": "checkpoint", ".bin": "bin", ".tflite": "tflite",
+    ".gguf": "gguf",
+    ".ggml": "ggml",
+    ".safetensors": "safetensors",
+    ".llamafile": "llamafile",
+    ".mlmodel": "coreml",
+    ".mlpackage": "coreml",
+    ".onnx": "onnx",
+    ".pt": "pytorch",
+    ".pth": "pytorch",
+    ".ckpt": "checkpoint",
+    ".bin": "bin",
+    ".tflite": "tflite",
 }
 _MIN_MODEL_BYTES = 1024 * 1024
 # ".bin" and ".pt" are too common to mean a model outside a model directory.
@@ -248,8 +284,9 @@ class ModelFileScanner:
                 if is_dir(folder):
                     yield from self._models(folder, None, user, loose=True, depth=2)
 
-    def _data_dir(self, data_dir: DataDir, path: Path, user: LocalUser | None
-                  ) -> Iterator[ScanItem]:
+    def _data_dir(
+        self, data_dir: DataDir, path: Path, user: LocalUser | None
+    ) -> Iterator[ScanItem]:
         if not is_dir(path):
             return
         models: list[str] = []
@@ -264,11 +301,11 @@ class ModelFileScanner:
             hints={"runtime": data_dir.runtime},
         )
         if data_dir.models:
-            yield from self._models(path, data_dir.runtime, user, loose=False,
-                                    depth=self.max_depth)
+            yield from self._models(path, data_dir.runtime, user, loose=False, depth=self.max_depth)
 
-    def _models(self, folder: Path, runtime: str | None, user: LocalUser | None, *,
-                loose: bool, depth: int) -> Iterator[ScanItem]:
+    def _models(
+        self, folder: Path, runtime: str | None, user: LocalUser | None, *, loose: bool, depth: int
+    ) -> Iterator[ScanItem]:
         try:
             for path, info in walk_files(folder, max_depth=depth, max_entries=self.max_entries):
                 suffix = path.suffix.lower()

@@ -39,8 +39,15 @@ from signatures import (
 
 ProgressCallback = Callable[[int, int], None]
 
-FORMATS: tuple[str, ...] = ("zeek-dns", "zeek-ssl", "bind", "dnsmasq", "pihole",
-                            "windows-dns", "squid")
+FORMATS: tuple[str, ...] = (
+    "zeek-dns",
+    "zeek-ssl",
+    "bind",
+    "dnsmasq",
+    "pihole",
+    "windows-dns",
+    "squid",
+)
 IMPORTER_ID = "shadowmap-logimport"
 IMPORTER_VERSION = "1"
 MAX_CLIENTS = 100_000
@@ -164,13 +171,19 @@ def read_log(
     if progress is not None:
         progress(total, total)
     stats.clients = len(clients)
-    reports = [_report(client, found, format_name, matcher, reference)
-               for client, found in clients.items()]
+    reports = [
+        _report(client, found, format_name, matcher, reference) for client, found in clients.items()
+    ]
     return LogImport(reports=reports, stats=stats)
 
 
-def _record(clients: dict[str, dict[str, _Aggregate]], lookup: Lookup, name: str, match: Match,
-            reference: dt.datetime) -> None:
+def _record(
+    clients: dict[str, dict[str, _Aggregate]],
+    lookup: Lookup,
+    name: str,
+    match: Match,
+    reference: dt.datetime,
+) -> None:
     found = clients.get(lookup.client)
     if found is None:
         if len(clients) >= MAX_CLIENTS:
@@ -191,8 +204,13 @@ def _record(clients: dict[str, dict[str, _Aggregate]], lookup: Lookup, name: str
         aggregate.users.append(lookup.user)
 
 
-def _report(client: str, found: dict[str, _Aggregate], format_name: str, matcher: Matcher,
-            reference: dt.datetime) -> Report:
+def _report(
+    client: str,
+    found: dict[str, _Aggregate],
+    format_name: str,
+    matcher: Matcher,
+    reference: dt.datetime,
+) -> Report:
     findings = []
     for name, aggregate in found.items():
         match = aggregate.match
@@ -209,21 +227,26 @@ def _report(client: str, found: dict[str, _Aggregate], format_name: str, matcher
             evidence["details"] = list(aggregate.details)
         if len(aggregate.users) > 1:
             evidence["users"] = list(aggregate.users)
-        findings.append(Finding(
-            kind=FindingKind.LOG,
-            indicator=name[:1024],
-            indicator_kind=match.kind.value,
-            service_id=match.service_id,
-            confidence=Confidence(match.confidence),
-            user=aggregate.users[0][:256] if len(aggregate.users) == 1 else None,
-            evidence=evidence,
-            first_seen=aggregate.first.replace(microsecond=0),
-            last_seen=aggregate.last.replace(microsecond=0),
-        ))
+        findings.append(
+            Finding(
+                kind=FindingKind.LOG,
+                indicator=name[:1024],
+                indicator_kind=match.kind.value,
+                service_id=match.service_id,
+                confidence=Confidence(match.confidence),
+                user=aggregate.users[0][:256] if len(aggregate.users) == 1 else None,
+                evidence=evidence,
+                first_seen=aggregate.first.replace(microsecond=0),
+                last_seen=aggregate.last.replace(microsecond=0),
+            )
+        )
     return Report(
         report_id=Report.new_id(),
-        agent=AgentInfo(id=f"{IMPORTER_ID}:{format_name}", version=IMPORTER_VERSION,
-                        catalogue_version=matcher.catalogue.version[:64]),
+        agent=AgentInfo(
+            id=f"{IMPORTER_ID}:{format_name}",
+            version=IMPORTER_VERSION,
+            catalogue_version=matcher.catalogue.version[:64],
+        ),
         host=HostInfo(hostname=client[:255], os="other"),
         generated_at=reference,
         findings=findings,

@@ -48,14 +48,52 @@ class ZeekParser:
     """Zeek dns.log or ssl.log, in Zeek's TSV format (with #fields) or as JSON lines."""
 
     _DEFAULT_FIELDS = {
-        "dns": ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto",
-                "trans_id", "rtt", "query", "qclass", "qclass_name", "qtype", "qtype_name",
-                "rcode", "rcode_name", "AA", "TC", "RD", "RA", "Z", "answers", "TTLs",
-                "rejected"],
-        "ssl": ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "version",
-                "cipher", "curve", "server_name", "resumed", "last_alert", "next_protocol",
-                "established", "ssl_history", "cert_chain_fps", "client_cert_chain_fps",
-                "sni_matches_cert"],
+        "dns": [
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "proto",
+            "trans_id",
+            "rtt",
+            "query",
+            "qclass",
+            "qclass_name",
+            "qtype",
+            "qtype_name",
+            "rcode",
+            "rcode_name",
+            "AA",
+            "TC",
+            "RD",
+            "RA",
+            "Z",
+            "answers",
+            "TTLs",
+            "rejected",
+        ],
+        "ssl": [
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "version",
+            "cipher",
+            "curve",
+            "server_name",
+            "resumed",
+            "last_alert",
+            "next_protocol",
+            "established",
+            "ssl_history",
+            "cert_chain_fps",
+            "client_cert_chain_fps",
+            "sni_matches_cert",
+        ],
     }
 
     def __init__(self, log: str) -> None:
@@ -86,12 +124,17 @@ class ZeekParser:
         if self._detail_field in columns and columns[self._detail_field] < len(values):
             detail = values[columns[self._detail_field]]
         stamp = values[columns["ts"]] if "ts" in columns else "-"
-        return Lookup(client=client, name=name, time=_epoch(stamp),
-                      detail=None if detail in (None, "-") else detail)
+        return Lookup(
+            client=client,
+            name=name,
+            time=_epoch(stamp),
+            detail=None if detail in (None, "-") else detail,
+        )
 
     def _header(self, line: str) -> None:
-        key, _, rest = line.rstrip("\r\n").partition(self._separator if line.startswith(
-            "#fields") else " ")
+        key, _, rest = line.rstrip("\r\n").partition(
+            self._separator if line.startswith("#fields") else " "
+        )
         if key == "#separator":
             self._separator = rest.strip().encode().decode("unicode_escape") or "\t"
         elif key == "#fields":
@@ -109,11 +152,15 @@ class ZeekParser:
         if not isinstance(name, str) or not name or not isinstance(client, str):
             return None
         stamp = record.get("ts")
-        when = _epoch(str(stamp)) if isinstance(stamp, int | float) else (
-            _iso(stamp) if isinstance(stamp, str) else None)
+        when = (
+            _epoch(str(stamp))
+            if isinstance(stamp, int | float)
+            else (_iso(stamp) if isinstance(stamp, str) else None)
+        )
         detail = record.get(self._detail_field)
-        return Lookup(client=client, name=name, time=when,
-                      detail=detail if isinstance(detail, str) else None)
+        return Lookup(
+            client=client, name=name, time=when, detail=detail if isinstance(detail, str) else None
+        )
 
 
 _BIND = re.compile(
@@ -135,19 +182,23 @@ class BindParser:
         if stamp is not None:
             try:
                 when = dt.datetime.strptime(stamp.group(1), "%d-%b-%Y %H:%M:%S").replace(
-                    tzinfo=dt.UTC)
+                    tzinfo=dt.UTC
+                )
             except ValueError:
                 when = None
-        return Lookup(client=match["client"], name=match["name"], time=when,
-                      detail=match["type"])
+        return Lookup(client=match["client"], name=match["name"], time=when, detail=match["type"])
 
 
 _DNSMASQ = re.compile(r"query\[(?P<type>[^\]]+)\] (?P<name>\S+) from (?P<client>\S+)")
 _SYSLOG_TIME = re.compile(
     r"^(?P<month>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<clock>\d{2}:\d{2}:\d{2})"
 )
-_MONTHS = {name: index for index, name in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_MONTHS = {
+    name: index
+    for index, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 
 class DnsmasqParser:
@@ -164,8 +215,9 @@ class DnsmasqParser:
         match = _DNSMASQ.search(line)
         if match is None:
             return None
-        return Lookup(client=match["client"], name=match["name"], time=self._time(line),
-                      detail=match["type"])
+        return Lookup(
+            client=match["client"], name=match["name"], time=self._time(line), detail=match["type"]
+        )
 
     def _time(self, line: str) -> dt.datetime | None:
         stamp = _SYSLOG_TIME.match(line)
@@ -176,8 +228,9 @@ class DnsmasqParser:
             return None
         hour, minute, second = (int(part) for part in stamp["clock"].split(":"))
         try:
-            when = dt.datetime(self._now.year, month, int(stamp["day"]), hour, minute, second,
-                               tzinfo=dt.UTC)
+            when = dt.datetime(
+                self._now.year, month, int(stamp["day"]), hour, minute, second, tzinfo=dt.UTC
+            )
             if when > self._now + dt.timedelta(days=1):
                 when = when.replace(year=self._now.year - 1)
         except ValueError:
@@ -205,8 +258,9 @@ class WindowsDnsParser:
         name = _WIRE_LABEL.sub(".", match["name"]).strip(".")
         if not name:
             return None
-        return Lookup(client=match["client"], name=name, time=self._time(match),
-                      detail=match["type"])
+        return Lookup(
+            client=match["client"], name=name, time=self._time(match), detail=match["type"]
+        )
 
     @staticmethod
     def _time(match: re.Match[str]) -> dt.datetime | None:
@@ -214,8 +268,9 @@ class WindowsDnsParser:
         clock_format = "%I:%M:%S %p" if match["ampm"] else "%H:%M:%S"
         for date_format in ("%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d"):
             try:
-                return dt.datetime.strptime(f"{match['date']} {clock}",
-                                            f"{date_format} {clock_format}").replace(tzinfo=dt.UTC)
+                return dt.datetime.strptime(
+                    f"{match['date']} {clock}", f"{date_format} {clock_format}"
+                ).replace(tzinfo=dt.UTC)
             except ValueError:
                 continue
         return None
@@ -240,5 +295,4 @@ class SquidParser:
         if not host:
             return None
         user = fields[7] if len(fields) > 7 and fields[7] != "-" else None
-        return Lookup(client=fields[2], name=host, time=_epoch(fields[0]), user=user,
-                      detail=method)
+        return Lookup(client=fields[2], name=host, time=_epoch(fields[0]), user=user, detail=method)

@@ -57,8 +57,12 @@ def run(program: list[Instruction], packet: bytes) -> int:
             if operation == 0x00:
                 pc += k
                 continue
-            taken = {0x10: a == operand, 0x20: a > operand, 0x30: a >= operand,
-                     0x40: bool(a & operand)}[operation]
+            taken = {
+                0x10: a == operand,
+                0x20: a > operand,
+                0x30: a >= operand,
+                0x40: bool(a & operand),
+            }[operation]
             pc += jt if taken else jf
         elif klass == 0x06:  # RET
             return a if code & 0x18 == 0x10 else k

@@ -49,9 +49,21 @@ def shared_tshark_names(tshark: str) -> dict[str, collections.Counter[str]]:
 def tshark_query_names(tshark: str, path: Path) -> collections.Counter[str]:
     """Return tshark's dns.qry.name values for every DNS query in a capture."""
     output = subprocess.run(
-        [tshark, "-r", str(path), "-Y", "dns.flags.response==0", "-T", "fields",
-         "-E", "aggregator=\x1f", "-e", "dns.qry.name"],
-        capture_output=True, check=True,
+        [
+            tshark,
+            "-r",
+            str(path),
+            "-Y",
+            "dns.flags.response==0",
+            "-T",
+            "fields",
+            "-E",
+            "aggregator=\x1f",
+            "-e",
+            "dns.qry.name",
+        ],
+        capture_output=True,
+        check=True,
     ).stdout.decode("utf-8")
     return collections.Counter(
         name for line in output.split("\n") if line for name in line.split("\x1f")

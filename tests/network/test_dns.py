@@ -32,8 +32,12 @@ def test_root_and_too_long_names() -> None:
     assert parsed.questions[0][0] == ROOT_NAME
     assert len(parsed.questions[1][0]) == 253
     longer = (b"\x3f" + b"a" * 63) * 4 + b"\x00"
-    assert parse_message(header[:5] + b"\x01" + header[6:] + longer + b"\x00\x01\x00\x01"
-                         ).questions[0][0] == NAME_TOO_LONG  # type: ignore[union-attr]
+    assert (
+        parse_message(header[:5] + b"\x01" + header[6:] + longer + b"\x00\x01\x00\x01").questions[
+            0
+        ][0]
+        == NAME_TOO_LONG
+    )  # type: ignore[union-attr]
 
 
 def test_rendering_follows_tshark() -> None:
@@ -47,8 +51,12 @@ def test_rendering_follows_tshark() -> None:
 
 
 def test_answers_with_cname_chain() -> None:
-    response = dns_response("chatgpt.com", ["104.18.32.47", "2606:4700::6812:202f"],
-                            cname="chatgpt.com.cdn.cloudflare.net", ttl=120)
+    response = dns_response(
+        "chatgpt.com",
+        ["104.18.32.47", "2606:4700::6812:202f"],
+        cname="chatgpt.com.cdn.cloudflare.net",
+        ttl=120,
+    )
     parsed = parse_message(response)
     assert parsed is not None and parsed.response
     answers = parse_answers(response)

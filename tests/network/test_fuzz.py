@@ -35,10 +35,15 @@ names = st.lists(st.one_of(labels, pointers, odd), max_size=12).map(b"".join)
 @st.composite
 def dns_messages(draw: st.DrawFn) -> bytes:
     counts = draw(st.tuples(*(st.integers(0, 70000 // 7) for _ in range(4))))
-    header = struct.pack("!HHHHHH", draw(st.integers(0, 0xFFFF)), draw(st.integers(0, 0xFFFF)),
-                         *(min(count, 0xFFFF) for count in counts))
-    body = b"".join(draw(st.lists(st.tuples(names, st.binary(max_size=14)).map(b"".join),
-                                  max_size=8)))
+    header = struct.pack(
+        "!HHHHHH",
+        draw(st.integers(0, 0xFFFF)),
+        draw(st.integers(0, 0xFFFF)),
+        *(min(count, 0xFFFF) for count in counts),
+    )
+    body = b"".join(
+        draw(st.lists(st.tuples(names, st.binary(max_size=14)).map(b"".join), max_size=8))
+    )
     return header + body
 
 
@@ -79,8 +84,10 @@ def test_observer_survives_any_segment(payload: bytes, protocol: int, port: int)
 
     observer = NetworkObserver(Matcher(Catalogue(version="t", services=())))
     for sport, dport in ((port, 53), (53, port), (port, 443), (port, 5353)):
-        observer.feed((protocol, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", sport, dport,
-                       payload, 0, 0x18), 0.0)
+        observer.feed(
+            (protocol, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", sport, dport, payload, 0, 0x18),
+            0.0,
+        )
     assert observer.findings() == []
 
 
@@ -94,8 +101,9 @@ def test_compression_pointer_cycles_are_reported_not_followed() -> None:
 def test_a_message_of_pointer_chains_costs_bounded_time() -> None:
     # 60 KB of one-byte labels with pointers into the middle of the chain, asked 9000 times.
     chain = b"\x01x" * 15000 + b"\xc0\x0c"
-    questions = b"".join(struct.pack("!H", 0xC000 | (12 + 2 * index)) + b"\x00\x01\x00\x01"
-                         for index in range(9000))
+    questions = b"".join(
+        struct.pack("!H", 0xC000 | (12 + 2 * index)) + b"\x00\x01\x00\x01" for index in range(9000)
+    )
     message = struct.pack("!HHHHHH", 1, 0x0100, 9001, 0, 0, 0) + chain + questions
     started = time.perf_counter()
     parse_message(message[:65535])

@@ -45,8 +45,7 @@ class Namespaces:
     client_if: str
 
     def run(self, namespace: str, *command: str, **kwargs: object) -> subprocess.Popen[str]:
-        return subprocess.Popen(["ip", "netns", "exec", namespace, *command], text=True,
-                                **kwargs)  # type: ignore[call-overload]
+        return subprocess.Popen(["ip", "netns", "exec", namespace, *command], text=True, **kwargs)  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -111,16 +110,39 @@ except (OSError, ssl.SSLError) as exc:
 def test_capture_in_a_namespace_reports_exactly_the_ai_names(namespaces: Namespaces) -> None:
     records = [f"--address=/{name}/{SERVER_IP}" for name in AI_NAMES + OTHER_NAMES]
     dnsmasq = namespaces.run(
-        namespaces.server, "dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts",
-        "--conf-file=/dev/null", "--bind-interfaces", f"--listen-address={SERVER_IP}",
-        "--pid-file=", *records, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        namespaces.server,
+        "dnsmasq",
+        "--no-daemon",
+        "--no-resolv",
+        "--no-hosts",
+        "--conf-file=/dev/null",
+        "--bind-interfaces",
+        f"--listen-address={SERVER_IP}",
+        "--pid-file=",
+        *records,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    listener = namespaces.run(namespaces.server, sys.executable, "-c", _TLS_LISTENER,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    listener = namespaces.run(
+        namespaces.server,
+        sys.executable,
+        "-c",
+        _TLS_LISTENER,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     capture = namespaces.run(
-        namespaces.client, sys.executable, "-m", "agent.network.capture",
-        "--interface", namespaces.client_if, "--seconds", "8",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(REPO),
+        namespaces.client,
+        sys.executable,
+        "-m",
+        "agent.network.capture",
+        "--interface",
+        namespaces.client_if,
+        "--seconds",
+        "8",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(REPO),
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
@@ -130,7 +152,9 @@ def test_capture_in_a_namespace_reports_exactly_the_ai_names(namespaces: Namespa
         time.sleep(0.5)  # let dnsmasq bind
         client = subprocess.run(
             ["ip", "netns", "exec", namespaces.client, sys.executable, "-c", _CLIENT],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert client.returncode == 0, client.stderr
         assert f"chatgpt.com ['{SERVER_IP}']" in client.stdout

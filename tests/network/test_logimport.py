@@ -93,13 +93,15 @@ SAMPLES: dict[str, str] = {
 }
 
 EXPECTED: dict[str, dict[str, set[str]]] = {
-    "zeek-dns": {"192.168.1.10": {"chatgpt.com"}, "192.168.1.11": {"api.openai.com"},
-                 "192.168.1.12": {"claude.ai"}},
+    "zeek-dns": {
+        "192.168.1.10": {"chatgpt.com"},
+        "192.168.1.11": {"api.openai.com"},
+        "192.168.1.12": {"claude.ai"},
+    },
     "zeek-ssl": {"192.168.1.10": {"chatgpt.com"}, "192.168.1.11": {"api.anthropic.com"}},
     "bind": {"192.168.1.10": {"chatgpt.com"}, "2001:db8::11": {"api.openai.com"}},
     "dnsmasq": {"192.168.1.10": {"chatgpt.com"}, "192.168.1.11": {"api.openai.com"}},
-    "pihole": {"192.168.1.20": {"gemini.google.com", "chatgpt.com"},
-               "192.168.1.21": {"claude.ai"}},
+    "pihole": {"192.168.1.20": {"gemini.google.com", "chatgpt.com"}, "192.168.1.21": {"claude.ai"}},
     "windows-dns": {"192.168.1.10": {"chatgpt.com"}, "192.168.1.11": {"api.openai.com"}},
     "squid": {"192.168.1.10": {"chatgpt.com"}, "192.168.1.11": {"api.openai.com"}},
 }
@@ -120,8 +122,10 @@ def test_one_report_per_client_with_ai_lookups_only(
     tmp_path: Path, matcher: Matcher, format_name: str
 ) -> None:
     reports = import_log(_write(tmp_path, format_name), format_name, matcher, now=NOW)
-    seen = {report.host.hostname: {finding.indicator for finding in report.findings}
-            for report in reports}
+    seen = {
+        report.host.hostname: {finding.indicator for finding in report.findings}
+        for report in reports
+    }
     assert seen == EXPECTED[format_name]
     for report in reports:
         parse_report(report.to_json())  # valid on the wire, as the collector will ingest it
@@ -164,8 +168,9 @@ def test_progress_and_counters(tmp_path: Path, matcher: Matcher) -> None:
             out.write(line.format(index, index % 250))
         out.write("Nov 27 03:35:00 dnsmasq[1]: query[A] chatgpt.com from 10.0.0.1\n")
     calls: list[tuple[int, int]] = []
-    result = read_log(path, "dnsmasq", matcher, progress=lambda done, total: calls.append(
-        (done, total)), now=NOW)
+    result = read_log(
+        path, "dnsmasq", matcher, progress=lambda done, total: calls.append((done, total)), now=NOW
+    )
     size = path.stat().st_size
     assert calls[-1] == (size, size) and len(calls) >= 2
     assert all(done <= total for done, total in calls)

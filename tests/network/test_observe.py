@@ -29,27 +29,42 @@ CLIENT, RESOLVER, SERVER = "10.200.9.10", "10.200.9.53", "10.200.9.80"
 def _capture(tmp_path: Path) -> Path:
     frames = [
         udp(dns_query("chatgpt.com", ident=1), 40001, 53, src=CLIENT, dst=RESOLVER),
-        udp(dns_response("chatgpt.com", ["104.18.32.47"], ident=1, ttl=300), 53, 40001,
-            src=RESOLVER, dst=CLIENT),
+        udp(
+            dns_response("chatgpt.com", ["104.18.32.47"], ident=1, ttl=300),
+            53,
+            40001,
+            src=RESOLVER,
+            dst=CLIENT,
+        ),
         udp(dns_query("www.example.org", ident=2), 40002, 53, src=CLIENT, dst=RESOLVER),
-        udp(dns_response("www.example.org", ["93.184.216.34"], ident=2), 53, 40002,
-            src=RESOLVER, dst=CLIENT),
+        udp(
+            dns_response("www.example.org", ["93.184.216.34"], ident=2),
+            53,
+            40002,
+            src=RESOLVER,
+            dst=CLIENT,
+        ),
         udp(dns_query("chatgpt.com", ident=3, qtype=28), 40003, 53, src=CLIENT, dst=RESOLVER),
         udp(dns_query("gpt-gateway.corp.example", ident=4), 40004, 53, src=CLIENT, dst=RESOLVER),
         tcp(tls_record(client_hello("api.anthropic.com")), 50000, 443, src=CLIENT, dst=SERVER),
         tcp(tls_record(client_hello("news.example.net")), 50001, 443, src=CLIENT, dst=SERVER),
-        *(udp(packet, 50002, 443, src=CLIENT, dst=SERVER)
-          for packet in quic_initials(client_hello("gemini.google.com"), dcid=b"\x01" * 8)),
+        *(
+            udp(packet, 50002, 443, src=CLIENT, dst=SERVER)
+            for packet in quic_initials(client_hello("gemini.google.com"), dcid=b"\x01" * 8)
+        ),
     ]
     path = tmp_path / "mixed.pcap"
-    write_pcap(path, [(1_790_000_000.0 + index, ethernet(frame))
-                      for index, frame in enumerate(frames)])
+    write_pcap(
+        path, [(1_790_000_000.0 + index, ethernet(frame)) for index, frame in enumerate(frames)]
+    )
     return path
 
 
 def test_pcap_findings_keep_ai_names_only(tmp_path: Path, matcher: Matcher) -> None:
-    findings = {(finding.kind, finding.indicator): finding
-                for finding in findings_from_pcap(_capture(tmp_path), matcher)}
+    findings = {
+        (finding.kind, finding.indicator): finding
+        for finding in findings_from_pcap(_capture(tmp_path), matcher)
+    }
     assert set(findings) == {
         (FindingKind.DNS, "chatgpt.com"),
         (FindingKind.DNS, "gpt-gateway.corp.example"),
@@ -92,8 +107,10 @@ def test_answer_addresses_attribute_connections_until_ttl(matcher: Matcher) -> N
     observer = NetworkObserver(matcher, address_book=AddressBook(max_entries=2, min_ttl=1))
     response = dns_response("api.openai.com", ["162.159.140.245", "2606:4700::1"], ttl=30)
     observer.dns_message(response, b"\x0a\x00\x00\x35", b"\x0a\x00\x00\x01", 1000.0)
-    assert observer.addresses.lookup("162.159.140.245", now=1010.0) == ("openai-api",
-                                                                         "api.openai.com")
+    assert observer.addresses.lookup("162.159.140.245", now=1010.0) == (
+        "openai-api",
+        "api.openai.com",
+    )
     assert observer.addresses.lookup("162.159.140.245", now=1031.0) is None  # expired
     for index in range(3):
         observer.addresses.add(f"192.0.2.{index}", "x", "x.example", 60, 1000.0)
@@ -112,8 +129,14 @@ def test_heuristics(matcher: Matcher) -> None:
     assert classify_name(matcher, "chatgpt.com.").service_id == "openai-chatgpt"  # type: ignore[union-attr]
     assert classify_name(matcher, "startup.ai").heuristic  # type: ignore[union-attr]
     assert classify_name(matcher, "llm.internal.example").heuristic  # type: ignore[union-attr]
-    for name in ("egypt.example", "www.example.org", "1.0.0.127.in-addr.arpa",
-                 "printer.local", "ai", "foo.gpt"):
+    for name in (
+        "egypt.example",
+        "www.example.org",
+        "1.0.0.127.in-addr.arpa",
+        "printer.local",
+        "ai",
+        "foo.gpt",
+    ):
         assert classify_name(matcher, name) is None, name
 
 

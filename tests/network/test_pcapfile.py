@@ -14,8 +14,9 @@ from agent.network.pcapfile import read_capture, write_pcap
 def test_pcap_round_trip_with_microseconds(tmp_path: Path) -> None:
     path = tmp_path / "a.pcap"
     write_pcap(path, [(1.5, b"one"), (2.000001, b"two")], linktype=101)
-    assert [(linktype, round(ts, 6), bytes(frame)) for linktype, ts, frame in
-            read_capture(path)] == [(101, 1.5, b"one"), (101, 2.000001, b"two")]
+    assert [
+        (linktype, round(ts, 6), bytes(frame)) for linktype, ts, frame in read_capture(path)
+    ] == [(101, 1.5, b"one"), (101, 2.000001, b"two")]
 
 
 def test_big_endian_nanosecond_pcap(tmp_path: Path) -> None:
@@ -24,7 +25,8 @@ def test_big_endian_nanosecond_pcap(tmp_path: Path) -> None:
     record = struct.pack(">IIII", 10, 500_000_000, 3, 3) + b"abc"
     path.write_bytes(header + record)
     assert [(linktype, ts, bytes(frame)) for linktype, ts, frame in read_capture(path)] == [
-        (1, 10.5, b"abc")]
+        (1, 10.5, b"abc")
+    ]
 
 
 def _block(block_type: int, body: bytes) -> bytes:
@@ -36,11 +38,14 @@ def _block(block_type: int, body: bytes) -> bytes:
 def test_pcapng_sections_interfaces_and_resolution(tmp_path: Path) -> None:
     section = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     plain = _block(1, struct.pack("<HHI", 1, 0, 65535))
-    nanos = _block(1, struct.pack("<HHI", 101, 0, 65535) + struct.pack("<HHB3x", 9, 1, 9)
-                   + struct.pack("<HH", 0, 0))
+    nanos = _block(
+        1,
+        struct.pack("<HHI", 101, 0, 65535)
+        + struct.pack("<HHB3x", 9, 1, 9)
+        + struct.pack("<HH", 0, 0),
+    )
     ticks = 3 * 1_000_000_000
-    enhanced = _block(6, struct.pack("<IIIII", 1, ticks >> 32, ticks & 0xFFFFFFFF, 4, 4)
-                      + b"data")
+    enhanced = _block(6, struct.pack("<IIIII", 1, ticks >> 32, ticks & 0xFFFFFFFF, 4, 4) + b"data")
     simple = _block(3, struct.pack("<I", 5) + b"hello")
     path = tmp_path / "two.pcapng"
     path.write_bytes(section + plain + nanos + enhanced + simple + section + plain + simple)

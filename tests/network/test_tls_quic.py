@@ -36,8 +36,9 @@ def test_rfc9001_initial_keys() -> None:
 def test_quic_hello_split_over_reordered_initials() -> None:
     hello = client_hello("gemini.google.com", pad=1800)
     for version in (QUIC_V1, QUIC_V2):
-        packets = quic_initials(hello, dcid=bytes.fromhex("0011223344556677"), version=version,
-                                pieces=3)
+        packets = quic_initials(
+            hello, dcid=bytes.fromhex("0011223344556677"), version=version, pieces=3
+        )
         assembler = InitialAssembler()
         results = [assembler.add(packet) for packet in packets]
         assert results[:-1] == [None, None]
@@ -50,7 +51,9 @@ def test_tshark_reads_the_same_sni_from_our_quic_initials(tmp_path: Path, tshark
     write_pcap(path, [(0.0, ethernet(udp(packet, 50000, 443))) for packet in packets])
     output = subprocess.run(
         [tshark, "-r", str(path), "-T", "fields", "-e", "tls.handshake.extensions_server_name"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert output == ["chatgpt.com"]
     assert InitialAssembler().add(packets[0]) == "chatgpt.com"

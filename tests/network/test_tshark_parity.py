@@ -50,9 +50,24 @@ def _check(tshark: str, path: Path, expected: list[str] | None = None) -> None:
 
 
 def test_odd_label_bytes_are_escaped_like_tshark(tmp_path: Path, tshark: str) -> None:
-    labels = [b"a b", b"a.b", b"\x00x", b"\xff\xfe", b"A\\B", b"\x7f\x01\t", b"caf\xc3\xa9",
-              b"\xed\xa0\x80", b"\xc0\x80", b"\xef\xbf\xbf", b"\xe2\x80\x8b", b"\xf0\x9f\x98\x80",
-              b"\xe2\x82", b"\xf8\x88\x80\x80\x80", b"a,b", b"UPPER"]
+    labels = [
+        b"a b",
+        b"a.b",
+        b"\x00x",
+        b"\xff\xfe",
+        b"A\\B",
+        b"\x7f\x01\t",
+        b"caf\xc3\xa9",
+        b"\xed\xa0\x80",
+        b"\xc0\x80",
+        b"\xef\xbf\xbf",
+        b"\xe2\x80\x8b",
+        b"\xf0\x9f\x98\x80",
+        b"\xe2\x82",
+        b"\xf8\x88\x80\x80\x80",
+        b"a,b",
+        b"UPPER",
+    ]
     packets = []
     for label in labels:
         message = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
@@ -80,8 +95,12 @@ def test_compression_loops_long_names_and_root(tmp_path: Path, tshark: str) -> N
     ]
     path = tmp_path / "hostile.pcap"
     write_pcap(path, [_raw(udp(message, 4000, 53)) for message in messages], linktype=101)
-    _check(tshark, path, ["<Name contains a pointer that loops>"] * 2
-           + ["<Root>", "<Name too long>", "<Unknown extended label>"])
+    _check(
+        tshark,
+        path,
+        ["<Name contains a pointer that loops>"] * 2
+        + ["<Root>", "<Name too long>", "<Unknown extended label>"],
+    )
 
 
 def test_tcp_dns_split_across_segments_and_ipv6(tmp_path: Path, tshark: str) -> None:
@@ -95,8 +114,7 @@ def test_tcp_dns_split_across_segments_and_ipv6(tmp_path: Path, tshark: str) -> 
         ethernet(tcp(stream[10:30], 40000, 53, seq=110, src=src, dst=dst)),
         ethernet(tcp(stream[30:], 40000, 53, seq=130, src=src, dst=dst)),
         ethernet(udp(dns_query("v6.example.net"), 5000, 53, src=src, dst=dst)),
-        ethernet(udp(dns_response("v6.example.net", ["2001:db8::1"]), 53, 5000, src=dst,
-                     dst=src)),
+        ethernet(udp(dns_response("v6.example.net", ["2001:db8::1"]), 53, 5000, src=dst, dst=src)),
     ]
     path = tmp_path / "tcp6.pcap"
     write_pcap(path, [(0.0, packet) for packet in packets])
@@ -109,9 +127,19 @@ def test_fragmented_query_is_reassembled(tmp_path: Path, tshark: str) -> None:
     pieces = [datagram[:120], datagram[120:]]
     packets = []
     for offset, piece, more in ((0, pieces[0], 1), (120, pieces[1], 0)):
-        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(piece), 42,
-                             (more << 13) | (offset // 8), 64, 17, 0, bytes([10, 0, 0, 1]),
-                             bytes([10, 0, 0, 2]))
+        header = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(piece),
+            42,
+            (more << 13) | (offset // 8),
+            64,
+            17,
+            0,
+            bytes([10, 0, 0, 1]),
+            bytes([10, 0, 0, 2]),
+        )
         packets.append((0.0, ethernet(header + piece)))
     path = tmp_path / "frag.pcap"
     write_pcap(path, packets)
@@ -133,15 +161,20 @@ def test_non_standard_ports_follow_tshark(tmp_path: Path, tshark: str) -> None:
 def test_pcapng_and_cooked_linux_capture(tmp_path: Path, tshark: str) -> None:
     frames = []
     for index in range(20):
-        packet = ip(17, struct.pack("!HHHH", 3000 + index, 53, 8 + 40, 0)
-                    + dns_query(f"host{index}.example.com")[:40], src="10.0.0.1", dst="10.0.0.2")
-        frames.append((float(index), struct.pack("!HHH8sH", 4, 1, 6, b"\x02" * 8, 0x0800)
-                       + packet))
+        packet = ip(
+            17,
+            struct.pack("!HHHH", 3000 + index, 53, 8 + 40, 0)
+            + dns_query(f"host{index}.example.com")[:40],
+            src="10.0.0.1",
+            dst="10.0.0.2",
+        )
+        frames.append((float(index), struct.pack("!HHH8sH", 4, 1, 6, b"\x02" * 8, 0x0800) + packet))
     cooked = tmp_path / "cooked.pcap"
     write_pcap(cooked, frames, linktype=113)
     converted = tmp_path / "cooked.pcapng"
-    subprocess.run(["editcap", "-F", "pcapng", str(cooked), str(converted)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["editcap", "-F", "pcapng", str(cooked), str(converted)], check=True, capture_output=True
+    )
     _check(tshark, cooked)
     _check(tshark, converted)
 
@@ -151,12 +184,23 @@ def test_random_queries_match_tshark(tmp_path: Path, tshark: str) -> None:
     packets = []
     for index in range(1500):
         labels = b"".join(
-            bytes([size]) + bytes(rng.randrange(256) if rng.random() < 0.2 else
-                                  rng.choice(b"abcxyz09-") for _ in range(size))
+            bytes([size])
+            + bytes(
+                rng.randrange(256) if rng.random() < 0.2 else rng.choice(b"abcxyz09-")
+                for _ in range(size)
+            )
             for size in (rng.randrange(1, 64) for _ in range(rng.randrange(0, 6)))
         )
-        tail = rng.choice([b"\x00", b"\x00", b"\xc0\x0c", bytes([0xC0, rng.randrange(256)]),
-                           b"\x41\x08\xab\x00", b"\x7f"])
+        tail = rng.choice(
+            [
+                b"\x00",
+                b"\x00",
+                b"\xc0\x0c",
+                bytes([0xC0, rng.randrange(256)]),
+                b"\x41\x08\xab\x00",
+                b"\x7f",
+            ]
+        )
         message = struct.pack("!HHHHHH", index, 0x0100, rng.choice([1, 1, 2, 3]), 0, 0, 0)
         message += labels + tail + b"\x00\x01\x00\x01"
         message += labels[::-1] + b"\x00\x00\x1c\x00\x01"

@@ -46,14 +46,21 @@ def manifest(name: str = "AI Helper", **extra: Any) -> dict[str, Any]:
     return doc
 
 
-def store_extension(profile: Path, ext_id: str, doc: dict[str, Any], version: str = "1.2.3_0"
-                    ) -> str:
+def store_extension(
+    profile: Path, ext_id: str, doc: dict[str, Any], version: str = "1.2.3_0"
+) -> str:
     write(profile / "Extensions" / ext_id / version / "manifest.json", doc)
     return f"{ext_id}/{version}"
 
 
-def chrome_profile(user_data: Path, directory: str, *, secure: dict[str, Any] | None = None,
-                   prefs: dict[str, Any] | None = None, name: str | None = None) -> Path:
+def chrome_profile(
+    user_data: Path,
+    directory: str,
+    *,
+    secure: dict[str, Any] | None = None,
+    prefs: dict[str, Any] | None = None,
+    name: str | None = None,
+) -> Path:
     profile = user_data / directory
     if secure is not None:
         write(profile / "Secure Preferences", {"extensions": {"settings": secure}})
@@ -74,7 +81,9 @@ def test_enabled_state_before_and_after_chrome_136() -> None:
     assert enabled_state({"state": 0, "disable_reasons": 1}) == (False, ["user_action"])
     assert enabled_state({"disable_reasons": []}) == (True, [])
     assert enabled_state({"disable_reasons": [1, 65536]}) == (
-        False, ["user_action", "blocked_by_policy"])
+        False,
+        ["user_action", "blocked_by_policy"],
+    )
     assert enabled_state({"disable_reasons": 8192}) == (False, ["external_extension"])
     assert enabled_state({}) == (True, [])
 
@@ -94,33 +103,60 @@ def test_install_source_from_location() -> None:
 def test_linux_chrome_profiles_from_local_state_and_directory_scan(tmp_path: Path) -> None:
     user = make_user(tmp_path, "alice", "linux")
     chrome = user.home / ".config/google-chrome"
-    write(chrome / "Local State", {"profile": {"info_cache": {
-        "Default": {"name": "Personal"}, "Profile 1": {"name": "Work"}}}})
+    write(
+        chrome / "Local State",
+        {
+            "profile": {
+                "info_cache": {"Default": {"name": "Personal"}, "Profile 1": {"name": "Work"}}
+            }
+        },
+    )
     default = chrome / "Default"
-    rel = store_extension(default, AI_ID, manifest(
-        name="__MSG_extName__", default_locale="fr",
-        key=PDF_KEY))  # a copied key: the id it yields differs from the prefs id
-    write(default / "Extensions" / AI_ID / "1.2.3_0" / "_locales/en/messages.json",
-          {"EXTNAME": {"message": "AI Helper (en)"}})
+    rel = store_extension(
+        default, AI_ID, manifest(name="__MSG_extName__", default_locale="fr", key=PDF_KEY)
+    )  # a copied key: the id it yields differs from the prefs id
+    write(
+        default / "Extensions" / AI_ID / "1.2.3_0" / "_locales/en/messages.json",
+        {"EXTNAME": {"message": "AI Helper (en)"}},
+    )
     rel_other = store_extension(default, OTHER_ID, manifest(name="Other", host_permissions=[]))
-    chrome_profile(chrome, "Default", secure={
-        AI_ID: {"path": rel, "location": 1, "from_webstore": True,
-                "first_install_time": "13440222324978745", "disable_reasons": []},
-    }, prefs={
-        OTHER_ID: {"path": rel_other, "location": 1, "from_webstore": True, "state": 0,
-                   "disable_reasons": 1},
-    })
+    chrome_profile(
+        chrome,
+        "Default",
+        secure={
+            AI_ID: {
+                "path": rel,
+                "location": 1,
+                "from_webstore": True,
+                "first_install_time": "13440222324978745",
+                "disable_reasons": [],
+            },
+        },
+        prefs={
+            OTHER_ID: {
+                "path": rel_other,
+                "location": 1,
+                "from_webstore": True,
+                "state": 0,
+                "disable_reasons": 1,
+            },
+        },
+    )
     # An orphan: a version directory nothing references.
     store_extension(default, ORPHAN_ID, manifest(name="Left behind"))
     # Profile 1 is only in Local State's cache; Profile 7 only on disk; Guest is flagged.
     work = chrome_profile(chrome, "Profile 1", secure={}, prefs={})
     rel_work = store_extension(work, AI_ID, manifest(name="AI Helper"))
-    write(work / "Preferences", {"extensions": {"settings": {AI_ID: {
-        "path": rel_work, "location": 9}}}})
+    write(
+        work / "Preferences",
+        {"extensions": {"settings": {AI_ID: {"path": rel_work, "location": 9}}}},
+    )
     extra = chrome_profile(chrome, "Profile 7", prefs={}, name="Seventh")
     rel_extra = store_extension(extra, AI_ID, manifest(name="AI Helper"))
-    write(extra / "Secure Preferences", {"extensions": {"settings": {AI_ID: {
-        "path": rel_extra, "location": 4}}}})
+    write(
+        extra / "Secure Preferences",
+        {"extensions": {"settings": {AI_ID: {"path": rel_extra, "location": 4}}}},
+    )
     chrome_profile(chrome, "Guest Profile", prefs={})
     write(chrome / "NotAProfile" / "random.txt", "x")
 
@@ -146,10 +182,16 @@ def test_linux_chrome_profiles_from_local_state_and_directory_scan(tmp_path: Pat
     orphan = default_seen[ORPHAN_ID]
     assert orphan.evidence["referenced"] is False
     assert orphan.evidence["install_source"] == "orphaned"
-    profiles = {(o.evidence["profile_dir"], o.evidence["profile"], o.evidence["install_source"])
-                for o in observations if o.indicator == AI_ID}
-    assert profiles == {("Default", "Personal", "web_store"), ("Profile 1", "Work", "policy"),
-                        ("Profile 7", "Seventh", "unpacked")}
+    profiles = {
+        (o.evidence["profile_dir"], o.evidence["profile"], o.evidence["install_source"])
+        for o in observations
+        if o.indicator == AI_ID
+    }
+    assert profiles == {
+        ("Default", "Personal", "web_store"),
+        ("Profile 1", "Work", "policy"),
+        ("Profile 7", "Seventh", "unpacked"),
+    }
     guest_kinds = {o.evidence["profile_kind"] for o in observations}
     assert guest_kinds == {"user"}  # the guest profile holds no extensions here
 
@@ -158,28 +200,38 @@ def test_macos_and_windows_layouts_and_opera_base_profile(tmp_path: Path) -> Non
     mac = make_user(tmp_path, "bob", "darwin")
     arc = mac.home / "Library/Application Support/Arc/User Data"
     rel = store_extension(arc / "Default", AI_ID, manifest())
-    chrome_profile(arc, "Default", secure={AI_ID: {"path": rel, "location": 1,
-                                                   "from_webstore": True}})
+    chrome_profile(
+        arc, "Default", secure={AI_ID: {"path": rel, "location": 1, "from_webstore": True}}
+    )
     opera = mac.home / "Library/Application Support/com.operasoftware.Opera"
     rel_opera = store_extension(opera, AI_ID, manifest())
-    write(opera / "Preferences", {"extensions": {"opsettings": {AI_ID: {
-        "path": rel_opera, "location": 1, "state": 1}}}})
+    write(
+        opera / "Preferences",
+        {"extensions": {"opsettings": {AI_ID: {"path": rel_opera, "location": 1, "state": 1}}}},
+    )
     win = make_user(tmp_path, "carol", "windows")
-    for rel_dir, browser in (("AppData/Local/Microsoft/Edge/User Data", "edge"),
-                             ("AppData/Local/Perplexity/Comet/User Data", "comet"),
-                             ("AppData/Local/OpenAI/Atlas/User Data", "chatgpt_atlas")):
+    for rel_dir, browser in (
+        ("AppData/Local/Microsoft/Edge/User Data", "edge"),
+        ("AppData/Local/Perplexity/Comet/User Data", "comet"),
+        ("AppData/Local/OpenAI/Atlas/User Data", "chatgpt_atlas"),
+    ):
         data = win.home / rel_dir
         rel_win = store_extension(data / "Profile 3", AI_ID, manifest(name=browser))
-        chrome_profile(data, "Profile 3", secure={AI_ID: {
-            "path": rel_win.replace("/", "\\"), "location": 1}})  # as Chrome writes it
+        chrome_profile(
+            data, "Profile 3", secure={AI_ID: {"path": rel_win.replace("/", "\\"), "location": 1}}
+        )  # as Chrome writes it
 
     observations, errors = run(BrowserExtensionScanner(), context(tmp_path, mac, win))
     assert errors == []
     assert all(o.evidence["version"] == "1.2.3" for o in observations)  # manifests were found
     seen = {(o.user, o.evidence["browser"], o.evidence["profile_dir"]) for o in observations}
-    assert seen == {("bob", "arc", "Default"), ("bob", "opera", "."),
-                    ("carol", "edge", "Profile 3"), ("carol", "comet", "Profile 3"),
-                    ("carol", "chatgpt_atlas", "Profile 3")}
+    assert seen == {
+        ("bob", "arc", "Default"),
+        ("bob", "opera", "."),
+        ("carol", "edge", "Profile 3"),
+        ("carol", "comet", "Profile 3"),
+        ("carol", "chatgpt_atlas", "Profile 3"),
+    }
 
 
 def test_live_scan_only_looks_at_this_os_layout(tmp_path: Path) -> None:
@@ -199,10 +251,15 @@ def test_unpacked_absolute_path_is_rerooted_and_snap_flatpak_found(tmp_path: Pat
     user = make_user(tmp_path, "dave", "linux")
     source = tmp_path / "home/dave/dev/my-ext"
     write(source / "manifest.json", manifest(name="Dev build"))
-    for rel_dir in ("snap/chromium/common/chromium",
-                    ".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser"):
-        chrome_profile(user.home / rel_dir, "Default", secure={AI_ID: {
-            "path": "/home/dave/dev/my-ext", "location": 4}})
+    for rel_dir in (
+        "snap/chromium/common/chromium",
+        ".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser",
+    ):
+        chrome_profile(
+            user.home / rel_dir,
+            "Default",
+            secure={AI_ID: {"path": "/home/dave/dev/my-ext", "location": 4}},
+        )
     observations, errors = run(BrowserExtensionScanner(), context(tmp_path, user))
     assert errors == []
     assert {o.evidence["browser"] for o in observations} == {"chromium", "brave"}
@@ -216,19 +273,30 @@ def test_broken_inputs_are_errors_not_crashes(tmp_path: Path) -> None:
     # Corrupt Local State and corrupt Preferences; Secure Preferences still read.
     write(chrome / "Local State", "{not json")
     rel = store_extension(chrome / "Default", AI_ID, manifest())
-    write(chrome / "Default/Secure Preferences", {"extensions": {"settings": {AI_ID: {
-        "path": rel, "location": 1}}}})
-    write(chrome / "Default/Preferences", "{\"extensions\": [truncated")
+    write(
+        chrome / "Default/Secure Preferences",
+        {"extensions": {"settings": {AI_ID: {"path": rel, "location": 1}}}},
+    )
+    write(chrome / "Default/Preferences", '{"extensions": [truncated')
     # A huge manifest: reported, and the extension still observed by its id.
     huge_rel = f"{OTHER_ID}/9.9_0"
-    write(chrome / "Default/Extensions" / huge_rel / "manifest.json",
-          '{"name": "' + "x" * (2 * 1024 * 1024) + '"}')
+    write(
+        chrome / "Default/Extensions" / huge_rel / "manifest.json",
+        '{"name": "' + "x" * (2 * 1024 * 1024) + '"}',
+    )
     secure = chrome / "Default/Secure Preferences"
-    write(secure, {"extensions": {"settings": {
-        AI_ID: {"path": rel, "location": 1},
-        OTHER_ID: {"path": huge_rel, "location": 1},
-        ORPHAN_ID: {"path": f"{ORPHAN_ID}/1_0", "location": 1},  # manifest missing
-    }}})
+    write(
+        secure,
+        {
+            "extensions": {
+                "settings": {
+                    AI_ID: {"path": rel, "location": 1},
+                    OTHER_ID: {"path": huge_rel, "location": 1},
+                    ORPHAN_ID: {"path": f"{ORPHAN_ID}/1_0", "location": 1},  # manifest missing
+                }
+            }
+        },
+    )
     # A symlink loop where a profile's Extensions folder should be.
     loop = chrome / "Profile 2"
     write(loop / "Preferences", {"extensions": {"settings": {}}})
@@ -262,31 +330,52 @@ def test_firefox_profiles_ini_and_forks(tmp_path: Path) -> None:
     user = make_user(tmp_path, "gina", "linux")
     firefox = user.home / ".mozilla/firefox"
     elsewhere = tmp_path / "data/ff-custom"
-    write(firefox / "profiles.ini", (
-        "[General]\nStartWithLastProfile=1\n\n"
-        "[Profile0]\nName=default-release\nIsRelative=1\nPath=x1y2.default-release\n\n"
-        f"[Profile1]\nName=custom\nIsRelative=0\nPath={elsewhere}\n"
-    ))
+    write(
+        firefox / "profiles.ini",
+        (
+            "[General]\nStartWithLastProfile=1\n\n"
+            "[Profile0]\nName=default-release\nIsRelative=1\nPath=x1y2.default-release\n\n"
+            f"[Profile1]\nName=custom\nIsRelative=0\nPath={elsewhere}\n"
+        ),
+    )
     addon = {
-        "id": "ai-helper@example.test", "type": "extension", "version": "2.0",
-        "active": True, "userDisabled": False, "appDisabled": False,
-        "defaultLocale": {"name": "AI Helper"}, "location": "app-profile",
+        "id": "ai-helper@example.test",
+        "type": "extension",
+        "version": "2.0",
+        "active": True,
+        "userDisabled": False,
+        "appDisabled": False,
+        "defaultLocale": {"name": "AI Helper"},
+        "location": "app-profile",
         "userPermissions": {"permissions": ["storage"], "origins": ["https://claude.ai/*"]},
-        "signedState": 2, "foreignInstall": False, "installDate": 1764201600000,
+        "signedState": 2,
+        "foreignInstall": False,
+        "installDate": 1764201600000,
         "installTelemetryInfo": {"source": "amo"},
     }
     theme = {"id": "dark@mozilla.org", "type": "theme", "active": True}
-    sideloaded = dict(addon, id="side@example.test", foreignInstall=True, active=False,
-                      userDisabled=True)
+    sideloaded = dict(
+        addon, id="side@example.test", foreignInstall=True, active=False, userDisabled=True
+    )
     write(firefox / "x1y2.default-release/extensions.json", {"addons": [addon, theme, sideloaded]})
     write(elsewhere / "extensions.json", {"addons": [dict(addon, location="app-temporary")]})
-    write(user.home / "snap/firefox/common/.mozilla/firefox/s.default/extensions.json",
-          {"addons": [addon]})
+    write(
+        user.home / "snap/firefox/common/.mozilla/firefox/s.default/extensions.json",
+        {"addons": [addon]},
+    )
     write(user.home / ".zen/z.default/extensions.json", {"addons": [addon]})
     observations, errors = run(BrowserExtensionScanner(), context(tmp_path, user))
     assert errors == []
-    rows = {(o.indicator, o.evidence["browser"], o.evidence["profile"],
-             o.evidence["install_source"], o.evidence["enabled"]) for o in observations}
+    rows = {
+        (
+            o.indicator,
+            o.evidence["browser"],
+            o.evidence["profile"],
+            o.evidence["install_source"],
+            o.evidence["enabled"],
+        )
+        for o in observations
+    }
     assert rows == {
         ("ai-helper@example.test", "firefox", "default-release", "web_store", True),
         ("side@example.test", "firefox", "default-release", "sideloaded", False),
@@ -305,23 +394,29 @@ def test_matched_findings_carry_browser_evidence(tmp_path: Path, test_matcher: M
     chrome = user.home / ".config/google-chrome"
     rel = store_extension(chrome / "Default", AI_ID, manifest())
     rel_other = store_extension(chrome / "Default", OTHER_ID, manifest(name="Not AI"))
-    chrome_profile(chrome, "Default", secure={AI_ID: {"path": rel, "location": 1},
-                                              OTHER_ID: {"path": rel_other, "location": 1}})
+    chrome_profile(
+        chrome,
+        "Default",
+        secure={AI_ID: {"path": rel, "location": 1}, OTHER_ID: {"path": rel_other, "location": 1}},
+    )
     result = run_scan(context(tmp_path, user), (BrowserExtensionScanner(),), test_matcher)
     assert [(f.service_id, f.indicator, f.user) for f in result.findings] == [
-        ("test-ai-extension", AI_ID, "hana")]
+        ("test-ai-extension", AI_ID, "hana")
+    ]
     finding = result.findings[0]
     assert finding.confidence.value == "high"
     assert finding.evidence["browser"] == "chrome"
     assert finding.evidence["profile"] == "Default"
 
 
-def test_half_written_preferences_are_read_again(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_half_written_preferences_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = make_user(tmp_path, "ivan", "linux")
     chrome = user.home / ".config/google-chrome"
-    rel = store_extension(chrome / "Default", AI_ID, manifest(
-        permissions=["tabs", {"fileSystem": ["write"]}, 7]))
+    rel = store_extension(
+        chrome / "Default", AI_ID, manifest(permissions=["tabs", {"fileSystem": ["write"]}, 7])
+    )
     chrome_profile(chrome, "Default", secure={AI_ID: {"path": rel, "location": 1}})
     real = browsers.read_json_object
     calls: list[str] = []
@@ -344,24 +439,45 @@ def test_half_written_preferences_are_read_again(tmp_path: Path,
 def test_firefox_in_a_windows_image_with_an_absolute_profile_path(tmp_path: Path) -> None:
     user = make_user(tmp_path, "carol", "windows")
     root = user.home / "AppData/Roaming/Mozilla/Firefox"
-    write(root / "profiles.ini",
-          "[Profile0]\nName=work\nIsRelative=0\nPath=C:\\Users\\carol\\ff-work\n")
-    write(user.home / "ff-work/extensions.json", {"addons": [
-        {"id": "ai-helper@example.test", "type": "extension", "active": True,
-         "location": "app-profile", "installTelemetryInfo": {"source": "enterprise-policy"}}]})
-    msix = user.home / ("AppData/Local/Packages/Mozilla.Firefox_n80bbvh6b1yt2/LocalCache/"
-                        "Roaming/Mozilla/Firefox/Profiles/m.default")
-    write(msix / "extensions.json", {"addons": [{"id": "ai-helper@example.test",
-                                                 "active": False, "userDisabled": True}]})
+    write(
+        root / "profiles.ini",
+        "[Profile0]\nName=work\nIsRelative=0\nPath=C:\\Users\\carol\\ff-work\n",
+    )
+    write(
+        user.home / "ff-work/extensions.json",
+        {
+            "addons": [
+                {
+                    "id": "ai-helper@example.test",
+                    "type": "extension",
+                    "active": True,
+                    "location": "app-profile",
+                    "installTelemetryInfo": {"source": "enterprise-policy"},
+                }
+            ]
+        },
+    )
+    msix = user.home / (
+        "AppData/Local/Packages/Mozilla.Firefox_n80bbvh6b1yt2/LocalCache/"
+        "Roaming/Mozilla/Firefox/Profiles/m.default"
+    )
+    write(
+        msix / "extensions.json",
+        {"addons": [{"id": "ai-helper@example.test", "active": False, "userDisabled": True}]},
+    )
     observations, errors = run(BrowserExtensionScanner(), context(tmp_path, user))
     assert errors == []
-    assert {(o.evidence["profile"], o.evidence["install_source"], o.evidence["enabled"])
-            for o in observations} == {("work", "policy", True), ("m.default", "user", False)}
+    assert {
+        (o.evidence["profile"], o.evidence["install_source"], o.evidence["enabled"])
+        for o in observations
+    } == {("work", "policy", True), ("m.default", "user", False)}
 
 
 def test_message_lookup_reads_only_the_entry_it_needs() -> None:
-    tricky = ('{"desc": {"message": "quote \\"appName\\": here"}, '
-              '"APPNAME": {"message": "Hello", "placeholders": {"a": {"content": "$1"}}}}')
+    tricky = (
+        '{"desc": {"message": "quote \\"appName\\": here"}, '
+        '"APPNAME": {"message": "Hello", "placeholders": {"a": {"content": "$1"}}}}'
+    )
     assert _message(tricky, "appname") == "Hello"
     assert _message('{"appName": "not an entry"}', "appname") is None
     assert _message('{"appName": {"message": "Hi"}', "appname") == "Hi"  # truncated file

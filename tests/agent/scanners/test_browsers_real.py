@@ -20,18 +20,31 @@ EXTENSION = FIXTURES / "extensions" / "ai-helper"
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a Chromium binary")
-def test_real_chromium_profile_with_unpacked_extension(tmp_path: Path,
-                                                       test_matcher: Matcher) -> None:
+def test_real_chromium_profile_with_unpacked_extension(
+    tmp_path: Path, test_matcher: Matcher
+) -> None:
     assert CHROMIUM is not None
     user = make_user(tmp_path, "alice", "linux")
     user_data = user.home / ".config" / "chromium"
     extension = shutil.copytree(EXTENSION, tmp_path / "ext")
     browser = subprocess.run(
-        [CHROMIUM, "--headless=new", "--no-sandbox", f"--user-data-dir={user_data}",
-         f"--load-extension={extension}", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--timeout=2000", "about:blank"],
-        check=False, timeout=120, capture_output=True,
+        [
+            CHROMIUM,
+            "--headless=new",
+            "--no-sandbox",
+            f"--user-data-dir={user_data}",
+            f"--load-extension={extension}",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--timeout=2000",
+            "about:blank",
+        ],
+        check=False,
+        timeout=120,
+        capture_output=True,
     )
     if not (user_data / "Default" / "Preferences").is_file():
         # A confined (snap) or broken browser install, not a scanner problem.
@@ -53,10 +66,13 @@ def test_real_chromium_profile_with_unpacked_extension(tmp_path: Path,
     assert found.evidence["enabled"] is True
     assert found.evidence["path"] == str(extension)
     assert isinstance(found.evidence["install_time"], str)
-    assert found.evidence["host_permissions"] == ["https://chatgpt.com/*",
-                                                  "https://api.openai.com/*"]
+    assert found.evidence["host_permissions"] == [
+        "https://chatgpt.com/*",
+        "https://api.openai.com/*",
+    ]
     assert found.hints["content_script_matches"] == ["https://claude.ai/*"]
 
     result = run_scan(context(tmp_path, user), (BrowserExtensionScanner(),), test_matcher)
     assert [(f.service_id, f.indicator) for f in result.findings] == [
-        ("test-ai-extension", expected_id)]
+        ("test-ai-extension", expected_id)
+    ]

@@ -41,8 +41,9 @@ def test_address_book_caches_by_ttl_and_remembers_failures() -> None:
         return ["203.0.113.7"], 120
 
     clock = Clock()
-    book = AddressBook(names=("api.example.test", "down.example.test"), resolve=resolve,
-                       clock=clock)
+    book = AddressBook(
+        names=("api.example.test", "down.example.test"), resolve=resolve, clock=clock
+    )
     assert book.refresh() == ["down.example.test"]
     assert book.index() == {"203.0.113.7": "api.example.test"}
     clock.now += 100
@@ -90,7 +91,9 @@ def test_dns_resolve_against_a_local_resolver(local_dns: int) -> None:
     assert addresses == ["203.0.113.9"]
     assert ttl == 42
     assert dns_resolve("nothing.example.test", nameservers=["127.0.0.1"], port=local_dns) == (
-        [], 300)
+        [],
+        300,
+    )
 
 
 @pytest.fixture
@@ -125,7 +128,8 @@ def test_connection_to_a_catalogue_host_is_matched(connected: int, tmp_path: Pat
     # them into one finding per process owner: look for the service, not for our port.
     result = run_scan(ScanContext(), (scanner,), Matcher(catalogue))
     assert ("openai-api", "connection", "api.openai.com") in {
-        (f.service_id, f.kind.value, f.indicator) for f in result.findings}
+        (f.service_id, f.kind.value, f.indicator) for f in result.findings
+    }
 
 
 def test_loopback_and_private_peers_are_ignored_by_default(connected: int) -> None:

@@ -23,19 +23,28 @@ def test_footprints_on_each_layout(tmp_path: Path) -> None:
     observations, errors = run(FootprintScanner(), context(tmp_path, linux, mac, win))
     assert errors == []
     rows = {(o.user, o.evidence["tool"], Path(o.indicator).name) for o in observations}
-    assert rows == {("alice", "claude_code", ".claude"), ("alice", "codex_cli", ".codex"),
-                    ("bob", "chatgpt_desktop", "com.openai.chat"),
-                    ("carol", "claude_desktop", "Claude")}
+    assert rows == {
+        ("alice", "claude_code", ".claude"),
+        ("alice", "codex_cli", ".codex"),
+        ("bob", "chatgpt_desktop", "com.openai.chat"),
+        ("carol", "claude_desktop", "Claude"),
+    }
     codex = next(o for o in observations if o.evidence["tool"] == "codex_cli")
     assert codex.evidence["modified_at"] == "2025-11-27T00:00:00Z"
     assert "secret" not in repr([o.evidence for o in observations])
 
     folder = tmp_path / "catalogue"
-    write(folder / "tools.yaml", (
-        "services:\n  - id: test-claude-code\n    name: Claude Code\n    vendor: Tests\n"
-        "    category: coding_assistant\n    indicators:\n      install_paths: [/.claude]\n"
-        "    sources: [https://example.test]\n"))
-    result = run_scan(context(tmp_path, linux, mac, win), (FootprintScanner(),),
-                      Matcher(load_catalogue(folder)))
+    write(
+        folder / "tools.yaml",
+        (
+            "services:\n  - id: test-claude-code\n    name: Claude Code\n    vendor: Tests\n"
+            "    category: coding_assistant\n    indicators:\n      install_paths: [/.claude]\n"
+            "    sources: [https://example.test]\n"
+        ),
+    )
+    result = run_scan(
+        context(tmp_path, linux, mac, win), (FootprintScanner(),), Matcher(load_catalogue(folder))
+    )
     assert [(f.user, f.service_id, f.kind.value) for f in result.findings] == [
-        ("alice", "test-claude-code", "app")]
+        ("alice", "test-claude-code", "app")
+    ]

@@ -18,17 +18,38 @@ from tests.agent.scanners.helpers import write
 
 def _populate(home: Path, layout: str) -> None:
     """Put one AI footprint per scanner into a home laid out for ``layout``."""
-    roaming = {"linux": ".config", "darwin": "Library/Application Support",
-               "windows": "AppData/Roaming"}[layout]
-    write(home / ".vscode/extensions/extensions.json", [
-        {"identifier": {"id": "GitHub.copilot"}, "version": "1.0.0",
-         "relativeLocation": "github.copilot-1.0.0"}])
-    site = {"linux": ".local/lib/python3.12/site-packages",
-            "darwin": "Library/Python/3.12/lib/python/site-packages",
-            "windows": "AppData/Roaming/Python/Python312/site-packages"}[layout]
+    roaming = {
+        "linux": ".config",
+        "darwin": "Library/Application Support",
+        "windows": "AppData/Roaming",
+    }[layout]
+    write(
+        home / ".vscode/extensions/extensions.json",
+        [
+            {
+                "identifier": {"id": "GitHub.copilot"},
+                "version": "1.0.0",
+                "relativeLocation": "github.copilot-1.0.0",
+            }
+        ],
+    )
+    site = {
+        "linux": ".local/lib/python3.12/site-packages",
+        "darwin": "Library/Python/3.12/lib/python/site-packages",
+        "windows": "AppData/Roaming/Python/Python312/site-packages",
+    }[layout]
     write(home / site / "openai-1.0.0.dist-info/METADATA", "Name: openai\nVersion: 1.0.0\n\n")
-    write(home / f"{roaming}/Claude/claude_desktop_config.json", {"mcpServers": {
-        "code": {"command": "npx", "args": ["-y", "@anthropic-ai/claude-code", "mcp", "serve"]}}})
+    write(
+        home / f"{roaming}/Claude/claude_desktop_config.json",
+        {
+            "mcpServers": {
+                "code": {
+                    "command": "npx",
+                    "args": ["-y", "@anthropic-ai/claude-code", "mcp", "serve"],
+                }
+            }
+        },
+    )
     write(home / "work/app/.env", "ANTHROPIC_API_KEY=sk-ant-xxxxxxxxxxxxxxxx\n")
     model = home / ".lmstudio/models/q/model.gguf"
     model.parent.mkdir(parents=True)
@@ -37,19 +58,30 @@ def _populate(home: Path, layout: str) -> None:
 
 
 def _linux(root: Path) -> None:
-    write(root / "etc/passwd", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:"
-                               "/bin/bash\nsvc:x:999:999::/srv/svc:/usr/sbin/nologin\n")
+    write(
+        root / "etc/passwd",
+        "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:"
+        "/bin/bash\nsvc:x:999:999::/srv/svc:/usr/sbin/nologin\n",
+    )
     _populate(root / "home/alice", "linux")
     _populate(root / "srv/svc", "linux")  # a service account: never scanned
 
 
 def _darwin(root: Path) -> None:
     (root / "System/Library").mkdir(parents=True)
-    write(root / "var/db/dslocal/nodes/Default/users/alice.plist", plistlib.dumps(
-        {"name": ["alice"], "home": ["/Users/alice"], "uid": ["501"], "shell": ["/bin/zsh"]}))
+    write(
+        root / "var/db/dslocal/nodes/Default/users/alice.plist",
+        plistlib.dumps(
+            {"name": ["alice"], "home": ["/Users/alice"], "uid": ["501"], "shell": ["/bin/zsh"]}
+        ),
+    )
     _populate(root / "Users/alice", "darwin")
-    write(root / "Applications/Claude.app/Contents/Info.plist", plistlib.dumps(
-        {"CFBundleIdentifier": "com.anthropic.claudefordesktop", "CFBundleName": "Claude"}))
+    write(
+        root / "Applications/Claude.app/Contents/Info.plist",
+        plistlib.dumps(
+            {"CFBundleIdentifier": "com.anthropic.claudefordesktop", "CFBundleName": "Claude"}
+        ),
+    )
 
 
 def _windows(root: Path) -> None:
@@ -58,11 +90,12 @@ def _windows(root: Path) -> None:
     (root / "Users/Public").mkdir(parents=True)
 
 
-@pytest.mark.parametrize(("layout", "build"), [("linux", _linux), ("darwin", _darwin),
-                                               ("windows", _windows)])
-def test_image_scan_finds_every_footprint(tmp_path: Path, layout: str,
-                                          build: Callable[[Path], None],
-                                          default_matcher: Matcher) -> None:
+@pytest.mark.parametrize(
+    ("layout", "build"), [("linux", _linux), ("darwin", _darwin), ("windows", _windows)]
+)
+def test_image_scan_finds_every_footprint(
+    tmp_path: Path, layout: str, build: Callable[[Path], None], default_matcher: Matcher
+) -> None:
     build(tmp_path)
     assert platform_of_root(tmp_path) == layout
     users = local_users(tmp_path)

@@ -21,8 +21,9 @@ def dist_info(site: Path, name: str, version: str, requires: list[str] = ()) -> 
     lines += [f"Requires-Dist: {req}" for req in requires]
     # The body (a long description) is never read: put a fake requirement there to prove it.
     body = "\n\nRequires-Dist: not-a-header-anymore\n" + "x" * 100_000
-    write(site / f"{name.replace('-', '_')}-{version}.dist-info" / "METADATA",
-          "\n".join(lines) + body)
+    write(
+        site / f"{name.replace('-', '_')}-{version}.dist-info" / "METADATA", "\n".join(lines) + body
+    )
 
 
 def node_package(node_modules: Path, name: str, version: str, **extra: object) -> None:
@@ -32,21 +33,39 @@ def node_package(node_modules: Path, name: str, version: str, **extra: object) -
 def test_python_locations_on_each_layout(tmp_path: Path, default_matcher: Matcher) -> None:
     linux = make_user(tmp_path, "alice", "linux")
     dist_info(tmp_path / "usr/lib/python3.11/site-packages", "requests", "2.31.0")
-    dist_info(linux.home / ".local/lib/python3.12/site-packages", "openai", "1.40.0",
-              ["httpx>=0.23", "pydantic (>=1.9)", "typing-extensions; python_version<'3.11'"])
-    dist_info(linux.home / "projects/chatbot/.venv/lib/python3.12/site-packages", "anthropic",
-              "0.34.0")
-    dist_info(linux.home / ".pyenv/versions/3.10.14/lib/python3.10/site-packages",
-              "langchain", "0.2.1", ["openai"])
-    dist_info(linux.home / "miniconda3/envs/ml/lib/python3.11/site-packages",
-              "google-generativeai", "0.7.2")
-    write(linux.home / ".local/share/pipx/venvs/llm/lib/python3.12/site-packages/"
-          "llm-0.13-py3.12.egg-info/PKG-INFO", "Name: llm\nVersion: 0.13\n")
+    dist_info(
+        linux.home / ".local/lib/python3.12/site-packages",
+        "openai",
+        "1.40.0",
+        ["httpx>=0.23", "pydantic (>=1.9)", "typing-extensions; python_version<'3.11'"],
+    )
+    dist_info(
+        linux.home / "projects/chatbot/.venv/lib/python3.12/site-packages", "anthropic", "0.34.0"
+    )
+    dist_info(
+        linux.home / ".pyenv/versions/3.10.14/lib/python3.10/site-packages",
+        "langchain",
+        "0.2.1",
+        ["openai"],
+    )
+    dist_info(
+        linux.home / "miniconda3/envs/ml/lib/python3.11/site-packages",
+        "google-generativeai",
+        "0.7.2",
+    )
+    write(
+        linux.home / ".local/share/pipx/venvs/llm/lib/python3.12/site-packages/"
+        "llm-0.13-py3.12.egg-info/PKG-INFO",
+        "Name: llm\nVersion: 0.13\n",
+    )
     mac = make_user(tmp_path, "bob", "darwin")
     dist_info(mac.home / "Library/Python/3.9/lib/python/site-packages", "mistralai", "1.0.0")
     win = make_user(tmp_path, "carol", "windows")
-    dist_info(win.home / "AppData/Local/Programs/Python/Python312/Lib/site-packages",
-              "transformers", "4.44.0")
+    dist_info(
+        win.home / "AppData/Local/Programs/Python/Python312/Lib/site-packages",
+        "transformers",
+        "4.44.0",
+    )
     dist_info(win.home / "work/agent/venv/Lib/site-packages", "ollama", "0.3.0")
 
     observations, errors = run(PackageScanner(), context(tmp_path, linux, mac, win))
@@ -78,12 +97,21 @@ def test_python_locations_on_each_layout(tmp_path: Path, default_matcher: Matche
 
 def test_node_locations_and_scoped_packages(tmp_path: Path, default_matcher: Matcher) -> None:
     linux = make_user(tmp_path, "alice", "linux")
-    node_package(tmp_path / "usr/lib/node_modules", "@anthropic-ai/claude-code", "1.0.0",
-                 bin={"claude": "cli.js"})
-    node_package(linux.home / ".nvm/versions/node/v20.11.0/lib/node_modules", "@openai/codex",
-                 "0.1.0", bin={"codex": "bin/codex.js"})
-    node_package(linux.home / "src/webapp/node_modules", "openai", "4.0.0",
-                 dependencies={"node-fetch": "^2"})
+    node_package(
+        tmp_path / "usr/lib/node_modules",
+        "@anthropic-ai/claude-code",
+        "1.0.0",
+        bin={"claude": "cli.js"},
+    )
+    node_package(
+        linux.home / ".nvm/versions/node/v20.11.0/lib/node_modules",
+        "@openai/codex",
+        "0.1.0",
+        bin={"codex": "bin/codex.js"},
+    )
+    node_package(
+        linux.home / "src/webapp/node_modules", "openai", "4.0.0", dependencies={"node-fetch": "^2"}
+    )
     node_package(linux.home / "src/webapp/node_modules", "left-pad", "1.3.0")
     write(linux.home / "src/webapp/node_modules/broken/package.json", "{oops")
     win = make_user(tmp_path, "carol", "windows")
@@ -104,7 +132,11 @@ def test_node_locations_and_scoped_packages(tmp_path: Path, default_matcher: Mat
     assert claude.evidence["commands"] == ["claude"]
     result = run_scan(context(tmp_path, linux, win), (PackageScanner(),), default_matcher)
     assert {f.service_id for f in result.findings} == {
-        "anthropic-claude-code", "openai-codex-cli", "openai-api", "google-gemini-cli"}
+        "anthropic-claude-code",
+        "openai-codex-cli",
+        "openai-api",
+        "google-gemini-cli",
+    }
 
 
 def test_symlink_loops_and_unreadable_homes(tmp_path: Path) -> None:
@@ -129,13 +161,29 @@ def test_real_packages_from_pypi_and_npm(tmp_path: Path, default_matcher: Matche
         pytest.skip("needs npm")
     user = make_user(tmp_path, "alice", "linux")
     site = user.home / ".local/lib/python3.12/site-packages"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", "--target", str(site), "anthropic"],
-                   check=True, timeout=240)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            "anthropic",
+        ],
+        check=True,
+        timeout=240,
+    )
     project = user.home / "code" / "bot"
     project.mkdir(parents=True)
-    subprocess.run([npm, "install", "--prefix", str(project), "--no-audit", "--no-fund",
-                    "--silent", "ollama"], check=True, timeout=240)
+    subprocess.run(
+        [npm, "install", "--prefix", str(project), "--no-audit", "--no-fund", "--silent", "ollama"],
+        check=True,
+        timeout=240,
+    )
 
     observations, errors = run(PackageScanner(), context(tmp_path, user))
     assert errors == []
@@ -149,15 +197,19 @@ def test_real_packages_from_pypi_and_npm(tmp_path: Path, default_matcher: Matche
     assert "whatwg-fetch" in by_name  # its dependency, installed alongside
     result = run_scan(context(tmp_path, user), (PackageScanner(),), default_matcher)
     assert {(f.service_id, f.indicator) for f in result.findings} >= {
-        ("anthropic-api", "anthropic"), ("ollama", "ollama")}
+        ("anthropic-api", "anthropic"),
+        ("ollama", "ollama"),
+    }
 
 
 def test_long_metadata_headers_are_read_in_full(tmp_path: Path) -> None:
     user = make_user(tmp_path, "alice", "linux")
     site = user.home / ".local/lib/python3.12/site-packages"
     header = ["Name: big", "Version: 1"] + [f"Classifier: Topic :: {i}" for i in range(400)]
-    write(site / "big-1.dist-info/METADATA",
-          "\n".join([*header, "Requires-Dist: openai>=1"]) + "\n\nbody\nRequires-Dist: nope\n")
+    write(
+        site / "big-1.dist-info/METADATA",
+        "\n".join([*header, "Requires-Dist: openai>=1"]) + "\n\nbody\nRequires-Dist: nope\n",
+    )
     observations, errors = run(PackageScanner(), context(tmp_path, user))
     assert errors == []
     assert observations[0].hints["dependencies"] == ["openai"]

@@ -28,11 +28,19 @@ PROMPT = "summarise the board minutes about the merger"
 @pytest.fixture
 def claude_like() -> Iterator[subprocess.Popen[bytes]]:
     """A real process whose command line carries a catalogue marker, a key and a prompt."""
-    proc = subprocess.Popen([
-        sys.executable, "-c", "import time; time.sleep(120)",
-        "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js",
-        "--api-key", SECRET, "-p", PROMPT, f"--token={SECRET}",
-    ])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; time.sleep(120)",
+            "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+            "--api-key",
+            SECRET,
+            "-p",
+            PROMPT,
+            f"--token={SECRET}",
+        ]
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # wait until the kernel shows the final command line
         try:
@@ -69,7 +77,8 @@ def test_real_process_is_observed_with_redacted_args(
     # merged with it into one finding, and might come first.
     result = run_scan(ScanContext(), (_OnlyPid(claude_like.pid),), default_matcher)
     assert [(f.service_id, f.confidence.value) for f in result.findings] == [
-        ("anthropic-claude-code", "high")]
+        ("anthropic-claude-code", "high")
+    ]
     assert SECRET not in json.dumps(result.findings[0].to_dict())
 
 
@@ -93,15 +102,35 @@ class _FakeProcess:
         self.pid = info["pid"]
 
 
-def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.MonkeyPatch) -> None:
     infos = [
-        {"pid": 10, "name": "Cursor", "exe": None, "cmdline": None, "username": None,
-         "ppid": 1, "create_time": None},  # every protected field came back as None
-        {"pid": 11, "name": None, "exe": None, "cmdline": None, "username": None,
-         "ppid": None, "create_time": None},  # vanished before its name could be read
-        {"pid": 1, "name": "init", "exe": "/sbin/init", "cmdline": ["/sbin/init"],
-         "username": "root", "ppid": 0, "create_time": 1.0},
+        {
+            "pid": 10,
+            "name": "Cursor",
+            "exe": None,
+            "cmdline": None,
+            "username": None,
+            "ppid": 1,
+            "create_time": None,
+        },  # every protected field came back as None
+        {
+            "pid": 11,
+            "name": None,
+            "exe": None,
+            "cmdline": None,
+            "username": None,
+            "ppid": None,
+            "create_time": None,
+        },  # vanished before its name could be read
+        {
+            "pid": 1,
+            "name": "init",
+            "exe": "/sbin/init",
+            "cmdline": ["/sbin/init"],
+            "username": "root",
+            "ppid": 0,
+            "create_time": 1.0,
+        },
     ]
 
     def fake_iter(attrs: list[str], ad_value: object) -> Iterator[_FakeProcess]:
@@ -121,20 +150,25 @@ def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.Mon
     assert "args" not in cursor.evidence
 
 
-
 def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
     monkeypatch: pytest.MonkeyPatch, default_matcher: Matcher
 ) -> None:
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-c", (
-        "import socket, time\n"
-        f"s = socket.create_connection(('127.0.0.1', {port}))\n"
-        "time.sleep(60)")])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import socket, time\n"
+                f"s = socket.create_connection(('127.0.0.1', {port}))\n"
+                "time.sleep(60)"
+            ),
+        ]
+    )
     accepted, _ = server.accept()
     try:
-        book = AddressBook.for_hosts(["api.openai.com"],
-                                     resolve=lambda name: (["127.0.0.1"], 300))
+        book = AddressBook.for_hosts(["api.openai.com"], resolve=lambda name: (["127.0.0.1"], 300))
         book.refresh()
         monkeypatch.setattr(processes, "is_public", lambda address: True)  # loopback stands in
         observations, _ = run(ProcessScanner(book), ScanContext())
@@ -145,6 +179,10 @@ def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
         child.wait()
         accepted.close()
         server.close()
-    verdict = assess(default_matcher, IndicatorKind.PROCESS, "my-internal-tool",
-                     {"remote_hosts": ["api.openai.com"]})
+    verdict = assess(
+        default_matcher,
+        IndicatorKind.PROCESS,
+        "my-internal-tool",
+        {"remote_hosts": ["api.openai.com"]},
+    )
     assert verdict is not None and verdict.related_service == "openai-api"

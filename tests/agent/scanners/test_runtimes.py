@@ -63,8 +63,10 @@ def process_named_ollama(tmp_path: Path) -> Iterator[tuple[int, int]]:
     link = tmp_path / "bin" / "ollama"
     link.parent.mkdir()
     os.symlink(os.path.realpath(sys.executable), link)
-    code = ("import socket,sys,time\ns=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n"
-            "print(s.getsockname()[1],flush=True)\ntime.sleep(120)")
+    code = (
+        "import socket,sys,time\ns=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n"
+        "print(s.getsockname()[1],flush=True)\ntime.sleep(120)"
+    )
     proc = subprocess.Popen([str(link), "-I", "-c", code], stdout=subprocess.PIPE)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
@@ -76,11 +78,15 @@ def process_named_ollama(tmp_path: Path) -> Iterator[tuple[int, int]]:
 
 def _catalogue(tmp_path: Path, *ports: int) -> Matcher:
     folder = tmp_path / "catalogue"
-    write(folder / "runtimes.yaml", (
-        "services:\n  - id: test-ollama\n    name: Ollama\n    vendor: Tests\n"
-        "    category: local_model_runtime\n"
-        f"    indicators:\n      ports: [{', '.join(map(str, ports))}]\n"
-        "    sources: [https://example.test]\n"))
+    write(
+        folder / "runtimes.yaml",
+        (
+            "services:\n  - id: test-ollama\n    name: Ollama\n    vendor: Tests\n"
+            "    category: local_model_runtime\n"
+            f"    indicators:\n      ports: [{', '.join(map(str, ports))}]\n"
+            "    sources: [https://example.test]\n"
+        ),
+    )
     return Matcher(load_catalogue(folder))
 
 
@@ -90,15 +96,28 @@ def test_http_probe_reads_json_from_loopback(fake_ollama: int) -> None:
 
 
 def test_ports_are_reported_only_when_corroborated(
-    tmp_path: Path, fake_ollama: int, silent_listener: int,
+    tmp_path: Path,
+    fake_ollama: int,
+    silent_listener: int,
     process_named_ollama: tuple[int, int],
 ) -> None:
     named_pid, named_port = process_named_ollama
     runtimes = (
-        Runtime("ollama", fake_ollama, frozenset({"ollama"}), "/api/version",
-                lambda doc: isinstance(doc, dict) and "version" in doc, "version"),
-        Runtime("lm-studio", silent_listener, frozenset({"lm studio"}), "/v1/models",
-                lambda doc: isinstance(doc, dict) and "data" in doc),
+        Runtime(
+            "ollama",
+            fake_ollama,
+            frozenset({"ollama"}),
+            "/api/version",
+            lambda doc: isinstance(doc, dict) and "version" in doc,
+            "version",
+        ),
+        Runtime(
+            "lm-studio",
+            silent_listener,
+            frozenset({"lm studio"}),
+            "/v1/models",
+            lambda doc: isinstance(doc, dict) and "data" in doc,
+        ),
     )
     scanner = LocalRuntimeScanner(runtimes=runtimes)
     observations, errors = run(scanner, ScanContext())
@@ -119,7 +138,9 @@ def test_ports_are_reported_only_when_corroborated(
     matcher = _catalogue(tmp_path, fake_ollama, named_port)
     result = run_scan(ScanContext(), (scanner,), matcher)
     assert {(f.indicator, f.service_id) for f in result.findings} == {
-        (str(fake_ollama), "test-ollama"), (str(named_port), "test-ollama")}
+        (str(fake_ollama), "test-ollama"),
+        (str(named_port), "test-ollama"),
+    }
 
 
 def sparse(path: Path, size: int) -> None:
@@ -142,21 +163,35 @@ def test_model_files_and_runtime_data_dirs(tmp_path: Path, test_matcher: Matcher
     sparse(linux.home / ".cache/huggingface/hub/models--x--y/blobs/model.safetensors", 2 << 20)
     mac = make_user(tmp_path, "bob", "darwin")
     sparse(mac.home / "Library/Application Support/nomic.ai/GPT4All/orca.gguf", 2 << 20)
-    write(tmp_path / "usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/library/"
-          "phi3/mini", {"layers": []})
+    write(
+        tmp_path / "usr/share/ollama/.ollama/models/manifests/registry.ollama.ai/library/phi3/mini",
+        {"layers": []},
+    )
 
     observations, errors = run(ModelFileScanner(), context(tmp_path, linux, mac))
     assert errors == []
-    runtimes = {(o.evidence["runtime"], o.user) for o in observations
-                if o.kind.value == "runtime"}
-    assert runtimes == {("ollama", None), ("ollama", "alice"), ("lm-studio", "alice"),
-                        ("huggingface", "alice"), ("gpt4all", "bob")}
-    ollama = next(o for o in observations if o.kind.value == "runtime" and o.user == "alice"
-                  and o.evidence["runtime"] == "ollama")
+    runtimes = {(o.evidence["runtime"], o.user) for o in observations if o.kind.value == "runtime"}
+    assert runtimes == {
+        ("ollama", None),
+        ("ollama", "alice"),
+        ("lm-studio", "alice"),
+        ("huggingface", "alice"),
+        ("gpt4all", "bob"),
+    }
+    ollama = next(
+        o
+        for o in observations
+        if o.kind.value == "runtime" and o.user == "alice" and o.evidence["runtime"] == "ollama"
+    )
     assert ollama.evidence["models"] == ["llama3.2:latest", "someone/coder:7b"]
     models = {Path(o.indicator).name: o for o in observations if o.kind.value == "model_file"}
-    assert set(models) == {"qwen-7b-q4.gguf", "mistral-7b.Q4_K_M.gguf", "weights.safetensors",
-                           "model.safetensors", "orca.gguf"}
+    assert set(models) == {
+        "qwen-7b-q4.gguf",
+        "mistral-7b.Q4_K_M.gguf",
+        "weights.safetensors",
+        "model.safetensors",
+        "orca.gguf",
+    }
     assert models["qwen-7b-q4.gguf"].evidence["size_bytes"] == 3 << 20
     assert models["qwen-7b-q4.gguf"].evidence["runtime"] == "lm-studio"
     assert models["mistral-7b.Q4_K_M.gguf"].evidence["format"] == "gguf"

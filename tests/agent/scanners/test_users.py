@@ -22,8 +22,12 @@ bob:x:1001:1001:Bob:/srv/people/bob:/usr/bin/zsh
 
 def test_passwd_login_users_only(tmp_path: Path) -> None:
     users = list(users_from_passwd(PASSWD, root=tmp_path))
-    assert [(u.name, u.uid) for u in users] == [("root", 0), ("alice", 1000), ("toor", 0),
-                                                 ("bob", 1001)]
+    assert [(u.name, u.uid) for u in users] == [
+        ("root", 0),
+        ("alice", 1000),
+        ("toor", 0),
+        ("bob", 1001),
+    ]
     assert users[1].home == tmp_path / "home/alice"
 
 
@@ -38,17 +42,23 @@ def test_linux_image_uses_its_own_passwd_not_a_glob(tmp_path: Path) -> None:
 def test_macos_image_reads_directory_services_records(tmp_path: Path) -> None:
     (tmp_path / "System/Library").mkdir(parents=True)
     records = tmp_path / "var/db/dslocal/nodes/Default/users"
-    for name, home, uid, shell in (("alice", "/Users/alice", "501", "/bin/zsh"),
-                                   ("_spotlight", "/var/empty", "89", "/usr/bin/false"),
-                                   ("daemon", "/var/root", "1", "/usr/bin/false"),
-                                   ("bob", "/Users/bob", "502", "/bin/bash")):
-        write(records / f"{name}.plist", plistlib.dumps(
-            {"name": [name], "home": [home], "uid": [uid], "shell": [shell]}))
+    for name, home, uid, shell in (
+        ("alice", "/Users/alice", "501", "/bin/zsh"),
+        ("_spotlight", "/var/empty", "89", "/usr/bin/false"),
+        ("daemon", "/var/root", "1", "/usr/bin/false"),
+        ("bob", "/Users/bob", "502", "/bin/bash"),
+    ):
+        write(
+            records / f"{name}.plist",
+            plistlib.dumps({"name": [name], "home": [home], "uid": [uid], "shell": [shell]}),
+        )
     (tmp_path / "Users/Shared").mkdir(parents=True)
     assert platform_of_root(tmp_path) == "darwin"
     users = local_users(tmp_path)
     assert [(u.name, u.uid, u.home) for u in users] == [
-        ("alice", 501, tmp_path / "Users/alice"), ("bob", 502, tmp_path / "Users/bob")]
+        ("alice", 501, tmp_path / "Users/alice"),
+        ("bob", 502, tmp_path / "Users/bob"),
+    ]
 
 
 def test_macos_image_without_records_falls_back_to_users_folder(tmp_path: Path) -> None:
