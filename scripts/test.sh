@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need and run every check: ruff (lint and format), mypy --strict and the whole pytest
+# Install what the tests need and run every check: ruff (lint, format), mypy --strict, the pytest
 # suite (SQLite and PostgreSQL, real Chromium, real processes and packets). Extra arguments
 # go to pytest.
 set -euo pipefail
