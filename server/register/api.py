@@ -61,7 +61,7 @@ def list_entries(
     _who: RegisterReader,
     status: Annotated[str | None, Query(pattern=_STATUS_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[RegisterEntryOut]:
     """List register entries by register id."""
     entries = register_store.list_register_entries(
