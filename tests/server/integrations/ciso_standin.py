@@ -19,8 +19,8 @@ version pinned in shared/reference/register.md), not from its code:
   shape (related objects as ``{"id", "str"}``, choices as their display label where CISO
   Assistant's read serializer does so).
 
-``faults`` lets a test make the next matching requests fail with a 5xx; ``requests`` records
-every request (method, path) the stand-in saw.
+``faults`` lets a test make the next matching requests fail with a 5xx; ``hooks`` run before a
+request is handled; ``requests`` records every request (method, path) the stand-in saw.
 """
 
 from __future__ import annotations
@@ -176,6 +176,9 @@ class StandIn:
     )
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # Called with (method, path) before a request is handled, e.g. to delete an object
+    # between the connector's listing and its PATCH.
+    hooks: list[Callable[[str, str], None]] = field(default_factory=list)
     page_size: int = 5000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -183,6 +186,12 @@ class StandIn:
         folder_id = str(uuid.uuid4())
         self.folders[folder_id] = name
         return folder_id
+
+    def delete(self, collection: str, pk: str) -> None:
+        """Delete an object as a CISO Assistant user would, with its relations."""
+        with self.lock:
+            del self.objects[collection][pk]
+            self._forget(pk)
 
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.requests if m not in ("GET", "HEAD")]
@@ -214,6 +223,8 @@ class StandIn:
                 ):
                     fault.count -= 1
                     return JSONResponse({"detail": "Internal Server Error"}, fault.status)
+        for hook in self.hooks:
+            hook(request.method, request.url.path)
         header = request.headers.get("authorization", "")
         parts = header.split()
         if not parts or parts[0].lower() != "token":

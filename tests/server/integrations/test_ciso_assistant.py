@@ -370,6 +370,35 @@ def test_an_object_deleted_in_ciso_assistant_is_created_again(
     assert all(standin.objects["applied-controls"][c]["assets"] == [new_id] for c in control_ids)
 
 
+def test_an_object_deleted_between_listing_and_patch_is_created_again(
+    api_url: str,
+    standin: StandIn,
+    folder: str,
+    sessions: sessionmaker[Session],
+    register: dict[str, str],
+) -> None:
+    push(api_url, sessions, folder)
+    old_id = by_ref(standin, "assets")[register["approved"]]["id"]
+    edit(sessions, register["approved"], purpose="Drafting and translating")
+
+    def delete_first(method: str, path: str) -> None:
+        if (method, path) == ("PATCH", f"/api/assets/{old_id}/"):
+            standin.delete("assets", old_id)
+
+    standin.hooks.append(delete_first)
+    before = len(standin.writes())
+    report = push(api_url, sessions, folder)
+
+    new = by_ref(standin, "assets")[register["approved"]]
+    assert new["id"] != old_id and new["description"] == "Drafting and translating"
+    assert standin.writes()[before : before + 2] == [
+        ("PATCH", f"/api/assets/{old_id}/"),
+        ("POST", "/api/assets/"),
+    ]
+    assert [a.action for a in report.actions if a.local_id == register["approved"]] == ["recreated"]
+    assert links(sessions)[("asset", register["approved"])] == (new["id"], "active")
+
+
 def test_server_errors_are_retried_then_reported_and_finished_work_is_kept(
     api_url: str,
     standin: StandIn,
