@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collector.agent_models
 import collector.api_models
+import collector.external_link_models
 import collector.models
 import collector.register_models
 from collector.models import Base
@@ -17,6 +18,7 @@ MODEL_MODULES = (
     collector.register_models,
     collector.agent_models,
     collector.api_models,
+    collector.external_link_models,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -410,6 +410,48 @@ def _add_report_commands(
     listing.set_defaults(func=cmd_report_list)
 
 
+# Integrations (server/integrations/) ---------------------------------------------------------
+
+
+def cmd_ciso_assistant_push(args: argparse.Namespace) -> int:
+    """Push approved and restricted register entries to CISO Assistant."""
+    from server.integrations.ciso_assistant import CisoAssistantConnector
+
+    settings = _settings(args)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
+    connector = CisoAssistantConnector.from_settings(settings, sessions)
+    try:
+        report = connector.push(dry_run=args.dry_run)
+    finally:
+        connector.close()
+    for action in report.actions:
+        print(action.describe(dry_run=report.dry_run))
+    print(report.summary())
+    return 0
+
+
+def _add_integration_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    integrations = commands.add_parser(
+        "integrations", help="push the register to other systems"
+    ).add_subparsers(dest="integration", required=True, metavar="SYSTEM")
+    ciso = integrations.add_parser(
+        "ciso-assistant", help="CISO Assistant (docs/integrations.md)"
+    ).add_subparsers(dest="ciso_assistant_command", required=True, metavar="ACTION")
+    push = ciso.add_parser(
+        "push",
+        parents=[common],
+        help="create or update assets, applied controls and evidence for approved and "
+        "restricted entries",
+    )
+    push.add_argument(
+        "--dry-run", action="store_true", help="only read CISO Assistant; say what would change"
+    )
+    push.set_defaults(func=cmd_ciso_assistant_push)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", dest="data_dir", help="overrides SHADOWMAP_DATA_DIR")
@@ -505,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_api_token_commands(commands, common)
     _add_report_commands(commands, common)
+    _add_integration_commands(commands, common)
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import SettingsError
@@ -93,8 +93,38 @@ class ServerSettings(BaseSettings):
     webhook_max_attempts: int = Field(
         8, ge=1, le=50, description="Attempts before a webhook delivery is marked failed."
     )
+    # CISO Assistant connector (server/integrations/ciso_assistant.py, docs/integrations.md) --
+    ciso_assistant_url: str | None = Field(
+        None,
+        description="CISO Assistant API root that `shadowmap integrations ciso-assistant push` "
+        "writes to, e.g. https://ciso.example.com/api",
+    )
+    ciso_assistant_token: SecretStr | None = Field(
+        None,
+        description="CISO Assistant personal access token (sent as `Authorization: Token`); "
+        "never logged or stored. Prefer ciso_assistant_token_file.",
+    )
+    ciso_assistant_token_file: Path | None = Field(
+        None, description="File holding the CISO Assistant personal access token (one line)."
+    )
+    ciso_assistant_folder_id: str | None = Field(
+        None,
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="UUID of the CISO Assistant folder (domain) that receives the assets, "
+        "applied controls and evidence.",
+    )
+    ciso_assistant_timeout_seconds: float = Field(
+        30.0, gt=0, le=600, description="Timeout of each request to CISO Assistant, in seconds."
+    )
+    ciso_assistant_max_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Attempts per request to CISO Assistant on 5xx answers or connection "
+        "errors (exponential backoff from 1 s).",
+    )
 
-    @field_validator("public_url")
+    @field_validator("public_url", "ciso_assistant_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

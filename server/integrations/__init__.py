@@ -1,0 +1,1 @@
+"""Connectors that push the governed register into other systems (GRC tools)."""
