@@ -52,6 +52,7 @@ from collector.models import (
 )
 from collector.store import dialect_insert, inventory_table
 from signatures import (
+    JSON_NUL,
     MAX_REPORT_BYTES,
     Catalogue,
     Finding,
@@ -59,6 +60,7 @@ from signatures import (
     WireFormatError,
     report_schema,
     validate_report,
+    without_nul,
 )
 from signatures import Report as WireReport
 
@@ -116,6 +118,8 @@ def parse_agent_report(body: bytes) -> WireReport:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportRejected(f"not valid JSON: {exc}") from exc
+    if JSON_NUL in body:
+        doc = without_nul(doc)
     try:
         if not _fast_validator().is_valid(doc):
             validate_report(doc)  # raises WireFormatError with the path

@@ -33,6 +33,7 @@ from signatures.model import (
     Service,
 )
 from signatures.wire import (
+    JSON_NUL,
     MAX_FINDINGS,
     MAX_REPORT_BYTES,
     SCHEMA_VERSION,
@@ -51,10 +52,12 @@ from signatures.wire import (
     report_schema,
     utcnow,
     validate_report,
+    without_nul,
 )
 
 __all__ = [
     "INDICATOR_KEYS",
+    "JSON_NUL",
     "MAX_FINDINGS",
     "MAX_REPORT_BYTES",
     "SCHEMA_VERSION",
@@ -100,5 +103,6 @@ __all__ = [
     "utcnow",
     "validate_report",
     "verify_bundle",
+    "without_nul",
     "write_keypair",
 ]

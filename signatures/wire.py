@@ -262,6 +262,25 @@ def _validator_class() -> Any:
     return cls
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL in its strings and keys replaced by U+FFFD.
+
+    A hostile extension or package name may carry NUL, which JSON allows but PostgreSQL text
+    and JSONB cannot store; the finding is kept, the character is not.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
+
+
+#: How NUL appears in a JSON document (a raw NUL byte is not valid JSON).
+JSON_NUL = b"\\u0000"
+
+
 def parse_report(body: bytes) -> Report:
     """Decode, validate and build a report from raw bytes; raises WireFormatError."""
     if len(body) > MAX_REPORT_BYTES:
@@ -270,5 +289,7 @@ def parse_report(body: bytes) -> Report:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireFormatError(path="", reason=f"not valid JSON: {exc}") from exc
+    if JSON_NUL in body:
+        doc = without_nul(doc)
     validate_report(doc)
     return Report.from_dict(doc)

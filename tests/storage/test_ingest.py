@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from collector import store
 from collector.errors import AuthenticationFailed, EnrollmentRefused
-from collector.ingest import ingest_report
-from collector.models import InventoryItem, Report, Sighting, utcnow
+from collector.ingest import ingest_report, parse_agent_report
+from collector.models import Host, InventoryItem, Report, Sighting, utcnow
 from signatures import FindingKind, ScannerError, load_catalogue
 from tests.factories import T0, enrolled_agent, finding, report
 
@@ -207,3 +207,32 @@ def test_web_sessions_expire(db: Session) -> None:
     _old, old_token = store.create_web_session(db, user=user, lifetime=dt.timedelta(seconds=-1))
     assert store.get_web_session(db, token=old_token) is None
     assert utcnow() > T0
+
+
+def test_nul_in_hostile_strings_is_replaced_not_refused_on_both_backends(db: Session) -> None:
+    # JSON allows \u0000; PostgreSQL text and JSONB do not. The finding must still land.
+    agent, _ = enrolled_agent(db)
+    wire = report(
+        [
+            finding(
+                None,
+                kind=FindingKind.BROWSER_EXTENSION,
+                indicator="evil\x00ext",
+                indicator_kind="extension_id",
+                heuristic="llm-ish",
+                user="bob\x00",
+                evidence={"name\x00": "Ask\x00GPT"},
+            )
+        ],
+        agent_id=agent.agent_uid,
+        hostname="lap\x00top",
+    )
+    body = wire.to_json()
+    assert b"\\u0000" in body
+    ingest_report(db, agent=agent, catalogue=CATALOGUE, report=parse_agent_report(body))
+    (row,) = store.list_inventory(db)
+    (sighting,) = db.scalars(select(Sighting)).all()
+    assert sighting.indicator == "evil\ufffdext"
+    assert sighting.evidence == {"name\ufffd": "Ask\ufffdGPT"}
+    assert row.host_count == 1 and row.user_count == 1
+    assert db.scalars(select(Host.hostname)).all() == ["lap\ufffdtop"]
