@@ -307,6 +307,17 @@ def kind_first_seen_for_item(session: Session, *, item_id: int) -> dict[str, dt.
     return dict(session.execute(query).all())
 
 
+def department_first_seen_for_item(session: Session, *, item_id: int) -> dict[str, dt.datetime]:
+    """Return, per department of the hosts showing the item, when it was first seen there."""
+    query = (
+        select(Host.department, func.min(Sighting.first_seen_at))
+        .join(Host, Host.id == Sighting.host_id)
+        .where(Sighting.item_id == item_id, Host.department != "")
+        .group_by(Host.department)
+    )
+    return dict(session.execute(query).all())
+
+
 def list_hosts_seen_since(session: Session, *, since: dt.datetime) -> int:
     query = select(func.count(Host.id)).where(Host.last_report_at >= since)
     return session.scalar(query) or 0

@@ -45,6 +45,11 @@ def reassessment_triggers(session: Session, *, entry: RegisterEntry) -> tuple[st
         ):
             if first >= since:
                 triggers.append(f"new kind of evidence: {kind.replace('_', ' ')} ({item.name})")
+        for department, first in sorted(
+            register_store.department_first_seen_for_item(session, item_id=item.id).items()
+        ):
+            if first >= since:
+                triggers.append(f"new department: {department} ({item.name})")
         hosts = register_store.host_first_seen_for_item(session, item_id=item.id)
         new_hosts = sum(1 for first in hosts.values() if first >= since)
         old_hosts = len(hosts) - new_hosts

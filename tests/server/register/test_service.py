@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from collector import register_store, store
 from collector.errors import Conflict
 from collector.ingest import ingest_report
-from collector.models import InventoryItem
+from collector.models import Host, InventoryItem
 from collector.register_models import AuditEvent
 from server.register import service
 from server.register.errors import GuardFailed, InvalidTransition, StaleVersion
@@ -254,10 +254,14 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
         rationale="ok",
         today=dt.date(2026, 2, 1),
     )
+    (first_host,) = db.scalars(select(Host)).all()
+    store.update_host(db, host_id=first_host.id, department="Sales")
     assert reassessment_triggers(db, entry=entry) == ()
     later = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for n in range(3):
         _items(db, finding("openai-chatgpt", seen=later), host=f"new-{n}", uid=f"agent-n{n}")
+    for host in db.scalars(select(Host).where(Host.hostname.like("new-%"))):
+        store.update_host(db, host_id=host.id, department="Finance")
     _items(
         db,
         finding(
@@ -273,6 +277,9 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
     triggers = reassessment_triggers(db, entry=entry)
     assert any("usage spike: 3 new hosts" in t for t in triggers)
     assert any("new kind of evidence: dns" in t for t in triggers)
+    assert [t for t in triggers if t.startswith("new department")] == [
+        "new department: Finance (ChatGPT)"
+    ]
     rows = review_rows(db, today=dt.date(2027, 3, 1))
     assert [(r.entry.register_id, r.overdue) for r in rows] == [(entry.register_id, True)]
     assert service.mark_reviews_due(db, today=dt.date(2027, 3, 1)) == [entry.register_id]
