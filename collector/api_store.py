@@ -3,8 +3,8 @@ runs and webhook deliveries. Keyword-only functions; the caller owns the transac
 
 The change feed's guarantee
 ---------------------------
-Every insert, update or delete of a tracked row (inventory items now, register entries
-later) sets that row's ``sync_changes.change_seq`` to the next value of the counter row
+Every insert, update or delete of a tracked row (inventory items; register entries since
+migration 0006) sets that row's ``sync_changes.change_seq`` to the next value of the counter row
 ``sync_counters('changes')``. The number is drawn by a database trigger *at commit time*
 (PostgreSQL: a deferred constraint trigger that holds the counter's row lock until commit;
 SQLite: one writer at a time). So change numbers follow commit order: once a reader sees a
@@ -38,6 +38,7 @@ from collector.api_models import (
 from collector.credentials import hash_secret, new_secret
 from collector.errors import AuthenticationFailed, Conflict, NotFound
 from collector.models import InventoryItem, Sighting, utcnow
+from collector.register_models import RegisterEntry
 
 API_TOKEN_PREFIX = "smapi_"  # noqa: S105 - a prefix, not a secret
 _TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -101,24 +102,37 @@ def authenticate_api_token(session: Session, *, secret: str) -> ApiToken:
 # Incremental sync ----------------------------------------------------------------------------
 
 
-def list_changes(
+#: Each change feed's entity name and the table its rows live in.
+FEED_MODELS: dict[str, type[InventoryItem] | type[RegisterEntry]] = {
+    "inventory.item": InventoryItem,
+    "register.entry": RegisterEntry,
+}
+
+
+def list_feed_changes(
     session: Session,
     *,
     entity: str,
     after_seq: int,
     changed_since: dt.datetime | None = None,
     limit: int = 100,
-) -> list[SyncChange]:
-    """Return the next ``limit`` changes of one entity after ``after_seq``, oldest first."""
+) -> list[tuple[SyncChange, Any]]:
+    """Return one feed's changes after ``after_seq`` with each row's current state (None once
+    deleted), read in one statement so a change and its row come from one snapshot.
+
+    The row is an InventoryItem for "inventory.item" and a RegisterEntry for "register.entry".
+    """
+    model = FEED_MODELS[entity]
     query = (
-        select(SyncChange)
+        select(SyncChange, model)
+        .join(model, model.id == SyncChange.entity_id, isouter=True)
         .where(SyncChange.entity == entity, SyncChange.change_seq > after_seq)
         .order_by(SyncChange.change_seq)
         .limit(limit)
     )
     if changed_since is not None:
         query = query.where(SyncChange.changed_at >= changed_since)
-    return list(session.scalars(query))
+    return [(change, row) for change, row in session.execute(query).all()]
 
 
 def list_inventory_changes(
@@ -128,18 +142,14 @@ def list_inventory_changes(
     changed_since: dt.datetime | None = None,
     limit: int = 100,
 ) -> list[tuple[SyncChange, InventoryItem | None]]:
-    """Return inventory changes after ``after_seq`` with each item's current state (None
-    once deleted), read in one statement so a change and its row come from one snapshot."""
-    query = (
-        select(SyncChange, InventoryItem)
-        .join(InventoryItem, InventoryItem.id == SyncChange.entity_id, isouter=True)
-        .where(SyncChange.entity == "inventory.item", SyncChange.change_seq > after_seq)
-        .order_by(SyncChange.change_seq)
-        .limit(limit)
+    """Return inventory changes after ``after_seq`` with each item's current state."""
+    return list_feed_changes(
+        session,
+        entity="inventory.item",
+        after_seq=after_seq,
+        changed_since=changed_since,
+        limit=limit,
     )
-    if changed_since is not None:
-        query = query.where(SyncChange.changed_at >= changed_since)
-    return [(change, item) for change, item in session.execute(query).all()]
 
 
 def latest_change_seq(session: Session) -> int:

@@ -39,7 +39,7 @@ class RegisterEntryOut(EntryInput):
     updated_at: dt.datetime
 
 
-def _out(entry: RegisterEntry) -> RegisterEntryOut:
+def entry_out(entry: RegisterEntry) -> RegisterEntryOut:
     fields = set(RegisterEntryOut.model_fields)
     return RegisterEntryOut.model_validate(
         {name: getattr(entry, name) for name in fields}, strict=False
@@ -67,7 +67,7 @@ def list_entries(
     entries = register_store.list_register_entries(
         session, statuses=[status] if status else None, limit=limit, offset=offset
     )
-    return [_out(entry) for entry in entries]
+    return [entry_out(entry) for entry in entries]
 
 
 @router.get(
@@ -77,7 +77,7 @@ def list_entries(
 )
 def get_entry(register_id: str, session: DbSession, _who: RegisterReader) -> RegisterEntryOut:
     """Return one register entry."""
-    return _out(register_store.get_register_entry(session, register_id=register_id[:16]))
+    return entry_out(register_store.get_register_entry(session, register_id=register_id[:16]))
 
 
 @router.post(
@@ -93,7 +93,7 @@ def create_entry(
 ) -> RegisterEntryOut:
     """Create a register entry under review."""
     entry = service.create_entry(session, actor=who.actor, fields=body)
-    return _out(entry)
+    return entry_out(entry)
 
 
 @router.patch(
@@ -123,4 +123,4 @@ def patch_entry(
         expected_version=body.version,
         fields=parse_entry_input(body.changes, partial_of=current),
     )
-    return _out(updated)
+    return entry_out(updated)
