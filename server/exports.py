@@ -82,7 +82,8 @@ def inventory_json(rows: Sequence[InventoryRow], catalogue: Catalogue) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """Return a value as CSV cell text that no spreadsheet runs as a formula."""
     text = " ".join(value) if isinstance(value, list) else str(value if value is not None else "")
     # Text from endpoints must not become a spreadsheet formula (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -95,7 +96,7 @@ def inventory_csv(rows: Sequence[InventoryRow], catalogue: Catalogue) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         record = _item_record(row)
-        writer.writerow([_cell(record[column]) for column in CSV_COLUMNS])
+        writer.writerow([csv_cell(record[column]) for column in CSV_COLUMNS])
     return out.getvalue().encode()
 
 
@@ -192,7 +193,7 @@ def register_csv(entries: Sequence[RegisterEntry], catalogue: Catalogue) -> byte
     writer.writerow(REGISTER_CSV_COLUMNS)
     for entry in entries:
         record = register_record(entry)
-        writer.writerow([_cell(record[column]) for column in REGISTER_CSV_COLUMNS])
+        writer.writerow([csv_cell(record[column]) for column in REGISTER_CSV_COLUMNS])
     return out.getvalue().encode()
 
 

@@ -13,6 +13,7 @@ from server.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader
 from server.deps import DbSession, State
 from server.exports import INVENTORY_FORMATS, REGISTER_FORMATS
 from server.register import states
+from server.register.evidence_pack import build_evidence_pack
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
 
@@ -89,3 +90,17 @@ def export_register(
     filename = f"shadowmap-register-{dt.date.today():%Y-%m-%d}.{spec.extension}"
     entries = all_register_entries(session, status=status)
     return _attachment(spec.build(entries, state.catalogue), spec.media_type, filename)
+
+
+@router.get(
+    "/evidence-pack.zip",
+    response_class=Response,
+    responses={**AUTH_RESPONSES, 200: {"content": {"application/zip": {}}}},
+)
+def export_evidence_pack(session: DbSession, state: State, _caller: RegisterReader) -> Response:
+    """Download the ISO/IEC 42001 evidence pack: register, decisions, reviews, audit trail and
+    a manifest of SHA-256 hashes (verify with `shadowmap evidence-pack verify FILE`)."""
+    now = dt.datetime.now(dt.UTC)
+    body = build_evidence_pack(session, catalogue=state.catalogue, now=now)
+    filename = f"shadowmap-evidence-pack-{now:%Y-%m-%dT%H%M%SZ}.zip"
+    return _attachment(body, "application/zip", filename)
