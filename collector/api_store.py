@@ -3,8 +3,8 @@ runs and webhook deliveries. Keyword-only functions; the caller owns the transac
 
 The change feed's guarantee
 ---------------------------
-Every insert, update or delete of a tracked row (inventory items now, register entries
-later) sets that row's ``sync_changes.change_seq`` to the next value of the counter row
+Every insert, update or delete of a tracked row (inventory items; register entries since
+migration 0006) sets that row's ``sync_changes.change_seq`` to the next value of the counter row
 ``sync_counters('changes')``. The number is drawn by a database trigger *at commit time*
 (PostgreSQL: a deferred constraint trigger that holds the counter's row lock until commit;
 SQLite: one writer at a time). So change numbers follow commit order: once a reader sees a
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from collector.api_models import (
 from collector.credentials import hash_secret, new_secret
 from collector.errors import AuthenticationFailed, Conflict, NotFound
 from collector.models import InventoryItem, Sighting, utcnow
+from collector.register_models import AuditEvent, RegisterEntry
 
 API_TOKEN_PREFIX = "smapi_"  # noqa: S105 - a prefix, not a secret
 _TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -101,24 +102,37 @@ def authenticate_api_token(session: Session, *, secret: str) -> ApiToken:
 # Incremental sync ----------------------------------------------------------------------------
 
 
-def list_changes(
+#: Each change feed's entity name and the table its rows live in.
+FEED_MODELS: dict[str, type[InventoryItem] | type[RegisterEntry]] = {
+    "inventory.item": InventoryItem,
+    "register.entry": RegisterEntry,
+}
+
+
+def list_feed_changes(
     session: Session,
     *,
     entity: str,
     after_seq: int,
     changed_since: dt.datetime | None = None,
     limit: int = 100,
-) -> list[SyncChange]:
-    """Return the next ``limit`` changes of one entity after ``after_seq``, oldest first."""
+) -> list[tuple[SyncChange, Any]]:
+    """Return one feed's changes after ``after_seq`` with each row's current state (None once
+    deleted), read in one statement so a change and its row come from one snapshot.
+
+    The row is an InventoryItem for "inventory.item" and a RegisterEntry for "register.entry".
+    """
+    model = FEED_MODELS[entity]
     query = (
-        select(SyncChange)
+        select(SyncChange, model)
+        .join(model, model.id == SyncChange.entity_id, isouter=True)
         .where(SyncChange.entity == entity, SyncChange.change_seq > after_seq)
         .order_by(SyncChange.change_seq)
         .limit(limit)
     )
     if changed_since is not None:
         query = query.where(SyncChange.changed_at >= changed_since)
-    return list(session.scalars(query))
+    return [(change, row) for change, row in session.execute(query).all()]
 
 
 def list_inventory_changes(
@@ -128,18 +142,14 @@ def list_inventory_changes(
     changed_since: dt.datetime | None = None,
     limit: int = 100,
 ) -> list[tuple[SyncChange, InventoryItem | None]]:
-    """Return inventory changes after ``after_seq`` with each item's current state (None
-    once deleted), read in one statement so a change and its row come from one snapshot."""
-    query = (
-        select(SyncChange, InventoryItem)
-        .join(InventoryItem, InventoryItem.id == SyncChange.entity_id, isouter=True)
-        .where(SyncChange.entity == "inventory.item", SyncChange.change_seq > after_seq)
-        .order_by(SyncChange.change_seq)
-        .limit(limit)
+    """Return inventory changes after ``after_seq`` with each item's current state."""
+    return list_feed_changes(
+        session,
+        entity="inventory.item",
+        after_seq=after_seq,
+        changed_since=changed_since,
+        limit=limit,
     )
-    if changed_since is not None:
-        query = query.where(SyncChange.changed_at >= changed_since)
-    return [(change, item) for change, item in session.execute(query).all()]
 
 
 def latest_change_seq(session: Session) -> int:
@@ -379,29 +389,67 @@ def _subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
     return False
 
 
+def _lock_feed_cursor(session: Session, *, name: str, start: int) -> SyncCounter | None:
+    """Lock and return the webhook cursor row ``name``; None when another replica holds it
+    or when this call created it at ``start`` (the first round starts from the present)."""
+    row = session.scalar(
+        select(SyncCounter).where(SyncCounter.name == name).with_for_update(skip_locked=True)
+    )
+    if row is not None:
+        return row
+    if session.scalar(select(SyncCounter.name).where(SyncCounter.name == name)) is None:
+        try:
+            with session.begin_nested():
+                session.add(SyncCounter(name=name, value=start))
+                session.flush()
+        except IntegrityError:
+            pass
+    return None
+
+
+def _enqueue(
+    session: Session,
+    endpoints: Sequence[WebhookEndpoint],
+    *,
+    event_type: str,
+    data: dict[str, Any],
+) -> int:
+    """Add one delivery of an event per subscribed endpoint; return how many."""
+    created = 0
+    for endpoint in endpoints:
+        if _subscribed(endpoint, event_type):
+            event_id = str(uuid.uuid4())
+            session.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint.id,
+                    event_id=event_id,
+                    event_type=event_type,
+                    payload={
+                        "id": event_id,
+                        "type": event_type,
+                        "created_at": utcnow().isoformat(),
+                        "data": data,
+                    },
+                )
+            )
+            created += 1
+    return created
+
+
+def _active_endpoints(session: Session) -> list[WebhookEndpoint]:
+    return [endpoint for endpoint in list_webhook_endpoints(session) if endpoint.active]
+
+
 def enqueue_inventory_events(session: Session, *, limit: int = 500) -> int:
     """Turn inventory changes after the webhook cursor into deliveries; return how many.
 
     The cursor row is locked (SKIP LOCKED on PostgreSQL), so one replica enqueues at a time
     and each change becomes events once. The first call starts from the present.
     """
-    row = session.scalar(
-        select(SyncCounter)
-        .where(SyncCounter.name == WEBHOOK_CURSOR)
-        .with_for_update(skip_locked=True)
-    )
+    row = _lock_feed_cursor(session, name=WEBHOOK_CURSOR, start=latest_change_seq(session))
     if row is None:
-        exists = session.scalar(select(SyncCounter.name).where(SyncCounter.name == WEBHOOK_CURSOR))
-        if exists is not None:
-            return 0  # another replica holds it
-        try:
-            with session.begin_nested():
-                session.add(SyncCounter(name=WEBHOOK_CURSOR, value=latest_change_seq(session)))
-                session.flush()
-        except IntegrityError:
-            pass
         return 0
-    endpoints = [endpoint for endpoint in list_webhook_endpoints(session) if endpoint.active]
+    endpoints = _active_endpoints(session)
     changes = list_inventory_changes(session, after_seq=row.value, limit=limit)
     created = 0
     for change, item in changes:
@@ -424,25 +472,77 @@ def enqueue_inventory_events(session: Session, *, limit: int = 500) -> int:
                 "first_seen_at": item.first_seen_at.isoformat(),
                 "last_seen_at": item.last_seen_at.isoformat(),
             }
-        for endpoint in endpoints:
-            if _subscribed(endpoint, event_type):
-                event_id = str(uuid.uuid4())
-                session.add(
-                    WebhookDelivery(
-                        endpoint_id=endpoint.id,
-                        event_id=event_id,
-                        event_type=event_type,
-                        payload={
-                            "id": event_id,
-                            "type": event_type,
-                            "created_at": utcnow().isoformat(),
-                            "data": data,
-                        },
-                    )
-                )
-                created += 1
+        created += _enqueue(session, endpoints, event_type=event_type, data=data)
     if changes:
         row.value = changes[-1][0].change_seq
+    session.flush()
+    return created
+
+
+REGISTER_WEBHOOK_CURSOR = "webhooks:register"
+#: Audit actions on register entries and the webhook event each becomes.
+REGISTER_EVENTS = {
+    "entry.create": "register.entry.created",
+    "entry.update": "register.entry.updated",
+    "entry.approved": "register.entry.decided",
+    "entry.restricted": "register.entry.decided",
+    "entry.prohibited": "register.entry.decided",
+    "entry.under_review": "register.entry.status_changed",
+    "entry.review_due": "register.entry.status_changed",
+    "entry.suspended": "register.entry.status_changed",
+    "entry.retired": "register.entry.status_changed",
+}
+
+
+def enqueue_register_events(
+    session: Session,
+    *,
+    entry_state: Callable[[RegisterEntry], dict[str, Any]],
+    limit: int = 500,
+) -> int:
+    """Turn register-entry audit events after the webhook cursor into deliveries; return how
+    many. ``entry_state`` renders an entry's current state for the payload.
+
+    Register events come from the audit trail, not the coalescing change feed, so that each
+    decision is an event of its own. Audit ids follow commit order (every writer holds the
+    chain lock until it commits), so a cursor over them misses nothing and repeats nothing.
+    The cursor row is locked as the inventory one is; the first call starts from the present.
+    """
+    head = session.scalar(select(func.max(AuditEvent.id))) or 0
+    row = _lock_feed_cursor(session, name=REGISTER_WEBHOOK_CURSOR, start=head)
+    if row is None:
+        return 0
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.id > row.value).order_by(AuditEvent.id).limit(limit)
+    ).all()
+    register_ids = {event.object_id for event in events if event.object_type == "entry"}
+    entries = {
+        entry.register_id: entry
+        for entry in session.scalars(
+            select(RegisterEntry).where(RegisterEntry.register_id.in_(register_ids))
+        )
+    }
+    endpoints = _active_endpoints(session)
+    created = 0
+    for event in events:
+        if event.object_type != "entry":
+            continue
+        entry = entries.get(event.object_id)
+        data: dict[str, Any] = {
+            "register_id": event.object_id,
+            "action": event.action,
+            "actor": event.actor,
+            "at": event.at.isoformat(),
+            "before": event.before,
+            "after": event.after,
+            "audit_event_id": event.id,
+            "audit_hash": event.hash,
+            "entry": entry_state(entry) if entry is not None else None,
+        }
+        event_type = REGISTER_EVENTS.get(event.action, "register.entry.updated")
+        created += _enqueue(session, endpoints, event_type=event_type, data=data)
+    if events:
+        row.value = events[-1].id
     session.flush()
     return created
 

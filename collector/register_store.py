@@ -35,7 +35,8 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _event_payload(event: AuditEvent) -> dict[str, Any]:
+def event_payload(event: AuditEvent) -> dict[str, Any]:
+    """Return the fields of an event that its hash covers, as they are hashed."""
     return {
         "at": event.at.astimezone(dt.UTC).isoformat(),
         "actor": event.actor,
@@ -91,7 +92,7 @@ def append_audit_event(
         prev_hash=head or GENESIS_HASH,
         hash="",
     )
-    event.hash = event_hash(event.prev_hash, _event_payload(event))
+    event.hash = event_hash(event.prev_hash, event_payload(event))
     session.add(event)
     session.flush()
     return event
@@ -105,6 +106,7 @@ class ChainVerdict:
     checked: int
     broken_at: int | None = None
     reason: str = ""
+    head: str = GENESIS_HASH  # the hash of the last event verified
 
 
 def verify_audit_chain(session: Session, *, batch: int = 1000) -> ChainVerdict:
@@ -117,13 +119,13 @@ def verify_audit_chain(session: Session, *, batch: int = 1000) -> ChainVerdict:
             select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
         ).all()
         if not events:
-            return ChainVerdict(ok=True, checked=checked)
+            return ChainVerdict(ok=True, checked=checked, head=prev)
         for event in events:
             if event.prev_hash != prev:
                 return ChainVerdict(
                     False, checked, event.id, "prev_hash does not match the previous event's hash"
                 )
-            if event_hash(prev, _event_payload(event)) != event.hash:
+            if event_hash(prev, event_payload(event)) != event.hash:
                 return ChainVerdict(False, checked, event.id, "hash does not match the event")
             prev = event.hash
             checked += 1

@@ -328,7 +328,12 @@ def list_violations(
 
 
 def list_sightings(
-    session: Session, *, item_id: int | None = None, host_id: int | None = None, limit: int = 1000
+    session: Session,
+    *,
+    item_id: int | None = None,
+    host_id: int | None = None,
+    limit: int = 1000,
+    offset: int = 0,
 ) -> list[tuple[Sighting, Host]]:
     """Return sightings (with their host) of one item or one host, newest first."""
     conditions = []
@@ -342,8 +347,19 @@ def list_sightings(
         .where(and_(*conditions))
         .order_by(Sighting.last_seen_at.desc(), Sighting.id)
         .limit(limit)
+        .offset(offset)
     )
     return [(sighting, host) for sighting, host in session.execute(query).all()]
+
+
+def count_items_by_vendor(session: Session) -> dict[str, int]:
+    """Return how many inventory items each (non-empty) vendor name has."""
+    rows = session.execute(
+        select(InventoryItem.vendor, func.count(InventoryItem.id))
+        .where(InventoryItem.vendor != "")
+        .group_by(InventoryItem.vendor)
+    ).all()
+    return {str(vendor): int(items) for vendor, items in rows}
 
 
 def list_host_sightings(

@@ -114,18 +114,22 @@ def _authenticate(
     )
 
 
-def require_scope(scope: str) -> Any:
-    """Return a dependency admitting API tokens holding ``scope`` and users whose role grants
-    it; raises NotAuthenticated, AuthenticationFailed, Forbidden or RateLimited."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def require_scope(scope: str, *more: str) -> Any:
+    """Return a dependency admitting API tokens holding ``scope`` (and every scope in
+    ``more``) and users whose role grants them; raises NotAuthenticated,
+    AuthenticationFailed, Forbidden or RateLimited."""
+    needed = (scope, *more)
+    for name in needed:
+        if name not in SCOPES:
+            raise ValueError(f"unknown scope {name!r}")
 
     def check(request: Request, caller: Annotated[ApiCaller, Depends(_authenticate)]) -> ApiCaller:
         wait = _limiter(request).take(caller.rate_key)
         if wait > 0:
             raise RateLimited(wait)
-        if not caller.allows(scope):
-            raise Forbidden(f"this needs the {scope} scope")
+        missing = [name for name in needed if not caller.allows(name)]
+        if missing:
+            raise Forbidden(f"this needs the {' and '.join(missing)} scope")
         return caller
 
     return Depends(check)
@@ -136,6 +140,8 @@ HostsReader = Annotated[ApiCaller, require_scope("hosts:read")]
 ReportsReader = Annotated[ApiCaller, require_scope("reports:read")]
 RegisterReader = Annotated[ApiCaller, require_scope("register:read")]
 RegisterWriter = Annotated[ApiCaller, require_scope("register:write")]
+#: Suppliers combine the register's suppliers with the inventory's vendors.
+RegisterAndInventoryReader = Annotated[ApiCaller, require_scope("register:read", "inventory:read")]
 ApiAdmin = Annotated[ApiCaller, require_scope("admin")]
 WebhooksAdmin = Annotated[ApiCaller, require_scope("webhooks:admin")]
 

@@ -99,5 +99,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(register_views.router)
     app.include_router(register_api.router)
+    app.include_router(register_api.governance_router)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     return app

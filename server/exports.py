@@ -1,10 +1,16 @@
-"""Exports of the inventory (the register joins as another dataset): native JSON, CSV and
-CycloneDX 1.6 through cyclonedx-python-lib, each a pure function of rows and the catalogue.
+"""Exports of the inventory and of the AI register: native JSON, CSV and CycloneDX 1.6
+through cyclonedx-python-lib, each a pure function of rows and the catalogue.
 
-CycloneDX: each inventory item is a ``service`` (AI tools are mostly SaaS) with its
-provider, endpoints from the catalogue's domains, one outbound data flow whose
+CycloneDX, inventory: each inventory item is a ``service`` (AI tools are mostly SaaS) with
+its provider, endpoints from the catalogue's domains, one outbound data flow whose
 classification is "unclassified" until the register records data classes, and Shadowmap's
 fields as ``shadowmap:*`` properties; ``metadata.lifecycles`` is the "discovery" phase.
+
+CycloneDX, register: each register entry is a ``service`` with its supplier as provider,
+one outbound data flow per data class the entry records (classification = the class), its
+evidence links as ``evidence`` references and its governance fields (status, risk level,
+decision, owners, next review, ...) as ``shadowmap:register:*`` properties; the lifecycles
+are "discovery" and "operations".
 """
 
 from __future__ import annotations
@@ -15,9 +21,16 @@ import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from cyclonedx.model import DataClassification, DataFlow, Property, XsUri
+from cyclonedx.model import (
+    DataClassification,
+    DataFlow,
+    ExternalReference,
+    ExternalReferenceType,
+    Property,
+    XsUri,
+)
 from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.contact import OrganizationalEntity
@@ -25,8 +38,10 @@ from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
 from cyclonedx.model.service import Service
 from cyclonedx.output.json import JsonV1Dot6
 
+from collector.register_models import RegisterEntry
 from collector.store import InventoryRow
 from server import __version__
+from server.register.api import entry_out
 from signatures import Catalogue, IndicatorKind
 
 EXPORT_VERSION = 1
@@ -67,7 +82,8 @@ def inventory_json(rows: Sequence[InventoryRow], catalogue: Catalogue) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
+    """Return a value as CSV cell text that no spreadsheet runs as a formula."""
     text = " ".join(value) if isinstance(value, list) else str(value if value is not None else "")
     # Text from endpoints must not become a spreadsheet formula (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -80,7 +96,7 @@ def inventory_csv(rows: Sequence[InventoryRow], catalogue: Catalogue) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         record = _item_record(row)
-        writer.writerow([_cell(record[column]) for column in CSV_COLUMNS])
+        writer.writerow([csv_cell(record[column]) for column in CSV_COLUMNS])
     return out.getvalue().encode()
 
 
@@ -140,19 +156,149 @@ def inventory_cyclonedx(rows: Sequence[InventoryRow], catalogue: Catalogue) -> b
     return JsonV1Dot6(bom).output_as_string(indent=2).encode()
 
 
+# The register --------------------------------------------------------------------------------
+
+#: The register's CSV columns: every field of an entry as the API returns it.
+REGISTER_CSV_COLUMNS = (
+    "register_id", "title", "status", "ai_system", "supplier", "business_unit", "purpose",
+    "business_owner", "technical_owner", "data_classes", "personal_data", "risk_level",
+    "risk_rationale", "decision", "decision_conditions", "decision_rationale", "decided_by",
+    "decided_at", "controls", "review_cadence_months", "last_reviewed_on", "next_review_on",
+    "dpia_screening", "supplier_review", "eu_ai_act_class", "human_oversight", "scope_status",
+    "scope_rationale", "evidence_links", "version", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def register_record(entry: RegisterEntry) -> dict[str, Any]:
+    """Return one entry as plain JSON values (as GET /api/v1/register/{id} returns it)."""
+    record: dict[str, Any] = entry_out(entry).model_dump(mode="json")
+    return record
+
+
+def register_json(entries: Sequence[RegisterEntry], catalogue: Catalogue) -> bytes:
+    """Return the native JSON export of the register: a versioned envelope around entries."""
+    document = {
+        "format": "shadowmap.register",
+        "version": EXPORT_VERSION,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "entries": [register_record(entry) for entry in entries],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False).encode()
+
+
+def register_csv(entries: Sequence[RegisterEntry], catalogue: Catalogue) -> bytes:
+    """Return the flat CSV register, one entry per line, formula-safe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REGISTER_CSV_COLUMNS)
+    for entry in entries:
+        record = register_record(entry)
+        writer.writerow([csv_cell(record[column]) for column in REGISTER_CSV_COLUMNS])
+    return out.getvalue().encode()
+
+
+def _register_properties(entry: RegisterEntry) -> list[Property]:
+    values = {
+        "id": entry.register_id,
+        "title": entry.title,
+        "status": entry.status,
+        "risk_level": entry.risk_level,
+        "decision": entry.decision,
+        "decided_by": entry.decided_by,
+        "decided_at": entry.decided_at.isoformat() if entry.decided_at else None,
+        "business_owner": entry.business_owner,
+        "technical_owner": entry.technical_owner,
+        "business_unit": entry.business_unit,
+        "last_reviewed_on": entry.last_reviewed_on.isoformat() if entry.last_reviewed_on else None,
+        "next_review_on": entry.next_review_on.isoformat() if entry.next_review_on else None,
+        "review_cadence_months": str(entry.review_cadence_months),
+        "personal_data": "true" if entry.personal_data else "false",
+        "dpia_screening": entry.dpia_screening,
+        "supplier_review": entry.supplier_review,
+        "eu_ai_act_class": entry.eu_ai_act_class,
+        "human_oversight": entry.human_oversight,
+        "scope_status": entry.scope_status,
+    }
+    return [
+        Property(name=f"shadowmap:register:{name}", value=value)
+        for name, value in values.items()
+        if value
+    ]
+
+
+def register_cyclonedx(entries: Sequence[RegisterEntry], catalogue: Catalogue) -> bytes:
+    """Return the register as a CycloneDX 1.6 JSON BOM of services with classified data flows."""
+    bom = Bom()
+    bom.metadata.lifecycles = [
+        PredefinedLifecycle(LifecyclePhase.DISCOVERY),
+        PredefinedLifecycle(LifecyclePhase.OPERATIONS),
+    ]
+    bom.metadata.component = Component(
+        name="AI register", type=ComponentType.APPLICATION, bom_ref="shadowmap:register"
+    )
+    bom.metadata.properties.add(Property(name="shadowmap:version", value=__version__))
+    bom.metadata.properties.add(
+        Property(name="shadowmap:catalogue_version", value=catalogue.version)
+    )
+    for entry in entries:
+        known = catalogue.get(entry.service_id) if entry.service_id else None
+        domains: tuple[str, ...] = ()
+        if known is not None:
+            domains = known.indicators.get(IndicatorKind.DOMAIN, ()) + known.indicators.get(
+                IndicatorKind.HOST, ()
+            )
+        properties = _register_properties(entry)
+        if entry.service_id:
+            properties.append(
+                Property(name="shadowmap:catalogue:service_id", value=entry.service_id)
+            )
+        data = [
+            DataClassification(flow=DataFlow.OUTBOUND, classification=data_class)
+            for data_class in entry.data_classes
+        ] or [DataClassification(flow=DataFlow.OUTBOUND, classification="unclassified")]
+        bom.services.add(
+            Service(
+                name=entry.ai_system,
+                bom_ref=f"shadowmap:register-entry:{entry.register_id}",
+                provider=OrganizationalEntity(name=entry.supplier) if entry.supplier else None,
+                description=entry.purpose or entry.title,
+                endpoints=[XsUri(f"https://{domain}") for domain in sorted(domains)[:20]],
+                data=data,
+                external_references=[
+                    ExternalReference(type=ExternalReferenceType.EVIDENCE, url=XsUri(link))
+                    for link in entry.evidence_links
+                ],
+                properties=properties,
+            )
+        )
+    return JsonV1Dot6(bom).output_as_string(indent=2).encode()
+
+
+RowT = TypeVar("RowT")
+
+
 @dataclass(frozen=True, slots=True)
-class ExportFormat:
+class ExportFormat(Generic[RowT]):
     name: str
     media_type: str
     extension: str
-    build: Callable[[Sequence[InventoryRow], Catalogue], bytes]
+    build: Callable[[Sequence[RowT], Catalogue], bytes]
 
 
-#: Inventory export formats by name; the register adds its own table the same way.
-INVENTORY_FORMATS = {
+#: Inventory export formats by name.
+INVENTORY_FORMATS: dict[str, ExportFormat[InventoryRow]] = {
     "json": ExportFormat("json", "application/json", "json", inventory_json),
     "csv": ExportFormat("csv", "text/csv", "csv", inventory_csv),
     "cyclonedx": ExportFormat(
         "cyclonedx", "application/vnd.cyclonedx+json", "cdx.json", inventory_cyclonedx
+    ),
+}
+
+#: Register export formats by name.
+REGISTER_FORMATS: dict[str, ExportFormat[RegisterEntry]] = {
+    "json": ExportFormat("json", "application/json", "json", register_json),
+    "csv": ExportFormat("csv", "text/csv", "csv", register_csv),
+    "cyclonedx": ExportFormat(
+        "cyclonedx", "application/vnd.cyclonedx+json", "cdx.json", register_cyclonedx
     ),
 }

@@ -1,8 +1,9 @@
 """Webhook dispatch: turn change-feed entries into signed event deliveries, send due ones
 with retries and exponential backoff, and keep every attempt in the delivery log.
 
-Event types: inventory.item.created, inventory.item.updated, inventory.item.deleted;
-register.* events join when the register lands (same payload envelope). Each request carries
+Event types: inventory.item.created, .updated, .deleted (from the change feed, coalesced:
+state sync) and register.entry.created, .updated, .decided, .status_changed (from the audit
+trail: one event per recorded action). Both use the same envelope. Each request carries
 ``Shadowmap-Signature`` (see server/signing.py), ``Shadowmap-Event`` and ``Shadowmap-Delivery``.
 Several replicas may run :func:`deliver_due` at once: deliveries are claimed with
 SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL (one process on SQLite).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +23,9 @@ from collector import api_store
 from collector.api_models import WebhookDelivery, WebhookEndpoint
 from collector.db import transaction
 from collector.models import utcnow
+from collector.register_models import RegisterEntry
 from server.config import ServerSettings
+from server.register.api import entry_out
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,10 @@ EVENT_TYPES = (
     "inventory.item.created",
     "inventory.item.updated",
     "inventory.item.deleted",
+    "register.entry.created",
+    "register.entry.updated",
+    "register.entry.decided",
+    "register.entry.status_changed",
 )
 BASE_BACKOFF = dt.timedelta(seconds=30)
 MAX_BACKOFF = dt.timedelta(hours=6)
@@ -38,6 +46,11 @@ MAX_BACKOFF = dt.timedelta(hours=6)
 def endpoint_key(settings: ServerSettings, endpoint: WebhookEndpoint) -> bytes:
     """Return the signing key of one endpoint (derived; nothing secret is stored)."""
     return derive_key(master_key(settings.data_dir), f"webhook:{endpoint.key_salt}")
+
+
+def _entry_state(entry: RegisterEntry) -> dict[str, Any]:
+    state: dict[str, Any] = entry_out(entry).model_dump(mode="json")
+    return state
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -77,6 +90,8 @@ def deliver_due(
     try:
         with transaction(sessions) as session:
             api_store.enqueue_inventory_events(session)
+        with transaction(sessions) as session:
+            api_store.enqueue_register_events(session, entry_state=_entry_state)
         delivered = 0
         with transaction(sessions) as session, httpx.Client(timeout=10) as client:
             for delivery in api_store.claim_due_deliveries(session, limit=batch):

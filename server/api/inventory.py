@@ -13,6 +13,7 @@ from collector import store
 from collector.models import Host
 from server.api_auth import AUTH_RESPONSES, HostsReader, InventoryReader
 from server.deps import Admin, DbSession, RowId, State
+from server.register.evidence import user_display
 from server.ui import check_csrf
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])
@@ -59,6 +60,19 @@ class SightingOut(BaseModel):
     indicator: str
     indicator_kind: str
     user: str
+    confidence: str
+    heuristic: str | None
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class ItemSightingOut(BaseModel):
+    host_id: int
+    hostname: str
+    kind: str
+    indicator: str
+    indicator_kind: str
+    user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
     confidence: str
     heuristic: str | None
     first_seen_at: dt.datetime
@@ -178,6 +192,41 @@ def get_inventory_item(
             for violation, host in store.list_violations(session, item_id=item_id)
         ],
     )
+
+
+@router.get(
+    "/inventory/{item_id}/sightings",
+    response_model=list[ItemSightingOut],
+    responses={**AUTH_RESPONSES, 404: {"description": "No such item"}},
+)
+def list_item_sightings(
+    session: DbSession,
+    state: State,
+    _who: InventoryReader,
+    item_id: RowId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[ItemSightingOut]:
+    """The raw sightings behind one item (host, evidence kind, indicator, user), newest first."""
+    store.get_inventory_item(session, item_id=item_id)
+    show_user = user_display(state.settings.user_pseudonym_key)
+    return [
+        ItemSightingOut(
+            host_id=host.id,
+            hostname=host.hostname,
+            kind=sighting.kind,
+            indicator=sighting.indicator,
+            indicator_kind=sighting.indicator_kind,
+            user=show_user(sighting.user_name) if sighting.user_name else "",
+            confidence=sighting.confidence,
+            heuristic=sighting.heuristic,
+            first_seen_at=sighting.first_seen_at,
+            last_seen_at=sighting.last_seen_at,
+        )
+        for sighting, host in store.list_sightings(
+            session, item_id=item_id, limit=limit, offset=offset
+        )
+    ]
 
 
 @router.get("/hosts", response_model=list[HostOut], responses=AUTH_RESPONSES)

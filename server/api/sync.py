@@ -1,5 +1,6 @@
-"""Incremental sync for a main register or GRC tool: the inventory's change feed, paged by
-an opaque cursor, with ETags. Register entries will join as another feed of the same shape.
+"""Incremental sync for a main register or GRC tool: the inventory's and the AI register's
+change feeds, each paged by an opaque cursor of its own, with ETags. Both feeds share one
+reader (:func:`read_feed`); only the state each change carries differs.
 
 Guarantee (see collector/api_store.py): resuming from the last ``next_cursor`` returns every
 row changed since, each change once, in commit order; a row changed several times between two
@@ -9,12 +10,15 @@ polls comes once, in its newest state. ``updated_since`` only narrows the first 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
 
 from collector import api_store
+from collector.api_models import SyncChange
 from collector.models import InventoryItem
 from server.api.paging import (
     NOT_MODIFIED,
@@ -23,12 +27,70 @@ from server.api.paging import (
     encode_cursor,
     json_with_etag,
 )
-from server.api_auth import AUTH_RESPONSES, InventoryReader
+from server.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader
 from server.deps import DbSession
+from server.register.api import RegisterEntryOut, entry_out
 
 router = APIRouter(prefix="/api/v1/sync", tags=["sync"])
 
 INVENTORY_FEED = "inventory.item"
+REGISTER_FEED = "register.entry"
+_SYNC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    **NOT_MODIFIED,
+    400: {"description": "Malformed cursor"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One page of a change feed: changes with each row's current state (None once gone)."""
+
+    rows: list[tuple[SyncChange, Any]]
+    after: int
+    next_cursor: str
+    has_more: bool
+
+    def kind(self, change: SyncChange, row: object | None) -> str:
+        """created, updated or deleted, relative to the cursor this page was read from."""
+        if change.deleted or row is None:
+            return "deleted"
+        return "created" if change.first_seq > self.after else "updated"
+
+
+def read_feed(
+    session: Session,
+    *,
+    entity: str,
+    cursor: str | None,
+    updated_since: dt.datetime | None,
+    limit: int,
+) -> FeedPage:
+    """Read the page of ``entity``'s feed after ``cursor``; raises InvalidInput on a cursor of
+    another feed or a malformed one."""
+    after = decode_cursor(cursor, entity=entity) if cursor else 0
+    # Read before the page: every change up to this number is committed, so when a filtered
+    # first page is empty the poller can resume from here without missing anything.
+    committed = api_store.latest_change_seq(session)
+    rows = api_store.list_feed_changes(
+        session,
+        entity=entity,
+        after_seq=after,
+        changed_since=updated_since if cursor is None else None,
+        limit=limit + 1,
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if rows:
+        last = rows[-1][0].change_seq
+    else:
+        last = committed if cursor is None and updated_since is not None else after
+    return FeedPage(
+        rows=rows,
+        after=after,
+        next_cursor=encode_cursor(entity=entity, seq=last),
+        has_more=has_more,
+    )
 
 
 class InventoryItemState(BaseModel):
@@ -76,11 +138,7 @@ class InventorySyncPage(BaseModel):
     has_more: bool
 
 
-@router.get(
-    "/inventory",
-    response_model=InventorySyncPage,
-    responses={**AUTH_RESPONSES, **NOT_MODIFIED, 400: {"description": "Malformed cursor"}},
-)
+@router.get("/inventory", response_model=InventorySyncPage, responses=_SYNC_RESPONSES)
 def sync_inventory(
     request: Request,
     session: DbSession,
@@ -96,39 +154,74 @@ def sync_inventory(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Return the inventory changes after ``cursor`` (or since ``updated_since``)."""
-    after = decode_cursor(cursor, entity=INVENTORY_FEED) if cursor else 0
-    # Read before the page: every change up to this number is committed, so when a filtered
-    # first page is empty the poller can resume from here without missing anything.
-    committed = api_store.latest_change_seq(session)
-    rows = api_store.list_inventory_changes(
-        session,
-        after_seq=after,
-        changed_since=updated_since if cursor is None else None,
-        limit=limit + 1,
+    feed = read_feed(
+        session, entity=INVENTORY_FEED, cursor=cursor, updated_since=updated_since, limit=limit
     )
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if rows:
-        last = rows[-1][0].change_seq
-    else:
-        last = committed if cursor is None and updated_since is not None else after
     page = InventorySyncPage(
         feed=INVENTORY_FEED,
         changes=[
             InventoryChange(
                 change_seq=change.change_seq,
                 id=change.entity_id,
-                change="deleted"
-                if change.deleted or item is None
-                else ("created" if change.first_seq > after else "updated"),
+                change=feed.kind(change, item),
                 changed_at=change.changed_at,
-                item=InventoryItemState.of(item)
-                if item is not None and not change.deleted
-                else None,
+                item=InventoryItemState.of(item) if feed.kind(change, item) != "deleted" else None,
             )
-            for change, item in rows
+            for change, item in feed.rows
         ],
-        next_cursor=encode_cursor(entity=INVENTORY_FEED, seq=last),
-        has_more=has_more,
+        next_cursor=feed.next_cursor,
+        has_more=feed.has_more,
+    )
+    return json_with_etag(request, page)
+
+
+class RegisterChange(BaseModel):
+    change_seq: int = Field(description="Position in the feed; increases in commit order.")
+    id: int = Field(description="The entry's row id (its register_id is in `entry`).")
+    change: str = Field(description="created, updated or deleted (relative to the cursor)")
+    changed_at: dt.datetime
+    entry: RegisterEntryOut | None = Field(description="The newest state; null once deleted.")
+
+
+class RegisterSyncPage(BaseModel):
+    feed: str
+    changes: list[RegisterChange]
+    next_cursor: str = Field(description="Pass back as `cursor`; store it to resume later.")
+    has_more: bool
+
+
+@router.get("/register", response_model=RegisterSyncPage, responses=_SYNC_RESPONSES)
+def sync_register(
+    request: Request,
+    session: DbSession,
+    _caller: RegisterReader,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=cursor_pattern(REGISTER_FEED),
+            description="The next_cursor of the previous page.",
+        ),
+    ] = None,
+    updated_since: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Return the register-entry changes after ``cursor`` (or since ``updated_since``)."""
+    feed = read_feed(
+        session, entity=REGISTER_FEED, cursor=cursor, updated_since=updated_since, limit=limit
+    )
+    page = RegisterSyncPage(
+        feed=REGISTER_FEED,
+        changes=[
+            RegisterChange(
+                change_seq=change.change_seq,
+                id=change.entity_id,
+                change=feed.kind(change, entry),
+                changed_at=change.changed_at,
+                entry=entry_out(entry) if feed.kind(change, entry) != "deleted" else None,
+            )
+            for change, entry in feed.rows
+        ],
+        next_cursor=feed.next_cursor,
+        has_more=feed.has_more,
     )
     return json_with_etag(request, page)

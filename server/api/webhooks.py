@@ -23,6 +23,11 @@ EventPattern = Literal[
     "inventory.item.created",
     "inventory.item.updated",
     "inventory.item.deleted",
+    "register.*",
+    "register.entry.created",
+    "register.entry.updated",
+    "register.entry.decided",
+    "register.entry.status_changed",
 ]
 
 
@@ -97,7 +102,7 @@ class DeliveryOut(BaseModel):
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH_RESPONSES)
 def list_webhooks(session: DbSession, _caller: WebhooksAdmin) -> list[WebhookOut]:
-    """List webhook endpoints (events: inventory.item.created, .updated, .deleted)."""
+    """List webhook endpoints (events: inventory.item.* and register.entry.*)."""
     return [WebhookOut.of(endpoint) for endpoint in api_store.list_webhook_endpoints(session)]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from collector import register_store
+from collector import register_store, store
 from collector.register_models import RegisterEntry
 from server.register import states
 
@@ -60,15 +60,18 @@ def reassessment_triggers(session: Session, *, entry: RegisterEntry) -> tuple[st
     return tuple(triggers)
 
 
-def review_rows(session: Session, *, today: dt.date) -> list[ReviewRow]:
-    """Return governed entries whose review is due within 30 days, overdue, or triggered."""
+def review_rows(
+    session: Session, *, today: dt.date, due_within_days: int = DUE_SOON_DAYS
+) -> list[ReviewRow]:
+    """Return governed entries whose review is due within ``due_within_days`` days (30 by
+    default), overdue, or triggered."""
     rows = []
     for entry in register_store.list_register_entries(
         session, statuses=(states.APPROVED, states.RESTRICTED, states.REVIEW_DUE)
     ):
         days = (entry.next_review_on - today).days if entry.next_review_on else 0
         triggers = reassessment_triggers(session, entry=entry)
-        if days <= DUE_SOON_DAYS or triggers or entry.status == states.REVIEW_DUE:
+        if days <= due_within_days or triggers or entry.status == states.REVIEW_DUE:
             rows.append(ReviewRow(entry=entry, overdue=days < 0, days=days, triggers=triggers))
     rows.sort(key=lambda row: (row.days, row.entry.register_id))
     return rows
@@ -96,3 +99,26 @@ def supplier_rows(session: Session) -> list[SupplierRow]:
         if _REVIEW_RANK.get(entry.supplier_review, 0) < _REVIEW_RANK.get(row.review, 0):
             row.review = entry.supplier_review
     return sorted(found.values(), key=lambda row: row.name.lower())
+
+
+@dataclass(slots=True)
+class SupplierSummary:
+    """A supplier named in the register, a vendor seen in the inventory, or both."""
+
+    name: str
+    supplier_review: str | None  # the weakest review over its register entries
+    register_ids: list[str] = field(default_factory=list)
+    inventory_items: int = 0
+
+
+def supplier_summaries(session: Session) -> list[SupplierSummary]:
+    """Return suppliers from live register entries and vendors from the inventory, matched
+    by name case-insensitively, with how many entries and items each has; by name."""
+    found = {
+        row.name.lower(): SupplierSummary(row.name, row.review, list(row.entries))
+        for row in supplier_rows(session)
+    }
+    for vendor, items in store.count_items_by_vendor(session).items():
+        summary = found.setdefault(vendor.lower(), SupplierSummary(vendor, None))
+        summary.inventory_items += items
+    return sorted(found.values(), key=lambda summary: (summary.name.lower(), summary.name))

@@ -200,3 +200,63 @@ def test_downgrade_from_0002_keeps_the_sightings(empty_engine: Engine) -> None:
         assert connection.execute(sa.text("SELECT count(*) FROM sightings")).scalar() == 4
         columns = {column["name"] for column in sa.inspect(connection).get_columns("hosts")}
         assert "department" not in columns
+
+
+def test_0006_puts_existing_register_entries_into_the_feed_after_every_change(
+    empty_engine: Engine,
+) -> None:
+    config = alembic_config(empty_engine)
+    command.upgrade(config, "0001")
+    _seed_at_0001(empty_engine)
+    command.upgrade(config, "0005")
+    at = _stamp(empty_engine, T0)
+    entry = {
+        "register_id": "AIR-2026-0001", "version": 1, "status": "under_review", "title": "T",
+        "ai_system": "S", "business_unit": "", "purpose": "", "business_owner": "",
+        "technical_owner": "", "data_classes": [], "personal_data": False,
+        "risk_level": "unrated", "risk_rationale": "", "decision_conditions": "",
+        "decision_rationale": "", "controls": "", "review_cadence_months": 12,
+        "dpia_screening": "not_screened", "supplier": "", "supplier_review": "not_started",
+        "eu_ai_act_class": "not_assessed", "human_oversight": "n/a_assistive",
+        "scope_status": "in_scope", "scope_rationale": "", "evidence_links": [],
+        "created_at": at, "updated_at": at,
+    }  # fmt: skip
+    entries = sa.table("register_entries", *(sa.column(name) for name in entry))
+    with empty_engine.begin() as connection:
+        connection.execute(
+            sa.insert(entries).values(
+                {**entry, "data_classes": "[]", "evidence_links": "[]"}
+                if empty_engine.dialect.name == "sqlite"
+                else entry
+            )
+        )
+        before = connection.execute(
+            sa.text("SELECT value FROM sync_counters WHERE name = 'changes'")
+        ).scalar_one()
+    command.upgrade(config, "0006")
+    with empty_engine.begin() as connection:
+        seq = connection.execute(
+            sa.text("SELECT change_seq FROM sync_changes WHERE entity = 'register.entry'")
+        ).scalar_one()
+        counter = connection.execute(
+            sa.text("SELECT value FROM sync_counters WHERE name = 'changes'")
+        ).scalar_one()
+        assert before < seq <= counter
+        # From now on the trigger numbers every change to an entry.
+        connection.execute(sa.text("UPDATE register_entries SET title = 'U'"))
+    with empty_engine.connect() as connection:
+        assert (
+            connection.execute(
+                sa.text("SELECT change_seq FROM sync_changes WHERE entity = 'register.entry'")
+            ).scalar_one()
+            == counter + 1
+        )
+    command.downgrade(config, "0005")
+    with empty_engine.begin() as connection:
+        connection.execute(sa.text("UPDATE register_entries SET title = 'V'"))
+        assert (
+            connection.execute(
+                sa.text("SELECT count(*) FROM sync_changes WHERE entity = 'register.entry'")
+            ).scalar_one()
+            == 0
+        )

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.models import InventoryItem, utcnow
+from collector.register_models import RegisterEntry
 from server.api.paging import decode_cursor, encode_cursor
 from server.app import create_app
 from server.config import ServerSettings
 from server.errors import InvalidInput
+from server.register import service
+from server.register.schemas import EntryInput
 from tests.conftest import PG_ADMIN_URL
 from tests.server.api.conftest import bearer, make_token
 
@@ -128,6 +134,97 @@ def test_cursors_are_checked_against_their_feed() -> None:
     )
 
 
+# The register feed ---------------------------------------------------------------------------
+
+
+def register_page(client: TestClient, token: str, **params: Any) -> dict[str, Any]:
+    answer = client.get("/api/v1/sync/register", params=params, headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def test_register_feed_follows_entries_through_their_lifecycle(
+    client: TestClient, app: FastAPI
+) -> None:
+    token = make_token(app, ["register:read"])
+    sessions = app.state.shadowmap.sessions
+    with transaction(sessions) as session:
+        first = service.create_entry(
+            session, actor="alice", fields=EntryInput(title="Drafting", ai_system="ChatGPT")
+        )
+        second = service.create_entry(
+            session, actor="alice", fields=EntryInput(title="Coding", ai_system="Copilot")
+        )
+        ids = [first.id, second.id]
+    add_item(app, "not-in-this-feed")
+    created = register_page(client, token, limit=1)
+    assert created["feed"] == "register.entry" and created["has_more"]
+    assert created["next_cursor"].startswith("r")
+    rest = register_page(client, token, cursor=created["next_cursor"])
+    changes = created["changes"] + rest["changes"]
+    assert [(c["id"], c["change"]) for c in changes] == [(ids[0], "created"), (ids[1], "created")]
+    assert changes[0]["entry"]["register_id"] == first.register_id
+    assert changes[0]["entry"]["status"] == "under_review"
+
+    fields = EntryInput(
+        title="Drafting",
+        ai_system="ChatGPT",
+        business_owner="Bob",
+        purpose="Drafting letters",
+        risk_level="low",
+    )
+    with transaction(sessions) as session:
+        service.update_entry(
+            session,
+            actor="alice",
+            register_id=first.register_id,
+            expected_version=1,
+            fields=fields,
+        )
+        service.decide_entry(
+            session,
+            actor="carol",
+            register_id=first.register_id,
+            expected_version=2,
+            decision="approved",
+            rationale="low risk",
+        )
+    decided = register_page(client, token, cursor=rest["next_cursor"])
+    # Two changes to one row between polls arrive once, in the newest state.
+    assert [(c["id"], c["change"]) for c in decided["changes"]] == [(ids[0], "updated")]
+    assert decided["changes"][0]["entry"]["status"] == "approved"
+    assert decided["changes"][0]["entry"]["decided_by"] == "carol"
+
+    with transaction(sessions) as session:
+        session.delete(session.get(RegisterEntry, ids[1]))
+    gone = register_page(client, token, cursor=decided["next_cursor"])
+    assert [(c["id"], c["change"], c["entry"]) for c in gone["changes"]] == [
+        (ids[1], "deleted", None)
+    ]
+    caught_up = register_page(client, token, cursor=gone["next_cursor"])
+    assert caught_up["changes"] == [] and caught_up["next_cursor"] == gone["next_cursor"]
+
+
+def test_register_feed_has_etags_its_own_cursors_and_needs_register_read(
+    client: TestClient, app: FastAPI
+) -> None:
+    token = make_token(app, ["register:read"])
+    with transaction(app.state.shadowmap.sessions) as session:
+        service.create_entry(session, actor="a", fields=EntryInput(title="T", ai_system="S"))
+    first = client.get("/api/v1/sync/register", headers=bearer(token))
+    etag = first.headers["ETag"]
+    again = client.get("/api/v1/sync/register", headers={**bearer(token), "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    inventory_cursor = encode_cursor(entity="inventory.item", seq=1)
+    refused = client.get(
+        "/api/v1/sync/register", params={"cursor": inventory_cursor}, headers=bearer(token)
+    )
+    assert refused.status_code == 422 and "cursor" in refused.text
+    inventory_only = make_token(app, ["inventory:read"])
+    assert client.get("/api/v1/sync/register", headers=bearer(inventory_only)).status_code == 403
+
+
 # Concurrency ---------------------------------------------------------------------------------
 
 
@@ -150,9 +247,48 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         admin.dispose()
 
 
+@dataclass(frozen=True)
+class Feed:
+    """What the concurrency test writes and polls: one tracked table and its sync route."""
+
+    path: str
+    scope: str
+    state: str  # the key of each change's state in a sync page
+    model: type[InventoryItem] | type[RegisterEntry]
+    key: str  # a unique column the writers name rows by
+    name: str  # the column the writers update
+    other: type[InventoryItem] | type[RegisterEntry]  # the other tracked table
+
+    def make(self, key: str, stamp: dt.datetime) -> InventoryItem | RegisterEntry:
+        return _make(self.model, key, stamp)
+
+
+def _make(
+    model: type[InventoryItem] | type[RegisterEntry], key: str, stamp: dt.datetime
+) -> InventoryItem | RegisterEntry:
+    if model is InventoryItem:
+        return InventoryItem(
+            key=key, name=f"{key} v0", first_seen_at=T0, last_seen_at=T0, updated_at=stamp
+        )
+    return RegisterEntry(register_id=key, title=f"{key} v0", ai_system="AI", updated_at=stamp)
+
+
+FEEDS = {
+    "inventory": Feed(
+        "/api/v1/sync/inventory", "inventory:read", "item", InventoryItem, "key", "name",
+        RegisterEntry,
+    ),
+    "register": Feed(
+        "/api/v1/sync/register", "register:read", "entry", RegisterEntry, "register_id",
+        "title", InventoryItem,
+    ),
+}  # fmt: skip
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("feed_name", sorted(FEEDS))
 def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
-    fresh_database_url: str, tmp_path: Path
+    fresh_database_url: str, tmp_path: Path, feed_name: str
 ) -> None:
     engine = make_engine(fresh_database_url)
     upgrade(engine)
@@ -164,54 +300,61 @@ def test_a_poller_sees_every_change_once_while_writers_commit_out_of_order(
     )
     app = create_app(settings)
     try:
-        poll_while_writers_commit(engine, app)
+        poll_while_writers_commit(engine, app, FEEDS[feed_name])
     finally:
         engine.dispose()
         app.state.shadowmap.engine.dispose()
 
 
-def poll_while_writers_commit(engine: Engine, app: FastAPI) -> None:
+def poll_while_writers_commit(engine: Engine, app: FastAPI, feed: Feed) -> None:
+    """Six writers commit out of order (five on ``feed``'s table, one on the other tracked
+    table, so the feed's numbers have gaps) while one poller pages through ``feed``."""
     sessions = make_sessionmaker(engine)
-    token = make_token(app, ["inventory:read"])
-    writers_done = threading.Event()
+    token = make_token(app, [feed.scope])
     commits: list[tuple[dt.datetime, float]] = []  # (updated_at written, time of commit)
     commits_lock = threading.Lock()
     errors: list[BaseException] = []
+    key_column = getattr(feed.model, feed.key)
+
+    def write(session: Session, number: int, step: int, rng: random.Random) -> dt.datetime:
+        stamp = utcnow()
+        if number == 5:
+            # Changes of the other feed take numbers from the same counter.
+            session.add(_make(feed.other, f"x{step}", stamp))
+        elif step % 3 == 0 or number == 0:
+            session.add(feed.make(f"w{number}-{step}", stamp))
+        else:
+            # Writer 0's rows are never updated: each is one change that a poller must see
+            # exactly once (no later update can mask a miss).
+            ids = session.scalars(
+                select(feed.model.id).where(key_column.not_like("w0-%")).order_by(feed.model.id)
+            ).all()
+            for row_id in sorted(rng.sample(list(ids), k=min(2, len(ids)))):
+                row = session.get(feed.model, row_id, with_for_update=True)
+                assert row is not None
+                setattr(row, feed.name, f"{getattr(row, feed.key)} v{number}.{step}")
+                row.updated_at = stamp
+        session.flush()
+        # Hold the transaction open: later transactions commit first.
+        time.sleep(rng.uniform(0, 0.06 if number == 0 else 0.03))
+        return stamp
 
     def writer(number: int) -> None:
         rng = random.Random(number)
         try:
             for step in range(25):
-                with sessions() as session, session.begin():
-                    stamp = utcnow()
-                    if step % 3 == 0 or number == 0:
-                        session.add(
-                            InventoryItem(
-                                key=f"w{number}-{step}",
-                                name=f"w{number}-{step} v0",
-                                first_seen_at=T0,
-                                last_seen_at=T0,
-                                updated_at=stamp,
-                            )
-                        )
-                    else:
-                        # Writer 0's items are never updated: each is one change that a
-                        # poller must see exactly once (no later update can mask a miss).
-                        ids = session.scalars(
-                            select(InventoryItem.id)
-                            .where(InventoryItem.key.not_like("w0-%"))
-                            .order_by(InventoryItem.id)
-                        ).all()
-                        for item_id in sorted(rng.sample(list(ids), k=min(2, len(ids)))):
-                            item = session.get(InventoryItem, item_id, with_for_update=True)
-                            assert item is not None
-                            item.name = f"{item.key} v{number}.{step}"
-                            item.updated_at = stamp
-                    session.flush()
-                    # Hold the transaction open: later transactions commit first.
-                    time.sleep(rng.uniform(0, 0.06 if number == 0 else 0.03))
-                with commits_lock:
-                    commits.append((stamp, time.monotonic()))
+                for _attempt in range(20):
+                    try:
+                        with sessions() as session, session.begin():
+                            stamp = write(session, number, step, rng)
+                        break
+                    except StaleDataError:
+                        # A register entry's version moved on under us (SQLite reads outside
+                        # the write lock): retry, as an optimistic-locking client does.
+                        continue
+                if number != 5:
+                    with commits_lock:
+                        commits.append((stamp, time.monotonic()))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
@@ -222,7 +365,9 @@ def poll_while_writers_commit(engine: Engine, app: FastAPI) -> None:
             params: dict[str, Any] = {"limit": 7}
             if cursor:
                 params["cursor"] = cursor
-            body = page(client, token, **params)
+            answer = client.get(feed.path, params=params, headers=bearer(token))
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
             received.extend(body["changes"])
             return body["next_cursor"], body["has_more"]
 
@@ -237,7 +382,6 @@ def poll_while_writers_commit(engine: Engine, app: FastAPI) -> None:
             time.sleep(0.001)
         for thread in threads:
             thread.join()
-        writers_done.set()
         has_more = True
         while has_more:
             cursor, has_more = poll_once(cursor)
@@ -253,12 +397,14 @@ def poll_while_writers_commit(engine: Engine, app: FastAPI) -> None:
     assert numbers == sorted(numbers) and len(numbers) == len(set(numbers))
     last_seen: dict[int, str] = {}
     for change in received:
-        last_seen[change["id"]] = change["item"]["name"]
+        last_seen[change["id"]] = change[feed.state][feed.name]
     with sessions() as session:
-        final = {item.id: item.name for item in session.scalars(select(InventoryItem))}
+        final = {row.id: getattr(row, feed.name) for row in session.scalars(select(feed.model))}
     assert last_seen == final  # every row's newest state arrived; nothing missed
     create_only = [
-        change["item"]["key"] for change in received if change["item"]["key"].startswith("w0-")
+        change[feed.state][feed.key]
+        for change in received
+        if change[feed.state][feed.key].startswith("w0-")
     ]
     assert sorted(create_only) == sorted(f"w0-{step}" for step in range(25))
     assert len(received) <= len(commits) * 2
@@ -275,9 +421,9 @@ def test_change_tracking_triggers_exist_at_the_newest_revision(migrated_engine: 
                 ).scalars()
             )
             assert {
-                "trg_inventory_items_change_insert",
-                "trg_inventory_items_change_update",
-                "trg_inventory_items_change_delete",
+                f"trg_{table}_change_{operation}"
+                for table in ("inventory_items", "register_entries")
+                for operation in ("insert", "update", "delete")
             } <= names
         else:
             names = set(
@@ -285,4 +431,4 @@ def test_change_tracking_triggers_exist_at_the_newest_revision(migrated_engine: 
                     text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
                 ).scalars()
             )
-            assert "trg_inventory_items_change" in names
+            assert {"trg_inventory_items_change", "trg_register_entries_change"} <= names

@@ -1,5 +1,5 @@
-"""Webhooks: signatures (sign, verify, tamper, replay), events from inventory changes
-delivered to a real HTTP receiver on loopback, retries with backoff, and the delivery log."""
+"""Webhooks: signatures (sign, verify, tamper, replay), events from inventory and register
+changes delivered to a real HTTP receiver on loopback, retries with backoff, the delivery log."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from fastapi import FastAPI
@@ -17,9 +17,11 @@ from fastapi.testclient import TestClient
 from collector.api_models import WebhookDelivery
 from collector.db import transaction
 from collector.models import InventoryItem
+from server.api.webhooks import EventPattern
 from server.errors import InvalidSignature
+from server.register import service
 from server.signing import key_from_hex, sign, verify_signature
-from server.webhooks import backoff, deliver_due
+from server.webhooks import EVENT_TYPES, backoff, deliver_due
 from tests.server.api.conftest import bearer, make_token
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
@@ -50,6 +52,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []
         self.status = 200
         receiver = self
 
@@ -57,6 +60,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers.items()), body))
+                receiver.paths.append(self.path)
                 self.send_response(receiver.status)
                 self.end_headers()
 
@@ -67,6 +71,12 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def by_path(self, path: str) -> list[tuple[dict[str, str], bytes]]:
+        """The requests sent to one path, in arrival order."""
+        return [
+            request for request, seen in zip(self.requests, self.paths, strict=True) if seen == path
+        ]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -182,6 +192,70 @@ def test_unreachable_receivers_are_logged_not_raised(client: TestClient, app: Fa
     assert deliver_due(state.settings, state.sessions) == 0
     log = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).json()
     assert log[0]["status"] == "pending" and "ConnectError" in log[0]["last_error"]
+
+
+def test_register_events_reach_a_real_receiver_one_per_action(
+    client: TestClient, app: FastAPI, receiver: Receiver
+) -> None:
+    state = app.state.shadowmap
+    admin = make_token(app, ["webhooks:admin"])
+    writer = make_token(app, ["register:write"])
+    for name, patterns in (("register-only", ["register.*"]), ("decisions", ["*"])):
+        body = {"name": name, "url": receiver.url + "/" + name, "event_types": patterns}
+        created = client.post("/api/v1/webhooks", json=body, headers=bearer(admin))
+        assert created.status_code == 201, created.text
+    key = key_from_hex(created.json()["signing_key"])
+    deliver_due(state.settings, state.sessions)  # the first round starts the feeds from now
+
+    entry = client.post(
+        "/api/v1/register",
+        json={"title": "Drafting", "ai_system": "ChatGPT", "supplier": "OpenAI"},
+        headers=bearer(writer),
+    ).json()
+    patch = {
+        "version": entry["version"],
+        "changes": {"business_owner": "Bob", "purpose": "Letters", "risk_level": "low"},
+    }
+    patched = client.patch(
+        f"/api/v1/register/{entry['register_id']}", json=patch, headers=bearer(writer)
+    )
+    assert patched.status_code == 200, patched.text
+    with transaction(state.sessions) as session:
+        service.decide_entry(
+            session,
+            actor="carol",
+            register_id=entry["register_id"],
+            expected_version=patched.json()["version"],
+            decision="approved",
+            rationale="low risk",
+        )
+    add_item(app, "claude")  # an inventory change: only the "*" endpoint hears of it
+    assert deliver_due(state.settings, state.sessions) == 7
+
+    register_only = [json.loads(raw) for _headers, raw in receiver.by_path("/hook/register-only")]
+    assert [event["type"] for event in register_only] == [
+        "register.entry.created",
+        "register.entry.updated",
+        "register.entry.decided",
+    ]
+    decided = register_only[2]["data"]
+    assert decided["register_id"] == entry["register_id"] and decided["actor"] == "carol"
+    assert decided["after"]["decision"] == "approved" and decided["entry"]["status"] == "approved"
+    assert register_only[0]["data"]["actor"].startswith("api-token:")
+    everything = receiver.by_path("/hook/decisions")
+    assert sorted(json.loads(raw)["type"] for _headers, raw in everything) == sorted(
+        [*(event["type"] for event in register_only), "inventory.item.created"]
+    )
+    for headers, raw in everything:  # signed with the "*" endpoint's key
+        verify_signature(key, raw, headers["Shadowmap-Signature"])
+        assert json.loads(raw)["id"] == headers["Shadowmap-Delivery"]
+    assert deliver_due(state.settings, state.sessions) == 0  # nothing new, nothing resent
+
+
+def test_every_event_type_can_be_subscribed_to() -> None:
+    patterns = set(get_args(EventPattern))
+    assert set(EVENT_TYPES) <= patterns
+    assert {"*", "inventory.*", "register.*"} <= patterns
 
 
 def test_backoff_doubles_and_is_capped() -> None:
