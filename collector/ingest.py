@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
 from collector.errors import NotFound, ReportRejected
-from collector.ingest_sql import IngestCursor
+from collector.ingest_sql import BulkInsert, IngestCursor
 from collector.models import DAILY_SHARDS, PROHIBITED, Agent, utcnow
 from signatures import (
     MAX_REPORT_BYTES,
@@ -258,17 +258,27 @@ def _seen_windows(
     return windows
 
 
-_ITEM_SELECT = (
-    "SELECT id, key, state, first_seen_at, last_seen_at FROM inventory_items WHERE key IN ({})"
-)
-_ITEM_INSERT = (
-    "INSERT INTO inventory_items (key, service_id, name, vendor, category, state, "
-    "first_seen_at, last_seen_at, created_at, updated_at, host_count, user_count, "
-    "sighting_count, violation_count)"
-)
-# DO NOTHING takes no lock on an existing item: popular items are not serialised here.
-_ITEM_INSERTED = (
-    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at"
+_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at FROM inventory_items"
+_ITEM_INSERT = BulkInsert(
+    "inventory_items",
+    (
+        ("key", "text"),
+        ("service_id", "text"),
+        ("name", "text"),
+        ("vendor", "text"),
+        ("category", "text"),
+        ("state", "text"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("host_count", "integer"),
+        ("user_count", "integer"),
+        ("sighting_count", "integer"),
+        ("violation_count", "integer"),
+    ),
+    # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at",
 )
 
 
@@ -287,7 +297,7 @@ def _ensure_items(
 ) -> dict[str, _Item]:
     """Insert the items this report names that do not exist yet; return all of them by key."""
     by_key = {identity.key: identity for identity in identities}
-    items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, list(by_key)))
+    items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", list(by_key)))
     missing = sorted(set(by_key) - set(items))
     if not missing:
         return items  # the steady state: every item exists
@@ -312,10 +322,10 @@ def _ensure_items(
         )
         for key, identity in ((key, by_key[key]) for key in missing)
     ]
-    items.update(_items(cursor, cursor.insert(_ITEM_INSERT, rows, _ITEM_INSERTED)))
+    items.update(_items(cursor, cursor.insert(_ITEM_INSERT, rows)))
     raced = [key for key in missing if key not in items]  # inserted by another report first
     if raced:
-        items.update(_items(cursor, cursor.fetch_in(_ITEM_SELECT, raced)))
+        items.update(_items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", raced)))
     return items
 
 
@@ -323,21 +333,27 @@ _SIGHTING_SELECT = (
     "SELECT item_id, kind, indicator, user_name, first_seen_at, last_seen_at "
     "FROM sightings WHERE host_id = ?"
 )
-_SIGHTING_INSERT = (
-    "INSERT INTO sightings (item_id, host_id, kind, indicator, indicator_kind, user_name, "
-    "confidence, heuristic, evidence, first_seen_at, last_seen_at)"
+_SIGHTING_UPSERT = BulkInsert(
+    "sightings",
+    (
+        ("item_id", "integer"),
+        ("host_id", "integer"),
+        ("kind", "text"),
+        ("indicator", "text"),
+        ("indicator_kind", "text"),
+        ("user_name", "text"),
+        ("confidence", "text"),
+        ("heuristic", "text"),
+        ("evidence", "jsonb"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+    ),
+    "ON CONFLICT (item_id, host_id, kind, indicator, user_name) DO UPDATE SET "
+    "confidence = excluded.confidence, heuristic = excluded.heuristic, "
+    "evidence = excluded.evidence, "
+    "first_seen_at = {least}(excluded.first_seen_at, sightings.first_seen_at), "
+    "last_seen_at = {greatest}(excluded.last_seen_at, sightings.last_seen_at)",
 )
-
-
-@cache
-def _sighting_upserted(least: str, greatest: str) -> str:
-    return (
-        "ON CONFLICT (item_id, host_id, kind, indicator, user_name) DO UPDATE SET "
-        "confidence = excluded.confidence, heuristic = excluded.heuristic, "
-        "evidence = excluded.evidence, "
-        f"first_seen_at = {least}(excluded.first_seen_at, sightings.first_seen_at), "
-        f"last_seen_at = {greatest}(excluded.last_seen_at, sightings.last_seen_at)"
-    )
 
 
 def _upsert_sightings(
@@ -388,7 +404,7 @@ def _upsert_sightings(
         )
     if rows:
         rows.sort(key=lambda row: (row[0], row[2], row[3], row[5]))
-        cursor.insert(_SIGHTING_INSERT, rows, _sighting_upserted(cursor.least, cursor.greatest))
+        cursor.insert(_SIGHTING_UPSERT, rows)
     return new
 
 
@@ -400,12 +416,13 @@ def _within(
 
 
 _ITEM_HOST_SELECT = "SELECT item_id, last_day FROM item_hosts WHERE host_id = ?"
-_ITEM_HOST_INSERT = "INSERT INTO item_hosts (item_id, host_id, first_day, last_day)"
-# Only inserted rows and rows moved to a new day come back; an inserted one has
-# first_day == today, an updated one an earlier first_day.
-_ITEM_HOST_UPSERTED = (
+_ITEM_HOST_UPSERT = BulkInsert(
+    "item_hosts",
+    (("item_id", "integer"), ("host_id", "integer"), ("first_day", "date"), ("last_day", "date")),
+    # Only inserted rows and rows moved to a new day come back; an inserted one has
+    # first_day == today, an updated one an earlier first_day.
     "ON CONFLICT (item_id, host_id) DO UPDATE SET last_day = excluded.last_day "
-    "WHERE item_hosts.last_day < excluded.last_day RETURNING item_id, first_day"
+    "WHERE item_hosts.last_day < excluded.last_day RETURNING item_id, first_day",
 )
 
 
@@ -426,16 +443,17 @@ def _upsert_item_hosts(
         for item in sorted(items.values(), key=lambda item: item.id)
         if item.id not in counted_today
     ]
-    for item_id, first_day in cursor.insert(_ITEM_HOST_INSERT, rows, _ITEM_HOST_UPSERTED):
+    for item_id, first_day in cursor.insert(_ITEM_HOST_UPSERT, rows):
         rollup.daily[item_id] += 1
         if cursor.read_day(first_day) == today:
             rollup.hosts[item_id] += 1
 
 
-_DAILY_INSERT = "INSERT INTO item_daily (item_id, day, shard, host_count)"
-_DAILY_UPSERTED = (
+_DAILY_UPSERT = BulkInsert(
+    "item_daily",
+    (("item_id", "integer"), ("day", "date"), ("shard", "integer"), ("host_count", "integer")),
     "ON CONFLICT (item_id, day, shard) DO UPDATE "
-    "SET host_count = item_daily.host_count + excluded.host_count"
+    "SET host_count = item_daily.host_count + excluded.host_count",
 )
 
 
@@ -446,11 +464,14 @@ def _count_daily_hosts(cursor: IngestCursor, host_id: int, today: dt.date, rollu
         (item_id, day, host_id % DAILY_SHARDS, count)
         for item_id, count in sorted(rollup.daily.items())
     ]
-    cursor.insert(_DAILY_INSERT, rows, _DAILY_UPSERTED)
+    cursor.insert(_DAILY_UPSERT, rows)
 
 
-_FACET_INSERT = "INSERT INTO item_facets (item_id, facet, value)"
-_FACET_INSERTED = "ON CONFLICT (item_id, facet, value) DO NOTHING RETURNING item_id, facet"
+_FACET_INSERT = BulkInsert(
+    "item_facets",
+    (("item_id", "integer"), ("facet", "text"), ("value", "text")),
+    "ON CONFLICT (item_id, facet, value) DO NOTHING RETURNING item_id, facet",
+)
 
 
 def _insert_facets(
@@ -480,23 +501,24 @@ def _insert_facets(
     if department:
         value = department[:_FACET_LENGTH]
         facets.update((item.id, "department", value) for item in items.values())
-    for item_id, facet in cursor.insert(_FACET_INSERT, sorted(facets), _FACET_INSERTED):
+    for item_id, facet in cursor.insert(_FACET_INSERT, sorted(facets)):
         if facet == "user":
             rollup.users[item_id] += 1
 
 
-_VIOLATION_INSERT = (
-    "INSERT INTO violations (item_id, host_id, user_name, first_seen_at, last_seen_at)"
+_VIOLATION_UPSERT = BulkInsert(
+    "violations",
+    (
+        ("item_id", "integer"),
+        ("host_id", "integer"),
+        ("user_name", "text"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+    ),
+    "ON CONFLICT (item_id, host_id, user_name) DO UPDATE SET "
+    "last_seen_at = {greatest}(excluded.last_seen_at, violations.last_seen_at) "
+    "RETURNING item_id, first_seen_at",
 )
-
-
-@cache
-def _violation_upserted(greatest: str) -> str:
-    return (
-        "ON CONFLICT (item_id, host_id, user_name) DO UPDATE SET "
-        f"last_seen_at = {greatest}(excluded.last_seen_at, violations.last_seen_at) "
-        "RETURNING item_id, first_seen_at"
-    )
 
 
 def _record_violations(
@@ -521,7 +543,7 @@ def _record_violations(
         (item_id, host_id, user, stamp, cursor.time(last_seen))
         for (item_id, user), last_seen in sorted(seen.items())
     ]
-    upserted = cursor.insert(_VIOLATION_INSERT, rows, _violation_upserted(cursor.greatest))
+    upserted = cursor.insert(_VIOLATION_UPSERT, rows)
     for item_id, first_seen in upserted:
         rollup.violated.add(item_id)
         if cursor.read_time(first_seen) == now:  # a new (item, host, user): counted

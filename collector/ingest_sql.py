@@ -5,7 +5,10 @@ takes for times, days and JSON.
 SQLAlchemy Core spends more CPU per statement (cache keys, bound-value processing for every
 row) than SQLite spends running it; a report runs a handful of statements, each on many rows,
 so these go to the cursor in the session's own transaction. Both backends speak the same
-``INSERT ... VALUES (...), (...) ON CONFLICT ... RETURNING``; ``?`` becomes ``%s`` for psycopg.
+``INSERT ... ON CONFLICT ... RETURNING``; the rows go to SQLite as multi-row ``VALUES`` and to
+PostgreSQL as one array per column (``SELECT * FROM unnest(...)``), so that every statement
+text is constant there: psycopg converts it once and the server prepares it once, whatever
+the number of rows. ``?`` becomes ``%s`` for psycopg.
 Stored values match what the models' types write (``collector.models.UTCDateTime``: naive UTC
 text with microseconds on SQLite, ``timestamptz`` on PostgreSQL).
 """
@@ -15,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator, Sequence
-from functools import cache, lru_cache
+from dataclasses import dataclass
+from functools import cache, cached_property, lru_cache
 from itertools import chain
 from typing import Any
 
@@ -86,27 +90,31 @@ class IngestCursor:
         if rows:
             self._cursor.executemany(self._text(sql), rows)
 
-    def fetch_in(self, sql: str, values: Sequence[Any], *, before: Sequence[Any] = ()) -> list[Any]:
-        """Run ``sql`` whose last condition is ``IN ({})`` over ``values``, in chunks."""
+    def fetch_in(self, select: str, column: str, values: Sequence[Any]) -> list[Any]:
+        """Run ``select WHERE column IN values`` (``= ANY(array)`` on PostgreSQL)."""
+        if not self.sqlite:
+            return self.fetch(f"{select} WHERE {column} = ANY(?)", (list(values),))
         found: list[Any] = []
-        limit = min(_MAX_ROWS, _MAX_PARAMETERS - len(before))
-        for chunk in _chunks(values, limit):
+        for chunk in _chunks(values, _MAX_ROWS):
             placeholders = ", ".join("?" * len(chunk))
-            found.extend(self.fetch(sql.format(placeholders), [*before, *chunk]))
+            found.extend(self.fetch(f"{select} WHERE {column} IN ({placeholders})", chunk))
         return found
 
-    def insert(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> list[Any]:
-        """Run ``head VALUES (...), (...) tail`` over all rows, in chunks; return what comes
-        back (rows of a RETURNING tail)."""
+    def insert(self, statement: BulkInsert, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """Insert rows with one statement (SQLite: a few, in chunks); return what comes back
+        (rows of a RETURNING clause)."""
         if not rows:
             return []
-        width = len(rows[0])
-        returning = "RETURNING" in tail
+        if not self.sqlite:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            self._cursor.execute(statement.postgresql, columns)
+            return list(self._cursor.fetchall()) if statement.returns else []
         found: list[Any] = []
-        for chunk in _chunks(rows, min(_MAX_ROWS, _MAX_PARAMETERS // width)):
-            sql = f"{head} VALUES {_values(width, len(chunk))} {tail}"
-            self._cursor.execute(self._text(sql), list(chain.from_iterable(chunk)))
-            if returning:
+        size = min(_MAX_ROWS, _MAX_PARAMETERS // len(statement.columns))
+        for chunk in _chunks(rows, size):
+            sql = statement.sqlite(len(chunk))
+            self._cursor.execute(sql, list(chain.from_iterable(chunk)))
+            if statement.returns:
                 found.extend(self._cursor.fetchall())
         return found
 
@@ -129,7 +137,6 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start : start + size]
 
 
-@lru_cache(maxsize=512)
 def _values(width: int, count: int) -> str:
     row = "(" + ", ".join("?" * width) + ")"
     return ", ".join([row] * count)
@@ -146,3 +153,37 @@ def _psycopg_jsonb() -> Any:
     from psycopg.types.json import Jsonb
 
     return Jsonb
+
+
+@dataclass(frozen=True)
+class BulkInsert:
+    """An INSERT of many rows into ``table``: its (column, PostgreSQL type) pairs and the
+    clause after the rows (ON CONFLICT, RETURNING), in which ``{least}`` and ``{greatest}``
+    name the dialect's functions."""
+
+    table: str
+    columns: tuple[tuple[str, str], ...]
+    tail: str = ""
+
+    @property
+    def returns(self) -> bool:
+        return "RETURNING" in self.tail
+
+    def _head(self) -> str:
+        return f"INSERT INTO {self.table} ({', '.join(name for name, _type in self.columns)})"
+
+    def sqlite(self, rows: int) -> str:
+        return _sqlite_insert(self, rows)
+
+    @cached_property
+    def postgresql(self) -> str:
+        arrays = ", ".join(f"%s::{type_}[]" for _name, type_ in self.columns)
+        tail = self.tail.format(least="LEAST", greatest="GREATEST")
+        # Table, columns and clauses are this module's constants, never input.
+        return f"{self._head()} SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+
+
+@lru_cache(maxsize=512)
+def _sqlite_insert(statement: BulkInsert, rows: int) -> str:
+    tail = statement.tail.format(least="min", greatest="max")
+    return f"{statement._head()} VALUES {_values(len(statement.columns), rows)} {tail}"
