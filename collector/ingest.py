@@ -27,30 +27,15 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 import jsonschema_rs
-from sqlalchemy import Boolean, Table, bindparam, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
-from collector.errors import ReportRejected
-from collector.models import (
-    DAILY_SHARDS,
-    PROHIBITED,
-    Agent,
-    Host,
-    InventoryItem,
-    ItemDaily,
-    ItemFacet,
-    ItemHost,
-    Report,
-    Sighting,
-    Violation,
-    utcnow,
-)
-from collector.store import dialect_insert, inventory_table
+from collector.errors import NotFound, ReportRejected
+from collector.ingest_sql import BulkInsert, IngestCursor
+from collector.models import DAILY_SHARDS, PROHIBITED, Agent, utcnow
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,
@@ -135,52 +120,71 @@ def ingest_report(
     """Store a validated report for an authenticated agent; idempotent by report id.
 
     The caller commits once; a duplicate report writes nothing. Raises ReportRejected for a
-    heartbeat that carries findings.
+    heartbeat that carries findings, NotFound if the agent's host was deleted meanwhile.
     """
     now = utcnow()
-    if report.kind is ReportKind.HEARTBEAT:
-        if report.findings:
-            raise ReportRejected("a heartbeat report carries no findings", path="findings")
-        _touch_host(session, agent=agent, report=report, now=now)
-        return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
+    if report.kind is ReportKind.HEARTBEAT and report.findings:
+        raise ReportRejected("a heartbeat report carries no findings", path="findings")
+    session.flush()  # pending ORM changes first: the statements below read what they wrote
+    cursor = IngestCursor(session)
+    try:
+        if report.kind is ReportKind.HEARTBEAT:
+            _touch_host(cursor, agent=agent, report=report, now=now)
+            return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
+        return _ingest(cursor, agent=agent, report=report, catalogue=catalogue, now=now)
+    finally:
+        cursor.close()
 
+
+_REPORT_INSERT = (
+    "INSERT INTO reports (report_uid, agent_id, host_id, kind, generated_at, received_at, "
+    "finding_count) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_uid) DO NOTHING RETURNING id"
+)
+
+
+def _ingest(
+    cursor: IngestCursor,
+    *,
+    agent: Agent,
+    report: WireReport,
+    catalogue: Catalogue,
+    now: dt.datetime,
+) -> IngestResult:
     # Commits stay synchronous: an acknowledged report must survive a database crash, because
     # the agent drops it from its spool once the collector says "stored".
-    inserted = session.execute(
-        dialect_insert(session, Report)
-        .values(
-            report_uid=report.report_id,
-            agent_id=agent.id,
-            host_id=agent.host_id,
-            kind=report.kind.value,
-            generated_at=report.generated_at,
-            received_at=now,
-            finding_count=len(report.findings),
-        )
-        .on_conflict_do_nothing(index_elements=["report_uid"])
-        .returning(Report.id)
-    ).scalar()
-    if inserted is None:
+    inserted = cursor.fetch(
+        _REPORT_INSERT,
+        (
+            report.report_id,
+            agent.id,
+            agent.host_id,
+            report.kind.value,
+            cursor.time(report.generated_at),
+            cursor.time(now),
+            len(report.findings),
+        ),
+    )
+    if not inserted:
         return IngestResult(report.report_id, duplicate=True, findings=0, items=0)
 
-    department = _touch_host(session, agent=agent, report=report, now=now)
+    department = _touch_host(cursor, agent=agent, report=report, now=now)
     findings = merge_findings(clamp_future_times(list(report.findings), now=now))
     if not findings:
         return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
 
     identities = [item_identity(finding, catalogue) for finding in findings]
     windows = _seen_windows(findings, identities)
-    items = _ensure_items(session, identities, windows)
+    items = _ensure_items(cursor, identities, windows, now)
     rollup = _Rollup()
     host_id = agent.host_id
-    _upsert_sightings(session, host_id, findings, identities, items, rollup)
-    _upsert_item_hosts(session, host_id, items, now.date(), rollup)
-    _insert_facets(session, findings, identities, items, department, rollup)
-    _record_violations(session, host_id, findings, identities, items, now, rollup)
+    new = _upsert_sightings(cursor, host_id, findings, identities, items, rollup)
+    _upsert_item_hosts(cursor, host_id, items, now.date(), rollup)
+    _insert_facets(cursor, findings, identities, new, items, department, rollup)
+    _record_violations(cursor, host_id, findings, identities, items, now, rollup)
     # The shared hot rows (today's trend counters, item roll-ups) are written last, so their
     # row locks are held only until the commit that follows.
-    _count_daily_hosts(session, host_id, now.date(), rollup)
-    _update_items(session, windows, items, now, rollup)
+    _count_daily_hosts(cursor, host_id, now.date(), rollup)
+    _update_items(cursor, windows, items, now, rollup)
     return IngestResult(
         report.report_id,
         duplicate=False,
@@ -211,56 +215,40 @@ class _Rollup:
     daily: Counter[int] = field(default_factory=Counter)
 
 
-def _table(model: type[Any]) -> Table:
-    return cast(Table, model.__table__)
+_HOST_UPDATE = (
+    "UPDATE hosts SET hostname = ?, os = ?, os_version = ?, arch = ?, agent_version = ?, "
+    "catalogue_version = ?, last_report_at = ?, health = ?, scanner_errors = ? "
+    "WHERE id = ? RETURNING department"
+)
+_AGENT_UPDATE = "UPDATE agents SET last_seen_at = ? WHERE id = ?"
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert_for(dialect: str, model: type[Any]) -> Any:
-    """A Core INSERT with ON CONFLICT on a model's table (no ORM bulk machinery), built once."""
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_table(model))
-
-
-def _run(session: Session, statement: Any, rows: list[dict[str, Any]]) -> Any:
-    """Execute one statement for many rows (executemany / insertmanyvalues, compiled once)."""
-    return session.connection().execute(statement, rows)
-
-
-def _touch_host(session: Session, *, agent: Agent, report: WireReport, now: dt.datetime) -> str:
+def _touch_host(cursor: IngestCursor, *, agent: Agent, report: WireReport, now: dt.datetime) -> str:
     """Record what the host says about itself; return its department.
 
     On PostgreSQL the UPDATE also locks the host row until commit, so two reports of the same
     host are applied one after the other.
     """
-    hosts = _table(Host)
-    department = (
-        session.connection()
-        .execute(
-            update(hosts)
-            .where(hosts.c.id == agent.host_id)
-            .values(
-                hostname=report.host.hostname,
-                os=report.host.os,
-                os_version=report.host.os_version,
-                arch=report.host.arch,
-                agent_version=report.agent.version,
-                catalogue_version=report.agent.catalogue_version,
-                last_report_at=now,
-                health=dict(report.health),
-                scanner_errors=[error.to_dict() for error in report.scanner_errors],
-            )
-            .returning(hosts.c.department)
-        )
-        .scalar_one()
+    stamp = cursor.time(now)
+    updated = cursor.fetch(
+        _HOST_UPDATE,
+        (
+            report.host.hostname,
+            report.host.os,
+            report.host.os_version,
+            report.host.arch,
+            report.agent.version,
+            report.agent.catalogue_version,
+            stamp,
+            cursor.json(dict(report.health)),
+            cursor.json([error.to_dict() for error in report.scanner_errors]),
+            agent.host_id,
+        ),
     )
-    agents = _table(Agent)
-    session.connection().execute(
-        update(agents).where(agents.c.id == agent.id).values(last_seen_at=now)
-    )
-    return str(department)
+    if not updated:
+        raise NotFound("host", agent.host_id)
+    cursor.run(_AGENT_UPDATE, (stamp, agent.id))
+    return str(updated[0][0])
 
 
 def _seen_windows(
@@ -274,109 +262,154 @@ def _seen_windows(
     return windows
 
 
-def _select_items(session: Session, keys: list[str]) -> dict[str, _Item]:
-    items = _table(InventoryItem).c
-    found = session.connection().execute(
-        select(items.id, items.key, items.state, items.first_seen_at, items.last_seen_at).where(
-            items.key.in_(keys)
-        )
-    )
-    return {key: _Item(item_id, state, first, last) for item_id, key, state, first, last in found}
+_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at FROM inventory_items"
+_ITEM_INSERT = BulkInsert(
+    "inventory_items",
+    (
+        ("key", "text"),
+        ("service_id", "text"),
+        ("name", "text"),
+        ("vendor", "text"),
+        ("category", "text"),
+        ("state", "text"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("host_count", "integer"),
+        ("user_count", "integer"),
+        ("sighting_count", "integer"),
+        ("violation_count", "integer"),
+    ),
+    # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at",
+)
+
+
+def _items(cursor: IngestCursor, rows: list[Any]) -> dict[str, _Item]:
+    return {
+        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last))
+        for item_id, key, state, first, last in rows
+    }
 
 
 def _ensure_items(
-    session: Session,
+    cursor: IngestCursor,
     identities: list[ItemIdentity],
     windows: dict[str, tuple[dt.datetime, dt.datetime]],
+    now: dt.datetime,
 ) -> dict[str, _Item]:
     """Insert the items this report names that do not exist yet; return all of them by key."""
     by_key = {identity.key: identity for identity in identities}
-    items = _select_items(session, list(by_key))
+    items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", list(by_key)))
     missing = sorted(set(by_key) - set(items))
     if not missing:
         return items  # the steady state: every item exists
-    now = utcnow()
+    stamp = cursor.time(now)
     rows = [
-        {
-            "key": identity.key,
-            "service_id": identity.service_id,
-            "name": identity.name,
-            "vendor": identity.vendor,
-            "category": identity.category,
-            "state": "new",
+        (
+            key,
+            identity.service_id,
+            identity.name,
+            identity.vendor,
+            identity.category,
+            "new",
             # Widened by _update_items when another report created the item first.
-            "first_seen_at": windows[identity.key][0],
-            "last_seen_at": windows[identity.key][1],
-            "created_at": now,
-            "updated_at": now,
-            "host_count": 0,
-            "user_count": 0,
-            "sighting_count": 0,
-            "violation_count": 0,
-        }
-        for identity in (by_key[key] for key in missing)
+            cursor.time(windows[key][0]),
+            cursor.time(windows[key][1]),
+            stamp,
+            stamp,
+            0,
+            0,
+            0,
+            0,
+        )
+        for key, identity in ((key, by_key[key]) for key in missing)
     ]
-    # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
-    _run(session, _item_insert(_dialect(session)), rows)
-    items.update(_select_items(session, missing))
+    items.update(_items(cursor, cursor.insert(_ITEM_INSERT, rows)))
+    raced = [key for key in missing if key not in items]  # inserted by another report first
+    if raced:
+        items.update(_items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", raced)))
     return items
 
 
-@cache
-def _item_insert(dialect: str) -> Any:
-    return _insert_for(dialect, InventoryItem).on_conflict_do_nothing(index_elements=["key"])
+_SIGHTING_SELECT = (
+    "SELECT item_id, kind, indicator, user_name, first_seen_at, last_seen_at "
+    "FROM sightings WHERE host_id = ?"
+)
+_SIGHTING_UPSERT = BulkInsert(
+    "sightings",
+    (
+        ("item_id", "integer"),
+        ("host_id", "integer"),
+        ("kind", "text"),
+        ("indicator", "text"),
+        ("indicator_kind", "text"),
+        ("user_name", "text"),
+        ("confidence", "text"),
+        ("heuristic", "text"),
+        ("evidence", "jsonb"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+    ),
+    "ON CONFLICT (item_id, host_id, kind, indicator, user_name) DO UPDATE SET "
+    "confidence = excluded.confidence, heuristic = excluded.heuristic, "
+    "evidence = excluded.evidence, "
+    "first_seen_at = {least}(excluded.first_seen_at, sightings.first_seen_at), "
+    "last_seen_at = {greatest}(excluded.last_seen_at, sightings.last_seen_at)",
+)
 
 
 def _upsert_sightings(
-    session: Session,
+    cursor: IngestCursor,
     host_id: int,
     findings: list[Finding],
     identities: list[ItemIdentity],
     items: dict[str, _Item],
     rollup: _Rollup,
-) -> None:
+) -> list[bool]:
+    """Write new and refreshed sightings; return, per finding, whether its sighting is new."""
     # The host row is locked (or, on SQLite, the database), so this read cannot go stale.
-    sightings = _table(Sighting).c
     known = {
         (item_id, kind, indicator, user): (first, last)
-        for item_id, kind, indicator, user, first, last in session.connection().execute(
-            select(
-                sightings.item_id,
-                sightings.kind,
-                sightings.indicator,
-                sightings.user_name,
-                sightings.first_seen_at,
-                sightings.last_seen_at,
-            ).where(sightings.host_id == host_id)
+        for item_id, kind, indicator, user, first, last in cursor.fetch(
+            _SIGHTING_SELECT, (host_id,)
         )
     }
+    new: list[bool] = []
     rows = []
     for finding, identity in zip(findings, identities, strict=True):
         kind, indicator, user = sighting_key(finding)
         item_id = items[identity.key].id
         stored = known.get((item_id, kind, indicator, user))
+        new.append(stored is None)
         if stored is None:
             rollup.sightings[item_id] += 1
-        elif _within(stored, finding.first_seen, finding.last_seen):
+        elif _within(
+            (cursor.read_time(stored[0]), cursor.read_time(stored[1])),
+            finding.first_seen,
+            finding.last_seen,
+        ):
             continue  # the cheap path: seen again within the refresh interval, nothing to write
         rows.append(
-            {
-                "item_id": item_id,
-                "host_id": host_id,
-                "kind": kind,
-                "indicator": indicator,
-                "indicator_kind": finding.indicator_kind,
-                "user_name": user,
-                "confidence": finding.confidence.value,
-                "heuristic": finding.heuristic,
-                "evidence": dict(finding.evidence),
-                "first_seen_at": finding.first_seen,
-                "last_seen_at": finding.last_seen,
-            }
+            (
+                item_id,
+                host_id,
+                kind,
+                indicator,
+                finding.indicator_kind,
+                user,
+                finding.confidence.value,
+                finding.heuristic,
+                cursor.json(dict(finding.evidence)),
+                cursor.time(finding.first_seen),
+                cursor.time(finding.last_seen),
+            )
         )
     if rows:
-        rows.sort(key=lambda row: (row["item_id"], row["kind"], row["indicator"], row["user_name"]))
-        _run(session, _sighting_upsert(_dialect(session)), rows)
+        rows.sort(key=lambda row: (row[0], row[2], row[3], row[5]))
+        cursor.insert(_SIGHTING_UPSERT, rows)
+    return new
 
 
 def _within(
@@ -386,119 +419,114 @@ def _within(
     return stored[0] <= first_seen and last_seen - stored[1] < LAST_SEEN_REFRESH
 
 
-@cache
-def _sighting_upsert(dialect: str) -> Any:
-    sightings = _table(Sighting).c
-    statement = _insert_for(dialect, Sighting)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["item_id", "host_id", "kind", "indicator", "user_name"],
-        set_={
-            "confidence": excluded.confidence,
-            "heuristic": excluded.heuristic,
-            "evidence": excluded.evidence,
-            "first_seen_at": case(
-                (excluded.first_seen_at < sightings.first_seen_at, excluded.first_seen_at),
-                else_=sightings.first_seen_at,
-            ),
-            "last_seen_at": case(
-                (excluded.last_seen_at > sightings.last_seen_at, excluded.last_seen_at),
-                else_=sightings.last_seen_at,
-            ),
-        },
-    )
-    return statement
+_ITEM_HOST_SELECT = "SELECT item_id, last_day FROM item_hosts WHERE host_id = ?"
+_ITEM_HOST_UPSERT = BulkInsert(
+    "item_hosts",
+    (("item_id", "integer"), ("host_id", "integer"), ("first_day", "date"), ("last_day", "date")),
+    # Only inserted rows and rows moved to a new day come back; an inserted one has
+    # first_day == today, an updated one an earlier first_day.
+    "ON CONFLICT (item_id, host_id) DO UPDATE SET last_day = excluded.last_day "
+    "WHERE item_hosts.last_day < excluded.last_day RETURNING item_id, first_day",
+)
 
 
 def _upsert_item_hosts(
-    session: Session, host_id: int, items: dict[str, _Item], today: dt.date, rollup: _Rollup
+    cursor: IngestCursor, host_id: int, items: dict[str, _Item], today: dt.date, rollup: _Rollup
 ) -> None:
     """Count a host once per item, and once per item per day for the trend."""
-    statement = _item_host_upserts(_dialect(session))[0]
+    # Rows already dated today are left alone: the upsert would not change them. The last day
+    # only ever moves forward, so a stale read can only let a row through to the upsert.
+    counted_today = {
+        item_id
+        for item_id, last_day in cursor.fetch(_ITEM_HOST_SELECT, (host_id,))
+        if cursor.read_day(last_day) >= today
+    }
+    day = cursor.day(today)
     rows = [
-        {"item_id": item.id, "host_id": host_id, "first_day": today, "last_day": today}
+        (item.id, host_id, day, day)
         for item in sorted(items.values(), key=lambda item: item.id)
+        if item.id not in counted_today
     ]
-    # Only inserted rows and rows moved to a new day come back; an inserted one has
-    # first_day == today, an updated one an earlier first_day.
-    for item_id, first_day in _run(session, statement, rows):
+    for item_id, first_day in cursor.insert(_ITEM_HOST_UPSERT, rows):
         rollup.daily[item_id] += 1
-        if first_day == today:
+        if cursor.read_day(first_day) == today:
             rollup.hosts[item_id] += 1
 
 
-def _count_daily_hosts(session: Session, host_id: int, today: dt.date, rollup: _Rollup) -> None:
+_DAILY_UPSERT = BulkInsert(
+    "item_daily",
+    (("item_id", "integer"), ("day", "date"), ("shard", "integer"), ("host_count", "integer")),
+    "ON CONFLICT (item_id, day, shard) DO UPDATE "
+    "SET host_count = item_daily.host_count + excluded.host_count",
+)
+
+
+def _count_daily_hosts(cursor: IngestCursor, host_id: int, today: dt.date, rollup: _Rollup) -> None:
     """Add this host to today's trend rows (one of DAILY_SHARDS rows per item, by host)."""
-    if rollup.daily:
-        _run(
-            session,
-            _item_host_upserts(_dialect(session))[1],
-            [
-                {"item_id": item_id, "day": today, "shard": host_id % DAILY_SHARDS,
-                 "host_count": count}
-                for item_id, count in sorted(rollup.daily.items())
-            ],
-        )  # fmt: skip
+    day = cursor.day(today)
+    rows = [
+        (item_id, day, host_id % DAILY_SHARDS, count)
+        for item_id, count in sorted(rollup.daily.items())
+    ]
+    cursor.insert(_DAILY_UPSERT, rows)
 
 
-@cache
-def _item_host_upserts(dialect: str) -> tuple[Any, Any]:
-    item_hosts = _table(ItemHost).c
-    statement = _insert_for(dialect, ItemHost)
-    statement = statement.on_conflict_do_update(
-        index_elements=["item_id", "host_id"],
-        set_={"last_day": statement.excluded.last_day},
-        where=item_hosts.last_day < statement.excluded.last_day,
-    ).returning(item_hosts.item_id, item_hosts.first_day)
-    daily = _insert_for(dialect, ItemDaily)
-    daily = daily.on_conflict_do_update(
-        index_elements=["item_id", "day", "shard"],
-        set_={"host_count": _table(ItemDaily).c.host_count + daily.excluded.host_count},
-    )
-    return statement, daily
+_FACET_INSERT = BulkInsert(
+    "item_facets",
+    (("item_id", "integer"), ("facet", "text"), ("value", "text")),
+    "ON CONFLICT (item_id, facet, value) DO NOTHING RETURNING item_id, facet",
+)
 
 
 def _insert_facets(
-    session: Session,
+    cursor: IngestCursor,
     findings: list[Finding],
     identities: list[ItemIdentity],
+    new: list[bool],
     items: dict[str, _Item],
     department: str,
     rollup: _Rollup,
 ) -> None:
+    """Add the evidence kinds, users, browsers and department this report shows per item.
+
+    A sighting's kind and user facets were inserted with the sighting (in its transaction,
+    never deleted but with the item), so only new sightings can add those.
+    """
     facets: set[tuple[int, str, str]] = set()
-    for finding, identity in zip(findings, identities, strict=True):
+    for finding, identity, is_new in zip(findings, identities, new, strict=True):
         item_id = items[identity.key].id
-        facets.add((item_id, "kind", finding.kind.value))
+        if is_new:
+            facets.add((item_id, "kind", finding.kind.value))
+            if finding.user:
+                facets.add((item_id, "user", finding.user[:_FACET_LENGTH]))
         browser = finding.evidence.get("browser")
         if isinstance(browser, str) and browser:
             facets.add((item_id, "browser", browser[:_FACET_LENGTH]))
-        if finding.user:
-            facets.add((item_id, "user", finding.user[:_FACET_LENGTH]))
-        if department:
-            facets.add((item_id, "department", department[:_FACET_LENGTH]))
-    statement = _facet_insert(_dialect(session))
-    rows = [
-        {"item_id": item_id, "facet": facet, "value": value}
-        for item_id, facet, value in sorted(facets)
-    ]
-    for item_id, facet in _run(session, statement, rows):
+    if department:
+        value = department[:_FACET_LENGTH]
+        facets.update((item.id, "department", value) for item in items.values())
+    for item_id, facet in cursor.insert(_FACET_INSERT, sorted(facets)):
         if facet == "user":
             rollup.users[item_id] += 1
 
 
-@cache
-def _facet_insert(dialect: str) -> Any:
-    columns = _table(ItemFacet).c
-    return (
-        _insert_for(dialect, ItemFacet)
-        .on_conflict_do_nothing(index_elements=["item_id", "facet", "value"])
-        .returning(columns.item_id, columns.facet)
-    )
+_VIOLATION_UPSERT = BulkInsert(
+    "violations",
+    (
+        ("item_id", "integer"),
+        ("host_id", "integer"),
+        ("user_name", "text"),
+        ("first_seen_at", "timestamptz"),
+        ("last_seen_at", "timestamptz"),
+    ),
+    "ON CONFLICT (item_id, host_id, user_name) DO UPDATE SET "
+    "last_seen_at = {greatest}(excluded.last_seen_at, violations.last_seen_at) "
+    "RETURNING item_id, first_seen_at",
+)
 
 
 def _record_violations(
-    session: Session,
+    cursor: IngestCursor,
     host_id: int,
     findings: list[Finding],
     identities: list[ItemIdentity],
@@ -514,65 +542,57 @@ def _record_violations(
             seen[key] = max(seen.get(key, finding.last_seen), finding.last_seen)
     if not seen:
         return
+    stamp = cursor.time(now)
     rows = [
-        {
-            "item_id": item_id,
-            "host_id": host_id,
-            "user_name": user,
-            "first_seen_at": now,
-            "last_seen_at": last_seen,
-        }
+        (item_id, host_id, user, stamp, cursor.time(last_seen))
         for (item_id, user), last_seen in sorted(seen.items())
     ]
-    for item_id, first_seen in _run(session, _violation_upsert(_dialect(session)), rows):
+    upserted = cursor.insert(_VIOLATION_UPSERT, rows)
+    for item_id, first_seen in upserted:
         rollup.violated.add(item_id)
-        if first_seen == now:  # a new (item, host, user): counted; a repeat only dates it
-            rollup.violations[item_id] += 1
+        if cursor.read_time(first_seen) == now:  # a new (item, host, user): counted
+            rollup.violations[item_id] += 1  # (a repeat only dates it)
 
 
 @cache
-def _violation_upsert(dialect: str) -> Any:
-    columns = _table(Violation).c
-    statement = _insert_for(dialect, Violation)
-    return statement.on_conflict_do_update(
-        index_elements=["item_id", "host_id", "user_name"],
-        set_={
-            "last_seen_at": case(
-                (
-                    statement.excluded.last_seen_at > columns.last_seen_at,
-                    statement.excluded.last_seen_at,
-                ),
-                else_=columns.last_seen_at,
-            )
-        },
-    ).returning(columns.item_id, columns.first_seen_at)
+def _item_update(least: str, greatest: str) -> str:
+    # least and greatest are the dialect's function names (IngestCursor), never input.
+    return (
+        f"UPDATE inventory_items SET first_seen_at = {least}(?, first_seen_at), "  # noqa: S608
+        f"last_seen_at = {greatest}(?, last_seen_at), host_count = host_count + ?, "
+        "user_count = user_count + ?, sighting_count = sighting_count + ?, "
+        "violation_count = violation_count + ?, "
+        "last_violation_at = CASE WHEN ? THEN ? ELSE last_violation_at END, updated_at = ? "
+        "WHERE id = ?"
+    )
 
 
 def _update_items(
-    session: Session,
+    cursor: IngestCursor,
     windows: dict[str, tuple[dt.datetime, dt.datetime]],
     items: dict[str, _Item],
     now: dt.datetime,
     rollup: _Rollup,
 ) -> None:
     """Widen each item's seen window and add this report's increments, in id order."""
-    parameters: list[dict[str, Any]] = [
-        {
-            "b_id": items[key].id,
-            "b_first": windows[key][0],
-            "b_last": windows[key][1],
-            "b_hosts": rollup.hosts[items[key].id],
-            "b_users": rollup.users[items[key].id],
-            "b_sightings": rollup.sightings[items[key].id],
-            "b_violations": rollup.violations[items[key].id],
-            "b_violated": items[key].id in rollup.violated,
-            "b_now": now,
-        }
-        for key in sorted(items, key=lambda key: items[key].id)
-        if _changes(items[key], windows[key], rollup)
+    stamp = cursor.time(now)
+    rows = [
+        (
+            cursor.time(windows[key][0]),
+            cursor.time(windows[key][1]),
+            rollup.hosts[item.id],
+            rollup.users[item.id],
+            rollup.sightings[item.id],
+            rollup.violations[item.id],
+            item.id in rollup.violated,
+            stamp,
+            stamp,
+            item.id,
+        )
+        for key, item in sorted(items.items(), key=lambda pair: pair[1].id)
+        if _changes(item, windows[key], rollup)
     ]
-    if parameters:
-        session.connection().execute(_item_update(), parameters)
+    cursor.run_many(_item_update(cursor.least, cursor.greatest), rows)
 
 
 def _changes(item: _Item, window: tuple[dt.datetime, dt.datetime], rollup: _Rollup) -> bool:
@@ -580,28 +600,3 @@ def _changes(item: _Item, window: tuple[dt.datetime, dt.datetime], rollup: _Roll
     if any(counter[item.id] for counter in counted) or item.id in rollup.violated:
         return True
     return not _within((item.first_seen_at, item.last_seen_at), *window)
-
-
-@cache
-def _item_update() -> Any:
-    columns = inventory_table().c
-    first = bindparam("b_first", type_=columns.first_seen_at.type)
-    last = bindparam("b_last", type_=columns.last_seen_at.type)
-    stamp = bindparam("b_now", type_=columns.updated_at.type)
-    statement = (
-        update(inventory_table())
-        .where(columns.id == bindparam("b_id"))
-        .values(
-            first_seen_at=case((first < columns.first_seen_at, first), else_=columns.first_seen_at),
-            last_seen_at=case((last > columns.last_seen_at, last), else_=columns.last_seen_at),
-            host_count=columns.host_count + bindparam("b_hosts"),
-            user_count=columns.user_count + bindparam("b_users"),
-            sighting_count=columns.sighting_count + bindparam("b_sightings"),
-            violation_count=columns.violation_count + bindparam("b_violations"),
-            last_violation_at=case(
-                (bindparam("b_violated", type_=Boolean()), stamp), else_=columns.last_violation_at
-            ),
-            updated_at=stamp,
-        )
-    )
-    return statement

@@ -33,6 +33,13 @@ class ServerSettings(BaseSettings):
     max_report_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest agent report accepted, in bytes."
     )
+    ingest_concurrency: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Agent reports one server process ingests at the same time; more wait "
+        "their turn (a queue of requests is cheaper than transactions queuing on row locks).",
+    )
     stale_after_minutes: int = Field(
         180, ge=1, description="A host that has not reported for this long is listed as stale."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anyio import CapacityLimiter
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,3 +20,11 @@ class AppState:
     sessions: sessionmaker[Session]
     catalogue: Catalogue
     templates: Jinja2Templates
+    # Made on first use: an anyio limiter belongs to the running event loop.
+    ingest_limiter: CapacityLimiter | None = None
+
+    def ingest_slots(self) -> CapacityLimiter:
+        """Return the limiter of concurrent report ingests (settings.ingest_concurrency)."""
+        if self.ingest_limiter is None:
+            self.ingest_limiter = CapacityLimiter(self.settings.ingest_concurrency)
+        return self.ingest_limiter

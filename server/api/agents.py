@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from collector import store
 from collector.db import transaction
@@ -108,7 +108,9 @@ async def post_report(
     """
     credential = bearer_credential(request)
     body = await _read_limited(request, state.settings.max_report_bytes)
-    result = await run_in_threadpool(_ingest, state, credential, body, machine)
+    result = await to_thread.run_sync(
+        _ingest, state, credential, body, machine, limiter=state.ingest_slots()
+    )
     return IngestResponse(
         report_id=result.report_id,
         status="duplicate" if result.duplicate else "stored",

@@ -251,3 +251,22 @@ def test_unchanged_state_refreshes_last_seen_at_most_hourly(db: Session) -> None
     row = _row(db, "svc:openai-chatgpt")
     assert row.item.last_seen_at == T0 + dt.timedelta(hours=2)
     assert (row.host_count, row.sighting_count) == (1, 1)
+
+
+def test_unchanged_sightings_still_roll_up_a_new_department_and_browser(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    extension = {
+        "kind": FindingKind.BROWSER_EXTENSION,
+        "indicator": "chatgpt-ext",
+        "indicator_kind": "browser_extension",
+    }
+    _send(db, agent, [finding(), finding(**extension, evidence={"browser": "chrome"})])
+    store.update_host(db, host_id=agent.host_id, department="Finance")
+    # The same sightings again, within the refresh interval: nothing about them is rewritten.
+    _send(db, agent, [finding(), finding(**extension, evidence={"browser": "edge"})])
+
+    row = _row(db, "svc:openai-chatgpt")
+    assert row.departments == ("Finance",)
+    assert row.browsers == ("chrome", "edge")
+    assert row.evidence_kinds == ("browser_extension", "process")
+    assert (row.host_count, row.user_count, row.sighting_count) == _exact_counts(db, row.item.id)
