@@ -63,7 +63,7 @@ def _package_dir(name: str) -> Path:
 
 @asynccontextmanager
 async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run scheduled reports and webhook deliveries while the server runs."""
+    """Run scheduled reports and webhook deliveries while the server runs; close the pool after."""
     state: AppState = app.state.shadowmap
     scheduler = None
     if state.settings.scheduler_enabled:
@@ -75,6 +75,7 @@ async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        state.engine.dispose()  # close pooled connections on shutdown
 
 
 def create_app(settings: ServerSettings) -> FastAPI:

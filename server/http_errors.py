@@ -7,6 +7,7 @@ import math
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import DataError
 
 from collector.errors import (
     AuthenticationFailed,
@@ -129,6 +130,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:
         return _problem(400, "invalid input", str(exc))
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> Response:
+        # A value the database cannot hold (NUL in PostgreSQL text, a number out of range)
+        # that no field check caught: the transaction is rolled back, the caller told why.
+        log.warning("refused a value the database cannot store: %s", exc.orig)
+        return _html_problem(
+            request, 400, "invalid input", "a value cannot be stored (control character?)"
+        )
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:
