@@ -103,8 +103,10 @@ async def send_reports(
     heartbeat_share: float,
     change_share: float,
     first_full: bool = True,
+    count: int | None = None,
 ) -> Outcome:
-    """Send reports at ``rate`` per second for ``duration`` seconds; return what happened."""
+    """Send reports at ``rate`` per second for ``duration`` seconds (or exactly ``count``
+    reports); return what happened once every answer is in."""
     outcome = Outcome()
     rng = random.Random(5)
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
@@ -138,7 +140,7 @@ async def send_reports(
         tasks = []
         start = time.perf_counter()
         number = 0
-        while (elapsed := time.perf_counter() - start) < duration:
+        while number < count if count is not None else time.perf_counter() - start < duration:
             due = start + number / rate
             # Always yield, so that requests in flight progress even when sending is late.
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
@@ -152,7 +154,6 @@ async def send_reports(
             tasks.append(asyncio.create_task(send(number, agent, body, findings, due)))
             outcome.sent += 1
             number += 1
-            del elapsed
         await asyncio.gather(*tasks)
     return outcome
 
