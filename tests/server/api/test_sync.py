@@ -371,10 +371,12 @@ def poll_while_writers_commit(engine: Engine, app: FastAPI, feed: Feed) -> None:
             received.extend(body["changes"])
             return body["next_cursor"], body["has_more"]
 
+        # A first poll before the writers start: it records the token's first use (a write),
+        # which on SQLite would otherwise queue behind six busy writers.
+        cursor: str | None = poll_once(None)[0]
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
         for thread in threads:
             thread.start()
-        cursor: str | None = None
         polls = 0
         while any(thread.is_alive() for thread in threads):
             cursor, _ = poll_once(cursor)
