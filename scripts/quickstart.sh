@@ -49,7 +49,13 @@ PY
 echo "==> enrolling an agent and scanning this machine"
 token=$(.venv/bin/shadowmap enroll-token create --name quickstart --uses 1 --expires 1h --quiet)
 .venv/bin/shadowmap-agent enroll --server "$url" --token "$token" --state-dir "$SHADOWMAP_DATA_DIR/agent"
-.venv/bin/shadowmap-agent scan --once --server "$url" --state-dir "$SHADOWMAP_DATA_DIR/agent"
+scan=$(.venv/bin/shadowmap-agent scan --once --server "$url" --state-dir "$SHADOWMAP_DATA_DIR/agent")
+echo "$scan"
+case "$scan" in
+    *": 0 finding(s)"*)
+        echo "No AI in use was found on this machine; it is listed, with its last report, at $url/hosts."
+        echo "Run the agent on a workstation (or install an AI CLI or SDK here and scan again) to fill the inventory." ;;
+esac
 
 echo
 echo "Shadowmap is running at $url"
