@@ -1,4 +1,5 @@
-"""Build the ASGI application from settings; nothing is created at import time."""
+"""Build the ASGI application from settings: state, middleware, error mapping and each domain's
+routers. Nothing is created at import time."""
 
 from __future__ import annotations
 
@@ -9,52 +10,60 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.db import make_engine, make_sessionmaker
-from server import __version__, api_auth, http_errors, ui
-from server.api import agents, exports, inventory, reports, sync, tokens, webhooks
+from server import __version__
+from server.accounts import pages as accounts_pages
+from server.agents import api as agents_api
+from server.audit import api as audit_api
+from server.audit import pages as audit_pages
 from server.config import ServerSettings
+from server.dashboard import pages as dashboard_pages
+from server.exports import api as exports_api
+from server.hosts import api as hosts_api
+from server.hosts import pages as hosts_pages
+from server.inventory import api as inventory_api
+from server.inventory import pages as inventory_pages
 from server.register import api as register_api
-from server.register import views as register_views
+from server.register import pages as register_pages
+from server.reports import api as reports_api
+from server.reports import pages as reports_pages
+from server.reviews import api as reviews_api
+from server.reviews import pages as reviews_pages
 from server.state import AppState
+from server.sync import api as sync_api
+from server.tokens import api as tokens_api
+from server.web import api_auth, http_errors
+from server.web.middleware import SecurityHeaders
+from server.web.templates import page_templates
+from server.webhooks import api as webhooks_api
 from signatures import load_catalogue
 
-_SECURITY_HEADERS = {
-    # Everything is served by Shadowmap itself: no CDN, no inline script.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-
-
-class SecurityHeaders:
-    """ASGI middleware: add the security headers a response does not set itself.
-
-    Plain ASGI rather than ``@app.middleware("http")``, whose per-request task and body
-    streaming cost every agent upload more CPU than the headers are worth.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for header, value in _SECURITY_HEADERS.items():
-                    headers.setdefault(header, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+#: JSON routers, in the order the OpenAPI document lists their paths.
+API_ROUTERS = (
+    agents_api.router,
+    inventory_api.router,
+    hosts_api.router,
+    sync_api.router,
+    tokens_api.router,
+    reports_api.router,
+    webhooks_api.router,
+    exports_api.router,
+    register_api.router,
+    audit_api.router,
+    reviews_api.router,
+)
+#: Page routers (not in the OpenAPI document).
+PAGE_ROUTERS = (
+    dashboard_pages.router,
+    accounts_pages.router,
+    inventory_pages.router,
+    hosts_pages.router,
+    register_pages.router,
+    reviews_pages.router,
+    audit_pages.router,
+    reports_pages.router,
+)
 
 
 def _package_dir(name: str) -> Path:
@@ -81,14 +90,12 @@ async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ServerSettings) -> FastAPI:
     """Return the Shadowmap server application for these settings."""
     engine = make_engine(settings.resolved_database_url())
-    templates = Jinja2Templates(directory=_package_dir("templates"))
-    templates.env.globals["version"] = __version__
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         catalogue=load_catalogue(settings.catalogue_dir),
-        templates=templates,
+        templates=page_templates(),
     )
     app = FastAPI(
         title="Shadowmap",
@@ -110,16 +117,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(agents.router)
-    app.include_router(inventory.router)
-    app.include_router(sync.router)
-    app.include_router(tokens.router)
-    app.include_router(reports.router)
-    app.include_router(webhooks.router)
-    app.include_router(exports.router)
-    app.include_router(ui.router)
-    app.include_router(register_views.router)
-    app.include_router(register_api.router)
-    app.include_router(register_api.governance_router)
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     return app

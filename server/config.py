@@ -65,7 +65,7 @@ class ServerSettings(BaseSettings):
         description="Signed catalogue bundles served to agents (newest version wins); "
         "default: data_dir/signatures. Write them with `shadowmap signatures build`.",
     )
-    # API, integrations and scheduled reports (server/api_auth.py, server/reports/) --------
+    # API, integrations and scheduled reports (server/web/api_auth.py, server/reports/) --------
     api_rate_per_minute: int = Field(
         600, ge=1, description="Sustained API requests per minute allowed per token or user."
     )

@@ -11,9 +11,14 @@ Exception tree::
      ├── RequestTooLarge    a request body is over the configured limit
      ├── InvalidInput       a parameter is malformed (names the field), e.g. a sync cursor
      ├── DeliveryFailed     a report or webhook could not be delivered (channel, reason)
-     └── InvalidSignature   a webhook signature is missing, malformed, stale or wrong
+     ├── InvalidSignature   a webhook signature is missing, malformed, stale or wrong
+     ├── InvalidTransition  a state machine does not allow this move (kind, from, to)
+     ├── GuardFailed        a rule blocks the change; names the field that must be fixed
+     └── StaleVersion       the record changed since it was read (optimistic concurrency)
 
-Collector errors (collector.errors) pass through and are mapped to HTTP in server/http_errors.py.
+The last three are raised by the domain services (triage, register, accounts) whichever of the
+UI, the API or the CLI calls them. Collector errors (collector.errors) pass through; both are
+mapped to HTTP in server/web/http_errors.py.
 """
 
 from __future__ import annotations
@@ -71,3 +76,29 @@ class InvalidSignature(ServerError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class InvalidTransition(ServerError):
+    def __init__(self, kind: str, current: str, target: str, why: str) -> None:
+        self.kind = kind
+        self.current = current
+        self.target = target
+        super().__init__(f"{kind}: cannot go from {current!r} to {target!r} ({why})")
+
+
+class GuardFailed(ServerError):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class StaleVersion(ServerError):
+    def __init__(self, register_id: str, expected: int, actual: int) -> None:
+        self.register_id = register_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{register_id} changed since you opened it (version {expected}, now {actual}); "
+            "reload and apply your change again"
+        )

@@ -1,1 +1,1 @@
-"""The governed side: triage of the draft inventory, the AI register, reviews, audit trail."""
+"""The AI register: governed entries, their fields and vocabularies, decisions and lifecycle."""

@@ -1,7 +1,9 @@
-"""The vocabularies of a register entry and the validated input that edits one."""
+"""The vocabularies of a register entry, the validated input that edits one and the entry as
+the API, the exports and the webhooks show it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -13,7 +15,8 @@ from pydantic import (
     field_validator,
 )
 
-from server.register.errors import GuardFailed
+from collector.register_models import RegisterEntry
+from server.errors import GuardFailed
 
 RiskLevel = Literal["unrated", "low", "medium", "high", "critical"]
 DpiaScreening = Literal[
@@ -121,3 +124,26 @@ def parse_entry_input(data: dict[str, Any], *, partial_of: EntryInput | None = N
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "entry"
         raise GuardFailed(field, first["msg"]) from exc
+
+
+class RegisterEntryOut(EntryInput):
+    register_id: str
+    version: int
+    status: str
+    decision: str | None
+    decision_conditions: str
+    decision_rationale: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    last_reviewed_on: dt.date | None
+    next_review_on: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def entry_out(entry: RegisterEntry) -> RegisterEntryOut:
+    """Return an entry as the API shows it."""
+    fields = set(RegisterEntryOut.model_fields)
+    return RegisterEntryOut.model_validate(
+        {name: getattr(entry, name) for name in fields}, strict=False
+    )

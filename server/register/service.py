@@ -1,27 +1,24 @@
-"""Triage, register and user-management actions. Each checks the state machine and the guards,
-changes the records and appends one audit event per changed record, in the caller's transaction.
+"""Register entries: create, edit, decide, move through their lifecycle and fall due for
+review. Each checks the state machine and the guards, changes the entry and appends one audit
+event, in the caller's transaction.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from collector import register_store, store
-from collector.errors import Conflict
-from collector.models import InventoryItem, User, utcnow
-from collector.register_models import RegisterEntry, TriageRecord
-from server.passwords import generate_password, hash_password
+from collector import register_store
+from collector.models import utcnow
+from collector.register_models import RegisterEntry
+from server.audit.service import record_change
+from server.errors import GuardFailed, StaleVersion
 from server.register import states
-from server.register.errors import GuardFailed, StaleVersion
 from server.register.schemas import PERSONAL_DATA_CLASSES, EntryInput
-
-ROLES = ("admin", "reviewer", "viewer")
 
 # Snapshots for the audit trail ---------------------------------------------------------------
 
@@ -38,224 +35,6 @@ _ENTRY_FIELDS_ALL = (
 
 def entry_snapshot(entry: RegisterEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in _ENTRY_FIELDS_ALL}
-
-
-def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
-    return {
-        "key": item.key,
-        "name": item.name,
-        "state": item.state,
-        "assignee_id": record.assignee_id,
-        "reason": record.reason,
-        "register_entry_id": record.register_entry_id,
-        "merged_into_id": record.merged_into_id,
-    }
-
-
-def _user_snapshot(user: User) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "disabled": user.disabled}
-
-
-def _audit(
-    session: Session,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: object,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    if before is not None and after is not None:
-        changed = {key for key in after if before.get(key) != after.get(key)}
-        changed |= {key for key in before if key not in after}
-        before = {key: before.get(key) for key in sorted(changed)}
-        after = {key: after.get(key) for key in sorted(changed)}
-    register_store.append_audit_event(
-        session,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=before,
-        after=after,
-    )
-
-
-# Triage --------------------------------------------------------------------------------------
-
-
-def _load_item(session: Session, item_id: int) -> tuple[InventoryItem, TriageRecord]:
-    item = store.get_inventory_item(session, item_id=item_id)
-    return item, register_store.get_triage_record(session, item_id=item_id)
-
-
-def _set_item_state(item: InventoryItem, record: TriageRecord, target: str) -> None:
-    item.state = target
-    item.updated_at = utcnow()
-    record.updated_at = utcnow()
-
-
-def transition_item(
-    session: Session, *, actor: str, item_id: int, target: str, reason: str = ""
-) -> InventoryItem:
-    """Move a draft item to a triage state other than promoted or merged.
-
-    False positive creates a suppression rule; reopening a false positive removes it.
-    Raises NotFound, InvalidTransition, GuardFailed.
-    """
-    item, record = _load_item(session, item_id)
-    if target in (states.PROMOTED, states.MERGED):
-        raise GuardFailed(
-            "state", f"use the {target.replace('_', ' ')} action, which needs a target"
-        )
-    states.check_triage(item.state, target)
-    reason = reason.strip()
-    if target in states.TRIAGE_REASON_REQUIRED and not reason:
-        raise GuardFailed(
-            "reason", f"a reason is required to mark an item {target.replace('_', ' ')}"
-        )
-    before = _item_snapshot(item, record)
-    if item.state == states.FALSE_POSITIVE:
-        if register_store.delete_suppression_rule(session, item_key=item.key):
-            _audit(
-                session,
-                actor,
-                "suppression.delete",
-                "suppression",
-                item.key,
-                {"reason": record.reason},
-                None,
-            )
-    _set_item_state(item, record, target)
-    record.reason = reason[:4000] if target != states.TRIAGING else record.reason
-    if target == states.FALSE_POSITIVE:
-        register_store.create_suppression_rule(
-            session, item_key=item.key, reason=reason[:4000], created_by=actor
-        )
-        _audit(
-            session, actor, "suppression.create", "suppression", item.key, None, {"reason": reason}
-        )
-    _audit(session, actor, f"item.{target}", "item", item.id, before, _item_snapshot(item, record))
-    return item
-
-
-def assign_item(
-    session: Session, *, actor: str, item_id: int, assignee: str | None
-) -> InventoryItem:
-    """Assign a draft item to a reviewer (None clears); a new item moves to triaging.
-
-    Raises NotFound, GuardFailed.
-    """
-    item, record = _load_item(session, item_id)
-    before = _item_snapshot(item, record)
-    if assignee:
-        user = store.get_user_by_username(session, username=assignee)
-        if user is None or user.disabled or user.role == "viewer":
-            raise GuardFailed("assignee", f"{assignee!r} is not an active reviewer or admin")
-        record.assignee_id = user.id
-    else:
-        record.assignee_id = None
-    if item.state == states.NEW and assignee:
-        _set_item_state(item, record, states.TRIAGING)
-    record.updated_at = utcnow()
-    _audit(session, actor, "item.assign", "item", item.id, before, _item_snapshot(item, record))
-    return item
-
-
-def comment_item(session: Session, *, actor: str, item_id: int, body: str) -> None:
-    """Add a comment to a draft item; raises NotFound, GuardFailed."""
-    body = body.strip()
-    if not body:
-        raise GuardFailed("body", "a comment cannot be empty")
-    item = store.get_inventory_item(session, item_id=item_id)
-    comment = register_store.create_comment(session, item_id=item.id, author=actor, body=body)
-    _audit(
-        session,
-        actor,
-        "item.comment",
-        "item",
-        item.id,
-        None,
-        {"comment_id": comment.id, "body": body},
-    )
-
-
-def merge_item(session: Session, *, actor: str, item_id: int, into_item_id: int) -> InventoryItem:
-    """Mark a draft item a duplicate of another; it inherits that item's register entry.
-
-    Raises NotFound, InvalidTransition, GuardFailed.
-    """
-    item, record = _load_item(session, item_id)
-    if into_item_id == item_id:
-        raise GuardFailed("into", "an item cannot be merged into itself")
-    target, target_record = _load_item(session, into_item_id)
-    if target.state in (states.MERGED, states.FALSE_POSITIVE):
-        raise GuardFailed("into", f"item {into_item_id} is {target.state.replace('_', ' ')}")
-    states.check_triage(item.state, states.MERGED)
-    before = _item_snapshot(item, record)
-    _set_item_state(item, record, states.MERGED)
-    record.merged_into_id = target.id
-    record.register_entry_id = target_record.register_entry_id
-    _audit(session, actor, "item.merged", "item", item.id, before, _item_snapshot(item, record))
-    return item
-
-
-def promote_item(
-    session: Session,
-    *,
-    actor: str,
-    item_id: int,
-    existing_register_id: str | None = None,
-    title: str = "",
-    business_unit: str = "",
-    purpose: str = "",
-) -> RegisterEntry:
-    """Promote a draft item to the register: link an existing entry or create one under review.
-
-    Raises NotFound, InvalidTransition, GuardFailed.
-    """
-    item, record = _load_item(session, item_id)
-    states.check_triage(item.state, states.PROMOTED)
-    if existing_register_id:
-        entry = register_store.get_register_entry(session, register_id=existing_register_id.strip())
-    else:
-        fields = EntryInput(
-            title=(title.strip() or f"{item.name} — general use")[:120],
-            ai_system=item.name[:255],
-            business_unit=business_unit.strip()[:120],
-            purpose=purpose.strip()[:4000],
-            supplier=item.vendor[:255],
-        )
-        entry = create_entry(session, actor=actor, fields=fields, service_id=item.service_id)
-    before = _item_snapshot(item, record)
-    _set_item_state(item, record, states.PROMOTED)
-    record.register_entry_id = entry.id
-    _audit(session, actor, "item.promoted", "item", item.id, before, _item_snapshot(item, record))
-    return entry
-
-
-BULK_ACTIONS = ("assign_to_me", "triaging", "needs_info", "false_positive", "out_of_scope")
-
-
-def bulk_triage(
-    session: Session, *, actor: str, item_ids: Sequence[int], action: str, reason: str = ""
-) -> int:
-    """Apply one action to many items, all or nothing; return how many changed.
-
-    Raises GuardFailed, NotFound, InvalidTransition (and nothing is kept: the caller rolls back).
-    """
-    if action not in BULK_ACTIONS:
-        raise GuardFailed("action", f"unknown bulk action {action!r}")
-    if not item_ids:
-        raise GuardFailed("item", "select at least one item")
-    if len(item_ids) > 500:
-        raise GuardFailed("item", "at most 500 items at a time")
-    for item_id in dict.fromkeys(item_ids):
-        if action == "assign_to_me":
-            assign_item(session, actor=actor, item_id=item_id, assignee=actor)
-        else:
-            transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
-    return len(dict.fromkeys(item_ids))
 
 
 # Register entries ----------------------------------------------------------------------------
@@ -289,7 +68,15 @@ def create_entry(
         status=states.UNDER_REVIEW,
         **_field_values(fields),
     )
-    _audit(session, actor, "entry.create", "entry", register_id, None, entry_snapshot(entry))
+    record_change(
+        session,
+        actor=actor,
+        action="entry.create",
+        object_type="entry",
+        object_id=register_id,
+        before=None,
+        after=entry_snapshot(entry),
+    )
     return entry
 
 
@@ -324,7 +111,15 @@ def update_entry(
         if blockers:
             raise GuardFailed(*blockers[0])
     _flush(session, entry, expected_version)
-    _audit(session, actor, "entry.update", "entry", register_id, before, entry_snapshot(entry))
+    record_change(
+        session,
+        actor=actor,
+        action="entry.update",
+        object_type="entry",
+        object_id=register_id,
+        before=before,
+        after=entry_snapshot(entry),
+    )
     return entry
 
 
@@ -408,7 +203,15 @@ def decide_entry(
     entry.next_review_on = _add_months(today, entry.review_cadence_months)
     entry.updated_at = utcnow()
     _flush(session, entry, expected_version)
-    _audit(session, actor, f"entry.{decision}", "entry", register_id, before, entry_snapshot(entry))
+    record_change(
+        session,
+        actor=actor,
+        action=f"entry.{decision}",
+        object_type="entry",
+        object_id=register_id,
+        before=before,
+        after=entry_snapshot(entry),
+    )
     return entry
 
 
@@ -436,7 +239,15 @@ def move_entry(
     entry.updated_at = utcnow()
     _flush(session, entry, expected_version)
     after = {**entry_snapshot(entry), "reason": reason.strip()[:4000]}
-    _audit(session, actor, f"entry.{target}", "entry", register_id, before, after)
+    record_change(
+        session,
+        actor=actor,
+        action=f"entry.{target}",
+        object_type="entry",
+        object_id=register_id,
+        before=before,
+        after=after,
+    )
     return entry
 
 
@@ -450,86 +261,14 @@ def mark_reviews_due(session: Session, *, today: dt.date, actor: str = "system")
         entry.status = states.REVIEW_DUE
         entry.updated_at = utcnow()
         session.flush()
-        _audit(
+        record_change(
             session,
-            actor,
-            "entry.review_due",
-            "entry",
-            entry.register_id,
-            before,
-            entry_snapshot(entry),
+            actor=actor,
+            action="entry.review_due",
+            object_type="entry",
+            object_id=entry.register_id,
+            before=before,
+            after=entry_snapshot(entry),
         )
         moved.append(entry.register_id)
     return moved
-
-
-# Users ---------------------------------------------------------------------------------------
-
-
-def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise GuardFailed("role", f"must be one of {', '.join(ROLES)}")
-
-
-def create_user(
-    session: Session, *, actor: str, username: str, role: str, password: str | None
-) -> tuple[User, str]:
-    """Create a local account; return it and its password (generated when not given).
-
-    Raises GuardFailed, Conflict.
-    """
-    _check_role(role)
-    username = username.strip()
-    if (
-        not username
-        or len(username) > 64
-        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
-    ):
-        raise GuardFailed("username", "1-64 letters, digits, '.', '-' or '_'")
-    password = password or generate_password()
-    try:
-        password_hash = hash_password(password)
-    except ValueError as exc:
-        raise GuardFailed("password", str(exc)) from exc
-    user = store.create_user(session, username=username, password_hash=password_hash, role=role)
-    _audit(session, actor, "user.create", "user", user.id, None, _user_snapshot(user))
-    return user, password
-
-
-def _keep_an_admin(session: Session, user: User, *, role: str, disabled: bool) -> None:
-    losing_admin = user.role == "admin" and not user.disabled and (role != "admin" or disabled)
-    if losing_admin and register_store.count_active_admins(session) <= 1:
-        raise Conflict("the last active admin cannot be demoted or disabled")
-
-
-def update_user(
-    session: Session,
-    *,
-    actor: str,
-    user_id: int,
-    role: str | None = None,
-    disabled: bool | None = None,
-) -> User:
-    """Change a user's role or disable/enable them; raises NotFound, GuardFailed, Conflict."""
-    user = register_store.get_user(session, user_id=user_id)
-    new_role = role if role is not None else user.role
-    new_disabled = disabled if disabled is not None else user.disabled
-    _check_role(new_role)
-    if user.username == actor and new_disabled:
-        raise GuardFailed("disabled", "you cannot disable your own account")
-    _keep_an_admin(session, user, role=new_role, disabled=new_disabled)
-    before = _user_snapshot(user)
-    user.role = new_role
-    user.disabled = new_disabled
-    session.flush()
-    _audit(session, actor, "user.update", "user", user.id, before, _user_snapshot(user))
-    return user
-
-
-def reset_password(session: Session, *, actor: str, user_id: int) -> str:
-    """Give a user a new generated password (shown once); raises NotFound."""
-    user = register_store.get_user(session, user_id=user_id)
-    password = generate_password()
-    user.password_hash = hash_password(password)
-    _audit(session, actor, "user.reset_password", "user", user.id, None, {"password_reset": True})
-    return password

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from importlib import resources
-from pathlib import Path
 from xml.sax.saxutils import escape
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -24,8 +21,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from server.reports.charts import BarChart, bar_chart
+from server.charts import Chart, grouped_bar_chart
 from server.reports.figures import DiscoveryFigures
+from server.web.templates import environment
 
 FORMATS = ("html", "pdf", "csv")
 MEDIA_TYPES = {"html": "text/html", "pdf": "application/pdf", "csv": "text/csv"}
@@ -45,8 +43,8 @@ def _headline(figures: DiscoveryFigures) -> list[tuple[str, int]]:
     return [(label, head[key]) for key, label in _HEADLINE_LABELS.items()]
 
 
-def adoption_chart(figures: DiscoveryFigures) -> BarChart:
-    return bar_chart(
+def adoption_chart(figures: DiscoveryFigures) -> Chart:
+    return grouped_bar_chart(
         title="Adoption over time (cumulative, by week)",
         categories=[point.week_ending.strftime("%d %b") for point in figures.adoption],
         series=[
@@ -57,8 +55,8 @@ def adoption_chart(figures: DiscoveryFigures) -> BarChart:
     )
 
 
-def queue_chart(figures: DiscoveryFigures) -> BarChart:
-    return bar_chart(
+def queue_chart(figures: DiscoveryFigures) -> Chart:
+    return grouped_bar_chart(
         title="Unreviewed services by waiting time",
         categories=[label for label, _count in figures.unreviewed_ages],
         series=[("services", [count for _label, count in figures.unreviewed_ages])],
@@ -66,20 +64,17 @@ def queue_chart(figures: DiscoveryFigures) -> BarChart:
     )
 
 
-def template_dir() -> Path:
-    return Path(str(resources.files("server.reports").joinpath("templates")))
-
-
 def render_html(figures: DiscoveryFigures) -> str:
     """Return the report as one self-contained HTML page (user text escaped)."""
-    environment = Environment(
-        loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(["html"])
-    )
-    return environment.get_template("discovery.html").render(
-        f=figures,
-        headline=_headline(figures),
-        adoption_svg=adoption_chart(figures).to_svg(),
-        queue_svg=queue_chart(figures).to_svg(),
+    return (
+        environment()
+        .get_template("reports/discovery.html")
+        .render(
+            f=figures,
+            headline=_headline(figures),
+            adoption_svg=adoption_chart(figures).to_svg(),
+            queue_svg=queue_chart(figures).to_svg(),
+        )
     )
 
 

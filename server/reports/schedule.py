@@ -90,7 +90,7 @@ def start_scheduler(
                 name=f"{name} discovery report",
                 replace_existing=True,
             )
-    from server.webhooks import deliver_due
+    from server.webhooks.service import deliver_due
 
     scheduler.add_job(
         deliver_due,

@@ -1,27 +1,31 @@
-"""An in-process server on a fresh SQLite database, and signed-in clients."""
+"""An in-process server on a fresh SQLite database, signed-in clients and API tokens."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import store
+from collector import api_store, store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from server.accounts.passwords import hash_password
 from server.app import create_app
 from server.config import ServerSettings
-from server.passwords import hash_password
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> ServerSettings:
-    return ServerSettings(data_dir=tmp_path)
+    """The in-process server without its background scheduler, so that tests drive report
+    runs and webhook delivery rounds themselves and nothing races them (the scheduler has
+    its own tests in tests/server/reports/test_schedule.py)."""
+    return ServerSettings(data_dir=tmp_path, scheduler_enabled=False)
 
 
 @pytest.fixture
@@ -85,3 +89,23 @@ def enroll(
     assert answer.status_code == 200, answer.text
     credential: str = answer.json()["credential"]
     return credential
+
+
+def make_token(
+    app: FastAPI,
+    scopes: Sequence[str],
+    *,
+    name: str | None = None,
+    expires_at: dt.datetime | None = None,
+) -> str:
+    """Create an API token straight in the app's database; return its secret."""
+    with transaction(app.state.shadowmap.sessions) as session:
+        count = len(api_store.list_api_tokens(session))
+        _token, secret = api_store.create_api_token(
+            session, name=name or f"token-{count}", scopes=scopes, expires_at=expires_at
+        )
+    return secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}

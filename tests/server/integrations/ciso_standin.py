@@ -1,8 +1,8 @@
 """A small stand-in for CISO Assistant's REST API, for the connector's tests over real HTTP.
 
 Written from CISO Assistant's documented contract (backend/core/urls.py, models.py,
-serializers.py, base_models.py, pagination.py, settings.py REST_FRAMEWORK/REST_KNOX at the
-version pinned in shared/reference/register.md), not from its code:
+serializers.py, base_models.py, pagination.py, settings.py REST_FRAMEWORK/REST_KNOX; see
+docs/integrations.md for the versions it follows), not from its code:
 
 * ``/api/assets/``, ``/api/applied-controls/``, ``/api/evidences/`` (list, create, retrieve,
   PUT, PATCH, DELETE) and ``/api/folders/<id>/`` (retrieve); trailing slash required.

@@ -1,4 +1,5 @@
-"""Every (from, to) pair of both state machines, against the table written out by hand here."""
+"""Every (from, to) pair of a register entry's lifecycle, against the table written out by hand
+here."""
 
 from __future__ import annotations
 
@@ -6,27 +7,10 @@ import itertools
 
 import pytest
 
+from server.errors import InvalidTransition
 from server.register import states
-from server.register.errors import InvalidTransition
 
 # Written independently of server/register/states.py so that a change there must be made here.
-TRIAGE_ALLOWED = {
-    ("new", "triaging"),
-    ("new", "merged"),
-    ("new", "false_positive"),
-    ("new", "out_of_scope"),
-    ("triaging", "needs_info"),
-    ("triaging", "promoted"),
-    ("triaging", "merged"),
-    ("triaging", "false_positive"),
-    ("triaging", "out_of_scope"),
-    ("needs_info", "triaging"),
-    ("needs_info", "promoted"),
-    ("needs_info", "false_positive"),
-    ("needs_info", "out_of_scope"),
-    ("false_positive", "triaging"),
-    ("out_of_scope", "triaging"),
-}
 ENTRY_ALLOWED = {
     ("under_review", "approved"),
     ("under_review", "restricted"),
@@ -45,7 +29,6 @@ ENTRY_ALLOWED = {
     ("prohibited", "under_review"),
     ("prohibited", "retired"),
 }
-TRIAGE = ["new", "triaging", "needs_info", "promoted", "merged", "false_positive", "out_of_scope"]
 ENTRY = [
     "under_review",
     "approved",
@@ -57,21 +40,8 @@ ENTRY = [
 ]
 
 
-def test_the_state_lists_match() -> None:
-    assert list(states.TRIAGE_STATES) == TRIAGE
+def test_the_state_list_matches() -> None:
     assert list(states.ENTRY_STATES) == ENTRY
-
-
-@pytest.mark.parametrize(("current", "target"), list(itertools.product(TRIAGE, TRIAGE)))
-def test_triage_transition(current: str, target: str) -> None:
-    if (current, target) in TRIAGE_ALLOWED:
-        states.check_triage(current, target)
-        assert target in states.triage_targets(current)
-    else:
-        with pytest.raises(InvalidTransition) as raised:
-            states.check_triage(current, target)
-        assert (raised.value.current, raised.value.target) == (current, target)
-        assert target not in states.triage_targets(current)
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(ENTRY, ENTRY)))
@@ -80,17 +50,14 @@ def test_entry_transition(current: str, target: str) -> None:
         states.check_entry(current, target)
         assert target in states.entry_targets(current)
     else:
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition) as raised:
             states.check_entry(current, target)
+        assert (raised.value.current, raised.value.target) == (current, target)
         assert target not in states.entry_targets(current)
 
 
 @pytest.mark.parametrize("bad", ["", "approved ", "NEW", "deleted"])
 def test_unknown_states_are_refused(bad: str) -> None:
-    with pytest.raises(InvalidTransition):
-        states.check_triage(bad, "triaging")
-    with pytest.raises(InvalidTransition):
-        states.check_triage("new", bad)
     with pytest.raises(InvalidTransition):
         states.check_entry(bad, "approved")
     with pytest.raises(InvalidTransition):
@@ -98,7 +65,6 @@ def test_unknown_states_are_refused(bad: str) -> None:
 
 
 def test_terminal_and_prohibited_states() -> None:
-    assert states.triage_targets("promoted") == [] and states.triage_targets("merged") == []
     assert states.entry_targets("retired") == []
     # Prohibited stays prohibited until a new decision: no direct way to approval.
     assert set(states.entry_targets("prohibited")) == {"under_review", "retired"}

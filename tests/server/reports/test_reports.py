@@ -34,8 +34,7 @@ from server.reports.runner import REPORTS, run_report, scheduled_period
 from server.signing import derive_key, master_key, verify_signature
 from signatures import load_catalogue
 from tests.e2e.conftest import free_port
-from tests.server.api.conftest import bearer, make_token
-from tests.server.conftest import sign_in
+from tests.server.conftest import bearer, make_token, sign_in
 from tests.server.reports.seed import seed_discovery
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)  # a Monday, when the schedule fires

@@ -8,16 +8,20 @@ import pickle
 import time
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from collector.api_models import ReportRun
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from server.app import create_app
 from server.config import ServerSettings
 from server.reports.schedule import start_scheduler
 from signatures import load_catalogue
 from tests.server.reports.seed import seed_discovery
 
 
+@pytest.mark.slow
 def test_a_missed_run_fires_once_after_restart_across_two_replicas(tmp_path: Path) -> None:
     settings = ServerSettings(data_dir=tmp_path, report_cron="0 7 * * mon")
     engine = make_engine(settings.resolved_database_url())
@@ -80,4 +84,25 @@ def test_a_missed_run_fires_once_after_restart_across_two_replicas(tmp_path: Pat
     with sessions() as session:
         assert len(session.scalars(select(ReportRun)).all()) == 1
     other_engine.dispose()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_server_runs_the_scheduler_while_it_runs(tmp_path: Path, enabled: bool) -> None:
+    settings = ServerSettings(data_dir=tmp_path, scheduler_enabled=enabled)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        with engine.connect() as connection:
+            tables = connection.execute(
+                text("SELECT name FROM sqlite_master WHERE name = 'apscheduler_jobs'")
+            ).all()
+            jobs = (
+                connection.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+                if tables
+                else []
+            )
+    assert jobs == (["report:weekly"] if enabled else [])
     engine.dispose()

@@ -1,0 +1,1 @@
+"""Local accounts: sign-in and sessions, users and their roles, passwords."""

@@ -1,0 +1,162 @@
+"""Pages of local accounts: sign-in, sign-out and user management (admins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from collector import register_store, store
+from server.accounts import service
+from server.accounts.roles import ROLES
+from server.errors import CsrfFailed
+from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, State, Viewer
+from server.web.rendering import Csrf, check_csrf, render_page, see_other
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "shadowmap_login_csrf"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, state: State) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = render_page(
+        state, request, "accounts/login.html", None, login_csrf=token, error=None
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookies_secure(),
+        max_age=3600,
+    )
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    session: DbSession,
+    state: State,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=64)],
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        raise CsrfFailed()
+    token = service.sign_in(
+        session,
+        username=username,
+        password=password,
+        lifetime=dt.timedelta(hours=state.settings.session_hours),
+    )
+    if token is None:
+        return render_page(
+            state,
+            request,
+            "accounts/login.html",
+            None,
+            status=401,
+            login_csrf=csrf,
+            error="Wrong username or password.",
+        )
+    response = RedirectResponse("/inventory", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.cookies_secure(),
+        max_age=state.settings.session_hours * 3600,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: DbSession, who: Viewer, csrf: Csrf) -> Response:
+    check_csrf(who, csrf)
+    service.sign_out(session, token=request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# Users ---------------------------------------------------------------------------------------
+
+
+def _users_page(
+    state: State,
+    request: Request,
+    session: DbSession,
+    who: Admin,
+    new_password: tuple[str, str] | None,
+) -> HTMLResponse:
+    return render_page(
+        state,
+        request,
+        "accounts/users.html",
+        who,
+        users=store.list_users(session),
+        roles=ROLES,
+        new_password=new_password,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users(request: Request, session: DbSession, state: State, who: Admin) -> Response:
+    return _users_page(state, request, session, who, new_password=None)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def users_create(
+    request: Request,
+    session: DbSession,
+    state: State,
+    who: Admin,
+    csrf: Csrf,
+    username: Annotated[str, Form(max_length=64)],
+    role: Annotated[str, Form(max_length=16)],
+) -> Response:
+    check_csrf(who, csrf)
+    user, password = service.create_user(
+        session, actor=who.user.username, username=username, role=role, password=None
+    )
+    # The password is shown once, in this response, and never stored in clear.
+    return _users_page(state, request, session, who, new_password=(user.username, password))
+
+
+@router.post("/admin/users/{user_id}")
+def users_update(
+    user_id: RowId,
+    session: DbSession,
+    who: Admin,
+    csrf: Csrf,
+    role: Annotated[str, Form(max_length=16)] = "",
+    disabled: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    check_csrf(who, csrf)
+    service.update_user(
+        session,
+        actor=who.user.username,
+        user_id=user_id,
+        role=role or None,
+        disabled={"true": True, "false": False}.get(disabled),
+    )
+    return see_other("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)
+def users_reset_password(
+    user_id: RowId, request: Request, session: DbSession, state: State, who: Admin, csrf: Csrf
+) -> Response:
+    check_csrf(who, csrf)
+    password = service.reset_password(session, actor=who.user.username, user_id=user_id)
+    user = register_store.get_user(session, user_id=user_id)
+    return _users_page(state, request, session, who, new_password=(user.username, password))

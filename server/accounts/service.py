@@ -1,0 +1,150 @@
+"""Local accounts: sign-in and sign-out, and the user management the UI and the CLI share.
+
+Every change to an account appends one audit event, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from collector import register_store, store
+from collector.errors import Conflict
+from collector.models import User, utcnow
+from server.accounts.passwords import generate_password, hash_password, verify_password
+from server.accounts.roles import ROLES
+from server.audit.service import record_change
+from server.errors import GuardFailed
+
+USERNAME_RULE = "1-64 letters, digits, '.', '-' or '_'"
+
+
+# Sessions ------------------------------------------------------------------------------------
+
+
+def sign_in(
+    session: Session, *, username: str, password: str, lifetime: dt.timedelta
+) -> str | None:
+    """Open a browser session for an active account; return its token, or None when the
+    username, the password or the account's state does not let this person in."""
+    user = store.get_user_by_username(session, username=username)
+    if not verify_password(password, user.password_hash if user else None) or (
+        user is None or user.disabled
+    ):
+        return None
+    user.last_login_at = utcnow()
+    _web_session, token = store.create_web_session(session, user=user, lifetime=lifetime)
+    return token
+
+
+def sign_out(session: Session, *, token: str) -> None:
+    """End the browser session holding ``token``."""
+    store.delete_web_session(session, token=token)
+
+
+# Users ---------------------------------------------------------------------------------------
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "disabled": user.disabled}
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise GuardFailed("role", f"must be one of {', '.join(ROLES)}")
+
+
+def check_username(username: str) -> str:
+    """Return the username stripped; raises GuardFailed unless it follows USERNAME_RULE."""
+    username = username.strip()
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("-", "").replace("_", "").replace(".", "").isalnum()
+    ):
+        raise GuardFailed("username", USERNAME_RULE)
+    return username
+
+
+def create_user(
+    session: Session, *, actor: str, username: str, role: str, password: str | None
+) -> tuple[User, str]:
+    """Create a local account; return it and its password (generated when not given).
+
+    Raises GuardFailed, Conflict.
+    """
+    _check_role(role)
+    username = check_username(username)
+    password = generate_password() if password is None else password
+    try:
+        password_hash = hash_password(password)
+    except ValueError as exc:
+        raise GuardFailed("password", str(exc)) from exc
+    user = store.create_user(session, username=username, password_hash=password_hash, role=role)
+    record_change(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        before=None,
+        after=_user_snapshot(user),
+    )
+    return user, password
+
+
+def _keep_an_admin(session: Session, user: User, *, role: str, disabled: bool) -> None:
+    losing_admin = user.role == "admin" and not user.disabled and (role != "admin" or disabled)
+    if losing_admin and register_store.count_active_admins(session) <= 1:
+        raise Conflict("the last active admin cannot be demoted or disabled")
+
+
+def update_user(
+    session: Session,
+    *,
+    actor: str,
+    user_id: int,
+    role: str | None = None,
+    disabled: bool | None = None,
+) -> User:
+    """Change a user's role or disable/enable them; raises NotFound, GuardFailed, Conflict."""
+    user = register_store.get_user(session, user_id=user_id)
+    new_role = role if role is not None else user.role
+    new_disabled = disabled if disabled is not None else user.disabled
+    _check_role(new_role)
+    if user.username == actor and new_disabled:
+        raise GuardFailed("disabled", "you cannot disable your own account")
+    _keep_an_admin(session, user, role=new_role, disabled=new_disabled)
+    before = _user_snapshot(user)
+    user.role = new_role
+    user.disabled = new_disabled
+    session.flush()
+    record_change(
+        session,
+        actor=actor,
+        action="user.update",
+        object_type="user",
+        object_id=user.id,
+        before=before,
+        after=_user_snapshot(user),
+    )
+    return user
+
+
+def reset_password(session: Session, *, actor: str, user_id: int) -> str:
+    """Give a user a new generated password (shown once); raises NotFound."""
+    user = register_store.get_user(session, user_id=user_id)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    record_change(
+        session,
+        actor=actor,
+        action="user.reset_password",
+        object_type="user",
+        object_id=user.id,
+        before=None,
+        after={"password_reset": True},
+    )
+    return password

@@ -1,0 +1,126 @@
+"""Agent-facing endpoints: enrollment and report ingest."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, Field
+
+from collector.errors import NotFound, ReportRejected
+from server.agents import service
+from server.agents.bundles import newest_bundle
+from server.web.deps import CallingAgent, DbSession, State, bearer_credential
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+Text = Annotated[str, Field(max_length=255)]
+# The agent's machine fingerprint (agent/identity.py); optional for older agents.
+MachineHeader = Annotated[
+    str | None,
+    Header(alias="X-Shadowmap-Machine", min_length=16, max_length=64, pattern=r"^[0-9a-f]+$"),
+]
+
+
+class HostBody(BaseModel):
+    hostname: Annotated[str, Field(min_length=1, max_length=255)]
+    os: Literal["linux", "darwin", "windows", "other"]
+    os_version: Text = ""
+    arch: Annotated[str, Field(max_length=64)] = ""
+
+
+class EnrollBody(BaseModel):
+    token: Annotated[str, Field(min_length=8, max_length=128)]
+    agent_id: Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+    host: HostBody
+
+
+class EnrollResponse(BaseModel):
+    agent_id: str
+    credential: str = Field(description="The agent's own secret; shown once, stored hashed.")
+
+
+class IngestResponse(BaseModel):
+    report_id: str
+    status: Literal["stored", "duplicate"]
+    findings: int
+    items: int
+
+
+@router.post("/enroll", response_model=EnrollResponse)
+def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) -> EnrollResponse:
+    """Exchange an enrollment token for this agent's own credential.
+
+    An agent id already bound to another machine is refused with 409 (rekey).
+    """
+    agent, credential = service.enroll(
+        session,
+        enrollment_secret=body.token,
+        agent_uid=body.agent_id,
+        hostname=body.host.hostname,
+        os=body.host.os,
+        os_version=body.host.os_version,
+        arch=body.host.arch,
+        machine=machine,
+    )
+    return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ReportRejected(f"report exceeds {limit} bytes", too_large=True)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ReportRejected(f"report exceeds {limit} bytes", too_large=True)
+    return bytes(body)
+
+
+@router.post("/reports", response_model=IngestResponse)
+async def post_report(
+    request: Request, state: State, machine: MachineHeader = None
+) -> IngestResponse:
+    """Ingest one report; a report id already stored is acknowledged and not counted again.
+
+    One report per request (no batch endpoint): a report is one transaction, a retry is
+    cheap because it is recognised by its id, and a heartbeat touches only the host row.
+    """
+    credential = bearer_credential(request)
+    body = await _read_limited(request, state.settings.max_report_bytes)
+    result = await to_thread.run_sync(
+        partial(
+            service.ingest_agent_report,
+            state.sessions,
+            state.catalogue,
+            credential=credential,
+            body=body,
+            machine=machine,
+        ),
+        limiter=state.ingest_slots(),
+    )
+    return IngestResponse(
+        report_id=result.report_id,
+        status="duplicate" if result.duplicate else "stored",
+        findings=result.findings,
+        items=result.items,
+    )
+
+
+@router.get(
+    "/signatures",
+    responses={200: {"content": {"application/json": {}}}, 304: {}, 404: {}},
+)
+def get_signatures(request: Request, agent: CallingAgent, state: State) -> Response:
+    """Return the newest signed catalogue bundle; the agent verifies it before use."""
+    bundle = newest_bundle(state.settings.resolved_bundle_dir())
+    if bundle is None:
+        raise NotFound("signature bundle", "newest")
+    etag = f'"{bundle.sha256}"'
+    headers = {"ETag": etag, "X-Bundle-Version": str(bundle.version), "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(bundle.data, media_type="application/json", headers=headers)

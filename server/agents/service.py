@@ -1,0 +1,104 @@
+"""Enroll agents and ingest what they, or imported DNS and proxy logs, report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from collector import store
+from collector.db import transaction
+from collector.errors import ReportRejected
+from collector.ingest import IngestResult, ingest_report, parse_agent_report
+from collector.logimport import ImportStats, ProgressCallback, read_log
+from collector.models import Agent
+from signatures import Catalogue, Matcher
+
+
+def enroll(
+    session: Session,
+    *,
+    enrollment_secret: str,
+    agent_uid: str,
+    hostname: str,
+    os: str,
+    os_version: str,
+    arch: str,
+    machine: str | None,
+) -> tuple[Agent, str]:
+    """Exchange an enrollment token for an agent and its own credential (shown once).
+
+    Raises EnrollmentRefused; Conflict when the agent id is bound to another machine.
+    """
+    agent, credential = store.enroll_agent(
+        session,
+        enrollment_secret=enrollment_secret,
+        agent_uid=agent_uid,
+        hostname=hostname,
+        os=os,
+        os_version=os_version,
+        arch=arch,
+    )
+    if machine is not None:
+        store.check_agent_machine(session, agent=agent, fingerprint=machine)
+    return agent, credential
+
+
+def ingest_agent_report(
+    sessions: sessionmaker[Session],
+    catalogue: Catalogue,
+    *,
+    credential: str,
+    body: bytes,
+    machine: str | None,
+) -> IngestResult:
+    """Authenticate the agent and ingest one report body, in one transaction.
+
+    Raises AuthenticationFailed, Conflict (a cloned machine: rekey), ReportRejected.
+    """
+    # One transaction, opened only once the body is in: a connection is never held while a
+    # client uploads, and the request needs exactly one worker thread (no pool deadlock).
+    with transaction(sessions) as session:
+        agent = store.authenticate_agent(session, credential=credential)
+        if machine is not None:
+            # An agent id bound to another machine (a cloned VM) is refused with 409: rekey.
+            store.check_agent_machine(session, agent=agent, fingerprint=machine)
+        report = parse_agent_report(body)
+        if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
+            raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
+        return ingest_report(session, agent=agent, report=report, catalogue=catalogue)
+
+
+@dataclass(frozen=True, slots=True)
+class LogIngest:
+    """What importing one log stored: clients seen, AI findings ingested, the log's counters."""
+
+    clients: int
+    findings: int
+    stats: ImportStats
+
+
+def import_log(
+    sessions: sessionmaker[Session],
+    catalogue: Catalogue,
+    *,
+    path: Path,
+    fmt: str,
+    progress: ProgressCallback | None = None,
+) -> LogIngest:
+    """Match a DNS or proxy log against the catalogue and ingest it, one log source per client
+    (in one transaction); return how many clients and AI findings it held."""
+    imported = read_log(path, fmt, Matcher(catalogue), progress=progress)
+    findings = 0
+    with transaction(sessions) as session:
+        for report in imported.reports:
+            agent = store.get_or_create_log_source(
+                session,
+                source_uid=f"{report.agent.id}:{report.host.hostname}",
+                hostname=report.host.hostname,
+            )
+            findings += ingest_report(
+                session, agent=agent, report=report, catalogue=catalogue
+            ).findings
+    return LogIngest(clients=len(imported.reports), findings=findings, stats=imported.stats)

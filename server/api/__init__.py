@@ -1,1 +1,0 @@
-"""JSON API routes: thin handlers over the collector."""

@@ -1,0 +1,1 @@
+"""The audit trail: recording each change, reading and exporting the hash-chained events."""

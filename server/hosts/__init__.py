@@ -1,0 +1,1 @@
+"""Hosts: the endpoints that report, whether they still do, and what was found on each."""

@@ -1,0 +1,134 @@
+"""Hosts as JSON: the list (stale ones flagged), one host with what was found on it, and the
+department an admin sets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, Field
+
+from collector import store
+from collector.models import Host
+from server.web.api_auth import AUTH_RESPONSES, HostsReader
+from server.web.deps import Admin, DbSession, RowId, State
+from server.web.rendering import check_csrf
+
+router = APIRouter(prefix="/api/v1", tags=["inventory"])
+
+
+class HostOut(BaseModel):
+    id: int
+    hostname: str
+    os: str
+    os_version: str
+    agent_version: str
+    catalogue_version: str
+    department: str
+    last_report_at: dt.datetime | None
+    stale: bool
+    item_count: int
+
+
+class SightingOut(BaseModel):
+    item_id: int
+    item_name: str
+    item_state: str
+    kind: str
+    indicator: str
+    indicator_kind: str
+    user: str
+    confidence: str
+    heuristic: str | None
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class HostDetailOut(HostOut):
+    health: dict[str, object]
+    scanner_errors: list[object]
+    sightings: list[SightingOut]
+
+
+class HostUpdate(BaseModel):
+    department: Annotated[str, Field(max_length=128)]
+
+
+def _host_fields(row: store.HostRow) -> dict[str, Any]:
+    host: Host = row.host
+    return {
+        "id": host.id,
+        "hostname": host.hostname,
+        "os": host.os,
+        "os_version": host.os_version,
+        "agent_version": host.agent_version,
+        "catalogue_version": host.catalogue_version,
+        "department": host.department,
+        "last_report_at": host.last_report_at,
+        "stale": row.stale,
+        "item_count": row.item_count,
+    }
+
+
+@router.get("/hosts", response_model=list[HostOut], responses=AUTH_RESPONSES)
+def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
+    """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
+    stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
+    rows = store.list_hosts(session, stale_after=stale_after)
+    return [HostOut(**_host_fields(row)) for row in rows]
+
+
+def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
+    stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
+    row = store.get_host_row(session, host_id=host_id, stale_after=stale_after)
+    return HostDetailOut(
+        **_host_fields(row),
+        health=dict(row.host.health),
+        scanner_errors=list(row.host.scanner_errors),
+        sightings=[
+            SightingOut(
+                item_id=item.id,
+                item_name=item.name,
+                item_state=item.state,
+                kind=sighting.kind,
+                indicator=sighting.indicator,
+                indicator_kind=sighting.indicator_kind,
+                user=sighting.user_name,
+                confidence=sighting.confidence,
+                heuristic=sighting.heuristic,
+                first_seen_at=sighting.first_seen_at,
+                last_seen_at=sighting.last_seen_at,
+            )
+            for sighting, item in store.list_host_sightings(session, host_id=host_id)
+        ],
+    )
+
+
+@router.get(
+    "/hosts/{host_id}",
+    response_model=HostDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such host"}},
+)
+def get_host(session: DbSession, state: State, _who: HostsReader, host_id: RowId) -> HostDetailOut:
+    """Return one host with what was found on it."""
+    return _host_detail(session, state, host_id)
+
+
+@router.patch(
+    "/hosts/{host_id}",
+    response_model=HostDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such host"}},
+)
+def update_host(
+    session: DbSession,
+    state: State,
+    who: Admin,
+    body: HostUpdate,
+    host_id: RowId,
+    csrf: Annotated[str, Header(alias="X-CSRF-Token", max_length=64)] = "",
+) -> HostDetailOut:
+    """Set a host's department (admins; the session's CSRF token in X-CSRF-Token)."""
+    check_csrf(who, csrf)
+    store.update_host(session, host_id=host_id, department=body.department)
+    return _host_detail(session, state, host_id)

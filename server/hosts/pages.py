@@ -1,0 +1,37 @@
+"""Pages of the hosts: the list (stale ones flagged) and one host's sightings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from collector import store
+from server.web.deps import DbSession, RowId, State, Viewer
+from server.web.rendering import render_page
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/hosts", response_class=HTMLResponse)
+def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
+    rows = store.list_hosts(
+        session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
+    )
+    return render_page(state, request, "hosts/hosts.html", who, rows=rows)
+
+
+@router.get("/hosts/{host_id}", response_class=HTMLResponse)
+def host_detail(
+    host_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
+) -> Response:
+    host = store.get_host(session, host_id=host_id)
+    sightings = store.list_sightings(session, host_id=host_id)
+    items = {
+        sighting.item_id: store.get_inventory_item(session, item_id=sighting.item_id)
+        for sighting, _host in sightings
+    }
+    return render_page(
+        state, request, "hosts/host.html", who, host=host, sightings=sightings, items=items
+    )

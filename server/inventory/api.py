@@ -1,0 +1,174 @@
+"""The draft inventory as JSON: items with their roll-ups, one item's detail (trend,
+violations) and the raw sightings behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from collector import store
+from server.inventory.evidence import user_display
+from server.web.api_auth import AUTH_RESPONSES, InventoryReader
+from server.web.deps import DbSession, RowId, State
+
+router = APIRouter(prefix="/api/v1", tags=["inventory"])
+
+
+class InventoryItemOut(BaseModel):
+    id: int
+    key: str
+    service_id: str | None
+    name: str
+    vendor: str
+    category: str
+    state: str
+    host_count: int
+    user_count: int
+    sighting_count: int
+    evidence_kinds: list[str]
+    browsers: list[str]
+    departments: list[str]
+    violation_count: int
+    last_violation_at: dt.datetime | None
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class ItemSightingOut(BaseModel):
+    host_id: int
+    hostname: str
+    kind: str
+    indicator: str
+    indicator_kind: str
+    user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
+    confidence: str
+    heuristic: str | None
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class TrendPoint(BaseModel):
+    day: dt.date
+    hosts: int
+
+
+class ViolationOut(BaseModel):
+    host_id: int
+    hostname: str
+    user: str
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class InventoryItemDetailOut(InventoryItemOut):
+    trend: list[TrendPoint]
+    violations: list[ViolationOut]
+
+
+def _item_out(row: store.InventoryRow) -> InventoryItemOut:
+    return InventoryItemOut(**_item_fields(row))
+
+
+def _item_fields(row: store.InventoryRow) -> dict[str, Any]:
+    return {
+        "id": row.item.id,
+        "key": row.item.key,
+        "service_id": row.item.service_id,
+        "name": row.item.name,
+        "vendor": row.item.vendor,
+        "category": row.item.category,
+        "state": row.item.state,
+        "host_count": row.host_count,
+        "user_count": row.user_count,
+        "sighting_count": row.sighting_count,
+        "evidence_kinds": list(row.evidence_kinds),
+        "browsers": list(row.browsers),
+        "departments": list(row.departments),
+        "violation_count": row.violation_count,
+        "last_violation_at": row.item.last_violation_at,
+        "first_seen_at": row.item.first_seen_at,
+        "last_seen_at": row.item.last_seen_at,
+    }
+
+
+@router.get("/inventory", response_model=list[InventoryItemOut], responses=AUTH_RESPONSES)
+def list_inventory(
+    session: DbSession,
+    _who: InventoryReader,
+    state: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[InventoryItemOut]:
+    """List draft inventory items with their roll-ups."""
+    rows = store.list_inventory(session, state=state, limit=limit, offset=offset)
+    return [_item_out(row) for row in rows]
+
+
+@router.get(
+    "/inventory/{item_id}",
+    response_model=InventoryItemDetailOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "No such item"}},
+)
+def get_inventory_item(
+    session: DbSession,
+    _who: InventoryReader,
+    item_id: RowId,
+    days: Annotated[int, Query(ge=1, le=90)] = 90,
+) -> InventoryItemDetailOut:
+    """Return one item with its roll-ups, its daily host trend and its violations."""
+    row = store.get_inventory_row(session, item_id=item_id)
+    return InventoryItemDetailOut(
+        **_item_fields(row),
+        trend=[
+            TrendPoint(day=day, hosts=hosts)
+            for day, hosts in store.list_item_trend(session, item_id=item_id, days=days)
+        ],
+        violations=[
+            ViolationOut(
+                host_id=host.id,
+                hostname=host.hostname,
+                user=violation.user_name,
+                first_seen_at=violation.first_seen_at,
+                last_seen_at=violation.last_seen_at,
+            )
+            for violation, host in store.list_violations(session, item_id=item_id)
+        ],
+    )
+
+
+@router.get(
+    "/inventory/{item_id}/sightings",
+    response_model=list[ItemSightingOut],
+    responses={**AUTH_RESPONSES, 404: {"description": "No such item"}},
+)
+def list_item_sightings(
+    session: DbSession,
+    state: State,
+    _who: InventoryReader,
+    item_id: RowId,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[ItemSightingOut]:
+    """The raw sightings behind one item (host, evidence kind, indicator, user), newest first."""
+    store.get_inventory_item(session, item_id=item_id)
+    show_user = user_display(state.settings.user_pseudonym_key)
+    return [
+        ItemSightingOut(
+            host_id=host.id,
+            hostname=host.hostname,
+            kind=sighting.kind,
+            indicator=sighting.indicator,
+            indicator_kind=sighting.indicator_kind,
+            user=show_user(sighting.user_name) if sighting.user_name else "",
+            confidence=sighting.confidence,
+            heuristic=sighting.heuristic,
+            first_seen_at=sighting.first_seen_at,
+            last_seen_at=sighting.last_seen_at,
+        )
+        for sighting, host in store.list_sightings(
+            session, item_id=item_id, limit=limit, offset=offset
+        )
+    ]

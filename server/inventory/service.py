@@ -1,0 +1,246 @@
+"""Triage of draft inventory items: assign, comment, change state, merge, promote to the
+register, in one action or in bulk. Each checks the state machine and the guards, changes the
+records and appends one audit event per changed record, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from collector import register_store, store
+from collector.models import InventoryItem, utcnow
+from collector.register_models import RegisterEntry, TriageRecord
+from server.audit.service import record_change
+from server.errors import GuardFailed
+from server.inventory import states
+from server.register import service as register_service
+from server.register.schemas import EntryInput
+
+
+def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
+    return {
+        "key": item.key,
+        "name": item.name,
+        "state": item.state,
+        "assignee_id": record.assignee_id,
+        "reason": record.reason,
+        "register_entry_id": record.register_entry_id,
+        "merged_into_id": record.merged_into_id,
+    }
+
+
+def _load_item(session: Session, item_id: int) -> tuple[InventoryItem, TriageRecord]:
+    item = store.get_inventory_item(session, item_id=item_id)
+    return item, register_store.get_triage_record(session, item_id=item_id)
+
+
+def _set_item_state(item: InventoryItem, record: TriageRecord, target: str) -> None:
+    item.state = target
+    item.updated_at = utcnow()
+    record.updated_at = utcnow()
+
+
+def transition_item(
+    session: Session, *, actor: str, item_id: int, target: str, reason: str = ""
+) -> InventoryItem:
+    """Move a draft item to a triage state other than promoted or merged.
+
+    False positive creates a suppression rule; reopening a false positive removes it.
+    Raises NotFound, InvalidTransition, GuardFailed.
+    """
+    item, record = _load_item(session, item_id)
+    if target in (states.PROMOTED, states.MERGED):
+        raise GuardFailed(
+            "state", f"use the {target.replace('_', ' ')} action, which needs a target"
+        )
+    states.check_triage(item.state, target)
+    reason = reason.strip()
+    if target in states.TRIAGE_REASON_REQUIRED and not reason:
+        raise GuardFailed(
+            "reason", f"a reason is required to mark an item {target.replace('_', ' ')}"
+        )
+    before = _item_snapshot(item, record)
+    if item.state == states.FALSE_POSITIVE:
+        if register_store.delete_suppression_rule(session, item_key=item.key):
+            record_change(
+                session,
+                actor=actor,
+                action="suppression.delete",
+                object_type="suppression",
+                object_id=item.key,
+                before={"reason": record.reason},
+                after=None,
+            )
+    _set_item_state(item, record, target)
+    record.reason = reason[:4000] if target != states.TRIAGING else record.reason
+    if target == states.FALSE_POSITIVE:
+        register_store.create_suppression_rule(
+            session, item_key=item.key, reason=reason[:4000], created_by=actor
+        )
+        record_change(
+            session,
+            actor=actor,
+            action="suppression.create",
+            object_type="suppression",
+            object_id=item.key,
+            before=None,
+            after={"reason": reason},
+        )
+    record_change(
+        session,
+        actor=actor,
+        action=f"item.{target}",
+        object_type="item",
+        object_id=item.id,
+        before=before,
+        after=_item_snapshot(item, record),
+    )
+    return item
+
+
+def assign_item(
+    session: Session, *, actor: str, item_id: int, assignee: str | None
+) -> InventoryItem:
+    """Assign a draft item to a reviewer (None clears); a new item moves to triaging.
+
+    Raises NotFound, GuardFailed.
+    """
+    item, record = _load_item(session, item_id)
+    before = _item_snapshot(item, record)
+    if assignee:
+        user = store.get_user_by_username(session, username=assignee)
+        if user is None or user.disabled or user.role == "viewer":
+            raise GuardFailed("assignee", f"{assignee!r} is not an active reviewer or admin")
+        record.assignee_id = user.id
+    else:
+        record.assignee_id = None
+    if item.state == states.NEW and assignee:
+        _set_item_state(item, record, states.TRIAGING)
+    record.updated_at = utcnow()
+    record_change(
+        session,
+        actor=actor,
+        action="item.assign",
+        object_type="item",
+        object_id=item.id,
+        before=before,
+        after=_item_snapshot(item, record),
+    )
+    return item
+
+
+def comment_item(session: Session, *, actor: str, item_id: int, body: str) -> None:
+    """Add a comment to a draft item; raises NotFound, GuardFailed."""
+    body = body.strip()
+    if not body:
+        raise GuardFailed("body", "a comment cannot be empty")
+    item = store.get_inventory_item(session, item_id=item_id)
+    comment = register_store.create_comment(session, item_id=item.id, author=actor, body=body)
+    record_change(
+        session,
+        actor=actor,
+        action="item.comment",
+        object_type="item",
+        object_id=item.id,
+        before=None,
+        after={"comment_id": comment.id, "body": body},
+    )
+
+
+def merge_item(session: Session, *, actor: str, item_id: int, into_item_id: int) -> InventoryItem:
+    """Mark a draft item a duplicate of another; it inherits that item's register entry.
+
+    Raises NotFound, InvalidTransition, GuardFailed.
+    """
+    item, record = _load_item(session, item_id)
+    if into_item_id == item_id:
+        raise GuardFailed("into", "an item cannot be merged into itself")
+    target, target_record = _load_item(session, into_item_id)
+    if target.state in (states.MERGED, states.FALSE_POSITIVE):
+        raise GuardFailed("into", f"item {into_item_id} is {target.state.replace('_', ' ')}")
+    states.check_triage(item.state, states.MERGED)
+    before = _item_snapshot(item, record)
+    _set_item_state(item, record, states.MERGED)
+    record.merged_into_id = target.id
+    record.register_entry_id = target_record.register_entry_id
+    record_change(
+        session,
+        actor=actor,
+        action="item.merged",
+        object_type="item",
+        object_id=item.id,
+        before=before,
+        after=_item_snapshot(item, record),
+    )
+    return item
+
+
+def promote_item(
+    session: Session,
+    *,
+    actor: str,
+    item_id: int,
+    existing_register_id: str | None = None,
+    title: str = "",
+    business_unit: str = "",
+    purpose: str = "",
+) -> RegisterEntry:
+    """Promote a draft item to the register: link an existing entry or create one under review.
+
+    Raises NotFound, InvalidTransition, GuardFailed.
+    """
+    item, record = _load_item(session, item_id)
+    states.check_triage(item.state, states.PROMOTED)
+    if existing_register_id:
+        entry = register_store.get_register_entry(session, register_id=existing_register_id.strip())
+    else:
+        fields = EntryInput(
+            title=(title.strip() or f"{item.name} — general use")[:120],
+            ai_system=item.name[:255],
+            business_unit=business_unit.strip()[:120],
+            purpose=purpose.strip()[:4000],
+            supplier=item.vendor[:255],
+        )
+        entry = register_service.create_entry(
+            session, actor=actor, fields=fields, service_id=item.service_id
+        )
+    before = _item_snapshot(item, record)
+    _set_item_state(item, record, states.PROMOTED)
+    record.register_entry_id = entry.id
+    record_change(
+        session,
+        actor=actor,
+        action="item.promoted",
+        object_type="item",
+        object_id=item.id,
+        before=before,
+        after=_item_snapshot(item, record),
+    )
+    return entry
+
+
+BULK_ACTIONS = ("assign_to_me", "triaging", "needs_info", "false_positive", "out_of_scope")
+
+
+def bulk_triage(
+    session: Session, *, actor: str, item_ids: Sequence[int], action: str, reason: str = ""
+) -> int:
+    """Apply one action to many items, all or nothing; return how many changed.
+
+    Raises GuardFailed, NotFound, InvalidTransition (and nothing is kept: the caller rolls back).
+    """
+    if action not in BULK_ACTIONS:
+        raise GuardFailed("action", f"unknown bulk action {action!r}")
+    if not item_ids:
+        raise GuardFailed("item", "select at least one item")
+    if len(item_ids) > 500:
+        raise GuardFailed("item", "at most 500 items at a time")
+    for item_id in dict.fromkeys(item_ids):
+        if action == "assign_to_me":
+            assign_item(session, actor=actor, item_id=item_id, assignee=actor)
+        else:
+            transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
+    return len(dict.fromkeys(item_ids))

@@ -1,0 +1,1 @@
+"""Reviews of governed register entries and the suppliers behind them."""

@@ -1,0 +1,1 @@
+"""Incremental sync of the inventory and the register for other systems (change feeds)."""

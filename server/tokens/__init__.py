@@ -1,0 +1,1 @@
+"""API tokens: bearer secrets with scopes, for programs calling /api/v1."""

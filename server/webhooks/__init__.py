@@ -1,0 +1,1 @@
+"""Webhooks: endpoints that receive signed inventory and register events, and their delivery."""
