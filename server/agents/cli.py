@@ -11,9 +11,7 @@ from pathlib import Path
 
 from collector import store
 from collector.db import transaction
-from server.agents import service
 from server.cli_support import Commands, parse_duration, sessions_for, settings_from
-from signatures import load_catalogue
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -97,6 +95,10 @@ def _progress_bar(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_import_logs(args: argparse.Namespace) -> int:
+    # Imported here: the ingest path is more than the other commands need to start.
+    from server.agents import service
+    from signatures import load_catalogue
+
     settings = settings_from(args)
     result = service.import_log(
         sessions_for(settings),
