@@ -9,12 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from collector import register_store, store
 from server.accounts import service
 from server.accounts.roles import ROLES
 from server.errors import CsrfFailed
-from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, State, Viewer
+from server.state import AppState
+from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, SignedIn, State, Viewer
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -92,12 +94,13 @@ def logout(request: Request, session: DbSession, who: Viewer, csrf: Csrf) -> Res
 
 
 def _users_page(
-    state: State,
+    state: AppState,
     request: Request,
-    session: DbSession,
-    who: Admin,
+    session: Session,
+    who: SignedIn,
     new_password: tuple[str, str] | None,
 ) -> HTMLResponse:
+    """The user list; ``new_password`` (username, password) is shown once, after a change."""
     return render_page(
         state,
         request,
