@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from collector import store
 from collector.db import transaction
+from collector.store import users
 from server.accounts import service
 from server.accounts.passwords import MIN_PASSWORD_LENGTH
 from server.accounts.roles import ROLES
@@ -15,7 +15,7 @@ from server.cli_support import Commands, sessions_for, settings_from
 def cmd_user_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        if args.if_no_users and store.count_users(session) > 0:
+        if args.if_no_users and users.count_users(session) > 0:
             print("users already exist; nothing created")
             return 0
         user, password = service.create_user(

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
+from collector.store import users as users_store
 from server.accounts import service
 from server.accounts.roles import ROLES
 from server.errors import CsrfFailed
@@ -106,7 +106,7 @@ def _users_page(
         request,
         "accounts/users.html",
         who,
-        users=store.list_users(session),
+        users=users_store.list_users(session),
         roles=ROLES,
         new_password=new_password,
     )
@@ -161,5 +161,5 @@ def users_reset_password(
 ) -> Response:
     check_csrf(who, csrf)
     password = service.reset_password(session, actor=who.user.username, user_id=user_id)
-    user = register_store.get_user(session, user_id=user_id)
+    user = users_store.get_user(session, user_id=user_id)
     return _users_page(state, request, session, who, new_password=(user.username, password))

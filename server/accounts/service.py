@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from collector.store.base import utcnow
+from collector.store.users import User
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
 from collector.errors import Conflict
-from collector.models import User, utcnow
+from collector.store import users
 from server.accounts.passwords import generate_password, hash_password, verify_password
 from server.accounts.roles import ROLES
 from server.audit.service import record_change
@@ -29,19 +30,19 @@ def sign_in(
 ) -> str | None:
     """Open a browser session for an active account; return its token, or None when the
     username, the password or the account's state does not let this person in."""
-    user = store.get_user_by_username(session, username=username)
+    user = users.get_user_by_username(session, username=username)
     if not verify_password(password, user.password_hash if user else None) or (
         user is None or user.disabled
     ):
         return None
     user.last_login_at = utcnow()
-    _web_session, token = store.create_web_session(session, user=user, lifetime=lifetime)
+    _web_session, token = users.create_web_session(session, user=user, lifetime=lifetime)
     return token
 
 
 def sign_out(session: Session, *, token: str) -> None:
     """End the browser session holding ``token``."""
-    store.delete_web_session(session, token=token)
+    users.delete_web_session(session, token=token)
 
 
 # Users ---------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ def create_user(
         password_hash = hash_password(password)
     except ValueError as exc:
         raise GuardFailed("password", str(exc)) from exc
-    user = store.create_user(session, username=username, password_hash=password_hash, role=role)
+    user = users.create_user(session, username=username, password_hash=password_hash, role=role)
     record_change(
         session,
         actor=actor,
@@ -97,7 +98,7 @@ def create_user(
 
 def _keep_an_admin(session: Session, user: User, *, role: str, disabled: bool) -> None:
     losing_admin = user.role == "admin" and not user.disabled and (role != "admin" or disabled)
-    if losing_admin and register_store.count_active_admins(session) <= 1:
+    if losing_admin and users.count_active_admins(session) <= 1:
         raise Conflict("the last active admin cannot be demoted or disabled")
 
 
@@ -110,7 +111,7 @@ def update_user(
     disabled: bool | None = None,
 ) -> User:
     """Change a user's role or disable/enable them; raises NotFound, GuardFailed, Conflict."""
-    user = register_store.get_user(session, user_id=user_id)
+    user = users.get_user(session, user_id=user_id)
     new_role = role if role is not None else user.role
     new_disabled = disabled if disabled is not None else user.disabled
     _check_role(new_role)
@@ -135,7 +136,7 @@ def update_user(
 
 def reset_password(session: Session, *, actor: str, user_id: int) -> str:
     """Give a user a new generated password (shown once); raises NotFound."""
-    user = register_store.get_user(session, user_id=user_id)
+    user = users.get_user(session, user_id=user_id)
     password = generate_password()
     user.password_hash = hash_password(password)
     record_change(

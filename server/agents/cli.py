@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from collector import store
 from collector.db import transaction
+from collector.store import agents
 from server.cli_support import Commands, parse_duration, sessions_for, settings_from
 
 
@@ -18,7 +18,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
     with transaction(sessions_for(settings)) as session:
-        token, secret = store.create_enrollment_token(
+        token, secret = agents.create_enrollment_token(
             session, name=args.name, expires_at=expires, max_uses=args.uses
         )
         token_id = token.id
@@ -33,7 +33,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 def cmd_token_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        for token in store.list_enrollment_tokens(session):
+        for token in agents.list_enrollment_tokens(session):
             status = "revoked" if token.revoked_at else "active"
             limit = "unlimited" if token.max_uses is None else str(token.max_uses)
             expires = token.expires_at.isoformat() if token.expires_at else "never"
@@ -46,7 +46,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 def cmd_token_revoke(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        store.revoke_enrollment_token(session, token_id=args.id)
+        agents.revoke_enrollment_token(session, token_id=args.id)
     print(f"revoked enrollment token #{args.id}")
     return 0
 

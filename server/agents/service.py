@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.store.agents import Agent
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import store
 from collector.db import transaction
 from collector.errors import ReportRejected
 from collector.ingest import IngestResult, ingest_report, parse_agent_report
 from collector.logimport import ImportStats, ProgressCallback, read_log
-from collector.models import Agent
+from collector.store import agents
 from signatures import Catalogue, Matcher
 
 
@@ -31,7 +31,7 @@ def enroll(
 
     Raises EnrollmentRefused; Conflict when the agent id is bound to another machine.
     """
-    agent, credential = store.enroll_agent(
+    agent, credential = agents.enroll_agent(
         session,
         enrollment_secret=enrollment_secret,
         agent_uid=agent_uid,
@@ -41,7 +41,7 @@ def enroll(
         arch=arch,
     )
     if machine is not None:
-        store.check_agent_machine(session, agent=agent, fingerprint=machine)
+        agents.check_agent_machine(session, agent=agent, fingerprint=machine)
     return agent, credential
 
 
@@ -60,10 +60,10 @@ def ingest_agent_report(
     # One transaction, opened only once the body is in: a connection is never held while a
     # client uploads, and the request needs exactly one worker thread (no pool deadlock).
     with transaction(sessions) as session:
-        agent = store.authenticate_agent(session, credential=credential)
+        agent = agents.authenticate_agent(session, credential=credential)
         if machine is not None:
             # An agent id bound to another machine (a cloned VM) is refused with 409: rekey.
-            store.check_agent_machine(session, agent=agent, fingerprint=machine)
+            agents.check_agent_machine(session, agent=agent, fingerprint=machine)
         report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
@@ -93,7 +93,7 @@ def import_log(
     findings = 0
     with transaction(sessions) as session:
         for report in imported.reports:
-            agent = store.get_or_create_log_source(
+            agent = agents.get_or_create_log_source(
                 session,
                 source_uid=f"{report.agent.id}:{report.host.hostname}",
                 hostname=report.host.hostname,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+from collector.store.audit import AuditEvent
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from collector import register_store
-from collector.register_models import AuditEvent
+from collector.store import audit
 from server.register.schemas import LINE
 from server.web.api_auth import AUTH_RESPONSES, RegisterReader
 from server.web.deps import DbSession
@@ -67,7 +67,7 @@ def list_audit_events(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[AuditEventOut]:
     """The audit trail, newest first, filtered; each event with its hash-chain link."""
-    events = register_store.list_audit_events(
+    events = audit.list_audit_events(
         session,
         object_type=object_type,
         object_id=object_id,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from collector.store.audit import verify_audit_chain
+
 from collector.db import transaction
-from collector.register_store import verify_audit_chain
 from server.cli_support import Commands, sessions_for, settings_from
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+from collector.store.base import utcnow
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from collector import register_store
-from collector.models import utcnow
+from collector.store import audit as audit_store
 from server.audit.service import EXPORT_FORMATS, export_lines
 from server.web.deps import DbSession, State, Viewer
 from server.web.rendering import parse_day, render_page
@@ -31,7 +31,7 @@ def audit(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     until_at = parse_day(until, "until")
-    events = register_store.list_audit_events(
+    events = audit_store.list_audit_events(
         session,
         actor=actor or None,
         object_type=object_type or None,

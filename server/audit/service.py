@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from collector.store.audit import AuditEvent
 from sqlalchemy.orm import Session
 
-from collector import register_store
-from collector.register_models import AuditEvent
+from collector.store import audit
 
 AUDIT_COLUMNS = (
     "id",
@@ -44,7 +44,7 @@ def record_change(
         changed |= {key for key in before if key not in after}
         before = {key: before.get(key) for key in sorted(changed)}
         after = {key: after.get(key) for key in sorted(changed)}
-    register_store.append_audit_event(
+    audit.append_audit_event(
         session,
         actor=actor,
         action=action,
@@ -76,11 +76,11 @@ def export_lines(session: Session, *, fmt: str) -> Iterator[str]:
 
     The events are read now, in the caller's transaction; the text is produced as it is read.
     """
-    rows = [event_row(event) for event in register_store.iter_audit_events(session)]
+    rows = [event_row(event) for event in audit.iter_audit_events(session)]
 
     def jsonl() -> Iterator[str]:
         for row in rows:
-            yield register_store.canonical_json(row) + "\n"
+            yield audit.canonical_json(row) + "\n"
 
     def as_csv() -> Iterator[str]:
         buffer = io.StringIO()

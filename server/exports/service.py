@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from collector.store.inventory import InventoryRow
+from collector.store.register import RegisterEntry
 from cyclonedx.model import (
     DataClassification,
     DataFlow,
@@ -39,9 +41,7 @@ from cyclonedx.model.service import Service
 from cyclonedx.output.json import JsonV1Dot6
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
-from collector.register_models import RegisterEntry
-from collector.store import InventoryRow
+from collector.store import inventory, register
 from server import __version__
 from server.register.schemas import entry_out
 from signatures import Catalogue, IndicatorKind
@@ -163,7 +163,7 @@ def all_inventory_rows(session: Session, *, state: str | None = None) -> list[In
     """Return every inventory row (optionally in one triage state), read page by page."""
     rows: list[InventoryRow] = []
     while True:
-        page = store.list_inventory(session, state=state, limit=_PAGE, offset=len(rows))
+        page = inventory.list_inventory(session, state=state, limit=_PAGE, offset=len(rows))
         rows.extend(page)
         if len(page) < _PAGE:
             return rows
@@ -186,7 +186,7 @@ def all_register_entries(session: Session, *, status: str | None = None) -> list
     """Return every register entry (optionally in one status), read page by page."""
     entries: list[RegisterEntry] = []
     while True:
-        page = register_store.list_register_entries(
+        page = register.list_register_entries(
             session, statuses=[status] if status else None, limit=_PAGE, offset=len(entries)
         )
         entries.extend(page)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+from collector.store.hosts import Host
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from collector import store
-from collector.models import Host
+from collector.store import hosts, inventory
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
 from server.web.deps import Admin, DbSession, RowId, State
 from server.web.rendering import check_csrf
@@ -55,7 +55,7 @@ class HostUpdate(BaseModel):
     department: Annotated[str, Field(max_length=128)]
 
 
-def _host_fields(row: store.HostRow) -> dict[str, Any]:
+def _host_fields(row: hosts.HostRow) -> dict[str, Any]:
     host: Host = row.host
     return {
         "id": host.id,
@@ -75,13 +75,13 @@ def _host_fields(row: store.HostRow) -> dict[str, Any]:
 def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
     """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
-    rows = store.list_hosts(session, stale_after=stale_after)
+    rows = hosts.list_hosts(session, stale_after=stale_after)
     return [HostOut(**_host_fields(row)) for row in rows]
 
 
 def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
-    row = store.get_host_row(session, host_id=host_id, stale_after=stale_after)
+    row = hosts.get_host_row(session, host_id=host_id, stale_after=stale_after)
     return HostDetailOut(
         **_host_fields(row),
         health=dict(row.host.health),
@@ -100,7 +100,7 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
                 first_seen_at=sighting.first_seen_at,
                 last_seen_at=sighting.last_seen_at,
             )
-            for sighting, item in store.list_host_sightings(session, host_id=host_id)
+            for sighting, item in inventory.list_host_sightings(session, host_id=host_id)
         ],
     )
 
@@ -130,5 +130,5 @@ def update_host(
 ) -> HostDetailOut:
     """Set a host's department (admins; the session's CSRF token in X-CSRF-Token)."""
     check_csrf(who, csrf)
-    store.update_host(session, host_id=host_id, department=body.department)
+    hosts.update_host(session, host_id=host_id, department=body.department)
     return _host_detail(session, state, host_id)

@@ -7,7 +7,8 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from collector import store
+from collector.store import hosts as hosts_store
+from collector.store import inventory
 from server.web.deps import DbSession, RowId, State, Viewer
 from server.web.rendering import render_page
 
@@ -16,7 +17,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = store.list_hosts(
+    rows = hosts_store.list_hosts(
         session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
     )
     return render_page(state, request, "hosts/hosts.html", who, rows=rows)
@@ -26,10 +27,10 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
 def host_detail(
     host_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    host = store.get_host(session, host_id=host_id)
-    sightings = store.list_sightings(session, host_id=host_id)
+    host = hosts_store.get_host(session, host_id=host_id)
+    sightings = inventory.list_sightings(session, host_id=host_id)
     items = {
-        sighting.item_id: store.get_inventory_item(session, item_id=sighting.item_id)
+        sighting.item_id: inventory.get_inventory_item(session, item_id=sighting.item_id)
         for sighting, _host in sightings
     }
     return render_page(

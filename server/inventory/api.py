@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from collector import store
+from collector.store import inventory
 from server.inventory.evidence import user_display
 from server.web.api_auth import AUTH_RESPONSES, InventoryReader
 from server.web.deps import DbSession, RowId, State
@@ -68,11 +68,11 @@ class InventoryItemDetailOut(InventoryItemOut):
     violations: list[ViolationOut]
 
 
-def _item_out(row: store.InventoryRow) -> InventoryItemOut:
+def _item_out(row: inventory.InventoryRow) -> InventoryItemOut:
     return InventoryItemOut(**_item_fields(row))
 
 
-def _item_fields(row: store.InventoryRow) -> dict[str, Any]:
+def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
     return {
         "id": row.item.id,
         "key": row.item.key,
@@ -103,7 +103,7 @@ def list_inventory(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[InventoryItemOut]:
     """List draft inventory items with their roll-ups."""
-    rows = store.list_inventory(session, state=state, limit=limit, offset=offset)
+    rows = inventory.list_inventory(session, state=state, limit=limit, offset=offset)
     return [_item_out(row) for row in rows]
 
 
@@ -119,12 +119,12 @@ def get_inventory_item(
     days: Annotated[int, Query(ge=1, le=90)] = 90,
 ) -> InventoryItemDetailOut:
     """Return one item with its roll-ups, its daily host trend and its violations."""
-    row = store.get_inventory_row(session, item_id=item_id)
+    row = inventory.get_inventory_row(session, item_id=item_id)
     return InventoryItemDetailOut(
         **_item_fields(row),
         trend=[
             TrendPoint(day=day, hosts=hosts)
-            for day, hosts in store.list_item_trend(session, item_id=item_id, days=days)
+            for day, hosts in inventory.list_item_trend(session, item_id=item_id, days=days)
         ],
         violations=[
             ViolationOut(
@@ -134,7 +134,7 @@ def get_inventory_item(
                 first_seen_at=violation.first_seen_at,
                 last_seen_at=violation.last_seen_at,
             )
-            for violation, host in store.list_violations(session, item_id=item_id)
+            for violation, host in inventory.list_violations(session, item_id=item_id)
         ],
     )
 
@@ -153,7 +153,7 @@ def list_item_sightings(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ItemSightingOut]:
     """The raw sightings behind one item (host, evidence kind, indicator, user), newest first."""
-    store.get_inventory_item(session, item_id=item_id)
+    inventory.get_inventory_item(session, item_id=item_id)
     show_user = user_display(state.settings.user_pseudonym_key)
     return [
         ItemSightingOut(
@@ -168,7 +168,7 @@ def list_item_sightings(
             first_seen_at=sighting.first_seen_at,
             last_seen_at=sighting.last_seen_at,
         )
-        for sighting, host in store.list_sightings(
+        for sighting, host in inventory.list_sightings(
             session, item_id=item_id, limit=limit, offset=offset
         )
     ]

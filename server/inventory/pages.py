@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from collector.store.register import RegisterEntry
+from collector.store.users import User
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from collector import register_store, store
-from collector.models import User
-from collector.register_models import RegisterEntry
+from collector.store import audit, triage, users
+from collector.store import inventory as inventory_store
 from server.errors import GuardFailed
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display
@@ -24,7 +25,11 @@ router = APIRouter(include_in_schema=False)
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
     # False positives are suppressed: hidden here (their rules are listed under /suppressions).
-    rows = [row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE]
+    rows = [
+        row
+        for row in inventory_store.list_inventory(session)
+        if row.item.state != states.FALSE_POSITIVE
+    ]
     return render_page(state, request, "inventory/inventory.html", who, rows=rows)
 
 
@@ -32,11 +37,11 @@ def inventory(request: Request, session: DbSession, state: State, who: Viewer) -
 def inventory_item(
     item_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    item = store.get_inventory_item(session, item_id=item_id)
-    sightings = store.list_sightings(session, item_id=item_id)
+    item = inventory_store.get_inventory_item(session, item_id=item_id)
+    sightings = inventory_store.list_sightings(session, item_id=item_id)
     catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
     show_user = user_display(state.settings.user_pseudonym_key)
-    record = register_store.get_triage_record(session, item_id=item_id)
+    record = triage.get_triage_record(session, item_id=item_id)
     entry = (
         session.get(RegisterEntry, record.register_entry_id) if record.register_entry_id else None
     )
@@ -61,9 +66,9 @@ def inventory_item(
         ],
         can_promote=states.PROMOTED in states.triage_targets(item.state),
         can_merge=states.MERGED in states.triage_targets(item.state),
-        reviewers=[u for u in store.list_users(session) if u.role != "viewer" and not u.disabled],
-        comments=register_store.list_comments(session, item_id=item_id),
-        history=register_store.list_audit_events(
+        reviewers=[u for u in users.list_users(session) if u.role != "viewer" and not u.disabled],
+        comments=triage.list_comments(session, item_id=item_id),
+        history=audit.list_audit_events(
             session, object_type="item", object_id=str(item_id), limit=50
         ),
         reason_required=states.TRIAGE_REASON_REQUIRED,
@@ -95,7 +100,7 @@ def triage_queue(
         wanted = [status]
     else:
         raise GuardFailed("status", f"unknown triage state {status!r}")
-    rows = register_store.list_triage_queue(
+    rows = triage.list_triage_queue(
         session,
         states=wanted,
         category=category or None,
@@ -111,7 +116,7 @@ def triage_queue(
         "inventory/triage.html",
         who,
         rows=rows,
-        categories=register_store.list_categories(session),
+        categories=inventory_store.list_categories(session),
         evidence_kinds=sorted(
             {"process", "browser_extension", "ide_extension", "app", "package", "dns", "sni"}
             | {kind for row in rows for kind in row.evidence_kinds}
@@ -231,5 +236,5 @@ def item_promote(
 
 @router.get("/suppressions", response_class=HTMLResponse)
 def suppressions(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rules = register_store.list_suppression_rules(session)
+    rules = triage.list_suppression_rules(session)
     return render_page(state, request, "inventory/suppressions.html", who, rules=rules)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
+from collector.store.register import RegisterEntry
+from collector.store.triage import TriageRecord
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
-from collector.models import InventoryItem, utcnow
-from collector.register_models import RegisterEntry, TriageRecord
+from collector.store import inventory, register, triage, users
 from server.audit.service import record_change
 from server.errors import GuardFailed
 from server.inventory import states
@@ -33,8 +35,8 @@ def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
 
 
 def _load_item(session: Session, item_id: int) -> tuple[InventoryItem, TriageRecord]:
-    item = store.get_inventory_item(session, item_id=item_id)
-    return item, register_store.get_triage_record(session, item_id=item_id)
+    item = inventory.get_inventory_item(session, item_id=item_id)
+    return item, triage.get_triage_record(session, item_id=item_id)
 
 
 def _set_item_state(item: InventoryItem, record: TriageRecord, target: str) -> None:
@@ -64,7 +66,7 @@ def transition_item(
         )
     before = _item_snapshot(item, record)
     if item.state == states.FALSE_POSITIVE:
-        if register_store.delete_suppression_rule(session, item_key=item.key):
+        if triage.delete_suppression_rule(session, item_key=item.key):
             record_change(
                 session,
                 actor=actor,
@@ -77,7 +79,7 @@ def transition_item(
     _set_item_state(item, record, target)
     record.reason = reason[:4000] if target != states.TRIAGING else record.reason
     if target == states.FALSE_POSITIVE:
-        register_store.create_suppression_rule(
+        triage.create_suppression_rule(
             session, item_key=item.key, reason=reason[:4000], created_by=actor
         )
         record_change(
@@ -111,7 +113,7 @@ def assign_item(
     item, record = _load_item(session, item_id)
     before = _item_snapshot(item, record)
     if assignee:
-        user = store.get_user_by_username(session, username=assignee)
+        user = users.get_user_by_username(session, username=assignee)
         if user is None or user.disabled or user.role == "viewer":
             raise GuardFailed("assignee", f"{assignee!r} is not an active reviewer or admin")
         record.assignee_id = user.id
@@ -137,8 +139,8 @@ def comment_item(session: Session, *, actor: str, item_id: int, body: str) -> No
     body = body.strip()
     if not body:
         raise GuardFailed("body", "a comment cannot be empty")
-    item = store.get_inventory_item(session, item_id=item_id)
-    comment = register_store.create_comment(session, item_id=item.id, author=actor, body=body)
+    item = inventory.get_inventory_item(session, item_id=item_id)
+    comment = triage.create_comment(session, item_id=item.id, author=actor, body=body)
     record_change(
         session,
         actor=actor,
@@ -195,7 +197,7 @@ def promote_item(
     item, record = _load_item(session, item_id)
     states.check_triage(item.state, states.PROMOTED)
     if existing_register_id:
-        entry = register_store.get_register_entry(session, register_id=existing_register_id.strip())
+        entry = register.get_register_entry(session, register_id=existing_register_id.strip())
     else:
         fields = EntryInput(
             title=(title.strip() or f"{item.name} — general use")[:120],

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from collector import register_store
+from collector.store import register
 from server.register import service, states
 from server.register.schemas import EntryInput, RegisterEntryOut, entry_out, parse_entry_input
 from server.web.api_auth import AUTH_RESPONSES, RegisterReader, RegisterWriter
@@ -40,7 +40,7 @@ def list_entries(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[RegisterEntryOut]:
     """List register entries by register id."""
-    entries = register_store.list_register_entries(
+    entries = register.list_register_entries(
         session, statuses=[status] if status else None, limit=limit, offset=offset
     )
     return [entry_out(entry) for entry in entries]
@@ -53,7 +53,7 @@ def list_entries(
 )
 def get_entry(register_id: str, session: DbSession, _who: RegisterReader) -> RegisterEntryOut:
     """Return one register entry."""
-    return entry_out(register_store.get_register_entry(session, register_id=register_id[:16]))
+    return entry_out(register.get_register_entry(session, register_id=register_id[:16]))
 
 
 @router.post(
@@ -88,7 +88,7 @@ def patch_entry(
     body: PatchBody,
 ) -> RegisterEntryOut:
     """Change some fields of an entry at a known version (409 if it moved on)."""
-    entry = register_store.get_register_entry(session, register_id=register_id[:16])
+    entry = register.get_register_entry(session, register_id=register_id[:16])
     current = EntryInput.model_validate(
         {name: getattr(entry, name) for name in EntryInput.model_fields}
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from collector.store.base import utcnow
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from collector import register_store
-from collector.models import utcnow
+from collector.store import audit, register, triage
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import (
@@ -63,7 +63,7 @@ def register_list(
 ) -> Response:
     if status and status not in states.ENTRY_STATES:
         raise GuardFailed("status", f"unknown register status {status!r}")
-    entries = register_store.list_register_entries(
+    entries = register.list_register_entries(
         session, statuses=[status] if status else None, risk_level=risk or None, search=q or None
     )
     return render_page(
@@ -92,15 +92,15 @@ async def register_create(request: Request, session: DbSession, who: Reviewer) -
 def register_entry(
     register_id: str, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    entry = register_store.get_register_entry(session, register_id=register_id[:16])
+    entry = register.get_register_entry(session, register_id=register_id[:16])
     return render_page(
         state,
         request,
         "register/entry.html",
         who,
         entry=entry,
-        items=register_store.list_items_of_entry(session, entry_id=entry.id),
-        history=register_store.list_audit_events(
+        items=triage.list_items_of_entry(session, entry_id=entry.id),
+        history=audit.list_audit_events(
             session, object_type="entry", object_id=entry.register_id, limit=100
         ),
         blockers={

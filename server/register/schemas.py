@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, get_args
 
+from collector.store.register import RegisterEntry
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -15,7 +16,6 @@ from pydantic import (
     field_validator,
 )
 
-from collector.register_models import RegisterEntry
 from server.errors import GuardFailed
 
 RiskLevel = Literal["unrated", "low", "medium", "high", "critical"]

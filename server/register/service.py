@@ -9,12 +9,12 @@ import calendar
 import datetime as dt
 from typing import Any
 
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from collector import register_store
-from collector.models import utcnow
-from collector.register_models import RegisterEntry
+from collector.store import audit, register
 from server.audit.service import record_change
 from server.errors import GuardFailed, StaleVersion
 from server.register import states
@@ -59,9 +59,9 @@ def create_entry(
     session: Session, *, actor: str, fields: EntryInput, service_id: str | None = None
 ) -> RegisterEntry:
     """Create a register entry under review with the next AIR-YYYY-NNNN id."""
-    register_store.lock_audit_chain(session)  # also serialises id allocation
-    register_id = register_store.next_register_id(session, year=utcnow().year)
-    entry = register_store.create_register_entry(
+    audit.lock_audit_chain(session)  # also serialises id allocation
+    register_id = register.next_register_id(session, year=utcnow().year)
+    entry = register.create_register_entry(
         session,
         register_id=register_id,
         service_id=service_id,
@@ -81,7 +81,7 @@ def create_entry(
 
 
 def _checked_entry(session: Session, register_id: str, expected_version: int) -> RegisterEntry:
-    entry = register_store.get_register_entry(session, register_id=register_id)
+    entry = register.get_register_entry(session, register_id=register_id)
     if entry.version != expected_version:
         raise StaleVersion(register_id, expected_version, entry.version)
     return entry
@@ -254,7 +254,7 @@ def move_entry(
 def mark_reviews_due(session: Session, *, today: dt.date, actor: str = "system") -> list[str]:
     """Move approved and restricted entries whose review date has come to review due."""
     moved = []
-    for entry in register_store.list_register_entries(
+    for entry in register.list_register_entries(
         session, statuses=(states.APPROVED, states.RESTRICTED), due_before=today
     ):
         before = entry_snapshot(entry)

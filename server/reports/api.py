@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from collector.store.reports import ReportRun
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from collector import api_store
-from collector.api_models import ReportRun
 from collector.errors import NotFound
+from collector.store import reports
 from server.reports import runner
 from server.reports.render import MEDIA_TYPES
 from server.web.api_auth import AUTH_RESPONSES, ApiAdmin, ReportsReader
@@ -65,7 +65,7 @@ def list_report_runs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ReportRunOut]:
     """List report runs, newest first: period, status, headline figures, deliveries."""
-    runs = api_store.list_report_runs(session, report=report, limit=limit, offset=offset)
+    runs = reports.list_report_runs(session, report=report, limit=limit, offset=offset)
     return [ReportRunOut.of(run) for run in runs]
 
 
@@ -76,7 +76,7 @@ def list_report_runs(
 )
 def get_report_run(run_id: RunId, session: DbSession, _caller: ReportsReader) -> ReportRunOut:
     """Return one report run."""
-    return ReportRunOut.of(api_store.get_report_run(session, run_id=run_id))
+    return ReportRunOut.of(reports.get_report_run(session, run_id=run_id))
 
 
 _SANDBOX = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
@@ -95,7 +95,7 @@ def get_report_file(
     run_id: RunId, fmt: Format, session: DbSession, state: State, _caller: ReportsReader
 ) -> FileResponse:
     """Download one rendered file of a run (HTML is served sandboxed)."""
-    run = api_store.get_report_run(session, run_id=run_id)
+    run = reports.get_report_run(session, run_id=run_id)
     path = runner.report_file(state.settings, run, fmt)
     if path is None:
         raise NotFound("report file", f"{run_id}.{fmt}")

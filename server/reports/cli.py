@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from collector import api_store
 from collector.db import transaction
+from collector.store import reports
 from server.cli_support import Commands, sessions_for, settings_from
 from server.reports.runner import REPORTS, run_report
 
@@ -34,7 +34,7 @@ def cmd_report_run(args: argparse.Namespace) -> int:
 def cmd_report_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        for run in api_store.list_report_runs(session, limit=args.limit):
+        for run in reports.list_report_runs(session, limit=args.limit):
             headline = run.summary.get("headline", {})
             print(
                 f"#{run.id}\t{run.report}\t{run.period}\t{run.trigger}\t{run.status}"

@@ -1,6 +1,6 @@
 """Read the change feeds of the inventory and the register, one page after a cursor.
 
-Guarantee (see collector/api_store.py): resuming from the last ``next_cursor`` returns every
+Guarantee (see collector/store/sync.py): resuming from the last ``next_cursor`` returns every
 row changed since, each change once, in commit order; a row changed several times between two
 polls comes once, in its newest state. ``updated_since`` only narrows the first request.
 """
@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from collector.store.sync import SyncChange
 from sqlalchemy.orm import Session
 
-from collector import api_store
-from collector.api_models import SyncChange
+from collector.store import sync
 from server.errors import InvalidInput
 
 INVENTORY_FEED = "inventory.item"
@@ -75,8 +75,8 @@ def read_feed(
     after = decode_cursor(cursor, entity=entity) if cursor else 0
     # Read before the page: every change up to this number is committed, so when a filtered
     # first page is empty the poller can resume from here without missing anything.
-    committed = api_store.latest_change_seq(session)
-    rows = api_store.list_feed_changes(
+    committed = sync.latest_change_seq(session)
+    rows = sync.list_feed_changes(
         session,
         entity=entity,
         after_seq=after,

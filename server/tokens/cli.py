@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from collector import api_store
-from collector.api_models import SCOPES
+from collector.store.tokens import SCOPES
+
 from collector.db import transaction
+from collector.store import tokens
 from server.cli_support import Commands, parse_duration, sessions_for, settings_from
 
 
@@ -15,7 +16,7 @@ def cmd_api_token_create(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
     with transaction(sessions_for(settings)) as session:
-        token, secret = api_store.create_api_token(
+        token, secret = tokens.create_api_token(
             session, name=args.name, scopes=args.scope, expires_at=expires, created_by="cli"
         )
         token_id, scopes = token.id, token.scopes
@@ -30,7 +31,7 @@ def cmd_api_token_create(args: argparse.Namespace) -> int:
 def cmd_api_token_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        for token in api_store.list_api_tokens(session):
+        for token in tokens.list_api_tokens(session):
             status = "revoked" if token.revoked_at else "active"
             expires = token.expires_at.isoformat() if token.expires_at else "never"
             used = token.last_used_at.isoformat() if token.last_used_at else "never"
@@ -44,7 +45,7 @@ def cmd_api_token_list(args: argparse.Namespace) -> int:
 def cmd_api_token_revoke(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with transaction(sessions_for(settings)) as session:
-        api_store.revoke_api_token(session, token_id=args.id)
+        tokens.revoke_api_token(session, token_id=args.id)
     print(f"revoked API token #{args.id}")
     return 0
 

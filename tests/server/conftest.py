@@ -11,8 +11,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import api_store, store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store import agents, tokens, users
 from server.accounts.passwords import hash_password
 from server.app import create_app
 from server.config import ServerSettings
@@ -34,7 +34,7 @@ def app(settings: ServerSettings) -> FastAPI:
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
         for role in ("admin", "reviewer", "viewer"):
-            store.create_user(
+            users.create_user(
                 session, username=role, password_hash=hash_password(PASSWORD), role=role
             )
     engine.dispose()
@@ -75,7 +75,7 @@ def enroll(
     """Create an enrollment token and enroll an agent over HTTP; return its credential."""
     state = app.state.shadowmap
     with transaction(state.sessions) as session:
-        _token, secret = store.create_enrollment_token(
+        _token, secret = agents.create_enrollment_token(
             session, name="t", expires_at=None, max_uses=None
         )
     answer = client.post(
@@ -100,8 +100,8 @@ def make_token(
 ) -> str:
     """Create an API token straight in the app's database; return its secret."""
     with transaction(app.state.shadowmap.sessions) as session:
-        count = len(api_store.list_api_tokens(session))
-        _token, secret = api_store.create_api_token(
+        count = len(tokens.list_api_tokens(session))
+        _token, secret = tokens.create_api_token(
             session, name=name or f"token-{count}", scopes=scopes, expires_at=expires_at
         )
     return secret

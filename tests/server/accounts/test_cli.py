@@ -4,13 +4,13 @@ every username the page refuses, and audits the account it creates."""
 from __future__ import annotations
 
 import pytest
+from collector.store.audit import AuditEvent
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from collector import store
 from collector.db import transaction
-from collector.register_models import AuditEvent
+from collector.store import users
 from server.cli import main
 from server.config import ServerSettings
 from tests.server.conftest import sign_in
@@ -20,7 +20,7 @@ REFUSED = ["", "   ", "two words", "<script>", "semi;colon", "slash/name", "a" *
 
 def _usernames(app: FastAPI) -> set[str]:
     with transaction(app.state.shadowmap.sessions) as session:
-        return {user.username for user in store.list_users(session)}
+        return {user.username for user in users.list_users(session)}
 
 
 def _create(settings: ServerSettings, *extra: str) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from collector.store.audit import AuditEvent
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
 from collector.errors import Conflict
-from collector.register_models import AuditEvent
+from collector.store import audit, users
 from server.accounts import service
 from server.errors import GuardFailed
 
@@ -18,7 +18,7 @@ def _actions(db: Session) -> list[str]:
 
 
 def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) -> None:
-    admin = store.create_user(db, username="boss", password_hash="x", role="admin")
+    admin = users.create_user(db, username="boss", password_hash="x", role="admin")
     user, password = service.create_user(
         db, actor="boss", username="ann", role="viewer", password=None
     )
@@ -41,4 +41,4 @@ def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) ->
     assert events[1].before == {"disabled": False, "role": "viewer"}
     dumped = " ".join(str(e.after) for e in events)
     assert "argon2" not in dumped and new not in dumped and password not in dumped
-    assert register_store.verify_audit_chain(db).ok
+    assert audit.verify_audit_chain(db).ok

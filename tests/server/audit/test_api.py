@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from collector.store.base import utcnow
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import register_store
 from collector.db import transaction
-from collector.models import utcnow
+from collector.store import audit as audit_store
 from server.register import service
 from server.register.schemas import EntryInput
 from tests.server.conftest import bearer, make_token
@@ -72,7 +72,7 @@ def test_audit_trail_filters_pages_and_carries_each_hash_link(
         payload = {key: event[key] for key in ("actor", "action", "object_type", "object_id")}
         payload |= {"before": event["before"], "after": event["after"]}
         payload["at"] = dt.datetime.fromisoformat(str(event["at"])).astimezone(dt.UTC).isoformat()
-        assert register_store.event_hash(str(event["prev_hash"]), payload) == event["hash"]
+        assert audit_store.event_hash(str(event["prev_hash"]), payload) == event["hash"]
 
     assert {event["object_id"] for event in audit(object_id=first)} == {first}
     assert [event["object_id"] for event in audit(actor="carol")] == [second, first]

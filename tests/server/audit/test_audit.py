@@ -6,18 +6,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.orm import Session
-
-from collector.db import make_sessionmaker, transaction
-from collector.register_models import AuditEvent
-from collector.register_store import (
+from collector.store.audit import (
     GENESIS_HASH,
+    AuditEvent,
     append_audit_event,
     canonical_json,
     event_hash,
     verify_audit_chain,
 )
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session
+
+from collector.db import make_sessionmaker, transaction
 from tests.e2e.conftest import run_cli
 
 

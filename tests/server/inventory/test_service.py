@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from collector.store.audit import AuditEvent
+from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
 from collector.ingest import ingest_report
-from collector.models import InventoryItem
-from collector.register_models import AuditEvent
+from collector.store import triage, users
 from server.errors import GuardFailed, InvalidTransition
 from server.inventory import service
 from server.register import service as register_service
@@ -34,7 +34,7 @@ def _items(
 
 
 def _reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
-    store.create_user(db, username=name, password_hash="x", role=role)
+    users.create_user(db, username=name, password_hash="x", role=role)
     return name
 
 
@@ -74,12 +74,12 @@ def test_false_positive_suppresses_the_key_and_reopening_lifts_it(db: Session) -
     service.transition_item(
         db, actor="rita", item_id=item_id, target="false_positive", reason="an internal tool"
     )
-    assert register_store.suppressed_item_keys(db, keys=[key, "svc:other"]) == {key}
-    assert register_store.list_triage_queue(db, states=["new", "triaging"]) == []
+    assert [rule.item_key for rule in triage.list_suppression_rules(db)] == [key]
+    assert triage.list_triage_queue(db, states=["new", "triaging"]) == []
     with pytest.raises(InvalidTransition):
         service.transition_item(db, actor="rita", item_id=item_id, target="needs_info", reason="x")
     service.transition_item(db, actor="rita", item_id=item_id, target="triaging")
-    assert register_store.suppressed_item_keys(db, keys=[key]) == set()
+    assert list(triage.list_suppression_rules(db)) == []
     assert _actions(db) == [
         "suppression.create",
         "item.false_positive",
@@ -100,7 +100,7 @@ def test_merge_and_promote(db: Session) -> None:
     with pytest.raises(GuardFailed):
         service.merge_item(db, actor="rita", item_id=api, into_item_id=api)
     service.merge_item(db, actor="rita", item_id=api, into_item_id=chatgpt)
-    assert [i.id for i in register_store.list_items_of_entry(db, entry_id=entry.id)] == sorted(
+    assert [i.id for i in triage.list_items_of_entry(db, entry_id=entry.id)] == sorted(
         [chatgpt, api],
         key=lambda i: db.get(InventoryItem, i).name,  # type: ignore[union-attr]
     )

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from collector.store.audit import AuditEvent
+from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
 from collector.ingest import ingest_report
-from collector.models import InventoryItem
-from collector.register_models import AuditEvent
+from collector.store import register, users
 from server.errors import GuardFailed, InvalidTransition, StaleVersion
 from server.register import service
 from server.register.schemas import EntryInput
@@ -35,7 +35,7 @@ def _items(
 
 
 def _reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
-    store.create_user(db, username=name, password_hash="x", role=role)
+    users.create_user(db, username=name, password_hash="x", role=role)
     return name
 
 
@@ -87,7 +87,7 @@ def test_decision_guards(
             rationale="because",
         )
     assert raised.value.field == field
-    entry = register_store.get_register_entry(db, register_id=register_id)
+    entry = register.get_register_entry(db, register_id=register_id)
     assert entry.status == "under_review" and entry.decision is None
 
 
@@ -161,8 +161,8 @@ def test_approval_sets_the_review_date_and_prohibited_stays_prohibited(db: Sessi
 
 
 def test_register_ids_count_up_past_four_digits(db: Session) -> None:
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-0001"
-    register_store.create_register_entry(db, register_id="AIR-2031-9999", title="t", ai_system="s")
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10000"
-    register_store.create_register_entry(db, register_id="AIR-2031-10000", title="t", ai_system="s")
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10001"
+    assert register.next_register_id(db, year=2031) == "AIR-2031-0001"
+    register.create_register_entry(db, register_id="AIR-2031-9999", title="t", ai_system="s")
+    assert register.next_register_id(db, year=2031) == "AIR-2031-10000"
+    register.create_register_entry(db, register_id="AIR-2031-10000", title="t", ai_system="s")
+    assert register.next_register_id(db, year=2031) == "AIR-2031-10001"

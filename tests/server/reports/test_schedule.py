@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from collector.store.reports import ReportRun
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
-from collector.api_models import ReportRun
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from server.app import create_app
 from server.config import ServerSettings

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import store
 from collector.ingest import ingest_report
-from collector.models import Host, InventoryItem
+from collector.store import hosts
 from server.inventory import service as triage
 from server.register import service
 from server.register.schemas import EntryInput
@@ -75,13 +76,13 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
         today=dt.date(2026, 2, 1),
     )
     (first_host,) = db.scalars(select(Host)).all()
-    store.update_host(db, host_id=first_host.id, department="Sales")
+    hosts.update_host(db, host_id=first_host.id, department="Sales")
     assert reassessment_triggers(db, entry=entry) == ()
     later = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for n in range(3):
         _items(db, finding("openai-chatgpt", seen=later), host=f"new-{n}", uid=f"agent-n{n}")
     for host in db.scalars(select(Host).where(Host.hostname.like("new-%"))):
-        store.update_host(db, host_id=host.id, department="Finance")
+        hosts.update_host(db, host_id=host.id, department="Finance")
     _items(
         db,
         finding(
