@@ -28,11 +28,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from bench.workload import SimulatedHost, make_hosts, next_report
-from collector import store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.dedup import sighting_key
 from collector.ingest import ingest_report, parse_agent_report
-from collector.models import Agent
+from collector.store import agents as agents_store
+from collector.store.agents import Agent
 from signatures import Report, load_catalogue
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
@@ -92,11 +92,11 @@ def run_backend(
     sessions = make_sessionmaker(engine)
     agents: dict[str, Agent] = {}
     with transaction(sessions) as session:
-        _token, secret = store.create_enrollment_token(
+        _token, secret = agents_store.create_enrollment_token(
             session, name="bench", expires_at=None, max_uses=None
         )
         for host in hosts:
-            agent, _credential = store.enroll_agent(
+            agent, _credential = agents_store.enroll_agent(
                 session, enrollment_secret=secret, agent_uid=host.agent_id,
                 hostname=host.hostname, os="linux",
             )  # fmt: skip

@@ -32,8 +32,8 @@ from sqlalchemy.engine import make_url
 
 from bench.loadgen import enroll_all, send_reports, summarise
 from bench.workload import make_hosts
-from collector import store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store import agents as agents_store
 from signatures import load_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -94,7 +94,7 @@ def main() -> None:
         engine = make_engine(url)
         upgrade(engine)
         with transaction(make_sessionmaker(engine)) as session:
-            _token, token = store.create_enrollment_token(
+            _token, token = agents_store.create_enrollment_token(
                 session, name="load", expires_at=None, max_uses=None
             )
         engine.dispose()

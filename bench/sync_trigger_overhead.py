@@ -21,8 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from collector.db import make_engine, upgrade
-from collector.models import InventoryItem
-from collector.store import dialect_insert
+from collector.store.base import dialect_insert
+from collector.store.inventory import InventoryItem
 
 ADMIN = sys.argv[1] if len(sys.argv) > 1 else "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 THREADS, TRANSACTIONS, ITEMS = 8, 150, 20

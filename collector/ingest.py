@@ -35,7 +35,9 @@ from sqlalchemy.orm import Session
 from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
 from collector.errors import NotFound, ReportRejected
 from collector.ingest_sql import BulkInsert, IngestCursor
-from collector.models import DAILY_SHARDS, PROHIBITED, Agent, utcnow
+from collector.store.agents import Agent
+from collector.store.base import utcnow
+from collector.store.inventory import DAILY_SHARDS, PROHIBITED
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,

@@ -13,9 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector import api_store, store
-from collector.api_models import SCOPES
 from collector.errors import AuthenticationFailed
+from collector.store import tokens, users
+from collector.store.tokens import SCOPES
 from server.config import ServerSettings
 from server.deps import SESSION_COOKIE, DbSession
 from server.errors import CsrfFailed, Forbidden, NotAuthenticated, RateLimited
@@ -92,12 +92,12 @@ def _authenticate(
     if credentials is not None:
         if credentials.scheme.lower() != "bearer":
             raise AuthenticationFailed("use Authorization: Bearer <API token>")
-        token = api_store.authenticate_api_token(session, secret=credentials.credentials.strip())
+        token = tokens.authenticate_api_token(session, secret=credentials.credentials.strip())
         return ApiCaller(
             kind="token", name=token.name, scopes=frozenset(token.scopes), token_id=token.id
         )
     cookie = request.cookies.get(SESSION_COOKIE)
-    web_session = store.get_web_session(session, token=cookie) if cookie else None
+    web_session = users.get_web_session(session, token=cookie) if cookie else None
     if web_session is None:
         raise NotAuthenticated()
     if (

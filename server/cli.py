@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from collector import store
 from collector.db import current_revision, make_engine, make_sessionmaker, transaction, upgrade
 from collector.errors import CollectorError
+from collector.store import agents, reports, tokens, users
 from server import __version__, signatures_cli
 from server.config import ServerSettings, load_settings
 from server.deps import ROLES
@@ -115,10 +115,10 @@ def cmd_user_create(args: argparse.Namespace) -> int:
         return 2
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        if args.if_no_users and store.count_users(session) > 0:
+        if args.if_no_users and users.count_users(session) > 0:
             print("users already exist; nothing created")
             return 0
-        user = store.create_user(
+        user = users.create_user(
             session, username=args.username, password_hash=password_hash, role=args.role
         )
         _audit_cli_user_create(session, user_id=user.id, username=user.username, role=user.role)
@@ -133,7 +133,7 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
     with transaction(sessions) as session:
-        token, secret = store.create_enrollment_token(
+        token, secret = agents.create_enrollment_token(
             session, name=args.name, expires_at=expires, max_uses=args.uses
         )
         token_id = token.id
@@ -149,7 +149,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        for token in store.list_enrollment_tokens(session):
+        for token in agents.list_enrollment_tokens(session):
             status = "revoked" if token.revoked_at else "active"
             limit = "unlimited" if token.max_uses is None else str(token.max_uses)
             expires = token.expires_at.isoformat() if token.expires_at else "never"
@@ -163,14 +163,14 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        store.revoke_enrollment_token(session, token_id=args.id)
+        agents.revoke_enrollment_token(session, token_id=args.id)
     print(f"revoked enrollment token #{args.id}")
     return 0
 
 
 def _audit_cli_user_create(session: Session, *, user_id: int, username: str, role: str) -> None:
     """Record an account created from the command line in the audit trail."""
-    from collector.register_store import append_audit_event
+    from collector.store.audit import append_audit_event
 
     append_audit_event(
         session,
@@ -185,7 +185,7 @@ def _audit_cli_user_create(session: Session, *, user_id: int, username: str, rol
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Walk the audit hash chain; exit 1 and name the first broken link if it does not hold."""
-    from collector.register_store import verify_audit_chain
+    from collector.store.audit import verify_audit_chain
 
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
@@ -288,7 +288,7 @@ def cmd_import_logs(args: argparse.Namespace) -> int:
     findings = 0
     with transaction(sessions) as session:
         for report in imported.reports:
-            agent = store.get_or_create_log_source(
+            agent = agents.get_or_create_log_source(
                 session,
                 source_uid=f"{report.agent.id}:{report.host.hostname}",
                 hostname=report.host.hostname,
@@ -307,13 +307,11 @@ def cmd_import_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_api_token_create(args: argparse.Namespace) -> int:
-    from collector import api_store
-
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     expires = dt.datetime.now(dt.UTC) + args.expires if args.expires else None
     with transaction(sessions) as session:
-        token, secret = api_store.create_api_token(
+        token, secret = tokens.create_api_token(
             session, name=args.name, scopes=args.scope, expires_at=expires, created_by="cli"
         )
         token_id, scopes = token.id, token.scopes
@@ -326,12 +324,10 @@ def cmd_api_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_api_token_list(args: argparse.Namespace) -> int:
-    from collector import api_store
-
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        for token in api_store.list_api_tokens(session):
+        for token in tokens.list_api_tokens(session):
             status = "revoked" if token.revoked_at else "active"
             expires = token.expires_at.isoformat() if token.expires_at else "never"
             used = token.last_used_at.isoformat() if token.last_used_at else "never"
@@ -343,12 +339,10 @@ def cmd_api_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_api_token_revoke(args: argparse.Namespace) -> int:
-    from collector import api_store
-
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        api_store.revoke_api_token(session, token_id=args.id)
+        tokens.revoke_api_token(session, token_id=args.id)
     print(f"revoked API token #{args.id}")
     return 0
 
@@ -356,7 +350,7 @@ def cmd_api_token_revoke(args: argparse.Namespace) -> int:
 def _add_api_token_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    from collector.api_models import SCOPES
+    from collector.store.tokens import SCOPES
 
     api_token = commands.add_parser("api-token", help="API tokens with scopes").add_subparsers(
         dest="api_token_command", required=True, metavar="ACTION"
@@ -404,12 +398,10 @@ def cmd_report_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report_list(args: argparse.Namespace) -> int:
-    from collector import api_store
-
     settings = _settings(args)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url()))
     with transaction(sessions) as session:
-        for run in api_store.list_report_runs(session, limit=args.limit):
+        for run in reports.list_report_runs(session, limit=args.limit):
             headline = run.summary.get("headline", {})
             print(
                 f"#{run.id}\t{run.report}\t{run.period}\t{run.trigger}\t{run.status}"

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import store
 from collector.errors import AuthenticationFailed
-from collector.models import Agent, User, WebSession
+from collector.store import agents, users
+from collector.store.agents import Agent
+from collector.store.users import User, WebSession
 from server.errors import Forbidden, NotAuthenticated
 from server.state import AppState
 
@@ -50,7 +51,7 @@ def signed_in(request: Request, session: DbSession) -> SignedIn:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise NotAuthenticated()
-    web_session = store.get_web_session(session, token=token)
+    web_session = users.get_web_session(session, token=token)
     if web_session is None:
         raise NotAuthenticated()
     return SignedIn(user=web_session.user, web_session=web_session)
@@ -82,7 +83,7 @@ def bearer_credential(request: Request) -> str:
 
 
 def calling_agent(request: Request, session: DbSession) -> Agent:
-    return store.authenticate_agent(session, credential=bearer_credential(request))
+    return agents.authenticate_agent(session, credential=bearer_credential(request))
 
 
 CallingAgent = Annotated[Agent, Depends(calling_agent)]

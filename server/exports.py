@@ -38,8 +38,8 @@ from cyclonedx.model.lifecycle import LifecyclePhase, PredefinedLifecycle
 from cyclonedx.model.service import Service
 from cyclonedx.output.json import JsonV1Dot6
 
-from collector.register_models import RegisterEntry
-from collector.store import InventoryRow
+from collector.store.inventory import InventoryRow
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.register.api import entry_out
 from signatures import Catalogue, IndicatorKind

@@ -10,9 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector import register_store, store
-from collector.models import User, utcnow
-from collector.register_models import RegisterEntry
+from collector.store import audit, triage, users
+from collector.store import hosts as hosts_store
+from collector.store import inventory as inventory_store
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
+from collector.store.users import User
 from server.deps import SESSION_COOKIE, DbSession, RowId, SignedIn, State, Viewer
 from server.errors import CsrfFailed
 from server.passwords import verify_password
@@ -78,7 +81,7 @@ def login(
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf):
         raise CsrfFailed()
-    user = store.get_user_by_username(session, username=username)
+    user = users.get_user_by_username(session, username=username)
     if not verify_password(password, user.password_hash if user else None) or (
         user is None or user.disabled
     ):
@@ -92,7 +95,7 @@ def login(
             error="Wrong username or password.",
         )
     user.last_login_at = utcnow()
-    _web_session, token = store.create_web_session(
+    _web_session, token = users.create_web_session(
         session, user=user, lifetime=dt.timedelta(hours=state.settings.session_hours)
     )
     response = RedirectResponse("/inventory", status_code=303)
@@ -113,7 +116,7 @@ def logout(
     request: Request, session: DbSession, who: Viewer, csrf: Annotated[str, Form(max_length=64)]
 ) -> Response:
     check_csrf(who, csrf)
-    store.delete_web_session(session, token=request.cookies.get(SESSION_COOKIE, ""))
+    users.delete_web_session(session, token=request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -122,7 +125,11 @@ def logout(
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
     # False positives are suppressed: hidden here (their rules are listed under /suppressions).
-    rows = [row for row in store.list_inventory(session) if row.item.state != states.FALSE_POSITIVE]
+    rows = [
+        row
+        for row in inventory_store.list_inventory(session)
+        if row.item.state != states.FALSE_POSITIVE
+    ]
     return _page(state, request, "inventory.html", who, rows=rows)
 
 
@@ -130,11 +137,11 @@ def inventory(request: Request, session: DbSession, state: State, who: Viewer) -
 def inventory_item(
     item_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    item = store.get_inventory_item(session, item_id=item_id)
-    sightings = store.list_sightings(session, item_id=item_id)
+    item = inventory_store.get_inventory_item(session, item_id=item_id)
+    sightings = inventory_store.list_sightings(session, item_id=item_id)
     catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
     show_user = user_display(state.settings.user_pseudonym_key)
-    record = register_store.get_triage_record(session, item_id=item_id)
+    record = triage.get_triage_record(session, item_id=item_id)
     entry = (
         session.get(RegisterEntry, record.register_entry_id) if record.register_entry_id else None
     )
@@ -158,9 +165,9 @@ def inventory_item(
         ],
         can_promote=states.PROMOTED in states.triage_targets(item.state),
         can_merge=states.MERGED in states.triage_targets(item.state),
-        reviewers=[u for u in store.list_users(session) if u.role != "viewer" and not u.disabled],
-        comments=register_store.list_comments(session, item_id=item_id),
-        history=register_store.list_audit_events(
+        reviewers=[u for u in users.list_users(session) if u.role != "viewer" and not u.disabled],
+        comments=triage.list_comments(session, item_id=item_id),
+        history=audit.list_audit_events(
             session, object_type="item", object_id=str(item_id), limit=50
         ),
         reason_required=states.TRIAGE_REASON_REQUIRED,
@@ -169,7 +176,7 @@ def inventory_item(
 
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = store.list_hosts(
+    rows = hosts_store.list_hosts(
         session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
     )
     return _page(state, request, "hosts.html", who, rows=rows)
@@ -179,10 +186,10 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
 def host_detail(
     host_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    host = store.get_host(session, host_id=host_id)
-    sightings = store.list_sightings(session, host_id=host_id)
+    host = hosts_store.get_host(session, host_id=host_id)
+    sightings = inventory_store.list_sightings(session, host_id=host_id)
     items = {
-        sighting.item_id: store.get_inventory_item(session, item_id=sighting.item_id)
+        sighting.item_id: inventory_store.get_inventory_item(session, item_id=sighting.item_id)
         for sighting, _host in sightings
     }
     return _page(state, request, "host.html", who, host=host, sightings=sightings, items=items)

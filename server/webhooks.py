@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import api_store
-from collector.api_models import WebhookDelivery, WebhookEndpoint
 from collector.db import transaction
-from collector.models import utcnow
-from collector.register_models import RegisterEntry
+from collector.store import webhooks
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
+from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from server.config import ServerSettings
 from server.register.api import entry_out
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
@@ -89,12 +89,12 @@ def deliver_due(
     successfully. The top of a scheduled job: errors are logged, never raised."""
     try:
         with transaction(sessions) as session:
-            api_store.enqueue_inventory_events(session)
+            webhooks.enqueue_inventory_events(session)
         with transaction(sessions) as session:
-            api_store.enqueue_register_events(session, entry_state=_entry_state)
+            webhooks.enqueue_register_events(session, entry_state=_entry_state)
         delivered = 0
         with transaction(sessions) as session, httpx.Client(timeout=10) as client:
-            for delivery in api_store.claim_due_deliveries(session, limit=batch):
+            for delivery in webhooks.claim_due_deliveries(session, limit=batch):
                 endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
                 if endpoint is None or not endpoint.active:
                     delivery.status = "failed"

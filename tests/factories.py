@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from collector import store
-from collector.models import Agent
+from collector.store import agents
+from collector.store.agents import Agent
 from signatures import (
     AgentInfo,
     Confidence,
@@ -74,9 +74,9 @@ def enrolled_agent(
     hostname: str = "laptop-1",
     os: str = "linux",
 ) -> tuple[Agent, str]:
-    _token, secret = store.create_enrollment_token(
+    _token, secret = agents.create_enrollment_token(
         session, name="test", expires_at=None, max_uses=None
     )
-    return store.enroll_agent(
+    return agents.enroll_agent(
         session, enrollment_secret=secret, agent_uid=agent_uid, hostname=hostname, os=os
     )

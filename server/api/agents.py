@@ -8,10 +8,10 @@ from anyio import to_thread
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from collector import store
 from collector.db import transaction
 from collector.errors import NotFound, ReportRejected
 from collector.ingest import IngestResult, ingest_report, parse_agent_report
+from collector.store import agents
 from server.deps import CallingAgent, DbSession, State, bearer_credential
 from server.signature_bundles import newest_bundle
 from server.state import AppState
@@ -57,7 +57,7 @@ def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) 
 
     An agent id already bound to another machine is refused with 409 (rekey).
     """
-    agent, credential = store.enroll_agent(
+    agent, credential = agents.enroll_agent(
         session,
         enrollment_secret=body.token,
         agent_uid=body.agent_id,
@@ -67,7 +67,7 @@ def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) 
         arch=body.host.arch,
     )
     if machine is not None:
-        store.check_agent_machine(session, agent=agent, fingerprint=machine)
+        agents.check_agent_machine(session, agent=agent, fingerprint=machine)
     return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
 
 
@@ -87,10 +87,10 @@ def _ingest(state: AppState, credential: str, body: bytes, machine: str | None) 
     # One transaction, opened only once the body is in: a connection is never held while a
     # client uploads, and the request needs exactly one worker thread (no pool deadlock).
     with transaction(state.sessions) as session:
-        agent = store.authenticate_agent(session, credential=credential)
+        agent = agents.authenticate_agent(session, credential=credential)
         if machine is not None:
             # An agent id bound to another machine (a cloned VM) is refused with 409: rekey.
-            store.check_agent_machine(session, agent=agent, fingerprint=machine)
+            agents.check_agent_machine(session, agent=agent, fingerprint=machine)
         report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")

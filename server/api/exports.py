@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from collector import register_store, store
-from collector.register_models import RegisterEntry
+from collector.store import inventory, register
+from collector.store.register import RegisterEntry
 from server.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader
 from server.deps import DbSession, State
 from server.exports import INVENTORY_FORMATS, REGISTER_FORMATS
@@ -48,7 +48,7 @@ def export_inventory(
     rows = []
     offset = 0
     while True:
-        page = store.list_inventory(session, state=item_state, limit=_PAGE, offset=offset)
+        page = inventory.list_inventory(session, state=item_state, limit=_PAGE, offset=offset)
         rows.extend(page)
         if len(page) < _PAGE:
             break
@@ -62,7 +62,7 @@ def all_register_entries(session: DbSession, *, status: str | None = None) -> li
     """Return every register entry (optionally in one status), read page by page."""
     entries: list[RegisterEntry] = []
     while True:
-        page = register_store.list_register_entries(
+        page = register.list_register_entries(
             session, statuses=[status] if status else None, limit=_PAGE, offset=len(entries)
         )
         entries.extend(page)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
-from collector import store
-from collector.models import Host
+from collector.store import hosts, inventory
+from collector.store.hosts import Host
 from server.api_auth import AUTH_RESPONSES, HostsReader, InventoryReader
 from server.deps import Admin, DbSession, RowId, State
 from server.register.evidence import user_display
@@ -107,11 +107,11 @@ class InventoryItemDetailOut(InventoryItemOut):
     violations: list[ViolationOut]
 
 
-def _item_out(row: store.InventoryRow) -> InventoryItemOut:
+def _item_out(row: inventory.InventoryRow) -> InventoryItemOut:
     return InventoryItemOut(**_item_fields(row))
 
 
-def _item_fields(row: store.InventoryRow) -> dict[str, Any]:
+def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
     return {
         "id": row.item.id,
         "key": row.item.key,
@@ -133,7 +133,7 @@ def _item_fields(row: store.InventoryRow) -> dict[str, Any]:
     }
 
 
-def _host_fields(row: store.HostRow) -> dict[str, Any]:
+def _host_fields(row: hosts.HostRow) -> dict[str, Any]:
     host: Host = row.host
     return {
         "id": host.id,
@@ -158,7 +158,7 @@ def list_inventory(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[InventoryItemOut]:
     """List draft inventory items with their roll-ups."""
-    rows = store.list_inventory(session, state=state, limit=limit, offset=offset)
+    rows = inventory.list_inventory(session, state=state, limit=limit, offset=offset)
     return [_item_out(row) for row in rows]
 
 
@@ -174,12 +174,12 @@ def get_inventory_item(
     days: Annotated[int, Query(ge=1, le=90)] = 90,
 ) -> InventoryItemDetailOut:
     """Return one item with its roll-ups, its daily host trend and its violations."""
-    row = store.get_inventory_row(session, item_id=item_id)
+    row = inventory.get_inventory_row(session, item_id=item_id)
     return InventoryItemDetailOut(
         **_item_fields(row),
         trend=[
             TrendPoint(day=day, hosts=hosts)
-            for day, hosts in store.list_item_trend(session, item_id=item_id, days=days)
+            for day, hosts in inventory.list_item_trend(session, item_id=item_id, days=days)
         ],
         violations=[
             ViolationOut(
@@ -189,7 +189,7 @@ def get_inventory_item(
                 first_seen_at=violation.first_seen_at,
                 last_seen_at=violation.last_seen_at,
             )
-            for violation, host in store.list_violations(session, item_id=item_id)
+            for violation, host in inventory.list_violations(session, item_id=item_id)
         ],
     )
 
@@ -208,7 +208,7 @@ def list_item_sightings(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ItemSightingOut]:
     """The raw sightings behind one item (host, evidence kind, indicator, user), newest first."""
-    store.get_inventory_item(session, item_id=item_id)
+    inventory.get_inventory_item(session, item_id=item_id)
     show_user = user_display(state.settings.user_pseudonym_key)
     return [
         ItemSightingOut(
@@ -223,7 +223,7 @@ def list_item_sightings(
             first_seen_at=sighting.first_seen_at,
             last_seen_at=sighting.last_seen_at,
         )
-        for sighting, host in store.list_sightings(
+        for sighting, host in inventory.list_sightings(
             session, item_id=item_id, limit=limit, offset=offset
         )
     ]
@@ -233,13 +233,13 @@ def list_item_sightings(
 def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
     """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
-    rows = store.list_hosts(session, stale_after=stale_after)
+    rows = hosts.list_hosts(session, stale_after=stale_after)
     return [HostOut(**_host_fields(row)) for row in rows]
 
 
 def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
-    row = store.get_host_row(session, host_id=host_id, stale_after=stale_after)
+    row = hosts.get_host_row(session, host_id=host_id, stale_after=stale_after)
     return HostDetailOut(
         **_host_fields(row),
         health=dict(row.host.health),
@@ -258,7 +258,7 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
                 first_seen_at=sighting.first_seen_at,
                 last_seen_at=sighting.last_seen_at,
             )
-            for sighting, item in store.list_host_sightings(session, host_id=host_id)
+            for sighting, item in inventory.list_host_sightings(session, host_id=host_id)
         ],
     )
 
@@ -288,5 +288,5 @@ def update_host(
 ) -> HostDetailOut:
     """Set a host's department (admins; the session's CSRF token in X-CSRF-Token)."""
     check_csrf(who, csrf)
-    store.update_host(session, host_id=host_id, department=body.department)
+    hosts.update_host(session, host_id=host_id, department=body.department)
     return _host_detail(session, state, host_id)

@@ -12,9 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from collector import api_store
-from collector.api_models import ReportRun
 from collector.errors import NotFound
+from collector.store import reports
+from collector.store.reports import ReportRun
 from server.api_auth import AUTH_RESPONSES, ApiAdmin, ReportsReader
 from server.deps import DbSession, RowId, State, Viewer
 from server.reports import runner
@@ -66,7 +66,7 @@ def list_report_runs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ReportRunOut]:
     """List report runs, newest first: period, status, headline figures, deliveries."""
-    runs = api_store.list_report_runs(session, report=report, limit=limit, offset=offset)
+    runs = reports.list_report_runs(session, report=report, limit=limit, offset=offset)
     return [ReportRunOut.of(run) for run in runs]
 
 
@@ -77,7 +77,7 @@ def list_report_runs(
 )
 def get_report_run(run_id: RunId, session: DbSession, _caller: ReportsReader) -> ReportRunOut:
     """Return one report run."""
-    return ReportRunOut.of(api_store.get_report_run(session, run_id=run_id))
+    return ReportRunOut.of(reports.get_report_run(session, run_id=run_id))
 
 
 _SANDBOX = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
@@ -96,7 +96,7 @@ def get_report_file(
     run_id: RunId, fmt: Format, session: DbSession, state: State, _caller: ReportsReader
 ) -> FileResponse:
     """Download one rendered file of a run (HTML is served sandboxed)."""
-    run = api_store.get_report_run(session, run_id=run_id)
+    run = reports.get_report_run(session, run_id=run_id)
     path = runner.report_file(state.settings, run, fmt)
     if path is None:
         raise NotFound("report file", f"{run_id}.{fmt}")
@@ -133,7 +133,7 @@ async def run_report_now(
 def reports_page(request: Request, session: DbSession, who: Viewer) -> HTMLResponse:
     """The report history page."""
     templates = request.app.state.shadowmap.templates
-    runs = api_store.list_report_runs(session, limit=100)
+    runs = reports.list_report_runs(session, limit=100)
     environment = Environment(
         loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(["html"])
     )

@@ -2,7 +2,7 @@
 change feeds, each paged by an opaque cursor of its own, with ETags. Both feeds share one
 reader (:func:`read_feed`); only the state each change carries differs.
 
-Guarantee (see collector/api_store.py): resuming from the last ``next_cursor`` returns every
+Guarantee (see collector/store/sync.py): resuming from the last ``next_cursor`` returns every
 row changed since, each change once, in commit order; a row changed several times between two
 polls comes once, in its newest state. ``updated_since`` only narrows the first request.
 """
@@ -17,9 +17,9 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
-from collector import api_store
-from collector.api_models import SyncChange
-from collector.models import InventoryItem
+from collector.store import sync
+from collector.store.inventory import InventoryItem
+from collector.store.sync import SyncChange
 from server.api.paging import (
     NOT_MODIFIED,
     cursor_pattern,
@@ -71,8 +71,8 @@ def read_feed(
     after = decode_cursor(cursor, entity=entity) if cursor else 0
     # Read before the page: every change up to this number is committed, so when a filtered
     # first page is empty the poller can resume from here without missing anything.
-    committed = api_store.latest_change_seq(session)
-    rows = api_store.list_feed_changes(
+    committed = sync.latest_change_seq(session)
+    rows = sync.list_feed_changes(
         session,
         entity=entity,
         after_seq=after,

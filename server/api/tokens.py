@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from collector import api_store
-from collector.api_models import ApiToken
+from collector.store import tokens
+from collector.store.tokens import ApiToken
 from server.api_auth import AUTH_RESPONSES, ApiAdmin
 from server.deps import DbSession, RowId
 
@@ -64,7 +64,7 @@ class TokenCreated(TokenOut):
 @router.get("", response_model=list[TokenOut], responses=AUTH_RESPONSES)
 def list_tokens(session: DbSession, _caller: ApiAdmin) -> list[TokenOut]:
     """List API tokens (never their secrets)."""
-    return [TokenOut.of(token) for token in api_store.list_api_tokens(session)]
+    return [TokenOut.of(token) for token in tokens.list_api_tokens(session)]
 
 
 @router.post(
@@ -75,7 +75,7 @@ def list_tokens(session: DbSession, _caller: ApiAdmin) -> list[TokenOut]:
 )
 def create_token(body: TokenCreate, session: DbSession, caller: ApiAdmin) -> TokenCreated:
     """Create an API token; its secret is in this response only."""
-    token, secret = api_store.create_api_token(
+    token, secret = tokens.create_api_token(
         session,
         name=body.name,
         scopes=body.scopes,
@@ -92,4 +92,4 @@ def create_token(body: TokenCreate, session: DbSession, caller: ApiAdmin) -> Tok
 )
 def revoke_token(token_id: RowId, session: DbSession, _caller: ApiAdmin) -> TokenOut:
     """Revoke an API token."""
-    return TokenOut.of(api_store.revoke_api_token(session, token_id=token_id))
+    return TokenOut.of(tokens.revoke_api_token(session, token_id=token_id))

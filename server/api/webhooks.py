@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from collector import api_store
-from collector.api_models import WebhookDelivery, WebhookEndpoint
+from collector.store import webhooks
+from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from server.api_auth import AUTH_RESPONSES, WebhooksAdmin
 from server.deps import DbSession, RowId, State
 from server.signing import key_hex
@@ -103,7 +103,7 @@ class DeliveryOut(BaseModel):
 @router.get("", response_model=list[WebhookOut], responses=AUTH_RESPONSES)
 def list_webhooks(session: DbSession, _caller: WebhooksAdmin) -> list[WebhookOut]:
     """List webhook endpoints (events: inventory.item.* and register.entry.*)."""
-    return [WebhookOut.of(endpoint) for endpoint in api_store.list_webhook_endpoints(session)]
+    return [WebhookOut.of(endpoint) for endpoint in webhooks.list_webhook_endpoints(session)]
 
 
 @router.post(
@@ -116,7 +116,7 @@ def create_webhook(
     body: WebhookCreate, session: DbSession, state: State, _caller: WebhooksAdmin
 ) -> WebhookCreated:
     """Create a webhook endpoint; the signing key is in this response only."""
-    endpoint = api_store.create_webhook_endpoint(
+    endpoint = webhooks.create_webhook_endpoint(
         session, name=body.name, url=body.url, event_types=body.event_types
     )
     return WebhookCreated(
@@ -136,7 +136,7 @@ def delete_webhook(
     _caller: WebhooksAdmin,
 ) -> Response:
     """Delete a webhook endpoint and its delivery log."""
-    api_store.delete_webhook_endpoint(session, endpoint_id=webhook_id)
+    webhooks.delete_webhook_endpoint(session, endpoint_id=webhook_id)
     return Response(status_code=204)
 
 
@@ -149,7 +149,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryOut]:
     """The delivery log, newest first: attempts, last status and error of each event."""
-    deliveries = api_store.list_webhook_deliveries(
+    deliveries = webhooks.list_webhook_deliveries(
         session, endpoint_id=webhook_id, status=status, limit=limit
     )
     return [DeliveryOut.of(delivery) for delivery in deliveries]

@@ -25,9 +25,9 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import external_link_store, register_store
 from collector.db import transaction
-from collector.register_models import RegisterEntry
+from collector.store import audit, external_links, register
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.config import ServerSettings
 from server.errors import SettingsError
@@ -344,7 +344,7 @@ def split_lines(text: str) -> list[str]:
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
     """Return the SHA-256 of the canonical JSON of what is sent."""
-    return hashlib.sha256(register_store.canonical_json(payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256(audit.canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def _observation(entry: EntrySnapshot) -> str:
@@ -483,7 +483,7 @@ class CisoAssistantConnector:
                 (_object_type(link.object_type), link.local_id): _Link(
                     link.remote_id, link.remote_hash, link.state, link.register_id
                 )
-                for link in external_link_store.list_external_links(session, system=SYSTEM)
+                for link in external_links.list_external_links(session, system=SYSTEM)
                 if link.object_type in COLLECTIONS
             }
         self._client.check_folder(self._folder)
@@ -728,7 +728,7 @@ class CisoAssistantConnector:
     ) -> None:
         """Commit one link at once, so ids survive a failure later in the push."""
         with transaction(self._sessions) as session:
-            external_link_store.upsert_external_link(
+            external_links.upsert_external_link(
                 session,
                 system=SYSTEM,
                 object_type=object_type,
@@ -751,7 +751,7 @@ def _object_type(value: str) -> ObjectType:
 def _all_entries(session: Session, *, batch: int = 500) -> Iterator[RegisterEntry]:
     offset = 0
     while True:
-        page: Sequence[RegisterEntry] = register_store.list_register_entries(
+        page: Sequence[RegisterEntry] = register.list_register_entries(
             session, limit=batch, offset=offset
         )
         yield from page

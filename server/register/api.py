@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from collector import register_store
-from collector.models import utcnow
-from collector.register_models import AuditEvent, RegisterEntry
+from collector.store import audit, register
+from collector.store.audit import AuditEvent
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
 from server.api_auth import (
     AUTH_RESPONSES,
     RegisterAndInventoryReader,
@@ -75,7 +76,7 @@ def list_entries(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[RegisterEntryOut]:
     """List register entries by register id."""
-    entries = register_store.list_register_entries(
+    entries = register.list_register_entries(
         session, statuses=[status] if status else None, limit=limit, offset=offset
     )
     return [entry_out(entry) for entry in entries]
@@ -88,7 +89,7 @@ def list_entries(
 )
 def get_entry(register_id: str, session: DbSession, _who: RegisterReader) -> RegisterEntryOut:
     """Return one register entry."""
-    return entry_out(register_store.get_register_entry(session, register_id=register_id[:16]))
+    return entry_out(register.get_register_entry(session, register_id=register_id[:16]))
 
 
 @router.post(
@@ -123,7 +124,7 @@ def patch_entry(
     body: PatchBody,
 ) -> RegisterEntryOut:
     """Change some fields of an entry at a known version (409 if it moved on)."""
-    entry = register_store.get_register_entry(session, register_id=register_id[:16])
+    entry = register.get_register_entry(session, register_id=register_id[:16])
     current = EntryInput.model_validate(
         {name: getattr(entry, name) for name in EntryInput.model_fields}
     )
@@ -189,7 +190,7 @@ def list_audit_events(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[AuditEventOut]:
     """The audit trail, newest first, filtered; each event with its hash-chain link."""
-    events = register_store.list_audit_events(
+    events = audit.list_audit_events(
         session,
         object_type=object_type,
         object_id=object_id,

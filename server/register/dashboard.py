@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
-from collector.models import utcnow
+from collector.store import hosts as hosts_store
+from collector.store import inventory, register
+from collector.store.base import utcnow
 from server.register import states
 from server.register.charts import BarChart, Segment, bar_chart, stacked_bar
 from server.register.reviews import review_rows
@@ -35,15 +36,15 @@ class Dashboard:
 def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard:
     """Return the dashboard's figures, read in one transaction."""
     now = utcnow()
-    by_state = register_store.count_items_by_state(session)
-    by_status = register_store.count_entries_by_status(session)
-    hosts = store.list_hosts(session, stale_after=stale_after)
+    by_state = inventory.count_items_by_state(session)
+    by_status = register.count_entries_by_status(session)
+    hosts = hosts_store.list_hosts(session, stale_after=stale_after)
     week0 = (now - dt.timedelta(days=now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
     starts = [week0 - dt.timedelta(weeks=n) for n in range(TREND_WEEKS - 1, -1, -1)]
     counts = [0] * TREND_WEEKS
-    for first in register_store.items_first_seen_since(session, since=starts[0]):
+    for first in inventory.items_first_seen_since(session, since=starts[0]):
         index = min((first - starts[0]).days // 7, TREND_WEEKS - 1)
         counts[index] += 1
     trend = bar_chart(

@@ -8,7 +8,8 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from collector.models import Host, Sighting
+from collector.store.hosts import Host
+from collector.store.inventory import Sighting
 
 _DOMAIN_KINDS = frozenset({"dns", "sni", "connection", "log"})
 

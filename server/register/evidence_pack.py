@@ -29,8 +29,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector import register_store
-from collector.register_models import AuditEvent, RegisterEntry
+from collector.store import audit as audit_store
+from collector.store import register
+from collector.store.audit import AuditEvent
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.exports import csv_cell, register_csv, register_cyclonedx, register_json
 from server.register import states
@@ -43,7 +45,7 @@ MANIFEST = "manifest.json"
 README = "README.txt"
 AUDIT_TRAIL = "audit/audit-trail.jsonl"
 _PAGE = 500
-# The fields of an audit event its hash covers (collector.register_store.event_payload).
+# The fields of an audit event its hash covers (collector.store.audit.event_payload).
 _HASHED = ("at", "actor", "action", "object_type", "object_id", "before", "after")
 
 DECISION_COLUMNS = (
@@ -129,7 +131,7 @@ of an earlier pack, which must appear, at the same position, in this pack's audi
 def _all_entries(session: Session) -> list[RegisterEntry]:
     entries: list[RegisterEntry] = []
     while True:
-        page = register_store.list_register_entries(session, limit=_PAGE, offset=len(entries))
+        page = register.list_register_entries(session, limit=_PAGE, offset=len(entries))
         entries.extend(page)
         if len(page) < _PAGE:
             return entries
@@ -138,7 +140,7 @@ def _all_entries(session: Session) -> list[RegisterEntry]:
 def _audit_line(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id,
-        **register_store.event_payload(event),
+        **audit_store.event_payload(event),
         "prev_hash": event.prev_hash,
         "hash": event.hash,
     }
@@ -214,13 +216,13 @@ def build_evidence_pack(
     Takes the audit-chain lock first, which every register write also takes, so the register,
     decisions and audit trail in the pack are one consistent snapshot.
     """
-    register_store.lock_audit_chain(session)
+    audit_store.lock_audit_chain(session)
     now = now or dt.datetime.now(dt.UTC)
     entries = _all_entries(session)
-    events = list(register_store.iter_audit_events(session))
-    head = events[-1].hash if events else register_store.GENESIS_HASH
+    events = list(audit_store.iter_audit_events(session))
+    head = events[-1].hash if events else audit_store.GENESIS_HASH
     trail = "".join(
-        register_store.canonical_json(_audit_line(event)) + "\n" for event in events
+        audit_store.canonical_json(_audit_line(event)) + "\n" for event in events
     ).encode("utf-8")
     files = {
         "register/register.json": register_json(entries, catalogue),
@@ -245,7 +247,7 @@ def build_evidence_pack(
         "register_entries": len(entries),
         "audit": {
             "events": len(events),
-            "genesis_hash": register_store.GENESIS_HASH,
+            "genesis_hash": audit_store.GENESIS_HASH,
             "head_hash": head,
             "file": AUDIT_TRAIL,
         },
@@ -283,7 +285,7 @@ class PackVerdict:
 def _check_chain(trail: bytes, verdict: PackVerdict) -> bool:
     """Walk the audit trail's hash chain, setting the verdict's head; record the first broken
     link and return whether the chain holds."""
-    prev = register_store.GENESIS_HASH
+    prev = audit_store.GENESIS_HASH
     for number, line in enumerate(trail.decode("utf-8", errors="replace").splitlines(), 1):
         where = f"{AUDIT_TRAIL} line {number}"
         try:
@@ -299,7 +301,7 @@ def _check_chain(trail: bytes, verdict: PackVerdict) -> bool:
                 "hash (an event was removed, inserted or reordered)"
             )
             return False
-        if register_store.event_hash(prev, payload) != stated:
+        if audit_store.event_hash(prev, payload) != stated:
             verdict.problems.append(
                 f"{where} (event #{event_id}): hash does not match the event's contents "
                 "(the event was altered)"
@@ -343,7 +345,7 @@ def verify_evidence_pack(pack: bytes | Path) -> PackVerdict:
             verdict.problems.append(f"{path}: present but not listed in the manifest")
         if AUDIT_TRAIL not in names:
             return verdict
-        verdict.head = register_store.GENESIS_HASH
+        verdict.head = audit_store.GENESIS_HASH
         if not _check_chain(archive.read(AUDIT_TRAIL), verdict):
             return verdict
         if verdict.head != audit.get("head_hash"):

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
-from collector.register_models import RegisterEntry
+from collector.store import inventory, register, triage
+from collector.store.register import RegisterEntry
 from server.register import states
 
 DUE_SOON_DAYS = 30
@@ -39,18 +39,18 @@ def reassessment_triggers(session: Session, *, entry: RegisterEntry) -> tuple[st
         return ()
     since = dt.datetime.combine(entry.last_reviewed_on, dt.time(), tzinfo=dt.UTC)
     triggers: list[str] = []
-    for item in register_store.list_items_of_entry(session, entry_id=entry.id):
+    for item in triage.list_items_of_entry(session, entry_id=entry.id):
         for kind, first in sorted(
-            register_store.kind_first_seen_for_item(session, item_id=item.id).items()
+            inventory.kind_first_seen_for_item(session, item_id=item.id).items()
         ):
             if first >= since:
                 triggers.append(f"new kind of evidence: {kind.replace('_', ' ')} ({item.name})")
         for department, first in sorted(
-            register_store.department_first_seen_for_item(session, item_id=item.id).items()
+            inventory.department_first_seen_for_item(session, item_id=item.id).items()
         ):
             if first >= since:
                 triggers.append(f"new department: {department} ({item.name})")
-        hosts = register_store.host_first_seen_for_item(session, item_id=item.id)
+        hosts = inventory.host_first_seen_for_item(session, item_id=item.id)
         new_hosts = sum(1 for first in hosts.values() if first >= since)
         old_hosts = len(hosts) - new_hosts
         if new_hosts >= SPIKE_MIN_HOSTS and new_hosts >= old_hosts:
@@ -66,7 +66,7 @@ def review_rows(
     """Return governed entries whose review is due within ``due_within_days`` days (30 by
     default), overdue, or triggered."""
     rows = []
-    for entry in register_store.list_register_entries(
+    for entry in register.list_register_entries(
         session, statuses=(states.APPROVED, states.RESTRICTED, states.REVIEW_DUE)
     ):
         days = (entry.next_review_on - today).days if entry.next_review_on else 0
@@ -89,7 +89,7 @@ _REVIEW_RANK = {
 def supplier_rows(session: Session) -> list[SupplierRow]:
     """Return suppliers named in the register with their weakest review status."""
     found: dict[str, SupplierRow] = {}
-    for entry in register_store.list_register_entries(session):
+    for entry in register.list_register_entries(session):
         if not entry.supplier or entry.status == states.RETIRED:
             continue
         row = found.setdefault(
@@ -118,7 +118,7 @@ def supplier_summaries(session: Session) -> list[SupplierSummary]:
         row.name.lower(): SupplierSummary(row.name, row.review, list(row.entries))
         for row in supplier_rows(session)
     }
-    for vendor, items in store.count_items_by_vendor(session).items():
+    for vendor, items in inventory.count_items_by_vendor(session).items():
         summary = found.setdefault(vendor.lower(), SupplierSummary(vendor, None))
         summary.inventory_items += items
     return sorted(found.values(), key=lambda summary: (summary.name.lower(), summary.name))

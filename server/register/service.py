@@ -12,10 +12,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from collector import register_store, store
 from collector.errors import Conflict
-from collector.models import InventoryItem, User, utcnow
-from collector.register_models import RegisterEntry, TriageRecord
+from collector.store import audit, inventory, register, triage, users
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
+from collector.store.register import RegisterEntry
+from collector.store.triage import TriageRecord
+from collector.store.users import User
 from server.passwords import generate_password, hash_password
 from server.register import states
 from server.register.errors import GuardFailed, StaleVersion
@@ -70,7 +73,7 @@ def _audit(
         changed |= {key for key in before if key not in after}
         before = {key: before.get(key) for key in sorted(changed)}
         after = {key: after.get(key) for key in sorted(changed)}
-    register_store.append_audit_event(
+    audit.append_audit_event(
         session,
         actor=actor,
         action=action,
@@ -85,8 +88,8 @@ def _audit(
 
 
 def _load_item(session: Session, item_id: int) -> tuple[InventoryItem, TriageRecord]:
-    item = store.get_inventory_item(session, item_id=item_id)
-    return item, register_store.get_triage_record(session, item_id=item_id)
+    item = inventory.get_inventory_item(session, item_id=item_id)
+    return item, triage.get_triage_record(session, item_id=item_id)
 
 
 def _set_item_state(item: InventoryItem, record: TriageRecord, target: str) -> None:
@@ -116,7 +119,7 @@ def transition_item(
         )
     before = _item_snapshot(item, record)
     if item.state == states.FALSE_POSITIVE:
-        if register_store.delete_suppression_rule(session, item_key=item.key):
+        if triage.delete_suppression_rule(session, item_key=item.key):
             _audit(
                 session,
                 actor,
@@ -129,7 +132,7 @@ def transition_item(
     _set_item_state(item, record, target)
     record.reason = reason[:4000] if target != states.TRIAGING else record.reason
     if target == states.FALSE_POSITIVE:
-        register_store.create_suppression_rule(
+        triage.create_suppression_rule(
             session, item_key=item.key, reason=reason[:4000], created_by=actor
         )
         _audit(
@@ -149,7 +152,7 @@ def assign_item(
     item, record = _load_item(session, item_id)
     before = _item_snapshot(item, record)
     if assignee:
-        user = store.get_user_by_username(session, username=assignee)
+        user = users.get_user_by_username(session, username=assignee)
         if user is None or user.disabled or user.role == "viewer":
             raise GuardFailed("assignee", f"{assignee!r} is not an active reviewer or admin")
         record.assignee_id = user.id
@@ -167,8 +170,8 @@ def comment_item(session: Session, *, actor: str, item_id: int, body: str) -> No
     body = body.strip()
     if not body:
         raise GuardFailed("body", "a comment cannot be empty")
-    item = store.get_inventory_item(session, item_id=item_id)
-    comment = register_store.create_comment(session, item_id=item.id, author=actor, body=body)
+    item = inventory.get_inventory_item(session, item_id=item_id)
+    comment = triage.create_comment(session, item_id=item.id, author=actor, body=body)
     _audit(
         session,
         actor,
@@ -217,7 +220,7 @@ def promote_item(
     item, record = _load_item(session, item_id)
     states.check_triage(item.state, states.PROMOTED)
     if existing_register_id:
-        entry = register_store.get_register_entry(session, register_id=existing_register_id.strip())
+        entry = register.get_register_entry(session, register_id=existing_register_id.strip())
     else:
         fields = EntryInput(
             title=(title.strip() or f"{item.name} — general use")[:120],
@@ -280,9 +283,9 @@ def create_entry(
     session: Session, *, actor: str, fields: EntryInput, service_id: str | None = None
 ) -> RegisterEntry:
     """Create a register entry under review with the next AIR-YYYY-NNNN id."""
-    register_store.lock_audit_chain(session)  # also serialises id allocation
-    register_id = register_store.next_register_id(session, year=utcnow().year)
-    entry = register_store.create_register_entry(
+    audit.lock_audit_chain(session)  # also serialises id allocation
+    register_id = register.next_register_id(session, year=utcnow().year)
+    entry = register.create_register_entry(
         session,
         register_id=register_id,
         service_id=service_id,
@@ -294,7 +297,7 @@ def create_entry(
 
 
 def _checked_entry(session: Session, register_id: str, expected_version: int) -> RegisterEntry:
-    entry = register_store.get_register_entry(session, register_id=register_id)
+    entry = register.get_register_entry(session, register_id=register_id)
     if entry.version != expected_version:
         raise StaleVersion(register_id, expected_version, entry.version)
     return entry
@@ -443,7 +446,7 @@ def move_entry(
 def mark_reviews_due(session: Session, *, today: dt.date, actor: str = "system") -> list[str]:
     """Move approved and restricted entries whose review date has come to review due."""
     moved = []
-    for entry in register_store.list_register_entries(
+    for entry in register.list_register_entries(
         session, statuses=(states.APPROVED, states.RESTRICTED), due_before=today
     ):
         before = entry_snapshot(entry)
@@ -491,14 +494,14 @@ def create_user(
         password_hash = hash_password(password)
     except ValueError as exc:
         raise GuardFailed("password", str(exc)) from exc
-    user = store.create_user(session, username=username, password_hash=password_hash, role=role)
+    user = users.create_user(session, username=username, password_hash=password_hash, role=role)
     _audit(session, actor, "user.create", "user", user.id, None, _user_snapshot(user))
     return user, password
 
 
 def _keep_an_admin(session: Session, user: User, *, role: str, disabled: bool) -> None:
     losing_admin = user.role == "admin" and not user.disabled and (role != "admin" or disabled)
-    if losing_admin and register_store.count_active_admins(session) <= 1:
+    if losing_admin and users.count_active_admins(session) <= 1:
         raise Conflict("the last active admin cannot be demoted or disabled")
 
 
@@ -511,7 +514,7 @@ def update_user(
     disabled: bool | None = None,
 ) -> User:
     """Change a user's role or disable/enable them; raises NotFound, GuardFailed, Conflict."""
-    user = register_store.get_user(session, user_id=user_id)
+    user = users.get_user(session, user_id=user_id)
     new_role = role if role is not None else user.role
     new_disabled = disabled if disabled is not None else user.disabled
     _check_role(new_role)
@@ -528,7 +531,7 @@ def update_user(
 
 def reset_password(session: Session, *, actor: str, user_id: int) -> str:
     """Give a user a new generated password (shown once); raises NotFound."""
-    user = register_store.get_user(session, user_id=user_id)
+    user = users.get_user(session, user_id=user_id)
     password = generate_password()
     user.password_hash = hash_password(password)
     _audit(session, actor, "user.reset_password", "user", user.id, None, {"password_reset": True})

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.datastructures import FormData
 
-from collector import register_store, store
-from collector.models import utcnow
+from collector.store import audit as audit_store
+from collector.store import inventory, register, triage
+from collector.store import users as users_store
+from collector.store.base import utcnow
 from server.deps import Admin, DbSession, Reviewer, RowId, State, Viewer
 from server.register import service, states
 from server.register.dashboard import build_dashboard
@@ -90,7 +92,7 @@ def triage_queue(
         wanted = [status]
     else:
         raise GuardFailed("status", f"unknown triage state {status!r}")
-    rows = register_store.list_triage_queue(
+    rows = triage.list_triage_queue(
         session,
         states=wanted,
         category=category or None,
@@ -106,7 +108,7 @@ def triage_queue(
         "triage.html",
         who,
         rows=rows,
-        categories=register_store.list_categories(session),
+        categories=inventory.list_categories(session),
         evidence_kinds=sorted(
             {"process", "browser_extension", "ide_extension", "app", "package", "dns", "sni"}
             | {kind for row in rows for kind in row.evidence_kinds}
@@ -226,7 +228,7 @@ def item_promote(
 
 @router.get("/suppressions", response_class=HTMLResponse)
 def suppressions(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rules = register_store.list_suppression_rules(session)
+    rules = triage.list_suppression_rules(session)
     return _page(state, request, "suppressions.html", who, rules=rules)
 
 
@@ -265,7 +267,7 @@ def register_list(
 ) -> Response:
     if status and status not in states.ENTRY_STATES:
         raise GuardFailed("status", f"unknown register status {status!r}")
-    entries = register_store.list_register_entries(
+    entries = register.list_register_entries(
         session, statuses=[status] if status else None, risk_level=risk or None, search=q or None
     )
     return _page(
@@ -294,15 +296,15 @@ async def register_create(request: Request, session: DbSession, who: Reviewer) -
 def register_entry(
     register_id: str, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
-    entry = register_store.get_register_entry(session, register_id=register_id[:16])
+    entry = register.get_register_entry(session, register_id=register_id[:16])
     return _page(
         state,
         request,
         "entry.html",
         who,
         entry=entry,
-        items=register_store.list_items_of_entry(session, entry_id=entry.id),
-        history=register_store.list_audit_events(
+        items=triage.list_items_of_entry(session, entry_id=entry.id),
+        history=audit_store.list_audit_events(
             session, object_type="entry", object_id=entry.register_id, limit=100
         ),
         blockers={
@@ -432,7 +434,7 @@ def audit(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     until_at = _parse_date(until, "until")
-    events = register_store.list_audit_events(
+    events = audit_store.list_audit_events(
         session,
         actor=actor or None,
         object_type=object_type or None,
@@ -481,12 +483,12 @@ def audit_export(
     who: Viewer,
     format: Annotated[str, Query(pattern="^(jsonl|csv)$")] = "jsonl",
 ) -> Response:
-    rows = [_event_row(event) for event in register_store.iter_audit_events(session)]
+    rows = [_event_row(event) for event in audit_store.iter_audit_events(session)]
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
 
     def jsonl() -> Iterator[str]:
         for row in rows:
-            yield register_store.canonical_json(row) + "\n"
+            yield audit_store.canonical_json(row) + "\n"
 
     def as_csv() -> Iterator[str]:
         buffer = io.StringIO()
@@ -519,7 +521,7 @@ def users(request: Request, session: DbSession, state: State, who: Admin) -> Res
         request,
         "users.html",
         who,
-        users=store.list_users(session),
+        users=users_store.list_users(session),
         roles=service.ROLES,
         new_password=None,
     )
@@ -545,7 +547,7 @@ def users_create(
         request,
         "users.html",
         who,
-        users=store.list_users(session),
+        users=users_store.list_users(session),
         roles=service.ROLES,
         new_password=(user.username, password),
     )
@@ -577,13 +579,13 @@ def users_reset_password(
 ) -> Response:
     check_csrf(who, csrf)
     password = service.reset_password(session, actor=who.user.username, user_id=user_id)
-    user = register_store.get_user(session, user_id=user_id)
+    user = users_store.get_user(session, user_id=user_id)
     return _page(
         state,
         request,
         "users.html",
         who,
-        users=store.list_users(session),
+        users=users_store.list_users(session),
         roles=service.ROLES,
         new_password=(user.username, password),
     )

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from collector import api_store, store
-from collector.api_store import ItemUse
-from collector.models import Host
+from collector.store import hosts as hosts_store
+from collector.store import inventory, reports
+from collector.store.hosts import Host
+from collector.store.reports import ItemUse
 
 UNREVIEWED_STATE = "new"
 PROHIBITED_STATE = "prohibited"
@@ -110,12 +111,12 @@ def gather(
     weeks: int = 8,
 ) -> DiscoveryFigures:
     """Return the discovery figures for [start, end); the caller owns the transaction."""
-    hosts = store.list_hosts(session, stale_after=stale_after)
-    states = api_store.count_items_by_state(session)
+    hosts = hosts_store.list_hosts(session, stale_after=stale_after)
+    states = inventory.count_items_by_state(session)
     adoption = []
     for back in range(weeks - 1, -1, -1):
         at = end - dt.timedelta(weeks=back)
-        services, host_count, users = api_store.adoption_counts(session, at=at)
+        services, host_count, users = reports.adoption_counts(session, at=at)
         adoption.append(
             AdoptionPoint(
                 week_ending=(at - dt.timedelta(seconds=1)).date(),
@@ -124,7 +125,7 @@ def gather(
                 users=users,
             )
         )
-    unreviewed = api_store.list_items_in_state(session, state=UNREVIEWED_STATE)
+    unreviewed = reports.list_items_in_state(session, state=UNREVIEWED_STATE)
     figures = DiscoveryFigures(
         title=title,
         start=start,
@@ -134,11 +135,11 @@ def gather(
         states=states,
         hosts_total=len(hosts),
         hosts_stale=sum(1 for row in hosts if row.stale),
-        new_services=api_store.list_items_first_seen_between(session, start=start, end=end),
+        new_services=reports.list_items_first_seen_between(session, start=start, end=end),
         adoption=adoption,
         unreviewed=unreviewed,
         unreviewed_ages=_age_buckets(unreviewed, end),
-        prohibited_in_use=api_store.list_items_seen_since(
+        prohibited_in_use=reports.list_items_seen_since(
             session, state=PROHIBITED_STATE, since=start
         ),
         stale_hosts=[row.host for row in hosts if row.stale],

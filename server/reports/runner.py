@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import api_store
-from collector.api_models import ReportRun
 from collector.db import transaction
+from collector.store import reports
+from collector.store.reports import ReportRun
 from server.config import ServerSettings
 from server.errors import DeliveryFailed
 from server.reports import delivery, render
@@ -100,7 +100,7 @@ def run_report(
     else:
         period, start, end = manual_period(definition, moment)
     with transaction(sessions) as session:
-        run = api_store.claim_report_run(
+        run = reports.claim_report_run(
             session, report=name, period=period, trigger=trigger, claimed_by=instance_name()
         )
         if run is None:
@@ -138,7 +138,7 @@ def run_report(
         }
     except Exception as exc:
         with transaction(sessions) as session:
-            api_store.finish_report_run(
+            reports.finish_report_run(
                 session,
                 run_id=run_id,
                 status="failed",
@@ -163,7 +163,7 @@ def run_report(
         else []
     )
     with transaction(sessions) as session:
-        return api_store.finish_report_run(
+        return reports.finish_report_run(
             session,
             run_id=run_id,
             status="done",

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
-from collector.store import enroll_agent
+from collector.store.agents import enroll_agent
 from server.register import service
 from server.register.schemas import EntryInput
 from signatures import FindingKind, load_catalogue

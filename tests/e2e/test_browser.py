@@ -11,7 +11,7 @@ import pytest
 
 from collector.db import make_engine, make_sessionmaker, transaction
 from collector.ingest import ingest_report
-from collector.store import enroll_agent
+from collector.store.agents import enroll_agent
 from signatures import FindingKind, load_catalogue
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
 from tests.factories import finding, report

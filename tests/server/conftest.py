@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store import agents, users
 from server.app import create_app
 from server.config import ServerSettings
 from server.passwords import hash_password
@@ -30,7 +30,7 @@ def app(settings: ServerSettings) -> FastAPI:
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
         for role in ("admin", "reviewer", "viewer"):
-            store.create_user(
+            users.create_user(
                 session, username=role, password_hash=hash_password(PASSWORD), role=role
             )
     engine.dispose()
@@ -71,7 +71,7 @@ def enroll(
     """Create an enrollment token and enroll an agent over HTTP; return its credential."""
     state = app.state.shadowmap
     with transaction(state.sessions) as session:
-        _token, secret = store.create_enrollment_token(
+        _token, secret = agents.create_enrollment_token(
             session, name="t", expires_at=None, max_uses=None
         )
     answer = client.post(

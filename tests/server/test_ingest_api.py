@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from collector.models import InventoryItem, Report, Sighting
+from collector.store.agents import Report
+from collector.store.inventory import InventoryItem, Sighting
 from tests.factories import finding, report
 from tests.server.conftest import enroll, sign_in
 

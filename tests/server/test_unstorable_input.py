@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from collector import store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.ingest import ingest_report
-from collector.models import Host
+from collector.store import users
+from collector.store.hosts import Host
 from server.app import create_app
 from server.config import ServerSettings
 from server.passwords import hash_password
@@ -31,7 +31,7 @@ def pg_client(tmp_path: Path, fresh_postgres_url: str) -> Iterator[tuple[TestCli
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
-        store.create_user(
+        users.create_user(
             session, username="admin", password_hash=hash_password(PASSWORD), role="admin"
         )
         agent, _ = enrolled_agent(session)

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector import external_link_store
-from collector.external_link_models import ExternalLink
+from collector.store import external_links
+from collector.store.external_links import ExternalLink
 
 
 def test_upsert_records_then_replaces_a_link(db: Session) -> None:
-    first = external_link_store.upsert_external_link(
+    first = external_links.upsert_external_link(
         db,
         system="ciso_assistant",
         object_type="asset",
@@ -20,7 +20,7 @@ def test_upsert_records_then_replaces_a_link(db: Session) -> None:
         remote_id="a" * 36,
         remote_hash="1" * 64,
     )
-    again = external_link_store.upsert_external_link(
+    again = external_links.upsert_external_link(
         db,
         system="ciso_assistant",
         object_type="asset",
@@ -32,7 +32,7 @@ def test_upsert_records_then_replaces_a_link(db: Session) -> None:
     )
     assert again.id == first.id
     assert (again.remote_id, again.remote_hash, again.state) == ("b" * 36, "2" * 64, "withdrawn")
-    external_link_store.upsert_external_link(
+    external_links.upsert_external_link(
         db,
         system="ciso_assistant",
         object_type="applied_control",
@@ -41,13 +41,13 @@ def test_upsert_records_then_replaces_a_link(db: Session) -> None:
         remote_id="c" * 36,
         remote_hash="3" * 64,
     )
-    listed = external_link_store.list_external_links(
+    listed = external_links.list_external_links(
         db, system="ciso_assistant", register_id="AIR-2026-0001"
     )
     assert [link.local_id for link in listed] == ["AIR-2026-0001", "AIR-2026-0001/control/1"]
-    assert external_link_store.list_external_links(db, system="other") == []
+    assert external_links.list_external_links(db, system="other") == []
     with pytest.raises(ValueError, match="state"):
-        external_link_store.upsert_external_link(
+        external_links.upsert_external_link(
             db,
             system="ciso_assistant",
             object_type="asset",

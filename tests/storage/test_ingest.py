@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from collector import store
-from collector.errors import AuthenticationFailed, EnrollmentRefused
 from collector.ingest import ingest_report, parse_agent_report
-from collector.models import Host, InventoryItem, Report, Sighting, utcnow
+from collector.store import hosts as hosts_store
+from collector.store import inventory
+from collector.store.agents import Report
+from collector.store.base import utcnow
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem, Sighting
 from signatures import FindingKind, ScannerError, load_catalogue
 from tests.factories import T0, enrolled_agent, finding, report
 
@@ -39,7 +41,7 @@ def test_findings_from_many_hosts_roll_up_into_one_item_per_service(db: Session)
             ),
         )
 
-    rows = {row.item.key: row for row in store.list_inventory(db)}
+    rows = {row.item.key: row for row in inventory.list_inventory(db)}
     assert set(rows) == {"svc:openai-chatgpt", "svc:anthropic-claude"}
     chatgpt = rows["svc:openai-chatgpt"]
     assert (chatgpt.host_count, chatgpt.user_count, chatgpt.sighting_count) == (3, 3, 3)
@@ -105,7 +107,7 @@ def test_unknown_candidates_group_by_indicator_across_hosts(db: Session) -> None
                 agent_id=agent.agent_uid,
             ),
         )
-    rows = store.list_inventory(db)
+    rows = inventory.list_inventory(db)
     assert len(rows) == 1
     assert rows[0].item.key == "cand:browser_extension:abcdefghijklmnopabcdefghijklmnop"
     assert rows[0].item.service_id is None and rows[0].host_count == 4
@@ -141,7 +143,7 @@ def test_ingest_records_host_health_and_scanner_errors(db: Session) -> None:
             errors=[ScannerError(scanner="browsers", message="corrupt Preferences", path="/x")],
         ),
     )
-    hosts = store.list_hosts(db, stale_after=dt.timedelta(hours=1))
+    hosts = hosts_store.list_hosts(db, stale_after=dt.timedelta(hours=1))
     assert [row.host.hostname for row in hosts] == ["new-name"]
     assert hosts[0].host.scanner_errors[0]["message"] == "corrupt Preferences"
     assert not hosts[0].stale and hosts[0].item_count == 0
@@ -152,61 +154,8 @@ def test_hosts_that_stop_reporting_are_stale(db: Session) -> None:
     ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding()]))
     agent.host.last_report_at = utcnow() - dt.timedelta(hours=5)
     db.flush()
-    (row,) = store.list_hosts(db, stale_after=dt.timedelta(hours=3))
+    (row,) = hosts_store.list_hosts(db, stale_after=dt.timedelta(hours=3))
     assert row.stale and row.item_count == 1
-
-
-def test_enrollment_token_limits(db: Session) -> None:
-    token, secret = store.create_enrollment_token(db, name="t", expires_at=None, max_uses=1)
-    store.enroll_agent(db, enrollment_secret=secret, agent_uid="agent-a", hostname="a", os="linux")
-    with pytest.raises(EnrollmentRefused, match="used up"):
-        store.enroll_agent(
-            db, enrollment_secret=secret, agent_uid="agent-b", hostname="b", os="linux"
-        )
-
-    _token, expired = store.create_enrollment_token(
-        db, name="old", expires_at=utcnow() - dt.timedelta(minutes=1), max_uses=None
-    )
-    with pytest.raises(EnrollmentRefused, match="expired"):
-        store.enroll_agent(
-            db, enrollment_secret=expired, agent_uid="agent-c", hostname="c", os="linux"
-        )
-
-    revoked_token, revoked = store.create_enrollment_token(
-        db, name="r", expires_at=None, max_uses=None
-    )
-    store.revoke_enrollment_token(db, token_id=revoked_token.id)
-    with pytest.raises(EnrollmentRefused, match="revoked"):
-        store.enroll_agent(
-            db, enrollment_secret=revoked, agent_uid="agent-d", hostname="d", os="linux"
-        )
-    with pytest.raises(AuthenticationFailed, match="unknown"):
-        store.enroll_agent(
-            db, enrollment_secret="smet_nope", agent_uid="agent-e", hostname="e", os="linux"
-        )
-    assert token.uses == 1
-
-
-def test_credentials_are_stored_hashed_and_rotate_on_reenrollment(db: Session) -> None:
-    agent, first = enrolled_agent(db)
-    assert first not in agent.credential_hash
-    assert store.authenticate_agent(db, credential=first).id == agent.id
-
-    same_agent, second = enrolled_agent(db)
-    assert same_agent.id == agent.id and same_agent.host_id == agent.host_id
-    with pytest.raises(AuthenticationFailed):
-        store.authenticate_agent(db, credential=first)
-    assert store.authenticate_agent(db, credential=second).id == agent.id
-
-
-def test_web_sessions_expire(db: Session) -> None:
-    user = store.create_user(db, username="rev", password_hash="x", role="reviewer")
-    _live, token = store.create_web_session(db, user=user, lifetime=dt.timedelta(hours=1))
-    assert store.get_web_session(db, token=token) is not None
-    assert store.get_web_session(db, token="smws_unknown") is None
-    _old, old_token = store.create_web_session(db, user=user, lifetime=dt.timedelta(seconds=-1))
-    assert store.get_web_session(db, token=old_token) is None
-    assert utcnow() > T0
 
 
 def test_nul_in_hostile_strings_is_replaced_not_refused_on_both_backends(db: Session) -> None:
@@ -230,7 +179,7 @@ def test_nul_in_hostile_strings_is_replaced_not_refused_on_both_backends(db: Ses
     body = wire.to_json()
     assert b"\\u0000" in body
     ingest_report(db, agent=agent, catalogue=CATALOGUE, report=parse_agent_report(body))
-    (row,) = store.list_inventory(db)
+    (row,) = inventory.list_inventory(db)
     (sighting,) = db.scalars(select(Sighting)).all()
     assert sighting.indicator == "evil\ufffdext"
     assert sighting.evidence == {"name\ufffd": "Ask\ufffdGPT"}

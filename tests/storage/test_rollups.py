@@ -8,20 +8,14 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from collector import store
+from collector import retention
 from collector.errors import NotFound, ReportRejected
 from collector.ingest import ingest_report
-from collector.models import (
-    PROHIBITED,
-    Agent,
-    Host,
-    InventoryItem,
-    ItemHost,
-    Report,
-    Sighting,
-    Violation,
-    utcnow,
-)
+from collector.store import hosts, inventory
+from collector.store.agents import Agent, Report
+from collector.store.base import utcnow
+from collector.store.hosts import Host, ItemHost
+from collector.store.inventory import PROHIBITED, InventoryItem, Sighting, Violation
 from signatures import Finding, FindingKind, ReportKind, load_catalogue
 from signatures import Report as WireReport
 from tests.factories import T0, enrolled_agent, finding, report
@@ -49,8 +43,8 @@ def _send(
     ingest_report(db, agent=agent, report=sent, catalogue=CATALOGUE)
 
 
-def _row(db: Session, key: str) -> store.InventoryRow:
-    (row,) = [row for row in store.list_inventory(db) if row.item.key == key]
+def _row(db: Session, key: str) -> inventory.InventoryRow:
+    (row,) = [row for row in inventory.list_inventory(db) if row.item.key == key]
     return row
 
 
@@ -70,8 +64,8 @@ def test_roll_ups_match_a_full_count_and_carry_kinds_browsers_and_departments(
     db: Session,
 ) -> None:
     agents = [enrolled_agent(db, agent_uid=f"agent-{n:04d}")[0] for n in range(3)]
-    store.update_host(db, host_id=agents[0].host_id, department="Finance")
-    store.update_host(db, host_id=agents[1].host_id, department="Legal")
+    hosts.update_host(db, host_id=agents[0].host_id, department="Finance")
+    hosts.update_host(db, host_id=agents[1].host_id, department="Legal")
     for number, agent in enumerate(agents):
         _send(
             db,
@@ -112,7 +106,7 @@ def test_unknown_domains_group_by_registrable_domain(db: Session) -> None:
             for name in ("Some_AI.Lib", "some-ai-lib")
         ],
     )
-    keys = {row.item.key: row for row in store.list_inventory(db)}
+    keys = {row.item.key: row for row in inventory.list_inventory(db)}
     assert set(keys) == {"cand:domain:newai.co.uk", "cand:pypi:some-ai-lib"}
     assert keys["cand:domain:newai.co.uk"].sighting_count == 3
     assert keys["cand:domain:newai.co.uk"].item.name == "newai.co.uk"
@@ -147,7 +141,7 @@ def test_a_prohibited_item_seen_again_raises_one_violation_per_host_and_user(
     assert chatgpt.item.state == PROHIBITED  # updated, not reopened
     assert chatgpt.item.last_seen_at == later
     assert chatgpt.violation_count == 2 and chatgpt.item.last_violation_at is not None
-    violations = store.list_violations(db, item_id=chatgpt.item.id)
+    violations = inventory.list_violations(db, item_id=chatgpt.item.id)
     assert sorted(violation.user_name for violation, _host in violations) == ["alice", "bob"]
     claude = _row(db, "svc:anthropic-claude")
     assert claude.item.state == "approved" and claude.violation_count == 0
@@ -162,7 +156,7 @@ def test_trend_counts_each_host_once_per_day(db: Session) -> None:
     _send(db, second, [finding()])
     today = utcnow().date()
     item_id = _row(db, "svc:openai-chatgpt").item.id
-    assert store.list_item_trend(db, item_id=item_id, days=2) == [
+    assert inventory.list_item_trend(db, item_id=item_id, days=2) == [
         (today - dt.timedelta(days=1), 0),
         (today, 2),
     ]
@@ -174,7 +168,7 @@ def test_trend_counts_each_host_once_per_day(db: Session) -> None:
     )
     db.execute(update(InventoryItem).where(InventoryItem.id == item_id).values(host_count=2))
     _send(db, first, [finding()])
-    assert store.list_item_trend(db, item_id=item_id, days=1) == [(today, 3)]
+    assert inventory.list_item_trend(db, item_id=item_id, days=1) == [(today, 3)]
     assert _row(db, "svc:openai-chatgpt").host_count == 2  # not a new host
 
 
@@ -196,7 +190,7 @@ def test_a_delta_adds_to_what_a_full_report_stored(db: Session) -> None:
     agent, _ = enrolled_agent(db)
     _send(db, agent, [finding()])
     _send(db, agent, [finding("anthropic-claude", indicator="Claude")], kind=ReportKind.DELTA)
-    assert {row.item.key for row in store.list_inventory(db)} == {
+    assert {row.item.key for row in inventory.list_inventory(db)} == {
         "svc:openai-chatgpt",
         "svc:anthropic-claude",
     }
@@ -209,7 +203,7 @@ def test_prune_removes_old_sightings_and_reports_but_keeps_roll_ups(db: Session)
     _send(db, agent, [finding(seen=old), finding(user="bob")])
     db.execute(update(Report).values(received_at=old))
 
-    result = store.prune(db, older_than=dt.timedelta(days=180))
+    result = retention.prune(db, older_than=dt.timedelta(days=180))
 
     assert (result.sightings, result.reports) == (1, 1)
     row = _row(db, "svc:openai-chatgpt")
@@ -225,17 +219,17 @@ def test_prune_removes_old_sightings_and_reports_but_keeps_roll_ups(db: Session)
 def test_host_detail_and_department(db: Session) -> None:
     agent, _ = enrolled_agent(db)
     _send(db, agent, [finding(), finding("anthropic-claude", indicator="Claude")])
-    host = store.update_host(db, host_id=agent.host_id, department="  R&D ")
+    host = hosts.update_host(db, host_id=agent.host_id, department="  R&D ")
     assert host.department == "R&D"
-    row = store.get_host_row(db, host_id=agent.host_id, stale_after=dt.timedelta(hours=1))
+    row = hosts.get_host_row(db, host_id=agent.host_id, stale_after=dt.timedelta(hours=1))
     assert row.item_count == 2 and not row.stale
-    found = store.list_host_sightings(db, host_id=agent.host_id)
+    found = inventory.list_host_sightings(db, host_id=agent.host_id)
     assert sorted(item.key for _sighting, item in found) == [
         "svc:anthropic-claude",
         "svc:openai-chatgpt",
     ]
     with pytest.raises(NotFound):
-        store.get_host_row(db, host_id=987654, stale_after=dt.timedelta(hours=1))
+        hosts.get_host_row(db, host_id=987654, stale_after=dt.timedelta(hours=1))
 
 
 def test_unchanged_state_refreshes_last_seen_at_most_hourly(db: Session) -> None:
@@ -261,7 +255,7 @@ def test_unchanged_sightings_still_roll_up_a_new_department_and_browser(db: Sess
         "indicator_kind": "browser_extension",
     }
     _send(db, agent, [finding(), finding(**extension, evidence={"browser": "chrome"})])
-    store.update_host(db, host_id=agent.host_id, department="Finance")
+    hosts.update_host(db, host_id=agent.host_id, department="Finance")
     # The same sightings again, within the refresh interval: nothing about them is rewritten.
     _send(db, agent, [finding(), finding(**extension, evidence={"browser": "edge"})])
 

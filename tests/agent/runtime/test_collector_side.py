@@ -8,9 +8,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import store
 from collector.ingest import CLOCK_AHEAD_TOLERANCE, ingest_report
-from collector.models import Host, Sighting, utcnow
+from collector.store import hosts
+from collector.store.base import utcnow
+from collector.store.hosts import Host
+from collector.store.inventory import Sighting
 from signatures import ReportKind, load_catalogue
 from tests.factories import enrolled_agent, finding, report
 
@@ -31,7 +33,7 @@ def test_a_heartbeat_updates_host_health_only(db: Session) -> None:
     host = db.get(Host, agent.host_id)
     assert host is not None and host.health == {"spool_bytes": 4096, "capture_status": "off"}
     assert db.scalars(select(Sighting)).one().last_seen_at == before
-    rows = store.list_hosts(db, stale_after=dt.timedelta(hours=3))
+    rows = hosts.list_hosts(db, stale_after=dt.timedelta(hours=3))
     assert [row.stale for row in rows] == [False]
 
 
@@ -67,4 +69,4 @@ def test_an_agent_clock_ahead_is_clamped_and_one_behind_is_kept(db: Session) -> 
     stored = db.scalars(select(Sighting).where(Sighting.user_name == "slight")).one()
     assert abs(stored.last_seen_at - slight) < dt.timedelta(seconds=1)
     # Staleness uses the collector's clock: a host whose agent runs behind is still fresh.
-    assert [row.stale for row in store.list_hosts(db, stale_after=dt.timedelta(hours=1))] == [False]
+    assert [row.stale for row in hosts.list_hosts(db, stale_after=dt.timedelta(hours=1))] == [False]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from collector import api_store
 from collector.db import transaction
+from collector.store import tokens
 from server.config import ServerSettings
 
 
@@ -23,8 +23,8 @@ def make_token(
 ) -> str:
     """Create an API token straight in the app's database; return its secret."""
     with transaction(app.state.shadowmap.sessions) as session:
-        count = len(api_store.list_api_tokens(session))
-        _token, secret = api_store.create_api_token(
+        count = len(tokens.list_api_tokens(session))
+        _token, secret = tokens.create_api_token(
             session, name=name or f"token-{count}", scopes=scopes, expires_at=expires_at
         )
     return secret

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from collector.db import transaction
-from collector.models import InventoryItem
+from collector.store.inventory import InventoryItem
 from server.exports import REGISTER_CSV_COLUMNS
 from server.register import service
 from server.register.api import RegisterEntryOut

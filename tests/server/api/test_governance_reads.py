@@ -11,10 +11,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import register_store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.ingest import ingest_report
-from collector.models import InventoryItem, utcnow
+from collector.store import audit as audit_store
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
 from server.app import create_app
 from server.config import ServerSettings
 from server.register import service
@@ -79,7 +80,7 @@ def test_audit_trail_filters_pages_and_carries_each_hash_link(
         payload = {key: event[key] for key in ("actor", "action", "object_type", "object_id")}
         payload |= {"before": event["before"], "after": event["after"]}
         payload["at"] = dt.datetime.fromisoformat(str(event["at"])).astimezone(dt.UTC).isoformat()
-        assert register_store.event_hash(str(event["prev_hash"]), payload) == event["hash"]
+        assert audit_store.event_hash(str(event["prev_hash"]), payload) == event["hash"]
 
     assert {event["object_id"] for event in audit(object_id=first)} == {first}
     assert [event["object_id"] for event in audit(actor="carol")] == [second, first]

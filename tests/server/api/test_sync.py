@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
-from collector.models import InventoryItem, utcnow
-from collector.register_models import RegisterEntry
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
+from collector.store.register import RegisterEntry
 from server.api.paging import decode_cursor, encode_cursor
 from server.app import create_app
 from server.config import ServerSettings

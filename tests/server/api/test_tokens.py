@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from collector.db import make_engine, transaction, upgrade
-from collector.register_store import list_audit_events
+from collector.store.audit import list_audit_events
 from server.api_auth import TokenBucket
 from server.app import create_app
 from server.cli import main

@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector.api_models import WebhookDelivery
 from collector.db import transaction
-from collector.models import InventoryItem
+from collector.store.inventory import InventoryItem
+from collector.store.webhooks import WebhookDelivery
 from server.api.webhooks import EventPattern
 from server.errors import InvalidSignature
 from server.register import service

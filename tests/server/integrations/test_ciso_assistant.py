@@ -14,8 +14,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector import external_link_store, register_store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store import external_links
+from collector.store import register as register_store
 from server.integrations.ciso_assistant import (
     SYSTEM,
     CisoAssistantClient,
@@ -153,7 +154,7 @@ def links(sessions: sessionmaker[Session]) -> dict[tuple[str, str], tuple[str, s
     with transaction(sessions) as session:
         return {
             (link.object_type, link.local_id): (link.remote_id, link.state)
-            for link in external_link_store.list_external_links(session, system=SYSTEM)
+            for link in external_links.list_external_links(session, system=SYSTEM)
         }
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from collector.db import make_sessionmaker, transaction
-from collector.register_models import AuditEvent
-from collector.register_store import (
+from collector.store.audit import (
     GENESIS_HASH,
+    AuditEvent,
     append_audit_event,
     canonical_json,
     event_hash,
@@ -103,6 +103,7 @@ def test_concurrent_writers_do_not_fork_the_chain(migrated_engine: Engine) -> No
         session.execute(delete(AuditEvent).where(AuditEvent.id > start))
 
 
+@pytest.mark.slow
 def test_cli_verify_reports_the_broken_event(tmp_path: Path) -> None:
     run_cli("server", "db", "upgrade", "--data-dir", str(tmp_path))
     from collector.db import make_engine

@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import store
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store import users
 from server.app import create_app
 from server.config import ServerSettings
 from server.passwords import hash_password
@@ -52,10 +52,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
         for role in ("admin", "reviewer", "viewer"):
-            store.create_user(
+            users.create_user(
                 session, username=role, password_hash=hash_password(PASSWORD), role=role
             )
-        target = store.create_user(
+        target = users.create_user(
             session, username="target", password_hash=hash_password(PASSWORD), role="viewer"
         )
         entry = service.create_entry(

@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector import register_store
 from collector.db import transaction
+from collector.store import audit
 from server.cli import main
 from server.register import service
 from server.register.evidence_pack import AUDIT_TRAIL, MANIFEST, verify_evidence_pack
@@ -98,7 +98,7 @@ def test_pack_over_the_api_holds_the_register_decisions_reviews_and_audit_trail(
     verdict = verify_evidence_pack(pack)
     assert verdict.ok, verdict.problems
     with transaction(app.state.shadowmap.sessions) as session:
-        live = register_store.verify_audit_chain(session)
+        live = audit.verify_audit_chain(session)
     assert verdict.head == live.head and verdict.events_checked == live.checked == 4
 
     manifest = json.loads(member(pack, MANIFEST))

@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector import register_store, store
 from collector.errors import Conflict
 from collector.ingest import ingest_report
-from collector.models import Host, InventoryItem
-from collector.register_models import AuditEvent
+from collector.store import audit, hosts, register, triage, users
+from collector.store.audit import AuditEvent
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem
 from server.register import service
 from server.register.errors import GuardFailed, InvalidTransition, StaleVersion
 from server.register.reviews import reassessment_triggers, review_rows, supplier_rows
@@ -37,7 +38,7 @@ def _items(
 
 
 def _reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
-    store.create_user(db, username=name, password_hash="x", role=role)
+    users.create_user(db, username=name, password_hash="x", role=role)
     return name
 
 
@@ -77,12 +78,12 @@ def test_false_positive_suppresses_the_key_and_reopening_lifts_it(db: Session) -
     service.transition_item(
         db, actor="rita", item_id=item_id, target="false_positive", reason="an internal tool"
     )
-    assert register_store.suppressed_item_keys(db, keys=[key, "svc:other"]) == {key}
-    assert register_store.list_triage_queue(db, states=["new", "triaging"]) == []
+    assert [rule.item_key for rule in triage.list_suppression_rules(db)] == [key]
+    assert triage.list_triage_queue(db, states=["new", "triaging"]) == []
     with pytest.raises(InvalidTransition):
         service.transition_item(db, actor="rita", item_id=item_id, target="needs_info", reason="x")
     service.transition_item(db, actor="rita", item_id=item_id, target="triaging")
-    assert register_store.suppressed_item_keys(db, keys=[key]) == set()
+    assert list(triage.list_suppression_rules(db)) == []
     assert _actions(db) == [
         "suppression.create",
         "item.false_positive",
@@ -103,7 +104,7 @@ def test_merge_and_promote(db: Session) -> None:
     with pytest.raises(GuardFailed):
         service.merge_item(db, actor="rita", item_id=api, into_item_id=api)
     service.merge_item(db, actor="rita", item_id=api, into_item_id=chatgpt)
-    assert [i.id for i in register_store.list_items_of_entry(db, entry_id=entry.id)] == sorted(
+    assert [i.id for i in triage.list_items_of_entry(db, entry_id=entry.id)] == sorted(
         [chatgpt, api],
         key=lambda i: db.get(InventoryItem, i).name,  # type: ignore[union-attr]
     )
@@ -153,7 +154,7 @@ def test_decision_guards(
             rationale="because",
         )
     assert raised.value.field == field
-    entry = register_store.get_register_entry(db, register_id=register_id)
+    entry = register.get_register_entry(db, register_id=register_id)
     assert entry.status == "under_review" and entry.decision is None
 
 
@@ -255,13 +256,13 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
         today=dt.date(2026, 2, 1),
     )
     (first_host,) = db.scalars(select(Host)).all()
-    store.update_host(db, host_id=first_host.id, department="Sales")
+    hosts.update_host(db, host_id=first_host.id, department="Sales")
     assert reassessment_triggers(db, entry=entry) == ()
     later = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for n in range(3):
         _items(db, finding("openai-chatgpt", seen=later), host=f"new-{n}", uid=f"agent-n{n}")
     for host in db.scalars(select(Host).where(Host.hostname.like("new-%"))):
-        store.update_host(db, host_id=host.id, department="Finance")
+        hosts.update_host(db, host_id=host.id, department="Finance")
     _items(
         db,
         finding(
@@ -288,7 +289,7 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
 
 
 def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) -> None:
-    admin = store.create_user(db, username="boss", password_hash="x", role="admin")
+    admin = users.create_user(db, username="boss", password_hash="x", role="admin")
     user, password = service.create_user(
         db, actor="boss", username="ann", role="viewer", password=None
     )
@@ -311,12 +312,12 @@ def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) ->
     assert events[1].before == {"disabled": False, "role": "viewer"}
     dumped = " ".join(str(e.after) for e in events)
     assert "argon2" not in dumped and new not in dumped and password not in dumped
-    assert register_store.verify_audit_chain(db).ok
+    assert audit.verify_audit_chain(db).ok
 
 
 def test_register_ids_count_up_past_four_digits(db: Session) -> None:
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-0001"
-    register_store.create_register_entry(db, register_id="AIR-2031-9999", title="t", ai_system="s")
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10000"
-    register_store.create_register_entry(db, register_id="AIR-2031-10000", title="t", ai_system="s")
-    assert register_store.next_register_id(db, year=2031) == "AIR-2031-10001"
+    assert register.next_register_id(db, year=2031) == "AIR-2031-0001"
+    register.create_register_entry(db, register_id="AIR-2031-9999", title="t", ai_system="s")
+    assert register.next_register_id(db, year=2031) == "AIR-2031-10000"
+    register.create_register_entry(db, register_id="AIR-2031-10000", title="t", ai_system="s")
+    assert register.next_register_id(db, year=2031) == "AIR-2031-10001"

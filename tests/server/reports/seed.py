@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
-from collector.models import Host, InventoryItem
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem
 from signatures import Catalogue, Confidence, Finding, FindingKind
 from tests.factories import enrolled_agent, report
 

@@ -22,9 +22,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from collector.api_models import ReportRun
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
-from collector.models import InventoryItem
+from collector.store.inventory import InventoryItem
+from collector.store.reports import ReportRun
 from server.cli import main
 from server.config import ServerSettings
 from server.reports import render

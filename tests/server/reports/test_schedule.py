@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from collector.api_models import ReportRun
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store.reports import ReportRun
 from server.config import ServerSettings
 from server.reports.schedule import start_scheduler
 from signatures import load_catalogue
