@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 import tldextract
 
-from signatures import Catalogue, Finding, FindingKind
+from signatures import Catalogue, Finding, FindingKey, FindingKind
 
 # Indicator kinds (and finding channels) whose indicator is a host name.
 _DOMAIN_INDICATORS = frozenset({"domain", "host", "sni", "dns"})
@@ -105,16 +105,11 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     )
 
 
-def sighting_key(finding: Finding) -> tuple[str, str, str]:
-    """Return what makes a finding the same sighting on one host (with the item key)."""
-    return (finding.kind.value, finding.indicator[:1024], (finding.user or "")[:256])
-
-
 def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Collapse repeated findings in one report into one, widening the seen window."""
-    merged: dict[tuple[str, str, str, str], Finding] = {}
+    merged: dict[FindingKey, Finding] = {}
     for finding in findings:
-        key = (finding.service_id or "", *sighting_key(finding))
+        key = finding.key()
         known = merged.get(key)
         if known is None:
             merged[key] = finding

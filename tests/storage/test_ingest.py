@@ -87,6 +87,30 @@ def test_duplicate_findings_inside_one_report_merge(db: Session) -> None:
     assert _count(db, Sighting) == 1
 
 
+def test_a_finding_finds_its_stored_sighting_by_the_finding_key(db: Session) -> None:
+    # Stored sightings hold the indicator and user cut at the wire limits (the column widths);
+    # a finding that carries longer ones (an imported log is not schema-checked) lands on them.
+    agent, _ = enrolled_agent(db)
+    indicator, user = "x" * 1024, "u" * 256
+
+    def seen(at: dt.datetime, tail: str) -> None:
+        long = finding(indicator=indicator + tail, user=user + tail, seen=at)
+        ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([long]))
+
+    seen(T0, "-first")
+    seen(T0 + dt.timedelta(hours=3), "-second")
+
+    sighting = db.scalars(select(Sighting)).one()
+    key = finding(indicator=indicator, user=user).key()
+    assert (sighting.kind, sighting.indicator, sighting.user_name) == (
+        key.kind,
+        key.indicator,
+        key.user,
+    )
+    assert sighting.last_seen_at == T0 + dt.timedelta(hours=3)
+    assert db.scalars(select(InventoryItem)).one().sighting_count == 1
+
+
 def test_unknown_candidates_group_by_indicator_across_hosts(db: Session) -> None:
     for number in range(4):
         agent, _ = enrolled_agent(db, agent_uid=f"agent-{number:04d}")
