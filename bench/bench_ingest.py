@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from collector.store.agents import Agent
 from sqlalchemy.engine import make_url
 
 from bench.workload import SimulatedHost, make_hosts, next_report
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
-from collector.dedup import sighting_key
 from collector.ingest import ingest_report, parse_agent_report
 from collector.store import agents as agents_store
+from collector.store.agents import Agent
 from signatures import Report, load_catalogue
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ingest.json"
@@ -61,7 +60,7 @@ _raw = sa.Table(
 def _raw_rows(report: Report, host_id: int, sqlite: bool) -> list[dict[str, Any]]:
     rows = []
     for finding in report.findings:
-        kind, indicator, user = sighting_key(finding)
+        key = finding.key()
         first, last = finding.first_seen, finding.last_seen
         if sqlite:
             first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
@@ -69,10 +68,10 @@ def _raw_rows(report: Report, host_id: int, sqlite: bool) -> list[dict[str, Any]
             {
                 "host_id": host_id,
                 "service_key": finding.service_id or finding.indicator,
-                "kind": kind,
-                "indicator": indicator,
+                "kind": key.kind,
+                "indicator": key.indicator,
                 "indicator_kind": finding.indicator_kind,
-                "user_name": user,
+                "user_name": key.user,
                 "confidence": finding.confidence.value,
                 "heuristic": finding.heuristic,
                 "evidence": dict(finding.evidence),

@@ -16,13 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-from collector.store.base import dialect_insert
-from collector.store.inventory import InventoryItem
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from collector.db import make_engine, upgrade
+from collector.store.base import dialect_insert
+from collector.store.inventory import InventoryItem
 
 ADMIN = sys.argv[1] if len(sys.argv) > 1 else "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 THREADS, TRANSACTIONS, ITEMS = 8, 150, 20

@@ -7,7 +7,6 @@ are hashed with argon2 by the server).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 
@@ -19,7 +18,3 @@ def new_secret(prefix: str) -> str:
 def hash_secret(secret: str) -> str:
     """Return the hex SHA-256 of a secret, the only form that is stored."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def same_secret(secret: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(hash_secret(secret), stored_hash)

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 import tldextract
 
-from signatures import Catalogue, Finding, FindingKind, Service
+from signatures import Catalogue, Finding, FindingKey, FindingKind
 
 # Indicator kinds (and finding channels) whose indicator is a host name.
 _DOMAIN_INDICATORS = frozenset({"domain", "host", "sni", "dns"})
@@ -60,19 +60,6 @@ def registrable_domain(name: str) -> str:
     return host
 
 
-_SERVICE_INDEXES: dict[int, tuple[Catalogue, dict[str, Service]]] = {}
-
-
-def _services(catalogue: Catalogue) -> dict[str, Service]:
-    """Return the catalogue's services by id (Catalogue.get scans; ingest asks per finding)."""
-    known = _SERVICE_INDEXES.get(id(catalogue))
-    if known is None or known[0] is not catalogue:
-        known = (catalogue, {service.id: service for service in catalogue.services})
-        _SERVICE_INDEXES.clear()  # one catalogue is live at a time; never grow
-        _SERVICE_INDEXES[id(catalogue)] = known
-    return known[1]
-
-
 def candidate_indicator(finding: Finding) -> tuple[str, str]:
     """Return the (group, value) an unknown finding is grouped by."""
     kind = finding.indicator_kind.strip().lower()
@@ -91,7 +78,7 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     indicator (see :func:`candidate_indicator`).
     """
     if finding.service_id:
-        service = _services(catalogue).get(finding.service_id)
+        service = catalogue.get(finding.service_id)
         if service is not None:
             return ItemIdentity(
                 key=f"svc:{service.id}",
@@ -118,16 +105,11 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     )
 
 
-def sighting_key(finding: Finding) -> tuple[str, str, str]:
-    """Return what makes a finding the same sighting on one host (with the item key)."""
-    return (finding.kind.value, finding.indicator[:1024], (finding.user or "")[:256])
-
-
 def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Collapse repeated findings in one report into one, widening the seen window."""
-    merged: dict[tuple[str, str, str, str], Finding] = {}
+    merged: dict[FindingKey, Finding] = {}
     for finding in findings:
-        key = (finding.service_id or "", *sighting_key(finding))
+        key = finding.key()
         known = merged.get(key)
         if known is None:
             merged[key] = finding

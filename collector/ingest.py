@@ -32,10 +32,12 @@ from typing import Any
 import jsonschema_rs
 from sqlalchemy.orm import Session
 
-from collector.dedup import ItemIdentity, item_identity, merge_findings, sighting_key
+from collector.dedup import ItemIdentity, item_identity, merge_findings
 from collector.errors import NotFound, ReportRejected
 from collector.ingest_sql import BulkInsert, IngestCursor
-from collector.models import DAILY_SHARDS, PROHIBITED, Agent, utcnow
+from collector.store.agents import Agent
+from collector.store.base import utcnow
+from collector.store.inventory import DAILY_SHARDS, PROHIBITED
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,
@@ -379,9 +381,11 @@ def _upsert_sightings(
     new: list[bool] = []
     rows = []
     for finding, identity in zip(findings, identities, strict=True):
-        kind, indicator, user = sighting_key(finding)
+        # A sighting is stored under its item and its finding key (the item stands for the
+        # key's service id).
+        key = finding.key()
         item_id = items[identity.key].id
-        stored = known.get((item_id, kind, indicator, user))
+        stored = known.get((item_id, key.kind, key.indicator, key.user))
         new.append(stored is None)
         if stored is None:
             rollup.sightings[item_id] += 1
@@ -395,10 +399,10 @@ def _upsert_sightings(
             (
                 item_id,
                 host_id,
-                kind,
-                indicator,
+                key.kind,
+                key.indicator,
                 finding.indicator_kind,
-                user,
+                key.user,
                 finding.confidence.value,
                 finding.heuristic,
                 cursor.json(dict(finding.evidence)),
@@ -538,8 +542,8 @@ def _record_violations(
     for finding, identity in zip(findings, identities, strict=True):
         item = items[identity.key]
         if item.state == PROHIBITED:
-            key = (item.id, (finding.user or "")[:256])
-            seen[key] = max(seen.get(key, finding.last_seen), finding.last_seen)
+            violation = (item.id, finding.key().user)
+            seen[violation] = max(seen.get(violation, finding.last_seen), finding.last_seen)
     if not seen:
         return
     stamp = cursor.time(now)

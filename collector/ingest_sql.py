@@ -9,7 +9,7 @@ so these go to the cursor in the session's own transaction. Both backends speak 
 PostgreSQL as one array per column (``SELECT * FROM unnest(...)``), so that every statement
 text is constant there: psycopg converts it once and the server prepares it once, whatever
 the number of rows. ``?`` becomes ``%s`` for psycopg.
-Stored values match what the models' types write (``collector.models.UTCDateTime``: naive UTC
+Stored values match what the models' types write (``collector.store.base.UTCDateTime``: naive UTC
 text with microseconds on SQLite, ``timestamptz`` on PostgreSQL).
 """
 

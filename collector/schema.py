@@ -1,24 +1,43 @@
 """Every table of Shadowmap's database, for Alembic and the tests.
 
-Model modules register their tables on ``collector.models.Base`` when imported; a new model
-module is added to the imports below so that migrations and schema checks see it.
+Store modules register their tables on ``collector.store.base.Base`` when imported; a new store
+module is added to the imports below so that migrations and schema checks see its tables
+(tests/collector/test_schema.py fails when one is missing).
 """
 
 from __future__ import annotations
 
-import collector.agent_models
-import collector.api_models
-import collector.external_link_models
-import collector.models
-import collector.register_models
-from collector.models import Base
+from collector.store import (
+    agents,
+    audit,
+    base,
+    external_links,
+    hosts,
+    inventory,
+    register,
+    reports,
+    sync,
+    tokens,
+    triage,
+    users,
+    webhooks,
+)
+from collector.store.base import Base
 
 MODEL_MODULES = (
-    collector.models,
-    collector.register_models,
-    collector.agent_models,
-    collector.api_models,
-    collector.external_link_models,
+    base,
+    users,
+    hosts,
+    agents,
+    inventory,
+    triage,
+    register,
+    audit,
+    tokens,
+    sync,
+    webhooks,
+    reports,
+    external_links,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

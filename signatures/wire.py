@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from signatures.errors import WireFormatError
 
 SCHEMA_VERSION = 1
 MAX_REPORT_BYTES = 8 * 1024 * 1024
 MAX_FINDINGS = 20_000
+# The longest indicator and user name a finding carries: the report schema's maxLength, and the
+# width of the collector's sighting columns.
+MAX_INDICATOR_LENGTH = 1024
+MAX_USER_LENGTH = 256
 
 EvidenceValue = str | int | float | bool | None | list[str]
 
@@ -74,6 +78,21 @@ def parse_time(value: str, *, path: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
+class FindingKey(NamedTuple):
+    """What makes two findings the same sighting on one host.
+
+    The one definition both sides use: the agent keys its baseline (and its spool) by it, the
+    collector merges a report's findings and finds the stored sighting by it. Indicator and user
+    are cut to the wire format's limits, so a finding built without validation (an imported log)
+    keys the same as the sighting stored for it.
+    """
+
+    kind: str
+    service_id: str
+    indicator: str
+    user: str
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One piece of evidence that an AI service (or a likely-AI candidate) is in use."""
@@ -89,9 +108,14 @@ class Finding:
     heuristic: str | None = None
     evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
 
-    def key(self) -> tuple[str, str, str, str]:
-        """Return what makes two findings the same sighting on one host."""
-        return (self.kind.value, self.service_id or "", self.indicator, self.user or "")
+    def key(self) -> FindingKey:
+        """Return what makes two findings the same sighting on one host (see FindingKey)."""
+        return FindingKey(
+            self.kind.value,
+            self.service_id or "",
+            self.indicator[:MAX_INDICATOR_LENGTH],
+            (self.user or "")[:MAX_USER_LENGTH],
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from collector.store.agents import Agent
 from sqlalchemy.orm import Session
 
 from collector.store import agents
+from collector.store.agents import Agent
 from signatures import (
     AgentInfo,
     Confidence,

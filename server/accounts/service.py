@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from collector.store.base import utcnow
-from collector.store.users import User
 from sqlalchemy.orm import Session
 
 from collector.errors import Conflict
 from collector.store import users
+from collector.store.base import utcnow
+from collector.store.users import User
 from server.accounts.passwords import generate_password, hash_password, verify_password
 from server.accounts.roles import ROLES
 from server.audit.service import record_change

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector.store.agents import Agent
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import transaction
@@ -13,6 +12,7 @@ from collector.errors import ReportRejected
 from collector.ingest import IngestResult, ingest_report, parse_agent_report
 from collector.logimport import ImportStats, ProgressCallback, read_log
 from collector.store import agents
+from collector.store.agents import Agent
 from signatures import Catalogue, Matcher
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from collector.store.audit import AuditEvent
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from collector.store import audit
+from collector.store.audit import AuditEvent
 from server.register.schemas import LINE
 from server.web.api_auth import AUTH_RESPONSES, RegisterReader
 from server.web.deps import DbSession

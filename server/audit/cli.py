@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from collector.store.audit import verify_audit_chain
-
 from collector.db import transaction
+from collector.store.audit import verify_audit_chain
 from server.cli_support import Commands, sessions_for, settings_from
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from collector.store.base import utcnow
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from collector.store import audit as audit_store
+from collector.store.base import utcnow
 from server.audit.service import EXPORT_FORMATS, export_lines
 from server.web.deps import DbSession, State, Viewer
 from server.web.rendering import parse_day, render_page

@@ -8,10 +8,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from collector.store.audit import AuditEvent
 from sqlalchemy.orm import Session
 
 from collector.store import audit
+from collector.store.audit import AuditEvent
 
 AUDIT_COLUMNS = (
     "id",

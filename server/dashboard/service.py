@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from collector.store.base import utcnow
 from sqlalchemy.orm import Session
 
 from collector.store import hosts as hosts_store
 from collector.store import inventory, register
+from collector.store.base import utcnow
 from server.charts import Chart, bar_chart, stacked_bar
 from server.inventory import states as triage
 from server.register import states

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.store.audit import AuditEvent
-from collector.store.register import RegisterEntry
 from sqlalchemy.orm import Session
 
 from collector.store import audit as audit_store
+from collector.store.audit import AuditEvent
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.exports.service import (
     all_register_entries,
@@ -49,7 +49,7 @@ PACK_VERSION = 1
 MANIFEST = "manifest.json"
 README = "README.txt"
 AUDIT_TRAIL = "audit/audit-trail.jsonl"
-# The fields of an audit event its hash covers (collector.register_store.event_payload).
+# The fields of an audit event its hash covers (collector.store.audit.event_payload).
 _HASHED = ("at", "actor", "action", "object_type", "object_id", "before", "after")
 
 DECISION_COLUMNS = (

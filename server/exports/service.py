@@ -23,8 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from collector.store.inventory import InventoryRow
-from collector.store.register import RegisterEntry
 from cyclonedx.model import (
     DataClassification,
     DataFlow,
@@ -42,6 +40,8 @@ from cyclonedx.output.json import JsonV1Dot6
 from sqlalchemy.orm import Session
 
 from collector.store import inventory, register
+from collector.store.inventory import InventoryRow
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.register.schemas import entry_out
 from signatures import Catalogue, IndicatorKind

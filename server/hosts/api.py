@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from collector.store.hosts import Host
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
 from collector.store import hosts, inventory
+from collector.store.hosts import Host
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
 from server.web.deps import Admin, DbSession, RowId, State
 from server.web.rendering import check_csrf

@@ -22,12 +22,12 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from collector.store.register import RegisterEntry
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import transaction
 from collector.store import audit, external_links, register
+from collector.store.register import RegisterEntry
 from server import __version__
 from server.config import ServerSettings
 from server.errors import SettingsError

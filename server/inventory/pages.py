@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from collector.store.register import RegisterEntry
-from collector.store.users import User
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collector.store import audit, triage, users
 from collector.store import inventory as inventory_store
+from collector.store.register import RegisterEntry
+from collector.store.users import User
 from server.errors import GuardFailed
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from collector.store import inventory, register, triage, users
 from collector.store.base import utcnow
 from collector.store.inventory import InventoryItem
 from collector.store.register import RegisterEntry
 from collector.store.triage import TriageRecord
-from sqlalchemy.orm import Session
-
-from collector.store import inventory, register, triage, users
 from server.audit.service import record_change
 from server.errors import GuardFailed
 from server.inventory import states

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from collector.store.base import utcnow
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from collector.store import audit, register, triage
+from collector.store.base import utcnow
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import (

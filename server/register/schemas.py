@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, get_args
 
-from collector.store.register import RegisterEntry
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -16,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from collector.store.register import RegisterEntry
 from server.errors import GuardFailed
 
 RiskLevel = Literal["unrated", "low", "medium", "high", "critical"]

@@ -9,12 +9,12 @@ import calendar
 import datetime as dt
 from typing import Any
 
-from collector.store.base import utcnow
-from collector.store.register import RegisterEntry
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from collector.store import audit, register
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
 from server.audit.service import record_change
 from server.errors import GuardFailed, StaleVersion
 from server.register import states

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from collector.store.reports import ReportRun
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from collector.errors import NotFound
 from collector.store import reports
+from collector.store.reports import ReportRun
 from server.reports import runner
 from server.reports.render import MEDIA_TYPES
 from server.web.api_auth import AUTH_RESPONSES, ApiAdmin, ReportsReader

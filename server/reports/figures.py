@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from collector.store.hosts import Host
-from collector.store.reports import ItemUse
 from sqlalchemy.orm import Session
 
 from collector.store import hosts as hosts_store
 from collector.store import inventory, reports
+from collector.store.hosts import Host
+from collector.store.reports import ItemUse
 
 UNREVIEWED_STATE = "new"
 PROHIBITED_STATE = "prohibited"

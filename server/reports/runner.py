@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collector.store.reports import ReportRun
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import transaction
 from collector.store import reports
+from collector.store.reports import ReportRun
 from server.config import ServerSettings
 from server.errors import DeliveryFailed
 from server.reports import delivery, render

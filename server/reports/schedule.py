@@ -3,7 +3,7 @@ SQLAlchemyJobStore, so that a restart loses none, plus the webhook delivery poll
 
 Exactly once with several replicas: every replica runs this scheduler on the shared job
 store and may fire the same job, but a run first claims its (report, period) row
-(collector.api_store.claim_report_run), so only one replica renders and delivers a period.
+(collector.store.reports.claim_report_run), so only one replica renders and delivers a period.
 A run missed while every server was down fires once at the next start (coalesced).
 """
 

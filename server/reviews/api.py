@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from collector.store.base import utcnow
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from collector.store.base import utcnow
 from server.reviews.service import review_rows, supplier_summaries
 from server.web.api_auth import AUTH_RESPONSES, RegisterAndInventoryReader, RegisterReader
 from server.web.deps import DbSession

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collector.store.base import utcnow
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from collector.store.base import utcnow
 from server.reviews.service import review_rows, supplier_rows
 from server.web.deps import DbSession, State, Viewer
 from server.web.rendering import render_page

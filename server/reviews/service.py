@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from collector.store.register import RegisterEntry
 from sqlalchemy.orm import Session
 
 from collector.store import inventory, register, triage
+from collector.store.register import RegisterEntry
 from server.register import states
 
 DUE_SOON_DAYS = 30

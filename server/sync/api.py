@@ -8,10 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from collector.store.inventory import InventoryItem
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from collector.store.inventory import InventoryItem
 from server.register.schemas import RegisterEntryOut, entry_out
 from server.sync.service import INVENTORY_FEED, REGISTER_FEED, cursor_pattern, read_feed
 from server.web.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from collector.store.sync import SyncChange
 from sqlalchemy.orm import Session
 
 from collector.store import sync
+from collector.store.sync import SyncChange
 from server.errors import InvalidInput
 
 INVENTORY_FEED = "inventory.item"

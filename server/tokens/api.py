@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from collector.store.tokens import ApiToken
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from collector.store import tokens
+from collector.store.tokens import ApiToken
 from server.web.api_auth import AUTH_RESPONSES, ApiAdmin
 from server.web.deps import DbSession, RowId
 

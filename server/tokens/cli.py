@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from collector.store.tokens import SCOPES
-
 from collector.db import transaction
 from collector.store import tokens
+from collector.store.tokens import SCOPES
 from server.cli_support import Commands, parse_duration, sessions_for, settings_from
 
 

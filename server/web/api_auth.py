@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from collector.store.tokens import SCOPES
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import JSONResponse
@@ -17,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from collector.errors import AuthenticationFailed
 from collector.store import tokens as tokens_store
 from collector.store import users
+from collector.store.tokens import SCOPES
 from server.config import ServerSettings
 from server.errors import CsrfFailed, Forbidden, NotAuthenticated, RateLimited
 from server.web.deps import SESSION_COOKIE, DbSession

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from collector.store.agents import Agent
-from collector.store.users import User, WebSession
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.errors import AuthenticationFailed
 from collector.store import agents, users
+from collector.store.agents import Agent
+from collector.store.users import User, WebSession
 from server.accounts.roles import role_allows
 from server.errors import Forbidden, NotAuthenticated
 from server.state import AppState

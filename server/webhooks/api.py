@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from collector.store import webhooks
+from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from server.signing import key_hex
 from server.web.api_auth import AUTH_RESPONSES, WebhooksAdmin
 from server.web.deps import DbSession, RowId, State

@@ -17,13 +17,13 @@ import logging
 from typing import Any
 
 import httpx
-from collector.store.base import utcnow
-from collector.store.register import RegisterEntry
-from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import transaction
 from collector.store import webhooks
+from collector.store.base import utcnow
+from collector.store.register import RegisterEntry
+from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
 from server.config import ServerSettings
 from server.register.schemas import entry_out
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign

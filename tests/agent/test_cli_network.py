@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from collector.store.hosts import Host
-from collector.store.inventory import list_inventory
 from sqlalchemy import select
 
 from agent.network.pcapfile import write_pcap
 from agent.network.synth import client_hello, dns_query, ethernet, tcp, tls_record, udp
 from collector.db import make_engine, make_sessionmaker, transaction
+from collector.store.hosts import Host
+from collector.store.inventory import list_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from collector.store.agents import enroll_agent
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
+from collector.store.agents import enroll_agent
 from server.register import service
 from server.register.schemas import EntryInput
 from signatures import FindingKind, load_catalogue

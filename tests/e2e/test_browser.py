@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from collector.store.agents import enroll_agent
 
 from collector.db import make_engine, make_sessionmaker, transaction
 from collector.ingest import ingest_report
+from collector.store.agents import enroll_agent
 from signatures import FindingKind, load_catalogue
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
 from tests.factories import finding, report

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from collector.store.agents import Report
-from collector.store.inventory import InventoryItem, Sighting
 from sqlalchemy import func, select
 
 from collector.db import make_engine
+from collector.store.agents import Report
+from collector.store.inventory import InventoryItem, Sighting
 from signatures import Finding, FindingKind, load_catalogue
 from tests.e2e.conftest import LiveServer, run_cli, start_server
 from tests.factories import finding, report

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from collector.store.external_links import ExternalLink
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.store import external_links
+from collector.store.external_links import ExternalLink
 
 
 def test_upsert_records_then_replaces_a_link(db: Session) -> None:

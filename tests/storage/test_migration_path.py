@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from collector.db import alembic_config, current_revision, make_engine
+from collector.db import OLD_REVISION_IDS, alembic_config, current_revision, make_engine, upgrade
+from collector.schema import Base
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+INITIAL = "0001_initial_schema"
+ROLL_UPS = "0003_inventory_rollups"
 
 _hosts = sa.table(
     "hosts",
@@ -147,9 +152,9 @@ def _revisions(engine: Engine) -> list[str]:
 def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engine) -> None:
     config = alembic_config(empty_engine)
     revisions = _revisions(empty_engine)
-    assert revisions[0] == "0001" and "0002" in revisions
+    assert revisions[0] == INITIAL and ROLL_UPS in revisions
 
-    command.upgrade(config, "0001")
+    command.upgrade(config, INITIAL)
     _seed_at_0001(empty_engine)
     for revision in revisions[1:]:
         command.upgrade(config, revision)
@@ -190,12 +195,12 @@ def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engi
     assert current_revision(empty_engine) == revisions[-1]
 
 
-def test_downgrade_from_0002_keeps_the_sightings(empty_engine: Engine) -> None:
+def test_downgrade_of_the_roll_ups_keeps_the_sightings(empty_engine: Engine) -> None:
     config = alembic_config(empty_engine)
-    command.upgrade(config, "0001")
+    command.upgrade(config, INITIAL)
     _seed_at_0001(empty_engine)
-    command.upgrade(config, "0002")
-    command.downgrade(config, "0001")
+    command.upgrade(config, ROLL_UPS)
+    command.downgrade(config, INITIAL)
     with empty_engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM sightings")).scalar() == 4
         columns = {column["name"] for column in sa.inspect(connection).get_columns("hosts")}
@@ -206,9 +211,9 @@ def test_0006_puts_existing_register_entries_into_the_feed_after_every_change(
     empty_engine: Engine,
 ) -> None:
     config = alembic_config(empty_engine)
-    command.upgrade(config, "0001")
+    command.upgrade(config, INITIAL)
     _seed_at_0001(empty_engine)
-    command.upgrade(config, "0005")
+    command.upgrade(config, "0005_api_integrations")
     at = _stamp(empty_engine, T0)
     entry = {
         "register_id": "AIR-2026-0001", "version": 1, "status": "under_review", "title": "T",
@@ -233,7 +238,7 @@ def test_0006_puts_existing_register_entries_into_the_feed_after_every_change(
         before = connection.execute(
             sa.text("SELECT value FROM sync_counters WHERE name = 'changes'")
         ).scalar_one()
-    command.upgrade(config, "0006")
+    command.upgrade(config, "0006_register_sync")
     with empty_engine.begin() as connection:
         seq = connection.execute(
             sa.text("SELECT change_seq FROM sync_changes WHERE entity = 'register.entry'")
@@ -251,7 +256,7 @@ def test_0006_puts_existing_register_entries_into_the_feed_after_every_change(
             ).scalar_one()
             == counter + 1
         )
-    command.downgrade(config, "0005")
+    command.downgrade(config, "0005_api_integrations")
     with empty_engine.begin() as connection:
         connection.execute(sa.text("UPDATE register_entries SET title = 'V'"))
         assert (
@@ -260,3 +265,43 @@ def test_0006_puts_existing_register_entries_into_the_feed_after_every_change(
             ).scalar_one()
             == 0
         )
+
+
+def _stamp_as_an_old_release(engine: Engine, old_revision: str) -> None:
+    """Write the revision id a release before the renumbering stamped (what it left behind)."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE alembic_version SET version_num = :old"), {"old": old_revision}
+        )
+
+
+@pytest.mark.parametrize(
+    "old_revision",
+    [
+        "0007",  # the old head
+        "0002",  # the old roll-ups, between old 0004 and old 0003: a prefix of the new 0002
+        "0004",  # the old register migration, now 0002
+    ],
+)
+def test_a_database_stamped_by_an_old_release_upgrades_to_the_new_head(
+    empty_engine: Engine, old_revision: str
+) -> None:
+    config = alembic_config(empty_engine)
+    command.upgrade(config, INITIAL)
+    _seed_at_0001(empty_engine)
+    command.upgrade(config, OLD_REVISION_IDS[old_revision])
+    _stamp_as_an_old_release(empty_engine, old_revision)
+    assert current_revision(empty_engine) == old_revision
+
+    upgrade(empty_engine)
+
+    assert current_revision(empty_engine) == _revisions(empty_engine)[-1]
+    with empty_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        assert compare_metadata(context, Base.metadata) == []
+        item = connection.execute(
+            sa.text("SELECT host_count, user_count, sighting_count FROM inventory_items")
+        ).one()
+    assert tuple(item) == (2, 2, 4)
+    upgrade(empty_engine)  # a second start finds nothing to rewrite or run
+    assert current_revision(empty_engine) == _revisions(empty_engine)[-1]

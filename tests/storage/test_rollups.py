@@ -5,18 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from collector.store.agents import Agent, Report
-from collector.store.base import utcnow
-from collector.store.hosts import Host, ItemHost
-from collector.store.inventory import PROHIBITED, InventoryItem, Sighting, Violation
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from collector import retention
 from collector.errors import NotFound, ReportRejected
 from collector.ingest import ingest_report
-from collector.store import hosts as hosts_store
-from collector.store import inventory
+from collector.store import hosts, inventory
+from collector.store.agents import Agent, Report
+from collector.store.base import utcnow
+from collector.store.hosts import Host, ItemHost
+from collector.store.inventory import PROHIBITED, InventoryItem, Sighting, Violation
 from signatures import Finding, FindingKind, ReportKind, load_catalogue
 from signatures import Report as WireReport
 from tests.factories import T0, enrolled_agent, finding, report
@@ -65,8 +64,8 @@ def test_roll_ups_match_a_full_count_and_carry_kinds_browsers_and_departments(
     db: Session,
 ) -> None:
     agents = [enrolled_agent(db, agent_uid=f"agent-{n:04d}")[0] for n in range(3)]
-    hosts_store.update_host(db, host_id=agents[0].host_id, department="Finance")
-    hosts_store.update_host(db, host_id=agents[1].host_id, department="Legal")
+    hosts.update_host(db, host_id=agents[0].host_id, department="Finance")
+    hosts.update_host(db, host_id=agents[1].host_id, department="Legal")
     for number, agent in enumerate(agents):
         _send(
             db,
@@ -220,9 +219,9 @@ def test_prune_removes_old_sightings_and_reports_but_keeps_roll_ups(db: Session)
 def test_host_detail_and_department(db: Session) -> None:
     agent, _ = enrolled_agent(db)
     _send(db, agent, [finding(), finding("anthropic-claude", indicator="Claude")])
-    host = hosts_store.update_host(db, host_id=agent.host_id, department="  R&D ")
+    host = hosts.update_host(db, host_id=agent.host_id, department="  R&D ")
     assert host.department == "R&D"
-    row = hosts_store.get_host_row(db, host_id=agent.host_id, stale_after=dt.timedelta(hours=1))
+    row = hosts.get_host_row(db, host_id=agent.host_id, stale_after=dt.timedelta(hours=1))
     assert row.item_count == 2 and not row.stale
     found = inventory.list_host_sightings(db, host_id=agent.host_id)
     assert sorted(item.key for _sighting, item in found) == [
@@ -230,7 +229,7 @@ def test_host_detail_and_department(db: Session) -> None:
         "svc:openai-chatgpt",
     ]
     with pytest.raises(NotFound):
-        hosts_store.get_host_row(db, host_id=987654, stale_after=dt.timedelta(hours=1))
+        hosts.get_host_row(db, host_id=987654, stale_after=dt.timedelta(hours=1))
 
 
 def test_unchanged_state_refreshes_last_seen_at_most_hourly(db: Session) -> None:
@@ -256,7 +255,7 @@ def test_unchanged_sightings_still_roll_up_a_new_department_and_browser(db: Sess
         "indicator_kind": "browser_extension",
     }
     _send(db, agent, [finding(), finding(**extension, evidence={"browser": "chrome"})])
-    hosts_store.update_host(db, host_id=agent.host_id, department="Finance")
+    hosts.update_host(db, host_id=agent.host_id, department="Finance")
     # The same sightings again, within the refresh interval: nothing about them is rewritten.
     _send(db, agent, [finding(), finding(**extension, evidence={"browser": "edge"})])
 

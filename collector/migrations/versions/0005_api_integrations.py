@@ -1,7 +1,7 @@
 """api tokens, sync feed, webhooks, report runs
 
-Revision ID: 0005
-Revises: 0003
+Revision ID: 0005_api_integrations
+Revises: 0004_agent_machines
 Create Date: 2026-11-27
 
 Also installs the triggers that feed sync_changes (the incremental-sync change feed):
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0005"
-down_revision = "0003"
+revision = "0005_api_integrations"
+down_revision = "0004_agent_machines"
 branch_labels = None
 depends_on = None
 
@@ -48,7 +48,7 @@ $$ LANGUAGE plpgsql
 _SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"
 
 
-def _tracking_ddl(dialect: str, table: str, entity: str) -> list[str]:
+def tracking_ddl(dialect: str, table: str, entity: str) -> list[str]:
     if dialect == "postgresql":
         return [
             _PG_FUNCTION,
@@ -79,7 +79,7 @@ def _tracking_ddl(dialect: str, table: str, entity: str) -> list[str]:
     return statements
 
 
-def _untracking_ddl(dialect: str, table: str) -> list[str]:
+def untracking_ddl(dialect: str, table: str) -> list[str]:
     if dialect == "postgresql":
         return [f"DROP TRIGGER IF EXISTS trg_{table}_change ON {table}"]
     return [
@@ -236,13 +236,13 @@ def upgrade() -> None:
         "SELECT 'changes', COALESCE(MAX(id), 0) FROM inventory_items"
     )
     for table, entity in TRACKED:
-        for statement in _tracking_ddl(op.get_bind().dialect.name, table, entity):
+        for statement in tracking_ddl(op.get_bind().dialect.name, table, entity):
             op.execute(statement)
 
 
 def downgrade() -> None:
     for table, _entity in TRACKED:
-        for statement in _untracking_ddl(op.get_bind().dialect.name, table):
+        for statement in untracking_ddl(op.get_bind().dialect.name, table):
             op.execute(statement)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS shadowmap_track_change()")

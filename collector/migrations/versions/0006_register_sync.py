@@ -1,7 +1,7 @@
 """register entries join the sync change feed
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0006_register_sync
+Revises: 0005_api_integrations
 Create Date: 2026-11-28
 
 Installs the change-tracking triggers of migration 0005 on register_entries (entity
@@ -16,8 +16,8 @@ import importlib
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0006_register_sync"
+down_revision = "0005_api_integrations"
 branch_labels = None
 depends_on = None
 
@@ -43,11 +43,11 @@ def upgrade() -> None:
         "UPDATE sync_counters SET value = value + "  # noqa: S608
         f"(SELECT COALESCE(MAX(id), 0) FROM {TABLE}) WHERE name = 'changes'"
     )
-    for statement in _tracking._tracking_ddl(op.get_bind().dialect.name, TABLE, ENTITY):
+    for statement in _tracking.tracking_ddl(op.get_bind().dialect.name, TABLE, ENTITY):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in _tracking._untracking_ddl(op.get_bind().dialect.name, TABLE):
+    for statement in _tracking.untracking_ddl(op.get_bind().dialect.name, TABLE):
         op.execute(statement)
     op.execute(f"DELETE FROM sync_changes WHERE entity = '{ENTITY}'")  # noqa: S608

@@ -1,7 +1,7 @@
 """external links: the ids other systems (CISO Assistant) gave to what Shadowmap pushed
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0007_external_links
+Revises: 0006_register_sync
 Create Date: 2026-11-28
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0007_external_links"
+down_revision = "0006_register_sync"
 branch_labels = None
 depends_on = None
 

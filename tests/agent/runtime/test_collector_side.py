@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from collector.store.base import utcnow
-from collector.store.hosts import Host
-from collector.store.inventory import Sighting
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import CLOCK_AHEAD_TOLERANCE, ingest_report
 from collector.store import hosts
+from collector.store.base import utcnow
+from collector.store.hosts import Host
+from collector.store.inventory import Sighting
 from signatures import ReportKind, load_catalogue
 from tests.factories import enrolled_agent, finding, report
 

@@ -4,13 +4,13 @@ every username the page refuses, and audits the account it creates."""
 from __future__ import annotations
 
 import pytest
-from collector.store.audit import AuditEvent
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from collector.db import transaction
 from collector.store import users
+from collector.store.audit import AuditEvent
 from server.cli import main
 from server.config import ServerSettings
 from tests.server.conftest import sign_in

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from collector.store.audit import AuditEvent
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.errors import Conflict
 from collector.store import audit, users
+from collector.store.audit import AuditEvent
 from server.accounts import service
 from server.errors import GuardFailed
 

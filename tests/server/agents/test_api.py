@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from collector.store.agents import Report
-from collector.store.inventory import InventoryItem, Sighting
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from collector.store.agents import Report
+from collector.store.inventory import InventoryItem, Sighting
 from tests.factories import finding, report
 from tests.server.conftest import enroll, sign_in
 

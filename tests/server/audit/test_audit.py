@@ -6,6 +6,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.orm import Session
+
+from collector.db import make_sessionmaker, transaction
 from collector.store.audit import (
     GENESIS_HASH,
     AuditEvent,
@@ -14,10 +18,6 @@ from collector.store.audit import (
     event_hash,
     verify_audit_chain,
 )
-from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.orm import Session
-
-from collector.db import make_sessionmaker, transaction
 from tests.e2e.conftest import run_cli
 
 

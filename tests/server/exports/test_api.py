@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import json
 
-from collector.store.inventory import InventoryItem
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from fastapi import FastAPI
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from collector.db import transaction
+from collector.store.inventory import InventoryItem
 from server.exports.service import REGISTER_CSV_COLUMNS
 from server.register import service
 from server.register.schemas import EntryInput, RegisterEntryOut

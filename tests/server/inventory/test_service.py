@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from collector.store.audit import AuditEvent
-from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
 from collector.store import triage, users
+from collector.store.audit import AuditEvent
+from collector.store.inventory import InventoryItem
 from server.errors import GuardFailed, InvalidTransition
 from server.inventory import service
 from server.register import service as register_service

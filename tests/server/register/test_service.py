@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from collector.store.audit import AuditEvent
-from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
 from collector.store import register, users
+from collector.store.audit import AuditEvent
+from collector.store.inventory import InventoryItem
 from server.errors import GuardFailed, InvalidTransition, StaleVersion
 from server.register import service
 from server.register.schemas import EntryInput

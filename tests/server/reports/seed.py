@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from collector.store.hosts import Host
-from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem
 from signatures import Catalogue, Confidence, Finding, FindingKind
 from tests.factories import enrolled_agent, report
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from collector.store.inventory import InventoryItem
-from collector.store.reports import ReportRun
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store.inventory import InventoryItem
+from collector.store.reports import ReportRun
 from server.cli import main
 from server.config import ServerSettings
 from server.reports import render

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from collector.store.reports import ReportRun
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store.reports import ReportRun
 from server.app import create_app
 from server.config import ServerSettings
 from server.reports.schedule import start_scheduler

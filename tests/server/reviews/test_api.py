@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from collector.store.base import utcnow
-from collector.store.inventory import InventoryItem
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from collector.db import transaction
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
 from server.register import service
 from server.register.schemas import EntryInput
 from tests.server.conftest import bearer, make_token

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from collector.store.hosts import Host
-from collector.store.inventory import InventoryItem
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
 from collector.store import hosts
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem
 from server.inventory import service as triage
 from server.register import service
 from server.register.schemas import EntryInput

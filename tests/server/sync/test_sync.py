@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from collector.store.base import utcnow
-from collector.store.inventory import InventoryItem
-from collector.store.register import RegisterEntry
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select, text
@@ -26,6 +23,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
+from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
+from collector.store.register import RegisterEntry
 from server.app import create_app
 from server.config import ServerSettings
 from server.errors import InvalidInput

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from collector.store.audit import list_audit_events
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from collector.db import make_engine, transaction, upgrade
+from collector.store.audit import list_audit_events
 from server.app import create_app
 from server.config import ServerSettings
 from server.web.api_auth import TokenBucket

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from collector.store.hosts import Host
 from fastapi.testclient import TestClient
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.ingest import ingest_report
 from collector.store import users
+from collector.store.hosts import Host
 from server.accounts.passwords import hash_password
 from server.app import create_app
 from server.config import ServerSettings

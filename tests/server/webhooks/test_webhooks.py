@@ -11,12 +11,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, get_args
 
 import pytest
-from collector.store.inventory import InventoryItem
-from collector.store.webhooks import WebhookDelivery
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from collector.db import transaction
+from collector.store.inventory import InventoryItem
+from collector.store.webhooks import WebhookDelivery
 from server.errors import InvalidSignature
 from server.register import service
 from server.signing import key_from_hex, sign, verify_signature

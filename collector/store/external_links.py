@@ -1,14 +1,41 @@
-"""Queries of the external links. Keyword-only; the caller owns the transaction."""
+"""The ids other systems gave to what Shadowmap pushed to them (one row per remote object), with
+a hash of what was last sent so that an unchanged object is not sent again. Keyword-only; the
+caller owns the transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from collector.external_link_models import LINK_STATES, ExternalLink
-from collector.models import utcnow
+from collector.store.base import Base, UTCDateTime, utcnow
+
+#: ``state`` of a link: still fed by Shadowmap, or left behind (its entry left the pushed
+#: statuses or the control it came from was removed) and marked so on the remote side.
+LINK_STATES = ("active", "withdrawn")
+
+
+class ExternalLink(Base):
+    """One object in an external system (e.g. a CISO Assistant asset) made from a local record."""
+
+    __tablename__ = "external_links"
+    __table_args__ = (UniqueConstraint("system", "object_type", "local_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str] = mapped_column(String(32))
+    # e.g. "AIR-2026-0001" or "AIR-2026-0001/control/2": stable for the life of the record.
+    local_id: Mapped[str] = mapped_column(String(64))
+    # The register entry it belongs to, for listing everything pushed for one entry.
+    register_id: Mapped[str] = mapped_column(String(16), index=True)
+    remote_id: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the canonical JSON last sent; equal means nothing to send.
+    remote_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def list_external_links(

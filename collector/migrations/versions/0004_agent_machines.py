@@ -1,7 +1,7 @@
 """agent runtime: the machine each agent id is bound to (cloned-VM detection)
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_agent_machines
+Revises: 0003_inventory_rollups
 Create Date: 2026-11-27
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004_agent_machines"
+down_revision = "0003_inventory_rollups"
 branch_labels = None
 depends_on = None
 

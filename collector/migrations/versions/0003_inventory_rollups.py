@@ -3,8 +3,8 @@
 Adds the per-item roll-up columns and tables that ingest maintains incrementally, and fills
 them from the sightings already stored, so an upgraded inventory shows the same figures.
 
-Revision ID: 0002
-Revises: 0004
+Revision ID: 0003_inventory_rollups
+Revises: 0002_register_triage_audit
 Create Date: 2026-11-27
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0004"
+revision = "0003_inventory_rollups"
+down_revision = "0002_register_triage_audit"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """register, triage, suppression rules and the audit trail
 
-Revision ID: 0004
-Revises: 0001
+Revision ID: 0002_register_triage_audit
+Revises: 0001_initial_schema
 Create Date: 2026-11-27
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0004"
-down_revision = "0001"
+revision = "0002_register_triage_audit"
+down_revision = "0001_initial_schema"
 branch_labels = None
 depends_on = None
 

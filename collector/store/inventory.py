@@ -1,0 +1,346 @@
+"""The draft inventory: items (one per service or unknown candidate), their sightings, the
+roll-ups ingest keeps on them (facets, daily trend) and violations of prohibited items; and the
+queries that read them. Keyword-only; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from collector.errors import NotFound
+from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.hosts import Host
+
+# The triage state that turns every new sighting of an item into a violation.
+PROHIBITED = "prohibited"
+
+
+class InventoryItem(Base):
+    """One AI service (or one unknown candidate) in the draft inventory."""
+
+    __tablename__ = "inventory_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    service_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    vendor: Mapped[str] = mapped_column(String(255), default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(32), default="new", index=True)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Roll-ups maintained incrementally at ingest (collector.ingest), never counted on a page view.
+    host_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    user_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sighting_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    violation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_violation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Sighting(Base):
+    """A service seen on one host, by one user, through one channel and indicator."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (
+        UniqueConstraint(
+            "item_id", "host_id", "kind", "indicator", "user_name", name="uq_sightings_identity"
+        ),
+        Index("ix_sightings_host_item", "host_id", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("inventory_items.id", ondelete="CASCADE"))
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    indicator: Mapped[str] = mapped_column(String(1024))
+    indicator_kind: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(256), default="")
+    confidence: Mapped[str] = mapped_column(String(8))
+    heuristic: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ItemFacet(Base):
+    """One distinct value an item was seen with: an evidence kind, browser, department or user."""
+
+    __tablename__ = "item_facets"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    facet: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256), primary_key=True)
+
+
+# Daily counters are split over this many rows per item and day (by host id), so that the
+# first reports of a new day from many hosts do not queue on one row lock.
+DAILY_SHARDS = 16
+
+
+class ItemDaily(Base):
+    """How many distinct hosts showed an item on one (UTC) day (summed over shards): the trend."""
+
+    __tablename__ = "item_daily"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    host_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Violation(Base):
+    """A prohibited item seen on a host by a user after it was prohibited."""
+
+    __tablename__ = "violations"
+    __table_args__ = (
+        UniqueConstraint("item_id", "host_id", "user_name", name="uq_violations_identity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("inventory_items.id", ondelete="CASCADE"))
+    host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
+    user_name: Mapped[str] = mapped_column(String(256), default="")
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryRow:
+    """An inventory item with its roll-up figures (kept on the item, see collector.ingest)."""
+
+    item: InventoryItem
+    host_count: int
+    user_count: int
+    sighting_count: int
+    evidence_kinds: tuple[str, ...]
+    browsers: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    violation_count: int = 0
+
+
+def list_inventory(
+    session: Session, *, state: str | None = None, limit: int = 500, offset: int = 0
+) -> list[InventoryRow]:
+    """Return draft inventory items with host, user and evidence roll-ups, newest first."""
+    query = (
+        select(InventoryItem)
+        .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
+        .limit(limit)
+        .offset(offset)
+        # Roll-ups are updated by Core statements at ingest: never serve stale copies.
+        .execution_options(populate_existing=True)
+    )
+    if state is not None:
+        query = query.where(InventoryItem.state == state)
+    items = session.scalars(query).all()
+    facets = _facets(session, [item.id for item in items])
+    return [_inventory_row(item, facets.get(item.id, {})) for item in items]
+
+
+def get_inventory_row(session: Session, *, item_id: int) -> InventoryRow:
+    """Return one item with its roll-ups; raises NotFound."""
+    item = get_inventory_item(session, item_id=item_id)
+    return _inventory_row(item, _facets(session, [item.id]).get(item.id, {}))
+
+
+def _inventory_row(item: InventoryItem, facets: dict[str, list[str]]) -> InventoryRow:
+    return InventoryRow(
+        item=item,
+        host_count=item.host_count,
+        user_count=item.user_count,
+        sighting_count=item.sighting_count,
+        evidence_kinds=tuple(facets.get("kind", ())),
+        browsers=tuple(facets.get("browser", ())),
+        departments=tuple(facets.get("department", ())),
+        violation_count=item.violation_count,
+    )
+
+
+def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """Return the evidence kinds, browsers and departments of some items, sorted."""
+    if not item_ids:
+        return {}
+    found: dict[int, dict[str, list[str]]] = {}
+    query = (
+        select(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
+        .where(ItemFacet.item_id.in_(item_ids), ItemFacet.facet != "user")
+        .order_by(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
+    )
+    for item_id, facet, value in session.execute(query):
+        found.setdefault(item_id, {}).setdefault(facet, []).append(value)
+    return found
+
+
+def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
+    item = session.get(InventoryItem, item_id, populate_existing=True)
+    if item is None:
+        raise NotFound("inventory item", item_id)
+    return item
+
+
+def list_item_trend(
+    session: Session, *, item_id: int, days: int = 90, today: dt.date | None = None
+) -> list[tuple[dt.date, int]]:
+    """Return (day, distinct hosts) for the last ``days`` days, zero-filled, oldest first."""
+    today = today or utcnow().date()
+    since = today - dt.timedelta(days=days - 1)
+    rows = session.execute(
+        select(ItemDaily.day, func.sum(ItemDaily.host_count))
+        .where(ItemDaily.item_id == item_id, ItemDaily.day >= since)
+        .group_by(ItemDaily.day)
+    )
+    counts: dict[dt.date, int] = {}
+    for day, count in rows:
+        counts[day] = int(count)
+    return [(day, counts.get(day, 0)) for day in _days(since, today)]
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def list_violations(
+    session: Session, *, item_id: int | None = None, limit: int = 1000
+) -> list[tuple[Violation, Host]]:
+    """Return violations (a prohibited item seen again), newest first."""
+    query = (
+        select(Violation, Host)
+        .join(Host, Host.id == Violation.host_id)
+        .order_by(Violation.last_seen_at.desc(), Violation.id)
+        .limit(limit)
+    )
+    if item_id is not None:
+        query = query.where(Violation.item_id == item_id)
+    return [(violation, host) for violation, host in session.execute(query).all()]
+
+
+def list_sightings(
+    session: Session,
+    *,
+    item_id: int | None = None,
+    host_id: int | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> list[tuple[Sighting, Host]]:
+    """Return sightings (with their host) of one item or one host, newest first."""
+    conditions = []
+    if item_id is not None:
+        conditions.append(Sighting.item_id == item_id)
+    if host_id is not None:
+        conditions.append(Sighting.host_id == host_id)
+    query = (
+        select(Sighting, Host)
+        .join(Host, Host.id == Sighting.host_id)
+        .where(and_(*conditions))
+        .order_by(Sighting.last_seen_at.desc(), Sighting.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(sighting, host) for sighting, host in session.execute(query).all()]
+
+
+def list_host_sightings(
+    session: Session, *, host_id: int, limit: int = 1000
+) -> list[tuple[Sighting, InventoryItem]]:
+    """Return what was found on one host (each sighting with its item), newest first."""
+    query = (
+        select(Sighting, InventoryItem)
+        .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+        .where(Sighting.host_id == host_id)
+        .order_by(Sighting.last_seen_at.desc(), Sighting.id)
+        .limit(limit)
+    )
+    return [(sighting, item) for sighting, item in session.execute(query).all()]
+
+
+def count_items_by_vendor(session: Session) -> dict[str, int]:
+    """Return how many inventory items each (non-empty) vendor name has."""
+    rows = session.execute(
+        select(InventoryItem.vendor, func.count(InventoryItem.id))
+        .where(InventoryItem.vendor != "")
+        .group_by(InventoryItem.vendor)
+    ).all()
+    return {str(vendor): int(items) for vendor, items in rows}
+
+
+def count_items_by_state(session: Session) -> dict[str, int]:
+    """Return how many inventory items each triage state has."""
+    rows = session.execute(
+        select(InventoryItem.state, func.count(InventoryItem.id)).group_by(InventoryItem.state)
+    ).all()
+    return {str(state): int(count) for state, count in rows}
+
+
+def list_categories(session: Session) -> list[str]:
+    query = select(InventoryItem.category).where(InventoryItem.category != "").distinct()
+    return sorted(session.scalars(query).all())
+
+
+def evidence_kinds(session: Session, *, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Return, per item, the evidence kinds of its stored sightings, sorted."""
+    if not item_ids:
+        return {}
+    found: dict[int, set[str]] = {}
+    for item_id, kind in session.execute(
+        select(Sighting.item_id, Sighting.kind).where(Sighting.item_id.in_(item_ids)).distinct()
+    ):
+        found.setdefault(item_id, set()).add(kind)
+    return {item_id: tuple(sorted(kinds)) for item_id, kinds in found.items()}
+
+
+def items_first_seen_since(session: Session, *, since: dt.datetime) -> list[dt.datetime]:
+    query = select(InventoryItem.first_seen_at).where(InventoryItem.first_seen_at >= since)
+    return list(session.scalars(query).all())
+
+
+def host_first_seen_for_item(session: Session, *, item_id: int) -> dict[int, dt.datetime]:
+    """Return, per host, when the item was first seen there."""
+    query = (
+        select(Sighting.host_id, func.min(Sighting.first_seen_at))
+        .where(Sighting.item_id == item_id)
+        .group_by(Sighting.host_id)
+    )
+    return dict(session.execute(query).all())
+
+
+def kind_first_seen_for_item(session: Session, *, item_id: int) -> dict[str, dt.datetime]:
+    """Return, per evidence kind, when it was first seen for the item."""
+    query = (
+        select(Sighting.kind, func.min(Sighting.first_seen_at))
+        .where(Sighting.item_id == item_id)
+        .group_by(Sighting.kind)
+    )
+    return dict(session.execute(query).all())
+
+
+def department_first_seen_for_item(session: Session, *, item_id: int) -> dict[str, dt.datetime]:
+    """Return, per department of the hosts showing the item, when it was first seen there."""
+    query = (
+        select(Host.department, func.min(Sighting.first_seen_at))
+        .join(Host, Host.id == Sighting.host_id)
+        .where(Sighting.item_id == item_id, Host.department != "")
+        .group_by(Host.department)
+    )
+    return dict(session.execute(query).all())

@@ -1,0 +1,198 @@
+"""Triage of the draft inventory: the queue, each item's triage record and comments, and the
+suppression rules false positives become. Keyword-only; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, String, Text, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from collector.errors import Conflict
+from collector.store.base import Base, UTCDateTime, utcnow
+from collector.store.inventory import InventoryItem, Sighting, evidence_kinds
+from collector.store.users import User
+
+
+class TriageRecord(Base):
+    """What triage decided about one draft inventory item (its state lives on the item)."""
+
+    __tablename__ = "triage_records"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text, default="")
+    register_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("register_entries.id", ondelete="SET NULL"), index=True
+    )
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TriageComment(Base):
+    """A reviewer's note on a draft inventory item."""
+
+    __tablename__ = "triage_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("inventory_items.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SuppressionRule(Base):
+    """A draft item marked false positive: its dedup key is dropped or hidden from then on."""
+
+    __tablename__ = "suppression_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(300), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def get_triage_record(session: Session, *, item_id: int) -> TriageRecord:
+    """Return the triage record of an item, creating an empty one on first use."""
+    record = session.get(TriageRecord, item_id)
+    if record is None:
+        record = TriageRecord(item_id=item_id, reason="")
+        session.add(record)
+        session.flush()
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRow:
+    item: InventoryItem
+    host_count: int
+    user_count: int
+    evidence_kinds: tuple[str, ...]
+    assignee: str | None
+
+
+def list_triage_queue(
+    session: Session,
+    *,
+    states: Sequence[str] | None = None,
+    category: str | None = None,
+    evidence_kind: str | None = None,
+    min_hosts: int | None = None,
+    first_seen_after: dt.datetime | None = None,
+    search: str | None = None,
+    assignee_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[TriageRow]:
+    """Return draft items with roll-ups, filtered; oldest untriaged first within a state."""
+    host_count = func.count(func.distinct(Sighting.host_id))
+    query = (
+        select(
+            InventoryItem,
+            host_count,
+            func.count(func.distinct(Sighting.user_name)),
+            User.username,
+        )
+        .join(Sighting, Sighting.item_id == InventoryItem.id, isouter=True)
+        .join(TriageRecord, TriageRecord.item_id == InventoryItem.id, isouter=True)
+        .join(User, User.id == TriageRecord.assignee_id, isouter=True)
+        .group_by(InventoryItem.id, User.username)
+        .order_by(InventoryItem.first_seen_at, InventoryItem.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if states:
+        query = query.where(InventoryItem.state.in_(list(states)))
+    if category:
+        query = query.where(InventoryItem.category == category)
+    if evidence_kind:
+        having_kind = select(Sighting.item_id).where(Sighting.kind == evidence_kind)
+        query = query.where(InventoryItem.id.in_(having_kind))
+    if min_hosts:
+        query = query.having(host_count >= min_hosts)
+    if first_seen_after:
+        query = query.where(InventoryItem.first_seen_at >= first_seen_after)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(InventoryItem.name).like(pattern),
+                func.lower(InventoryItem.vendor).like(pattern),
+                func.lower(InventoryItem.key).like(pattern),
+            )
+        )
+    if assignee_id is not None:
+        query = query.where(TriageRecord.assignee_id == assignee_id)
+    rows = session.execute(query).all()
+    kinds = evidence_kinds(session, item_ids=[row[0].id for row in rows])
+    return [
+        TriageRow(
+            item=item,
+            host_count=hosts,
+            user_count=users,
+            evidence_kinds=kinds.get(item.id, ()),
+            assignee=assignee,
+        )
+        for item, hosts, users, assignee in rows
+    ]
+
+
+def create_comment(session: Session, *, item_id: int, author: str, body: str) -> TriageComment:
+    comment = TriageComment(item_id=item_id, author=author, body=body)
+    session.add(comment)
+    session.flush()
+    return comment
+
+
+def list_comments(session: Session, *, item_id: int) -> Sequence[TriageComment]:
+    query = select(TriageComment).where(TriageComment.item_id == item_id)
+    return session.scalars(query.order_by(TriageComment.id)).all()
+
+
+def list_items_of_entry(session: Session, *, entry_id: int) -> Sequence[InventoryItem]:
+    query = (
+        select(InventoryItem)
+        .join(TriageRecord, TriageRecord.item_id == InventoryItem.id)
+        .where(TriageRecord.register_entry_id == entry_id)
+        .order_by(InventoryItem.name)
+    )
+    return session.scalars(query).all()
+
+
+# Suppression rules ---------------------------------------------------------------------------
+
+
+def create_suppression_rule(
+    session: Session, *, item_key: str, reason: str, created_by: str
+) -> SuppressionRule:
+    """Suppress a dedup key; raises Conflict if it is already suppressed."""
+    if session.scalar(select(SuppressionRule).where(SuppressionRule.item_key == item_key)):
+        raise Conflict(f"{item_key!r} is already suppressed")
+    rule = SuppressionRule(item_key=item_key, reason=reason, created_by=created_by)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def delete_suppression_rule(session: Session, *, item_key: str) -> bool:
+    rule = session.scalar(select(SuppressionRule).where(SuppressionRule.item_key == item_key))
+    if rule is None:
+        return False
+    session.delete(rule)
+    session.flush()
+    return True
+
+
+def list_suppression_rules(session: Session) -> Sequence[SuppressionRule]:
+    return session.scalars(select(SuppressionRule).order_by(SuppressionRule.id.desc())).all()

@@ -1,0 +1,104 @@
+"""People who sign in: users and their browser sessions. Keyword-only; the caller owns the
+transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Boolean, ForeignKey, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from collector.credentials import hash_secret, new_secret
+from collector.errors import Conflict, NotFound
+from collector.store.base import Base, UTCDateTime, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | reviewer | viewer
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser session; only the hash of its cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+def create_user(session: Session, *, username: str, password_hash: str, role: str) -> User:
+    """Create a user; raises Conflict if the name is taken."""
+    if get_user_by_username(session, username=username) is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, password_hash=password_hash, role=role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user_by_username(session: Session, *, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.scalars(select(User).order_by(User.username)).all()
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count(User.id))) or 0
+
+
+def count_active_admins(session: Session) -> int:
+    query = select(func.count(User.id)).where(User.role == "admin", User.disabled.is_(False))
+    return session.scalar(query) or 0
+
+
+def create_web_session(
+    session: Session, *, user: User, lifetime: dt.timedelta
+) -> tuple[WebSession, str]:
+    """Create a browser session; return it and the cookie value (stored only hashed)."""
+    token = new_secret("smws_")
+    web_session = WebSession(
+        token_hash=hash_secret(token),
+        user_id=user.id,
+        csrf_token=new_secret(""),
+        expires_at=utcnow() + lifetime,
+    )
+    session.add(web_session)
+    session.flush()
+    return web_session, token
+
+
+def get_web_session(session: Session, *, token: str) -> WebSession | None:
+    """Return the live session for a cookie value, or None when unknown or expired."""
+    found = session.get(WebSession, hash_secret(token))
+    if found is None or found.expires_at <= utcnow() or found.user.disabled:
+        return None
+    return found
+
+
+def delete_web_session(session: Session, *, token: str) -> None:
+    found = session.get(WebSession, hash_secret(token))
+    if found is not None:
+        session.delete(found)
