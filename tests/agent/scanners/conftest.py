@@ -1,4 +1,4 @@
-"""Shared fixtures of the scanner tests: the test catalogue and the shipped one."""
+"""Shared fixtures of the scanner tests: the private test catalogue (the shipped one is global)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,3 @@ from tests.agent.scanners.helpers import FIXTURES
 @pytest.fixture(scope="session")
 def test_matcher() -> Matcher:
     return Matcher(load_catalogue(FIXTURES / "catalogue"))
-
-
-@pytest.fixture(scope="session")
-def default_matcher() -> Matcher:
-    return Matcher(load_catalogue())

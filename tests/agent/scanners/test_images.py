@@ -94,7 +94,7 @@ def _windows(root: Path) -> None:
     ("layout", "build"), [("linux", _linux), ("darwin", _darwin), ("windows", _windows)]
 )
 def test_image_scan_finds_every_footprint(
-    tmp_path: Path, layout: str, build: Callable[[Path], None], default_matcher: Matcher
+    tmp_path: Path, layout: str, build: Callable[[Path], None], matcher: Matcher
 ) -> None:
     build(tmp_path)
     assert platform_of_root(tmp_path) == layout
@@ -102,7 +102,7 @@ def test_image_scan_finds_every_footprint(
     assert [user.name for user in users if user.name != "root"] == ["alice"]
     ctx = ScanContext(root=tmp_path, users=users, platform=layout)
     file_scanners = tuple(scanner for scanner in DEFAULT_SCANNERS if not scanner.live)
-    result = run_scan(ctx, file_scanners, default_matcher)
+    result = run_scan(ctx, file_scanners, matcher)
     assert result.errors == []
     found = {(f.kind.value, f.service_id, f.user) for f in result.findings}
     expected = {

@@ -55,7 +55,7 @@ def claude_like() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_real_process_is_observed_with_redacted_args(
-    claude_like: subprocess.Popen[bytes], default_matcher: Matcher
+    claude_like: subprocess.Popen[bytes], matcher: Matcher
 ) -> None:
     observations, errors = run(ProcessScanner(), ScanContext())
     assert errors == []
@@ -75,7 +75,7 @@ def test_real_process_is_observed_with_redacted_args(
 
     # Only our process: another one on this host with the same marker and owner would be
     # merged with it into one finding, and might come first.
-    result = run_scan(ScanContext(), (_OnlyPid(claude_like.pid),), default_matcher)
+    result = run_scan(ScanContext(), (_OnlyPid(claude_like.pid),), matcher)
     assert [(f.service_id, f.confidence.value) for f in result.findings] == [
         ("anthropic-claude-code", "high")
     ]
@@ -151,7 +151,7 @@ def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.Mon
 
 
 def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
-    monkeypatch: pytest.MonkeyPatch, default_matcher: Matcher
+    monkeypatch: pytest.MonkeyPatch, matcher: Matcher
 ) -> None:
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
@@ -180,7 +180,7 @@ def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
         accepted.close()
         server.close()
     verdict = assess(
-        default_matcher,
+        matcher,
         IndicatorKind.PROCESS,
         "my-internal-tool",
         {"remote_hosts": ["api.openai.com"]},

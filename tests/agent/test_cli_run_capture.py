@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.network.synth import dns_query
-from tests.agent.runtime.test_enroll_and_run_cli import REPO, _token
+from tests.agent.test_cli_enroll_and_run import REPO, _token
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Scanners and settings the runtime tests share: deterministic, catalogue-matching evidence."""
+"""Scanners and settings the agent service tests share: deterministic, catalogue-matching."""
 
 from __future__ import annotations
 

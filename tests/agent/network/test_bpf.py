@@ -14,7 +14,7 @@ from agent.network.synth import (
     tls_record,
     udp,
 )
-from tests.network.bpf_vm import run
+from tests.agent.network.bpf_vm import run
 
 
 @pytest.fixture(scope="module")

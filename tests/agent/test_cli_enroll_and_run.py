@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, run_cli
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
