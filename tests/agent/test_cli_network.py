@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from agent.network.pcapfile import write_pcap
-from agent.network.synth import client_hello, dns_query, ethernet, tcp, tls_record, udp
+from tests.packets import client_hello, dns_query, ethernet, tcp, tls_record, udp
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.network.synth import dns_query
 from tests.agent.test_cli_enroll_and_run import REPO, _token
 from tests.e2e.conftest import LiveServer
+from tests.packets import dns_query
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() != 0, reason="live capture needs CAP_NET_RAW"

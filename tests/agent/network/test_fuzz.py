@@ -20,9 +20,9 @@ from agent.network.observe import NetworkObserver
 from agent.network.packet import Defragmenter, decode_frame
 from agent.network.pcapfile import read_capture
 from agent.network.quic import InitialAssembler, crypto_frames, decrypt_initial
-from agent.network.synth import dns_query
 from agent.network.tls import sni_from_handshake, sni_from_record
 from signatures import Matcher
+from tests.packets import dns_query
 
 HEADER = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
 

@@ -11,7 +11,8 @@ import pytest
 from agent.network import CaptureFileError, findings_from_pcap, scan_capture
 from agent.network.observe import AddressBook, NetworkObserver, classify_name
 from agent.network.pcapfile import write_pcap
-from agent.network.synth import (
+from signatures import Confidence, FindingKind, Matcher
+from tests.packets import (
     client_hello,
     dns_query,
     dns_response,
@@ -21,7 +22,6 @@ from agent.network.synth import (
     tls_record,
     udp,
 )
-from signatures import Confidence, FindingKind, Matcher
 
 CLIENT, RESOLVER, SERVER = "10.200.9.10", "10.200.9.53", "10.200.9.80"
 

@@ -12,8 +12,8 @@ import pytest
 
 from agent.network.offline import query_names
 from agent.network.pcapfile import write_pcap
-from agent.network.synth import dns_query, dns_response, ethernet, ip, tcp, udp
 from tests.agent.network.conftest import PCAP_DIR, shared_pcaps, tshark_query_names
+from tests.packets import dns_query, dns_response, ethernet, ip, tcp, udp
 
 
 def _raw(packet: bytes) -> tuple[float, bytes]:

@@ -1,4 +1,7 @@
-"""Build DNS, TLS and QUIC packets for tests and benchmarks (never sent anywhere by this module)."""
+"""Build DNS, TLS and QUIC packets for tests and benchmarks (never sent anywhere by this module).
+
+Test support, not part of the shipped agent: tests and bench/ import it from here.
+"""
 
 from __future__ import annotations
 
@@ -199,7 +202,7 @@ def benchmark_packets(
     Names are drawn from ``distinct_names`` names with a Zipf-like popularity, as on a real
     network; ``distinct_names=None`` makes nearly every name new (the worst case for caches).
     """
-    rng = random.Random(seed)  # noqa: S311 - reproducible test traffic, not secrets
+    rng = random.Random(seed)
     ai_names = [
         "chatgpt.com",
         "api.openai.com",
