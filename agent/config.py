@@ -27,6 +27,10 @@ def _default_state_dir() -> str:
     return str(Path(base) / "shadowmap-agent")
 
 
+BOTH = ("scan", "run")  # `scan --once` and the `run` service
+RUN = ("run",)  # the schedule, spool, delivery, watchdog and capture exist in `run` only
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -35,6 +39,7 @@ class Setting:
     help: str
     minimum: float | None = None  # for numbers; None keeps the historic "must be positive"
     maximum: float | None = None
+    used_by: tuple[str, ...] = BOTH  # the commands that honour it (a test checks the scanners')
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -64,12 +69,14 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "File holding an enrollment token; `run` enrolls with it when not yet enrolled, and "
         "again after a cloned-machine rekey.",
+        used_by=RUN,
     ),
     Setting(
         "scanners",
         str,
         "",
-        "Comma-separated scanner names `run` uses; empty means every built-in scanner.",
+        "Comma-separated names of the scanners `scan --once` (unless `--only` is given) and `run` "
+        "use; empty means every built-in scanner.",
     ),
     Setting(
         "scan_interval_seconds",
@@ -77,6 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
         3600.0,
         "Time between two scans by `run`.",
         minimum=1.0,
+        used_by=RUN,
     ),
     Setting(
         "scan_jitter_fraction",
@@ -86,6 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
         "installed at the same minute does not scan and report in step.",
         minimum=0.0,
         maximum=0.9,
+        used_by=RUN,
     ),
     Setting(
         "full_report_every",
@@ -94,6 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Send the whole current state every N scans; the scans in between send only changes "
         "(or a heartbeat when nothing changed).",
         minimum=1,
+        used_by=RUN,
     ),
     Setting(
         "spool_max_bytes",
@@ -102,18 +112,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Disk budget of the offline spool. Over budget, queued reports are compacted into one "
         "full-state report; findings are never dropped.",
         minimum=64 * 1024,
+        used_by=RUN,
     ),
     Setting(
         "retry_initial_seconds",
         float,
         5.0,
         "First wait before retrying delivery to an unreachable collector; doubles each failure.",
+        used_by=RUN,
     ),
     Setting(
         "retry_max_seconds",
         float,
         3600.0,
         "Longest wait between two delivery attempts (before jitter).",
+        used_by=RUN,
     ),
     Setting(
         "cpu_budget_percent",
@@ -123,6 +136,7 @@ SETTINGS: tuple[Setting, ...] = (
         "the agent's priority and lengthens the scan interval.",
         minimum=0.1,
         maximum=400.0,
+        used_by=RUN,
     ),
     Setting(
         "memory_budget_mb",
@@ -130,6 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
         100.0,
         "Resident memory (MB) the agent may use; over it, the watchdog skips the next scan.",
         minimum=10.0,
+        used_by=RUN,
     ),
     Setting(
         "network_capture",
@@ -137,12 +152,14 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Watch DNS and TLS/QUIC ClientHellos while `run` is running (Linux, needs CAP_NET_RAW); "
         "only names of AI services are kept.",
+        used_by=RUN,
     ),
     Setting(
         "capture_interface",
         str,
         "",
         "Network interface to capture on; empty means every interface.",
+        used_by=RUN,
     ),
     Setting(
         "signature_public_key",
@@ -262,6 +279,9 @@ def load_settings(
     return AgentSettings(**{f.name: values[f.name] for f in fields(AgentSettings)})
 
 
+_COMMANDS = {"scan": "`scan --once`", "run": "`run`"}
+
+
 def settings_reference() -> str:
     """Return docs/agent-settings.md: every setting with its default, environment name and help.
 
@@ -277,10 +297,13 @@ def settings_reference() -> str:
         "with the settings in an `[agent]` table; each can be overridden by an environment",
         "variable, and a few by command-line flags (`--server`, `--state-dir`). Later sources win:",
         "defaults < file < environment < flags. Every value is validated at start; a bad one stops",
-        "the agent with an error naming the setting and where it came from.",
+        "the agent with an error naming the setting and where it came from. *Used by* says which",
+        "commands honour a setting: `scan --once` and the `run` service build their scanners the",
+        "same way, from the same settings and catalogue; schedule, spool, delivery, watchdog and",
+        "capture exist in `run` only.",
         "",
-        "| Setting | Type | Default | Environment variable | Meaning |",
-        "|---|---|---|---|---|",
+        "| Setting | Type | Default | Environment variable | Used by | Meaning |",
+        "|---|---|---|---|---|---|",
     ]
     for setting in SETTINGS:
         if setting.default is None:
@@ -297,9 +320,10 @@ def settings_reference() -> str:
         if setting.maximum is not None:
             bounds.append(f"at most {setting.maximum:g}")
         help_text = setting.help + (f" ({', '.join(bounds)}.)" if bounds else "")
+        used_by = ", ".join(_COMMANDS[command] for command in setting.used_by)
         lines.append(
             f"| `{setting.name}` | {setting.type.__name__} | {default} | "
-            f"`{ENV_PREFIX}{setting.name.upper()}` | {help_text} |"
+            f"`{ENV_PREFIX}{setting.name.upper()}` | {used_by} | {help_text} |"
         )
     lines += [
         "",

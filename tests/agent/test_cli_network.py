@@ -8,8 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.network.pcapfile import write_pcap
-from tests.packets import client_hello, dns_query, ethernet, tcp, tls_record, udp
+from tests.packets import client_hello, dns_query, ethernet, tcp, tls_record, udp, write_pcap
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -24,6 +24,7 @@ def test_report_schema_rejects_with_a_path() -> None:
     assert caught.value.path == "findings[0].confidence"
 
 
+@pytest.mark.slow
 def test_reports_have_size_and_count_limits() -> None:
     doc = json.loads(report([finding()]).to_json())
     doc["findings"] = doc["findings"] * 20_001

@@ -111,7 +111,7 @@ def test_a_message_of_pointer_chains_costs_bounded_time() -> None:
 
 
 def test_truncated_capture_files_end_quietly(tmp_path: Path) -> None:
-    from agent.network.pcapfile import write_pcap
+    from tests.packets import write_pcap
 
     path = tmp_path / "cut.pcap"
     write_pcap(path, [(0.0, b"\x00" * 60)] * 3 + [(1.0, dns_query("a.example"))])
