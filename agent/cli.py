@@ -18,17 +18,14 @@ from agent.hostinfo import this_host
 from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
-from agent.scanners import ScanContext, select
-from agent.scanners.registry import ADDRESS_BOOK
+from agent.scanners import ScanContext, build_scanners
 from agent.users import local_users
 from signatures import (
     AgentInfo,
     Catalogue,
-    IndicatorKind,
     Matcher,
     Report,
     SignaturesError,
-    load_catalogue,
     utcnow,
 )
 
@@ -57,29 +54,22 @@ def _verify(settings: AgentSettings) -> bool | str:
 def scan_once(
     root: Path,
     only: str | None,
+    settings: AgentSettings,
     catalogue: Catalogue | None = None,
-    settings: AgentSettings | None = None,
 ) -> tuple[ScanResult, str]:
-    """Run one scan of this host (or of a mounted image at ``root``)."""
-    catalogue = catalogue or load_catalogue()
-    scanners = select(only)
+    """Run one scan of this host (or of a mounted image at ``root``).
+
+    The scanners are built from the settings and the catalogue exactly as `run` builds them;
+    ``only`` (``--only``) overrides the ``scanners`` setting.
+    """
+    catalogue = catalogue or active_catalogue(settings)
+    scanners = build_scanners(settings, catalogue, only=only)
     if root != Path("/"):
         # A mounted image has no running processes of its own.
         scanners = tuple(scanner for scanner in scanners if not scanner.live)
-    if settings is not None and settings.resolve_catalogue_hosts:
-        ADDRESS_BOOK.names = tuple(
-            sorted(
-                {
-                    host
-                    for service in catalogue.services
-                    for host in service.indicators.get(IndicatorKind.HOST, ())
-                    if "*" not in host
-                }
-            )
-        )
     ctx = ScanContext(root=root, users=local_users(root))
     result = run_scan(ctx, scanners, Matcher(catalogue))
-    if settings is not None and settings.pseudonymise_users:
+    if settings.pseudonymise_users:
         result.findings = pseudonymise_findings(result.findings, settings.pseudonym_key)
     return result, catalogue.version
 
@@ -107,7 +97,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"error: --root {root} is not a directory", file=sys.stderr)
         return 2
     if args.json:
-        result, version = scan_once(root, args.only, settings=_settings(args))
+        result, version = scan_once(root, args.only, _settings(args))
         document = {
             "agent_version": __version__,
             "catalogue_version": version,
@@ -135,7 +125,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
             )
         credential = load_credential(state_dir)
-        result, version = scan_once(root, args.only, active_catalogue(settings), settings)
+        result, version = scan_once(root, args.only, settings)
         report = build_report(result, version, identity)
         answer = reporter.send(report, credential)
     print(

@@ -107,6 +107,11 @@ def save_credential(state_dir: Path, credential: Credential) -> None:
     )
 
 
+def forget_credential(state_dir: Path) -> None:
+    """Delete the stored credential (the collector refused it), so the agent enrolls again."""
+    (state_dir / _CREDENTIAL).unlink(missing_ok=True)
+
+
 def load_credential(state_dir: Path) -> Credential:
     """Return the stored credential; raises NotEnrolled."""
     try:

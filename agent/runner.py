@@ -2,7 +2,8 @@
 
 Observations that match nothing are dropped here, in memory: only AI-related facts leave. An
 unmatched observation that a heuristic judges likely AI becomes a finding without a service id,
-carrying the heuristic's reason and a lower confidence.
+carrying the heuristic's reason and a lower confidence. A DNS name is judged by
+:func:`signatures.judge_name`, as network capture and log import judge it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from agent.evidence import EvidenceField
 from agent.privacy import pseudonymise, pseudonymise_evidence
 from agent.scanners.base import Observation, ScanContext, Scanner
 from signatures import (
@@ -21,11 +23,19 @@ from signatures import (
     Matcher,
     ScannerError,
     assess,
+    judge_name,
 )
 
 log = logging.getLogger(__name__)
 
 _PATH_KINDS = (IndicatorKind.EXE_PATH, IndicatorKind.INSTALL_PATH)
+# What the runner adds to a scanner's evidence when it builds a finding.
+EVIDENCE: tuple[EvidenceField, ...] = (
+    EvidenceField("matched", "text", "The catalogue indicator that matched, as kind:value."),
+    EvidenceField(
+        "related_service", "text", "For a heuristic finding: the catalogued service that hinted."
+    ),
+)
 
 
 @dataclass(slots=True)
@@ -46,7 +56,8 @@ def match_observation(matcher: Matcher, observation: Observation) -> Match | Non
             cmdline=tuple(str(part) for part in cmdline) if isinstance(cmdline, Iterable) else (),
         )
     if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST):
-        return matcher.match_domain(observation.indicator)
+        judged = judge_name(matcher, observation.indicator)
+        return judged.match if judged is not None else None
     if kind in _PATH_KINDS:
         return matcher.match_path(kind, observation.indicator)
     if kind is IndicatorKind.IP_RANGE:
@@ -66,7 +77,7 @@ def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) ->
                 if isinstance(item, ScannerError):
                     result.errors.append(item)
                     continue
-                finding = _to_finding(ctx, matcher, item)
+                finding = to_finding(ctx, matcher, item)
                 if finding is not None:
                     merged.setdefault(finding.key(), finding)
         except Exception as exc:  # the top of a job: one broken scanner must not stop the scan
@@ -76,7 +87,8 @@ def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) ->
     return result
 
 
-def _to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
+def to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
+    """Return the finding one observation makes (matched or likely AI), or None to drop it."""
     match = match_observation(matcher, observation)
     if match is None:
         return _to_candidate(ctx, matcher, observation)

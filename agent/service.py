@@ -26,18 +26,21 @@ from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings
 from agent.delivery import Delivery
 from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
+from agent.evidence import EvidenceField, volatile_fields
 from agent.hostinfo import this_host
 from agent.identity import (
     Credential,
     agent_id,
+    forget_credential,
     load_credential,
     machine_fingerprint,
     rekey,
     save_credential,
 )
 from agent.reporter import Reporter
-from agent.runner import ScanResult, _to_finding, pseudonymise_findings, run_scan
-from agent.scanners import ScanContext, Scanner, select
+from agent.runner import EVIDENCE as RUNNER_EVIDENCE
+from agent.runner import ScanResult, pseudonymise_findings, run_scan, to_finding
+from agent.scanners import ScanContext, Scanner, build_scanners
 from agent.scanners.base import Observation
 from agent.spool import Spool, finding_fingerprint, finding_key
 from agent.users import local_users
@@ -68,6 +71,8 @@ class CaptureSource(Protocol):
     It yields raw observations (matched here) or findings it already matched itself.
     """
 
+    evidence: tuple[EvidenceField, ...]  # what its findings' evidence may hold
+
     def drain(self) -> Iterable[Observation | Finding]: ...
 
     def status(self) -> str: ...
@@ -82,12 +87,16 @@ class CycleResult:
 
 
 def plan_report(
-    baseline: dict[str, tuple[str, Finding]], scanned: Sequence[Finding], *, full: bool
+    baseline: dict[str, tuple[str, Finding]],
+    scanned: Sequence[Finding],
+    *,
+    full: bool,
+    volatile: frozenset[str] = frozenset(),
 ) -> tuple[ReportKind, list[Finding], list[Finding]]:
     """Return (kind, findings to send, new baseline state) for one scan.
 
     First sightings keep the time the agent first saw them; a finding is sent in a delta when
-    it is new or what it says changed (times and volatile evidence aside).
+    it is new or what it says changed (times and ``volatile`` evidence fields aside).
     """
     state: list[Finding] = []
     changed: list[Finding] = []
@@ -97,7 +106,7 @@ def plan_report(
         if known is not None and known[1].first_seen < finding.first_seen:
             finding = replace(finding, first_seen=known[1].first_seen)
         state.append(finding)
-        if known is None or known[0] != finding_fingerprint(finding):
+        if known is None or known[0] != finding_fingerprint(finding, volatile):
             changed.append(finding)
     if full:
         return ReportKind.FULL, state, state
@@ -126,11 +135,23 @@ class AgentService:
         # The newest verified signature bundle when one is installed, else the shipped one.
         self.catalogue = catalogue or active_catalogue(settings)
         self.matcher = Matcher(self.catalogue)
-        self.scanners = tuple(scanners) if scanners is not None else select(settings.scanners)
+        # Built here from the settings and the catalogue (and again when the catalogue is
+        # updated), unless a caller passes its own.
+        self._builds_scanners = scanners is None
+        self.scanners = (
+            tuple(scanners) if scanners is not None else build_scanners(settings, self.catalogue)
+        )
         self.capture = capture
         self.machine = machine or machine_fingerprint()
         self.scan_root = scan_root
-        self.spool = Spool(self.state_dir, max_bytes=settings.spool_max_bytes)
+        declarations = [scanner.evidence for scanner in self.scanners] + [RUNNER_EVIDENCE]
+        if capture is not None:
+            declarations.append(capture.evidence)
+        self.spool = Spool(
+            self.state_dir,
+            max_bytes=settings.spool_max_bytes,
+            volatile_evidence=volatile_fields(declarations),
+        )
         self.delivery = Delivery(
             self.spool,
             initial_delay=settings.retry_initial_seconds,
@@ -220,7 +241,7 @@ class AgentService:
             try:
                 for item in self.capture.drain():
                     finding = (
-                        item if isinstance(item, Finding) else _to_finding(ctx, self.matcher, item)
+                        item if isinstance(item, Finding) else to_finding(ctx, self.matcher, item)
                     )
                     if finding is not None and finding.key() not in seen:
                         seen.add(finding.key())
@@ -287,6 +308,8 @@ class AgentService:
         if info is not None:
             self.catalogue = info.catalogue
             self.matcher = Matcher(self.catalogue)
+            if self._builds_scanners:  # the footprints and host names come from the catalogue
+                self.scanners = build_scanners(self.settings, self.catalogue)
             log.info("now scanning with catalogue bundle %s", info.bundle_version)
 
     def run_cycle(self) -> CycleResult:
@@ -302,7 +325,12 @@ class AgentService:
             self.refresh_signatures()
         result = self.scan()
         self._last_errors = result.errors
-        kind, to_send, state = plan_report(self.spool.baseline(), result.findings, full=full)
+        kind, to_send, state = plan_report(
+            self.spool.baseline(),
+            result.findings,
+            full=full,
+            volatile=self.spool.volatile_evidence,
+        )
 
         def full_state(findings: list[Finding]) -> Report:
             return self._report(ReportKind.FULL, findings, result.errors)
@@ -349,8 +377,7 @@ class AgentService:
                 self.rekey()
             elif error.status == 401:
                 # The credential was revoked or the collector lost it: enroll again if we can.
-                rekey_credential = self.state_dir / "credential.json"
-                rekey_credential.unlink(missing_ok=True)
+                forget_credential(self.state_dir)
                 self.enrollment_status = "credential refused"
             else:
                 log.error("collector refused a queued report: %s", error)

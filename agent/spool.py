@@ -13,6 +13,9 @@ out of step:
 The queue is bounded in bytes. Over budget it is compacted: queued deltas and heartbeats are
 replaced by one full-state report built from the baseline, so the latest state survives and no
 finding is dropped. A heartbeat supersedes any heartbeat still queued.
+
+A finding's fingerprint leaves out its times and its *volatile* evidence: the fields the
+evidence sources declare as changing between scans without news (a pid, a start time).
 """
 
 from __future__ import annotations
@@ -83,19 +86,18 @@ def finding_key(finding: Finding) -> str:
     return json.dumps(finding.key(), separators=(",", ":"))
 
 
-def finding_fingerprint(finding: Finding) -> str:
-    """Return what, apart from its times, a finding says; a change makes it an update."""
+def finding_fingerprint(finding: Finding, volatile: frozenset[str] = frozenset()) -> str:
+    """Return what a finding says apart from its times and its ``volatile`` evidence fields.
+
+    A change of the fingerprint makes the finding an update worth sending.
+    """
     doc = finding.to_dict()
     doc.pop("first_seen")
     doc.pop("last_seen")
-    # A process id or a port changes on every restart of the same tool: not news.
     doc["evidence"] = {
-        name: value for name, value in doc["evidence"].items() if name not in _VOLATILE_EVIDENCE
+        name: value for name, value in doc["evidence"].items() if name not in volatile
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
-
-
-_VOLATILE_EVIDENCE = frozenset({"pid", "ppid", "local_port", "create_time"})
 
 
 class Spool:
@@ -105,9 +107,12 @@ class Spool:
     failed change is rolled back as a whole.
     """
 
-    def __init__(self, state_dir: Path, *, max_bytes: int) -> None:
+    def __init__(
+        self, state_dir: Path, *, max_bytes: int, volatile_evidence: frozenset[str] = frozenset()
+    ) -> None:
         self.path = state_dir / SPOOL_FILE
         self.max_bytes = max_bytes
+        self.volatile_evidence = volatile_evidence
         self._lock = threading.Lock()
         try:
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -188,7 +193,7 @@ class Spool:
                     [
                         (
                             finding_key(finding),
-                            finding_fingerprint(finding),
+                            finding_fingerprint(finding, self.volatile_evidence),
                             json.dumps(finding.to_dict()),
                         )
                         for finding in state

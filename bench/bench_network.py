@@ -29,9 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from agent.network.offline import query_names, scan_capture  # noqa: E402
-from agent.network.pcapfile import write_pcap  # noqa: E402
-from agent.network.synth import benchmark_packets, dns_query  # noqa: E402
 from signatures import Matcher, load_catalogue  # noqa: E402
+from tests.packets import (  # noqa: E402
+    benchmark_packets,
+    dns_query,
+    write_pcap,
+)
 
 
 def tshark_names(path: Path) -> tuple[list[str], float, float]:

@@ -266,20 +266,23 @@ def child(root: Path) -> None:
     """Scan once and print timings and peak RSS as JSON (runs in a fresh interpreter)."""
     started = time.perf_counter()
     sys.path.insert(0, str(REPO))
+    from agent.config import AgentSettings
     from agent.runner import run_scan
     from agent.scanners.base import ScanContext
-    from agent.scanners.registry import DEFAULT_SCANNERS
+    from agent.scanners.registry import build_scanners
     from agent.users import local_users
     from signatures import Matcher, load_catalogue
 
-    matcher = Matcher(load_catalogue())
+    catalogue = load_catalogue()
+    matcher = Matcher(catalogue)
+    scanners = build_scanners(AgentSettings(), catalogue)
     ready = time.perf_counter()
     cpu_ready = _cpu_seconds()
     ctx = ScanContext(root=root, users=local_users(root))
     per_scanner: dict[str, float] = {}
     per_scanner_cpu: dict[str, float] = {}
     findings = errors = 0
-    for scanner in DEFAULT_SCANNERS:
+    for scanner in scanners:
         begin, begin_cpu = time.perf_counter(), _cpu_seconds()
         result = run_scan(ctx, (scanner,), matcher)
         per_scanner[scanner.name] = round(time.perf_counter() - begin, 4)
@@ -289,7 +292,7 @@ def child(root: Path) -> None:
     done = time.perf_counter()
     cpu_done = _cpu_seconds()
     observations = 0
-    for scanner in DEFAULT_SCANNERS:
+    for scanner in scanners:
         observations += sum(1 for _ in scanner.scan(ctx))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

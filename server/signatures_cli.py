@@ -26,6 +26,7 @@ from signatures import (
     assess,
     build_bundle,
     default_data_dir,
+    judge_name,
     load_catalogue,
     load_private_key,
     load_public_key,
@@ -260,9 +261,10 @@ def match_value(
     matcher: Matcher, kind: str, value: str, hints: dict[str, object]
 ) -> tuple[Match | None, Verdict | None]:
     """Match one input value of a ``match --kind``; fall back to the heuristics."""
-    if kind == "domain":
+    if kind == "domain":  # the one DNS-name judge; assess() below asks it again for a guess
         indicator_kind = IndicatorKind.DOMAIN
-        match = matcher.match_domain(value)
+        judged = judge_name(matcher, value)
+        match = judged.match if judged is not None else None
     elif kind == "process":
         indicator_kind = IndicatorKind.PROCESS
         parts = value.split()

@@ -15,7 +15,7 @@ from signatures.bundle import (
     write_keypair,
 )
 from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
-from signatures.heuristics import Verdict, assess, assess_dns_name
+from signatures.heuristics import Verdict, assess
 from signatures.loader import (
     default_data_dir,
     examples_of,
@@ -32,6 +32,7 @@ from signatures.model import (
     RiskAttributes,
     Service,
 )
+from signatures.names import NameVerdict, judge_name
 from signatures.wire import (
     JSON_NUL,
     MAX_FINDINGS,
@@ -77,6 +78,7 @@ __all__ = [
     "IndicatorKind",
     "Match",
     "Matcher",
+    "NameVerdict",
     "Report",
     "ReportKind",
     "RiskAttributes",
@@ -86,13 +88,13 @@ __all__ = [
     "Verdict",
     "WireFormatError",
     "assess",
-    "assess_dns_name",
     "build_bundle",
     "default_data_dir",
     "examples_of",
     "format_time",
     "generate_keypair",
     "install_bundle",
+    "judge_name",
     "load_catalogue",
     "load_installed_bundle",
     "load_private_key",

@@ -22,8 +22,8 @@ Rules, each reported with a stable reason string:
 * a package or IDE extension that depends on a catalogued AI SDK, or an IDE extension that
   depends on a catalogued AI extension (medium);
 * a process, other than a web browser, connected to a catalogued LLM API host (medium);
-* a DNS name that looks like an AI API: a label token such as ``llm`` or ``openai``, or an
-  API-style first label under the ``.ai`` top-level domain (low).
+* a DNS name: whatever :func:`signatures.names.judge_name` guesses (low), so that a name gets
+  the same verdict here as in network capture and log import.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from signatures.matcher import Match, Matcher
 from signatures.model import Category, IndicatorKind
+from signatures.names import judge_name
 
 # Every catalogued service is AI, but AI features inside a whole SaaS suite, and entries whose
 # function is not recorded, say too little about an unknown extension or package to flag it.
@@ -59,9 +60,6 @@ _BROWSERS = frozenset(
         "iexplore",
     }
 )
-_NAME_TOKENS = frozenset({"llm", "llms", "gpt", "chatgpt", "openai", "genai", "anthropic"})
-_API_LABELS = frozenset({"api", "inference", "llm", "gateway", "router", "models", "chat"})
-_TOKEN_SPLIT = re.compile(r"[.\-_]+")
 _MATCH_PATTERN = re.compile(r"^(?:\*|https?|wss?|ftp)://(?P<host>[^/:]+)(?::\d+)?(?:/.*)?$")
 
 
@@ -91,22 +89,10 @@ def assess(
     if kind is IndicatorKind.PROCESS:
         return _assess_process(matcher, value, hints)
     if kind in (IndicatorKind.DOMAIN, IndicatorKind.HOST):
-        return assess_dns_name(value)
-    return None
-
-
-def assess_dns_name(name: str) -> Verdict | None:
-    """Return a low-confidence verdict when a DNS name looks like an AI API endpoint."""
-    host = name.lower().rstrip(".")
-    labels = host.split(".")
-    if len(labels) < 2:
-        return None
-    for label in labels[:-1]:
-        for token in _TOKEN_SPLIT.split(label):
-            if token in _NAME_TOKENS:
-                return Verdict(f"dns-name-token:{token}", "low")
-    if labels[-1] == "ai" and len(labels) >= 3 and labels[0] in _API_LABELS:
-        return Verdict(f"dns-ai-api-label:{labels[0]}", "low")
+        judged = judge_name(matcher, value)
+        if judged is None or judged.heuristic is None:
+            return None
+        return Verdict(judged.heuristic, judged.confidence.value)
     return None
 
 

@@ -91,6 +91,8 @@ INDICATOR_PATTERNS: Mapping[IndicatorKind, str] = {
     IndicatorKind.FLATPAK: r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$",
     IndicatorKind.WINDOWS_APP: r"^.{2,}$",
     IndicatorKind.INSTALL_PATH: r"^.{3,}$",
+    # Relative to a home, "/"-separated: no leading or trailing "/", no "..", no wildcards.
+    IndicatorKind.FOOTPRINT: r"^(?!.*(^|/)\.\.(/|$))[^/\\*?]([^\\*?]*[^/\\*?])?$",
     IndicatorKind.BROWSER_EXTENSION: (
         r"^([a-p]{32}|\{[0-9a-fA-F-]{36}\}|[A-Za-z0-9._+-]+@[A-Za-z0-9._-]+)$"
     ),
@@ -291,6 +293,7 @@ _DESCRIPTION: Mapping[IndicatorKind, str] = {
     IndicatorKind.FLATPAK: "flatpak application id",
     IndicatorKind.WINDOWS_APP: "Windows display name",
     IndicatorKind.INSTALL_PATH: "path fragment (3+ characters)",
+    IndicatorKind.FOOTPRINT: "path relative to a home ('/'-separated, no '..' or wildcards)",
     IndicatorKind.BROWSER_EXTENSION: "Chrome/Edge id (32 letters a-p) or Firefox add-on id",
     IndicatorKind.IDE_EXTENSION: "IDE extension id (publisher.name or plugin id)",
     IndicatorKind.PYPI: "PyPI project name",

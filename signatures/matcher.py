@@ -36,6 +36,8 @@ CONFIDENCE: Mapping[IndicatorKind, str] = {
     IndicatorKind.WINDOWS_APP: "high",
     IndicatorKind.DOMAIN: "medium",
     IndicatorKind.INSTALL_PATH: "medium",
+    # A folder a tool writes in a home: specific, but anything could create one of that name.
+    IndicatorKind.FOOTPRINT: "medium",
     IndicatorKind.PROCESS: "low",
     IndicatorKind.ENV_VAR: "low",
     IndicatorKind.PORT: "low",

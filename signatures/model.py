@@ -45,6 +45,7 @@ class IndicatorKind(StrEnum):
     FLATPAK = "flatpak"
     WINDOWS_APP = "windows_app"  # DisplayName in the Windows uninstall registry
     INSTALL_PATH = "install_path"  # a path fragment of an installation directory
+    FOOTPRINT = "footprint"  # a folder or file a tool leaves in a home, relative to the home
     BROWSER_EXTENSION = "browser_extension"  # Chrome/Edge store id or Firefox add-on id
     IDE_EXTENSION = "ide_extension"  # VS Code publisher.name or JetBrains plugin id
     PYPI = "pypi"
@@ -67,6 +68,7 @@ INDICATOR_KEYS: Mapping[str, IndicatorKind] = {
     "flatpaks": IndicatorKind.FLATPAK,
     "windows_apps": IndicatorKind.WINDOWS_APP,
     "install_paths": IndicatorKind.INSTALL_PATH,
+    "footprints": IndicatorKind.FOOTPRINT,
     "browser_extensions": IndicatorKind.BROWSER_EXTENSION,
     "ide_extensions": IndicatorKind.IDE_EXTENSION,
     "pypi": IndicatorKind.PYPI,

@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment, database backends, factories."""
+"""Shared fixtures: a clean environment, the shipped catalogue, database backends."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from collector.db import make_engine, upgrade
+from signatures import Catalogue, Matcher, load_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
@@ -111,3 +112,15 @@ def db(migrated_engine: Engine) -> Iterator[Session]:
         finally:
             session.close()
             outer.rollback()
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    """The catalogue shipped in signatures/data, loaded once per session."""
+    return load_catalogue()
+
+
+@pytest.fixture(scope="session")
+def matcher(catalogue: Catalogue) -> Matcher:
+    """The shipped catalogue's matcher (scanner tests also have a private test catalogue)."""
+    return Matcher(catalogue)

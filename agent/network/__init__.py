@@ -8,11 +8,10 @@ from agent.network.errors import (
     CaptureUnavailable,
     NetworkError,
 )
-from agent.network.observe import AddressBook, NetworkObserver, ObserverStats, classify_name
+from agent.network.observe import NetworkObserver, ObserverStats
 from agent.network.offline import CaptureScan, findings_from_pcap, query_names, scan_capture
 
 __all__ = [
-    "AddressBook",
     "CaptureError",
     "CaptureFileError",
     "CapturePermissionError",
@@ -23,7 +22,6 @@ __all__ = [
     "NetworkObserver",
     "ObserverStats",
     "UnavailableCapture",
-    "classify_name",
     "findings_from_pcap",
     "query_names",
     "scan_capture",

@@ -14,9 +14,10 @@ import threading
 import time
 from types import TracebackType
 
+from agent.addressbook import AddressBook
 from agent.network.bpf import CAPTURE_FILTER, attach_filter, compile_filter
 from agent.network.errors import CaptureError, CapturePermissionError, CaptureUnavailable
-from agent.network.observe import AddressBook, NetworkObserver, ObserverStats
+from agent.network.observe import EVIDENCE, NetworkObserver, ObserverStats
 from agent.network.packet import Defragmenter, decode_ipv4, decode_ipv6
 from signatures import Finding, Matcher
 
@@ -29,6 +30,8 @@ _POLL_SECONDS = 0.25
 
 class LiveCapture:
     """Capture DNS, TLS and QUIC ClientHellos on one interface (all when None)."""
+
+    evidence = EVIDENCE
 
     def __init__(
         self,
@@ -197,6 +200,8 @@ if __name__ == "__main__":
 
 class UnavailableCapture:
     """Stands in for capture that could not start, so health reports say why."""
+
+    evidence = EVIDENCE
 
     def __init__(self, reason: str) -> None:
         self.reason = reason

@@ -1,20 +1,21 @@
 """Turn decoded packets into AI sightings: DNS names, TLS/QUIC server names, answer addresses.
 
-Every name is matched against the catalogue (and a few likely-AI heuristics) the moment it is
-parsed; a name that matches neither is dropped there and then, so no browsing history is ever
-kept. Sightings are aggregated per name and handed out as findings by :meth:`drain`.
+Every name is judged (:func:`signatures.judge_name`: the catalogue, then a few likely-AI
+heuristics) the moment it is parsed; a name that passes neither is dropped there and then, so
+no browsing history is ever kept. Sightings are aggregated per name and handed out as findings
+by :meth:`NetworkObserver.drain`; answer addresses of kept names go to an address book.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import re
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agent.addressbook import AddressBook
+from agent.evidence import EvidenceField
 from agent.network.dns import (
     TYPE_A,
     TYPE_AAAA,
@@ -27,7 +28,7 @@ from agent.network.dns import (
 from agent.network.packet import PROTO_TCP, PROTO_UDP, Segment
 from agent.network.quic import InitialAssembler, is_initial
 from agent.network.tls import is_client_hello_record, sni_from_record
-from signatures import Confidence, Finding, FindingKind, IndicatorKind, Matcher
+from signatures import Finding, FindingKind, Matcher, NameVerdict, judge_name
 
 DNS_UDP_PORTS = frozenset((53, 5353, 5355))  # DNS, mDNS, LLMNR: tshark decodes all three
 DNS_TCP_PORTS = frozenset((53, 5353))
@@ -54,115 +55,35 @@ _QTYPE_NAMES = {
     255: "ANY",
 }
 
-# Label tokens that make an unknown name likely AI. Whole labels or dash/underscore-separated
-# parts of a label (never the top-level domain), so "gpt" flags "gpt-proxy.example" but not
-# "egypt.example".
-AI_TOKENS = (
-    "openai",
-    "chatgpt",
-    "gpt",
-    "llm",
-    "llms",
-    "anthropic",
-    "claude",
-    "gemini",
-    "copilot",
-    "mistral",
-    "perplexity",
-    "huggingface",
-    "ollama",
-    "deepseek",
-    "cohere",
-    "midjourney",
-    "groq",
-    "llama",
-    "vllm",
-    "litellm",
-    "openrouter",
-    "langchain",
-    "elevenlabs",
-)
-_TOKEN = re.compile(r"(?:^|[.\-_])(" + "|".join(AI_TOKENS) + r")(?=[\-_]|\.[^.]*\.|\.[^.]+$)")
-_IGNORED_SUFFIXES = (".arpa", ".local", ".localdomain", ".internal", ".lan")
 _VERDICT_CACHE = 65536
 _TRANSACTIONS = 65536
 _UNKNOWN = object()
 
-
-@dataclass(frozen=True, slots=True)
-class NameVerdict:
-    """Why a name is kept: a catalogue match, or a heuristic flag."""
-
-    service_id: str | None
-    indicator_kind: str
-    confidence: Confidence
-    matched: str | None = None
-    heuristic: str | None = None
-
-
-def classify_name(matcher: Matcher, name: str) -> NameVerdict | None:
-    """Return why a DNS or SNI name should be kept, or None to drop it."""
-    host = name.lower().rstrip(".")
-    match = matcher.match_domain(host)
-    if match is not None:
-        return NameVerdict(
-            service_id=match.service_id,
-            indicator_kind=match.kind.value,
-            confidence=Confidence(match.confidence),
-            matched=f"{match.kind.value}:{match.indicator}",
-        )
-    if not host or host.endswith(_IGNORED_SUFFIXES) or not host.isascii():
-        return None
-    if host.endswith(".ai") and len(host) > 3:
-        return NameVerdict(
-            None,
-            IndicatorKind.DOMAIN.value,
-            Confidence.LOW,
-            heuristic="dns-name: .ai top-level domain",
-        )
-    token = _TOKEN.search(host)
-    if token is not None:
-        return NameVerdict(
-            None,
-            IndicatorKind.DOMAIN.value,
-            Confidence.LOW,
-            heuristic=f"dns-name: label token {token.group(1)!r}",
-        )
-    return None
-
-
-class AddressBook:
-    """Map answer addresses of AI names to their service, for as long as the answer's TTL.
-
-    Bounded: the oldest entry is evicted first. Used to attribute connections to services.
-    """
-
-    def __init__(self, max_entries: int = 4096, min_ttl: int = 60, max_ttl: int = 86400) -> None:
-        self._entries: OrderedDict[str, tuple[str | None, str, float]] = OrderedDict()
-        self._max = max_entries
-        self._min_ttl = min_ttl
-        self._max_ttl = max_ttl
-
-    def add(self, address: str, service_id: str | None, name: str, ttl: int, now: float) -> None:
-        """Remember that ``address`` served ``name`` (of ``service_id``) until the TTL ends."""
-        expires = now + min(max(ttl, self._min_ttl), self._max_ttl)
-        self._entries.pop(address, None)
-        self._entries[address] = (service_id, name, expires)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
-
-    def lookup(self, address: str, now: float | None = None) -> tuple[str | None, str] | None:
-        """Return (service id, name) for an address still within its TTL."""
-        entry = self._entries.get(address)
-        if entry is None:
-            return None
-        if entry[2] < (time.time() if now is None else now):
-            del self._entries[address]
-            return None
-        return entry[0], entry[1]
-
-    def __len__(self) -> int:
-        return len(self._entries)
+# What a capture finding's evidence may hold; the runner adds nothing to these findings.
+EVIDENCE: tuple[EvidenceField, ...] = (
+    EvidenceField("source", "text", "live (capture on this host) or pcap (a capture file)."),
+    EvidenceField(
+        "count", "integer", "How often the name was seen since the last report.", volatile=True
+    ),
+    EvidenceField("matched", "text", "The catalogue indicator that matched, as kind:value."),
+    EvidenceField("qtypes", "text list", "DNS query types asked (A, AAAA, HTTPS...)."),
+    EvidenceField("clients", "text list", "Addresses that asked or connected (at most 16)."),
+    EvidenceField(
+        "addresses",
+        "text list",
+        "Answer addresses (they rotate between reports).",
+        volatile=True,
+    ),
+    EvidenceField("cnames", "text list", "CNAMEs in the answers."),
+    EvidenceField("resolvers", "text list", "DNS servers that answered."),
+    EvidenceField("transports", "text list", "tls or quic, for a server name."),
+    EvidenceField(
+        "servers",
+        "text list",
+        "Server addresses a ClientHello went to (they rotate between reports).",
+        volatile=True,
+    ),
+)
 
 
 @dataclass(slots=True)
@@ -303,11 +224,11 @@ class NetworkObserver:
     def _response(
         self, payload: bytes, name: str, verdict: NameVerdict, src: bytes, timestamp: float
     ) -> None:
-        sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
+        sighting = self._sighting(FindingKind.DNS, verdict, timestamp)
         for answer in parse_answers(payload):
             if answer.rtype in (TYPE_A, TYPE_AAAA):
                 self.addresses.add(
-                    answer.value, verdict.service_id, name.lower(), answer.ttl, timestamp
+                    answer.value, verdict.service_id, verdict.name, answer.ttl, timestamp
                 )
                 if sighting is not None:
                     sighting.note("addresses", answer.value)
@@ -321,7 +242,7 @@ class NetworkObserver:
         if verdict is None:
             self.stats.names_dropped += 1
             return False
-        sighting = self._sighting(FindingKind.DNS, name.lower(), verdict, timestamp)
+        sighting = self._sighting(FindingKind.DNS, verdict, timestamp)
         if sighting is None:
             return True
         sighting.count += 1
@@ -339,7 +260,7 @@ class NetworkObserver:
         if verdict is None:
             self.stats.names_dropped += 1
             return
-        sighting = self._sighting(FindingKind.SNI, name.lower(), verdict, timestamp)
+        sighting = self._sighting(FindingKind.SNI, verdict, timestamp)
         if sighting is None:
             return
         sighting.count += 1
@@ -354,15 +275,16 @@ class NetworkObserver:
         known = self._verdicts.get(key, _UNKNOWN)
         if known is not _UNKNOWN:
             return known  # type: ignore[return-value]
-        verdict = classify_name(self.matcher, name)
+        verdict = judge_name(self.matcher, name)
         if len(self._verdicts) >= _VERDICT_CACHE:
             self._verdicts.clear()
         self._verdicts[key] = verdict
         return verdict
 
     def _sighting(
-        self, kind: FindingKind, name: str, verdict: NameVerdict, timestamp: float
+        self, kind: FindingKind, verdict: NameVerdict, timestamp: float
     ) -> _Sighting | None:
+        name = verdict.name
         key = (kind, name)
         sighting = self._sightings.get(key)
         if sighting is None:
@@ -399,7 +321,7 @@ class NetworkObserver:
         return Finding(
             kind=sighting.kind,
             indicator=sighting.name[:1024],
-            indicator_kind=verdict.indicator_kind,
+            indicator_kind=verdict.indicator_kind.value,
             service_id=verdict.service_id,
             confidence=verdict.confidence,
             heuristic=verdict.heuristic,

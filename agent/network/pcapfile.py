@@ -1,4 +1,4 @@
-"""Read pcap and pcapng capture files with struct, and write simple pcap files.
+"""Read pcap and pcapng capture files with struct.
 
 The reader maps the file and yields ``(linktype, timestamp, frame)`` per packet; a truncated
 last record ends the iteration quietly (a capture cut short is still worth reading).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +20,6 @@ ProgressCallback = Callable[[int, int], None]
 PCAP_MAGIC_USEC = 0xA1B2C3D4
 PCAP_MAGIC_NSEC = 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
-PCAPNG_BYTE_ORDER = 0x1A2B3C4D
 
 # pcapng block types
 _IDB, _OPB, _SPB, _EPB = 1, 2, 3, 6
@@ -153,23 +152,3 @@ def _timestamp_unit(view: mmap.mmap, order: str, offset: int, end: int) -> float
             return float(10 ** -(resolution & 0x7F))
         offset += 4 + ((length + 3) & ~3)
     return 1e-6
-
-
-def write_pcap(
-    path: str | Path, packets: Iterable[tuple[float, bytes]], *, linktype: int = 1
-) -> int:
-    """Write packets to a microsecond pcap file; return how many were written."""
-    header = struct.pack("<IHHiIII", PCAP_MAGIC_USEC, 2, 4, 0, 0, 262144, linktype)
-    record = struct.Struct("<IIII")
-    count = 0
-    with open(path, "wb") as out:
-        out.write(header)
-        for timestamp, frame in packets:
-            seconds = int(timestamp)
-            micros = round((timestamp - seconds) * 1e6)
-            if micros >= 1_000_000:
-                seconds, micros = seconds + 1, micros - 1_000_000
-            out.write(record.pack(seconds, micros, len(frame), len(frame)))
-            out.write(frame)
-            count += 1
-    return count

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_SMALL_BYTES,
@@ -57,6 +58,23 @@ class DesktopAppScanner:
     name = "apps"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("platform", "text", "The OS layout the app was found in."),
+        EvidenceField("name", "text", "Application name."),
+        EvidenceField("bundle_id", "text", "macOS bundle identifier."),
+        EvidenceField("desktop_id", "text", "Linux desktop file id, without .desktop."),
+        EvidenceField("exe", "text", "Executable of a desktop entry's Exec line."),
+        EvidenceField("version", "text", "Version the bundle, snap or registry states."),
+        EvidenceField("publisher", "text", "Publisher in the Windows uninstall registry."),
+        EvidenceField("path", "text", "Bundle, desktop file, install folder or shortcut."),
+        EvidenceField(
+            "source",
+            "text",
+            "Where it was found: desktop, snap, flatpak, opt, appimage, uninstall_registry, "
+            "start_menu, user_programs.",
+        ),
+        EvidenceField("scope", "text", "system, machine or user."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         wanted = layouts(ctx)

@@ -1,6 +1,7 @@
 """The scanner protocol: a scanner only reads the OS and yields observations.
 
 Matching against the catalogue, deduplication, scheduling and reporting live in the runner.
+Each scanner declares the evidence fields it emits (:class:`agent.evidence.EvidenceField`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
+from agent.evidence import EvidenceField
 from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
 
 _T = TypeVar("_T")
@@ -93,6 +95,7 @@ class Scanner(Protocol):
     name: str
     platforms: frozenset[str]
     live: bool  # reads the running system (processes, sockets), not files under ctx.root
+    evidence: tuple[EvidenceField, ...]  # every field its observations' evidence may hold
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         """Yield observations, and ScannerError for anything that could not be read."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
@@ -331,6 +332,39 @@ class BrowserExtensionScanner:
     name = "browser_extensions"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("browser", "text", "Browser and channel (chrome, edge_beta, firefox...)."),
+        EvidenceField("profile", "text", "Profile name."),
+        EvidenceField("profile_dir", "text", "Profile folder name."),
+        EvidenceField("profile_kind", "text", "user, guest or system (Chromium)."),
+        EvidenceField("user_data_dir", "text", "The browser's user-data folder (Chromium)."),
+        EvidenceField("extension_id", "text", "Store id or Firefox add-on id."),
+        EvidenceField("name", "text", "Extension name, resolved from _locales."),
+        EvidenceField("version", "text", "Extension version."),
+        EvidenceField("manifest_version", "integer", "Manifest version (2 or 3)."),
+        EvidenceField("path", "text", "Extension folder."),
+        EvidenceField(
+            "install_source",
+            "text",
+            "How it came: web_store, user, policy, unpacked, external, sideloaded, built_in, "
+            "default, oem, orphaned.",
+        ),
+        EvidenceField(
+            "location", "integer or text", "Chromium's location enum, or Firefox's location."
+        ),
+        EvidenceField("from_webstore", "boolean", "Chromium: installed from the web store."),
+        EvidenceField("enabled", "boolean", "Whether the extension is enabled."),
+        EvidenceField("referenced", "boolean", "Chromium: the preferences list it."),
+        EvidenceField("install_time", "timestamp", "When it was installed."),
+        EvidenceField("permissions", "text list", "API permissions."),
+        EvidenceField("host_permissions", "text list", "Host permissions and origins."),
+        EvidenceField("disable_reasons", "text list", "Chromium's named disable reasons."),
+        EvidenceField(
+            "manifest_key_id", "text", "Another id the manifest key gives (a copied store key)."
+        ),
+        EvidenceField("signed_state", "integer", "Firefox's signedState."),
+        EvidenceField("foreign_install", "boolean", "Firefox: installed by another program."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         wanted = layouts(ctx)

@@ -1,105 +1,25 @@
 """Open connections from local processes to AI endpoints.
 
 Remote addresses are matched two ways: against vendor-published address ranges (by the
-runner), and against the addresses that catalogue host names resolve to. Resolution goes
-through an :class:`AddressBook` that asks DNS (dnspython, or an injected resolver) and keeps
-each answer for its TTL, so repeated scans do not repeat lookups.
+runner), and against the host names an :class:`~agent.addressbook.AddressBook` knows for them
+(catalogue host names it resolved, each answer kept for its TTL).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
 
+from agent.addressbook import AddressBook
+from agent.evidence import EvidenceField
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from signatures import Catalogue, EvidenceValue, FindingKind, IndicatorKind, ScannerError
+from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
 
-# Resolve one name to (addresses, ttl seconds); raise LookupError when it cannot.
-Resolve = Callable[[str], tuple[list[str], int]]
-_MIN_TTL = 60
-_MAX_TTL = 86_400
-_NEGATIVE_TTL = 300
 ACTIVE_STATES = frozenset({psutil.CONN_ESTABLISHED, psutil.CONN_SYN_SENT})
-
-
-def dns_resolve(
-    name: str, *, nameservers: list[str] | None = None, port: int = 53, lifetime: float = 2.0
-) -> tuple[list[str], int]:
-    """Resolve A and AAAA records with dnspython. Raises LookupError."""
-    import dns.exception
-    import dns.resolver
-
-    resolver = dns.resolver.Resolver(configure=nameservers is None)
-    if nameservers is not None:
-        resolver.nameservers = list(nameservers)
-        resolver.port = port
-    addresses: list[str] = []
-    ttl = _MAX_TTL
-    for rdtype in ("A", "AAAA"):
-        try:
-            answer = resolver.resolve(name, rdtype, lifetime=lifetime)
-        except (dns.resolver.NoAnswer, dns.resolver.NXDOMAIN):
-            continue
-        except dns.exception.DNSException as exc:
-            raise LookupError(f"{name}: {exc}") from exc
-        if answer.rrset is not None:
-            ttl = min(ttl, answer.rrset.ttl)
-            addresses += [record.to_text() for record in answer]
-    return addresses, ttl if addresses else _NEGATIVE_TTL
-
-
-def catalogue_hosts(catalogue: Catalogue) -> list[str]:
-    """Return the host names and domains a catalogue names, for an :class:`AddressBook`."""
-    names: set[str] = set()
-    for service in catalogue.services:
-        for kind in (IndicatorKind.HOST, IndicatorKind.DOMAIN):
-            names.update(service.indicators.get(kind, ()))
-    return sorted(names)
-
-
-@dataclass
-class AddressBook:
-    """Which catalogue host names an address belongs to, resolved lazily and cached by TTL."""
-
-    names: tuple[str, ...] = ()
-    resolve: Resolve = dns_resolve
-    clock: Callable[[], float] = time.monotonic
-    _cache: dict[str, tuple[float, list[str]]] = field(default_factory=dict)
-
-    @classmethod
-    def for_hosts(cls, hosts: Iterable[str], resolve: Resolve = dns_resolve) -> AddressBook:
-        """Build a book for host names (a catalogue's ``hosts`` and ``domains``)."""
-        return cls(names=tuple(sorted(set(hosts))), resolve=resolve)
-
-    def refresh(self) -> list[str]:
-        """Resolve every name whose cached answer expired; return the names that failed."""
-        now = self.clock()
-        failed: list[str] = []
-        for name in self.names:
-            cached = self._cache.get(name)
-            if cached is not None and cached[0] > now:
-                continue
-            try:
-                addresses, ttl = self.resolve(name)
-            except LookupError:
-                failed.append(name)
-                self._cache[name] = (now + _NEGATIVE_TTL, cached[1] if cached else [])
-                continue
-            self._cache[name] = (now + max(_MIN_TTL, min(ttl, _MAX_TTL)), addresses)
-        return failed
-
-    def index(self) -> dict[str, str]:
-        """Return address -> host name for the cached answers (first name wins)."""
-        by_address: dict[str, str] = {}
-        for name, (_expiry, addresses) in sorted(self._cache.items()):
-            for address in addresses:
-                by_address.setdefault(address, name)
-        return by_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +35,22 @@ class ConnectionScanner:
     name = "connections"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("process", "text", "Name of the process that holds the connection."),
+        EvidenceField("pid", "integer", "Its process id.", volatile=True),
+        EvidenceField("exe", "text", "Its executable path."),
+        EvidenceField(
+            "remote_address",
+            "text",
+            "The peer's IP address (a host's addresses rotate between scans).",
+            volatile=True,
+        ),
+        EvidenceField("remote_port", "integer", "The peer's TCP port."),
+        EvidenceField("remote_host", "text", "The AI host name the address book knows it by."),
+    )
 
     def __init__(self, book: AddressBook | None = None, *, public_only: bool = True) -> None:
-        self.book = book or AddressBook()
+        self.book = book if book is not None else AddressBook()
         self.public_only = public_only
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:

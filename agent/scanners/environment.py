@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_SMALL_BYTES,
@@ -78,6 +79,11 @@ class EnvironmentScanner:
     name = "environment"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("variable", "text", "The variable's name (never its value)."),
+        EvidenceField("source", "text", "startup_file, dotenv, registry_user or registry_system."),
+        EvidenceField("path", "text", "The file (or registry key) that sets it."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         for user in ctx.users:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
@@ -90,6 +91,21 @@ class IdeExtensionScanner:
     name = "ide_extensions"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("ide", "text", "vscode, cursor, windsurf... or jetbrains."),
+        EvidenceField("product", "text", "JetBrains product folder (PyCharm2025.1...)."),
+        EvidenceField("profile", "text", "VS Code profile name (default for the main one)."),
+        EvidenceField("extension_id", "text", "publisher.name or JetBrains plugin id."),
+        EvidenceField("name", "text", "Display name."),
+        EvidenceField("version", "text", "Installed version."),
+        EvidenceField("publisher", "text", "Publisher or vendor."),
+        EvidenceField("path", "text", "Extension or plugin folder."),
+        EvidenceField("source", "text", "gallery or vsix (VS Code)."),
+        EvidenceField("prerelease", "boolean", "A pre-release version (VS Code)."),
+        EvidenceField("enabled", "boolean", "Whether it is enabled."),
+        EvidenceField("install_time", "timestamp", "When it was installed (VS Code)."),
+        EvidenceField("extensions_dir", "text", "The extensions folder it was listed in."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         wanted = layouts(ctx)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from agent.evidence import EvidenceField
 from agent.privacy import names_only, redact_args, redact_url, url_host
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
@@ -38,6 +39,27 @@ class McpConfig:
     rel: str  # relative to the home; may hold one "*" for VS Code profiles
     key: str  # "mcpServers", "servers", "mcp.servers", "context_servers", "mcp_servers"
     fmt: str = "json"  # "json", "jsonc" or "toml"
+
+
+# The catalogue service of each AI client whose configuration is read (a test checks each is
+# shipped). VS Code's own MCP configuration is read by Copilot's agent mode.
+CLIENT_SERVICES: Mapping[str, str] = {
+    "claude_desktop": "anthropic-claude",
+    "claude_code": "anthropic-claude-code",
+    "cursor": "cursor",
+    "windsurf": "windsurf",
+    "gemini_cli": "google-gemini-cli",
+    "codex_cli": "openai-codex-cli",
+    "zed": "zed",
+    "lm_studio": "lm-studio",
+    "amazon_q": "amazon-q-developer",
+    "kiro": "kiro",
+    "vscode": "github-copilot",
+    "vscode_insiders": "github-copilot",
+    "vscodium": "github-copilot",
+    "cline": "cline",
+    "roo_code": "roo-code",
+}
 
 
 _MAC = "Library/Application Support"
@@ -206,6 +228,20 @@ class McpServerScanner:
     name = "mcp_servers"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("client", "text", "The AI client whose configuration names the server."),
+        EvidenceField("config_path", "text", "The configuration file."),
+        EvidenceField("project", "text", "The project a Claude Code server is configured for."),
+        EvidenceField("server", "text", "The server's name in the configuration."),
+        EvidenceField("transport", "text", "stdio, http, sse..."),
+        EvidenceField("command", "text", "Basename of the command that starts it."),
+        EvidenceField("args", "text list", "Its arguments, redacted."),
+        EvidenceField("package", "text", "The npm/PyPI package or image a runner starts."),
+        EvidenceField("url", "text", "Its URL reduced to scheme, host and port."),
+        EvidenceField("env_keys", "text list", "Names (never values) of its environment."),
+        EvidenceField("header_keys", "text list", "Names (never values) of its HTTP headers."),
+        EvidenceField("enabled", "boolean", "Whether the client has it enabled."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         wanted = layouts(ctx)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
@@ -210,6 +211,18 @@ class PackageScanner:
     name = "packages"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("ecosystem", "text", "pypi or npm."),
+        EvidenceField("package", "text", "Package name."),
+        EvidenceField("version", "text", "Installed version."),
+        EvidenceField(
+            "environment",
+            "text",
+            "What installed it: system, user, virtualenv, conda, pipx, global, project...",
+        ),
+        EvidenceField("path", "text", "The package's metadata or install folder."),
+        EvidenceField("commands", "text list", "Commands an npm package installs."),
+    )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         roots: list[PackageRoot] = [*_system_python(ctx), *_system_node(ctx)]

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import psutil
 
+from agent.addressbook import AddressBook
+from agent.evidence import EvidenceField
 from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from agent.scanners.connections import ACTIVE_STATES, AddressBook, is_public, sockets
+from agent.scanners.connections import ACTIVE_STATES, is_public, sockets
 from signatures import EvidenceValue, FindingKind, IndicatorKind
 
 # On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
@@ -94,6 +96,20 @@ class ProcessScanner:
     name = "processes"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("process", "text", "Process name."),
+        EvidenceField("pid", "integer", "Process id (new at every start).", volatile=True),
+        EvidenceField("ppid", "integer", "Parent process id.", volatile=True),
+        EvidenceField("parent", "text", "Parent process name."),
+        EvidenceField("exe", "text", "Executable path."),
+        EvidenceField(
+            "started_at",
+            "timestamp",
+            "When the process started (new at every start).",
+            volatile=True,
+        ),
+        EvidenceField("args", "text list", "Arguments after the program, redacted."),
+    )
 
     def __init__(self, book: AddressBook | None = None) -> None:
         # The connections scanner's address book, when shared, names the remote hosts.

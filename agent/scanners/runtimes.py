@@ -18,8 +18,9 @@ from typing import Any
 
 import psutil
 
+from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
-from agent.scanners.connections import sockets as _sockets
+from agent.scanners.connections import sockets as read_sockets
 from agent.scanners.files import (
     Unreadable,
     is_dir,
@@ -120,6 +121,21 @@ class LocalRuntimeScanner:
     name = "local_runtimes"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = True
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("runtime", "text", "Which runtime serves the port (ollama, lm-studio...)."),
+        EvidenceField("address", "text", "The address it listens on."),
+        EvidenceField("port", "integer", "The TCP port it listens on."),
+        EvidenceField("pid", "integer", "Id of the listening process.", volatile=True),
+        EvidenceField("process", "text", "Name of the listening process."),
+        EvidenceField("exe", "text", "Executable path of the listening process."),
+        EvidenceField(
+            "corroborated_by",
+            "text list",
+            "What confirmed the runtime: process_name, http_probe.",
+        ),
+        EvidenceField("version", "text", "The version its API reported."),
+        EvidenceField("exposed", "boolean", "Whether it listens beyond loopback."),
+    )
 
     def __init__(self, runtimes: tuple[Runtime, ...] = RUNTIMES, probe: Probe = http_probe) -> None:
         self.runtimes = runtimes
@@ -127,7 +143,7 @@ class LocalRuntimeScanner:
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         try:
-            sockets = ctx.shared("sockets", _sockets)
+            sockets = ctx.shared("sockets", read_sockets)
         except (psutil.AccessDenied, OSError) as exc:
             yield ScannerError(scanner=self.name, message=f"cannot list sockets: {exc!r}")
             return
@@ -262,6 +278,20 @@ class ModelFileScanner:
     name = "model_files"
     platforms = frozenset({"linux", "darwin", "windows"})
     live = False
+    evidence: tuple[EvidenceField, ...] = (
+        EvidenceField("runtime", "text", "The runtime whose data folder holds it, if any."),
+        EvidenceField("path", "text", "Path of the data folder or model file."),
+        EvidenceField("models", "text list", "Ollama models (name:tag) in a data folder."),
+        EvidenceField("file_name", "text", "Model file name."),
+        EvidenceField("format", "text", "Model format from the file extension (gguf...)."),
+        EvidenceField("size_bytes", "integer", "Model file size."),
+        EvidenceField(
+            "modified_at",
+            "timestamp",
+            "Last modification time (changes whenever it is used or rewritten).",
+            volatile=True,
+        ),
+    )
 
     def __init__(self, max_depth: int = 6, max_entries: int = 20_000) -> None:
         self.max_depth = max_depth

@@ -1,7 +1,9 @@
 """Import DNS and proxy logs: one report per client named in the log, AI lookups only.
 
-Lines are read one at a time and matched against the catalogue as they come; a name that
-matches nothing is dropped at once, so importing never builds anyone's browsing history.
+Lines are read one at a time and each name is judged as it comes, by the same judge as the
+agent's network capture (:func:`signatures.judge_name`: the catalogue, then likely-AI
+heuristics); a name that passes neither is dropped at once, so importing never builds anyone's
+browsing history.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ from collector.logimport.parsers import (
 from signatures import (
     MAX_FINDINGS,
     AgentInfo,
-    Confidence,
     Finding,
     FindingKind,
     HostInfo,
-    Match,
     Matcher,
+    NameVerdict,
     Report,
     ReportKind,
     format_time,
+    judge_name,
     utcnow,
 )
 
@@ -56,7 +58,7 @@ _PROGRESS_EVERY = 1 << 20  # report progress about once per MiB read
 
 @dataclass(slots=True)
 class _Aggregate:
-    match: Match
+    verdict: NameVerdict
     first: dt.datetime
     last: dt.datetime
     count: int = 0
@@ -71,7 +73,7 @@ class ImportStats:
     lines: int = 0
     lookups: int = 0
     unparsed: int = 0
-    matched: int = 0
+    matched: int = 0  # lookups kept: of a catalogued service, or likely AI
     clients: int = 0
 
 
@@ -129,7 +131,7 @@ def read_log(
     parser = make_parser(format_name, reference)
     stats = ImportStats()
     clients: dict[str, dict[str, _Aggregate]] = {}
-    verdicts: dict[int, Match | None] = {}  # keyed by the name's hash: no names are kept
+    verdicts: dict[int, NameVerdict | None] = {}  # keyed by the name's hash: no names are kept
     try:
         total = os.path.getsize(path)
         handle = open(path, "rb")
@@ -151,19 +153,18 @@ def read_log(
                     stats.unparsed += 1
                 continue
             stats.lookups += 1
-            name = lookup.name.lower().rstrip(".")
-            key = hash(name)
+            key = hash(lookup.name)
             if key in verdicts:
-                match = verdicts[key]
+                verdict = verdicts[key]
             else:
-                match = matcher.match_domain(name)
+                verdict = judge_name(matcher, lookup.name)
                 if len(verdicts) > 65536:
                     verdicts.clear()
-                verdicts[key] = match
-            if match is None:
+                verdicts[key] = verdict
+            if verdict is None:
                 continue
             stats.matched += 1
-            _record(clients, lookup, name, match, reference)
+            _record(clients, lookup, verdict, reference)
     except OSError as exc:
         raise LogImportError(str(path), exc.strerror or str(exc)) from exc
     finally:
@@ -180,8 +181,7 @@ def read_log(
 def _record(
     clients: dict[str, dict[str, _Aggregate]],
     lookup: Lookup,
-    name: str,
-    match: Match,
+    verdict: NameVerdict,
     reference: dt.datetime,
 ) -> None:
     found = clients.get(lookup.client)
@@ -190,11 +190,11 @@ def _record(
             return
         found = clients[lookup.client] = {}
     when = lookup.time or reference
-    aggregate = found.get(name)
+    aggregate = found.get(verdict.name)
     if aggregate is None:
         if len(found) >= MAX_FINDINGS:
             return
-        aggregate = found[name] = _Aggregate(match, when, when)
+        aggregate = found[verdict.name] = _Aggregate(verdict, when, when)
     aggregate.count += 1
     aggregate.first = min(aggregate.first, when)
     aggregate.last = max(aggregate.last, when)
@@ -213,7 +213,7 @@ def _report(
 ) -> Report:
     findings = []
     for name, aggregate in found.items():
-        match = aggregate.match
+        verdict = aggregate.verdict
         evidence: dict[str, str | int | float | bool | list[str] | None] = {
             "format": format_name,
             "client": client,
@@ -221,8 +221,9 @@ def _report(
             "count": aggregate.count,
             "first_time": format_time(aggregate.first),
             "last_time": format_time(aggregate.last),
-            "matched": f"{match.kind.value}:{match.indicator}",
         }
+        if verdict.matched is not None:
+            evidence["matched"] = verdict.matched
         if aggregate.details:
             evidence["details"] = list(aggregate.details)
         if len(aggregate.users) > 1:
@@ -231,9 +232,10 @@ def _report(
             Finding(
                 kind=FindingKind.LOG,
                 indicator=name[:1024],
-                indicator_kind=match.kind.value,
-                service_id=match.service_id,
-                confidence=Confidence(match.confidence),
+                indicator_kind=verdict.indicator_kind.value,
+                service_id=verdict.service_id,
+                confidence=verdict.confidence,
+                heuristic=verdict.heuristic,
                 user=aggregate.users[0][:256] if len(aggregate.users) == 1 else None,
                 evidence=evidence,
                 first_seen=aggregate.first.replace(microsecond=0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from signatures import IndicatorKind, Matcher, assess, assess_dns_name
+from signatures import IndicatorKind, Matcher, assess
 from signatures.heuristics import pattern_host
 
 ALL_URLS = ["<all_urls>", "*://*/*", "http://*/*", "https://*/*", "file:///*"]
@@ -198,8 +198,8 @@ def test_processes_that_are_not_ai_clients(
         "genai.internal.example",
     ],
 )
-def test_dns_names_that_look_like_ai_apis(name: str) -> None:
-    verdict = assess_dns_name(name)
+def test_dns_names_that_look_like_ai_apis(matcher: Matcher, name: str) -> None:
+    verdict = assess(matcher, IndicatorKind.DOMAIN, name, {})
     assert verdict is not None and verdict.confidence == "low"
 
 
@@ -221,8 +221,8 @@ def test_dns_names_that_look_like_ai_apis(name: str) -> None:
         "llama.example.com",
     ],
 )
-def test_dns_names_that_are_not(name: str) -> None:
-    assert assess_dns_name(name) is None
+def test_dns_names_that_are_not(matcher: Matcher, name: str) -> None:
+    assert assess(matcher, IndicatorKind.DOMAIN, name, {}) is None
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from agent.evidence import undeclared_evidence
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem, Scanner
 from signatures import ScannerError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+# What the fake Claude Code process carries on its command line, and must never be reported.
+SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
+PROMPT = "summarise the board minutes about the merger"
 
 HOME_OF = {"linux": "home/{name}", "darwin": "Users/{name}", "windows": "Users/{name}"}
 
@@ -38,10 +43,14 @@ def context(root: Path, *users: LocalUser, platform: str = "linux") -> ScanConte
 
 
 def run(scanner: Scanner, ctx: ScanContext) -> tuple[list[Observation], list[ScannerError]]:
+    """Run one scanner; fail on any evidence field its declaration does not allow."""
     items: list[ScanItem] = list(scanner.scan(ctx))
     observations = [item for item in items if isinstance(item, Observation)]
     errors = [item for item in items if isinstance(item, ScannerError)]
     assert len(observations) + len(errors) == len(items)
+    for observation in observations:
+        undeclared = undeclared_evidence(scanner.evidence, observation.evidence)
+        assert undeclared == [], f"{scanner.name} emits undeclared evidence {undeclared}"
     return observations, errors
 
 

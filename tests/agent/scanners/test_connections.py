@@ -11,14 +11,10 @@ import dns.message
 import dns.rrset
 import pytest
 
+from agent.addressbook import AddressBook, catalogue_hosts, dns_resolve
 from agent.runner import run_scan
 from agent.scanners.base import ScanContext
-from agent.scanners.connections import (
-    AddressBook,
-    ConnectionScanner,
-    catalogue_hosts,
-    dns_resolve,
-)
+from agent.scanners.connections import ConnectionScanner
 from signatures import Matcher, load_catalogue
 from tests.agent.scanners.helpers import run
 
@@ -96,25 +92,13 @@ def test_dns_resolve_against_a_local_resolver(local_dns: int) -> None:
     )
 
 
-@pytest.fixture
-def connected() -> Iterator[int]:
-    """A real TCP connection from this process to a local listener."""
-    server = socket.create_server(("127.0.0.1", 0))
-    port = server.getsockname()[1]
-    client = socket.create_connection(("127.0.0.1", port))
-    accepted, _ = server.accept()
-    yield port
-    for sock in (client, accepted, server):
-        sock.close()
-
-
 def test_connection_to_a_catalogue_host_is_matched(connected: int, tmp_path: Path) -> None:
     def resolve(name: str) -> tuple[list[str], int]:
         return (["127.0.0.1"] if name == "api.openai.com" else []), 300
 
     catalogue = load_catalogue()
     assert "api.openai.com" in catalogue_hosts(catalogue)
-    book = AddressBook.for_hosts(["api.openai.com", "chatgpt.com"], resolve=resolve)
+    book = AddressBook(["api.openai.com", "chatgpt.com"], resolve=resolve)
     scanner = ConnectionScanner(book, public_only=False)
     observations, errors = run(scanner, ScanContext())
     assert errors == []

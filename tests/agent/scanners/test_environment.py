@@ -37,7 +37,7 @@ def test_assigned_names_across_shells() -> None:
     assert "PATH" in assigned_names(text, key_like_only=False)
 
 
-def test_startup_and_dotenv_files(tmp_path: Path, default_matcher: Matcher) -> None:
+def test_startup_and_dotenv_files(tmp_path: Path, matcher: Matcher) -> None:
     linux = make_user(tmp_path, "alice", "linux")
     write(linux.home / ".zshrc", f"export OPENAI_API_KEY={KEY}\nexport EDITOR=vim\n")
     write(linux.home / "code/bot/.env", f"ANTHROPIC_API_KEY={KEY}\nDEBUG=1\n")
@@ -58,7 +58,7 @@ def test_startup_and_dotenv_files(tmp_path: Path, default_matcher: Matcher) -> N
     }
     assert KEY not in json.dumps([dict(o.evidence) for o in observations])
     assert KEY not in json.dumps([dict(o.hints) for o in observations])
-    result = run_scan(context(tmp_path, linux, win), (EnvironmentScanner(),), default_matcher)
+    result = run_scan(context(tmp_path, linux, win), (EnvironmentScanner(),), matcher)
     assert {(f.user, f.service_id, f.confidence.value) for f in result.findings} == {
         ("alice", "openai-api", "low"),
         ("alice", "anthropic-api", "low"),

@@ -188,9 +188,7 @@ def test_jetbrains_plugins_on_each_layout(tmp_path: Path, test_matcher: Matcher)
     }
 
 
-def test_unknown_extensions_that_bundle_ai_are_flagged(
-    tmp_path: Path, default_matcher: Matcher
-) -> None:
+def test_unknown_extensions_that_bundle_ai_are_flagged(tmp_path: Path, matcher: Matcher) -> None:
     user = make_user(tmp_path, "alice", "linux")
     exts = user.home / ".vscode/extensions"
     sdk = vscode_extension(exts, "acme.helper", "0.0.1", dependencies={"openai": "^4.0.0"})
@@ -201,7 +199,7 @@ def test_unknown_extensions_that_bundle_ai_are_flagged(
     hints = {o.indicator: o.hints for o in observations}
     assert hints["acme.helper"]["dependencies"] == ["openai"]
     assert hints["acme.pack"]["extension_dependencies"] == ["GitHub.copilot"]
-    result = run_scan(context(tmp_path, user), (IdeExtensionScanner(),), default_matcher)
+    result = run_scan(context(tmp_path, user), (IdeExtensionScanner(),), matcher)
     flagged = {f.indicator: (f.service_id, f.heuristic) for f in result.findings}
     assert set(flagged) == {"acme.helper", "acme.pack"}
     assert all(service is None and heuristic for service, heuristic in flagged.values())

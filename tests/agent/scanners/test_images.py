@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from agent.config import AgentSettings
 from agent.runner import run_scan
 from agent.scanners.base import ScanContext
-from agent.scanners.registry import DEFAULT_SCANNERS
+from agent.scanners.registry import build_scanners
 from agent.users import local_users, platform_of_root
-from signatures import Matcher
+from signatures import Catalogue, Matcher
 from tests.agent.scanners.helpers import write
 
 
-def _populate(home: Path, layout: str) -> None:
+def populate(home: Path, layout: str) -> None:
     """Put one AI footprint per scanner into a home laid out for ``layout``."""
     roaming = {
         "linux": ".config",
@@ -57,17 +58,17 @@ def _populate(home: Path, layout: str) -> None:
         handle.truncate(2 << 20)
 
 
-def _linux(root: Path) -> None:
+def linux_image(root: Path) -> None:
     write(
         root / "etc/passwd",
         "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:"
         "/bin/bash\nsvc:x:999:999::/srv/svc:/usr/sbin/nologin\n",
     )
-    _populate(root / "home/alice", "linux")
-    _populate(root / "srv/svc", "linux")  # a service account: never scanned
+    populate(root / "home/alice", "linux")
+    populate(root / "srv/svc", "linux")  # a service account: never scanned
 
 
-def _darwin(root: Path) -> None:
+def darwin_image(root: Path) -> None:
     (root / "System/Library").mkdir(parents=True)
     write(
         root / "var/db/dslocal/nodes/Default/users/alice.plist",
@@ -75,7 +76,7 @@ def _darwin(root: Path) -> None:
             {"name": ["alice"], "home": ["/Users/alice"], "uid": ["501"], "shell": ["/bin/zsh"]}
         ),
     )
-    _populate(root / "Users/alice", "darwin")
+    populate(root / "Users/alice", "darwin")
     write(
         root / "Applications/Claude.app/Contents/Info.plist",
         plistlib.dumps(
@@ -84,25 +85,31 @@ def _darwin(root: Path) -> None:
     )
 
 
-def _windows(root: Path) -> None:
+def windows_image(root: Path) -> None:
     (root / "Windows/System32").mkdir(parents=True)
-    _populate(root / "Users/alice", "windows")
+    populate(root / "Users/alice", "windows")
     (root / "Users/Public").mkdir(parents=True)
 
 
 @pytest.mark.parametrize(
-    ("layout", "build"), [("linux", _linux), ("darwin", _darwin), ("windows", _windows)]
+    ("layout", "build"),
+    [("linux", linux_image), ("darwin", darwin_image), ("windows", windows_image)],
 )
 def test_image_scan_finds_every_footprint(
-    tmp_path: Path, layout: str, build: Callable[[Path], None], default_matcher: Matcher
+    tmp_path: Path,
+    layout: str,
+    build: Callable[[Path], None],
+    catalogue: Catalogue,
+    matcher: Matcher,
 ) -> None:
     build(tmp_path)
     assert platform_of_root(tmp_path) == layout
     users = local_users(tmp_path)
     assert [user.name for user in users if user.name != "root"] == ["alice"]
     ctx = ScanContext(root=tmp_path, users=users, platform=layout)
-    file_scanners = tuple(scanner for scanner in DEFAULT_SCANNERS if not scanner.live)
-    result = run_scan(ctx, file_scanners, default_matcher)
+    scanners = build_scanners(AgentSettings(), catalogue)
+    file_scanners = tuple(scanner for scanner in scanners if not scanner.live)
+    result = run_scan(ctx, file_scanners, matcher)
     assert result.errors == []
     found = {(f.kind.value, f.service_id, f.user) for f in result.findings}
     expected = {

@@ -30,7 +30,7 @@ def node_package(node_modules: Path, name: str, version: str, **extra: object) -
     write(node_modules / name / "package.json", {"name": name, "version": version, **extra})
 
 
-def test_python_locations_on_each_layout(tmp_path: Path, default_matcher: Matcher) -> None:
+def test_python_locations_on_each_layout(tmp_path: Path, matcher: Matcher) -> None:
     linux = make_user(tmp_path, "alice", "linux")
     dist_info(tmp_path / "usr/lib/python3.11/site-packages", "requests", "2.31.0")
     dist_info(
@@ -86,7 +86,7 @@ def test_python_locations_on_each_layout(tmp_path: Path, default_matcher: Matche
     assert openai.evidence["version"] == "1.40.0"
     assert openai.hints["dependencies"] == ["httpx", "pydantic", "typing-extensions"]
 
-    result = run_scan(context(tmp_path, linux, mac, win), (PackageScanner(),), default_matcher)
+    result = run_scan(context(tmp_path, linux, mac, win), (PackageScanner(),), matcher)
     services = {(f.service_id, f.indicator) for f in result.findings}
     assert ("openai-api", "openai") in services
     assert ("anthropic-api", "anthropic") in services
@@ -95,7 +95,7 @@ def test_python_locations_on_each_layout(tmp_path: Path, default_matcher: Matche
     assert not any(f.indicator == "requests" for f in result.findings)
 
 
-def test_node_locations_and_scoped_packages(tmp_path: Path, default_matcher: Matcher) -> None:
+def test_node_locations_and_scoped_packages(tmp_path: Path, matcher: Matcher) -> None:
     linux = make_user(tmp_path, "alice", "linux")
     node_package(
         tmp_path / "usr/lib/node_modules",
@@ -130,7 +130,7 @@ def test_node_locations_and_scoped_packages(tmp_path: Path, default_matcher: Mat
     }
     claude = next(o for o in observations if o.indicator == "@anthropic-ai/claude-code")
     assert claude.evidence["commands"] == ["claude"]
-    result = run_scan(context(tmp_path, linux, win), (PackageScanner(),), default_matcher)
+    result = run_scan(context(tmp_path, linux, win), (PackageScanner(),), matcher)
     assert {f.service_id for f in result.findings} == {
         "anthropic-claude-code",
         "openai-codex-cli",
@@ -155,7 +155,7 @@ def test_symlink_loops_and_unreadable_homes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_packages_from_pypi_and_npm(tmp_path: Path, default_matcher: Matcher) -> None:
+def test_real_packages_from_pypi_and_npm(tmp_path: Path, matcher: Matcher) -> None:
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("needs npm")
@@ -195,7 +195,7 @@ def test_real_packages_from_pypi_and_npm(tmp_path: Path, default_matcher: Matche
     assert "boto3" not in dependencies  # only an extra's dependency
     assert by_name["ollama"].evidence["environment"] == "project"
     assert "whatwg-fetch" in by_name  # its dependency, installed alongside
-    result = run_scan(context(tmp_path, user), (PackageScanner(),), default_matcher)
+    result = run_scan(context(tmp_path, user), (PackageScanner(),), matcher)
     assert {(f.service_id, f.indicator) for f in result.findings} >= {
         ("anthropic-api", "anthropic"),
         ("ollama", "ollama"),

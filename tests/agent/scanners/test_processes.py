@@ -6,56 +6,23 @@ import json
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import psutil
 import pytest
 
+from agent.addressbook import AddressBook
 from agent.runner import run_scan
 from agent.scanners import processes
 from agent.scanners.base import Observation, ScanContext, ScanItem
-from agent.scanners.connections import AddressBook
 from agent.scanners.processes import ProcessScanner
 from signatures import IndicatorKind, Matcher, assess
-from tests.agent.scanners.helpers import run
-
-SECRET = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789"
-PROMPT = "summarise the board minutes about the merger"
-
-
-@pytest.fixture
-def claude_like() -> Iterator[subprocess.Popen[bytes]]:
-    """A real process whose command line carries a catalogue marker, a key and a prompt."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time; time.sleep(120)",
-            "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js",
-            "--api-key",
-            SECRET,
-            "-p",
-            PROMPT,
-            f"--token={SECRET}",
-        ]
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # wait until the kernel shows the final command line
-        try:
-            if SECRET in " ".join(psutil.Process(proc.pid).cmdline()):
-                break
-        except psutil.NoSuchProcess:
-            pass
-        time.sleep(0.02)
-    yield proc
-    proc.kill()
-    proc.wait()
+from tests.agent.scanners.helpers import PROMPT, SECRET, run
 
 
 def test_real_process_is_observed_with_redacted_args(
-    claude_like: subprocess.Popen[bytes], default_matcher: Matcher
+    claude_like: subprocess.Popen[bytes], matcher: Matcher
 ) -> None:
     observations, errors = run(ProcessScanner(), ScanContext())
     assert errors == []
@@ -75,7 +42,7 @@ def test_real_process_is_observed_with_redacted_args(
 
     # Only our process: another one on this host with the same marker and owner would be
     # merged with it into one finding, and might come first.
-    result = run_scan(ScanContext(), (_OnlyPid(claude_like.pid),), default_matcher)
+    result = run_scan(ScanContext(), (_OnlyPid(claude_like.pid),), matcher)
     assert [(f.service_id, f.confidence.value) for f in result.findings] == [
         ("anthropic-claude-code", "high")
     ]
@@ -151,7 +118,7 @@ def test_denied_and_missing_fields_are_skipped_per_field(monkeypatch: pytest.Mon
 
 
 def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
-    monkeypatch: pytest.MonkeyPatch, default_matcher: Matcher
+    monkeypatch: pytest.MonkeyPatch, matcher: Matcher
 ) -> None:
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]
@@ -168,7 +135,7 @@ def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
     )
     accepted, _ = server.accept()
     try:
-        book = AddressBook.for_hosts(["api.openai.com"], resolve=lambda name: (["127.0.0.1"], 300))
+        book = AddressBook(["api.openai.com"], resolve=lambda name: (["127.0.0.1"], 300))
         book.refresh()
         monkeypatch.setattr(processes, "is_public", lambda address: True)  # loopback stands in
         observations, _ = run(ProcessScanner(book), ScanContext())
@@ -180,7 +147,7 @@ def test_remote_hosts_hint_lets_heuristics_flag_unknown_processes(
         accepted.close()
         server.close()
     verdict = assess(
-        default_matcher,
+        matcher,
         IndicatorKind.PROCESS,
         "my-internal-tool",
         {"remote_hosts": ["api.openai.com"]},

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -57,25 +55,6 @@ def silent_listener() -> Iterator[int]:
     sock.close()
 
 
-@pytest.fixture
-def process_named_ollama(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    """A real process called "ollama" listening on a port that no runtime claims."""
-    link = tmp_path / "bin" / "ollama"
-    link.parent.mkdir()
-    os.symlink(os.path.realpath(sys.executable), link)
-    code = (
-        "import socket,sys,time\ns=socket.socket();s.bind(('127.0.0.1',0));s.listen()\n"
-        "print(s.getsockname()[1],flush=True)\ntime.sleep(120)"
-    )
-    proc = subprocess.Popen([str(link), "-I", "-c", code], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    port = int(proc.stdout.readline())
-    yield proc.pid, port
-    proc.kill()
-    proc.wait()
-    proc.stdout.close()
-
-
 def _catalogue(tmp_path: Path, *ports: int) -> Matcher:
     folder = tmp_path / "catalogue"
     write(
@@ -95,6 +74,7 @@ def test_http_probe_reads_json_from_loopback(fake_ollama: int) -> None:
     assert http_probe(fake_ollama, "/missing") is None
 
 
+@pytest.mark.slow
 def test_ports_are_reported_only_when_corroborated(
     tmp_path: Path,
     fake_ollama: int,

@@ -20,9 +20,9 @@ from agent.network.observe import NetworkObserver
 from agent.network.packet import Defragmenter, decode_frame
 from agent.network.pcapfile import read_capture
 from agent.network.quic import InitialAssembler, crypto_frames, decrypt_initial
-from agent.network.synth import dns_query
 from agent.network.tls import sni_from_handshake, sni_from_record
 from signatures import Matcher
+from tests.packets import dns_query
 
 HEADER = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
 
@@ -111,7 +111,7 @@ def test_a_message_of_pointer_chains_costs_bounded_time() -> None:
 
 
 def test_truncated_capture_files_end_quietly(tmp_path: Path) -> None:
-    from agent.network.pcapfile import write_pcap
+    from tests.packets import write_pcap
 
     path = tmp_path / "cut.pcap"
     write_pcap(path, [(0.0, b"\x00" * 60)] * 3 + [(1.0, dns_query("a.example"))])

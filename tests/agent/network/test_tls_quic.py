@@ -5,10 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from agent.network.pcapfile import write_pcap
 from agent.network.quic import QUIC_V1, QUIC_V2, InitialAssembler, client_initial_keys
-from agent.network.synth import client_hello, ethernet, quic_initials, tls_record, udp
 from agent.network.tls import is_client_hello_record, sni_from_handshake, sni_from_record
+from tests.packets import client_hello, ethernet, quic_initials, tls_record, udp, write_pcap
 
 
 def test_sni_from_a_record_and_from_a_truncated_one() -> None:

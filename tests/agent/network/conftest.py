@@ -1,4 +1,4 @@
-"""Fixtures for network discovery tests: the shared captures, tshark, the catalogue."""
+"""Fixtures for network discovery tests: the shared captures and tshark."""
 
 from __future__ import annotations
 
@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from signatures import Matcher, load_catalogue
-
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PCAP_DIR = REPO.parent / "shared" / "data" / "pcaps"
-
-
-@pytest.fixture(scope="session")
-def matcher() -> Matcher:
-    return Matcher(load_catalogue())
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agent.network.bpf import compile_filter
-from agent.network.synth import (
+from tests.agent.network.bpf_vm import run
+from tests.packets import (
     client_hello,
     dns_query,
     dns_response,
@@ -14,7 +15,6 @@ from agent.network.synth import (
     tls_record,
     udp,
 )
-from tests.network.bpf_vm import run
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SERVER_IP, CLIENT_IP = "10.200.77.1", "10.200.77.2"
 AI_NAMES = ["chatgpt.com", "api.anthropic.com"]
 OTHER_NAMES = ["www.example.org", "intranet.example.com"]

@@ -1,4 +1,4 @@
-"""Scanners and settings the runtime tests share: deterministic, catalogue-matching evidence."""
+"""Scanners and settings the agent service tests share: deterministic, catalogue-matching."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentSettings, load_settings
+from agent.evidence import EvidenceField
 from agent.scanners import ScanContext
 from agent.scanners.base import Observation, ScanItem
 from signatures import FindingKind, IndicatorKind
@@ -21,6 +22,7 @@ class GrowingScanner:
     name: str = "growing"
     platforms: frozenset[str] = frozenset({"linux", "darwin", "windows", "other"})
     live: bool = False
+    evidence: tuple[EvidenceField, ...] = (EvidenceField("queries", "integer", "Lookups."),)
     scans: int = 0
     produced: set[tuple[str, str]] = field(default_factory=set)
 
@@ -46,6 +48,7 @@ class ExpensiveScanner:
     name: str = "expensive"
     platforms: frozenset[str] = frozenset({"linux", "darwin", "windows", "other"})
     live: bool = False
+    evidence: tuple[EvidenceField, ...] = (EvidenceField("work", "integer", "Busy work."),)
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         deadline = time.process_time() + self.seconds

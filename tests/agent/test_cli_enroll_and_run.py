@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, run_cli
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     )
 
 
-def _token(server: LiveServer, *options: str) -> tuple[int, str]:
+def create_enrollment_token(server: LiveServer, *options: str) -> tuple[int, str]:
     out = run_cli(
         "server", "enroll-token", "create", *options, "--data-dir", str(server.data_dir)
     ).stdout
@@ -46,7 +46,7 @@ def _enroll(server: LiveServer, token: str, state: Path) -> subprocess.Completed
 def test_enroll_with_good_expired_reused_and_revoked_tokens(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
-    _, once = _token(live_server, "--uses", "1")
+    _, once = create_enrollment_token(live_server, "--uses", "1")
     good = _enroll(live_server, once, tmp_path / "a")
     assert good.returncode == 0, good.stderr
     assert "enrolled agent" in good.stdout
@@ -58,7 +58,7 @@ def test_enroll_with_good_expired_reused_and_revoked_tokens(
     reused = _enroll(live_server, once, tmp_path / "b")
     assert reused.returncode == 1 and "used up" in reused.stderr
 
-    expired_id, expired = _token(live_server, "--expires", "30m")
+    expired_id, expired = create_enrollment_token(live_server, "--expires", "30m")
     with sqlite3.connect(live_server.data_dir / "shadowmap.db") as db:
         # Half an hour cannot pass in a test: move the expiry into the past instead.
         db.execute(
@@ -68,7 +68,7 @@ def test_enroll_with_good_expired_reused_and_revoked_tokens(
     refused = _enroll(live_server, expired, tmp_path / "c")
     assert refused.returncode == 1 and "expired" in refused.stderr
 
-    token_id, revoked = _token(live_server)
+    token_id, revoked = create_enrollment_token(live_server)
     run_cli(
         "server", "enroll-token", "revoke", str(token_id), "--data-dir", str(live_server.data_dir)
     )
@@ -84,7 +84,7 @@ def test_enroll_with_good_expired_reused_and_revoked_tokens(
 def test_run_enrolls_from_a_token_file_and_reports_health(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
-    _, token = _token(live_server)
+    _, token = create_enrollment_token(live_server)
     token_file = tmp_path / "enroll-token"
     token_file.write_text(token)
     config = tmp_path / "agent.toml"

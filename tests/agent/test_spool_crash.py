@@ -18,9 +18,9 @@ import pytest
 from agent.errors import SpoolError
 from agent.service import AgentService
 from agent.spool import Spool
-from tests.agent.runtime.helpers import GrowingScanner, settings
+from tests.agent.helpers import GrowingScanner, settings
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 # Queues reports as fast as it can; prints each report id once its transaction committed.
 WRITER = """

@@ -13,7 +13,7 @@ import pytest
 
 from agent.service import AgentService
 from signatures import ReportKind
-from tests.agent.runtime.helpers import GrowingScanner, settings
+from tests.agent.helpers import GrowingScanner, settings
 from tests.e2e.conftest import free_port, run_cli, start_server
 
 pytestmark = pytest.mark.slow

@@ -1,15 +1,20 @@
-"""Build DNS, TLS and QUIC packets for tests and benchmarks (never sent anywhere by this module)."""
+"""Build DNS, TLS and QUIC packets, and pcap files of them, for tests and benchmarks.
+
+Test support, not part of the shipped agent: tests and bench/ import it from here.
+"""
 
 from __future__ import annotations
 
 import os
 import random
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from agent.network.pcapfile import PCAP_MAGIC_USEC
 from agent.network.quic import QUIC_V1, QUIC_V2, client_initial_keys
 
 _ETH_SRC = bytes.fromhex("020000000001")
@@ -199,7 +204,7 @@ def benchmark_packets(
     Names are drawn from ``distinct_names`` names with a Zipf-like popularity, as on a real
     network; ``distinct_names=None`` makes nearly every name new (the worst case for caches).
     """
-    rng = random.Random(seed)  # noqa: S311 - reproducible test traffic, not secrets
+    rng = random.Random(seed)
     ai_names = [
         "chatgpt.com",
         "api.openai.com",
@@ -251,3 +256,23 @@ def benchmark_packets(
                 dst=client,
             )
         yield clock, ethernet(packet)
+
+
+def write_pcap(
+    path: str | Path, packets: Iterable[tuple[float, bytes]], *, linktype: int = 1
+) -> int:
+    """Write packets to a microsecond pcap file; return how many were written."""
+    header = struct.pack("<IHHiIII", PCAP_MAGIC_USEC, 2, 4, 0, 0, 262144, linktype)
+    record = struct.Struct("<IIII")
+    count = 0
+    with open(path, "wb") as out:
+        out.write(header)
+        for timestamp, frame in packets:
+            seconds = int(timestamp)
+            micros = round((timestamp - seconds) * 1e6)
+            if micros >= 1_000_000:
+                seconds, micros = seconds + 1, micros - 1_000_000
+            out.write(record.pack(seconds, micros, len(frame), len(frame)))
+            out.write(frame)
+            count += 1
+    return count

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from agent.service import plan_report
+import psutil
+import pytest
+
+from agent.evidence import volatile_fields
+from agent.scanners.processes import ProcessScanner
+from agent.service import AgentService, plan_report
 from agent.spool import Spool, finding_fingerprint, finding_key
 from signatures import Finding, Report, ReportKind
+from tests.agent.helpers import settings
 from tests.factories import T0, finding, report
+
+# A command line that matches Claude Code's catalogue marker.
+CLAUDE_CODE = [
+    sys.executable,
+    "-c",
+    "import time; time.sleep(120)",
+    "/usr/local/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+]
 
 
 def _report(kind: ReportKind, findings: list[Finding]) -> Report:
@@ -86,19 +104,96 @@ def _json(body: bytes) -> dict[str, object]:
 
 
 def test_plan_report_sends_changes_keeps_first_seen_and_beats_when_quiet() -> None:
+    volatile = volatile_fields([ProcessScanner.evidence])
     later = T0 + dt.timedelta(hours=1)
     seen = finding(user="alice", seen=T0)
-    baseline_spool_row = {finding_key(seen): (finding_fingerprint(seen), seen)}
+    baseline_spool_row = {finding_key(seen): (finding_fingerprint(seen, volatile), seen)}
     again = finding(user="alice", seen=later, evidence={"pid": 7})  # only a volatile pid changed
-    kind, sent, state = plan_report(baseline_spool_row, [again], full=False)
+    kind, sent, state = plan_report(baseline_spool_row, [again], full=False, volatile=volatile)
     assert kind is ReportKind.HEARTBEAT and sent == []
     assert state[0].first_seen == T0 and state[0].last_seen == later
 
     changed = finding(user="alice", seen=later, evidence={"pid": 7, "version": "2"})
-    kind, sent, _ = plan_report(baseline_spool_row, [changed, finding(user="bob")], full=False)
+    kind, sent, _ = plan_report(
+        baseline_spool_row, [changed, finding(user="bob")], full=False, volatile=volatile
+    )
     assert kind is ReportKind.DELTA
     assert [f.user for f in sent] == ["alice", "bob"]
     assert sent[0].first_seen == T0
 
-    kind, sent, _ = plan_report(baseline_spool_row, [again], full=True)
+    kind, sent, _ = plan_report(baseline_spool_row, [again], full=True, volatile=volatile)
     assert kind is ReportKind.FULL and len(sent) == 1
+
+
+def _start_tool() -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(CLAUDE_CODE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until the kernel shows the final command line
+        try:
+            if "claude-code" in " ".join(psutil.Process(proc.pid).cmdline()):
+                break
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.02)
+    return proc
+
+
+@pytest.fixture
+def tool() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def _queued_findings(spool: Spool) -> list[list[dict[str, object]]]:
+    queued = []
+    while (item := spool.peek()) is not None:
+        queued.append(json.loads(item.body)["findings"])
+        spool.acknowledge(item.report_id)
+    return queued
+
+
+def _ours(findings: list[dict[str, object]], pid: int) -> list[dict[str, object]]:
+    return [
+        f
+        for f in findings
+        if f["service_id"] == "anthropic-claude-code"
+        and isinstance(f["evidence"], dict)
+        and f["evidence"].get("pid") == pid
+    ]
+
+
+@pytest.mark.slow
+def test_a_restarted_tool_is_not_resent_as_changed(
+    tmp_path: Path, tool: list[subprocess.Popen[bytes]]
+) -> None:
+    """A new pid and start time are volatile (declared so): the restart is not news."""
+    service = AgentService(settings(tmp_path / "state"), scanners=[ProcessScanner()])
+    assert {"pid", "ppid", "started_at"} <= service.spool.volatile_evidence
+    first = _start_tool()
+    tool.append(first)
+    service.run_cycle()
+    (full,) = _queued_findings(service.spool)
+    before = _ours(full, first.pid)
+    assert len(before) == 1
+    started = psutil.Process(first.pid).create_time()
+    first.kill()
+    first.wait()
+    while True:  # restart until the start time differs in its seconds, as reported
+        again = _start_tool()
+        tool.append(again)
+        if int(psutil.Process(again.pid).create_time()) != int(started):
+            break
+        again.kill()
+        again.wait()
+        time.sleep(0.1)
+    service.run_cycle()
+    (queued,) = _queued_findings(service.spool)
+    baseline = [f for _fp, f in service.spool.baseline().values()]
+    now = [f for f in baseline if f.service_id == "anthropic-claude-code"]
+    assert [f.evidence["pid"] for f in now] == [again.pid]
+    assert now[0].evidence["started_at"] != before[0]["evidence"]["started_at"]  # type: ignore[index]
+    assert _ours(queued, again.pid) == []  # the restart was not re-sent
+    service.close()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.network import CaptureFileError
-from agent.network.pcapfile import read_capture, write_pcap
+from agent.network.pcapfile import read_capture
+from tests.packets import write_pcap
 
 
 def test_pcap_round_trip_with_microseconds(tmp_path: Path) -> None:

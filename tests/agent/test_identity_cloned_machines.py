@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.service import AgentService
-from tests.agent.runtime.helpers import GrowingScanner, settings
+from tests.agent.helpers import GrowingScanner, settings
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 
 from agent.service import AgentService
 from agent.watchdog import Watchdog
-from tests.agent.runtime.helpers import ExpensiveScanner, GrowingScanner, settings
+from tests.agent.helpers import ExpensiveScanner, GrowingScanner, settings
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 # A real `run` schedule with a scanner that burns 0.5 s of CPU every second (~50 % of a core).
 EXPENSIVE_AGENT = """
@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 from agent.service import AgentService
 from agent.watchdog import Watchdog
-from tests.agent.runtime.helpers import ExpensiveScanner, settings
+from tests.agent.helpers import ExpensiveScanner, settings
 
 starts = []
 class Timed(ExpensiveScanner):

@@ -9,7 +9,7 @@ import pytest
 from agent.config import SETTINGS, AgentSettings, load_settings, settings_reference
 from agent.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_settings_reference_is_current() -> None:

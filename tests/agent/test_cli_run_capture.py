@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from agent.network.synth import dns_query
-from tests.agent.runtime.test_enroll_and_run_cli import REPO, _token
+from tests.agent.test_cli_enroll_and_run import REPO, create_enrollment_token
 from tests.e2e.conftest import LiveServer
+from tests.packets import dns_query
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="live capture needs CAP_NET_RAW"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not hasattr(os, "geteuid") or os.geteuid() != 0, reason="live capture needs CAP_NET_RAW"
+    ),
+]
 
 
 def test_run_reports_ai_names_seen_on_the_wire(live_server: LiveServer, tmp_path: Path) -> None:
-    _, token = _token(live_server)
+    _, token = create_enrollment_token(live_server)
     token_file = tmp_path / "enroll-token"
     token_file.write_text(token)
     config = tmp_path / "agent.toml"

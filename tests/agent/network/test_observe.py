@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.addressbook import AddressBook
 from agent.network import CaptureFileError, findings_from_pcap, scan_capture
-from agent.network.observe import AddressBook, NetworkObserver, classify_name
-from agent.network.pcapfile import write_pcap
-from agent.network.synth import (
+from agent.network.observe import NetworkObserver
+from signatures import Confidence, FindingKind, Matcher
+from tests.packets import (
     client_hello,
     dns_query,
     dns_response,
@@ -20,8 +21,8 @@ from agent.network.synth import (
     tcp,
     tls_record,
     udp,
+    write_pcap,
 )
-from signatures import Confidence, FindingKind, Matcher
 
 CLIENT, RESOLVER, SERVER = "10.200.9.10", "10.200.9.53", "10.200.9.80"
 
@@ -123,21 +124,6 @@ def test_drain_hands_out_each_sighting_once(matcher: Matcher) -> None:
     observer.dns_message(dns_query("claude.ai"), b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x35", 5.0)
     assert [finding.indicator for finding in observer.drain()] == ["claude.ai"]
     assert observer.drain() == []
-
-
-def test_heuristics(matcher: Matcher) -> None:
-    assert classify_name(matcher, "chatgpt.com.").service_id == "openai-chatgpt"  # type: ignore[union-attr]
-    assert classify_name(matcher, "startup.ai").heuristic  # type: ignore[union-attr]
-    assert classify_name(matcher, "llm.internal.example").heuristic  # type: ignore[union-attr]
-    for name in (
-        "egypt.example",
-        "www.example.org",
-        "1.0.0.127.in-addr.arpa",
-        "printer.local",
-        "ai",
-        "foo.gpt",
-    ):
-        assert classify_name(matcher, name) is None, name
 
 
 def test_tcp_dns_reassembly_and_retransmissions(matcher: Matcher) -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from agent.network.offline import query_names
-from agent.network.pcapfile import write_pcap
-from agent.network.synth import dns_query, dns_response, ethernet, ip, tcp, udp
-from tests.network.conftest import PCAP_DIR, shared_pcaps, tshark_query_names
+from tests.agent.network.conftest import PCAP_DIR, shared_pcaps, tshark_query_names
+from tests.packets import dns_query, dns_response, ethernet, ip, tcp, udp, write_pcap
 
 
 def _raw(packet: bytes) -> tuple[float, bytes]:
@@ -26,6 +25,7 @@ def test_the_shared_captures_are_present() -> None:
     assert len(shared_pcaps()) >= 80
 
 
+@pytest.mark.slow  # tshark reads every shared capture first (about 20 s)
 @pytest.mark.parametrize("path", shared_pcaps(), ids=lambda path: path.name)
 def test_shared_capture_names_equal_tsharks(
     path: Path, shared_tshark_names: dict[str, collections.Counter[str]]

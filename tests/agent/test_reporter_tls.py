@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.e2e.conftest import free_port, run_cli
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 

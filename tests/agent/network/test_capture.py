@@ -11,8 +11,8 @@ import pytest
 from agent.errors import AgentError
 from agent.network import CapturePermissionError, LiveCapture
 from agent.network.errors import CaptureError, NetworkError
-from agent.network.synth import dns_query
 from signatures import Matcher
+from tests.packets import dns_query
 
 
 def test_no_privilege_gives_an_actionable_error(

@@ -15,7 +15,7 @@ from agent.network.dns import (
     parse_message,
     render_name,
 )
-from agent.network.synth import dns_query, dns_response
+from tests.packets import dns_query, dns_response
 
 
 def test_query_names_and_types() -> None:
