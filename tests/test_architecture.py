@@ -159,17 +159,17 @@ def test_no_module_uses_another_modules_private_names() -> None:
 def test_the_private_name_check_sees_each_shape() -> None:
     source = (
         "from agent.runner import _to_finding\n"
-        "from server import ui\n"
+        "from agent import runner\n"
         "import collector.db as db\n"
         "from agent.runner import build_findings\n"
-        "ui._page(1)\n"
+        "runner._scan(1)\n"
         "db._engine_options()\n"
         "build_findings._cache\n"  # a function's attribute, not a module's private name
         "from agent.service import _own\n"  # a module's own private name is fine
     )
     assert private_imports("agent.service", source) == [
         "from agent.runner import _to_finding",
-        "ui._page",
+        "runner._scan",
         "db._engine_options",
     ]
 
@@ -183,6 +183,14 @@ def test_no_service_imports_a_route_module() -> None:
         for imported in route_imports(module, path.read_text(), routes)
     ]
     assert violations == []
+
+
+def test_routes_are_declared_only_in_api_and_pages_modules() -> None:
+    # A domain package keeps its JSON routes in api.py and its UI routes in pages.py.
+    misplaced = sorted(
+        module for module in route_modules() if module.rsplit(".", 1)[-1] not in {"api", "pages"}
+    )
+    assert misplaced == []
 
 
 def test_the_route_check_sees_a_service_importing_routes() -> None:
