@@ -1,17 +1,197 @@
-"""The AI register: one entry per governed AI use (ISO/IEC 42001 A.4.2, A.9.4) and the queries
-that read it. Keyword-only; the caller owns the transaction."""
+"""The AI register: one entry per governed AI use (ISO/IEC 42001 A.4.2, A.9.4), the one
+declaration of its editable fields, and the queries that read it. Keyword-only; the caller owns
+the transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import Boolean, Date, Integer, String, Text, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+
+FieldKind = Literal["line", "text", "choice", "choices", "flag", "months", "links"]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryField:
+    """One editable field of a register entry, declared once.
+
+    The table column, the API schema (server/register/schemas.py), the entry form and every
+    label shown to people read this declaration; a test checks that all of them agree.
+    ``max_length`` is in characters for text (and for each link), and the column width for a
+    choice; ``max_items`` bounds the lists.
+    """
+
+    name: str
+    label: str
+    kind: FieldKind
+    max_length: int = 0
+    required: bool = False
+    choices: tuple[tuple[str, str], ...] = ()  # (stored value, label shown to people)
+    default: Any = ""
+    max_items: int = 0
+    minimum: int = 0
+    maximum: int = 0
+    help: str = ""
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """Return the stored values a choice field may take, in the declared order."""
+        return tuple(value for value, _label in self.choices)
+
+    def label_of(self, value: object) -> str:
+        """Return the label people see for a stored value (the value itself if undeclared)."""
+        for choice, label in self.choices:
+            if choice == value:
+                return label
+        return "" if value is None else str(value)
+
+
+_TEXT_LIMIT = 4000
+
+ENTRY_FIELDS: tuple[EntryField, ...] = (
+    EntryField("title", "Title", "line", max_length=120, required=True),
+    EntryField("ai_system", "AI system", "line", max_length=255, required=True),
+    EntryField("business_unit", "Business unit", "line", max_length=120),
+    EntryField("business_owner", "Business owner", "line", max_length=120),
+    EntryField("technical_owner", "Technical owner", "line", max_length=120),
+    EntryField("supplier", "Supplier", "line", max_length=255),
+    EntryField("purpose", "Purpose", "text", max_length=_TEXT_LIMIT),
+    EntryField(
+        "data_classes",
+        "Data used",
+        "choices",
+        default=(),
+        choices=(
+            ("public", "Public"),
+            ("internal", "Internal"),
+            ("confidential", "Confidential"),
+            ("restricted", "Restricted"),
+            ("personal_data", "Personal data"),
+            ("special_category_personal_data", "Special-category personal data"),
+            ("customer_data", "Customer data"),
+            ("employee_data", "Employee data"),
+            ("source_code", "Source code"),
+            ("credentials_secrets", "Credentials and secrets"),
+            ("financial", "Financial"),
+            ("health", "Health"),
+            ("ip_trade_secret", "IP and trade secrets"),
+        ),
+    ),
+    EntryField("personal_data", "Personal data involved", "flag", default=False),
+    EntryField(
+        "risk_level",
+        "Risk level",
+        "choice",
+        max_length=16,
+        default="unrated",
+        choices=(
+            ("unrated", "Not rated"),
+            ("low", "Low"),
+            ("medium", "Medium"),
+            ("high", "High"),
+            ("critical", "Critical"),
+        ),
+    ),
+    EntryField(
+        "review_cadence_months",
+        "Review every (months)",
+        "months",
+        default=12,
+        minimum=1,
+        maximum=36,
+    ),
+    EntryField("risk_rationale", "Risk rationale", "text", max_length=_TEXT_LIMIT),
+    EntryField("controls", "Controls", "text", max_length=_TEXT_LIMIT),
+    EntryField(
+        "dpia_screening",
+        "DPIA screening",
+        "choice",
+        max_length=24,
+        default="not_screened",
+        choices=(
+            ("not_screened", "Not screened"),
+            ("no_personal_data", "No personal data"),
+            ("dpia_not_required", "DPIA not required"),
+            ("dpia_required", "DPIA required"),
+            ("dpia_completed", "DPIA completed"),
+        ),
+    ),
+    EntryField(
+        "supplier_review",
+        "Supplier review",
+        "choice",
+        max_length=32,
+        default="not_started",
+        choices=(
+            ("not_started", "Not started"),
+            ("in_progress", "In progress"),
+            ("approved", "Approved"),
+            ("approved_with_conditions", "Approved with conditions"),
+            ("rejected", "Rejected"),
+        ),
+    ),
+    EntryField(
+        "eu_ai_act_class",
+        "EU AI Act class",
+        "choice",
+        max_length=32,
+        default="not_assessed",
+        choices=(
+            ("not_assessed", "Not assessed"),
+            ("not_ai_system", "Not an AI system"),
+            ("minimal", "Minimal risk"),
+            ("transparency_art50", "Transparency obligations (Art. 50)"),
+            ("high_risk_annex_iii", "High risk (Annex III)"),
+            ("high_risk_annex_i", "High risk (Annex I product)"),
+            ("prohibited_art5", "Prohibited practice (Art. 5)"),
+        ),
+    ),
+    EntryField(
+        "human_oversight",
+        "Human oversight",
+        "choice",
+        max_length=32,
+        default="n/a_assistive",
+        choices=(
+            ("human_in_the_loop", "Human in the loop"),
+            ("human_on_the_loop", "Human on the loop"),
+            ("none", "None"),
+            ("n/a_assistive", "Not needed (assistive use)"),
+        ),
+    ),
+    EntryField(
+        "scope_status",
+        "Scope",
+        "choice",
+        max_length=16,
+        default="in_scope",
+        choices=(("in_scope", "In scope"), ("out_of_scope", "Out of scope")),
+    ),
+    EntryField("scope_rationale", "Scope rationale", "text", max_length=_TEXT_LIMIT),
+    EntryField(
+        "evidence_links",
+        "Evidence links",
+        "links",
+        max_length=1000,
+        max_items=50,
+        default=(),
+        help="one URL per line",
+    ),
+)
+
+#: The declaration of each editable field, by name.
+FIELDS: Mapping[str, EntryField] = {field.name: field for field in ENTRY_FIELDS}
+
+
+def _width(name: str) -> int:
+    return FIELDS[name].max_length
 
 
 class RegisterEntry(Base):
@@ -23,16 +203,18 @@ class RegisterEntry(Base):
     register_id: Mapped[str] = mapped_column(String(16), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     status: Mapped[str] = mapped_column(String(16), default="under_review", index=True)
-    title: Mapped[str] = mapped_column(String(120))
-    ai_system: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(_width("title")))
+    ai_system: Mapped[str] = mapped_column(String(_width("ai_system")))
     service_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    business_unit: Mapped[str] = mapped_column(String(120), default="")
+    business_unit: Mapped[str] = mapped_column(String(_width("business_unit")), default="")
     purpose: Mapped[str] = mapped_column(Text, default="")
-    business_owner: Mapped[str] = mapped_column(String(120), default="")
-    technical_owner: Mapped[str] = mapped_column(String(120), default="")
+    business_owner: Mapped[str] = mapped_column(String(_width("business_owner")), default="")
+    technical_owner: Mapped[str] = mapped_column(String(_width("technical_owner")), default="")
     data_classes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
-    risk_level: Mapped[str] = mapped_column(String(16), default="unrated")
+    risk_level: Mapped[str] = mapped_column(
+        String(_width("risk_level")), default=FIELDS["risk_level"].default
+    )
     risk_rationale: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str | None] = mapped_column(String(16))
     decision_conditions: Mapped[str] = mapped_column(Text, default="")
@@ -40,15 +222,27 @@ class RegisterEntry(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     controls: Mapped[str] = mapped_column(Text, default="")
-    review_cadence_months: Mapped[int] = mapped_column(Integer, default=12)
+    review_cadence_months: Mapped[int] = mapped_column(
+        Integer, default=FIELDS["review_cadence_months"].default
+    )
     last_reviewed_on: Mapped[dt.date | None] = mapped_column(Date)
     next_review_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
-    dpia_screening: Mapped[str] = mapped_column(String(24), default="not_screened")
-    supplier: Mapped[str] = mapped_column(String(255), default="")
-    supplier_review: Mapped[str] = mapped_column(String(32), default="not_started")
-    eu_ai_act_class: Mapped[str] = mapped_column(String(32), default="not_assessed")
-    human_oversight: Mapped[str] = mapped_column(String(32), default="n/a_assistive")
-    scope_status: Mapped[str] = mapped_column(String(16), default="in_scope")
+    dpia_screening: Mapped[str] = mapped_column(
+        String(_width("dpia_screening")), default=FIELDS["dpia_screening"].default
+    )
+    supplier: Mapped[str] = mapped_column(String(_width("supplier")), default="")
+    supplier_review: Mapped[str] = mapped_column(
+        String(_width("supplier_review")), default=FIELDS["supplier_review"].default
+    )
+    eu_ai_act_class: Mapped[str] = mapped_column(
+        String(_width("eu_ai_act_class")), default=FIELDS["eu_ai_act_class"].default
+    )
+    human_oversight: Mapped[str] = mapped_column(
+        String(_width("human_oversight")), default=FIELDS["human_oversight"].default
+    )
+    scope_status: Mapped[str] = mapped_column(
+        String(_width("scope_status")), default=FIELDS["scope_status"].default
+    )
     scope_rationale: Mapped[str] = mapped_column(Text, default="")
     evidence_links: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

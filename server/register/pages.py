@@ -12,19 +12,10 @@ from starlette.datastructures import FormData
 
 from collector.store import audit, register, triage
 from collector.store.base import utcnow
+from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.errors import GuardFailed
 from server.register import service, states
-from server.register.schemas import (
-    DATA_CLASSES,
-    DPIA_OUTCOMES,
-    EU_AI_ACT_CLASSES,
-    HUMAN_OVERSIGHT,
-    RISK_LEVELS,
-    SCOPE_STATUSES,
-    SUPPLIER_REVIEWS,
-    EntryInput,
-    parse_entry_input,
-)
+from server.register.schemas import EntryInput, parse_entry_input
 from server.web.deps import DbSession, Reviewer, State, Viewer
 from server.web.rendering import Csrf, Reason, check_csrf, render_page, see_other
 
@@ -32,15 +23,26 @@ router = APIRouter(include_in_schema=False)
 
 
 def _entry_form_data(form: FormData) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        name: str(form.get(name, ""))
-        for name in EntryInput.model_fields
-        if name not in ("data_classes", "personal_data", "evidence_links", "review_cadence_months")
-    }
-    data["data_classes"] = [str(value) for value in form.getlist("data_classes")]
-    data["personal_data"] = form.get("personal_data") == "on"
-    data["evidence_links"] = str(form.get("evidence_links", "")).splitlines()
-    data["review_cadence_months"] = str(form.get("review_cadence_months", "12")) or "12"
+    """Read each declared field from the form the way its kind is posted.
+
+    A form may offer only some fields (the new-entry form has five): a field it does not post
+    keeps its default. Check boxes are the exception: an unticked box is simply not posted.
+    """
+    data: dict[str, Any] = {}
+    for name in EntryInput.model_fields:
+        spec = FIELDS[name]
+        if name not in form and spec.kind not in ("choices", "flag"):
+            continue
+        if spec.kind == "choices":
+            data[name] = [str(value) for value in form.getlist(name)]
+        elif spec.kind == "flag":
+            data[name] = form.get(name) == "on"
+        elif spec.kind == "links":
+            data[name] = str(form.get(name, "")).splitlines()
+        elif spec.kind == "months":
+            data[name] = str(form.get(name)) or str(spec.default)
+        else:
+            data[name] = str(form.get(name))
     return data
 
 
@@ -73,7 +75,10 @@ def register_list(
         who,
         entries=entries,
         entry_states=states.ENTRY_STATES,
-        risk_levels=RISK_LEVELS,
+        risk_field=FIELDS["risk_level"],
+        new_entry_fields=[
+            FIELDS[name] for name in ("title", "ai_system", "business_unit", "supplier", "purpose")
+        ],
         f={"status": status, "risk": risk, "q": q},
         today=utcnow().date(),
     )
@@ -109,15 +114,7 @@ def register_entry(
         },
         decisions=[d for d in states.DECISIONS if d in states.entry_targets(entry.status)],
         moves=[t for t in states.entry_targets(entry.status) if t not in states.DECISIONS],
-        o={
-            "data_classes": DATA_CLASSES,
-            "risk_levels": RISK_LEVELS,
-            "dpia": DPIA_OUTCOMES,
-            "supplier_reviews": SUPPLIER_REVIEWS,
-            "eu_ai_act": EU_AI_ACT_CLASSES,
-            "oversight": HUMAN_OVERSIGHT,
-            "scope": SCOPE_STATUSES,
-        },
+        entry_fields=ENTRY_FIELDS,
     )
 
 

@@ -4,53 +4,21 @@ the API, the exports and the webhooks show it."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, get_args
+import re
+from typing import Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
-from collector.store.register import RegisterEntry
+from collector.store.register import ENTRY_FIELDS, FIELDS, RegisterEntry
 from server.errors import GuardFailed
 
-RiskLevel = Literal["unrated", "low", "medium", "high", "critical"]
-DpiaScreening = Literal[
-    "not_screened", "no_personal_data", "dpia_not_required", "dpia_required", "dpia_completed"
-]
-SupplierReview = Literal[
-    "not_started", "in_progress", "approved", "approved_with_conditions", "rejected"
-]
-EuAiActClass = Literal[
-    "not_assessed",
-    "not_ai_system",
-    "minimal",
-    "transparency_art50",
-    "high_risk_annex_iii",
-    "high_risk_annex_i",
-    "prohibited_art5",
-]
-HumanOversight = Literal["human_in_the_loop", "human_on_the_loop", "none", "n/a_assistive"]
-ScopeStatus = Literal["in_scope", "out_of_scope"]
-DataClass = Literal[
-    "public",
-    "internal",
-    "confidential",
-    "restricted",
-    "personal_data",
-    "special_category_personal_data",
-    "customer_data",
-    "employee_data",
-    "source_code",
-    "credentials_secrets",
-    "financial",
-    "health",
-    "ip_trade_secret",
-]
 # Free text refuses NUL (PostgreSQL cannot store it); one-line fields refuse every control
 # character, and required ones need a character that str.strip() keeps (the model strips
 # whitespace first, so the documented pattern must not let a blank value through).
@@ -58,53 +26,96 @@ _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u30
 TEXT = r"^[^\x00]*$"
 LINE = r"^[^\x00-\x1f\x7f]*$"
 REQUIRED_LINE = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_SPACE}][^\x00-\x1f\x7f]*$"
-EvidenceLink = Annotated[str, StringConstraints(max_length=1000, pattern=r"^https?://[!-~]+$")]
+LINK = r"^https?://[!-~]+$"
 
-RISK_LEVELS: tuple[str, ...] = get_args(RiskLevel)
-DPIA_OUTCOMES: tuple[str, ...] = get_args(DpiaScreening)
-SUPPLIER_REVIEWS: tuple[str, ...] = get_args(SupplierReview)
-EU_AI_ACT_CLASSES: tuple[str, ...] = get_args(EuAiActClass)
-HUMAN_OVERSIGHT: tuple[str, ...] = get_args(HumanOversight)
-SCOPE_STATUSES: tuple[str, ...] = get_args(ScopeStatus)
-DATA_CLASSES: tuple[str, ...] = get_args(DataClass)
+RISK_LEVELS: tuple[str, ...] = FIELDS["risk_level"].values
+DATA_CLASSES: tuple[str, ...] = FIELDS["data_classes"].values
 # Data classes that always involve personal data (GDPR), whatever the checkbox says.
 PERSONAL_DATA_CLASSES = frozenset(
     {"personal_data", "special_category_personal_data", "customer_data", "employee_data", "health"}
 )
-# Suggested review cadence per risk level, in months (register.md: critical P3M, high P6M).
+# Suggested review cadence per risk level, in months (critical every 3, high every 6).
 DEFAULT_CADENCE = {"critical": 3, "high": 6, "medium": 12, "low": 12, "unrated": 12}
 
 
+def _declared(name: str) -> Any:
+    """Return the pydantic Field for a declared entry field: its limits, pattern and choices."""
+    spec = FIELDS[name]
+    if spec.kind == "line":
+        if spec.required:
+            return Field(min_length=1, max_length=spec.max_length, pattern=REQUIRED_LINE)
+        return Field(default=spec.default, max_length=spec.max_length, pattern=LINE)
+    if spec.kind == "text":
+        return Field(default=spec.default, max_length=spec.max_length, pattern=TEXT)
+    if spec.kind == "choice":
+        return Field(
+            default=spec.default, json_schema_extra={"enum": list(spec.values), "type": "string"}
+        )
+    if spec.kind == "choices":
+        return Field(
+            default_factory=list,
+            max_length=len(spec.choices),
+            json_schema_extra={"items": {"enum": list(spec.values), "type": "string"}},
+        )
+    if spec.kind == "flag":
+        return Field(default=spec.default)
+    if spec.kind == "months":
+        return Field(default=spec.default, ge=spec.minimum, le=spec.maximum)
+    return Field(  # links
+        default_factory=list,
+        max_length=spec.max_items,
+        json_schema_extra={
+            "items": {"type": "string", "maxLength": spec.max_length, "pattern": LINK}
+        },
+    )
+
+
+_CHOICE_FIELDS = tuple(field.name for field in ENTRY_FIELDS if field.kind == "choice")
+
+
 class EntryInput(BaseModel):
-    """The editable fields of a register entry; every field bounded."""
+    """The editable fields of a register entry; every field bounded by its declaration
+    (collector.store.register.ENTRY_FIELDS)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    title: str = Field(min_length=1, max_length=120, pattern=REQUIRED_LINE)
-    ai_system: str = Field(min_length=1, max_length=255, pattern=REQUIRED_LINE)
-    business_unit: str = Field(default="", max_length=120, pattern=LINE)
-    purpose: str = Field(default="", max_length=4000, pattern=TEXT)
-    business_owner: str = Field(default="", max_length=120, pattern=LINE)
-    technical_owner: str = Field(default="", max_length=120, pattern=LINE)
-    data_classes: list[DataClass] = Field(default_factory=list, max_length=len(DATA_CLASSES))
-    personal_data: bool = False
-    risk_level: RiskLevel = "unrated"
-    risk_rationale: str = Field(default="", max_length=4000, pattern=TEXT)
-    controls: str = Field(default="", max_length=4000, pattern=TEXT)
-    review_cadence_months: int = Field(default=12, ge=1, le=36)
-    dpia_screening: DpiaScreening = "not_screened"
-    supplier: str = Field(default="", max_length=255, pattern=LINE)
-    supplier_review: SupplierReview = "not_started"
-    eu_ai_act_class: EuAiActClass = "not_assessed"
-    human_oversight: HumanOversight = "n/a_assistive"
-    scope_status: ScopeStatus = "in_scope"
-    scope_rationale: str = Field(default="", max_length=4000, pattern=TEXT)
-    evidence_links: list[EvidenceLink] = Field(default_factory=list, max_length=50)
+    title: str = _declared("title")
+    ai_system: str = _declared("ai_system")
+    business_unit: str = _declared("business_unit")
+    purpose: str = _declared("purpose")
+    business_owner: str = _declared("business_owner")
+    technical_owner: str = _declared("technical_owner")
+    data_classes: list[str] = _declared("data_classes")
+    personal_data: bool = _declared("personal_data")
+    risk_level: str = _declared("risk_level")
+    risk_rationale: str = _declared("risk_rationale")
+    controls: str = _declared("controls")
+    review_cadence_months: int = _declared("review_cadence_months")
+    dpia_screening: str = _declared("dpia_screening")
+    supplier: str = _declared("supplier")
+    supplier_review: str = _declared("supplier_review")
+    eu_ai_act_class: str = _declared("eu_ai_act_class")
+    human_oversight: str = _declared("human_oversight")
+    scope_status: str = _declared("scope_status")
+    scope_rationale: str = _declared("scope_rationale")
+    evidence_links: list[str] = _declared("evidence_links")
+
+    @field_validator(*_CHOICE_FIELDS)
+    @classmethod
+    def _one_of_the_choices(cls, value: str, info: ValidationInfo) -> str:
+        allowed = FIELDS[str(info.field_name)].values
+        if value not in allowed:
+            raise ValueError(f"Input should be {', '.join(repr(v) for v in allowed)}")
+        return value
 
     @field_validator("data_classes")
     @classmethod
-    def _canonical_order(cls, value: list[DataClass]) -> list[DataClass]:
-        return [name for name in get_args(DataClass) if name in value]
+    def _canonical_order(cls, value: list[str]) -> list[str]:
+        allowed = DATA_CLASSES
+        unknown = [name for name in value if name not in allowed]
+        if unknown:
+            raise ValueError(f"unknown data class {unknown[0]!r}")
+        return [name for name in allowed if name in value]
 
     @field_validator("evidence_links", mode="before")
     @classmethod
@@ -112,6 +123,15 @@ class EntryInput(BaseModel):
         # A form posts one link per line; blank lines are not links.
         if isinstance(value, list):
             return [link.strip() for link in value if not isinstance(link, str) or link.strip()]
+        return value
+
+    @field_validator("evidence_links")
+    @classmethod
+    def _links_are_links(cls, value: list[str]) -> list[str]:
+        spec = FIELDS["evidence_links"]
+        for link in value:
+            if len(link) > spec.max_length or not re.match(LINK, link):
+                raise ValueError(f"not an http(s) link of at most {spec.max_length} characters")
         return value
 
 

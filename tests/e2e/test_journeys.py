@@ -119,7 +119,7 @@ def test_triage_promote_approve_and_see_it_on_the_dashboard(
     page.get_by_label("Business owner").fill("Dana Whitfield")
     page.get_by_label("Risk level").select_option("medium")
     page.get_by_label("Risk rationale").fill("Internal correspondence only; no customer data.")
-    page.get_by_label("internal", exact=True).check()
+    page.get_by_label("Internal", exact=True).check()
     page.get_by_label("Supplier review").select_option("approved")
     page.get_by_label("EU AI Act class").select_option("minimal")
     page.get_by_role("button", name="Save record").click()
