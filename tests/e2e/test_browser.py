@@ -16,7 +16,7 @@ from signatures import FindingKind, load_catalogue
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
 from tests.factories import finding, report
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOSTILE = '<img src=x onerror="window.__pwned=1">Evil AI <script>window.__pwned=2</script>'
 

@@ -13,6 +13,9 @@ import pytest
 
 from tests.e2e.conftest import LiveServer, run_cli
 
+# Real server and agent processes: the quick run (-m "not slow") leaves them out.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def claude_code_process(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:

@@ -16,7 +16,7 @@ from collector.db import make_engine, make_sessionmaker, transaction
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
 from tests.e2e.seed_register import HOSTILE, seed
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 

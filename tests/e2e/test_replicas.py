@@ -20,7 +20,7 @@ from signatures import Finding, FindingKind, load_catalogue
 from tests.e2e.conftest import LiveServer, run_cli, start_server
 from tests.factories import finding, report
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 AGENTS = 32
 REPORTS_PER_AGENT = 4

@@ -9,7 +9,12 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import REPO, LiveServer, run_cli
+
+# Real server and agent processes: the quick run (-m "not slow") leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def agent_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

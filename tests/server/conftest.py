@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,9 +29,10 @@ def settings(tmp_path: Path) -> ServerSettings:
     return ServerSettings(data_dir=tmp_path, scheduler_enabled=False)
 
 
-@pytest.fixture
-def app(settings: ServerSettings) -> FastAPI:
-    engine = make_engine(settings.resolved_database_url())
+def _seed_users(url: str) -> None:
+    """Migrate the database at ``url`` and create one user per role, as `shadowmap user create`
+    would (the service functions, not rows written by hand)."""
+    engine = make_engine(url)
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
         for role in ("admin", "reviewer", "viewer"):
@@ -38,6 +40,24 @@ def app(settings: ServerSettings) -> FastAPI:
                 session, username=role, password_hash=hash_password(PASSWORD), role=role
             )
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with the three users, built once per run: each test starts
+    from a copy, which saves the migrations and three argon2 hashes per test."""
+    path = tmp_path_factory.mktemp("seeded") / "shadowmap.db"
+    _seed_users(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def app(settings: ServerSettings, seeded_sqlite: Path) -> FastAPI:
+    if settings.database_url:
+        _seed_users(settings.database_url)
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seeded_sqlite, settings.data_dir / "shadowmap.db")
     return create_app(settings)
 
 
