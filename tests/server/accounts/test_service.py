@@ -13,10 +13,6 @@ from server.accounts import service
 from server.errors import GuardFailed
 
 
-def _actions(db: Session) -> list[str]:
-    return [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-
-
 def test_user_management_keeps_an_admin_and_never_audits_secrets(db: Session) -> None:
     admin = users.create_user(db, username="boss", password_hash="x", role="admin")
     user, password = service.create_user(

@@ -8,41 +8,12 @@ import itertools
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from collector.db import transaction
 from collector.store import audit as audit_store
 from collector.store.base import utcnow
-from server.register import service
-from server.register.schemas import EntryInput
 from tests.server.conftest import bearer, make_token
+from tests.server.seed import decided
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
-
-
-def approvable(title: str, supplier: str = "") -> EntryInput:
-    return EntryInput(
-        title=title,
-        ai_system=title,
-        supplier=supplier,
-        business_owner="Bob",
-        purpose="Drafting",
-        risk_level="low",
-    )
-
-
-def decided(app: FastAPI, title: str, *, on: dt.date, supplier: str = "") -> str:
-    """Create an entry and approve it on ``on`` (its review falls due 12 months later)."""
-    with transaction(app.state.shadowmap.sessions) as session:
-        entry = service.create_entry(session, actor="alice", fields=approvable(title, supplier))
-        service.decide_entry(
-            session,
-            actor="carol",
-            register_id=entry.register_id,
-            expected_version=entry.version,
-            decision="approved",
-            rationale="fine",
-            today=on,
-        )
-        return entry.register_id
 
 
 def test_audit_trail_filters_pages_and_carries_each_hash_link(

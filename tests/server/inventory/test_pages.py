@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.factories import finding, report
 from tests.server.conftest import enroll, sign_in
+from tests.server.seed import HOSTILE, seed_over_http
 
 
 def test_inventory_page_lists_items_with_hosts_and_escapes_what_agents_send(
@@ -44,30 +45,10 @@ def test_inventory_page_lists_items_with_hosts_and_escapes_what_agents_send(
     assert client.get("/inventory/99999").status_code == 404
 
 
-HOSTILE = "<script>alert('x')</script>"
-
-
-def _seed(client: TestClient, app: FastAPI) -> dict[str, int]:
-    credential = enroll(client, app, hostname="fin-laptop-7")
-    answer = client.post(
-        "/api/v1/agents/reports",
-        content=report(
-            [finding("openai-chatgpt"), finding(None, indicator=HOSTILE, heuristic="test")],
-            hostname="fin-laptop-7",
-        ).to_json(),
-        headers={"Authorization": f"Bearer {credential}"},
-    )
-    assert answer.status_code == 200, answer.text
-    sign_in(client, "viewer")
-    items = {row["name"]: row["id"] for row in client.get("/api/v1/inventory").json()}
-    client.cookies.clear()
-    return items
-
-
 def test_false_positive_needs_a_reason_and_creates_a_suppression(
     client: TestClient, app: FastAPI
 ) -> None:
-    items = _seed(client, app)
+    items = seed_over_http(client, app)
     candidate = items[next(name for name in items if name != "ChatGPT")]
     csrf = sign_in(client, "reviewer")
     no_reason = client.post(
@@ -93,7 +74,7 @@ def test_false_positive_needs_a_reason_and_creates_a_suppression(
 
 
 def test_bulk_is_all_or_nothing(client: TestClient, app: FastAPI) -> None:
-    items = _seed(client, app)
+    items = seed_over_http(client, app)
     csrf = sign_in(client, "reviewer")
     answer = client.post(
         "/triage/bulk",

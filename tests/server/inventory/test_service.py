@@ -3,70 +3,32 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.ingest import ingest_report
-from collector.store import triage, users
-from collector.store.audit import AuditEvent
+from collector.store import triage
 from collector.store.inventory import InventoryItem
 from server.errors import GuardFailed, InvalidTransition
 from server.inventory import service
-from server.register import service as register_service
-from server.register.schemas import EntryInput
 from signatures import load_catalogue
-from tests.factories import enrolled_agent, finding, report
+from tests.factories import finding
+from tests.server.seed import audit_actions, ingest_items, make_reviewer
 
 CATALOGUE = load_catalogue()
 
 
-def _items(
-    db: Session, *findings: object, host: str = "laptop-1", uid: str = "agent-1"
-) -> dict[str, int]:
-    agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
-    ingest_report(
-        db,
-        agent=agent,
-        catalogue=CATALOGUE,
-        report=report(list(findings), agent_id=uid, hostname=host),
-    )  # type: ignore[arg-type]
-    return {item.name: item.id for item in db.scalars(select(InventoryItem))}
-
-
-def _reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
-    users.create_user(db, username=name, password_hash="x", role=role)
-    return name
-
-
-def _ready_entry(db: Session, **overrides: object) -> str:
-    fields = {
-        "title": "ChatGPT drafting",
-        "ai_system": "ChatGPT",
-        "business_owner": "Dana",
-        "purpose": "Drafting",
-        "risk_level": "low",
-        **overrides,
-    }
-    return register_service.create_entry(db, actor="rita", fields=EntryInput(**fields)).register_id  # type: ignore[arg-type]
-
-
-def _actions(db: Session) -> list[str]:
-    return [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-
-
 def test_assigning_a_new_item_starts_triage_and_is_audited(db: Session) -> None:
-    items = _items(db, finding("openai-chatgpt"))
-    _reviewer(db)
+    items = ingest_items(db, finding("openai-chatgpt"))
+    make_reviewer(db)
     item = service.assign_item(db, actor="rita", item_id=items["ChatGPT"], assignee="rita")
     assert item.state == "triaging"
     with pytest.raises(GuardFailed) as raised:
         service.assign_item(db, actor="rita", item_id=items["ChatGPT"], assignee="nobody")
     assert raised.value.field == "assignee"
-    assert _actions(db) == ["item.assign"]
+    assert audit_actions(db) == ["item.assign"]
 
 
 def test_false_positive_suppresses_the_key_and_reopening_lifts_it(db: Session) -> None:
-    items = _items(db, finding(None, indicator="weird.ext", heuristic="name"))
+    items = ingest_items(db, finding(None, indicator="weird.ext", heuristic="name"))
     item_id = next(iter(items.values()))
     key = db.get(InventoryItem, item_id).key  # type: ignore[union-attr]
     with pytest.raises(GuardFailed):
@@ -80,7 +42,7 @@ def test_false_positive_suppresses_the_key_and_reopening_lifts_it(db: Session) -
         service.transition_item(db, actor="rita", item_id=item_id, target="needs_info", reason="x")
     service.transition_item(db, actor="rita", item_id=item_id, target="triaging")
     assert list(triage.list_suppression_rules(db)) == []
-    assert _actions(db) == [
+    assert audit_actions(db) == [
         "suppression.create",
         "item.false_positive",
         "suppression.delete",
@@ -89,7 +51,7 @@ def test_false_positive_suppresses_the_key_and_reopening_lifts_it(db: Session) -
 
 
 def test_merge_and_promote(db: Session) -> None:
-    items = _items(db, finding("openai-chatgpt"), finding("openai-api", indicator="openai"))
+    items = ingest_items(db, finding("openai-chatgpt"), finding("openai-api", indicator="openai"))
     chatgpt, api = items["ChatGPT"], next(i for n, i in items.items() if n != "ChatGPT")
     with pytest.raises(InvalidTransition):  # a new item is triaged before it is promoted
         service.promote_item(db, actor="rita", item_id=chatgpt)
@@ -107,7 +69,9 @@ def test_merge_and_promote(db: Session) -> None:
 
 
 def test_bulk_checks_the_action_and_applies_each_item_once(db: Session) -> None:
-    items = _items(db, finding("openai-chatgpt"), finding("anthropic-claude", indicator="claude"))
+    items = ingest_items(
+        db, finding("openai-chatgpt"), finding("anthropic-claude", indicator="claude")
+    )
     with pytest.raises(GuardFailed):
         service.bulk_triage(db, actor="rita", item_ids=list(items.values()), action="delete")
     with pytest.raises(GuardFailed):

@@ -12,27 +12,8 @@ import re
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.factories import finding, report
-from tests.server.conftest import enroll, sign_in
-
-HOSTILE = "<script>alert('x')</script>"
-
-
-def _seed(client: TestClient, app: FastAPI) -> dict[str, int]:
-    credential = enroll(client, app, hostname="fin-laptop-7")
-    answer = client.post(
-        "/api/v1/agents/reports",
-        content=report(
-            [finding("openai-chatgpt"), finding(None, indicator=HOSTILE, heuristic="test")],
-            hostname="fin-laptop-7",
-        ).to_json(),
-        headers={"Authorization": f"Bearer {credential}"},
-    )
-    assert answer.status_code == 200, answer.text
-    sign_in(client, "viewer")
-    items = {row["name"]: row["id"] for row in client.get("/api/v1/inventory").json()}
-    client.cookies.clear()
-    return items
+from tests.server.conftest import sign_in
+from tests.server.seed import HOSTILE, seed_over_http
 
 
 def _version(page: str) -> str:
@@ -42,7 +23,7 @@ def _version(page: str) -> str:
 
 
 def test_triage_promote_approve_and_dashboard(client: TestClient, app: FastAPI) -> None:
-    items = _seed(client, app)
+    items = seed_over_http(client, app)
     chatgpt = items["ChatGPT"]
     csrf = sign_in(client, "reviewer")
 

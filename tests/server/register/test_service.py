@@ -5,54 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.ingest import ingest_report
-from collector.store import register, users
-from collector.store.audit import AuditEvent
-from collector.store.inventory import InventoryItem
+from collector.store import register
 from server.errors import GuardFailed, InvalidTransition, StaleVersion
 from server.register import service
 from server.register.schemas import EntryInput
 from signatures import load_catalogue
-from tests.factories import enrolled_agent, report
+from tests.server.seed import ready_entry
 
 CATALOGUE = load_catalogue()
-
-
-def _items(
-    db: Session, *findings: object, host: str = "laptop-1", uid: str = "agent-1"
-) -> dict[str, int]:
-    agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
-    ingest_report(
-        db,
-        agent=agent,
-        catalogue=CATALOGUE,
-        report=report(list(findings), agent_id=uid, hostname=host),
-    )  # type: ignore[arg-type]
-    return {item.name: item.id for item in db.scalars(select(InventoryItem))}
-
-
-def _reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
-    users.create_user(db, username=name, password_hash="x", role=role)
-    return name
-
-
-def _ready_entry(db: Session, **overrides: object) -> str:
-    fields = {
-        "title": "ChatGPT drafting",
-        "ai_system": "ChatGPT",
-        "business_owner": "Dana",
-        "purpose": "Drafting",
-        "risk_level": "low",
-        **overrides,
-    }
-    return service.create_entry(db, actor="rita", fields=EntryInput(**fields)).register_id  # type: ignore[arg-type]
-
-
-def _actions(db: Session) -> list[str]:
-    return [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +38,7 @@ def _actions(db: Session) -> list[str]:
 def test_decision_guards(
     db: Session, overrides: dict[str, object], decision: str, field: str
 ) -> None:
-    register_id = _ready_entry(db, **overrides)
+    register_id = ready_entry(db, **overrides)
     with pytest.raises(GuardFailed) as raised:
         service.decide_entry(
             db,
@@ -92,7 +54,7 @@ def test_decision_guards(
 
 
 def test_approval_sets_the_review_date_and_prohibited_stays_prohibited(db: Session) -> None:
-    register_id = _ready_entry(db, review_cadence_months=6)
+    register_id = ready_entry(db, review_cadence_months=6)
     with pytest.raises(GuardFailed):
         service.decide_entry(
             db,
@@ -130,7 +92,7 @@ def test_approval_sets_the_review_date_and_prohibited_stays_prohibited(db: Sessi
             expected_version=2,
             fields=EntryInput(title="t", ai_system="ChatGPT", purpose="Drafting", risk_level="low"),
         )
-    banned = _ready_entry(db, title="DeepSeek")
+    banned = ready_entry(db, title="DeepSeek")
     service.decide_entry(
         db,
         actor="rita",

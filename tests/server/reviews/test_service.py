@@ -8,47 +8,21 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from collector.ingest import ingest_report
 from collector.store import hosts
 from collector.store.hosts import Host
-from collector.store.inventory import InventoryItem
 from server.inventory import service as triage
 from server.register import service
 from server.register.schemas import EntryInput
 from server.reviews.service import reassessment_triggers, review_rows, supplier_rows
 from signatures import FindingKind, load_catalogue
-from tests.factories import enrolled_agent, finding, report
+from tests.factories import finding
+from tests.server.seed import ingest_items
 
 CATALOGUE = load_catalogue()
 
 
-def _items(
-    db: Session, *findings: object, host: str = "laptop-1", uid: str = "agent-1"
-) -> dict[str, int]:
-    agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
-    ingest_report(
-        db,
-        agent=agent,
-        catalogue=CATALOGUE,
-        report=report(list(findings), agent_id=uid, hostname=host),
-    )  # type: ignore[arg-type]
-    return {item.name: item.id for item in db.scalars(select(InventoryItem))}
-
-
-def _ready_entry(db: Session, **overrides: object) -> str:
-    fields = {
-        "title": "ChatGPT drafting",
-        "ai_system": "ChatGPT",
-        "business_owner": "Dana",
-        "purpose": "Drafting",
-        "risk_level": "low",
-        **overrides,
-    }
-    return service.create_entry(db, actor="rita", fields=EntryInput(**fields)).register_id  # type: ignore[arg-type]
-
-
 def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
-    items = _items(db, finding("openai-chatgpt", seen=dt.datetime(2026, 1, 5, tzinfo=dt.UTC)))
+    items = ingest_items(db, finding("openai-chatgpt", seen=dt.datetime(2026, 1, 5, tzinfo=dt.UTC)))
     triage.transition_item(db, actor="rita", item_id=items["ChatGPT"], target="triaging")
     entry = triage.promote_item(db, actor="rita", item_id=items["ChatGPT"])
     service.update_entry(
@@ -80,10 +54,10 @@ def test_reviews_due_triggers_and_suppliers(db: Session) -> None:
     assert reassessment_triggers(db, entry=entry) == ()
     later = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
     for n in range(3):
-        _items(db, finding("openai-chatgpt", seen=later), host=f"new-{n}", uid=f"agent-n{n}")
+        ingest_items(db, finding("openai-chatgpt", seen=later), host=f"new-{n}", uid=f"agent-n{n}")
     for host in db.scalars(select(Host).where(Host.hostname.like("new-%"))):
         hosts.update_host(db, host_id=host.id, department="Finance")
-    _items(
+    ingest_items(
         db,
         finding(
             "openai-chatgpt",

@@ -1,0 +1,111 @@
+"""Test data for the server's tests, made through the product's own paths only: agent reports
+through ingest (or over HTTP), entries and decisions through the register service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from collector.db import transaction
+from collector.ingest import ingest_report
+from collector.store import users
+from collector.store.audit import AuditEvent
+from collector.store.inventory import InventoryItem
+from server.register import service as register_service
+from server.register.schemas import EntryInput
+from signatures import Finding, load_catalogue
+from tests.factories import enrolled_agent, finding, report
+from tests.server.conftest import enroll, sign_in
+
+CATALOGUE = load_catalogue()
+HOSTILE = "<script>alert('x')</script>"
+
+
+def ingest_items(
+    db: Session, *findings: Finding, host: str = "laptop-1", uid: str = "agent-1"
+) -> dict[str, int]:
+    """Ingest one report of ``findings`` from a host; return every item's id by name."""
+    agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
+    ingest_report(
+        db,
+        agent=agent,
+        catalogue=CATALOGUE,
+        report=report(list(findings), agent_id=uid, hostname=host),
+    )
+    return {item.name: item.id for item in db.scalars(select(InventoryItem))}
+
+
+def make_reviewer(db: Session, name: str = "rita", role: str = "reviewer") -> str:
+    users.create_user(db, username=name, password_hash="x", role=role)
+    return name
+
+
+def ready_entry(db: Session, **overrides: object) -> str:
+    """Create a register entry that passes the approval guards; return its register id."""
+    fields = {
+        "title": "ChatGPT drafting",
+        "ai_system": "ChatGPT",
+        "business_owner": "Dana",
+        "purpose": "Drafting",
+        "risk_level": "low",
+        **overrides,
+    }
+    entry = register_service.create_entry(
+        db, actor="rita", fields=EntryInput.model_validate(fields)
+    )
+    return entry.register_id
+
+
+def audit_actions(db: Session) -> list[str]:
+    return [e.action for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+def approvable(title: str, supplier: str = "") -> EntryInput:
+    return EntryInput(
+        title=title,
+        ai_system=title,
+        supplier=supplier,
+        business_owner="Bob",
+        purpose="Drafting",
+        risk_level="low",
+    )
+
+
+def decided(app: FastAPI, title: str, *, on: dt.date, supplier: str = "") -> str:
+    """Create an entry and approve it on ``on`` (its review falls due 12 months later)."""
+    with transaction(app.state.shadowmap.sessions) as session:
+        entry = register_service.create_entry(
+            session, actor="alice", fields=approvable(title, supplier)
+        )
+        register_service.decide_entry(
+            session,
+            actor="carol",
+            register_id=entry.register_id,
+            expected_version=entry.version,
+            decision="approved",
+            rationale="fine",
+            today=on,
+        )
+        return entry.register_id
+
+
+def seed_over_http(client: TestClient, app: FastAPI) -> dict[str, int]:
+    """An agent reports ChatGPT and a hostile unknown name over HTTP; return item ids by name."""
+    credential = enroll(client, app, hostname="fin-laptop-7")
+    answer = client.post(
+        "/api/v1/agents/reports",
+        content=report(
+            [finding("openai-chatgpt"), finding(None, indicator=HOSTILE, heuristic="test")],
+            hostname="fin-laptop-7",
+        ).to_json(),
+        headers={"Authorization": f"Bearer {credential}"},
+    )
+    assert answer.status_code == 200, answer.text
+    sign_in(client, "viewer")
+    items = {row["name"]: row["id"] for row in client.get("/api/v1/inventory").json()}
+    client.cookies.clear()
+    return items
