@@ -29,6 +29,7 @@ from signatures.model import (
     Catalogue,
     Category,
     IndicatorKind,
+    MaliciousReport,
     RiskAttributes,
     Service,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "FindingKind",
     "HostInfo",
     "IndicatorKind",
+    "MaliciousReport",
     "Match",
     "Matcher",
     "NameVerdict",

@@ -135,6 +135,13 @@ def service_to_dict(service: Service) -> dict[str, Any]:
         entry["description"] = service.description
     if service.last_reviewed is not None:
         entry["last_reviewed"] = service.last_reviewed.isoformat()
+    if service.malicious is not None:
+        malicious: dict[str, Any] = {"report": service.malicious.report}
+        if service.malicious.reported_on is not None:
+            malicious["reported_on"] = service.malicious.reported_on.isoformat()
+        if service.malicious.summary:
+            malicious["summary"] = service.malicious.summary
+        entry["malicious"] = malicious
     return entry
 
 

@@ -25,6 +25,7 @@ from signatures.model import (
     Catalogue,
     Category,
     IndicatorKind,
+    MaliciousReport,
     RiskAttributes,
     Service,
 )
@@ -42,6 +43,7 @@ _SERVICE_KEYS = {
     "sources",
     "last_reviewed",
     "examples",
+    "malicious",
 }
 _RISK_KEYS = {
     "trains_on_user_data",
@@ -223,14 +225,39 @@ def _parse_service(file: str, index: int, entry: object) -> Service:
         last_reviewed=_parse_date(entry.get("last_reviewed"), fail),
         description=description or "",
         source_file=file,
+        malicious=_parse_malicious(entry.get("malicious"), fail),
     )
 
 
-def _parse_date(value: object, fail: Fail) -> dt.date | None:
+_REPORT_URL = re.compile(r"^https://[!-~]+$")
+
+
+def _parse_malicious(value: object, fail: Fail) -> MaliciousReport | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - {"report", "reported_on", "summary"}:
+        raise fail("'malicious' must be a mapping of report, reported_on and summary")
+    report = value.get("report")
+    if not isinstance(report, str) or not _REPORT_URL.match(report):
+        raise fail("malicious.report must be the https URL of the published report")
+    summary = value.get("summary", "")
+    if not isinstance(summary, str):
+        raise fail("malicious.summary must be text")
+    reported = value.get("reported_on")
+    if reported is not None and not isinstance(reported, dt.date | str):
+        raise fail("malicious.reported_on must be a date (YYYY-MM-DD)")
+    return MaliciousReport(
+        report=report,
+        reported_on=_parse_date(reported, fail, key="malicious.reported_on"),
+        summary=summary.strip(),
+    )
+
+
+def _parse_date(value: object, fail: Fail, *, key: str = "last_reviewed") -> dt.date | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        raise fail("'last_reviewed' must be a date (YYYY-MM-DD)")
+        raise fail(f"'{key}' must be a date (YYYY-MM-DD)")
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -238,7 +265,7 @@ def _parse_date(value: object, fail: Fail) -> dt.date | None:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise fail("'last_reviewed' must be a date (YYYY-MM-DD)")
+    raise fail(f"'{key}' must be a date (YYYY-MM-DD)")
 
 
 def _parse_indicators(value: object, fail: Fail) -> dict[IndicatorKind, tuple[str, ...]]:

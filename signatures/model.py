@@ -92,6 +92,17 @@ class RiskAttributes:
 
 
 @dataclass(frozen=True, slots=True)
+class MaliciousReport:
+    """A security researcher's published report that this service (an extension posing as an
+    AI tool, a session stealer...) is malicious: any sighting of it is an incident, not shadow
+    AI to triage."""
+
+    report: str  # the published report's URL
+    reported_on: dt.date | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """One known AI service and everything that reveals its use."""
 
@@ -106,6 +117,7 @@ class Service:
     last_reviewed: dt.date | None = None
     description: str = ""
     source_file: str = ""
+    malicious: MaliciousReport | None = None
 
     def indicator_kinds(self) -> frozenset[IndicatorKind]:
         """Return the kinds of indicator this service carries."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import stat
 from pathlib import Path
@@ -13,10 +14,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from signatures import (
     BundleError,
     Catalogue,
+    MaliciousReport,
     Matcher,
     build_bundle,
     generate_keypair,
     install_bundle,
+    load_catalogue,
     load_installed_bundle,
     load_private_key,
     load_public_key,
@@ -192,3 +195,29 @@ def test_keys_of_another_type_are_refused() -> None:
         load_private_key(b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     with pytest.raises(BundleError):
         load_public_key(b"short")
+
+
+def test_a_malicious_report_survives_the_bundle(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "services:\n"
+        "  - id: fake-ai-sidebar\n"
+        "    name: Fake AI Sidebar\n"
+        "    vendor: unknown\n"
+        "    category: chat_assistant\n"
+        "    indicators:\n"
+        "      browser_extensions: [abcdefghijklmnopabcdefghijklmnop]\n"
+        "    sources: [https://research.example/fake-ai-sidebar]\n"
+        "    malicious:\n"
+        "      report: https://research.example/fake-ai-sidebar\n"
+        "      reported_on: 2025-03-01\n"
+        "      summary: steals session cookies\n"
+    )
+    catalogue = load_catalogue(tmp_path)
+    key = Ed25519PrivateKey.generate()
+    info = verify_bundle(build_bundle(catalogue, key, bundle_version=1), key.public_key())
+    (service,) = info.catalogue.services
+    assert service.malicious == MaliciousReport(
+        report="https://research.example/fake-ai-sidebar",
+        reported_on=dt.date(2025, 3, 1),
+        summary="steals session cookies",
+    )

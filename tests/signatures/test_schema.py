@@ -45,7 +45,14 @@ ENTRY = """\
       no_match: ["domain:sample.test.example"]
 """
 
-GOOD = ["services:\n" + ENTRY, "services: []\n"]
+MALICIOUS = """\
+    malicious:
+      report: https://research.example/fake-ai-sidebar
+      reported_on: 2025-03-01
+      summary: steals session cookies
+"""
+
+GOOD = ["services:\n" + ENTRY, "services: []\n", "services:\n" + ENTRY + MALICIOUS]
 BAD = [
     "services:\n" + ENTRY.replace("category: image_generation", "category: painting"),
     "services:\n" + ENTRY.replace("[sample.test]\n", "[Sample.Test]\n", 1),
@@ -69,6 +76,14 @@ BAD = [
     "services:\n" + ENTRY.replace("    description: x\n", "") + "    description: null\n",
     "services: {}\n",
     "catalogue: []\n",
+    "services:\n" + ENTRY + MALICIOUS.replace("https://research", "http://research"),
+    "services:\n"
+    + ENTRY
+    + MALICIOUS.replace("      summary: steals session cookies\n", "").replace(
+        "      report: https://research.example/fake-ai-sidebar\n", ""
+    ),
+    "services:\n" + ENTRY + MALICIOUS.replace("2025-03-01", "March 2025"),
+    "services:\n" + ENTRY + MALICIOUS + "      severity: high\n",
 ]
 
 
