@@ -114,8 +114,9 @@ class ServerSettings(BaseSettings):
     webhook_max_pending: int = Field(
         10_000,
         ge=10,
-        description="Pending deliveries kept per webhook endpoint and event type; events beyond "
-        "it are dropped and counted (dropped_events in GET /api/v1/webhooks, and a log line).",
+        description="Pending deliveries kept per webhook endpoint and lane (its inventory "
+        "events, its register events); events beyond it are dropped and counted "
+        "(dropped_events in GET /api/v1/webhooks, and a log line).",
     )
     # Outbound HTTP (server/outbound/: webhooks, report webhook, integrations) ---------------
     outbound_allow: str = Field(

@@ -141,9 +141,9 @@ class _Outcome:
 def _claim(settings: ServerSettings, sessions: sessionmaker[Session]) -> list[_Job]:
     """Claim the next fair batch in one short transaction; return it as plain jobs."""
     limit = settings.webhook_concurrency * 4
-    # Long enough for the whole batch to go to one slow endpoint, one slot at a time.
-    waves = -(-limit // settings.outbound_per_destination) + 1
-    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds * waves + 30)
+    # Long enough for the whole batch to be one lane, sent one request after another, each
+    # taking its whole timeout; a delivery whose sender died is due again after that.
+    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds * (limit + 1) + 30)
     jobs: list[_Job] = []
     with transaction(sessions) as session:
         for delivery in webhooks.claim_due_deliveries(session, limit=limit, lease=lease):
