@@ -41,6 +41,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024  # one RECORD (a large wheel's is ~2 MB)
 MAX_RECORD_BYTES_PER_SCAN = 32 * 1024 * 1024  # all RECORD reading of one scan
 MAX_LEVELS = 24  # directory levels walked up from a script to its package
 _CHUNK = 64 * 1024
+_MAX_RECORD_LINE = 8 * 1024
 
 _PYTHON = re.compile(r"^(?:python|pythonw|pypy)(?P<version>\d+(?:\.\d+)*)?[dmtw]*$")
 _NODE = frozenset({"node", "nodejs"})
@@ -107,6 +108,25 @@ class Ownership:
     environments: list[PackageEnvironment] = field(default_factory=list)
     problems: list[Unreadable] = field(default_factory=list)
     script: str | None = None  # the resolved program file, when there is one
+
+
+# Package runners seen as themselves: npm titles its process "npm exec <package>".
+_RUNNERS = {"npm": "npm-cli", "npx": "npx", "pnpm": "pnpm", "pnpx": "npx"}
+
+
+def _base(program: str) -> str:
+    return program.replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
+
+
+def _as_argv(cmdline: tuple[str, ...]) -> tuple[str, ...]:
+    """Return a command line as arguments, also when a program retitled itself in one string."""
+    while cmdline and cmdline[-1] == "":
+        cmdline = cmdline[:-1]
+    if len(cmdline) == 1 and " " in cmdline[0]:
+        head = tuple(cmdline[0].split())
+        if _base(head[0]) in _RUNNERS or interpreter_kind(head[0]) is not None:
+            return head
+    return cmdline
 
 
 def interpreter_kind(program: str) -> str | None:
@@ -319,8 +339,9 @@ class PackageOwners:
 
     def wants(self, *, name: str, exe: str | None, cmdline: Sequence[str]) -> bool:
         """Tell whether a process is worth resolving: an interpreter, or a packaged binary."""
+        cmdline = _as_argv(tuple(cmdline))
         program = cmdline[0] if cmdline else name
-        if interpreter_kind(program) or interpreter_kind(name):
+        if interpreter_kind(program) or interpreter_kind(name) or _base(program) in _RUNNERS:
             return True
         if exe and (
             "node_modules" in exe
@@ -352,12 +373,16 @@ class PackageOwners:
     ) -> None:
         if pid is not None and not _same_root(pid):
             return  # a container's process: its paths are not ours to read
+        cmdline = _as_argv(cmdline)
         program = cmdline[0] if cmdline else (exe or name)
         kind = interpreter_kind(program) or interpreter_kind(name)
         if kind is None and exe and interpreter_kind(exe):
             kind = interpreter_kind(exe)
         args = list(cmdline[1:])
-        if kind == "python":
+        runner = _RUNNERS.get(_base(program))
+        if runner is not None:
+            self._runner(found, runner, args)
+        elif kind == "python":
             self._python_process(found, pid, program, exe, args, cwd)
         elif kind in ("node", "bun", "deno"):
             self._js_process(found, pid, kind, program, args, cwd)
@@ -394,7 +419,7 @@ class PackageOwners:
             self._cwds[pid] = cwd
         if not cwd:
             raise Unreadable(script, "relative script and no working folder")
-        return os.path.join(cwd, script)
+        return os.path.normpath(os.path.join(cwd, script))
 
     # -- JavaScript ------------------------------------------------------------------------
 
@@ -852,8 +877,11 @@ class PackageOwners:
                     self.record_budget -= len(chunk)
                     lines = (tail + chunk).split(b"\n")
                     tail = lines.pop()
+                    if len(tail) > _MAX_RECORD_LINE:
+                        tail = b""  # no real path is that long: drop it rather than keep it
                     for line in lines:
-                        yield _record_path(line)
+                        if len(line) <= _MAX_RECORD_LINE:
+                            yield _record_path(line)
                 if tail:
                     yield _record_path(tail)
             except OSError as exc:
