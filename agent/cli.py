@@ -14,15 +14,16 @@ from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
-from agent.hostinfo import this_host
+from agent.hostinfo import host_of, this_host
 from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, build_scanners
-from agent.users import local_users
+from agent.users import local_users, platform_of_root
 from signatures import (
     AgentInfo,
     Catalogue,
+    HostInfo,
     Matcher,
     Report,
     SignaturesError,
@@ -68,17 +69,21 @@ def scan_once(
         # A mounted image has no running processes of its own.
         scanners = tuple(scanner for scanner in scanners if not scanner.live)
     ctx = ScanContext(root=root, users=local_users(root))
+    if root != Path("/"):
+        ctx.platform = platform_of_root(root)
     result = run_scan(ctx, scanners, Matcher(catalogue))
     if settings.pseudonymise_users:
         result.findings = pseudonymise_findings(result.findings, settings.pseudonym_key)
     return result, catalogue.version
 
 
-def build_report(result: ScanResult, catalogue_version: str, identity: str) -> Report:
+def build_report(
+    result: ScanResult, catalogue_version: str, identity: str, host: HostInfo | None = None
+) -> Report:
     return Report(
         report_id=Report.new_id(),
         agent=AgentInfo(id=identity, version=__version__, catalogue_version=catalogue_version),
-        host=this_host(),
+        host=host or this_host(),
         generated_at=utcnow(),
         findings=result.findings,
         scanner_errors=result.errors,
@@ -96,12 +101,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"error: --root {root} is not a directory", file=sys.stderr)
         return 2
+    # The image's own name and OS for a --root scan; checked before scanning.
+    host = host_of(root, hostname=args.hostname)
     if args.json:
         result, version = scan_once(root, args.only, _settings(args))
         document = {
             "agent_version": __version__,
             "catalogue_version": version,
-            "host": this_host().to_dict(),
+            "host": host.to_dict(),
             "findings": [finding.to_dict() for finding in result.findings],
             "scanner_errors": [error.to_dict() for error in result.errors],
         }
@@ -126,7 +133,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             )
         credential = load_credential(state_dir)
         result, version = scan_once(root, args.only, settings)
-        report = build_report(result, version, identity)
+        report = build_report(result, version, identity, host)
         answer = reporter.send(report, credential)
     print(
         f"sent report {report.report_id}: {len(report.findings)} finding(s), "
@@ -249,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
     scan.add_argument("--only", help="comma-separated scanner names")
     scan.add_argument("--root", default="/", help="scan a mounted filesystem image at DIR")
+    scan.add_argument(
+        "--hostname",
+        help="the host name to report (needed for a Windows image, whose name is in its "
+        "registry; a Linux or macOS image's own name is read from the image)",
+    )
     scan.set_defaults(func=cmd_scan)
 
     enroll = commands.add_parser("enroll", help="register this agent with a collector")

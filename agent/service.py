@@ -27,7 +27,7 @@ from agent.config import AgentSettings
 from agent.delivery import Delivery
 from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
 from agent.evidence import EvidenceField, volatile_fields
-from agent.hostinfo import this_host
+from agent.hostinfo import host_of
 from agent.identity import (
     Credential,
     agent_id,
@@ -214,7 +214,9 @@ class AgentService:
                 self.enrollment_status = "needs-enrollment-token"
                 raise
         reporter = self._reporter_for(self.settings.server_url)
-        credential = reporter.enroll(token=token, agent_id=self._identity, host=this_host())
+        credential = reporter.enroll(
+            token=token, agent_id=self._identity, host=host_of(self.scan_root)
+        )
         save_credential(self.state_dir, credential)
         self.enrollment_status = "enrolled"
         log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
@@ -284,7 +286,7 @@ class AgentService:
             agent=AgentInfo(
                 id=self._identity, version=__version__, catalogue_version=self.catalogue.version
             ),
-            host=this_host(),
+            host=host_of(self.scan_root),
             generated_at=utcnow(),
             findings=findings,
             scanner_errors=errors,
