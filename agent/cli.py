@@ -16,6 +16,7 @@ from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
 from agent.hostinfo import host_of, this_host
 from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
+from agent.pushed import PushedConfig, load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, build_scanners
@@ -57,18 +58,24 @@ def scan_once(
     only: str | None,
     settings: AgentSettings,
     catalogue: Catalogue | None = None,
+    pushed: PushedConfig | None = None,
 ) -> tuple[ScanResult, str]:
     """Run one scan of this host (or of a mounted image at ``root``).
 
     The scanners are built from the settings and the catalogue exactly as `run` builds them;
-    ``only`` (``--only``) overrides the ``scanners`` setting.
+    ``only`` (``--only``) overrides the ``scanners`` setting. ``pushed`` is what the collector
+    last told the agent (default: the cache in the state folder).
     """
+    if pushed is None:
+        pushed = load_pushed(settings.state_path)
     catalogue = catalogue or active_catalogue(settings)
     scanners = build_scanners(settings, catalogue, only=only)
     if root != Path("/"):
         # A mounted image has no running processes of its own.
         scanners = tuple(scanner for scanner in scanners if not scanner.live)
-    ctx = ScanContext(root=root, users=local_users(root))
+    ctx = ScanContext(
+        root=root, users=local_users(root), organisation_domains=pushed.organisation_domains
+    )
     if root != Path("/"):
         ctx.platform = platform_of_root(root)
     result = run_scan(ctx, scanners, Matcher(catalogue))
@@ -132,7 +139,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
             )
         credential = load_credential(state_dir)
-        result, version = scan_once(root, args.only, settings)
+        pushed = refresh_pushed(reporter, credential, state_dir)
+        result, version = scan_once(root, args.only, settings, pushed=pushed)
         report = build_report(result, version, identity, host)
         answer = reporter.send(report, credential)
     print(

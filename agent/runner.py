@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from agent.evidence import EvidenceField
 from agent.privacy import pseudonymise, pseudonymise_evidence
+from agent.scanners.accounts import riskier
 from agent.scanners.base import Observation, ScanContext, Scanner
 from signatures import (
     Confidence,
@@ -115,7 +116,9 @@ def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) ->
                     continue
                 finding = to_finding(ctx, matcher, item)
                 if finding is not None:
-                    merged.setdefault(finding.key(), finding)
+                    known = merged.get(finding.key())
+                    if known is None or riskier(known.evidence, finding.evidence):
+                        merged[finding.key()] = finding
         except Exception as exc:  # the top of a job: one broken scanner must not stop the scan
             log.exception("scanner %s failed", scanner.name)
             result.errors.append(ScannerError(scanner=scanner.name, message=f"crashed: {exc!r}"))

@@ -37,6 +37,7 @@ from agent.identity import (
     rekey,
     save_credential,
 )
+from agent.pushed import load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import EVIDENCE as RUNNER_EVIDENCE
 from agent.runner import ScanResult, pseudonymise_findings, run_scan, to_finding
@@ -169,6 +170,9 @@ class AgentService:
         self._last_errors: list[ScannerError] = []
         self.enrollment_status = "enrolled"
         self._scheduler: Any = None
+        # What the collector last pushed (the organisation's domains), from the cache until
+        # the first full cycle fetches it.
+        self.pushed = load_pushed(self.state_dir)
 
     # Identity and enrollment -----------------------------------------------------------------
 
@@ -235,8 +239,26 @@ class AgentService:
 
     # One cycle -------------------------------------------------------------------------------
 
+    def refresh_pushed(self) -> None:
+        """Before each full report, fetch what the collector pushes (organisation domains).
+
+        Not enrolled yet, or the collector unreachable: the cached answer stays in use.
+        """
+        if not self.settings.server_url:
+            return
+        try:
+            credential = load_credential(self.state_dir)
+        except NotEnrolled:
+            return
+        reporter = self._reporter_for(credential.server_url or self.settings.server_url)
+        self.pushed = refresh_pushed(reporter, credential, self.state_dir)
+
     def scan(self) -> ScanResult:
-        ctx = ScanContext(root=self.scan_root, users=local_users(self.scan_root))
+        ctx = ScanContext(
+            root=self.scan_root,
+            users=local_users(self.scan_root),
+            organisation_domains=self.pushed.organisation_domains,
+        )
         result = run_scan(ctx, self.scanners, self.matcher)
         if self.capture is not None:
             seen = {finding.key() for finding in result.findings}
@@ -325,6 +347,7 @@ class AgentService:
         full = self._cycles_run == 0 or total % self.settings.full_report_every == 0
         if full:
             self.refresh_signatures()
+            self.refresh_pushed()
         result = self.scan()
         self._last_errors = result.errors
         kind, to_send, state = plan_report(
