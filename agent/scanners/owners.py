@@ -313,6 +313,7 @@ class PackageOwners:
         self._prefixes: dict[str, tuple[str, str, list[str]]] = {}  # interpreter -> prefix info
         self._venv_dirs: dict[str, bool] = {}
         self._cwds: dict[int, str] = {}
+        self._budget_reported = False
 
     # -- processes -------------------------------------------------------------------------
 
@@ -706,9 +707,10 @@ class PackageOwners:
         folder = os.path.dirname(path)
         if os.path.basename(folder) in ("bin", "Scripts"):
             prefix = os.path.dirname(folder)
+            is_venv = _is_file(os.path.join(prefix, "pyvenv.cfg"))
             if python is not None and python[0] == prefix:
                 sites = python[1]
-            elif _is_file(os.path.join(prefix, "pyvenv.cfg")):
+            elif is_venv:
                 sites = _site_folders(prefix, path)
                 for site in sites:
                     self._add_environment(
@@ -717,7 +719,7 @@ class PackageOwners:
             else:
                 sites = []
             if sites:
-                owner = self._script_owner(found, sites, os.path.basename(path))
+                owner = self._script_owner(found, sites, os.path.basename(path), records=is_venv)
                 if owner is not None:
                     found.packages.append(owner)
                     return
@@ -726,9 +728,13 @@ class PackageOwners:
                 self._project_package(found, path)
 
     def _script_owner(
-        self, found: Ownership, sites: list[str], script: str
+        self, found: Ownership, sites: list[str], script: str, *, records: bool = True
     ) -> OwningPackage | None:
-        """Return the distribution whose entry points (or RECORD) install ``script``."""
+        """Return the distribution whose entry points (or RECORD) install ``script``.
+
+        ``records`` False skips the RECORD search: in a system prefix (``/usr/bin``) most
+        scripts come from the OS's own packages, which no RECORD lists.
+        """
         name = script.lower()
         for suffix in (".exe", "-script.py", "-script.pyw", ".py"):
             if name.endswith(suffix):
@@ -741,6 +747,8 @@ class PackageOwners:
             scripts = self._entry_points(found, site)
             if name in scripts:
                 return site.package(scripts[name])
+        if not records:
+            return None
         for site_path in sites:
             site = self._site(site_path)
             if site is None:
@@ -751,7 +759,13 @@ class PackageOwners:
         return None
 
     def _module_owner(self, found: Ownership, sites: list[str], top: str) -> OwningPackage | None:
+        """Return the distribution of ``python -m <top>``: none for a standard-library module."""
         for site_path in sites:
+            if not any(
+                os.path.exists(os.path.join(site_path, candidate))
+                for candidate in (top, f"{top}.py")
+            ):
+                continue  # not installed here (the standard library, or the current folder)
             owner = self._top_owner(found, site_path, top)
             if owner is not None:
                 return owner
@@ -829,9 +843,11 @@ class PackageOwners:
                 continue
             site.records_read.add(index)
             if self.record_budget <= 0:
-                found.problems.append(
-                    Unreadable(site.path, "RECORD reading budget of this scan spent")
-                )
+                if not self._budget_reported:  # once per scan, not once per process
+                    self._budget_reported = True
+                    found.problems.append(
+                        Unreadable(site.path, "RECORD reading budget of this scan spent")
+                    )
                 return None
             path = os.path.join(site.path, site.dists[index][0], "RECORD")
             try:

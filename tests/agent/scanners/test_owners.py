@@ -239,10 +239,25 @@ def test_a_script_installed_as_data_maps_through_record(tmp_path: Path) -> None:
 def test_python_dash_m_maps_the_module_to_its_distribution(tmp_path: Path) -> None:
     bin_dir, site = venv(tmp_path / "env")
     dist(site, "open_webui", "0.6.0", **{"top_level.txt": "open_webui\n"})
+    write(site / "open_webui/__main__.py", "")
 
     found = owned(PackageOwners(), [str(bin_dir / "python3.11"), "-u", "-m", "open_webui", "serve"])
 
     assert names(found.packages) == [("pypi", "open_webui", "0.6.0")]
+
+
+def test_a_standard_library_module_or_an_os_script_reads_no_record(tmp_path: Path) -> None:
+    """``python -m http.server`` and ``/usr/bin/<os script>`` belong to no distribution."""
+    bin_dir, site = venv(tmp_path / "env")
+    dist(site, "requests", "2.0", RECORD="requests/__init__.py,,\n")
+    owners = PackageOwners(record_budget=0)  # any RECORD read would be a problem
+    found = owned(owners, [str(bin_dir / "python"), "-m", "http.server", "8000"])
+    assert found.packages == [] and found.problems == []
+    system = tmp_path / "usr"
+    write(system / "lib/python3.11/dist-packages/requests-2.0.dist-info/RECORD", "x,,\n")
+    write(system / "bin/unattended-upgrade", "#!/usr/bin/python3\n")
+    found = owned(owners, [str(system / "bin/python3.11"), str(system / "bin/unattended-upgrade")])
+    assert found.packages == [] and found.problems == []
 
 
 def test_inline_code_and_a_repl_have_no_script_but_keep_their_environment(
