@@ -25,12 +25,13 @@ from signatures import (
     Verdict,
     assess,
     build_bundle,
+    catalogue_files,
     default_data_dir,
     judge_name,
     load_catalogue,
     load_private_key,
     load_public_key,
-    parse_file,
+    read_file,
     verify_bundle,
     write_keypair,
 )
@@ -107,15 +108,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
     """Validate every catalogue file; exit 1 naming the file, entry and reason of each error."""
     directory: Path = args.catalogue_dir or default_data_dir()
     errors = 0
-    for path in sorted(directory.glob("*.yaml")):
+    for name, path in catalogue_files(directory):
         try:
-            parse_file(path.name, path.read_bytes())
+            read_file(name, path.read_bytes())
         except CatalogueError as exc:
             sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
             errors += 1
     if errors:
         return 1
-    try:  # each file is valid: now the checks across files (duplicate ids)
+    try:  # each file is valid: now the checks across files (duplicate ids, additions)
         catalogue = load_catalogue(directory)
     except CatalogueError as exc:
         sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")

@@ -17,11 +17,13 @@ from signatures.bundle import (
 from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
+    catalogue_files,
     default_data_dir,
     examples_of,
     load_catalogue,
     parse_document,
     parse_file,
+    read_file,
 )
 from signatures.matcher import Match, Matcher
 from signatures.model import (
@@ -91,6 +93,7 @@ __all__ = [
     "WireFormatError",
     "assess",
     "build_bundle",
+    "catalogue_files",
     "default_data_dir",
     "examples_of",
     "format_time",
@@ -105,6 +108,7 @@ __all__ = [
     "parse_file",
     "parse_report",
     "parse_time",
+    "read_file",
     "report_schema",
     "utcnow",
     "validate_report",
