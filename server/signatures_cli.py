@@ -1,4 +1,4 @@
-"""The ``signatures`` command group: lint, stats, keygen, build and match the catalogue.
+"""The ``signatures`` command group: lint, stats, import, keygen, build and match the catalogue.
 
 ``register(subparsers)`` adds the group to an argparse parser; every command sets ``func``,
 which takes the parsed arguments and returns the process exit code.
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from server.catalogue_import import Layout, run_import
+from server.errors import CatalogueImportError
 from signatures import (
     INDICATOR_KEYS,
     BundleError,
@@ -52,6 +54,23 @@ def register(subparsers: Any) -> None:
     _catalogue_dir_option(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_stats)
+
+    importer = commands.add_parser(
+        "import",
+        help="regenerate signatures/data/imported/ from the snapshots under catalogue/",
+    )
+    importer.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="checkout holding catalogue/ and signatures/data/ (default: this checkout)",
+    )
+    importer.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the committed files differ from a fresh import",
+    )
+    importer.set_defaults(func=cmd_import)
 
     keygen = commands.add_parser("keygen", help="create an Ed25519 bundle signing key pair")
     keygen.add_argument(
@@ -165,6 +184,49 @@ def cmd_stats(args: argparse.Namespace) -> int:
     out.write("\nservices by indicator kind:\n")
     for name, count in stats["by_indicator_kind"].items():
         out.write(f"  {name:<22} {count:>5}\n")
+    return 0
+
+
+def checkout_root() -> Path | None:
+    """Return the checkout whose catalogue/snapshots the import reads: here, or this code's."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (candidate / "catalogue" / "snapshots").is_dir():
+            return candidate
+    return None
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Regenerate the imported catalogue, or check that the committed one is current."""
+    root = args.root or checkout_root()
+    if root is None or not (root / "catalogue" / "snapshots").is_dir():
+        sys.stderr.write("error: no catalogue/snapshots here; run in a checkout or pass --root\n")
+        return 1
+    layout = Layout.of_checkout(root)
+    try:
+        result = run_import(layout)
+    except (CatalogueImportError, CatalogueError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.outcomes.items()))
+    changed = result.changed()
+    if args.check:
+        for path in changed:
+            sys.stderr.write(f"out of date: {path.relative_to(root)}\n")
+        if changed:
+            sys.stderr.write("run `shadowmap signatures import` and commit the result\n")
+            return 1
+        sys.stdout.write(f"ok: the imported catalogue is current ({counts} claims)\n")
+        return 0
+    result.write()
+    try:
+        catalogue = load_catalogue(layout.data_dir)
+    except CatalogueError as exc:
+        sys.stderr.write(f"error: the imported catalogue does not load: {exc}\n")
+        return 1
+    sys.stdout.write(
+        f"imported: {counts} claims; {len(changed)} file(s) changed; "
+        f"catalogue now {len(catalogue.services)} services\n"
+    )
     return 0
 
 

@@ -606,7 +606,12 @@ def _flow(values: Iterable[str]) -> str:
 def _grouped(claims: Sequence[Claim]) -> dict[IndicatorKind, list[str]]:
     grouped: dict[IndicatorKind, list[str]] = {}
     for kind in _KIND_ORDER:
-        values = sorted({c.value for c in claims if c.kind is kind}, key=str.lower)
+        folded: dict[str, str] = {}
+        for claim in claims:
+            if claim.kind is kind:
+                key = _fold(kind, claim.value)
+                folded[key] = min(folded.get(key, claim.value), claim.value)
+        values = sorted(folded.values(), key=lambda value: (value.lower(), value))
         if values:
             grouped[kind] = values
     return grouped
