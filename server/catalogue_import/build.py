@@ -153,6 +153,7 @@ class _Rule:
 @dataclasses.dataclass(slots=True)
 class _Overrides:
     drop: list[_Rule]
+    keep: list[_Rule]  # exceptions to drop rules
     attribute: list[_Rule]
     services: dict[str, dict[str, str]]  # service id -> name / vendor / category
     shared_suffixes: tuple[str, ...]
@@ -183,6 +184,8 @@ def run_import(layout: Layout) -> ImportResult:
         rule.match
         for index, rule in enumerate([*overrides.drop, *overrides.attribute])
         if index not in overrides.used
+    ] + [
+        rule.match for index, rule in enumerate(overrides.keep) if -1 - index not in overrides.used
     ]
     if unused:
         raise CatalogueImportError(
@@ -212,9 +215,9 @@ def _read_overrides(path: Path) -> _Overrides:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueImportError(path.name, f"cannot read: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) - {"drop", "attribute", "services", "shared"}:
+    if not isinstance(doc, dict) or set(doc) - {"drop", "keep", "attribute", "services", "shared"}:
         raise CatalogueImportError(
-            path.name, "expected a mapping of drop, attribute, services and shared"
+            path.name, "expected a mapping of drop, keep, attribute, services and shared"
         )
 
     def rules(key: str, need_service: bool) -> list[_Rule]:
@@ -235,7 +238,9 @@ def _read_overrides(path: Path) -> _Overrides:
             raise CatalogueImportError(f"{path.name}: services[{index}]", "needs an 'id'")
         services[str(item["id"])] = {key: str(value) for key, value in item.items()}
     shared = tuple(str(value) for value in doc.get("shared") or ())
-    return _Overrides(rules("drop", False), rules("attribute", True), services, shared)
+    return _Overrides(
+        rules("drop", False), rules("keep", False), rules("attribute", True), services, shared
+    )
 
 
 def _as_list(value: object) -> list[object]:
@@ -294,7 +299,12 @@ class _Builder:
         """Apply drop rules and validity checks; return whether the claim goes on."""
         claim = self.claims[index]
         keys = _keys(claim)
-        for position, rule in enumerate(self.overrides.drop):
+        kept = False
+        for position, rule in enumerate(self.overrides.keep):
+            if rule.match in keys:
+                self.overrides.used.add(-1 - position)
+                kept = True
+        for position, rule in enumerate([] if kept else self.overrides.drop):
             if rule.match in keys:
                 self.overrides.used.add(position)
                 self._drop(index, f"override: {rule.why}")
@@ -575,6 +585,7 @@ def _keys(claim: Claim) -> set[str]:
         f"snapshot:{claim.snapshot}",
         f"row:{claim.snapshot}:{claim.line}",
         f"row:{claim.snapshot}:{claim.line}:{claim.kind.value}",
+        *(f"tag:{claim.snapshot}:{tag}" for tag in claim.tags),
     }
 
 

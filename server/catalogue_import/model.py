@@ -107,3 +107,4 @@ class Claim:
     # Whether claims sharing a registrable domain with this one are the same product (domain
     # lists) or not (an extension's website may be a shared host).
     joins_by_domain: bool = False
+    tags: tuple[str, ...] = ()  # what a source says of the row, for override rules ("desc-kw")

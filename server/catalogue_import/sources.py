@@ -66,6 +66,11 @@ def _ref_url(source_ref: str) -> str:
     return blob_url(repository, commit, path.strip())
 
 
+def _repo_name(source_ref: str) -> str:
+    """Return the repository name of a ``owner/repo:path@commit`` reference."""
+    return source_ref.split(":", 1)[0].split("/")[-1].replace("-", " ")
+
+
 def _repo_url(snapshot: Snapshot) -> str:
     return snapshot.meta["source"].split()[0]
 
@@ -344,7 +349,10 @@ def extensions(snapshot: Snapshot) -> Iterator[Claim]:
         value = _extension_id(store, row["id"])
         if not value:
             continue
-        title = row["name"] if row["name"] and not row["name"].startswith(("MSG", "__MSG")) else ""
+        title = row["name"]
+        if snapshot.name == "ext-source-repos" or title.startswith(("MSG", "__MSG")):
+            # These rows name a store link ("Chrome", "Install link"): the slug names the product.
+            title = row["slug"].replace("-", " ") or _repo_name(row["source_ref"])
         title = title or row["slug"] or value
         name = product_name(title)
         website = _website(row["website"] or row["website_or_owner"])
@@ -362,6 +370,7 @@ def extensions(snapshot: Snapshot) -> Iterator[Claim]:
             deployment=("browser_extension",),
             source_url=_ref_url(row["source_ref"]) or _repo_url(snapshot),
             website=website,
+            tags=tuple(tag for tag in (row["keyword"].split(":")[0],) if tag),
         )
 
 
