@@ -501,7 +501,7 @@ class _Builder:
             curated=False,
             file=file,
             name=override.get("name") or _display(named.name or first.value),
-            vendor=override.get("vendor") or _display(named.vendor or named.name or first.value),
+            vendor=override.get("vendor") or named.vendor or named.name or first.value,
             category=category,
             deployment=tuple(sorted({mode for c in claims for mode in c.deployment})),
         )

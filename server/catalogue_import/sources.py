@@ -63,7 +63,7 @@ def _ref_url(source_ref: str) -> str:
     if match is None:
         return ""
     repository, path, commit = match.groups()
-    return blob_url(repository, commit, path.strip())
+    return blob_url(repository, commit, path.strip().split(" ")[0])
 
 
 def _repo_name(source_ref: str) -> str:
@@ -357,7 +357,7 @@ def extensions(snapshot: Snapshot) -> Iterator[Claim]:
         name = product_name(title)
         website = _website(row["website"] or row["website_or_owner"])
         owner = row["website_or_owner"] if not website else ""
-        vendor = website or owner or "unknown"
+        vendor = website or owner or "unknown publisher"
         yield Claim(
             snapshot=snapshot.name,
             line=row.line,
