@@ -296,8 +296,19 @@ class _Builder:
             self._resolve(component)
 
     def _screen(self, index: int) -> bool:
-        """Apply drop rules and validity checks; return whether the claim goes on."""
+        """Apply validity checks and drop rules; return whether the claim goes on."""
         claim = self.claims[index]
+        if claim.kind in _DOMAIN_KINDS:
+            shared = self.overrides.shared_suffixes
+            if claim.value in shared or any(s.endswith("." + claim.value) for s in shared):
+                self._drop(index, "shared infrastructure, not an AI service")
+                return False
+            if claim.kind is IndicatorKind.DOMAIN and any(
+                claim.value.endswith("." + s) for s in shared
+            ):
+                # Only this exact name: the rest of a shared domain is not the AI service.
+                claim = dataclasses.replace(claim, kind=IndicatorKind.HOST)
+                self.claims[index] = claim
         keys = _keys(claim)
         kept = False
         for position, rule in enumerate(self.overrides.keep):
@@ -309,16 +320,6 @@ class _Builder:
                 self.overrides.used.add(position)
                 self._drop(index, f"override: {rule.why}")
                 return False
-        if claim.kind in _DOMAIN_KINDS:
-            shared = self.overrides.shared_suffixes
-            if claim.value in shared or any(s.endswith("." + claim.value) for s in shared):
-                self._drop(index, "shared infrastructure, not an AI service")
-                return False
-            if claim.kind is IndicatorKind.DOMAIN and any(
-                claim.value.endswith("." + s) for s in shared
-            ):
-                claim = dataclasses.replace(claim, kind=IndicatorKind.HOST)
-                self.claims[index] = claim
         pattern = _PATTERNS.get(claim.kind)
         if pattern is not None and not pattern.match(claim.value):
             self._drop(index, f"not a valid {claim.kind.value}")

@@ -522,7 +522,7 @@ def desktop_apps(snapshot: Snapshot) -> Iterator[Claim]:
         elif id_kind == "snap":
             indicator = IndicatorKind.SNAP, value
         elif id_kind == "exe_name" and value.lower().endswith(".exe"):
-            indicator = IndicatorKind.PROCESS, value.rsplit("\\", 1)[-1]
+            indicator = IndicatorKind.PROCESS, value.replace("\\", "/").rsplit("/", 1)[-1]
         elif id_kind == "display_name":
             indicator = IndicatorKind.WINDOWS_APP, value
         if indicator is None:
@@ -542,6 +542,80 @@ def desktop_apps(snapshot: Snapshot) -> Iterator[Claim]:
         )
 
 
+def _homepage(url: str) -> str:
+    """Return a product's own site from a homepage URL; a code host names no product."""
+    host = _website(url)
+    return "" if host in ("github.com", "gitlab.com", "sourceforge.net") else host
+
+
+def scoop_apps(snapshot: Snapshot) -> Iterator[Claim]:
+    """Scoop manifests: Start Menu shortcut names and the executables an app runs."""
+    for row in snapshot.rows:
+        shortcuts = [name for name in row["shortcut"].split(";") if name]
+        name = shortcuts[0] if shortcuts else row["manifest"]
+        values = [(IndicatorKind.WINDOWS_APP, shortcut) for shortcut in shortcuts]
+        values += [(IndicatorKind.PROCESS, exe) for exe in row["exe"].split(";") if exe]
+        for kind, value in values:
+            yield Claim(
+                snapshot=snapshot.name,
+                line=row.line,
+                kind=kind,
+                value=value,
+                group=f"app:{slug(name)}",  # one app across desktop sources
+                name=name,
+                vendor=_homepage(row["homepage"]) or name,
+                category="chat_assistant",
+                deployment=("desktop",),
+                source_url=_source_url(snapshot, f"bucket/{row['manifest']}.json"),
+                website=_homepage(row["homepage"]),
+            )
+
+
+def installomator(snapshot: Snapshot) -> Iterator[Claim]:
+    """Installomator labels of AI apps: the macOS app bundle, tied by its download host."""
+    for row in snapshot.rows:
+        app = row["app_name"]
+        yield Claim(
+            snapshot=snapshot.name,
+            line=row.line,
+            kind=IndicatorKind.EXE_PATH,
+            value=f"/{app}.app/Contents/MacOS/",
+            group=f"app:{slug(app)}",
+            name=app,
+            vendor=app,
+            category="chat_assistant",
+            deployment=("desktop",),
+            source_url=_source_url(snapshot, f"fragments/labels/{row['label']}.sh"),
+            website=row["download_host"],
+        )
+
+
+def casks(snapshot: Snapshot) -> Iterator[Claim]:
+    """Homebrew casks: bundle ids from uninstall/zap stanzas and the app bundle."""
+    for row in snapshot.rows:
+        name = row["name"] or row["cask"]
+        values = [(IndicatorKind.BUNDLE_ID, bid) for bid in row["bundle_ids"].split(";") if bid]
+        values += [
+            (IndicatorKind.EXE_PATH, f"/{app}/Contents/MacOS/")
+            for app in row["app"].split(";")
+            if app.endswith(".app")
+        ]
+        for kind, value in values:
+            yield Claim(
+                snapshot=snapshot.name,
+                line=row.line,
+                kind=kind,
+                value=value,
+                group=f"app:{slug(name)}",
+                name=name,
+                vendor=_homepage(row["homepage"]) or name,
+                category="chat_assistant",
+                deployment=("desktop",),
+                source_url=_ref_url(row["source_ref"]),
+                website=_homepage(row["homepage"]),
+            )
+
+
 # Which importer reads which snapshot (by file-name prefix, longest first).
 IMPORTERS: Mapping[str, Importer] = {
     "v2fly-": v2fly,
@@ -557,7 +631,10 @@ IMPORTERS: Mapping[str, Importer] = {
     "vscode-ai-extension-ids": ide_extensions,
     "cli-": cli_tools,
     "sdk-": sdk_packages,
-    "desktop-": desktop_apps,
+    "desktop-apps": desktop_apps,
+    "desktop-scoop": scoop_apps,
+    "desktop-installomator": installomator,
+    "desktop-casks": casks,
 }
 
 
