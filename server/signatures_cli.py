@@ -144,20 +144,65 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+# Indicator kinds that identify an installed desktop app (a macOS bundle, a Windows uninstall
+# entry or Start Menu name, a Linux .desktop file, snap or Flatpak).
+_DESKTOP_KINDS = frozenset(
+    {
+        IndicatorKind.BUNDLE_ID,
+        IndicatorKind.WINDOWS_APP,
+        IndicatorKind.DESKTOP_ENTRY,
+        IndicatorKind.SNAP,
+        IndicatorKind.FLATPAK,
+    }
+)
+
+
 def catalogue_stats(catalogue: Catalogue) -> dict[str, Any]:
-    """Count services by category and by indicator kind."""
-    by_category = Counter(service.category.value for service in catalogue.services)
+    """Count services by category and by indicator kind, indicators, sources and coverage."""
+    services = catalogue.services
+    by_category = Counter(service.category.value for service in services)
     by_kind: Counter[str] = Counter()
-    for service in catalogue.services:
+    values: Counter[str] = Counter()
+    for service in services:
         by_kind.update(kind.value for kind in service.indicator_kinds())
-    multi = sum(1 for service in catalogue.services if len(service.indicator_kinds()) > 1)
+        for kind, items in service.indicators.items():
+            values[kind.value] += len(items)
+    multi = sum(1 for service in services if len(service.indicator_kinds()) > 1)
+    sources = {source for service in services for source in service.sources}
+    sdk_packages = {
+        (kind, value)
+        for service in services
+        if service.category.value == "ai_sdk"
+        for kind in (IndicatorKind.PYPI, IndicatorKind.NPM)
+        for value in service.indicators.get(kind, ())
+    }
     return {
         "version": catalogue.version,
-        "services": len(catalogue.services),
+        "services": len(services),
+        "malicious_services": sum(1 for service in services if service.malicious is not None),
+        "sources": len(sources),
         "services_with_several_indicator_kinds": multi,
         "by_category": dict(sorted(by_category.items())),
         "by_indicator_kind": {
             kind.value: by_kind.get(kind.value, 0) for kind in INDICATOR_KEYS.values()
+        },
+        "indicators_by_kind": {
+            kind.value: values.get(kind.value, 0) for kind in INDICATOR_KEYS.values()
+        },
+        "coverage": {
+            "browser_extension_ids": values.get(IndicatorKind.BROWSER_EXTENSION.value, 0),
+            "ide_extension_ids": values.get(IndicatorKind.IDE_EXTENSION.value, 0),
+            "cli_tools": sum(
+                1
+                for service in services
+                if "cli" in service.deployment
+                and service.indicators.keys()
+                & {IndicatorKind.NPM, IndicatorKind.PYPI, IndicatorKind.PROCESS}
+            ),
+            "ai_sdk_packages": len(sdk_packages),
+            "desktop_apps": sum(
+                1 for service in services if service.indicator_kinds() & _DESKTOP_KINDS
+            ),
         },
     }
 
@@ -175,14 +220,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
     out = sys.stdout
     several = stats["services_with_several_indicator_kinds"]
     out.write(
-        f"catalogue {stats['version']}: {stats['services']} services, "
+        f"catalogue {stats['version']}: {stats['services']} services "
+        f"({stats['malicious_services']} malicious), {stats['sources']} sources, "
         f"{several} with more than one indicator kind\n"
     )
     out.write("\nby category:\n")
     for name, count in sorted(stats["by_category"].items(), key=lambda item: (-item[1], item[0])):
         out.write(f"  {name:<22} {count:>5}\n")
-    out.write("\nservices by indicator kind:\n")
+    out.write("\nby indicator kind:        services  indicators\n")
     for name, count in stats["by_indicator_kind"].items():
+        out.write(f"  {name:<22} {count:>9} {stats['indicators_by_kind'][name]:>11}\n")
+    out.write("\ncoverage:\n")
+    for name, count in stats["coverage"].items():
         out.write(f"  {name:<22} {count:>5}\n")
     return 0
 
