@@ -17,6 +17,8 @@ from signatures.bundle import (
 from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
+    INDICATOR_PATTERNS,
+    SERVICE_ID,
     catalogue_files,
     default_data_dir,
     examples_of,
@@ -62,10 +64,12 @@ from signatures.wire import (
 
 __all__ = [
     "INDICATOR_KEYS",
+    "INDICATOR_PATTERNS",
     "JSON_NUL",
     "MAX_FINDINGS",
     "MAX_REPORT_BYTES",
     "SCHEMA_VERSION",
+    "SERVICE_ID",
     "AgentInfo",
     "BundleError",
     "BundleInfo",
