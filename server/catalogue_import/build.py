@@ -54,6 +54,7 @@ GENERATED_HEADER = (
     "# Do not edit: change catalogue/overrides.yaml or a hand-written file, then re-import.\n"
 )
 _KIND_KEYS = {kind: key for key, kind in INDICATOR_KEYS.items()}
+PART_SIZE = 200  # services per generated file
 _KIND_ORDER = list(INDICATOR_KEYS.values())
 _PATTERNS = {kind: re.compile(pattern) for kind, pattern in INDICATOR_PATTERNS.items()}
 _DOMAIN_KINDS = (IndicatorKind.DOMAIN, IndicatorKind.HOST)
@@ -542,6 +543,7 @@ class _Builder:
     # -- output ------------------------------------------------------------------------------
 
     def render(self, reviewed: dt.date) -> dict[str, str]:
+        """Return each generated file's text by name; a long file is cut into parts."""
         services: dict[str, list[str]] = defaultdict(list)
         additions: dict[str, list[str]] = defaultdict(list)
         for target in sorted(self.targets.values(), key=lambda t: (t.file, t.service_id)):
@@ -549,24 +551,25 @@ class _Builder:
                 continue
             if target.curated:
                 additions[target.file].append(_render_addition(target))
-            else:
-                countries = {c.hq_country for c in target.claims if c.hq_country}
-                services[target.file].append(
-                    _render_service(
-                        target, reviewed, next(iter(countries), "") if len(countries) == 1 else ""
-                    )
-                )
+                continue
+            countries = {c.hq_country for c in target.claims if c.hq_country}
+            country = countries.pop() if len(countries) == 1 else ""
+            services[target.file].append(_render_service(target, reviewed, country))
         output = {}
         for file in sorted(set(services) | set(additions)):
-            text = GENERATED_HEADER
-            text += (
-                "services:\n" + "\n".join(services[file]) if services[file] else "services: []\n"
-            )
-            if additions[file]:
-                text += (
-                    ("\n" if services[file] else "") + "additions:\n" + "\n".join(additions[file])
-                )
-            output[file] = text
+            # Parts of at most PART_SIZE services: PyYAML's peak memory grows with the size of
+            # one document, and an agent without a bundle loads these files at start.
+            chunks = [
+                services[file][start : start + PART_SIZE]
+                for start in range(0, len(services[file]), PART_SIZE)
+            ] or [[]]
+            for number, chunk in enumerate(chunks, 1):
+                name = file if len(chunks) == 1 else file.replace(".yaml", f"-{number}.yaml")
+                text = GENERATED_HEADER
+                text += "services:\n" + "\n".join(chunk) if chunk else "services: []\n"
+                if number == 1 and additions[file]:
+                    text += ("\n" if chunk else "") + "additions:\n" + "\n".join(additions[file])
+                output[name] = text
         return output
 
     def provenance(self) -> str:
