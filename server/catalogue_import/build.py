@@ -291,6 +291,17 @@ class _Builder:
             if claim.malicious is None and claim.value in malicious:
                 self._drop(index, "reported malicious: imported as a malicious service")
                 live.remove(index)
+        # A malicious extension the report names only by id takes the name a listing gives.
+        names = {
+            claim.value: claim.name
+            for claim in self.claims
+            if claim.kind is IndicatorKind.BROWSER_EXTENSION and claim.malicious is None
+        }
+        for index in live:
+            claim = self.claims[index]
+            if claim.malicious is not None and not claim.name:
+                name = names.get(claim.value) or "AI-themed extension"
+                self.claims[index] = dataclasses.replace(claim, name=name)
         domain_first = sorted(live, key=lambda i: (not self.claims[i].joins_by_domain, i))
         components = self._components(domain_first)
         for component in components:

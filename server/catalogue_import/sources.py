@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from server.catalogue_import.model import Claim, Malicious, Row, Snapshot
 from signatures import IndicatorKind
@@ -59,11 +59,12 @@ def blob_url(repository: str, commit: str, path: str) -> str:
 
 def _ref_url(source_ref: str) -> str:
     """Turn a ``owner/repo:path@commit`` reference into the file's URL at that commit."""
-    match = re.match(r"^([\w.-]+/[\w.-]+):(.+?)@([0-9a-f]{7,40})", source_ref)
+    match = re.match(r"^([\w.-]+/[\w.-]+):(.+)@([0-9a-f]{7,40})", source_ref)
     if match is None:
         return ""
     repository, path, commit = match.groups()
-    return blob_url(repository, commit, path.strip().split(" ")[0])
+    path = re.sub(r"\s+\([^)]*\)$", "", path.strip())  # a note such as "(EXTENSIONS_LIST)"
+    return blob_url(repository, commit, quote(path, safe="/"))
 
 
 def _repo_name(source_ref: str) -> str:
@@ -374,7 +375,13 @@ def extensions(snapshot: Snapshot) -> Iterator[Claim]:
         )
 
 
-_MALICIOUS_RANK = {"mal-unit42": 0, "mal-mallorybowes": 1, "mal-smooshkid": 2, "mal-toborrm9": 3}
+_MALICIOUS_RANK = {
+    "mal-unit42": 0,
+    "mal-kraven-hunting-packages": 0,
+    "mal-mallorybowes": 1,
+    "mal-smooshkid": 2,
+    "mal-toborrm9": 3,
+}
 
 
 def malicious_extensions(snapshot: Snapshot) -> Iterator[Claim]:
@@ -383,8 +390,10 @@ def malicious_extensions(snapshot: Snapshot) -> Iterator[Claim]:
         value = _extension_id(row["store"], row["id"])
         if not value:
             continue
-        name = " ".join(row["name"].split()) or f"Malicious extension {value}"
-        if snapshot.name == "mal-toborrm9":
+        name = " ".join(row["name"].split())  # empty: the build takes a listing's name
+        if row["campaign"]:
+            summary = f"An AI-themed extension of the {row['campaign']} campaign in the report."
+        elif snapshot.name == "mal-toborrm9":
             summary = "An AI-themed extension Google removed from the Chrome Web Store as malware."
         elif snapshot.name == "mal-mallorybowes":
             threats = row["threat_type"].replace(",", ", ") or "malicious"
