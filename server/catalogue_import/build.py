@@ -332,6 +332,12 @@ class _Builder:
                 self.overrides.used.add(position)
                 self._drop(index, f"override: {rule.why}")
                 return False
+        if claim.value.startswith("amo-slug:"):
+            self._drop(
+                index,
+                "an AMO slug: Firefox records an add-on by its gecko id, which this row lacks",
+            )
+            return False
         pattern = _PATTERNS.get(claim.kind)
         if pattern is not None and not pattern.match(claim.value):
             self._drop(index, f"not a valid {claim.kind.value}")

@@ -329,7 +329,7 @@ _GECKO_ID = re.compile(r"[A-Za-z0-9._+-]+@[A-Za-z0-9._-]+|\{[0-9a-fA-F-]{36}\}")
 def _extension_id(store: str, value: str) -> str:
     """Return the indicator form of a store id; AMO slugs are not visible on an endpoint."""
     if value.startswith("amo-slug:"):
-        return ""
+        return value  # kept so that the build can say why it is dropped
     if store in ("chrome", "edge") and re.fullmatch(r"[a-p]{32}", value):
         return value
     if store == "edge" and re.fullmatch(r"[a-z]{32}", value):
