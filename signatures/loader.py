@@ -161,7 +161,7 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
     for name, path in files:
         raw = path.read_bytes()
         digest.update(name.encode() + b"\0" + raw)
-        file_services, file_additions = read_file(name, raw)
+        file_services, file_additions = _read_cached(name, raw)
         additions.extend(file_additions)
         for service in file_services:
             if service.id in seen:
@@ -204,6 +204,25 @@ def merge_additions(services: list[Service], additions: list[Addition]) -> tuple
         )
         merged[position] = dataclasses.replace(service, indicators=indicators, sources=sources)
     return tuple(merged)
+
+
+_PARSED: dict[tuple[str, bytes], tuple[tuple[Service, ...], tuple[Addition, ...]]] = {}
+_PARSED_MAX = 256
+
+
+def _read_cached(name: str, raw: bytes) -> tuple[tuple[Service, ...], tuple[Addition, ...]]:
+    """Parse a file once per content (keyed by its name and SHA-256): records are immutable,
+    so a process that loads the catalogue again (the server, a test run) reuses them, and a
+    changed file is parsed afresh."""
+    key = (name, hashlib.sha256(raw).digest())
+    cached = _PARSED.get(key)
+    if cached is None:
+        services, additions = read_file(name, raw)
+        cached = (tuple(services), tuple(additions))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = cached
+    return cached
 
 
 def parse_file(name: str, raw: bytes | str) -> list[Service]:
