@@ -23,6 +23,13 @@ from signatures.loader import (
     parse_document,
     parse_file,
 )
+from signatures.manifests import (
+    MessagesReader,
+    browser_extension_hints,
+    firefox_addon_hints,
+    jetbrains_plugin_hints,
+    vscode_extension_hints,
+)
 from signatures.matcher import Match, Matcher
 from signatures.model import (
     INDICATOR_KEYS,
@@ -80,6 +87,7 @@ __all__ = [
     "MaliciousReport",
     "Match",
     "Matcher",
+    "MessagesReader",
     "NameVerdict",
     "Report",
     "ReportKind",
@@ -90,12 +98,15 @@ __all__ = [
     "Verdict",
     "WireFormatError",
     "assess",
+    "browser_extension_hints",
     "build_bundle",
     "default_data_dir",
     "examples_of",
+    "firefox_addon_hints",
     "format_time",
     "generate_keypair",
     "install_bundle",
+    "jetbrains_plugin_hints",
     "judge_name",
     "load_catalogue",
     "load_installed_bundle",
@@ -109,6 +120,7 @@ __all__ = [
     "utcnow",
     "validate_report",
     "verify_bundle",
+    "vscode_extension_hints",
     "without_nul",
     "write_keypair",
 ]

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from signatures.matcher import Match, Matcher
 from signatures.model import Category, IndicatorKind
 from signatures.names import judge_name
+from signatures.wording import Terms, ai_terms
 
 # Every catalogued service is AI, but AI features inside a whole SaaS suite, and entries whose
 # function is not recorded, say too little about an unknown extension or package to flag it.
@@ -60,6 +61,32 @@ _BROWSERS = frozenset(
         "iexplore",
     }
 )
+# VS Code contribution points that only an AI extension declares: a chat participant, a
+# language-model provider, an MCP server definition provider.
+IDE_AI_CONTRIBUTIONS = frozenset(
+    {
+        "chatParticipants",
+        "languageModels",
+        "languageModelChatProviders",
+        "mcpServerDefinitionProviders",
+        "chatSessions",
+        "chatAgents",
+    }
+)
+# Contribution points that any extension may declare to serve an AI assistant.
+IDE_AI_TOOLING = frozenset({"languageModelTools", "chatPromptFiles", "chatInstructions"})
+# JetBrains plugin ids and extension namespaces of the IDE's AI platform (AI Assistant, the
+# MCP server, full-line completion): a plugin that depends on or extends them is AI.
+JETBRAINS_AI_PLATFORM = frozenset(
+    {
+        "com.intellij.ml.llm",
+        "com.intellij.ml.llm.core",
+        "com.intellij.mcpServer",
+        "org.jetbrains.completion.full.line",
+        "com.github.copilot",
+    }
+)
+_URL_HOST = re.compile(r"^(?:https?://)?(?:[^@/]*@)?(?P<host>[^/:?#\s]+)", re.IGNORECASE)
 _MATCH_PATTERN = re.compile(r"^(?:\*|https?|wss?|ftp)://(?P<host>[^/:]+)(?::\d+)?(?:/.*)?$")
 
 
@@ -79,9 +106,7 @@ def assess(
     if kind is IndicatorKind.BROWSER_EXTENSION:
         return _assess_browser_extension(matcher, hints)
     if kind is IndicatorKind.IDE_EXTENSION:
-        return _assess_dependencies(matcher, hints, (IndicatorKind.NPM,)) or (
-            _assess_extension_dependencies(matcher, hints)
-        )
+        return _assess_ide_extension(matcher, hints)
     if kind is IndicatorKind.PYPI:
         return _assess_dependencies(matcher, hints, (IndicatorKind.PYPI,))
     if kind is IndicatorKind.NPM:
@@ -110,15 +135,98 @@ def pattern_host(pattern: str) -> str | None:
 
 
 def _assess_browser_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:
-    for key, confidence in (("host_permissions", "medium"), ("content_script_matches", "low")):
+    """Read what an extension asks for (hosts, a side panel) and what it calls itself."""
+    ai_hosts: list[tuple[str, str, Match]] = []  # (hint key, host, catalogue hit)
+    for key in ("host_permissions", "content_script_matches"):
         for pattern in _strings(hints.get(key)):
             host = pattern_host(pattern)
-            if host is None:
-                continue
-            hit = _ai_domain(matcher, host)
-            if hit is not None:
-                label = "host-permission" if key == "host_permissions" else "content-script"
-                return Verdict(f"extension-{label}:{host}", confidence, hit.service_id)
+            hit = _ai_domain(matcher, host) if host is not None else None
+            if host is not None and hit is not None:
+                ai_hosts.append((key, host, hit))
+    permissions = set(_strings(hints.get("permissions")))
+    granted = [(host, hit) for key, host, hit in ai_hosts if key == "host_permissions"]
+    if granted and "sidePanel" in permissions:
+        host, hit = granted[0]
+        return Verdict(f"extension-side-panel-ai-host:{host}", "medium", hit.service_id)
+    if granted:
+        host, hit = granted[0]
+        return Verdict(f"extension-host-permission:{host}", "medium", hit.service_id)
+    homepage = _homepage_verdict(matcher, _string(hints.get("homepage_url")))
+    # Another signal that makes an ambiguous brand word ("Claude", "Gemini") count.
+    corroborated = bool(ai_hosts) or homepage is not None or "sidePanel" in permissions
+    description = ai_terms(_string(hints.get("description")))
+    for key in ("name", "short_name"):
+        terms = ai_terms(_string(hints.get(key)))
+        token = terms.says_ai(corroborated=corroborated or bool(description.strong))
+        if token is not None:
+            return Verdict(f"extension-{key.replace('_', '-')}-token:{token}", "medium")
+    if ai_hosts:
+        _key, host, hit = ai_hosts[0]
+        return Verdict(f"extension-content-script:{host}", "low", hit.service_id)
+    if homepage is not None:
+        return homepage
+    token = _description_token(description)
+    if token is not None:
+        return Verdict(f"extension-description-token:{token}", "low")
+    return None
+
+
+def _homepage_verdict(matcher: Matcher, url: str | None) -> Verdict | None:
+    """Judge the host of an extension's homepage the way a DNS name is judged."""
+    if not url:
+        return None
+    found = _URL_HOST.match(url.strip())
+    if found is None:
+        return None
+    judged = judge_name(matcher, found["host"])
+    if judged is None:
+        return None
+    if judged.match is not None:
+        service = matcher.catalogue.get(judged.match.service_id)
+        if service is None or service.category not in _AI_CATEGORIES:
+            return None
+        return Verdict(f"extension-homepage:{judged.name}", "low", judged.match.service_id)
+    return Verdict(f"extension-homepage:{judged.name}", "low")
+
+
+def _description_token(terms: Terms) -> str | None:
+    """Return the token that makes a description say AI: a brand, or "AI" said of a task."""
+    named = [word for word in terms.strong if word != "ai"]
+    if named:
+        return named[0]
+    if "ai" in terms.strong and set(terms.context) - {"ai", "search", "pro", "meta"}:
+        return "ai"
+    return terms.says_ai()
+
+
+def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:
+    """Read what an IDE extension's manifest declares, then what it calls itself."""
+    contributes = set(_strings(hints.get("contributes")))
+    declared = sorted(contributes & IDE_AI_CONTRIBUTIONS)
+    if declared:
+        return Verdict(f"ide-contributes:{declared[0]}", "medium")
+    categories = {category.lower() for category in _strings(hints.get("categories"))}
+    if "ai" in categories:
+        return Verdict("ide-category:AI", "medium")
+    for dependency in sorted(_strings(hints.get("plugin_dependencies"))):
+        if dependency in JETBRAINS_AI_PLATFORM:
+            return Verdict(f"ide-depends-on-ai-platform:{dependency}", "medium")
+    for namespace in sorted(_strings(hints.get("extension_namespaces"))):
+        if namespace in JETBRAINS_AI_PLATFORM:
+            return Verdict(f"ide-extends-ai-platform:{namespace}", "medium")
+    verdict = _assess_dependencies(matcher, hints, (IndicatorKind.NPM,)) or (
+        _assess_extension_dependencies(matcher, hints)
+    )
+    if verdict is not None:
+        return verdict
+    # A chat view or language-model tools alone are no proof: notebook, Python and
+    # pull-request extensions hand tools to Copilot too. They only corroborate a name.
+    corroborated = "chat" in categories or bool(contributes & IDE_AI_TOOLING)
+    for key in ("name", "description"):
+        terms = ai_terms(_string(hints.get(key)))
+        word = terms.says_ai(corroborated=corroborated)
+        if word is not None and (key == "name" or word != "ai" or corroborated):
+            return Verdict(f"ide-{key}-token:{word}", "low")
     return None
 
 
@@ -172,6 +280,10 @@ def _is_ai(matcher: Matcher, hit: Match) -> bool:
 
 def _looks_like_name(value: str) -> bool:
     return any(char.isalpha() for char in value) and ":" not in value
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _strings(value: object) -> list[str]:

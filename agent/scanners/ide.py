@@ -32,13 +32,18 @@ from agent.scanners.files import (
     read_json_object,
     read_text,
     rerooted,
-    string_list,
     subdirs,
     text,
     unix_time,
     usable_home,
 )
-from signatures import EvidenceValue, FindingKind, IndicatorKind
+from signatures import (
+    EvidenceValue,
+    FindingKind,
+    IndicatorKind,
+    jetbrains_plugin_hints,
+    vscode_extension_hints,
+)
 
 _MAC = "Library/Application Support"
 
@@ -235,16 +240,7 @@ class IdeExtensionScanner:
                 indicator=ext_id[:1024],
                 user=user.name,
                 evidence=evidence,
-                hints={
-                    "dependencies": _dependency_names(package),
-                    "extension_dependencies": string_list(package.get("extensionDependencies"), 64)
-                    + string_list(package.get("extensionPack"), 64),
-                    "categories": string_list(package.get("categories"), 32),
-                    "keywords": string_list(package.get("keywords"), 64),
-                    "contributes": sorted(package["contributes"])[:64]
-                    if isinstance(package.get("contributes"), dict)
-                    else [],
-                },
+                hints=vscode_extension_hints(package),
             )
 
     # -- JetBrains -----------------------------------------------------------------------------
@@ -290,13 +286,7 @@ class IdeExtensionScanner:
                             "path": str(plugin),
                             "enabled": plugin_id not in disabled,
                         },
-                        hints={
-                            "dependencies": [],
-                            "extension_dependencies": [],
-                            "categories": [],
-                            "keywords": [],
-                            "contributes": [],
-                        },
+                        hints=jetbrains_plugin_hints(info),
                     )
 
 
@@ -314,16 +304,6 @@ def _scan_extension_dirs(folder: Path) -> list[dict[str, Any]]:
                 }
             )
     return entries
-
-
-def _dependency_names(package: dict[str, Any]) -> list[str]:
-    """Return the npm dependency names an extension bundles (an AI SDK among them says AI)."""
-    names: list[str] = []
-    for key in ("dependencies", "optionalDependencies"):
-        deps = package.get(key)
-        if isinstance(deps, dict):
-            names += [str(name)[:214] for name in deps]
-    return list(dict.fromkeys(names))[:128]
 
 
 def _package_json(path: Path) -> dict[str, Any]:
@@ -391,8 +371,9 @@ def _jetbrains_disabled(config_dir: Path) -> set[str]:
         return set()
 
 
-def _plugin_xml(lib: Path) -> dict[str, str]:
-    """Read id, name, version and vendor from the jar holding ``META-INF/plugin.xml``."""
+def _plugin_xml(lib: Path) -> dict[str, Any]:
+    """Read id, name, version, vendor, description, the plugins it depends on and the
+    extension namespaces it extends, from the jar holding ``META-INF/plugin.xml``."""
     jars = sorted(lib.glob("*.jar"))
     broken: Unreadable | None = None
     for jar in jars:
@@ -416,11 +397,32 @@ def _plugin_xml(lib: Path) -> dict[str, str]:
             root = ElementTree.fromstring(raw)  # noqa: S314 - DTDs refused above, size capped
         except ElementTree.ParseError as exc:
             raise Unreadable(jar, f"malformed plugin.xml: {exc}") from exc
-        info: dict[str, str] = {}
+        info: dict[str, Any] = {}
         for tag in ("id", "name", "version", "vendor"):
             element = root.find(tag)
             if element is not None and element.text:
                 info[tag] = element.text.strip()[:256]
+        element = root.find("description")
+        if element is not None:
+            info["description"] = "".join(element.itertext()).strip()[:1024]
+        info["depends"] = [
+            (depends.text or "").strip()[:256]
+            for depends in root.iter("depends")
+            # an optional dependency only adds a feature when that plugin is there
+            if (depends.text or "").strip() and depends.get("optional") != "true"
+        ][:64]
+        info["depends"] += [
+            str(plugin.get("id"))[:256]
+            for plugin in root.iter("plugin")
+            if plugin.get("id")  # <dependencies><plugin id="..."/> (2024.2+ descriptors)
+        ][:64]
+        info["extension_namespaces"] = list(
+            dict.fromkeys(
+                str(ext.get("defaultExtensionNs"))[:256]
+                for ext in root.iter("extensions")
+                if ext.get("defaultExtensionNs")
+            )
+        )[:64]
         return info
     if broken is not None:
         raise broken
