@@ -14,7 +14,13 @@ from signatures.bundle import (
     verify_bundle,
     write_keypair,
 )
-from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
+from signatures.errors import (
+    BundleError,
+    CatalogueError,
+    ManifestError,
+    SignaturesError,
+    WireFormatError,
+)
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
     default_data_dir,
@@ -28,6 +34,7 @@ from signatures.manifests import (
     browser_extension_hints,
     firefox_addon_hints,
     jetbrains_plugin_hints,
+    parse_plugin_xml,
     vscode_extension_hints,
 )
 from signatures.matcher import Match, Matcher
@@ -85,6 +92,7 @@ __all__ = [
     "HostInfo",
     "IndicatorKind",
     "MaliciousReport",
+    "ManifestError",
     "Match",
     "Matcher",
     "MessagesReader",
@@ -114,6 +122,7 @@ __all__ = [
     "load_public_key",
     "parse_document",
     "parse_file",
+    "parse_plugin_xml",
     "parse_report",
     "parse_time",
     "report_schema",

@@ -64,17 +64,23 @@ _BROWSERS = frozenset(
 # VS Code contribution points that only an AI extension declares: a chat participant, a
 # language-model provider, an MCP server definition provider.
 IDE_AI_CONTRIBUTIONS = frozenset(
+    {"chatParticipants", "languageModels", "languageModelChatProviders", "chatAgents"}
+)
+# Contribution points that any extension may declare to serve an AI assistant (GitHub's
+# pull-request extension declares tools, chat context and skills; Jupyter and Python tools).
+IDE_AI_TOOLING = frozenset(
     {
-        "chatParticipants",
-        "languageModels",
-        "languageModelChatProviders",
+        "languageModelTools",
         "mcpServerDefinitionProviders",
+        "chatContext",
+        "chatSkills",
         "chatSessions",
-        "chatAgents",
+        "chatPromptFiles",
+        "chatInstructions",
+        "chatModes",
     }
 )
-# Contribution points that any extension may declare to serve an AI assistant.
-IDE_AI_TOOLING = frozenset({"languageModelTools", "chatPromptFiles", "chatInstructions"})
+_MCP = re.compile(r"\bMCP\b")
 # JetBrains plugin ids and extension namespaces of the IDE's AI platform (AI Assistant, the
 # MCP server, full-line completion): a plugin that depends on or extends them is AI.
 JETBRAINS_AI_PLATFORM = frozenset(
@@ -205,9 +211,6 @@ def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verd
     declared = sorted(contributes & IDE_AI_CONTRIBUTIONS)
     if declared:
         return Verdict(f"ide-contributes:{declared[0]}", "medium")
-    categories = {category.lower() for category in _strings(hints.get("categories"))}
-    if "ai" in categories:
-        return Verdict("ide-category:AI", "medium")
     for dependency in sorted(_strings(hints.get("plugin_dependencies"))):
         if dependency in JETBRAINS_AI_PLATFORM:
             return Verdict(f"ide-depends-on-ai-platform:{dependency}", "medium")
@@ -219,14 +222,21 @@ def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verd
     )
     if verdict is not None:
         return verdict
-    # A chat view or language-model tools alone are no proof: notebook, Python and
-    # pull-request extensions hand tools to Copilot too. They only corroborate a name.
-    corroborated = "chat" in categories or bool(contributes & IDE_AI_TOOLING)
+    # The "AI" and "Chat" categories, language-model tools and MCP server definitions are no
+    # proof alone: the pull-request, Python and Jupyter extensions declare them to serve
+    # Copilot. They make a name or a description that says AI count.
+    categories = {category.lower() for category in _strings(hints.get("categories"))}
+    tooling = sorted(contributes & IDE_AI_TOOLING)
+    corroborated = bool(categories & {"ai", "chat"} or tooling)
     for key in ("name", "description"):
-        terms = ai_terms(_string(hints.get(key)))
+        text = _string(hints.get(key))
+        terms = ai_terms(text)
         word = terms.says_ai(corroborated=corroborated)
+        if word is None and text is not None and _MCP.search(text):
+            word = "mcp"  # the Model Context Protocol: only AI agents speak it
         if word is not None and (key == "name" or word != "ai" or corroborated):
-            return Verdict(f"ide-{key}-token:{word}", "low")
+            confidence = "medium" if corroborated else "low"
+            return Verdict(f"ide-{key}-token:{word}", confidence)
     return None
 
 

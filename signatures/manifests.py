@@ -14,6 +14,9 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from xml.etree import ElementTree
+
+from signatures.errors import ManifestError
 
 LOCALE_FALLBACKS = ("en", "en_US", "en_GB")
 MAX_LIST = 256
@@ -153,8 +156,14 @@ def firefox_addon_hints(addon: Mapping[str, Any]) -> dict[str, object]:
     }
 
 
-def vscode_extension_hints(package: Mapping[str, Any]) -> dict[str, object]:
-    """Return the hints for a VS Code-family extension's ``package.json``."""
+def vscode_extension_hints(
+    package: Mapping[str, Any], nls: Mapping[str, Any] | None = None
+) -> dict[str, object]:
+    """Return the hints for a VS Code-family extension's ``package.json``.
+
+    ``nls`` is its ``package.nls.json``: a ``%key%`` display name or description is looked up
+    there, as VS Code does.
+    """
     names: list[str] = []
     for key in ("dependencies", "optionalDependencies"):
         deps = package.get(key)
@@ -162,8 +171,9 @@ def vscode_extension_hints(package: Mapping[str, Any]) -> dict[str, object]:
             names += [str(name)[:214] for name in deps]
     contributes = package.get("contributes")
     return {
-        "name": _text(package.get("displayName"), 256) or _text(package.get("name"), 256),
-        "description": _text(package.get("description"), 1024),
+        "name": _text(_nls(package.get("displayName"), nls), 256)
+        or _text(package.get("name"), 256),
+        "description": _text(_nls(package.get("description"), nls), 1024),
         "dependencies": list(dict.fromkeys(names))[:128],
         "extension_dependencies": string_list(package.get("extensionDependencies"), 64)
         + string_list(package.get("extensionPack"), 64),
@@ -175,6 +185,18 @@ def vscode_extension_hints(package: Mapping[str, Any]) -> dict[str, object]:
     }
 
 
+def _nls(value: object, nls: Mapping[str, Any] | None) -> object:
+    """Resolve a ``%key%`` package.json value through ``package.nls.json``."""
+    if not (isinstance(value, str) and len(value) > 2 and value[0] == value[-1] == "%"):
+        return value
+    if nls is None:
+        return value
+    resolved = nls.get(value[1:-1])
+    if isinstance(resolved, dict):  # {"message": ..., "comment": [...]}
+        resolved = resolved.get("message")
+    return resolved if isinstance(resolved, str) else value
+
+
 def jetbrains_plugin_hints(info: Mapping[str, Any]) -> dict[str, object]:
     """Return the hints for a JetBrains plugin from its parsed ``plugin.xml`` fields."""
     return {
@@ -183,3 +205,42 @@ def jetbrains_plugin_hints(info: Mapping[str, Any]) -> dict[str, object]:
         "plugin_dependencies": string_list(info.get("depends"), 64),
         "extension_namespaces": string_list(info.get("extension_namespaces"), 64),
     }
+
+
+def parse_plugin_xml(raw: bytes) -> dict[str, Any]:
+    """Return id, name, version, vendor, description, the plugins it depends on (not the
+    optional ones) and the extension namespaces it extends, from a ``plugin.xml``.
+
+    Raises ManifestError for a DTD (refused: entity expansion) or malformed XML.
+    """
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise ManifestError("plugin.xml declares a DTD; refused")
+    try:
+        root = ElementTree.fromstring(raw)  # noqa: S314 - DTDs refused above, size capped by caller
+    except ElementTree.ParseError as exc:
+        raise ManifestError(f"malformed plugin.xml: {exc}") from exc
+    info: dict[str, Any] = {}
+    for tag in ("id", "name", "version", "vendor"):
+        element = root.find(tag)
+        if element is not None and element.text:
+            info[tag] = element.text.strip()[:256]
+    element = root.find("description")
+    if element is not None:
+        info["description"] = "".join(element.itertext()).strip()[:1024]
+    depends = [
+        (item.text or "").strip()[:256]
+        for item in root.iter("depends")
+        # an optional dependency only adds a feature when that plugin is there
+        if (item.text or "").strip() and item.get("optional") != "true"
+    ]
+    # <dependencies><plugin id="..."/></dependencies> of the 2024.2+ descriptors
+    depends += [str(item.get("id"))[:256] for item in root.iter("plugin") if item.get("id")]
+    info["depends"] = list(dict.fromkeys(depends))[:64]
+    info["extension_namespaces"] = list(
+        dict.fromkeys(
+            str(item.get("defaultExtensionNs"))[:256]
+            for item in root.iter("extensions")
+            if item.get("defaultExtensionNs")
+        )
+    )[:64]
+    return info

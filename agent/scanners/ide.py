@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
@@ -41,7 +40,9 @@ from signatures import (
     EvidenceValue,
     FindingKind,
     IndicatorKind,
+    ManifestError,
     jetbrains_plugin_hints,
+    parse_plugin_xml,
     vscode_extension_hints,
 )
 
@@ -216,12 +217,13 @@ class IdeExtensionScanner:
                 continue
             metadata = mapping(entry.get("metadata"))
             package = _package_json(path) if path is not None else {}
+            hints = vscode_extension_hints(package, _package_nls(path, package))
             installed = metadata.get("installedTimestamp")
             evidence: dict[str, EvidenceValue] = {
                 "ide": edition.ide,
                 "profile": profile,
                 "extension_id": ext_id[:256],
-                "name": text(package.get("displayName"), 256) or text(package.get("name"), 256),
+                "name": text(hints["name"], 256),
                 "version": text(entry.get("version"), 64) or text(package.get("version"), 64),
                 "publisher": text(metadata.get("publisherDisplayName"), 256)
                 or text(package.get("publisher"), 256),
@@ -240,7 +242,7 @@ class IdeExtensionScanner:
                 indicator=ext_id[:1024],
                 user=user.name,
                 evidence=evidence,
-                hints=vscode_extension_hints(package),
+                hints=hints,
             )
 
     # -- JetBrains -----------------------------------------------------------------------------
@@ -311,6 +313,20 @@ def _package_json(path: Path) -> dict[str, Any]:
         return read_json_object(path / "package.json", MAX_MANIFEST_BYTES)
     except Unreadable:
         return {}
+
+
+def _package_nls(path: Path | None, package: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Read ``package.nls.json`` when the display name or description is a ``%key%``."""
+    wanted = any(
+        isinstance(package.get(key), str) and str(package[key]).startswith("%")
+        for key in ("displayName", "description")
+    )
+    if path is None or not wanted:
+        return None
+    try:
+        return read_json_object(path / "package.nls.json", MAX_MANIFEST_BYTES)
+    except Unreadable:
+        return None
 
 
 def _vscode_disabled(state_db: Path) -> set[str]:
@@ -391,39 +407,10 @@ def _plugin_xml(lib: Path) -> dict[str, Any]:
         except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
             broken = Unreadable(jar, f"unreadable jar: {exc}")
             continue  # another jar of the plugin may still hold plugin.xml
-        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-            raise Unreadable(jar, "plugin.xml declares a DTD; refused")
         try:
-            root = ElementTree.fromstring(raw)  # noqa: S314 - DTDs refused above, size capped
-        except ElementTree.ParseError as exc:
-            raise Unreadable(jar, f"malformed plugin.xml: {exc}") from exc
-        info: dict[str, Any] = {}
-        for tag in ("id", "name", "version", "vendor"):
-            element = root.find(tag)
-            if element is not None and element.text:
-                info[tag] = element.text.strip()[:256]
-        element = root.find("description")
-        if element is not None:
-            info["description"] = "".join(element.itertext()).strip()[:1024]
-        info["depends"] = [
-            (depends.text or "").strip()[:256]
-            for depends in root.iter("depends")
-            # an optional dependency only adds a feature when that plugin is there
-            if (depends.text or "").strip() and depends.get("optional") != "true"
-        ][:64]
-        info["depends"] += [
-            str(plugin.get("id"))[:256]
-            for plugin in root.iter("plugin")
-            if plugin.get("id")  # <dependencies><plugin id="..."/> (2024.2+ descriptors)
-        ][:64]
-        info["extension_namespaces"] = list(
-            dict.fromkeys(
-                str(ext.get("defaultExtensionNs"))[:256]
-                for ext in root.iter("extensions")
-                if ext.get("defaultExtensionNs")
-            )
-        )[:64]
-        return info
+            return parse_plugin_xml(raw)
+        except ManifestError as exc:
+            raise Unreadable(jar, exc.reason) from exc
     if broken is not None:
         raise broken
     return {}
