@@ -217,9 +217,11 @@ def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verd
     for namespace in sorted(_strings(hints.get("extension_namespaces"))):
         if namespace in JETBRAINS_AI_PLATFORM:
             return Verdict(f"ide-extends-ai-platform:{namespace}", "medium")
-    verdict = _assess_dependencies(matcher, hints, (IndicatorKind.NPM,)) or (
-        _assess_extension_dependencies(matcher, hints)
-    )
+    # An editor extension that bundles an assistant's own package integrates with it (the
+    # C/C++ extension ships Copilot's language server): only an AI SDK says the extension is AI.
+    verdict = _assess_dependencies(
+        matcher, hints, (IndicatorKind.NPM,), skip=frozenset({Category.CODING_ASSISTANT})
+    ) or (_assess_extension_dependencies(matcher, hints))
     if verdict is not None:
         return verdict
     # The "AI" and "Chat" categories, language-model tools and MCP server definitions are no
@@ -228,25 +230,36 @@ def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verd
     categories = {category.lower() for category in _strings(hints.get("categories"))}
     tooling = sorted(contributes & IDE_AI_TOOLING)
     corroborated = bool(categories & {"ai", "chat"} or tooling)
-    for key in ("name", "description"):
-        text = _string(hints.get(key))
-        terms = ai_terms(text)
-        word = terms.says_ai(corroborated=corroborated)
-        if word is None and text is not None and _MCP.search(text):
-            word = "mcp"  # the Model Context Protocol: only AI agents speak it
-        if word is not None and (key == "name" or word != "ai" or corroborated):
-            confidence = "medium" if corroborated else "low"
-            return Verdict(f"ide-{key}-token:{word}", confidence)
+    confidence = "medium" if corroborated else "low"
+    name = _string(hints.get("name"))
+    word = ai_terms(name).says_ai(corroborated=corroborated)
+    if word is None and name is not None and _MCP.search(name):
+        word = "mcp"  # the Model Context Protocol: only AI agents speak it
+    if word is not None:
+        return Verdict(f"ide-name-token:{word}", confidence)
+    description = _string(hints.get("description"))
+    terms = ai_terms(description)
+    word = _description_token(terms) or terms.says_ai(corroborated=corroborated)
+    if word is None and description is not None and _MCP.search(description):
+        word = "mcp"
+    if word is not None:
+        return Verdict(f"ide-description-token:{word}", confidence)
     return None
 
 
 def _assess_dependencies(
-    matcher: Matcher, hints: Mapping[str, object], kinds: Iterable[IndicatorKind]
+    matcher: Matcher,
+    hints: Mapping[str, object],
+    kinds: Iterable[IndicatorKind],
+    skip: frozenset[Category] = frozenset(),
 ) -> Verdict | None:
     kinds = tuple(kinds)
     for dependency in sorted(_strings(hints.get("dependencies"))):
         for kind in kinds:
             hit = matcher.match_exact(kind, dependency)
+            service = matcher.catalogue.get(hit.service_id) if hit is not None else None
+            if service is not None and service.category in skip:
+                continue
             if hit is not None and _is_ai(matcher, hit):
                 return Verdict(
                     f"depends-on-ai-sdk:{kind.value}:{hit.indicator}", "medium", hit.service_id

@@ -10,6 +10,7 @@ errors); this module only turns what was read into hints.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ MAX_LIST = 256
 # Reads ``_locales/<locale>/messages.json`` of one extension; None when there is none.
 MessagesReader = Callable[[str], str | None]
 _DECODER = json.JSONDecoder()
+_TAG = re.compile(r"<[^>]*>")
 
 
 def string_list(value: object, limit: int = MAX_LIST) -> list[str]:
@@ -225,8 +227,9 @@ def parse_plugin_xml(raw: bytes) -> dict[str, Any]:
         if element is not None and element.text:
             info[tag] = element.text.strip()[:256]
     element = root.find("description")
-    if element is not None:
-        info["description"] = "".join(element.itertext()).strip()[:1024]
+    if element is not None:  # HTML in CDATA: the words, without the markup
+        described = _TAG.sub(" ", "".join(element.itertext()))
+        info["description"] = " ".join(html.unescape(described).split())[:1024]
     depends = [
         (item.text or "").strip()[:256]
         for item in root.iter("depends")

@@ -7,11 +7,12 @@ at spaces, punctuation and camel-case joins ("WebChatGPT" -> web, chat, gpt), so
 
 * strong: a word that names AI whatever the context (ChatGPT, GPT-4o, OpenAI, DeepSeek, LLM,
   "AI" written as a word, "artificial intelligence", "generative AI"...);
-* ambiguous: a word that is also something else (Gemini the crypto exchange, Claude a first
-  name, Copilot a flight or car app, Llama the animal, Bard a poet, Grok "to understand",
-  Mistral a wind, Perplexity a word). It counts only when the same text or another signal
-  says AI too, and never next to a trap word that places it elsewhere (wallet, exchange,
-  flight...).
+* brand: an AI product's name that is also something else (Gemini the crypto exchange,
+  Claude a first name, Copilot a flight or car app, Grok "to understand"): it counts unless
+  a trap word places it elsewhere (wallet, exchange, flight, Monet...);
+* ambiguous: a word that is mostly something else (Llama the animal, Bard a poet, Mistral a
+  wind, Kimi a first name): it counts only when the same text or another signal says AI too,
+  and never next to a trap word.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ STRONG_WORDS = frozenset(
         "dalle",
     }
 )
-# Words that name AI only when something else says AI too.
-AMBIGUOUS_WORDS = frozenset(
-    {"claude", "gemini", "copilot", "bard", "grok", "llama", "mistral", "perplexity"}
-)
+# AI product names that are also other things (Gemini the crypto exchange, Claude a first
+# name, Copilot a flight or car app): in an extension's name or description they name the AI
+# product unless a trap word places them elsewhere.
+BRAND_WORDS = frozenset({"claude", "gemini", "copilot", "grok", "perplexity"})
+# Words that name AI only when something else says AI too (the animal, the poet, the wind).
+AMBIGUOUS_WORDS = frozenset({"bard", "llama", "mistral", "kimi"})
 # Brand words that, written inside a longer word, still name it ("AmazonGPT", "MyChatGPT").
 _EMBEDDED = ("chatgpt", "openai", "deepseek")
 # "GPT", "GPT4", "GPT-4o", "GPT3.5": the model family, a word of its own or a word's tail.
@@ -59,7 +62,11 @@ STRONG_PHRASES = (
     "chat gpt",
     "open ai",
     "deep seek",
+    "claude code",
 )
+# Chinese: "artificial intelligence" says AI; "assistant", "smart", "summary" are context.
+_CJK_STRONG = ("人工智能",)
+_CJK_CONTEXT = ("助手", "智能", "总结", "摘要")
 # Words that place an ambiguous brand elsewhere: a crypto exchange or wallet, a trip, a car.
 TRAP_WORDS = frozenset(
     {
@@ -72,8 +79,6 @@ TRAP_WORDS = frozenset(
         "ethereum",
         "defi",
         "nft",
-        "token",
-        "tokens",
         "trading",
         "trade",
         "coin",
@@ -90,9 +95,12 @@ TRAP_WORDS = frozenset(
         "automotive",
         "vehicle",
         "driving",
+        "money",
+        "budget",
         "debussy",
         "monet",
         "bernard",
+        "shannon",
     }
 )
 # Words that say an ambiguous brand is the AI product ("Gemini assistant", "Claude chat").
@@ -122,7 +130,19 @@ AI_CONTEXT_WORDS = frozenset(
         "haiku",
         "pro",
         "agent",
+        "agents",
         "search",
+        "powered",
+        "writer",
+        "writing",
+        "generate",
+        "generator",
+        "generation",
+        "completion",
+        "completions",
+        "autocomplete",
+        "coding",
+        "copilot",
     }
 )
 # "AI to SVG", "PNG to AI", "AI file": Adobe Illustrator's file format, not intelligence.
@@ -143,6 +163,7 @@ class Terms:
     """The AI tokens found in a text: strong ones, ambiguous ones, and trap and context words."""
 
     strong: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
     ambiguous: tuple[str, ...] = ()
     traps: tuple[str, ...] = ()
     context: tuple[str, ...] = ()
@@ -150,12 +171,16 @@ class Terms:
     def says_ai(self, *, corroborated: bool = False) -> str | None:
         """Return the token that makes this text say AI, or None.
 
-        An ambiguous brand needs a context word here or ``corroborated`` (another signal), and
-        no trap word.
+        A brand counts unless a trap word is there too; an ambiguous word needs a context word
+        here or ``corroborated`` (another signal), and no trap word.
         """
         if self.strong:
             return self.strong[0]
-        if self.ambiguous and not self.traps and (self.context or corroborated):
+        if self.traps:
+            return None
+        if self.brands:
+            return self.brands[0]
+        if self.ambiguous and (self.context or corroborated):
             return self.ambiguous[0]
         return None
 
@@ -178,6 +203,7 @@ def ai_terms(text: str | None) -> Terms:
     if not text:
         return Terms()
     strong: list[str] = []
+    brands: list[str] = []
     ambiguous: list[str] = []
     traps: list[str] = []
     context: list[str] = []
@@ -194,6 +220,8 @@ def ai_terms(text: str | None) -> Terms:
     for word in words(text):
         if word in STRONG_WORDS or _GPT.match(word):
             strong.append(word)
+        elif word in BRAND_WORDS:
+            brands.append(word)
         elif word in AMBIGUOUS_WORDS:
             ambiguous.append(word)
         elif any(brand in word for brand in _EMBEDDED) or word.endswith("gpt"):
@@ -204,8 +232,11 @@ def ai_terms(text: str | None) -> Terms:
             context.append(word)
     spaced = " ".join(_WORD.findall(folded))
     strong += [phrase for phrase in STRONG_PHRASES if f" {phrase} " in f" {spaced} "]
+    strong += [phrase for phrase in _CJK_STRONG if phrase in text]
+    context += [phrase for phrase in _CJK_CONTEXT if phrase in text]
     return Terms(
         strong=tuple(dict.fromkeys(strong)),
+        brands=tuple(dict.fromkeys(brands)),
         ambiguous=tuple(dict.fromkeys(ambiguous)),
         traps=tuple(dict.fromkeys(traps)),
         context=tuple(dict.fromkeys(context)),
