@@ -10,8 +10,9 @@ in full-width letters are one name. The catalogue decides first (the most specif
 wins, see :mod:`signatures.matcher`); a name it does not know is flagged, with low confidence,
 only when a label token says AI unambiguously (``llm``, ``gpt``, ``openai``...), a label is
 ``ai`` itself (``ai.com``, never the top-level domain), a label token begins with a brand
-(``openaiassets``), or an API-style first label sits under ``.ai``. Words that also name other things (``gemini``, a crypto exchange;
-``llama``; ``copilot``) never count on their own; nor do reverse lookups and local names.
+(``openaiassets``), or an API-style first label sits under ``.ai``. Words that also name
+other things (``gemini``, a crypto exchange; ``llama``; ``copilot``) never count on their own;
+nor do reverse lookups and local names.
 """
 
 from __future__ import annotations

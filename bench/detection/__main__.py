@@ -1,4 +1,4 @@
-"""Regenerate docs/detection.md: ``python -m bench.detection [--out FILE] [--catalogue-dir DIR]``."""
+"""Regenerate docs/detection.md: ``python -m bench.detection [--out FILE]``."""
 
 from __future__ import annotations
 

@@ -42,8 +42,9 @@ def browser_manifest(item: Item) -> dict[str, Any]:
         "name": item.fields.get("name") or item.key,
         "version": VERSION,
     }
-    if item.fields.get("description"):
-        doc["description"] = item.fields["description"]
+    for field in ("short_name", "description", "default_locale"):
+        if item.fields.get(field):
+            doc[field] = item.fields[field]
     if item.values("permissions"):
         doc["permissions"] = item.values("permissions")
     if item.values("host_permissions"):
@@ -83,7 +84,14 @@ def install_browser_extensions(home: Path, items: list[Item]) -> None:
             continue
         profile = home / _PROFILE_OF.get(store, _PROFILE_OF["chrome"])
         relative = f"{item.key}/{VERSION}_0"
-        _write_json(profile / "Extensions" / relative / "manifest.json", browser_manifest(item))
+        folder = profile / "Extensions" / relative
+        _write_json(folder / "manifest.json", browser_manifest(item))
+        locales = json.loads(item.fields["locales"]) if item.fields.get("locales") else {}
+        for locale, messages in locales.items():
+            _write_json(
+                folder / "_locales" / locale / "messages.json",
+                {key: {"message": message} for key, message in messages.items()},
+            )
         settings.setdefault(str(profile), {})[item.key] = {
             "path": relative,
             "location": 1,
