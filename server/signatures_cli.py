@@ -292,6 +292,7 @@ def _write_record(
         "indicator": match.indicator if match else None,
         "confidence": match.confidence if match else (verdict.confidence if verdict else None),
         "heuristic": verdict.reason if verdict else None,
+        "severity": matcher.catalogue.severity_of(match.service_id if match else None).value,
     }
     out.write(json.dumps(record) + "\n")
 

@@ -46,6 +46,7 @@ from signatures.model import (
     MaliciousReport,
     RiskAttributes,
     Service,
+    Severity,
 )
 from signatures.names import NameVerdict, judge_name
 from signatures.wire import (
@@ -102,6 +103,7 @@ __all__ = [
     "RiskAttributes",
     "ScannerError",
     "Service",
+    "Severity",
     "SignaturesError",
     "Verdict",
     "WireFormatError",
