@@ -28,6 +28,7 @@ Rules, each reported with a stable reason string:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -196,13 +197,16 @@ def _homepage_verdict(matcher: Matcher, url: str | None) -> Verdict | None:
 
 
 def _description_token(terms: Terms) -> str | None:
-    """Return the token that makes a description say AI: a brand, or "AI" said of a task."""
+    """Return the token that makes a description say AI: a brand, or "AI" said of a task.
+
+    "AI" with no task ("hides the AI box on search pages") says nothing about the extension.
+    """
     named = [word for word in terms.strong if word != "ai"]
     if named:
         return named[0]
     if "ai" in terms.strong and set(terms.context) - {"ai", "search", "pro", "meta"}:
         return "ai"
-    return terms.says_ai()
+    return dataclasses.replace(terms, strong=()).says_ai()
 
 
 def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:

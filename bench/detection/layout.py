@@ -35,6 +35,13 @@ def _write_json(path: Path, doc: object) -> None:
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
 
+def extension_folder(home: Path, item: Item) -> Path:
+    """Return where a labelled Chromium-family extension is unpacked in its browser's profile."""
+    store = item.fields.get("store", "chrome")
+    profile = home / _PROFILE_OF.get(store, _PROFILE_OF["chrome"])
+    return profile / "Extensions" / item.key / f"{VERSION}_0"
+
+
 def browser_manifest(item: Item) -> dict[str, Any]:
     """Return the manifest.json a labelled browser extension is installed with."""
     doc: dict[str, Any] = {
