@@ -37,6 +37,7 @@ from server import signatures_cli
 from signatures import Finding, Matcher
 
 REPO = Path(__file__).resolve().parent.parent
+MATCH = (sys.executable, "-m", "server", "signatures", "match", "--kind", "extension")
 Verdict = tuple[str | None, str | None, str | None, str] | None
 
 
@@ -221,8 +222,7 @@ def test_the_installed_command_reads_an_unpacked_extension_with_its_locales(
         json.dumps({"name": {"message": "Assistant Claude pour vos onglets"}})
     )
     result = subprocess.run(
-        [sys.executable, "-m", "server", "signatures", "match", "--kind", "extension"]
-        + ["--manifest", str(folder)],
+        [*MATCH, "--manifest", str(folder)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -234,8 +234,7 @@ def test_the_installed_command_reads_an_unpacked_extension_with_its_locales(
     assert record["value"] == "abcdefghijklmnopabcdefghijklmnop"
     assert (record["heuristic"], record["confidence"]) == ("extension-name-token:claude", "medium")
     missing = subprocess.run(
-        [sys.executable, "-m", "server", "signatures", "match", "--kind", "extension"]
-        + ["--manifest", str(tmp_path / "nowhere")],
+        [*MATCH, "--manifest", str(tmp_path / "nowhere")],
         cwd=REPO,
         capture_output=True,
         text=True,
