@@ -1,26 +1,33 @@
 """Spot likely AI that the catalogue does not name, with lower confidence than a catalogue hit.
 
-A heuristic looks at what an unmatched observation touches rather than at its name alone.
-Scanners pass the inputs as ``Observation.hints`` (never reported, only read here):
+A heuristic reads what an unmatched observation declares and touches rather than its id.
+Scanners pass the inputs as ``Observation.hints`` (never reported, only read here), built by
+:mod:`signatures.manifests` for extensions:
 
-``host_permissions`` (browser extension)
-    The manifest's ``host_permissions`` (and MV2 ``permissions``) match patterns.
-``content_script_matches`` (browser extension)
-    Every ``matches`` pattern of the manifest's ``content_scripts``.
-``dependencies`` (PyPI or npm package, IDE extension)
-    The names of the packages it declares as dependencies (``Requires-Dist`` or
-    ``package.json`` ``dependencies``), without version specifiers.
-``extension_dependencies`` (IDE extension)
-    ``extensionDependencies`` / ``extensionPack`` ids of a VS Code extension.
+``name``, ``short_name``, ``description``, ``homepage_url``, ``permissions``,
+``host_permissions``, ``content_script_matches`` (browser extension)
+    The manifest's fields, ``__MSG_*__`` values resolved through ``_locales``.
+``name``, ``description``, ``categories``, ``contributes``, ``dependencies``,
+``extension_dependencies`` (VS Code extension); ``plugin_dependencies``,
+``extension_namespaces`` (JetBrains plugin)
+    What the extension's ``package.json`` or ``plugin.xml`` declares.
+``dependencies`` (PyPI or npm package)
+    The names of the packages it declares as dependencies, without version specifiers.
 ``remote_hosts`` (process)
     Host names or IP addresses the process is connected to.
 
-Rules, each reported with a stable reason string:
+Rules, each reported with a stable reason string (docs/signatures.md has the table):
 
-* an extension whose host permissions (medium) or content scripts (low) name specific AI hosts;
-  broad patterns such as ``<all_urls>``, ``*://*/*`` or ``https://*.com/*`` never count;
-* a package or IDE extension that depends on a catalogued AI SDK, or an IDE extension that
-  depends on a catalogued AI extension (medium);
+* a browser extension whose host permissions name specific AI hosts (medium; with a side
+  panel, its own reason), whose name or short name says AI (medium), whose content scripts
+  or homepage are on AI hosts (low), or whose description says AI of a task (low); broad
+  patterns such as ``<all_urls>`` never count, and words are read by
+  :mod:`signatures.wording` (brand tokens with word boundaries and trap words);
+* an IDE extension that declares a chat participant or a language-model provider, depends on
+  the JetBrains AI platform, on an AI SDK or on a catalogued AI extension (medium), or whose
+  name or description says AI (low; medium with AI categories or Copilot tooling, which alone
+  prove nothing: pull-request, Python and Jupyter extensions declare them);
+* a package that depends on a catalogued AI SDK (medium);
 * a process, other than a web browser, connected to a catalogued LLM API host (medium);
 * a DNS name: whatever :func:`signatures.names.judge_name` guesses (low), so that a name gets
   the same verdict here as in network capture and log import.
