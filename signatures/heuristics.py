@@ -206,12 +206,13 @@ def _homepage_verdict(matcher: Matcher, url: str | None) -> Verdict | None:
 def _description_token(terms: Terms) -> str | None:
     """Return the token that makes a description say AI: a brand, or "AI" said of a task.
 
-    "AI" with no task ("hides the AI box on search pages") says nothing about the extension.
+    "AI" with no task next to it ("hides the AI box on search pages", a textbook on
+    "Artificial Intelligence: Foundations of Computational Agents") says nothing about it.
     """
-    named = [word for word in terms.strong if word != "ai"]
+    named = [word for word in terms.strong if word not in ("ai", "artificial intelligence")]
     if named:
         return named[0]
-    if "ai" in terms.strong and set(terms.context) - {"ai", "search", "pro", "meta"}:
+    if terms.ai_task:
         return "ai"
     return dataclasses.replace(terms, strong=()).says_ai()
 

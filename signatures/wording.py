@@ -167,6 +167,9 @@ class Terms:
     ambiguous: tuple[str, ...] = ()
     traps: tuple[str, ...] = ()
     context: tuple[str, ...] = ()
+    # "AI" (or "artificial intelligence") within two words of a task word: said of what the
+    # thing does ("your AI writing assistant"), not of a topic ("a course on AI").
+    ai_task: bool = False
 
     def says_ai(self, *, corroborated: bool = False) -> str | None:
         """Return the token that makes this text say AI, or None.
@@ -235,9 +238,37 @@ def ai_terms(text: str | None) -> Terms:
     strong += [phrase for phrase in _CJK_STRONG if phrase in text]
     context += [phrase for phrase in _CJK_CONTEXT if phrase in text]
     return Terms(
+        ai_task=_ai_near_task(text),
         strong=tuple(dict.fromkeys(strong)),
         brands=tuple(dict.fromkeys(brands)),
         ambiguous=tuple(dict.fromkeys(ambiguous)),
         traps=tuple(dict.fromkeys(traps)),
         context=tuple(dict.fromkeys(context)),
     )
+
+
+# Context words too loose to tie "AI" to a task next to it.
+_LOOSE_CONTEXT = frozenset({"ai", "search", "pro", "meta", "google", "microsoft", "github"})
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9]+")
+_USING = frozenset({"with", "using", "uses", "by", "via"})
+
+
+def _ai_near_task(text: str) -> bool:
+    """Return whether "AI" stands within two words of a task word in ``text``."""
+    if _AI_FORMAT.search(text):
+        return False
+    tokens = _PLAIN_WORD.findall(text)
+    folded = [token.lower() for token in tokens]
+    task = AI_CONTEXT_WORDS - _LOOSE_CONTEXT
+    for index, token in enumerate(tokens):
+        is_ai = token in ("AI", "AIs") or (
+            folded[index] == "intelligence" and index > 0 and folded[index - 1] == "artificial"
+        )
+        if not is_ai:
+            continue
+        if any(word in task for word in folded[max(0, index - 2) : index + 3]):
+            return True
+        start = index - 1 if tokens[index] != "intelligence" else index - 2
+        if start >= 0 and folded[start] in _USING:
+            return True  # "with AI", "powered by AI", "using artificial intelligence"
+    return False

@@ -66,8 +66,9 @@ def render(results: dict[str, tuple[Figures, Figures]], command: str, version: s
         "",
         f"Run on {today} against catalogue {version}. The labelled set lives in "
         "`bench/detection/labelled/` (one TSV per kind, every row with its public source "
-        "and `repository:path@commit`). Every item goes through the agent's real path; "
-        "nothing is matched by name in the benchmark itself.",
+        "and `repository:path@commit`; its README says how it was curated and where it is "
+        "biased). Every item goes through the agent's real path; nothing is matched by "
+        "name in the benchmark itself.",
         "",
         "Two figures per kind:",
         "",
