@@ -34,7 +34,7 @@ from bench.detection.layout import (
     plugin_xml,
 )
 from server import signatures_cli
-from signatures import Finding, Matcher
+from signatures import Finding, IndicatorKind, Matcher
 
 REPO = Path(__file__).resolve().parent.parent
 MATCH = (sys.executable, "-m", "server", "signatures", "match", "--kind", "extension")
@@ -136,7 +136,7 @@ def test_browser_extensions_get_the_same_verdict_from_the_agent_and_the_cli(
     malicious = next(
         value
         for service in matcher.catalogue.malicious_services()
-        for value in service.indicators.get(next(iter(service.indicators)), ())
+        for value in service.indicators.get(IndicatorKind.BROWSER_EXTENSION, ())
     )
     items = browser_items(malicious)
     user = make_user(tmp_path)

@@ -728,15 +728,20 @@ def _read_prefs(path: Path) -> dict[str, Any]:
 
 
 def _messages_reader(path: Path | None) -> MessagesReader | None:
-    """Read an extension's ``_locales/<locale>/messages.json``, capped; None when absent."""
+    """Read an extension's ``_locales/<locale>/messages.json``, capped, each file once; None
+    when absent."""
     if path is None:
         return None
+    read_already: dict[str, str | None] = {}
 
     def read(locale: str) -> str | None:
-        messages_file = os.path.join(path, "_locales", locale, "messages.json")
-        try:
-            return read_bytes(messages_file, MAX_MANIFEST_BYTES).decode("utf-8-sig", "replace")
-        except Unreadable:
-            return None
+        if locale not in read_already:
+            messages_file = os.path.join(path, "_locales", locale, "messages.json")
+            try:
+                raw = read_bytes(messages_file, MAX_MANIFEST_BYTES)
+                read_already[locale] = raw.decode("utf-8-sig", "replace")
+            except Unreadable:
+                read_already[locale] = None
+        return read_already[locale]
 
     return read

@@ -74,10 +74,14 @@ def test_an_agent_clock_ahead_is_clamped_and_one_behind_is_kept(db: Session) -> 
 
 def test_an_items_severity_follows_the_collectors_catalogue_not_the_agent(db: Session) -> None:
     from collector.store.inventory import InventoryItem
-    from signatures import Catalogue, FindingKind, Severity
+    from signatures import Catalogue, FindingKind, IndicatorKind, Severity
 
-    service = next(s for s in CATALOGUE.malicious_services() if s.indicators)
-    extension = next(iter(next(iter(service.indicators.values()))))
+    service = next(
+        s
+        for s in CATALOGUE.malicious_services()
+        if s.indicators.get(IndicatorKind.BROWSER_EXTENSION)
+    )
+    extension = service.indicators[IndicatorKind.BROWSER_EXTENSION][0]
     seen = dataclasses.replace(
         finding(service.id, kind=FindingKind.BROWSER_EXTENSION, indicator=extension),
         severity=Severity.NORMAL,  # an agent with an older catalogue, or one that lies

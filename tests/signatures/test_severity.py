@@ -27,7 +27,11 @@ NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
 
 @pytest.fixture
 def malicious(catalogue: Catalogue) -> Service:
-    return next(s for s in catalogue.malicious_services() if s.indicators)
+    return next(
+        s
+        for s in catalogue.malicious_services()
+        if s.indicators.get(IndicatorKind.BROWSER_EXTENSION)
+    )
 
 
 def test_severity_comes_from_the_malicious_block(catalogue: Catalogue, malicious: Service) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from server.webhooks.service import deliver_due
-from signatures import FindingKind, Service, Severity
+from signatures import FindingKind, IndicatorKind, Service, Severity
 from tests.factories import finding, report
 from tests.server.conftest import bearer, enroll, make_token, sign_in
 from tests.server.seed import CATALOGUE
@@ -24,7 +24,11 @@ from tests.server.webhooks.test_webhooks import Receiver
 
 @pytest.fixture
 def malicious() -> Service:
-    services = [s for s in CATALOGUE.malicious_services() if s.indicators]
+    services = [
+        s
+        for s in CATALOGUE.malicious_services()
+        if s.indicators.get(IndicatorKind.BROWSER_EXTENSION)
+    ]
     assert services, "the shipped catalogue names at least one published malicious service"
     return services[0]
 
@@ -37,7 +41,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _extension_finding(service: Service, severity: Severity) -> object:
-    extension_id = next(iter(next(iter(service.indicators.values()))))
+    extension_id = service.indicators[IndicatorKind.BROWSER_EXTENSION][0]
     return dataclasses.replace(
         finding(
             service.id,
