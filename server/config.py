@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import SettingsError
+from server.links import LINK_RULE, link_problem
+
+
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 class ServerSettings(BaseSettings):
@@ -116,9 +121,20 @@ class ServerSettings(BaseSettings):
     )
     ciso_assistant_folder_id: str | None = Field(
         None,
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        pattern=_UUID,
         description="UUID of the CISO Assistant folder (domain) that receives the assets, "
         "applied controls and evidence.",
+    )
+    ciso_assistant_risk_assessment_id: str | None = Field(
+        None,
+        pattern=_UUID,
+        description="UUID of the CISO Assistant risk assessment that receives one risk scenario "
+        "per pushed entry with a risk level or rationale; unset: no risk scenarios are pushed.",
+    )
+    ciso_assistant_on_drift: Literal["keep", "overwrite"] = Field(
+        "keep",
+        description="When a field Shadowmap pushed was edited in CISO Assistant: keep the edit "
+        "(and report it at every push) or overwrite it with Shadowmap's value.",
     )
     ciso_assistant_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Timeout of each request to CISO Assistant, in seconds."
@@ -137,6 +153,15 @@ class ServerSettings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_link(cls, value: str | None) -> str | None:
+        # Links to entries are built from it and pushed to CISO Assistant, which refuses
+        # what Django's URL check refuses (a host name without a dot, for one).
+        if value is not None and link_problem(value) is not None:
+            raise ValueError(f"{link_problem(value)} {LINK_RULE}")
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:
