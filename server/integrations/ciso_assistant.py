@@ -843,9 +843,7 @@ class CisoAssistantConnector:
                 register_id=rid,
                 payload={**fields, "folder": self._folder, "applied_controls": control_ids},
             )
-        if self._risk_assessment and (
-            entry.risk_level != "unrated" or entry.risk_rationale.strip()
-        ):
+        if self._risk_assessment:
             wanted.add(("risk_scenario", rid))
             self._sync(
                 report,

@@ -290,6 +290,9 @@ class StandIn:
     #: meanwhile), so rows show twice; "skip": every page after the first starts one row late
     #: (a row deleted meanwhile), so rows are never listed.
     quirks: set[str] = field(default_factory=set)
+    #: (collection, field) pairs a PATCH or PUT answers 200 for and leaves unchanged, as
+    #: CISO Assistant does for an evidence's link (used to show that a write is read back).
+    ignored_on_update: set[tuple[str, str]] = field(default_factory=set)
     page_size: int = 5000
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -513,6 +516,9 @@ class StandIn:
             record, errors = self._validate(collection, body, current=current, partial=partial)
             if errors:
                 return JSONResponse(errors, 400)
+            for ignored_collection, name in self.ignored_on_update:
+                if ignored_collection == collection and name in current:
+                    record[name] = current[name]
             self._derive(collection, record)
             clash = self._clash(collection, record)
             if clash:
