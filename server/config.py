@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from server.errors import SettingsError
 from server.links import LINK_RULE, link_problem
 
-
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -129,7 +128,7 @@ class ServerSettings(BaseSettings):
         None,
         pattern=_UUID,
         description="UUID of the CISO Assistant risk assessment that receives one risk scenario "
-        "per pushed entry with a risk level or rationale; unset: no risk scenarios are pushed.",
+        "per pushed entry; unset: no risk scenarios are pushed.",
     )
     ciso_assistant_on_drift: Literal["keep", "overwrite"] = Field(
         "keep",

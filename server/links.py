@@ -168,7 +168,7 @@ def _is_top_level(label: str) -> bool:
         and not label.startswith("-")
         and not label.endswith("-")
         and all(
-            ch == "-" or (_name_char(ch) and not ch.isascii()) or ch.isascii() and ch.isalpha()
+            ch == "-" or (_name_char(ch) and not ch.isascii()) or (ch.isascii() and ch.isalpha())
             for ch in label
         )
     )

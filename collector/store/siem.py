@@ -59,9 +59,7 @@ class SiemAgentMark(Base):
 def destination_state(session: Session, *, destination: str) -> SiemDestination:
     """Return (creating it if needed) the state row of a destination, locked for update."""
     state = session.scalar(
-        select(SiemDestination)
-        .where(SiemDestination.destination == destination)
-        .with_for_update()
+        select(SiemDestination).where(SiemDestination.destination == destination).with_for_update()
     )
     if state is None:
         state = SiemDestination(destination=destination, failures=0, delivered=0, dropped=0)
@@ -103,9 +101,7 @@ def enqueue(
 
 
 def backlog_size(session: Session, *, destination: str) -> int:
-    query = select(func.count(SiemOutboxRow.id)).where(
-        SiemOutboxRow.destination == destination
-    )
+    query = select(func.count(SiemOutboxRow.id)).where(SiemOutboxRow.destination == destination)
     return session.scalar(query) or 0
 
 

@@ -88,9 +88,7 @@ def take_login(session: Session, *, state: str) -> SsoLogin | None:
 
 
 def get_identity(session: Session, *, issuer: str, subject: str) -> SsoIdentity | None:
-    query = select(SsoIdentity).where(
-        SsoIdentity.issuer == issuer, SsoIdentity.subject == subject
-    )
+    query = select(SsoIdentity).where(SsoIdentity.issuer == issuer, SsoIdentity.subject == subject)
     return session.scalar(query)
 
 
