@@ -146,6 +146,56 @@ class ServerSettings(BaseSettings):
         "errors (exponential backoff from 1 s).",
     )
 
+    # SIEM output (server/siem/, docs/integrations.md) ----------------------------------------
+    siem_syslog_address: str | None = Field(
+        None,
+        pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$",
+        description="host:port of a syslog receiver that takes RFC 5424 over TLS (RFC 5425, "
+        "octet-counted), e.g. siem.example.com:6514; unset: no syslog output.",
+    )
+    siem_syslog_format: Literal["cef", "json", "ecs"] = Field(
+        "cef",
+        description="Payload of each syslog message: cef (ArcSight CEF), json (Shadowmap's "
+        "event) or ecs (an Elastic Common Schema document).",
+    )
+    siem_syslog_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the syslog receiver's certificate; "
+        "default: the system's trust store.",
+    )
+    siem_syslog_server_name: str | None = Field(
+        None,
+        description="Name the receiver's certificate must carry; default: the host of "
+        "siem_syslog_address.",
+    )
+    siem_syslog_client_cert_file: Path | None = Field(
+        None, description="PEM client certificate for receivers that require mutual TLS."
+    )
+    siem_syslog_client_key_file: Path | None = Field(
+        None, description="PEM private key of siem_syslog_client_cert_file."
+    )
+    siem_ecs_file: Path | None = Field(
+        None,
+        description="File that receives each event as one ECS JSON line (for Filebeat or "
+        "Elastic Agent to ship); unset: no file output.",
+    )
+    siem_max_backlog: int = Field(
+        100_000,
+        ge=10,
+        le=10_000_000,
+        description="Events kept per destination while it is unreachable; past this the "
+        "oldest are dropped and counted.",
+    )
+    siem_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Events sent to a destination in one connection."
+    )
+    siem_poll_seconds: int = Field(
+        10, ge=1, le=3600, description="How often new events are collected and sent."
+    )
+    siem_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Timeout of each connection to the syslog receiver."
+    )
+
     @field_validator("public_url", "ciso_assistant_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from collector.store.agents import Agent
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 
 
@@ -141,3 +142,14 @@ def set_agent_mark(session: Session, *, agent_id: int, last_seen_at: dt.datetime
     else:
         mark.last_seen_at = last_seen_at
     session.flush()
+
+
+def list_silent_agents(session: Session, *, silent_since: dt.datetime) -> Sequence[Agent]:
+    """Agents (not revoked) whose last report, or enrollment when they never reported, is
+    older than ``silent_since``, by id."""
+    last_heard = func.coalesce(Agent.last_seen_at, Agent.enrolled_at)
+    return session.scalars(
+        select(Agent)
+        .where(Agent.revoked_at.is_(None), last_heard < silent_since)
+        .order_by(Agent.id)
+    ).all()
