@@ -196,6 +196,59 @@ class ServerSettings(BaseSettings):
         10.0, gt=0, le=300, description="Timeout of each connection to the syslog receiver."
     )
 
+    # Single sign-on with OpenID Connect (server/sso/, docs/integrations.md) -----------------
+    sso_issuer: str | None = Field(
+        None,
+        description="Issuer URL of the OpenID provider (its discovery document is at "
+        "<issuer>/.well-known/openid-configuration); unset: local accounts only.",
+    )
+    sso_client_id: str | None = Field(
+        None, max_length=255, description="Client id Shadowmap is registered under."
+    )
+    sso_client_secret: SecretStr | None = Field(
+        None, description="Client secret (client_secret_basic); prefer sso_client_secret_file."
+    )
+    sso_client_secret_file: Path | None = Field(
+        None, description="File holding the client secret (one line)."
+    )
+    sso_display_name: str = Field(
+        "single sign-on",
+        max_length=64,
+        description='What the sign-in button calls the provider ("Sign in with ...").',
+    )
+    sso_scopes: str = Field(
+        "openid profile email groups",
+        pattern=r"^openid( [!#-\[\]-~]+)*$",
+        description="Scopes asked for; must start with openid.",
+    )
+    sso_username_claim: str = Field(
+        "preferred_username",
+        description="ID token claim that gives a just-in-time user's username (falls back to "
+        "email).",
+    )
+    sso_role_claim: str = Field(
+        "groups", description="ID token claim that lists the person's groups (or roles)."
+    )
+    sso_role_map: str = Field(
+        "",
+        max_length=4000,
+        description="Group to role mapping, e.g. 'ai-governance-admins=admin,"
+        "ai-reviewers=reviewer,staff=viewer'; the highest role a person's groups give wins, "
+        "at every sign-in.",
+    )
+    sso_default_role: Literal["viewer", "reviewer", "admin"] | None = Field(
+        None,
+        description="Role of someone whose groups map to none; unset: such a person is refused.",
+    )
+    sso_local_login: Literal["admins", "all"] = Field(
+        "admins",
+        description="With single sign-on on, who may still sign in with a local password: "
+        "admins only (the break-glass account) or every local account.",
+    )
+    sso_clock_skew_seconds: int = Field(
+        60, ge=0, le=600, description="Clock difference allowed when checking token times."
+    )
+
     @field_validator("public_url", "ciso_assistant_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -210,6 +263,19 @@ class ServerSettings(BaseSettings):
         # what Django's URL check refuses (a host name without a dot, for one).
         if value is not None and link_problem(value) is not None:
             raise ValueError(f"{link_problem(value)} {LINK_RULE}")
+        return value
+
+    @field_validator("sso_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        # Kept exactly as given (some issuers end with "/"): it is compared with each token's
+        # iss. An issuer is https; plain http only on this machine (a provider for tests).
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        if value is not None and value.startswith("http://"):
+            host = value.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+            if host not in ("127.0.0.1", "localhost", "[::1]"):
+                raise ValueError("must be https:// (http:// only for 127.0.0.1 or localhost)")
         return value
 
     def resolved_database_url(self) -> str:
