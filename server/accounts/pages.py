@@ -107,7 +107,11 @@ def logout(request: Request, session: DbSession, state: State, who: Viewer, csrf
         session, sso_service.client_for(state.settings), token=token
     )
     service.sign_out(session, token=token)
-    response = RedirectResponse(target or "/login", status_code=303)
+    response: Response = RedirectResponse("/login", status_code=303)
+    if target:
+        # A page that moves on to the provider: the CSP's form-action 'self' stops a form's
+        # redirect to another origin, a navigation of our own page is not.
+        response = HTMLResponse(sso_service.continue_page(target))
     response.delete_cookie(SESSION_COOKIE)
     return response
 

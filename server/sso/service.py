@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import html
 import logging
 from dataclasses import dataclass
 
@@ -276,6 +277,15 @@ def logout_redirect(session: Session, client: OidcClient | None, *, token: str) 
     if client is None or sso.get_session(session, token=token) is None:
         return None
     return client.end_session_url()
+
+
+def continue_page(url: str) -> str:
+    """A minimal page that sends the browser on to ``url`` (escaped)."""
+    safe = html.escape(url, quote=True)
+    return (
+        f'<!doctype html><meta http-equiv="refresh" content="0;url={safe}">'
+        f'<title>Signing out</title><a href="{safe}">Continue</a>'
+    )
 
 
 def local_login_allowed(settings: ServerSettings, user: User) -> bool:

@@ -49,9 +49,7 @@ def rp_config(provider: OidcProvider, rp_port: int, **changes: object) -> Provid
 def real_token(client: OidcClient, login: str = "alice") -> tuple[str, str, str]:
     """Sign in at the provider as ``login``; return (ID token, its nonce, the code used)."""
     request = client.authorization_request()
-    back = sign_in_at_provider(
-        request.url, login=login, redirect_prefix=client.config.redirect_uri
-    )
+    back = sign_in_at_provider(request.url, login=login, redirect_prefix=client.config.redirect_uri)
     code = parse_qs(urlsplit(back).query)["code"][0]
     token = client.exchange_code(code, code_verifier=request.code_verifier)
     return token, request.nonce, code
