@@ -318,6 +318,7 @@ def test_suppliers_become_one_entity_each_and_an_existing_one_is_adopted(
 # A server that fails, answers late or pages oddly ------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_server_that_answers_too_late_is_retried_then_reported(
     api_url: str, standin: StandIn, folder: str, sessions: sessionmaker[Session]
 ) -> None:
