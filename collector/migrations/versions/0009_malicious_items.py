@@ -1,7 +1,7 @@
 """malicious items: an inventory item's severity, from the catalogue's published reports
 
-Revision ID: 0008_malicious_items
-Revises: 0007_external_links
+Revision ID: 0009_malicious_items
+Revises: 0008_sso_siem_drift
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_malicious_items"
-down_revision = "0007_external_links"
+revision = "0009_malicious_items"
+down_revision = "0008_sso_siem_drift"
 branch_labels = None
 depends_on = None
 
