@@ -14,7 +14,13 @@ from signatures.bundle import (
     verify_bundle,
     write_keypair,
 )
-from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
+from signatures.errors import (
+    BundleError,
+    CatalogueError,
+    ManifestError,
+    SignaturesError,
+    WireFormatError,
+)
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
     default_data_dir,
@@ -22,6 +28,14 @@ from signatures.loader import (
     load_catalogue,
     parse_document,
     parse_file,
+)
+from signatures.manifests import (
+    MessagesReader,
+    browser_extension_hints,
+    firefox_addon_hints,
+    jetbrains_plugin_hints,
+    parse_plugin_xml,
+    vscode_extension_hints,
 )
 from signatures.matcher import Match, Matcher
 from signatures.model import (
@@ -32,6 +46,7 @@ from signatures.model import (
     MaliciousReport,
     RiskAttributes,
     Service,
+    Severity,
 )
 from signatures.names import NameVerdict, judge_name
 from signatures.wire import (
@@ -78,24 +93,30 @@ __all__ = [
     "HostInfo",
     "IndicatorKind",
     "MaliciousReport",
+    "ManifestError",
     "Match",
     "Matcher",
+    "MessagesReader",
     "NameVerdict",
     "Report",
     "ReportKind",
     "RiskAttributes",
     "ScannerError",
     "Service",
+    "Severity",
     "SignaturesError",
     "Verdict",
     "WireFormatError",
     "assess",
+    "browser_extension_hints",
     "build_bundle",
     "default_data_dir",
     "examples_of",
+    "firefox_addon_hints",
     "format_time",
     "generate_keypair",
     "install_bundle",
+    "jetbrains_plugin_hints",
     "judge_name",
     "load_catalogue",
     "load_installed_bundle",
@@ -103,12 +124,14 @@ __all__ = [
     "load_public_key",
     "parse_document",
     "parse_file",
+    "parse_plugin_xml",
     "parse_report",
     "parse_time",
     "report_schema",
     "utcnow",
     "validate_report",
     "verify_bundle",
+    "vscode_extension_hints",
     "without_nul",
     "write_keypair",
 ]
