@@ -104,6 +104,7 @@ def to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> 
         evidence=evidence,
         first_seen=ctx.now,
         last_seen=ctx.now,
+        severity=matcher.catalogue.severity_of(match.service_id),
     )
 
 

@@ -14,7 +14,13 @@ from signatures.bundle import (
     verify_bundle,
     write_keypair,
 )
-from signatures.errors import BundleError, CatalogueError, SignaturesError, WireFormatError
+from signatures.errors import (
+    BundleError,
+    CatalogueError,
+    ManifestError,
+    SignaturesError,
+    WireFormatError,
+)
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
     INDICATOR_PATTERNS,
@@ -27,6 +33,14 @@ from signatures.loader import (
     parse_file,
     read_file,
 )
+from signatures.manifests import (
+    MessagesReader,
+    browser_extension_hints,
+    firefox_addon_hints,
+    jetbrains_plugin_hints,
+    parse_plugin_xml,
+    vscode_extension_hints,
+)
 from signatures.matcher import Match, Matcher
 from signatures.model import (
     INDICATOR_KEYS,
@@ -36,6 +50,7 @@ from signatures.model import (
     MaliciousReport,
     RiskAttributes,
     Service,
+    Severity,
 )
 from signatures.names import NameVerdict, judge_name
 from signatures.wire import (
@@ -84,25 +99,31 @@ __all__ = [
     "HostInfo",
     "IndicatorKind",
     "MaliciousReport",
+    "ManifestError",
     "Match",
     "Matcher",
+    "MessagesReader",
     "NameVerdict",
     "Report",
     "ReportKind",
     "RiskAttributes",
     "ScannerError",
     "Service",
+    "Severity",
     "SignaturesError",
     "Verdict",
     "WireFormatError",
     "assess",
+    "browser_extension_hints",
     "build_bundle",
     "catalogue_files",
     "default_data_dir",
     "examples_of",
+    "firefox_addon_hints",
     "format_time",
     "generate_keypair",
     "install_bundle",
+    "jetbrains_plugin_hints",
     "judge_name",
     "load_catalogue",
     "load_installed_bundle",
@@ -110,6 +131,7 @@ __all__ = [
     "load_public_key",
     "parse_document",
     "parse_file",
+    "parse_plugin_xml",
     "parse_report",
     "parse_time",
     "read_file",
@@ -117,6 +139,7 @@ __all__ = [
     "utcnow",
     "validate_report",
     "verify_bundle",
+    "vscode_extension_hints",
     "without_nul",
     "write_keypair",
 ]

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any, NamedTuple, cast
 
 from signatures.errors import WireFormatError
+from signatures.model import Severity
 
 SCHEMA_VERSION = 1
 MAX_REPORT_BYTES = 8 * 1024 * 1024
@@ -107,6 +108,8 @@ class Finding:
     user: str | None = None
     heuristic: str | None = None
     evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
+    # From the sender's catalogue (Catalogue.severity_of); a collector derives it again.
+    severity: Severity = Severity.NORMAL
 
     def key(self) -> FindingKey:
         """Return what makes two findings the same sighting on one host (see FindingKey)."""
@@ -118,7 +121,7 @@ class Finding:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "kind": self.kind.value,
             "indicator": self.indicator,
             "indicator_kind": self.indicator_kind,
@@ -130,6 +133,9 @@ class Finding:
             "first_seen": format_time(self.first_seen),
             "last_seen": format_time(self.last_seen),
         }
+        if self.severity is not Severity.NORMAL:
+            doc["severity"] = self.severity.value  # absent means normal (older agents)
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, path: str = "finding") -> Finding:
@@ -144,6 +150,7 @@ class Finding:
             evidence=dict(doc.get("evidence") or {}),
             first_seen=parse_time(doc["first_seen"], path=f"{path}.first_seen"),
             last_seen=parse_time(doc["last_seen"], path=f"{path}.last_seen"),
+            severity=Severity(doc.get("severity") or Severity.NORMAL),
         )
 
 

@@ -7,12 +7,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, Text, func, or_, select
+from sqlalchemy import ForeignKey, String, Text, case, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
 from collector.store.base import Base, UTCDateTime, utcnow
-from collector.store.inventory import InventoryItem, Sighting, evidence_kinds
+from collector.store.inventory import MALICIOUS, InventoryItem, Sighting, evidence_kinds
 from collector.store.users import User
 
 
@@ -92,10 +92,11 @@ def list_triage_queue(
     first_seen_after: dt.datetime | None = None,
     search: str | None = None,
     assignee_id: int | None = None,
+    severity: str | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> list[TriageRow]:
-    """Return draft items with roll-ups, filtered; oldest untriaged first within a state."""
+    """Return draft items with roll-ups, filtered; malicious items first, then the oldest."""
     host_count = func.count(func.distinct(Sighting.host_id))
     query = (
         select(
@@ -108,7 +109,11 @@ def list_triage_queue(
         .join(TriageRecord, TriageRecord.item_id == InventoryItem.id, isouter=True)
         .join(User, User.id == TriageRecord.assignee_id, isouter=True)
         .group_by(InventoryItem.id, User.username)
-        .order_by(InventoryItem.first_seen_at, InventoryItem.id)
+        .order_by(
+            case((InventoryItem.severity == MALICIOUS, 0), else_=1),
+            InventoryItem.first_seen_at,
+            InventoryItem.id,
+        )
         .limit(limit)
         .offset(offset)
     )
@@ -134,6 +139,8 @@ def list_triage_queue(
         )
     if assignee_id is not None:
         query = query.where(TriageRecord.assignee_id == assignee_id)
+    if severity:
+        query = query.where(InventoryItem.severity == severity)
     rows = session.execute(query).all()
     kinds = evidence_kinds(session, item_ids=[row[0].id for row in rows])
     return [

@@ -91,6 +91,7 @@ def triage_queue(
     since: Annotated[str, Query(max_length=10)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     mine: Annotated[bool, Query()] = False,
+    severity: Annotated[str, Query(max_length=16, pattern=r"^(|normal|malicious)$")] = "",
 ) -> Response:
     if status == "open":
         wanted: list[str] | None = list(states.TRIAGE_OPEN)
@@ -109,6 +110,7 @@ def triage_queue(
         first_seen_after=parse_day(since, "since"),
         search=q or None,
         assignee_id=who.user.id if mine else None,
+        severity=severity or None,
     )
     return render_page(
         state,
@@ -131,6 +133,7 @@ def triage_queue(
             "since": since,
             "q": q,
             "mine": mine,
+            "severity": severity,
         },
     )
 
