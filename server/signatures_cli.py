@@ -1,4 +1,4 @@
-"""The ``signatures`` command group: lint, stats, keygen, build and match the catalogue.
+"""The ``signatures`` command group: lint, stats, import, keygen, build and match the catalogue.
 
 ``register(subparsers)`` adds the group to an argparse parser; every command sets ``func``,
 which takes the parsed arguments and returns the process exit code.
@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from server.catalogue_import import Layout, run_import
+from server.errors import CatalogueImportError
 from signatures import (
     INDICATOR_KEYS,
     BundleError,
@@ -29,14 +31,15 @@ from signatures import (
     assess,
     browser_extension_hints,
     build_bundle,
+    catalogue_files,
     default_data_dir,
     jetbrains_plugin_hints,
     judge_name,
     load_catalogue,
     load_private_key,
     load_public_key,
-    parse_file,
     parse_plugin_xml,
+    read_file,
     verify_bundle,
     vscode_extension_hints,
     write_keypair,
@@ -59,6 +62,23 @@ def register(subparsers: Any) -> None:
     _catalogue_dir_option(stats)
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(func=cmd_stats)
+
+    importer = commands.add_parser(
+        "import",
+        help="regenerate signatures/data/imported/ from the snapshots under catalogue/",
+    )
+    importer.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="checkout holding catalogue/ and signatures/data/ (default: this checkout)",
+    )
+    importer.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the committed files differ from a fresh import",
+    )
+    importer.set_defaults(func=cmd_import)
 
     keygen = commands.add_parser("keygen", help="create an Ed25519 bundle signing key pair")
     keygen.add_argument(
@@ -143,15 +163,15 @@ def cmd_lint(args: argparse.Namespace) -> int:
     """Validate every catalogue file; exit 1 naming the file, entry and reason of each error."""
     directory: Path = args.catalogue_dir or default_data_dir()
     errors = 0
-    for path in sorted(directory.glob("*.yaml")):
+    for name, path in catalogue_files(directory):
         try:
-            parse_file(path.name, path.read_bytes())
+            read_file(name, path.read_bytes())
         except CatalogueError as exc:
             sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
             errors += 1
     if errors:
         return 1
-    try:  # each file is valid: now the checks across files (duplicate ids)
+    try:  # each file is valid: now the checks across files (duplicate ids, additions)
         catalogue = load_catalogue(directory)
     except CatalogueError as exc:
         sys.stderr.write(f"error: {exc.file}: {exc.entry or '-'}: {exc.reason}\n")
@@ -160,20 +180,65 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+# Indicator kinds that identify an installed desktop app (a macOS bundle, a Windows uninstall
+# entry or Start Menu name, a Linux .desktop file, snap or Flatpak).
+_DESKTOP_KINDS = frozenset(
+    {
+        IndicatorKind.BUNDLE_ID,
+        IndicatorKind.WINDOWS_APP,
+        IndicatorKind.DESKTOP_ENTRY,
+        IndicatorKind.SNAP,
+        IndicatorKind.FLATPAK,
+    }
+)
+
+
 def catalogue_stats(catalogue: Catalogue) -> dict[str, Any]:
-    """Count services by category and by indicator kind."""
-    by_category = Counter(service.category.value for service in catalogue.services)
+    """Count services by category and by indicator kind, indicators, sources and coverage."""
+    services = catalogue.services
+    by_category = Counter(service.category.value for service in services)
     by_kind: Counter[str] = Counter()
-    for service in catalogue.services:
+    values: Counter[str] = Counter()
+    for service in services:
         by_kind.update(kind.value for kind in service.indicator_kinds())
-    multi = sum(1 for service in catalogue.services if len(service.indicator_kinds()) > 1)
+        for kind, items in service.indicators.items():
+            values[kind.value] += len(items)
+    multi = sum(1 for service in services if len(service.indicator_kinds()) > 1)
+    sources = {source for service in services for source in service.sources}
+    sdk_packages = {
+        (kind, value)
+        for service in services
+        if service.category.value == "ai_sdk"
+        for kind in (IndicatorKind.PYPI, IndicatorKind.NPM)
+        for value in service.indicators.get(kind, ())
+    }
     return {
         "version": catalogue.version,
-        "services": len(catalogue.services),
+        "services": len(services),
+        "malicious_services": sum(1 for service in services if service.malicious is not None),
+        "sources": len(sources),
         "services_with_several_indicator_kinds": multi,
         "by_category": dict(sorted(by_category.items())),
         "by_indicator_kind": {
             kind.value: by_kind.get(kind.value, 0) for kind in INDICATOR_KEYS.values()
+        },
+        "indicators_by_kind": {
+            kind.value: values.get(kind.value, 0) for kind in INDICATOR_KEYS.values()
+        },
+        "coverage": {
+            "browser_extension_ids": values.get(IndicatorKind.BROWSER_EXTENSION.value, 0),
+            "ide_extension_ids": values.get(IndicatorKind.IDE_EXTENSION.value, 0),
+            "cli_tools": sum(
+                1
+                for service in services
+                if "cli" in service.deployment
+                and service.indicators.keys()
+                & {IndicatorKind.NPM, IndicatorKind.PYPI, IndicatorKind.PROCESS}
+            ),
+            "ai_sdk_packages": len(sdk_packages),
+            "desktop_apps": sum(
+                1 for service in services if service.indicator_kinds() & _DESKTOP_KINDS
+            ),
         },
     }
 
@@ -191,15 +256,62 @@ def cmd_stats(args: argparse.Namespace) -> int:
     out = sys.stdout
     several = stats["services_with_several_indicator_kinds"]
     out.write(
-        f"catalogue {stats['version']}: {stats['services']} services, "
+        f"catalogue {stats['version']}: {stats['services']} services "
+        f"({stats['malicious_services']} malicious), {stats['sources']} sources, "
         f"{several} with more than one indicator kind\n"
     )
     out.write("\nby category:\n")
     for name, count in sorted(stats["by_category"].items(), key=lambda item: (-item[1], item[0])):
         out.write(f"  {name:<22} {count:>5}\n")
-    out.write("\nservices by indicator kind:\n")
+    out.write("\nby indicator kind:        services  indicators\n")
     for name, count in stats["by_indicator_kind"].items():
+        out.write(f"  {name:<22} {count:>9} {stats['indicators_by_kind'][name]:>11}\n")
+    out.write("\ncoverage:\n")
+    for name, count in stats["coverage"].items():
         out.write(f"  {name:<22} {count:>5}\n")
+    return 0
+
+
+def checkout_root() -> Path | None:
+    """Return the checkout whose catalogue/snapshots the import reads: here, or this code's."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (candidate / "catalogue" / "snapshots").is_dir():
+            return candidate
+    return None
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Regenerate the imported catalogue, or check that the committed one is current."""
+    root = args.root or checkout_root()
+    if root is None or not (root / "catalogue" / "snapshots").is_dir():
+        sys.stderr.write("error: no catalogue/snapshots here; run in a checkout or pass --root\n")
+        return 1
+    layout = Layout.of_checkout(root)
+    try:
+        result = run_import(layout)
+    except (CatalogueImportError, CatalogueError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(result.outcomes.items()))
+    changed = result.changed()
+    if args.check:
+        for path in changed:
+            sys.stderr.write(f"out of date: {path.relative_to(root)}\n")
+        if changed:
+            sys.stderr.write("run `shadowmap signatures import` and commit the result\n")
+            return 1
+        sys.stdout.write(f"ok: the imported catalogue is current ({counts} claims)\n")
+        return 0
+    result.write()
+    try:
+        catalogue = load_catalogue(layout.data_dir)
+    except CatalogueError as exc:
+        sys.stderr.write(f"error: the imported catalogue does not load: {exc}\n")
+        return 1
+    sys.stdout.write(
+        f"imported: {counts} claims; {len(changed)} file(s) changed; "
+        f"catalogue now {len(catalogue.services)} services\n"
+    )
     return 0
 
 

@@ -23,11 +23,15 @@ from signatures.errors import (
 )
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
+    INDICATOR_PATTERNS,
+    SERVICE_ID,
+    catalogue_files,
     default_data_dir,
     examples_of,
     load_catalogue,
     parse_document,
     parse_file,
+    read_file,
 )
 from signatures.manifests import (
     MessagesReader,
@@ -75,10 +79,12 @@ from signatures.wire import (
 
 __all__ = [
     "INDICATOR_KEYS",
+    "INDICATOR_PATTERNS",
     "JSON_NUL",
     "MAX_FINDINGS",
     "MAX_REPORT_BYTES",
     "SCHEMA_VERSION",
+    "SERVICE_ID",
     "AgentInfo",
     "BundleError",
     "BundleInfo",
@@ -110,6 +116,7 @@ __all__ = [
     "assess",
     "browser_extension_hints",
     "build_bundle",
+    "catalogue_files",
     "default_data_dir",
     "examples_of",
     "firefox_addon_hints",
@@ -127,6 +134,7 @@ __all__ = [
     "parse_plugin_xml",
     "parse_report",
     "parse_time",
+    "read_file",
     "report_schema",
     "utcnow",
     "validate_report",

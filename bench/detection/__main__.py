@@ -107,6 +107,12 @@ def render(results: dict[str, tuple[Figures, Figures]], command: str, version: s
                     f"{outcome.finding.service_id if outcome.finding else ''} {reason or ''}"
                 )
             out.append("")
+        if shipped.missed:
+            out.append(f"AI items the shipped pipeline misses ({len(shipped.missed)}):")
+            out.append("")
+            for outcome in sorted(shipped.missed, key=lambda o: o.item.key.lower()):
+                out.append(f"- `{outcome.item.key}` {outcome.item.fields.get('name', '')}")
+            out.append("")
         missed = alone.missed
         if missed:
             out.append(f"AI items the heuristics alone miss ({len(missed)}; the first 25 by key):")
