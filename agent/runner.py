@@ -9,7 +9,7 @@ carrying the heuristic's reason and a lower confidence. A DNS name is judged by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.evidence import EvidenceField
@@ -65,13 +65,25 @@ def match_observation(matcher: Matcher, observation: Observation) -> Match | Non
     return matcher.match_exact(kind, observation.indicator)
 
 
-def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) -> ScanResult:
-    """Run each scanner for this platform and return the matched, deduplicated findings."""
+def run_scan(
+    ctx: ScanContext,
+    scanners: Sequence[Scanner],
+    matcher: Matcher,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Run each scanner for this platform and return the matched, deduplicated findings.
+
+    ``progress`` is told each scanner's name as it starts (the service reports where a cycle
+    that overruns is stuck).
+    """
     result = ScanResult()
     merged: dict[tuple[str, str, str, str], Finding] = {}
     for scanner in scanners:
         if ctx.platform not in scanner.platforms:
             continue
+        if progress is not None:
+            progress(scanner.name)
         try:
             for item in scanner.scan(ctx):
                 if isinstance(item, ScannerError):
