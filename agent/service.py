@@ -61,6 +61,7 @@ from signatures import (
     ReportKind,
     ScannerError,
     SignaturesError,
+    fit_finding,
     utcnow,
 )
 
@@ -257,7 +258,9 @@ class AgentService:
             try:
                 for item in self.capture.drain():
                     finding = (
-                        item if isinstance(item, Finding) else to_finding(ctx, self.matcher, item)
+                        fit_finding(item)
+                        if isinstance(item, Finding)
+                        else to_finding(ctx, self.matcher, item)
                     )
                     if finding is not None and finding.key() not in seen:
                         seen.add(finding.key())

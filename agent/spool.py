@@ -346,7 +346,7 @@ class Spool:
                 return replacement, body, len(stale) - kept
             while kept > 0 and excess > 0:  # leave out findings worth the excess, then rebuild
                 kept -= 1
-                excess -= len(json.dumps(stale[kept].to_dict(), ensure_ascii=False).encode()) + 1
+                excess -= len(json.dumps(stale[kept].to_dict()).encode()) + 1
 
     def reset(self) -> None:
         """Forget the queue and the baseline (after a rekey: the next report is a full one)."""

@@ -181,3 +181,35 @@ def home_with_models(root: Path, name: str, file_names: Iterable[bytes]) -> Path
     passwd = root / "passwd"
     passwd.write_text(f"{name}:x:1000:1000::{home}:/bin/sh\n")
     return passwd
+
+
+# A Chromium extension the shipped catalogue knows (Claude's).
+AI_EXTENSION_ID = "fcoeoabgfenejglbffodgkkbkcdhcgfn"
+
+
+def _put(path: bytes, content: bytes = b"", size: int | None = None) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(content)
+        if size is not None:
+            handle.truncate(size)
+
+
+def home_with_undecodable_names(home: bytes) -> None:
+    """Lay out AI software in ``home`` under names that are not valid UTF-8 (byte 0xFF).
+
+    A model file ``l\\xff.gguf`` (2 MB), a Chrome extension whose version folder is
+    ``1.0\\xff_0``, the openai Python package in a virtual environment in ``proj\\xff`` and
+    the @openai/codex npm package in a project in ``src\\xff``.
+    """
+    _put(home + b"/.lmstudio/models/acme/l\xff.gguf", size=2 * 1024 * 1024)
+    chrome = home + b"/.config/google-chrome/Default"
+    _put(chrome + b"/Preferences", b"{}")
+    manifest = b'{"name": "Claude", "version": "1.0", "manifest_version": 3}'
+    _put(
+        chrome + b"/Extensions/" + AI_EXTENSION_ID.encode() + b"/1.0\xff_0/manifest.json", manifest
+    )
+    site = home + b"/proj\xff/.venv/lib/python3.12/site-packages"
+    _put(site + b"/openai-1.40.0.dist-info/METADATA", b"Name: openai\nVersion: 1.40.0\n")
+    codex = b'{"name": "@openai/codex", "version": "0.1.0"}'
+    _put(home + b"/src\xff/node_modules/@openai/codex/package.json", codex)
