@@ -279,6 +279,9 @@ _DISABLE_REASONS: Mapping[int, str] = {
 _PREF_FILES = ("Secure Preferences", "Preferences")
 _SPECIAL_PROFILES = {"Guest Profile": "guest", "System Profile": "system"}
 _LOCALE_FALLBACKS = ("en", "en_US", "en_GB")
+# A _locales folder name (en, en_US, es_419, zh_Hant...): a manifest's default_locale is used
+# as a path component only when it is one, never with a NUL, a separator or "..".
+_LOCALE_NAME = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}")
 _MAX_LIST = 256
 _RETRY_DELAY = 0.05
 
@@ -465,7 +468,10 @@ class BrowserExtensionScanner:
         }
         extensions_dir = profile / "Extensions"
         for ext_id, entry in sorted(settings.items()):
-            yield from self._referenced(ctx, user, common, extensions_dir, ext_id, entry)
+            yield from self._guarded(
+                self._referenced(ctx, user, common, extensions_dir, ext_id, entry),
+                extensions_dir / ext_id,
+            )
         # Orphans: version directories the prefs do not reference (stale or half-installed).
         if is_dir(extensions_dir):
             try:
@@ -483,9 +489,17 @@ class BrowserExtensionScanner:
                     continue
                 if not versions:
                     continue
-                yield from self._extension(
-                    user, common, id_dir.name, versions[-1], {}, referenced=False
+                yield from self._guarded(
+                    self._extension(user, common, id_dir.name, versions[-1], {}, referenced=False),
+                    id_dir,
                 )
+
+    def _guarded(self, items: Iterator[ScanItem], where: Path) -> Iterator[ScanItem]:
+        """Yield one extension's items; a path its files make unusable costs it alone."""
+        try:
+            yield from items
+        except (OSError, ValueError) as exc:  # what path operations raise on hostile input
+            yield Unreadable(where, f"extension skipped: {exc}").to_error(self.name)
 
     def _referenced(
         self,
@@ -782,7 +796,7 @@ def _localised(path: Path | None, manifest: Mapping[str, Any], field: str) -> st
     message = value[6:-2].lower()
     locales: list[str] = []
     default = manifest.get("default_locale")
-    if isinstance(default, str):
+    if isinstance(default, str) and _LOCALE_NAME.fullmatch(default):
         locales.append(default)
     locales += [loc for loc in _LOCALE_FALLBACKS if loc not in locales]
     for locale in locales:

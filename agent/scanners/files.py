@@ -56,6 +56,8 @@ def read_bytes(path: Path | str, limit: int) -> bytes:
         raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
     try:
         with open(descriptor, "rb", closefd=True) as handle:
             info = os.fstat(handle.fileno())
@@ -81,6 +83,8 @@ def read_head(path: Path | str, limit: int) -> bytes:
         raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
     try:
         with open(descriptor, "rb", closefd=True) as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
@@ -151,6 +155,8 @@ def list_dir(path: Path) -> list[os.DirEntry[str]]:
             return sorted(entries, key=lambda entry: entry.name)
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
 
 
 def usable_home(home: Path) -> bool:
