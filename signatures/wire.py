@@ -82,7 +82,10 @@ def parse_time(value: str, *, path: str) -> dt.datetime:
         raise WireFormatError(path=path, reason=f"not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise WireFormatError(path=path, reason="time has no timezone")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise WireFormatError(path=path, reason=f"time out of range: {value!r}") from exc
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -398,9 +401,14 @@ def parse_report(body: bytes) -> Report:
         raise WireFormatError(path="", reason=f"report exceeds {MAX_REPORT_BYTES} bytes")
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer past Python's digit limit
         raise WireFormatError(path="", reason=f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise WireFormatError(path="", reason="JSON nested too deeply") from exc
     if JSON_NUL in body:
         doc = without_nul(doc)
-    validate_report(doc)
+    try:
+        validate_report(doc)
+    except RecursionError as exc:
+        raise WireFormatError(path="", reason="JSON nested too deeply") from exc
     return Report.from_dict(doc)
