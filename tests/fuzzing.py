@@ -31,7 +31,7 @@ OWN_ERRORS: tuple[type[Exception], ...] = (AgentError, SignaturesError, Collecto
 
 # Long enough for a slow shared CI machine, short enough that a pathological input (a parser
 # going quadratic) fails the example.
-DEADLINE = dt.timedelta(seconds=5)
+DEADLINE = dt.timedelta(seconds=10)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
