@@ -20,6 +20,9 @@ from xml.etree import ElementTree
 from signatures.errors import ManifestError
 
 LOCALE_FALLBACKS = ("en", "en_US", "en_GB")
+# A _locales folder name (en, en_US, es_419, zh_Hant...): a manifest's default_locale is read
+# as a path component only when it is one, never with a NUL, a separator or "..".
+LOCALE_NAME = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}")
 MAX_LIST = 256
 # Reads ``_locales/<locale>/messages.json`` of one extension; None when there is none.
 MessagesReader = Callable[[str], str | None]
@@ -84,7 +87,7 @@ def localised(
     message = value[6:-2].lower()
     locales: list[str] = []
     default = manifest.get("default_locale")
-    if isinstance(default, str):
+    if isinstance(default, str) and LOCALE_NAME.fullmatch(default):
         locales.append(default)
     locales += [loc for loc in LOCALE_FALLBACKS if loc not in locales]
     for locale in locales:

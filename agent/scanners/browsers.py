@@ -468,7 +468,10 @@ class BrowserExtensionScanner:
         }
         extensions_dir = profile / "Extensions"
         for ext_id, entry in sorted(settings.items()):
-            yield from self._referenced(ctx, user, common, extensions_dir, ext_id, entry)
+            yield from self._guarded(
+                self._referenced(ctx, user, common, extensions_dir, ext_id, entry),
+                extensions_dir / ext_id,
+            )
         # Orphans: version directories the prefs do not reference (stale or half-installed).
         if is_dir(extensions_dir):
             try:
@@ -486,9 +489,17 @@ class BrowserExtensionScanner:
                     continue
                 if not versions:
                     continue
-                yield from self._extension(
-                    user, common, id_dir.name, versions[-1], {}, referenced=False
+                yield from self._guarded(
+                    self._extension(user, common, id_dir.name, versions[-1], {}, referenced=False),
+                    id_dir,
                 )
+
+    def _guarded(self, items: Iterator[ScanItem], where: Path) -> Iterator[ScanItem]:
+        """Yield one extension's items; a path its files make unusable costs it alone."""
+        try:
+            yield from items
+        except (OSError, ValueError) as exc:  # what path operations raise on hostile input
+            yield Unreadable(where, f"extension skipped: {exc}").to_error(self.name)
 
     def _referenced(
         self,
