@@ -117,13 +117,14 @@ def read_plist(path: Path | str, limit: int) -> Any:
     """Parse a property list file (XML or binary). Raises Unreadable.
 
     plistlib lets more than its own InvalidFileException out of a damaged file: the XML
-    parser's ExpatError, and TypeError or RecursionError from a binary plist whose objects
+    parser's ExpatError, IndexError from XML elements in an order no writer produces (a key
+    after a root value), and TypeError or RecursionError from a binary plist whose objects
     refer to each other in ways no writer produces.
     """
     raw = read_bytes(path, limit)
     try:
         return plistlib.loads(raw)
-    except (ExpatError, ValueError, OverflowError, TypeError, RecursionError) as exc:
+    except (ExpatError, ValueError, OverflowError, TypeError, RecursionError, IndexError) as exc:
         raise Unreadable(path, f"malformed property list: {exc!r}"[:300]) from exc
 
 
