@@ -4,12 +4,17 @@ Observations that match nothing are dropped here, in memory: only AI-related fac
 unmatched observation that a heuristic judges likely AI becomes a finding without a service id,
 carrying the heuristic's reason and a lower confidence. A DNS name is judged by
 :func:`signatures.judge_name`, as network capture and log import judge it.
+
+This is where what the OS said becomes what the agent reports: every finding and scanner error
+is fitted to the wire format here (:func:`signatures.fit_finding`), so a file or user name that
+is not valid UTF-8, from any scanner, is shown escaped (``l\\xff.gguf``) and never stops a
+report from being encoded.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from agent.evidence import EvidenceField
@@ -24,6 +29,8 @@ from signatures import (
     Matcher,
     ScannerError,
     assess,
+    fit_finding,
+    fit_scanner_error,
     judge_name,
 )
 
@@ -102,17 +109,29 @@ def match_observation(matcher: Matcher, observation: Observation) -> Match | Non
     return matcher.match_exact(kind, observation.indicator)
 
 
-def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) -> ScanResult:
-    """Run each scanner for this platform and return the matched, deduplicated findings."""
+def run_scan(
+    ctx: ScanContext,
+    scanners: Sequence[Scanner],
+    matcher: Matcher,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ScanResult:
+    """Run each scanner for this platform and return the matched, deduplicated findings.
+
+    ``progress`` is told each scanner's name as it starts (the service reports where a cycle
+    that overruns is stuck).
+    """
     result = ScanResult()
     merged: dict[tuple[str, str, str, str], Finding] = {}
     for scanner in scanners:
         if ctx.platform not in scanner.platforms:
             continue
+        if progress is not None:
+            progress(scanner.name)
         try:
             for item in scanner.scan(ctx):
                 if isinstance(item, ScannerError):
-                    result.errors.append(item)
+                    result.errors.append(fit_scanner_error(item))
                     continue
                 finding = to_finding(ctx, matcher, item)
                 if finding is not None:
@@ -121,7 +140,9 @@ def run_scan(ctx: ScanContext, scanners: Sequence[Scanner], matcher: Matcher) ->
                         merged[finding.key()] = finding
         except Exception as exc:  # the top of a job: one broken scanner must not stop the scan
             log.exception("scanner %s failed", scanner.name)
-            result.errors.append(ScannerError(scanner=scanner.name, message=f"crashed: {exc!r}"))
+            result.errors.append(
+                fit_scanner_error(ScannerError(scanner=scanner.name, message=f"crashed: {exc!r}"))
+            )
     result.findings = list(merged.values())
     return result
 
@@ -162,9 +183,9 @@ def to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> 
             _, (_, name, version, path) = owned
             indicator, indicator_kind = name, match.kind.value
             evidence.update({"package": name, "package_version": version, "package_path": path})
-    return Finding(
+    finding = Finding(
         kind=observation.kind,
-        indicator=indicator[:1024],
+        indicator=indicator,
         indicator_kind=indicator_kind,
         service_id=match.service_id,
         confidence=Confidence(match.confidence),
@@ -172,7 +193,9 @@ def to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> 
         evidence=evidence,
         first_seen=ctx.now,
         last_seen=ctx.now,
+        severity=matcher.catalogue.severity_of(match.service_id),
     )
+    return fit_finding(finding)
 
 
 def _to_candidate(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
@@ -183,9 +206,9 @@ def _to_candidate(ctx: ScanContext, matcher: Matcher, observation: Observation) 
     evidence = dict(observation.evidence)
     if verdict.related_service is not None:
         evidence["related_service"] = verdict.related_service
-    return Finding(
+    finding = Finding(
         kind=observation.kind,
-        indicator=observation.indicator[:1024],
+        indicator=observation.indicator,
         indicator_kind=observation.indicator_kind.value,
         service_id=None,
         confidence=Confidence(verdict.confidence),
@@ -195,6 +218,7 @@ def _to_candidate(ctx: ScanContext, matcher: Matcher, observation: Observation) 
         first_seen=ctx.now,
         last_seen=ctx.now,
     )
+    return fit_finding(finding)
 
 
 def pseudonymise_findings(findings: Sequence[Finding], key: str) -> list[Finding]:

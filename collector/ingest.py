@@ -22,6 +22,7 @@ common "nothing changed" case.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -203,6 +204,7 @@ class _Item:
     state: str
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
+    severity: str
 
 
 @dataclass(slots=True)
@@ -264,7 +266,8 @@ def _seen_windows(
     return windows
 
 
-_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at FROM inventory_items"
+_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at, severity FROM inventory_items"
+_ITEM_SEVERITY_UPDATE = "UPDATE inventory_items SET severity = ?, updated_at = ? WHERE id = ?"
 _ITEM_INSERT = BulkInsert(
     "inventory_items",
     (
@@ -282,16 +285,17 @@ _ITEM_INSERT = BulkInsert(
         ("user_count", "integer"),
         ("sighting_count", "integer"),
         ("violation_count", "integer"),
+        ("severity", "text"),
     ),
     # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
-    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at",
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at, severity",
 )
 
 
 def _items(cursor: IngestCursor, rows: list[Any]) -> dict[str, _Item]:
     return {
-        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last))
-        for item_id, key, state, first, last in rows
+        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last), severity)
+        for item_id, key, state, first, last, severity in rows
     }
 
 
@@ -304,6 +308,7 @@ def _ensure_items(
     """Insert the items this report names that do not exist yet; return all of them by key."""
     by_key = {identity.key: identity for identity in identities}
     items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", list(by_key)))
+    _refresh_severity(cursor, items, by_key, now)
     missing = sorted(set(by_key) - set(items))
     if not missing:
         return items  # the steady state: every item exists
@@ -325,6 +330,7 @@ def _ensure_items(
             0,
             0,
             0,
+            identity.severity,
         )
         for key, identity in ((key, by_key[key]) for key in missing)
     ]
@@ -333,6 +339,26 @@ def _ensure_items(
     if raced:
         items.update(_items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", raced)))
     return items
+
+
+def _refresh_severity(
+    cursor: IngestCursor,
+    items: dict[str, _Item],
+    by_key: dict[str, ItemIdentity],
+    now: dt.datetime,
+) -> None:
+    """Bring an item's severity in line with the collector's catalogue (a report published
+    after the item was first seen makes it malicious; a withdrawn one makes it normal)."""
+    stale = [
+        (by_key[key].severity, cursor.time(now), item.id)
+        for key, item in items.items()
+        if key in by_key and item.severity != by_key[key].severity
+    ]
+    if stale:
+        cursor.run_many(_ITEM_SEVERITY_UPDATE, stale)
+        for key, item in list(items.items()):
+            if key in by_key:
+                items[key] = dataclasses.replace(item, severity=by_key[key].severity)
 
 
 _SIGHTING_SELECT = (

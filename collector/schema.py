@@ -16,6 +16,8 @@ from collector.store import (
     inventory,
     register,
     reports,
+    siem,
+    sso,
     sync,
     tokens,
     triage,
@@ -38,6 +40,8 @@ MODEL_MODULES = (
     webhooks,
     reports,
     external_links,
+    sso,
+    siem,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -29,6 +29,9 @@ from collector.store.hosts import Host
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"
+# Item severities (signatures.Severity values, kept as plain text in storage).
+NORMAL = "normal"
+MALICIOUS = "malicious"
 
 
 class InventoryItem(Base):
@@ -53,6 +56,11 @@ class InventoryItem(Base):
     sighting_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     violation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_violation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # "malicious" when the collector's catalogue carries a published report on the service
+    # (signatures.Catalogue.severity_of), set and kept current at ingest; else "normal".
+    severity: Mapped[str] = mapped_column(
+        String(16), default=NORMAL, server_default=NORMAL, index=True
+    )
 
 
 class Sighting(Base):
@@ -372,3 +380,61 @@ def department_first_seen_for_item(session: Session, *, item_id: int) -> dict[st
         .group_by(Host.department)
     )
     return dict(session.execute(query).all())
+
+
+@dataclass(frozen=True, slots=True)
+class MaliciousSighting:
+    """A malicious item and the hosts it was seen on."""
+
+    item: InventoryItem
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname
+
+
+def list_malicious_items(session: Session, *, limit: int = 50) -> list[MaliciousSighting]:
+    """Return the malicious items (most recently seen first) with the hosts that show them."""
+    items = session.scalars(
+        select(InventoryItem)
+        .where(InventoryItem.severity == MALICIOUS)
+        .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
+        .limit(limit)
+    ).all()
+    hosts: dict[int, set[tuple[int, str]]] = {item.id: set() for item in items}
+    if items:
+        rows = session.execute(
+            select(Sighting.item_id, Host.id, Host.hostname)
+            .join(Host, Host.id == Sighting.host_id)
+            .where(Sighting.item_id.in_(list(hosts)))
+            .distinct()
+        ).all()
+        for item_id, host_id, hostname in rows:
+            hosts[item_id].add((host_id, hostname))
+    return [
+        MaliciousSighting(item, tuple(sorted(hosts[item.id], key=lambda h: (h[1], h[0]))))
+        for item in items
+    ]
+
+
+def count_malicious_hosts(session: Session) -> int:
+    """Return how many hosts show at least one malicious item."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Sighting.host_id)))
+            .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+            .where(InventoryItem.severity == MALICIOUS)
+        )
+        or 0
+    )
+
+
+def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> list[str]:
+    """Return the names of the hosts an item was seen on, sorted, at most ``limit``."""
+    return list(
+        session.scalars(
+            select(Host.hostname)
+            .join(Sighting, Sighting.host_id == Host.id)
+            .where(Sighting.item_id == item_id)
+            .distinct()
+            .order_by(Host.hostname)
+            .limit(limit)
+        ).all()
+    )

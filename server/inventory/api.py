@@ -39,6 +39,10 @@ class InventoryItemOut(BaseModel):
     last_violation_at: dt.datetime | None
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
+    severity: str = Field(
+        description="malicious when the collector's catalogue carries a published report on "
+        "the service, else normal"
+    )
 
 
 class ItemSightingOut(BaseModel):
@@ -71,9 +75,16 @@ class ViolationOut(BaseModel):
     last_seen_at: dt.datetime
 
 
+class MaliciousReportOut(BaseModel):
+    report: str = Field(description="URL of the published report")
+    reported_on: dt.date | None
+    summary: str
+
+
 class InventoryItemDetailOut(InventoryItemOut):
     trend: list[TrendPoint]
     violations: list[ViolationOut]
+    malicious_report: MaliciousReportOut | None = None
 
 
 def _item_out(row: inventory.InventoryRow) -> InventoryItemOut:
@@ -100,6 +111,7 @@ def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
         "last_violation_at": row.item.last_violation_at,
         "first_seen_at": row.item.first_seen_at,
         "last_seen_at": row.item.last_seen_at,
+        "severity": row.item.severity,
     }
 
 
@@ -123,13 +135,22 @@ def list_inventory(
 )
 def get_inventory_item(
     session: DbSession,
+    state: State,
     _who: InventoryReader,
     item_id: RowId,
     days: Annotated[int, Query(ge=1, le=90)] = 90,
 ) -> InventoryItemDetailOut:
-    """Return one item with its roll-ups, its daily host trend and its violations."""
+    """Return one item with its roll-ups, its daily host trend, its violations and, for a
+    malicious item, the published report."""
     row = inventory.get_inventory_row(session, item_id=item_id)
+    service = state.catalogue.get(row.item.service_id) if row.item.service_id else None
+    report = service.malicious if service is not None else None
     return InventoryItemDetailOut(
+        malicious_report=MaliciousReportOut(
+            report=report.report, reported_on=report.reported_on, summary=report.summary
+        )
+        if report is not None and row.item.severity == inventory.MALICIOUS
+        else None,
         **_item_fields(row),
         trend=[
             TrendPoint(day=day, hosts=hosts)

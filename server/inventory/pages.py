@@ -92,6 +92,7 @@ def triage_queue(
     q: Annotated[str, Query(max_length=200)] = "",
     mine: Annotated[bool, Query()] = False,
     account: Annotated[str, Query(max_length=16)] = "",
+    severity: Annotated[str, Query(max_length=16, pattern=r"^(|normal|malicious)$")] = "",
 ) -> Response:
     if account and account not in inventory_store.PROFILE_ACCOUNTS:
         raise GuardFailed("account", f"unknown browser profile class {account!r}")
@@ -113,6 +114,7 @@ def triage_queue(
         search=q or None,
         assignee_id=who.user.id if mine else None,
         profile_account=account or None,
+        severity=severity or None,
     )
     return render_page(
         state,
@@ -136,6 +138,7 @@ def triage_queue(
             "q": q,
             "mine": mine,
             "account": account,
+            "severity": severity,
         },
         profile_accounts=inventory_store.PROFILE_ACCOUNTS,
     )

@@ -2,8 +2,9 @@
 with retries and exponential backoff, and keep every attempt in the delivery log.
 
 Event types: inventory.item.created, .updated, .deleted (from the change feed, coalesced:
-state sync) and register.entry.created, .updated, .decided, .status_changed (from the audit
-trail: one event per recorded action). Both use the same envelope. Each request carries
+state sync), inventory.item.malicious_detected (beside each of those for an item a published
+report calls malicious) and register.entry.created, .updated, .decided, .status_changed (from
+the audit trail: one event per recorded action). Both use the same envelope. Each request carries
 ``Shadowmap-Signature`` (see server/signing.py), ``Shadowmap-Event`` and ``Shadowmap-Delivery``.
 Several replicas may run :func:`deliver_due` at once: deliveries are claimed with
 SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL (one process on SQLite).
@@ -34,6 +35,7 @@ EVENT_TYPES = (
     "inventory.item.created",
     "inventory.item.updated",
     "inventory.item.deleted",
+    "inventory.item.malicious_detected",
     "register.entry.created",
     "register.entry.updated",
     "register.entry.decided",

@@ -1,7 +1,7 @@
 """sightings: the class of the browser profile's signed-in account (personal, corporate...)
 
-Revision ID: 0008_profile_account
-Revises: 0007_external_links
+Revision ID: 0010_profile_account
+Revises: 0009_malicious_items
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_profile_account"
-down_revision = "0007_external_links"
+revision = "0010_profile_account"
+down_revision = "0009_malicious_items"
 branch_labels = None
 depends_on = None
 
