@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from agent.evidence import EvidenceField
 from agent.privacy import pseudonymise, pseudonymise_evidence
+from agent.scanners.accounts import riskier
 from agent.scanners.base import Observation, ScanContext, Scanner
 from signatures import (
     Confidence,
@@ -42,7 +43,38 @@ EVIDENCE: tuple[EvidenceField, ...] = (
     EvidenceField(
         "related_service", "text", "For a heuristic finding: the catalogued service that hinted."
     ),
+    EvidenceField(
+        "package", "text", "For a process: the installed npm or PyPI package that it runs."
+    ),
+    EvidenceField("package_version", "text", "For a process: that package's version."),
+    EvidenceField(
+        "package_path", "text", "For a process: that package's folder (or its .dist-info)."
+    ),
 )
+_PACKAGE_KINDS = {"npm": IndicatorKind.NPM, "pypi": IndicatorKind.PYPI}
+
+
+def _package_candidates(observation: Observation) -> list[tuple[str, str, str | None, str | None]]:
+    """Return a process observation's owning packages (innermost first), as the scanner saw."""
+    raw = observation.hints.get("packages")
+    if not isinstance(raw, list | tuple):
+        return []
+    return [
+        candidate
+        for candidate in raw
+        if isinstance(candidate, tuple) and len(candidate) == 4 and candidate[0] in _PACKAGE_KINDS
+    ]
+
+
+def _match_package(
+    matcher: Matcher, observation: Observation
+) -> tuple[Match, tuple[str, str, str | None, str | None]] | None:
+    """Match the first owning package of a process that the catalogue knows."""
+    for candidate in _package_candidates(observation):
+        hit = matcher.match_exact(_PACKAGE_KINDS[candidate[0]], candidate[1])
+        if hit is not None:
+            return hit, candidate
+    return None
 
 
 @dataclass(slots=True)
@@ -55,6 +87,11 @@ def match_observation(matcher: Matcher, observation: Observation) -> Match | Non
     """Return the catalogue match for one observation, if any."""
     kind = observation.indicator_kind
     if kind is IndicatorKind.PROCESS:
+        # The package a process runs says more than its name or command line: a CLI's native
+        # binary belongs to the CLI's package, whatever the binary is called.
+        owned = _match_package(matcher, observation)
+        if owned is not None:
+            return owned[0]
         exe = observation.hints.get("exe")
         cmdline = observation.hints.get("cmdline") or ()
         return matcher.match_process(
@@ -98,7 +135,9 @@ def run_scan(
                     continue
                 finding = to_finding(ctx, matcher, item)
                 if finding is not None:
-                    merged.setdefault(finding.key(), finding)
+                    known = merged.get(finding.key())
+                    if known is None or riskier(known.evidence, finding.evidence):
+                        merged[finding.key()] = finding
         except Exception as exc:  # the top of a job: one broken scanner must not stop the scan
             log.exception("scanner %s failed", scanner.name)
             result.errors.append(
@@ -108,17 +147,46 @@ def run_scan(
     return result
 
 
+def required_by_catalogued(matcher: Matcher, observation: Observation) -> str | None:
+    """Return the catalogued package that pulled an installed package in as its dependency.
+
+    A package nobody asked for, needed by a requested package the catalogue knows (the OpenAI
+    SDK inside an AI CLI's environment), belongs to that package's finding, not to its own.
+    """
+    if observation.indicator_kind not in (IndicatorKind.NPM, IndicatorKind.PYPI):
+        return None
+    required_by = observation.hints.get("required_by")
+    if not isinstance(required_by, list | tuple):
+        return None
+    for name in required_by:
+        if isinstance(name, str) and matcher.match_exact(observation.indicator_kind, name):
+            return name
+    return None
+
+
 def to_finding(ctx: ScanContext, matcher: Matcher, observation: Observation) -> Finding | None:
     """Return the finding one observation makes (matched or likely AI), or None to drop it."""
+    if required_by_catalogued(matcher, observation) is not None:
+        return None
     match = match_observation(matcher, observation)
     if match is None:
         return _to_candidate(ctx, matcher, observation)
     evidence = dict(observation.evidence)
     evidence["matched"] = f"{match.kind.value}:{match.indicator}"
+    indicator, indicator_kind = observation.indicator, observation.indicator_kind.value
+    if observation.indicator_kind is IndicatorKind.PROCESS and match.kind in (
+        IndicatorKind.NPM,
+        IndicatorKind.PYPI,
+    ):
+        owned = _match_package(matcher, observation)
+        if owned is not None:
+            _, (_, name, version, path) = owned
+            indicator, indicator_kind = name, match.kind.value
+            evidence.update({"package": name, "package_version": version, "package_path": path})
     finding = Finding(
         kind=observation.kind,
-        indicator=observation.indicator,
-        indicator_kind=observation.indicator_kind.value,
+        indicator=indicator,
+        indicator_kind=indicator_kind,
         service_id=match.service_id,
         confidence=Confidence(match.confidence),
         user=observation.user,

@@ -33,7 +33,7 @@ from agent.config import AgentSettings
 from agent.delivery import Delivery
 from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
 from agent.evidence import EvidenceField, volatile_fields
-from agent.hostinfo import this_host
+from agent.hostinfo import host_of
 from agent.identity import (
     Credential,
     agent_id,
@@ -43,6 +43,7 @@ from agent.identity import (
     rekey,
     save_credential,
 )
+from agent.pushed import load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import EVIDENCE as RUNNER_EVIDENCE
 from agent.runner import ScanResult, pseudonymise_findings, run_scan, to_finding
@@ -176,6 +177,9 @@ class AgentService:
         self._last_errors: list[ScannerError] = []
         self.enrollment_status = "enrolled"
         self._scheduler: Any = None
+        # What the collector last pushed (the organisation's domains), from the cache until
+        # the first full cycle fetches it.
+        self.pushed = load_pushed(self.state_dir)
         self._reporter_lock = threading.Lock()  # the cycle monitor may send from its thread
         # The running cycle, as the monitor sees it.
         self._clock: Callable[[], float] = time.monotonic
@@ -230,7 +234,9 @@ class AgentService:
                 self.enrollment_status = "needs-enrollment-token"
                 raise
         reporter = self._reporter_for(self.settings.server_url)
-        credential = reporter.enroll(token=token, agent_id=self._identity, host=this_host())
+        credential = reporter.enroll(
+            token=token, agent_id=self._identity, host=host_of(self.scan_root)
+        )
         save_credential(self.state_dir, credential)
         self.enrollment_status = "enrolled"
         log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
@@ -249,8 +255,26 @@ class AgentService:
 
     # One cycle -------------------------------------------------------------------------------
 
+    def refresh_pushed(self) -> None:
+        """Before each full report, fetch what the collector pushes (organisation domains).
+
+        Not enrolled yet, or the collector unreachable: the cached answer stays in use.
+        """
+        if not self.settings.server_url:
+            return
+        try:
+            credential = load_credential(self.state_dir)
+        except NotEnrolled:
+            return
+        reporter = self._reporter_for(credential.server_url or self.settings.server_url)
+        self.pushed = refresh_pushed(reporter, credential, self.state_dir)
+
     def scan(self) -> ScanResult:
-        ctx = ScanContext(root=self.scan_root, users=local_users(self.scan_root))
+        ctx = ScanContext(
+            root=self.scan_root,
+            users=local_users(self.scan_root),
+            organisation_domains=self.pushed.organisation_domains,
+        )
         result = run_scan(ctx, self.scanners, self.matcher, progress=self._scanning)
         if self.capture is not None:
             self._cycle_stage = "capture"
@@ -326,7 +350,7 @@ class AgentService:
             agent=AgentInfo(
                 id=self._identity, version=__version__, catalogue_version=self.catalogue.version
             ),
-            host=this_host(),
+            host=host_of(self.scan_root),
             generated_at=utcnow(),
             findings=findings,
             scanner_errors=errors,
@@ -373,6 +397,7 @@ class AgentService:
         if full:
             self._cycle_stage = "catalogue update"
             self.refresh_signatures()
+            self.refresh_pushed()
         result = self.scan()
         self._cycle_stage = "spool"
         self._last_errors = result.errors

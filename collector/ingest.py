@@ -38,7 +38,7 @@ from collector.errors import NotFound, ReportRejected
 from collector.ingest_sql import BulkInsert, IngestCursor
 from collector.store.agents import Agent
 from collector.store.base import utcnow
-from collector.store.inventory import DAILY_SHARDS, PROHIBITED
+from collector.store.inventory import DAILY_SHARDS, PROFILE_ACCOUNTS, PROHIBITED
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,
@@ -379,13 +379,20 @@ _SIGHTING_UPSERT = BulkInsert(
         ("evidence", "jsonb"),
         ("first_seen_at", "timestamptz"),
         ("last_seen_at", "timestamptz"),
+        ("profile_account", "text"),
     ),
     "ON CONFLICT (item_id, host_id, kind, indicator, user_name) DO UPDATE SET "
     "confidence = excluded.confidence, heuristic = excluded.heuristic, "
-    "evidence = excluded.evidence, "
+    "evidence = excluded.evidence, profile_account = excluded.profile_account, "
     "first_seen_at = {least}(excluded.first_seen_at, sightings.first_seen_at), "
     "last_seen_at = {greatest}(excluded.last_seen_at, sightings.last_seen_at)",
 )
+
+
+def profile_account(finding: Finding) -> str:
+    """Return the class of the browser profile a finding came from, or "" (anything else)."""
+    value = finding.evidence.get("profile_account")
+    return value if isinstance(value, str) and value in PROFILE_ACCOUNTS else ""
 
 
 def _upsert_sightings(
@@ -434,6 +441,7 @@ def _upsert_sightings(
                 cursor.json(dict(finding.evidence)),
                 cursor.time(finding.first_seen),
                 cursor.time(finding.last_seen),
+                profile_account(finding),
             )
         )
     if rows:
@@ -532,6 +540,9 @@ def _insert_facets(
         browser = finding.evidence.get("browser")
         if isinstance(browser, str) and browser:
             facets.add((item_id, "browser", browser[:_FACET_LENGTH]))
+        account = profile_account(finding)
+        if account:
+            facets.add((item_id, "account", account))
     if department:
         value = department[:_FACET_LENGTH]
         facets.update((item.id, "department", value) for item in items.values())

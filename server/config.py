@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,8 @@ from server.errors import SettingsError
 from server.links import LINK_RULE, link_problem
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class ServerSettings(BaseSettings):
@@ -145,6 +148,28 @@ class ServerSettings(BaseSettings):
         description="Attempts per request to CISO Assistant on 5xx answers or connection "
         "errors (exponential backoff from 1 s).",
     )
+
+    organisation_domains: str = Field(
+        "",
+        description="Comma-separated mail domains of the organisation (example.com, "
+        "example.co.uk). Pushed to agents: a browser profile signed in with an account of one of "
+        "them is a corporate profile; one signed in with a public mail provider is personal.",
+    )
+
+    @field_validator("organisation_domains")
+    @classmethod
+    def _domains(cls, value: str) -> str:
+        domains = [part.strip().lower().rstrip(".") for part in value.split(",") if part.strip()]
+        for domain in domains:
+            if len(domain) > 253 or not _DOMAIN.match(domain):
+                raise ValueError(f"{domain!r} is not a domain name")
+        if len(domains) > 256:
+            raise ValueError("at most 256 domains")
+        return ",".join(dict.fromkeys(domains))
+
+    def organisation_domain_list(self) -> list[str]:
+        """Return the organisation's mail domains, normalised (lower case, no duplicates)."""
+        return [domain for domain in self.organisation_domains.split(",") if domain]
 
     # SIEM output (server/siem/, docs/integrations.md) ----------------------------------------
     siem_syslog_address: str | None = Field(

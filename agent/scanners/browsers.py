@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.evidence import EvidenceField
+from agent.scanners.accounts import EVIDENCE as ACCOUNT_EVIDENCE
+from agent.scanners.accounts import (
+    account_evidence,
+    chromium_account_domain,
+    firefox_account_domain,
+)
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
@@ -367,6 +373,7 @@ class BrowserExtensionScanner:
         ),
         EvidenceField("signed_state", "integer", "Firefox's signedState."),
         EvidenceField("foreign_install", "boolean", "Firefox: installed by another program."),
+        *ACCOUNT_EVIDENCE,
     )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
@@ -435,6 +442,7 @@ class BrowserExtensionScanner:
     ) -> Iterator[ScanItem]:
         settings: dict[str, dict[str, Any]] = {}
         profile_name = display_name or None
+        account: str | None = None
         for pref_name in reversed(_PREF_FILES):  # Secure Preferences wins where both say
             pref_path = profile / pref_name
             try:
@@ -444,6 +452,7 @@ class BrowserExtensionScanner:
             except Unreadable as problem:
                 yield problem.to_error(self.name)
                 continue
+            account = account or chromium_account_domain(prefs)
             if profile_name is None:
                 prof = prefs.get("profile")
                 if isinstance(prof, dict) and isinstance(prof.get("name"), str):
@@ -465,6 +474,7 @@ class BrowserExtensionScanner:
             "profile_dir": directory,
             "profile_kind": kind,
             "user_data_dir": str(user.home / base.rel),
+            **account_evidence(account, ctx.organisation_domains),
         }
         extensions_dir = profile / "Extensions"
         for ext_id, entry in sorted(settings.items()):
@@ -635,14 +645,19 @@ class BrowserExtensionScanner:
             except Unreadable as problem:
                 yield problem.to_error(self.name)
         for path, profile_name in sorted(profiles.items()):
-            yield from self._firefox_profile(user, base, path, profile_name)
+            yield from self._firefox_profile(ctx, user, base, path, profile_name)
 
     def _firefox_profile(
-        self, user: LocalUser, base: BrowserDir, profile: Path, profile_name: str
+        self, ctx: ScanContext, user: LocalUser, base: BrowserDir, profile: Path, profile_name: str
     ) -> Iterator[ScanItem]:
         addons_file = profile / "extensions.json"
         if not exists(addons_file):
             return
+        try:
+            account = account_evidence(firefox_account_domain(profile), ctx.organisation_domains)
+        except Unreadable as problem:
+            yield problem.to_error(self.name)
+            account = {}
         try:
             addons = read_json_object(addons_file).get("addons")
         except Unreadable as problem:
@@ -684,6 +699,7 @@ class BrowserExtensionScanner:
                 else None,
                 "permissions": permissions,
                 "host_permissions": origins,
+                **account,
             }
             yield Observation(
                 kind=FindingKind.BROWSER_EXTENSION,

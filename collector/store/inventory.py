@@ -86,6 +86,14 @@ class Sighting(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # For a browser extension: the class of the account its profile is signed in with
+    # (PROFILE_ACCOUNTS); "" when the evidence does not say.
+    profile_account: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+# The classes of a browser profile's signed-in account an agent reports (agent evidence
+# ``profile_account``), kept on the sighting and as the item's "account" facet.
+PROFILE_ACCOUNTS = ("personal", "other", "corporate", "none")
 
 
 class ItemFacet(Base):
@@ -146,6 +154,8 @@ class InventoryRow:
     browsers: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     violation_count: int = 0
+    # The classes of the browser profiles it was seen in (PROFILE_ACCOUNTS order).
+    profile_accounts: tuple[str, ...] = ()
 
 
 def list_inventory(
@@ -183,7 +193,25 @@ def _inventory_row(item: InventoryItem, facets: dict[str, list[str]]) -> Invento
         browsers=tuple(facets.get("browser", ())),
         departments=tuple(facets.get("department", ())),
         violation_count=item.violation_count,
+        profile_accounts=_ordered_accounts(facets.get("account", ())),
     )
+
+
+def _ordered_accounts(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(account for account in PROFILE_ACCOUNTS if account in values)
+
+
+def profile_accounts(session: Session, *, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Return, per item, the classes of the browser profiles it was seen in."""
+    if not item_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    query = select(ItemFacet.item_id, ItemFacet.value).where(
+        ItemFacet.item_id.in_(list(item_ids)), ItemFacet.facet == "account"
+    )
+    for item_id, value in session.execute(query):
+        found.setdefault(item_id, []).append(value)
+    return {item_id: _ordered_accounts(values) for item_id, values in found.items()}
 
 
 def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[str]]]:

@@ -13,6 +13,7 @@ from collector.ingest import IngestResult, ingest_report, parse_agent_report
 from collector.logimport import ImportStats, ProgressCallback, read_log
 from collector.store import agents
 from collector.store.agents import Agent
+from server.config import ServerSettings
 from signatures import Catalogue, Matcher
 
 
@@ -43,6 +44,11 @@ def enroll(
     if machine is not None:
         agents.check_agent_machine(session, agent=agent, fingerprint=machine)
     return agent, credential
+
+
+def agent_config(settings: ServerSettings) -> dict[str, list[str]]:
+    """Return the settings every enrolled agent is told (GET /api/v1/agents/config)."""
+    return {"organisation_domains": settings.organisation_domain_list()}
 
 
 def ingest_agent_report(

@@ -31,6 +31,10 @@ class InventoryItemOut(BaseModel):
     evidence_kinds: list[str]
     browsers: list[str]
     departments: list[str]
+    profile_accounts: list[str] = Field(
+        description="Classes of the browser profiles it was seen in: personal (a public mail "
+        "account), other (another organisation's), corporate, none (not signed in)."
+    )
     violation_count: int
     last_violation_at: dt.datetime | None
     first_seen_at: dt.datetime
@@ -50,6 +54,10 @@ class ItemSightingOut(BaseModel):
     user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
     confidence: str
     heuristic: str | None
+    profile_account: str = Field(
+        description="For a browser extension: the class of its profile's signed-in account "
+        "(personal, other, corporate, none), else empty."
+    )
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
 
@@ -98,6 +106,7 @@ def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
         "evidence_kinds": list(row.evidence_kinds),
         "browsers": list(row.browsers),
         "departments": list(row.departments),
+        "profile_accounts": list(row.profile_accounts),
         "violation_count": row.violation_count,
         "last_violation_at": row.item.last_violation_at,
         "first_seen_at": row.item.first_seen_at,
@@ -186,6 +195,7 @@ def list_item_sightings(
             user=show_user(sighting.user_name) if sighting.user_name else "",
             confidence=sighting.confidence,
             heuristic=sighting.heuristic,
+            profile_account=sighting.profile_account,
             first_seen_at=sighting.first_seen_at,
             last_seen_at=sighting.last_seen_at,
         )

@@ -92,9 +92,7 @@ def test_webkit_time() -> None:
         b"bplist00\x00\x01",
     ],
 )
-def test_a_damaged_property_list_is_unreadable_not_a_crash(
-    tmp_path: Path, document: bytes
-) -> None:
+def test_a_damaged_property_list_is_unreadable_not_a_crash(tmp_path: Path, document: bytes) -> None:
     path = tmp_path / "Info.plist"
     path.write_bytes(document)
     with pytest.raises(Unreadable, match="malformed property list"):
