@@ -14,15 +14,17 @@ from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
 from agent.errors import AgentError
-from agent.hostinfo import this_host
+from agent.hostinfo import host_of, this_host
 from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
+from agent.pushed import PushedConfig, load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
 from agent.scanners import ScanContext, build_scanners
-from agent.users import local_users
+from agent.users import local_users, platform_of_root
 from signatures import (
     AgentInfo,
     Catalogue,
+    HostInfo,
     Matcher,
     Report,
     SignaturesError,
@@ -56,29 +58,39 @@ def scan_once(
     only: str | None,
     settings: AgentSettings,
     catalogue: Catalogue | None = None,
+    pushed: PushedConfig | None = None,
 ) -> tuple[ScanResult, str]:
     """Run one scan of this host (or of a mounted image at ``root``).
 
     The scanners are built from the settings and the catalogue exactly as `run` builds them;
-    ``only`` (``--only``) overrides the ``scanners`` setting.
+    ``only`` (``--only``) overrides the ``scanners`` setting. ``pushed`` is what the collector
+    last told the agent (default: the cache in the state folder).
     """
+    if pushed is None:
+        pushed = load_pushed(settings.state_path)
     catalogue = catalogue or active_catalogue(settings)
     scanners = build_scanners(settings, catalogue, only=only)
     if root != Path("/"):
         # A mounted image has no running processes of its own.
         scanners = tuple(scanner for scanner in scanners if not scanner.live)
-    ctx = ScanContext(root=root, users=local_users(root))
+    ctx = ScanContext(
+        root=root, users=local_users(root), organisation_domains=pushed.organisation_domains
+    )
+    if root != Path("/"):
+        ctx.platform = platform_of_root(root)
     result = run_scan(ctx, scanners, Matcher(catalogue))
     if settings.pseudonymise_users:
         result.findings = pseudonymise_findings(result.findings, settings.pseudonym_key)
     return result, catalogue.version
 
 
-def build_report(result: ScanResult, catalogue_version: str, identity: str) -> Report:
+def build_report(
+    result: ScanResult, catalogue_version: str, identity: str, host: HostInfo | None = None
+) -> Report:
     return Report(
         report_id=Report.new_id(),
         agent=AgentInfo(id=identity, version=__version__, catalogue_version=catalogue_version),
-        host=this_host(),
+        host=host or this_host(),
         generated_at=utcnow(),
         findings=result.findings,
         scanner_errors=result.errors,
@@ -96,12 +108,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not root.is_dir():
         print(f"error: --root {root} is not a directory", file=sys.stderr)
         return 2
+    # The image's own name and OS for a --root scan; checked before scanning.
+    host = host_of(root, hostname=args.hostname)
     if args.json:
         result, version = scan_once(root, args.only, _settings(args))
         document = {
             "agent_version": __version__,
             "catalogue_version": version,
-            "host": this_host().to_dict(),
+            "host": host.to_dict(),
             "findings": [finding.to_dict() for finding in result.findings],
             "scanner_errors": [error.to_dict() for error in result.errors],
         }
@@ -125,8 +139,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
             )
         credential = load_credential(state_dir)
-        result, version = scan_once(root, args.only, settings)
-        report = build_report(result, version, identity)
+        pushed = refresh_pushed(reporter, credential, state_dir)
+        result, version = scan_once(root, args.only, settings, pushed=pushed)
+        report = build_report(result, version, identity, host)
         answer = reporter.send(report, credential)
     print(
         f"sent report {report.report_id}: {len(report.findings)} finding(s), "
@@ -249,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
     scan.add_argument("--only", help="comma-separated scanner names")
     scan.add_argument("--root", default="/", help="scan a mounted filesystem image at DIR")
+    scan.add_argument(
+        "--hostname",
+        help="the host name to report (needed for a Windows image, whose name is in its "
+        "registry; a Linux or macOS image's own name is read from the image)",
+    )
     scan.set_defaults(func=cmd_scan)
 
     enroll = commands.add_parser("enroll", help="register this agent with a collector")

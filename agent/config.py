@@ -110,8 +110,20 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         50 * 1024 * 1024,
         "Disk budget of the offline spool. Over budget, queued reports are compacted into one "
-        "full-state report; findings are never dropped.",
+        "full-state report that keeps every finding they carry; only findings the budget cannot "
+        "hold (the longest unseen first) are left out, counted in the health "
+        "(spool_dropped_findings) and logged.",
         minimum=64 * 1024,
+        used_by=RUN,
+    ),
+    Setting(
+        "cycle_timeout_seconds",
+        float,
+        900.0,
+        "A scan cycle still running after this long is reported as overrunning: logged as an "
+        "error, and a heartbeat whose health says so (and where the cycle is stuck) is sent "
+        "every scan interval until it ends.",
+        minimum=1.0,
         used_by=RUN,
     ),
     Setting(
@@ -187,6 +199,7 @@ class AgentSettings:
     scan_jitter_fraction: float = 0.1
     full_report_every: int = 24
     spool_max_bytes: int = 50 * 1024 * 1024
+    cycle_timeout_seconds: float = 900.0
     retry_initial_seconds: float = 5.0
     retry_max_seconds: float = 3600.0
     cpu_budget_percent: float = 5.0

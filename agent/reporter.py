@@ -112,6 +112,24 @@ class Reporter:
             raise CollectorRefused(response.status_code, response.text[:300])
         return response.content, response.headers.get("etag")
 
+    def fetch_config(self, credential: Credential) -> dict[str, Any]:
+        """Return the settings the collector pushes to its agents (organisation domains)."""
+        try:
+            response = self._client.get(
+                "/api/v1/agents/config", headers={"Authorization": f"Bearer {credential.secret}"}
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CollectorRefused(response.status_code, "answer is not JSON") from exc
+        return body if isinstance(body, dict) else {}
+
     def send(self, report: Report, credential: Credential) -> dict[str, Any]:
         """Deliver one report; a retried report id is acknowledged, not counted twice."""
         return self.send_body(report.to_json(), credential)

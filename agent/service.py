@@ -4,6 +4,11 @@ One cycle: scan (and drain the optional capture source) -> compare with the base
 queue a delta, a periodic full state, or a heartbeat -> try to deliver. Cycles, delivery retries
 and watchdog checks run as apscheduler jobs on one worker thread, so they never overlap.
 
+The agent never goes silent: a monitor thread, outside the scheduler, notices a cycle that runs
+past ``cycle_timeout_seconds`` (a hung scanner, a stuck disk), logs it as an error and, every
+scan interval until the cycle ends, sends a heartbeat straight to the collector (past the
+spool) whose health says where the cycle is stuck.
+
 The capture hook: network capture runs continuously elsewhere; pass any object with
 ``drain() -> Iterable[Observation]`` and ``status() -> str`` as ``capture`` and each cycle
 matches what it drained like any scanner's observations, and reports its status in the health.
@@ -16,6 +21,7 @@ import logging
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +33,7 @@ from agent.config import AgentSettings
 from agent.delivery import Delivery
 from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
 from agent.evidence import EvidenceField, volatile_fields
-from agent.hostinfo import this_host
+from agent.hostinfo import host_of
 from agent.identity import (
     Credential,
     agent_id,
@@ -37,12 +43,13 @@ from agent.identity import (
     rekey,
     save_credential,
 )
+from agent.pushed import load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import EVIDENCE as RUNNER_EVIDENCE
 from agent.runner import ScanResult, pseudonymise_findings, run_scan, to_finding
 from agent.scanners import ScanContext, Scanner, build_scanners
 from agent.scanners.base import Observation
-from agent.spool import Spool, finding_fingerprint, finding_key
+from agent.spool import Spool, SpoolStats, finding_fingerprint, finding_key
 from agent.users import local_users
 from agent.watchdog import Watchdog, WatchdogReading
 from signatures import (
@@ -55,6 +62,7 @@ from signatures import (
     ReportKind,
     ScannerError,
     SignaturesError,
+    fit_finding,
     utcnow,
 )
 
@@ -169,6 +177,17 @@ class AgentService:
         self._last_errors: list[ScannerError] = []
         self.enrollment_status = "enrolled"
         self._scheduler: Any = None
+        # What the collector last pushed (the organisation's domains), from the cache until
+        # the first full cycle fetches it.
+        self.pushed = load_pushed(self.state_dir)
+        self._reporter_lock = threading.Lock()  # the cycle monitor may send from its thread
+        # The running cycle, as the monitor sees it.
+        self._clock: Callable[[], float] = time.monotonic
+        self._cycle_started: float | None = None
+        self._cycle_stage = ""
+        self._cycle_overran = False
+        self._overrun_beat: float | None = None
+        self.cycle_overruns = 0
 
     # Identity and enrollment -----------------------------------------------------------------
 
@@ -186,11 +205,12 @@ class AgentService:
         )
 
     def _reporter_for(self, server_url: str) -> Reporter:
-        if self._reporter is None or self._reporter.server_url != server_url.rstrip("/"):
-            if self._reporter is not None:
-                self._reporter.close()
-            self._reporter = self._reporter_factory(server_url)
-        return self._reporter
+        with self._reporter_lock:
+            if self._reporter is None or self._reporter.server_url != server_url.rstrip("/"):
+                if self._reporter is not None:
+                    self._reporter.close()
+                self._reporter = self._reporter_factory(server_url)
+            return self._reporter
 
     def _enrollment_token(self) -> str:
         if not self.settings.enrollment_token_file:
@@ -214,7 +234,9 @@ class AgentService:
                 self.enrollment_status = "needs-enrollment-token"
                 raise
         reporter = self._reporter_for(self.settings.server_url)
-        credential = reporter.enroll(token=token, agent_id=self._identity, host=this_host())
+        credential = reporter.enroll(
+            token=token, agent_id=self._identity, host=host_of(self.scan_root)
+        )
         save_credential(self.state_dir, credential)
         self.enrollment_status = "enrolled"
         log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
@@ -233,15 +255,36 @@ class AgentService:
 
     # One cycle -------------------------------------------------------------------------------
 
+    def refresh_pushed(self) -> None:
+        """Before each full report, fetch what the collector pushes (organisation domains).
+
+        Not enrolled yet, or the collector unreachable: the cached answer stays in use.
+        """
+        if not self.settings.server_url:
+            return
+        try:
+            credential = load_credential(self.state_dir)
+        except NotEnrolled:
+            return
+        reporter = self._reporter_for(credential.server_url or self.settings.server_url)
+        self.pushed = refresh_pushed(reporter, credential, self.state_dir)
+
     def scan(self) -> ScanResult:
-        ctx = ScanContext(root=self.scan_root, users=local_users(self.scan_root))
-        result = run_scan(ctx, self.scanners, self.matcher)
+        ctx = ScanContext(
+            root=self.scan_root,
+            users=local_users(self.scan_root),
+            organisation_domains=self.pushed.organisation_domains,
+        )
+        result = run_scan(ctx, self.scanners, self.matcher, progress=self._scanning)
         if self.capture is not None:
+            self._cycle_stage = "capture"
             seen = {finding.key() for finding in result.findings}
             try:
                 for item in self.capture.drain():
                     finding = (
-                        item if isinstance(item, Finding) else to_finding(ctx, self.matcher, item)
+                        fit_finding(item)
+                        if isinstance(item, Finding)
+                        else to_finding(ctx, self.matcher, item)
                     )
                     if finding is not None and finding.key() not in seen:
                         seen.add(finding.key())
@@ -253,19 +296,34 @@ class AgentService:
             result.findings = pseudonymise_findings(result.findings, self.settings.pseudonym_key)
         return result
 
-    def health(self) -> dict[str, EvidenceValue]:
-        """Return what every report says about the agent itself."""
-        stats = self.spool.stats()
+    def health(self, *, dropping: int = 0) -> dict[str, EvidenceValue]:
+        """Return what every report says about the agent itself.
+
+        ``dropping``: findings the compaction building this report leaves out (not yet counted
+        in the spool's stats).
+        """
+        spool_error = ""
+        stats: SpoolStats | None
+        try:
+            stats = self.spool.stats()
+        except SpoolError as exc:  # a stuck or broken spool must not silence the health
+            stats, spool_error = None, str(exc)
         reading = self._last_reading
-        return {
+        overrun = self.cycle_overrun_seconds()
+        health: dict[str, EvidenceValue] = {
             "agent_version": __version__,
             "catalogue_version": self.catalogue.version,
             "scanner_errors": len(self._last_errors),
             "capture_status": self.capture.status() if self.capture is not None else "off",
-            "spool_bytes": stats.bytes,
-            "spool_reports": stats.reports,
-            "spool_compactions": stats.compactions,
-            "spool_rejected": stats.rejected,
+            "spool_bytes": stats.bytes if stats else None,
+            "spool_reports": stats.reports if stats else None,
+            "spool_compactions": stats.compactions if stats else None,
+            "spool_rejected": stats.rejected if stats else None,
+            "spool_dropped_findings": stats.dropped_findings + dropping if stats else None,
+            "cycle_status": "ok" if overrun is None else "overrun",
+            "cycle_stage": "" if overrun is None else self._cycle_stage,
+            "cycle_overrun_seconds": None if overrun is None else round(overrun),
+            "cycle_overruns": self.cycle_overruns,
             "delivery_failures": self.delivery.failures,
             "last_delivery_error": self.delivery.last_error[:500],
             "cpu_percent": reading.cpu_percent if reading else None,
@@ -274,9 +332,17 @@ class AgentService:
             "interval_seconds": round(self.current_interval(), 1),
             "enrollment": self.enrollment_status,
         }
+        if spool_error:
+            health["spool_error"] = spool_error[:500]
+        return health
 
     def _report(
-        self, kind: ReportKind, findings: list[Finding], errors: list[ScannerError]
+        self,
+        kind: ReportKind,
+        findings: list[Finding],
+        errors: list[ScannerError],
+        *,
+        dropping: int = 0,
     ) -> Report:
         return Report(
             report_id=Report.new_id(),
@@ -284,11 +350,11 @@ class AgentService:
             agent=AgentInfo(
                 id=self._identity, version=__version__, catalogue_version=self.catalogue.version
             ),
-            host=this_host(),
+            host=host_of(self.scan_root),
             generated_at=utcnow(),
             findings=findings,
             scanner_errors=errors,
-            health=self.health(),
+            health=self.health(dropping=dropping),
         )
 
     def refresh_signatures(self) -> None:
@@ -314,6 +380,13 @@ class AgentService:
 
     def run_cycle(self) -> CycleResult:
         """Scan once, queue what changed, and try to deliver; never raises for a bad collector."""
+        self._cycle_started, self._cycle_stage = self._clock(), "start"
+        try:
+            return self._run_cycle()
+        finally:
+            self._cycle_ended()
+
+    def _run_cycle(self) -> CycleResult:
         if self._last_reading is not None and self._last_reading.skip_next_scan:
             self._last_reading = self.watchdog.check()
             if self._last_reading.skip_next_scan:
@@ -322,8 +395,11 @@ class AgentService:
         total = self.spool.counter("cycles")
         full = self._cycles_run == 0 or total % self.settings.full_report_every == 0
         if full:
+            self._cycle_stage = "catalogue update"
             self.refresh_signatures()
+            self.refresh_pushed()
         result = self.scan()
+        self._cycle_stage = "spool"
         self._last_errors = result.errors
         kind, to_send, state = plan_report(
             self.spool.baseline(),
@@ -332,8 +408,8 @@ class AgentService:
             volatile=self.spool.volatile_evidence,
         )
 
-        def full_state(findings: list[Finding]) -> Report:
-            return self._report(ReportKind.FULL, findings, result.errors)
+        def full_state(findings: list[Finding], dropping: int) -> Report:
+            return self._report(ReportKind.FULL, findings, result.errors, dropping=dropping)
 
         report = self._report(kind, to_send, result.errors)
         try:
@@ -349,6 +425,7 @@ class AgentService:
             return CycleResult(kind=kind, report_id=None, findings=len(to_send))
         self._cycles_run += 1
         self._last_reading = self.watchdog.check()
+        self._cycle_stage = "delivery"
         delivered = self.deliver()
         return CycleResult(
             kind=kind, report_id=report.report_id, findings=len(to_send), delivered=delivered
@@ -382,6 +459,72 @@ class AgentService:
             else:
                 log.error("collector refused a queued report: %s", error)
         return outcome.delivered
+
+    # Overrunning cycles ----------------------------------------------------------------------
+
+    def _scanning(self, scanner: str) -> None:
+        self._cycle_stage = f"scan:{scanner}"
+
+    def cycle_overrun_seconds(self) -> float | None:
+        """Return how long the running cycle has run, if past cycle_timeout_seconds; else None."""
+        started = self._cycle_started
+        if started is None:
+            return None
+        running = self._clock() - started
+        return running if running > self.settings.cycle_timeout_seconds else None
+
+    def check_cycle(self) -> bool:
+        """Report a cycle that overruns; return whether the running cycle overruns.
+
+        The first time, log an error; then, at most once per scan interval, send a heartbeat
+        straight to the collector whose health says so.
+        """
+        running = self.cycle_overrun_seconds()
+        if running is None:
+            return False
+        if not self._cycle_overran:
+            self._cycle_overran = True
+            self.cycle_overruns += 1
+            log.error(
+                "scan cycle overrun: running for %.0f s (cycle_timeout_seconds is %g), stuck at "
+                "%s; the agent keeps sending its health",
+                running,
+                self.settings.cycle_timeout_seconds,
+                self._cycle_stage,
+            )
+        now = self._clock()
+        if self._overrun_beat is None or now - self._overrun_beat >= self.current_interval():
+            self._overrun_beat = now
+            self._send_heartbeat_now()
+        return True
+
+    def _send_heartbeat_now(self) -> None:
+        """Send a heartbeat past the spool (the stuck cycle may be holding it)."""
+        if not self.settings.server_url:
+            return
+        report = self._report(ReportKind.HEARTBEAT, [], self._last_errors)
+        try:
+            credential = self.credential()
+            reporter = self._reporter_for(credential.server_url or self.settings.server_url)
+            reporter.send(report, credential)
+        except AgentError as exc:
+            log.warning("cannot send the heartbeat of an overrunning cycle: %s", exc)
+
+    def _cycle_ended(self) -> None:
+        started, overran = self._cycle_started, self._cycle_overran
+        self._cycle_started, self._cycle_stage = None, ""
+        self._cycle_overran, self._overrun_beat = False, None
+        if overran and started is not None:
+            log.warning("the overrunning scan cycle ended after %.0f s", self._clock() - started)
+
+    def _watch_cycles(self, stopped: threading.Event) -> None:
+        """The monitor thread: check the running cycle until ``stopped`` is set."""
+        period = min(30.0, max(0.2, self.settings.cycle_timeout_seconds / 4))
+        while not stopped.wait(period):
+            try:
+                self.check_cycle()
+            except Exception:  # the top of a job: the monitor must outlive any one failure
+                log.exception("the cycle monitor failed")
 
     # Scheduling ------------------------------------------------------------------------------
 
@@ -472,7 +615,16 @@ class AgentService:
             signal.signal(signal.SIGTERM, stop)
             signal.signal(signal.SIGINT, stop)
         self._scheduler = scheduler
-        scheduler.start()
+        stopped = threading.Event()
+        monitor = threading.Thread(
+            target=self._watch_cycles, args=(stopped,), name="cycle-monitor", daemon=True
+        )
+        monitor.start()
+        try:
+            scheduler.start()
+        finally:
+            stopped.set()
+            monitor.join(timeout=5)
         self._scheduler = None
         self.close()
         return cycles

@@ -8,13 +8,12 @@ records (or ``DIR/Users``) for macOS, ``DIR/Users`` for Windows.
 from __future__ import annotations
 
 import importlib
-import plistlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agent.scanners.base import LocalUser
-from agent.scanners.files import Unreadable, read_bytes, read_text
+from agent.scanners.files import Unreadable, read_plist, read_text
 
 # Accounts whose shell says nobody logs in; their homes hold no user software.
 _NOLOGIN = (
@@ -145,8 +144,8 @@ def _mac_dslocal(root: Path) -> list[LocalUser]:
         return []
     for record in records:
         try:
-            doc: Any = plistlib.loads(read_bytes(record, _MAX_DATABASE_BYTES))
-        except (Unreadable, plistlib.InvalidFileException, ValueError, OverflowError):
+            doc: Any = read_plist(record, _MAX_DATABASE_BYTES)
+        except Unreadable:
             continue
         if not isinstance(doc, dict):
             continue

@@ -130,7 +130,7 @@ def main() -> int:
     private_pem, public_pem = generate_keypair()
     bundle = build_bundle(catalogue, load_private_key(private_pem), bundle_version=1)
     public = load_public_key(public_pem)
-    yaml_ms = time_call(load_catalogue, args.rounds)
+    yaml_ms = time_call(lambda: load_catalogue(reuse=False), args.rounds)
     bundle_ms = time_call(lambda: verify_bundle(bundle, public), args.rounds)
     bundle_and_index_ms = time_call(
         lambda: Matcher(verify_bundle(bundle, public).catalogue), args.rounds
@@ -162,7 +162,7 @@ def main() -> int:
             "signed_bundle_plus_matcher_index": round(statistics.median(bundle_and_index_ms), 1),
             "matcher_index_only": round(statistics.median(index_ms), 1),
         },
-        "targets": {"domain_lookups_per_second": 500_000, "catalogue_load_ms": 200},
+        "targets": {"domain_lookups_per_second": 1_000_000, "catalogue_load_ms": 200},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,9 +1,19 @@
 """Benchmark a full endpoint scan: wall time and peak RSS of the agent process.
 
-The host: 300 sleeping processes (spawned here), 20 browser profiles with 40 extensions each,
-5 IDE profiles, 2,000 installed packages, MCP configs, desktop entries and model files, all in
-a synthetic tree under a temporary root. Each run scans in a fresh child process (so its peak
+The host: 300 processes (spawned here), 20 browser profiles with 40 extensions each, 5 IDE
+profiles, 2,000 installed packages, MCP configs, desktop entries and model files, all in a
+synthetic tree under a temporary root. Each run scans in a fresh child process (so its peak
 RSS is the agent's alone) with every built-in scanner, matching against the shipped catalogue.
+
+Of the 300 processes, 200 are interpreter processes whose programs the process scanner
+resolves to their packages: 100 ``node`` processes running scripts of npm packages (through
+``bin`` symlinks, as a global install runs them), 80 ``python`` processes running console
+scripts of virtualenvs (owners found through ``entry_points.txt``) and 20 native binaries
+inside site-packages (owners found through RECORD). So that 200 interpreters do not need
+gigabytes of memory, each is ``tail -f`` started under the interpreter's name and with the
+command line an interpreter would have (``node /usr/bin/tool``, ``.venv/bin/python .venv/bin/tool``,
+``site-packages/pkg/_bin/tool``): the agent sees what it sees of a real interpreter process.
+The other 100 are plain ``sleep`` processes.
 
     /work/venv/bin/python bench/bench_scan.py [--runs 5] [--output bench/results/scan.json]
 """
@@ -16,6 +26,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +45,9 @@ IDE_PROFILES = 5
 EXTENSIONS_PER_IDE_PROFILE = 30
 PYTHON_PACKAGES = 1200
 NPM_PACKAGES = 800
+NODE_PROCESSES = 100
+PYTHON_SCRIPT_PROCESSES = 80
+PACKAGED_BINARY_PROCESSES = 20
 USER = "bench"
 
 
@@ -187,13 +201,23 @@ def build_tree(root: Path) -> dict[str, int]:
         home / ".pyenv/versions/3.12.1/lib/python3.12/site-packages",
     ]
     ai_python = ["openai", "anthropic", "langchain", "transformers", "google_generativeai"]
+    for site in sites[2:4]:
+        _write(site.parents[2] / "pyvenv.cfg", "home = /usr/bin\nversion = 3.11.7\n")
     for number in range(PYTHON_PACKAGES):
         name = ai_python[number] if number < len(ai_python) else f"package_{number}"
         meta = (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.{number}.0\n"
             "Requires-Dist: requests\nRequires-Dist: pydantic>=2\n\n" + "d" * 4000
         )
-        _write(sites[number % len(sites)] / f"{name}-1.{number}.0.dist-info" / "METADATA", meta)
+        dist = sites[number % len(sites)] / f"{name}-1.{number}.0.dist-info"
+        _write(dist / "METADATA", meta)
+        if number % 4 == 0:  # a quarter install a command
+            _write(dist / "entry_points.txt", f"[console_scripts]\ntool-{number} = {name}:main\n")
+        _write(
+            dist / "RECORD",
+            "".join(f"{name}/module_{i}.py,sha256=x,100\n" for i in range(40))
+            + f"{name}/_bin/tool-{number},sha256=y,9\n{dist.name}/METADATA,,\n",
+        )
         counts["packages"] += 1
     node_roots = [
         root / "usr/lib/node_modules",
@@ -247,14 +271,62 @@ def build_tree(root: Path) -> dict[str, int]:
     return counts
 
 
-def spawn_sleepers(count: int) -> list[subprocess.Popen[bytes]]:
-    sleepers = [subprocess.Popen(["sleep", "600"]) for _ in range(count - 3)]
-    # A few with AI markers in their command lines, as a real host would have.
-    for marker in ("@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"):
-        sleepers.append(
-            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", marker])
-        )
-    return sleepers
+def _quiet(command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def spawn_processes(root: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``count`` processes: interpreter-like ones running the tree's packages, and sleeps."""
+    tail = shutil.which("tail") or "/usr/bin/tail"
+    home = root / "home" / USER
+    started: list[subprocess.Popen[bytes]] = []
+    # node: scripts of the npm packages, through bin symlinks where a global install puts them.
+    node_roots = [
+        root / "usr/lib/node_modules",
+        home / "projects/web/node_modules",
+        home / ".nvm/versions/node/v20.11.0/lib/node_modules",
+    ]
+    packages = sorted(path.parent for base in node_roots for path in base.glob("**/package.json"))[
+        :NODE_PROCESSES
+    ]
+    node = root / "usr/local/bin/node"
+    node.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(tail, node)
+    for index, package in enumerate(packages):
+        script = package / "cli.js"
+        script.write_text("// a CLI\n")
+        link = root / "usr/bin" / f"tool-{index}"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(script, link.parent), link)
+        started.append(_quiet([str(node), "-f", str(link)]))
+    # python: console scripts of the virtualenvs.
+    python_sites = [
+        (home / "projects/api/.venv", home / "projects/api/.venv/lib/python3.11/site-packages"),
+        (home / "projects/ml/.venv", home / "projects/ml/.venv/lib/python3.11/site-packages"),
+    ]
+    scripts = []
+    for prefix, site in python_sites:
+        python = prefix / "bin/python3.11"
+        python.parent.mkdir(parents=True, exist_ok=True)
+        if not python.exists():
+            os.symlink(tail, python)
+        for entry_points in sorted(site.glob("*.dist-info/entry_points.txt")):
+            command = entry_points.read_text().splitlines()[1].split(" = ")[0]
+            script = prefix / "bin" / command
+            script.write_text("import sys\n")
+            scripts.append((python, script))
+    for python, script in scripts[:PYTHON_SCRIPT_PROCESSES]:
+        started.append(_quiet([str(python), "-f", str(script)]))
+    # native binaries inside site-packages (a Rust or Go CLI shipped in a wheel).
+    records = sorted((home / "projects/ml/.venv").glob("lib/python3.11/site-packages/*/RECORD"))
+    for record in records[:PACKAGED_BINARY_PROCESSES]:
+        binary_line = record.read_text().splitlines()[-2].split(",")[0]
+        binary = record.parents[1] / binary_line
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tail, binary)
+        started.append(_quiet([str(binary), "-f", str(record)]))
+    started += [subprocess.Popen(["sleep", "600"]) for _ in range(count - len(started))]
+    return started
 
 
 def _cpu_seconds() -> float:
@@ -327,7 +399,7 @@ def main() -> None:
         began = time.perf_counter()
         counts = build_tree(root)
         print(f"built synthetic host in {time.perf_counter() - began:.1f}s: {counts}")
-        sleepers = spawn_sleepers(PROCESSES)
+        sleepers = spawn_processes(root, PROCESSES)
         try:
             time.sleep(0.5)
             runs = []
@@ -353,7 +425,13 @@ def main() -> None:
     summary = {
         "benchmark": "full endpoint scan (every built-in scanner, matched against the shipped "
         "catalogue)",
-        "host": {"processes_spawned": PROCESSES, **counts},
+        "host": {
+            "processes_spawned": PROCESSES,
+            "interpreter_processes_resolved": NODE_PROCESSES
+            + PYTHON_SCRIPT_PROCESSES
+            + PACKAGED_BINARY_PROCESSES,
+            **counts,
+        },
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),

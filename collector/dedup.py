@@ -31,6 +31,8 @@ class ItemIdentity:
     name: str
     vendor: str
     category: str
+    # From the collector's own catalogue, never from the agent (Catalogue.severity_of).
+    severity: str = "normal"
 
 
 @cache
@@ -86,6 +88,7 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
                 name=service.name,
                 vendor=service.vendor,
                 category=service.category.value,
+                severity=service.severity.value,
             )
         # A service the server's catalogue does not know yet (the agent's is newer).
         return ItemIdentity(
@@ -125,5 +128,6 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
             evidence=known.evidence,
             first_seen=min(known.first_seen, finding.first_seen),
             last_seen=max(known.last_seen, finding.last_seen),
+            severity=known.severity,
         )
     return list(merged.values())

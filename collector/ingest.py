@@ -29,6 +29,7 @@ common "nothing changed" case.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
@@ -44,7 +45,7 @@ from collector.errors import NotFound, ReportRejected
 from collector.ingest_sql import BulkInsert, IngestCursor
 from collector.store.agents import Agent
 from collector.store.base import utcnow
-from collector.store.inventory import DAILY_SHARDS, PROHIBITED
+from collector.store.inventory import DAILY_SHARDS, PROFILE_ACCOUNTS, PROHIBITED
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,
@@ -266,6 +267,7 @@ class _Item:
     state: str
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
+    severity: str
 
 
 @dataclass(slots=True)
@@ -327,7 +329,8 @@ def _seen_windows(
     return windows
 
 
-_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at FROM inventory_items"
+_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at, severity FROM inventory_items"
+_ITEM_SEVERITY_UPDATE = "UPDATE inventory_items SET severity = ?, updated_at = ? WHERE id = ?"
 _ITEM_INSERT = BulkInsert(
     "inventory_items",
     (
@@ -345,16 +348,17 @@ _ITEM_INSERT = BulkInsert(
         ("user_count", "integer"),
         ("sighting_count", "integer"),
         ("violation_count", "integer"),
+        ("severity", "text"),
     ),
     # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
-    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at",
+    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at, severity",
 )
 
 
 def _items(cursor: IngestCursor, rows: list[Any]) -> dict[str, _Item]:
     return {
-        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last))
-        for item_id, key, state, first, last in rows
+        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last), severity)
+        for item_id, key, state, first, last, severity in rows
     }
 
 
@@ -371,6 +375,7 @@ def _ensure_items(
     ``deferred_findings`` is for the caller to count)."""
     by_key = {identity.key: identity for identity in identities}
     items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", list(by_key)))
+    _refresh_severity(cursor, items, by_key, now)
     missing = sorted(set(by_key) - set(items))
     if not missing:
         return items, None  # the steady state: every item exists
@@ -398,6 +403,7 @@ def _ensure_items(
             0,
             0,
             0,
+            identity.severity,
         )
         for key, identity in ((key, by_key[key]) for key in missing)
     ]
@@ -474,6 +480,26 @@ def _record_limit_hit(
     cursor.run(_LIMIT_HIT_UPDATE, (cursor.time(now), cursor.json(detail), agent_id))
 
 
+def _refresh_severity(
+    cursor: IngestCursor,
+    items: dict[str, _Item],
+    by_key: dict[str, ItemIdentity],
+    now: dt.datetime,
+) -> None:
+    """Bring an item's severity in line with the collector's catalogue (a report published
+    after the item was first seen makes it malicious; a withdrawn one makes it normal)."""
+    stale = [
+        (by_key[key].severity, cursor.time(now), item.id)
+        for key, item in items.items()
+        if key in by_key and item.severity != by_key[key].severity
+    ]
+    if stale:
+        cursor.run_many(_ITEM_SEVERITY_UPDATE, stale)
+        for key, item in list(items.items()):
+            if key in by_key:
+                items[key] = dataclasses.replace(item, severity=by_key[key].severity)
+
+
 _SIGHTING_SELECT = (
     "SELECT item_id, kind, indicator, user_name, first_seen_at, last_seen_at "
     "FROM sightings WHERE host_id = ?"
@@ -492,13 +518,20 @@ _SIGHTING_UPSERT = BulkInsert(
         ("evidence", "jsonb"),
         ("first_seen_at", "timestamptz"),
         ("last_seen_at", "timestamptz"),
+        ("profile_account", "text"),
     ),
     "ON CONFLICT (item_id, host_id, kind, indicator, user_name) DO UPDATE SET "
     "confidence = excluded.confidence, heuristic = excluded.heuristic, "
-    "evidence = excluded.evidence, "
+    "evidence = excluded.evidence, profile_account = excluded.profile_account, "
     "first_seen_at = {least}(excluded.first_seen_at, sightings.first_seen_at), "
     "last_seen_at = {greatest}(excluded.last_seen_at, sightings.last_seen_at)",
 )
+
+
+def profile_account(finding: Finding) -> str:
+    """Return the class of the browser profile a finding came from, or "" (anything else)."""
+    value = finding.evidence.get("profile_account")
+    return value if isinstance(value, str) and value in PROFILE_ACCOUNTS else ""
 
 
 def _upsert_sightings(
@@ -547,6 +580,7 @@ def _upsert_sightings(
                 cursor.json(dict(finding.evidence)),
                 cursor.time(finding.first_seen),
                 cursor.time(finding.last_seen),
+                profile_account(finding),
             )
         )
     if rows:
@@ -645,6 +679,9 @@ def _insert_facets(
         browser = finding.evidence.get("browser")
         if isinstance(browser, str) and browser:
             facets.add((item_id, "browser", browser[:_FACET_LENGTH]))
+        account = profile_account(finding)
+        if account:
+            facets.add((item_id, "account", account))
     if department:
         value = department[:_FACET_LENGTH]
         facets.update((item.id, "department", value) for item in items.values())

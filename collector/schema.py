@@ -17,6 +17,8 @@ from collector.store import (
     limits,
     register,
     reports,
+    siem,
+    sso,
     sync,
     tokens,
     triage,
@@ -40,6 +42,8 @@ MODEL_MODULES = (
     webhooks,
     reports,
     external_links,
+    sso,
+    siem,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

@@ -30,6 +30,7 @@ from server.reports import api as reports_api
 from server.reports import pages as reports_pages
 from server.reviews import api as reviews_api
 from server.reviews import pages as reviews_pages
+from server.sso import pages as sso_pages
 from server.state import AppState
 from server.sync import api as sync_api
 from server.tokens import api as tokens_api
@@ -57,6 +58,7 @@ API_ROUTERS = (
 PAGE_ROUTERS = (
     dashboard_pages.router,
     accounts_pages.router,
+    sso_pages.router,
     inventory_pages.router,
     hosts_pages.router,
     register_pages.router,

@@ -19,6 +19,7 @@ from server.exports import cli as exports_cli
 from server.integrations import cli as integrations_cli
 from server.register import cli as register_cli
 from server.reports import cli as reports_cli
+from server.siem import cli as siem_cli
 from server.tokens import cli as tokens_cli
 
 
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_cli.add_commands(commands, common)
     reports_cli.add_commands(commands, common)
     integrations_cli.add_commands(commands, common)
+    siem_cli.add_commands(commands, common)
     return parser
 
 

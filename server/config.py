@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import SettingsError
+from server.links import LINK_RULE, link_problem
 from server.outbound.policy import AllowList
+
+_UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+_DOMAIN = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class ServerSettings(BaseSettings):
@@ -163,9 +170,20 @@ class ServerSettings(BaseSettings):
     )
     ciso_assistant_folder_id: str | None = Field(
         None,
-        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        pattern=_UUID,
         description="UUID of the CISO Assistant folder (domain) that receives the assets, "
         "applied controls and evidence.",
+    )
+    ciso_assistant_risk_assessment_id: str | None = Field(
+        None,
+        pattern=_UUID,
+        description="UUID of the CISO Assistant risk assessment that receives one risk scenario "
+        "per pushed entry; unset: no risk scenarios are pushed.",
+    )
+    ciso_assistant_on_drift: Literal["keep", "overwrite"] = Field(
+        "keep",
+        description="When a field Shadowmap pushed was edited in CISO Assistant: keep the edit "
+        "(and report it at every push) or overwrite it with Shadowmap's value.",
     )
     ciso_assistant_timeout_seconds: float = Field(
         30.0, gt=0, le=600, description="Timeout of each request to CISO Assistant, in seconds."
@@ -184,12 +202,159 @@ class ServerSettings(BaseSettings):
         AllowList.parse(value)  # ValueError names the bad entry
         return value
 
+    organisation_domains: str = Field(
+        "",
+        description="Comma-separated mail domains of the organisation (example.com, "
+        "example.co.uk). Pushed to agents: a browser profile signed in with an account of one of "
+        "them is a corporate profile; one signed in with a public mail provider is personal.",
+    )
+
+    @field_validator("organisation_domains")
+    @classmethod
+    def _domains(cls, value: str) -> str:
+        domains = [part.strip().lower().rstrip(".") for part in value.split(",") if part.strip()]
+        for domain in domains:
+            if len(domain) > 253 or not _DOMAIN.match(domain):
+                raise ValueError(f"{domain!r} is not a domain name")
+        if len(domains) > 256:
+            raise ValueError("at most 256 domains")
+        return ",".join(dict.fromkeys(domains))
+
+    def organisation_domain_list(self) -> list[str]:
+        """Return the organisation's mail domains, normalised (lower case, no duplicates)."""
+        return [domain for domain in self.organisation_domains.split(",") if domain]
+
+    # SIEM output (server/siem/, docs/integrations.md) ----------------------------------------
+    siem_syslog_address: str | None = Field(
+        None,
+        pattern=r"^[^\s:]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$",
+        description="host:port of a syslog receiver that takes RFC 5424 over TLS (RFC 5425, "
+        "octet-counted), e.g. siem.example.com:6514; unset: no syslog output.",
+    )
+    siem_syslog_format: Literal["cef", "json", "ecs"] = Field(
+        "cef",
+        description="Payload of each syslog message: cef (ArcSight CEF), json (Shadowmap's "
+        "event) or ecs (an Elastic Common Schema document).",
+    )
+    siem_syslog_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the syslog receiver's certificate; "
+        "default: the system's trust store.",
+    )
+    siem_syslog_server_name: str | None = Field(
+        None,
+        description="Name the receiver's certificate must carry; default: the host of "
+        "siem_syslog_address.",
+    )
+    siem_syslog_client_cert_file: Path | None = Field(
+        None, description="PEM client certificate for receivers that require mutual TLS."
+    )
+    siem_syslog_client_key_file: Path | None = Field(
+        None, description="PEM private key of siem_syslog_client_cert_file."
+    )
+    siem_ecs_file: Path | None = Field(
+        None,
+        description="File that receives each event as one ECS JSON line (for Filebeat or "
+        "Elastic Agent to ship); unset: no file output.",
+    )
+    siem_max_backlog: int = Field(
+        100_000,
+        ge=10,
+        le=10_000_000,
+        description="Events kept per destination while it is unreachable; past this the "
+        "oldest are dropped and counted.",
+    )
+    siem_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Events sent to a destination in one connection."
+    )
+    siem_poll_seconds: int = Field(
+        10, ge=1, le=3600, description="How often new events are collected and sent."
+    )
+    siem_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Timeout of each connection to the syslog receiver."
+    )
+
+    # Single sign-on with OpenID Connect (server/sso/, docs/integrations.md) -----------------
+    sso_issuer: str | None = Field(
+        None,
+        description="Issuer URL of the OpenID provider (its discovery document is at "
+        "<issuer>/.well-known/openid-configuration); unset: local accounts only.",
+    )
+    sso_client_id: str | None = Field(
+        None, max_length=255, description="Client id Shadowmap is registered under."
+    )
+    sso_client_secret: SecretStr | None = Field(
+        None, description="Client secret (client_secret_basic); prefer sso_client_secret_file."
+    )
+    sso_client_secret_file: Path | None = Field(
+        None, description="File holding the client secret (one line)."
+    )
+    sso_display_name: str = Field(
+        "single sign-on",
+        max_length=64,
+        description='What the sign-in button calls the provider ("Sign in with ...").',
+    )
+    sso_scopes: str = Field(
+        "openid profile email groups",
+        pattern=r"^openid( [!#-\[\]-~]+)*$",
+        description="Scopes asked for; must start with openid.",
+    )
+    sso_username_claim: str = Field(
+        "preferred_username",
+        description="ID token claim that gives a just-in-time user's username (falls back to "
+        "email).",
+    )
+    sso_role_claim: str = Field(
+        "groups", description="ID token claim that lists the person's groups (or roles)."
+    )
+    sso_role_map: str = Field(
+        "",
+        max_length=4000,
+        description="Group to role mapping, e.g. 'ai-governance-admins=admin,"
+        "ai-reviewers=reviewer,staff=viewer'; the highest role a person's groups give wins, "
+        "at every sign-in.",
+    )
+    sso_default_role: Literal["viewer", "reviewer", "admin"] | None = Field(
+        None,
+        description="Role of someone whose groups map to none; unset: such a person is refused.",
+    )
+    sso_local_login: Literal["admins", "all"] = Field(
+        "admins",
+        description="With single sign-on on, who may still sign in with a local password: "
+        "admins only (the break-glass account) or every local account.",
+    )
+    sso_clock_skew_seconds: int = Field(
+        60, ge=0, le=600, description="Clock difference allowed when checking token times."
+    )
+
     @field_validator("public_url", "ciso_assistant_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_link(cls, value: str | None) -> str | None:
+        # Links to entries are built from it and pushed to CISO Assistant, which refuses
+        # what Django's URL check refuses (a host name without a dot, for one).
+        if value is not None and link_problem(value) is not None:
+            raise ValueError(f"{link_problem(value)} {LINK_RULE}")
+        return value
+
+    @field_validator("sso_issuer")
+    @classmethod
+    def _issuer(cls, value: str | None) -> str | None:
+        # Kept exactly as given (some issuers end with "/"): it is compared with each token's
+        # iss. An issuer is https; plain http only on this machine (a provider for tests).
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        if value is not None and value.startswith("http://"):
+            host = value.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+            if host not in ("127.0.0.1", "localhost", "[::1]"):
+                raise ValueError("must be https:// (http:// only for 127.0.0.1 or localhost)")
+        return value
 
     def resolved_database_url(self) -> str:
         if self.database_url:

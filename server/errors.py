@@ -15,7 +15,8 @@ Exception tree::
      ├── InvalidSignature   a webhook signature is missing, malformed, stale or wrong
      ├── InvalidTransition  a state machine does not allow this move (kind, from, to)
      ├── GuardFailed        a rule blocks the change; names the field that must be fixed
-     └── StaleVersion       the record changed since it was read (optimistic concurrency)
+     ├── StaleVersion       the record changed since it was read (optimistic concurrency)
+     └── CatalogueImportError  a catalogue source snapshot or override is unreadable or wrong
 
 The last three are raised by the domain services (triage, register, accounts) whichever of the
 UI, the API or the CLI calls them. Collector errors (collector.errors) pass through; both are
@@ -121,3 +122,12 @@ class StaleVersion(ServerError):
             f"{register_id} changed since you opened it (version {expected}, now {actual}); "
             "reload and apply your change again"
         )
+
+
+class CatalogueImportError(ServerError):
+    """A catalogue source snapshot or the overrides file is unreadable or wrong (names where)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason

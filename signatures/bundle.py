@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from signatures.errors import BundleError, CatalogueError
 from signatures.loader import parse_document
-from signatures.model import INDICATOR_KEYS, Catalogue, IndicatorKind, Service
+from signatures.model import INDICATOR_KEYS, Catalogue, IndicatorKind, RiskAttributes, Service
 
 BUNDLE_FORMAT = "shadowmap-signatures/1"
 CURRENT_NAME = "current.json"
@@ -107,30 +107,43 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+_DEFAULT_RISK = RiskAttributes()
+
+
 def service_to_dict(service: Service) -> dict[str, Any]:
-    """Return a service in the catalogue file layout (without examples)."""
+    """Return a service in the catalogue file layout (without examples).
+
+    Risk attributes that are unknown and empty lists are left out, as in a catalogue file:
+    the loader reads them back as the same defaults, and a 2,000-service bundle stays small.
+    """
     indicators: dict[str, list[str] | list[int]] = {}
     for kind, values in service.indicators.items():
         key = _KIND_KEYS[kind]
         indicators[key] = [int(v) for v in values] if kind is IndicatorKind.PORT else list(values)
-    risk = service.risk
+    risk = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in (
+            ("trains_on_user_data", service.risk.trains_on_user_data),
+            ("enterprise_tier", service.risk.enterprise_tier),
+            ("zero_retention", service.risk.zero_retention),
+            ("hq_country", service.risk.hq_country),
+            ("data_residency", service.risk.data_residency),
+            ("certifications", service.risk.certifications),
+        )
+        if value != getattr(_DEFAULT_RISK, key)
+    }
     entry: dict[str, Any] = {
         "id": service.id,
         "name": service.name,
         "vendor": service.vendor,
         "category": service.category.value,
-        "deployment": list(service.deployment),
         "indicators": indicators,
-        "risk": {
-            "trains_on_user_data": risk.trains_on_user_data,
-            "enterprise_tier": risk.enterprise_tier,
-            "zero_retention": risk.zero_retention,
-            "hq_country": risk.hq_country,
-            "data_residency": list(risk.data_residency),
-            "certifications": list(risk.certifications),
-        },
         "sources": list(service.sources),
     }
+    if service.deployment:
+        entry["deployment"] = list(service.deployment)
+    if risk:
+        entry["risk"] = risk
     if service.description:
         entry["description"] = service.description
     if service.last_reviewed is not None:

@@ -5,7 +5,8 @@ Exception tree::
     SignaturesError
      ├── CatalogueError      a catalogue file or entry is invalid (file, entry, reason)
      ├── BundleError         a signed bundle is malformed, tampered with or untrusted
-     └── WireFormatError     a report document does not follow the wire format (path, reason)
+     ├── WireFormatError     a report document does not follow the wire format (path, reason)
+     └── ManifestError       an extension manifest (plugin.xml) cannot be read (reason)
 """
 
 from __future__ import annotations
@@ -41,3 +42,11 @@ class WireFormatError(SignaturesError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class ManifestError(SignaturesError):
+    """An extension manifest is malformed or refused (a DTD in plugin.xml)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

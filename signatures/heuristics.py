@@ -1,26 +1,33 @@
 """Spot likely AI that the catalogue does not name, with lower confidence than a catalogue hit.
 
-A heuristic looks at what an unmatched observation touches rather than at its name alone.
-Scanners pass the inputs as ``Observation.hints`` (never reported, only read here):
+A heuristic reads what an unmatched observation declares and touches rather than its id.
+Scanners pass the inputs as ``Observation.hints`` (never reported, only read here), built by
+:mod:`signatures.manifests` for extensions:
 
-``host_permissions`` (browser extension)
-    The manifest's ``host_permissions`` (and MV2 ``permissions``) match patterns.
-``content_script_matches`` (browser extension)
-    Every ``matches`` pattern of the manifest's ``content_scripts``.
-``dependencies`` (PyPI or npm package, IDE extension)
-    The names of the packages it declares as dependencies (``Requires-Dist`` or
-    ``package.json`` ``dependencies``), without version specifiers.
-``extension_dependencies`` (IDE extension)
-    ``extensionDependencies`` / ``extensionPack`` ids of a VS Code extension.
+``name``, ``short_name``, ``description``, ``homepage_url``, ``permissions``,
+``host_permissions``, ``content_script_matches`` (browser extension)
+    The manifest's fields, ``__MSG_*__`` values resolved through ``_locales``.
+``name``, ``description``, ``categories``, ``contributes``, ``dependencies``,
+``extension_dependencies`` (VS Code extension); ``plugin_dependencies``,
+``extension_namespaces`` (JetBrains plugin)
+    What the extension's ``package.json`` or ``plugin.xml`` declares.
+``dependencies`` (PyPI or npm package)
+    The names of the packages it declares as dependencies, without version specifiers.
 ``remote_hosts`` (process)
     Host names or IP addresses the process is connected to.
 
-Rules, each reported with a stable reason string:
+Rules, each reported with a stable reason string (docs/signatures.md has the table):
 
-* an extension whose host permissions (medium) or content scripts (low) name specific AI hosts;
-  broad patterns such as ``<all_urls>``, ``*://*/*`` or ``https://*.com/*`` never count;
-* a package or IDE extension that depends on a catalogued AI SDK, or an IDE extension that
-  depends on a catalogued AI extension (medium);
+* a browser extension whose host permissions name specific AI hosts (medium; with a side
+  panel, its own reason), whose name or short name says AI (medium), whose content scripts
+  or homepage are on AI hosts (low), or whose description says AI of a task (low); broad
+  patterns such as ``<all_urls>`` never count, and words are read by
+  :mod:`signatures.wording` (brand tokens with word boundaries and trap words);
+* an IDE extension that declares a chat participant or a language-model provider, depends on
+  the JetBrains AI platform, on an AI SDK or on a catalogued AI extension (medium), or whose
+  name or description says AI (low; medium with AI categories or Copilot tooling, which alone
+  prove nothing: pull-request, Python and Jupyter extensions declare them);
+* a package that depends on a catalogued AI SDK (medium);
 * a process, other than a web browser, connected to a catalogued LLM API host (medium);
 * a DNS name: whatever :func:`signatures.names.judge_name` guesses (low), so that a name gets
   the same verdict here as in network capture and log import.
@@ -28,6 +35,7 @@ Rules, each reported with a stable reason string:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +43,7 @@ from dataclasses import dataclass
 from signatures.matcher import Match, Matcher
 from signatures.model import Category, IndicatorKind
 from signatures.names import judge_name
+from signatures.wording import Terms, ai_terms
 
 # Every catalogued service is AI, but AI features inside a whole SaaS suite, and entries whose
 # function is not recorded, say too little about an unknown extension or package to flag it.
@@ -60,6 +69,38 @@ _BROWSERS = frozenset(
         "iexplore",
     }
 )
+# VS Code contribution points that only an AI extension declares: a chat participant, a
+# language-model provider, an MCP server definition provider.
+IDE_AI_CONTRIBUTIONS = frozenset(
+    {"chatParticipants", "languageModels", "languageModelChatProviders", "chatAgents"}
+)
+# Contribution points that any extension may declare to serve an AI assistant (GitHub's
+# pull-request extension declares tools, chat context and skills; Jupyter and Python tools).
+IDE_AI_TOOLING = frozenset(
+    {
+        "languageModelTools",
+        "mcpServerDefinitionProviders",
+        "chatContext",
+        "chatSkills",
+        "chatSessions",
+        "chatPromptFiles",
+        "chatInstructions",
+        "chatModes",
+    }
+)
+_MCP = re.compile(r"\bMCP\b")
+# JetBrains plugin ids and extension namespaces of the IDE's AI platform (AI Assistant, the
+# MCP server, full-line completion): a plugin that depends on or extends them is AI.
+JETBRAINS_AI_PLATFORM = frozenset(
+    {
+        "com.intellij.ml.llm",
+        "com.intellij.ml.llm.core",
+        "com.intellij.mcpServer",
+        "org.jetbrains.completion.full.line",
+        "com.github.copilot",
+    }
+)
+_URL_HOST = re.compile(r"^(?:https?://)?(?:[^@/]*@)?(?P<host>[^/:?#\s]+)", re.IGNORECASE)
 _MATCH_PATTERN = re.compile(r"^(?:\*|https?|wss?|ftp)://(?P<host>[^/:]+)(?::\d+)?(?:/.*)?$")
 
 
@@ -79,9 +120,7 @@ def assess(
     if kind is IndicatorKind.BROWSER_EXTENSION:
         return _assess_browser_extension(matcher, hints)
     if kind is IndicatorKind.IDE_EXTENSION:
-        return _assess_dependencies(matcher, hints, (IndicatorKind.NPM,)) or (
-            _assess_extension_dependencies(matcher, hints)
-        )
+        return _assess_ide_extension(matcher, hints)
     if kind is IndicatorKind.PYPI:
         return _assess_dependencies(matcher, hints, (IndicatorKind.PYPI,))
     if kind is IndicatorKind.NPM:
@@ -110,25 +149,129 @@ def pattern_host(pattern: str) -> str | None:
 
 
 def _assess_browser_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:
-    for key, confidence in (("host_permissions", "medium"), ("content_script_matches", "low")):
+    """Read what an extension asks for (hosts, a side panel) and what it calls itself."""
+    ai_hosts: list[tuple[str, str, Match]] = []  # (hint key, host, catalogue hit)
+    for key in ("host_permissions", "content_script_matches"):
         for pattern in _strings(hints.get(key)):
             host = pattern_host(pattern)
-            if host is None:
-                continue
-            hit = _ai_domain(matcher, host)
-            if hit is not None:
-                label = "host-permission" if key == "host_permissions" else "content-script"
-                return Verdict(f"extension-{label}:{host}", confidence, hit.service_id)
+            hit = _ai_domain(matcher, host) if host is not None else None
+            if host is not None and hit is not None:
+                ai_hosts.append((key, host, hit))
+    permissions = set(_strings(hints.get("permissions")))
+    granted = [(host, hit) for key, host, hit in ai_hosts if key == "host_permissions"]
+    if granted and "sidePanel" in permissions:
+        host, hit = granted[0]
+        return Verdict(f"extension-side-panel-ai-host:{host}", "medium", hit.service_id)
+    if granted:
+        host, hit = granted[0]
+        return Verdict(f"extension-host-permission:{host}", "medium", hit.service_id)
+    homepage = _homepage_verdict(matcher, _string(hints.get("homepage_url")))
+    # Another signal that makes an ambiguous brand word ("Claude", "Gemini") count.
+    corroborated = bool(ai_hosts) or homepage is not None or "sidePanel" in permissions
+    description = ai_terms(_string(hints.get("description")))
+    for key in ("name", "short_name"):
+        terms = ai_terms(_string(hints.get(key)))
+        token = terms.says_ai(corroborated=corroborated or bool(description.strong))
+        if token is not None:
+            return Verdict(f"extension-{key.replace('_', '-')}-token:{token}", "medium")
+    if ai_hosts:
+        _key, host, hit = ai_hosts[0]
+        return Verdict(f"extension-content-script:{host}", "low", hit.service_id)
+    if homepage is not None:
+        return homepage
+    token = _description_token(description)
+    if token is not None:
+        return Verdict(f"extension-description-token:{token}", "low")
+    return None
+
+
+def _homepage_verdict(matcher: Matcher, url: str | None) -> Verdict | None:
+    """Judge the host of an extension's homepage the way a DNS name is judged."""
+    if not url:
+        return None
+    found = _URL_HOST.match(url.strip())
+    if found is None:
+        return None
+    judged = judge_name(matcher, found["host"])
+    if judged is None:
+        return None
+    if judged.match is not None:
+        service = matcher.catalogue.get(judged.match.service_id)
+        if service is None or service.category not in _AI_CATEGORIES:
+            return None
+        return Verdict(f"extension-homepage:{judged.name}", "low", judged.match.service_id)
+    return Verdict(f"extension-homepage:{judged.name}", "low")
+
+
+def _description_token(terms: Terms) -> str | None:
+    """Return the token that makes a description say AI: a brand, or "AI" said of a task.
+
+    "AI" with no task next to it ("hides the AI box on search pages", a textbook on
+    "Artificial Intelligence: Foundations of Computational Agents") says nothing about it.
+    """
+    named = [word for word in terms.strong if word not in ("ai", "artificial intelligence")]
+    if named:
+        return named[0]
+    if terms.ai_task:
+        return "ai"
+    return dataclasses.replace(terms, strong=()).says_ai()
+
+
+def _assess_ide_extension(matcher: Matcher, hints: Mapping[str, object]) -> Verdict | None:
+    """Read what an IDE extension's manifest declares, then what it calls itself."""
+    contributes = set(_strings(hints.get("contributes")))
+    declared = sorted(contributes & IDE_AI_CONTRIBUTIONS)
+    if declared:
+        return Verdict(f"ide-contributes:{declared[0]}", "medium")
+    for dependency in sorted(_strings(hints.get("plugin_dependencies"))):
+        if dependency in JETBRAINS_AI_PLATFORM:
+            return Verdict(f"ide-depends-on-ai-platform:{dependency}", "medium")
+    for namespace in sorted(_strings(hints.get("extension_namespaces"))):
+        if namespace in JETBRAINS_AI_PLATFORM:
+            return Verdict(f"ide-extends-ai-platform:{namespace}", "medium")
+    # An editor extension that bundles an assistant's own package integrates with it (the
+    # C/C++ extension ships Copilot's language server): only an AI SDK says the extension is AI.
+    verdict = _assess_dependencies(
+        matcher, hints, (IndicatorKind.NPM,), skip=frozenset({Category.CODING_ASSISTANT})
+    ) or (_assess_extension_dependencies(matcher, hints))
+    if verdict is not None:
+        return verdict
+    # The "AI" and "Chat" categories, language-model tools and MCP server definitions are no
+    # proof alone: the pull-request, Python and Jupyter extensions declare them to serve
+    # Copilot. They make a name or a description that says AI count.
+    categories = {category.lower() for category in _strings(hints.get("categories"))}
+    tooling = sorted(contributes & IDE_AI_TOOLING)
+    corroborated = bool(categories & {"ai", "chat"} or tooling)
+    confidence = "medium" if corroborated else "low"
+    name = _string(hints.get("name"))
+    word = ai_terms(name).says_ai(corroborated=corroborated)
+    if word is None and name is not None and _MCP.search(name):
+        word = "mcp"  # the Model Context Protocol: only AI agents speak it
+    if word is not None:
+        return Verdict(f"ide-name-token:{word}", confidence)
+    description = _string(hints.get("description"))
+    terms = ai_terms(description)
+    word = _description_token(terms) or terms.says_ai(corroborated=corroborated)
+    if word is None and description is not None and _MCP.search(description):
+        word = "mcp"
+    if word is not None:
+        return Verdict(f"ide-description-token:{word}", confidence)
     return None
 
 
 def _assess_dependencies(
-    matcher: Matcher, hints: Mapping[str, object], kinds: Iterable[IndicatorKind]
+    matcher: Matcher,
+    hints: Mapping[str, object],
+    kinds: Iterable[IndicatorKind],
+    skip: frozenset[Category] = frozenset(),
 ) -> Verdict | None:
     kinds = tuple(kinds)
     for dependency in sorted(_strings(hints.get("dependencies"))):
         for kind in kinds:
             hit = matcher.match_exact(kind, dependency)
+            service = matcher.catalogue.get(hit.service_id) if hit is not None else None
+            if service is not None and service.category in skip:
+                continue
             if hit is not None and _is_ai(matcher, hit):
                 return Verdict(
                     f"depends-on-ai-sdk:{kind.value}:{hit.indicator}", "medium", hit.service_id
@@ -172,6 +315,10 @@ def _is_ai(matcher: Matcher, hit: Match) -> bool:
 
 def _looks_like_name(value: str) -> bool:
     return any(char.isalpha() for char in value) and ":" not in value
+
+
+def _string(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _strings(value: object) -> list[str]:

@@ -1,13 +1,17 @@
 """Load the YAML catalogue into validated :class:`Service` records.
 
-Each file under ``signatures/data/`` holds one vendor or family. A bad entry is rejected with
-a :class:`CatalogueError` that names the file, the entry and the reason. The same rules are
+Each file under ``signatures/data/`` holds one vendor or family, written by hand; the files
+under ``signatures/data/imported/`` are generated from public sources by ``shadowmap signatures
+import`` and may also carry ``additions``: indicators a source gives for a service defined in a
+hand-written file, merged into that service at load time. A bad entry is rejected with a
+:class:`CatalogueError` that names the file, the entry and the reason. The same rules are
 written down as a JSON Schema in ``signatures/schema/catalogue.schema.json``; a test keeps the
 two in agreement.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
@@ -106,6 +110,9 @@ INDICATOR_PATTERNS: Mapping[IndicatorKind, str] = {
 }
 _COMPILED = {kind: re.compile(pattern) for kind, pattern in INDICATOR_PATTERNS.items()}
 EXAMPLE = re.compile(r"^(?P<kind>[a-z_]+):(?P<value>.+)$")
+# The sub-directory of generated files; see docs/signatures.md, "Imported data".
+IMPORTED_DIR = "imported"
+_ADDITION_KEYS = {"id", "indicators", "sources", "examples"}
 
 Fail = Callable[[str], CatalogueError]
 
@@ -115,53 +122,150 @@ def default_data_dir() -> Path:
     return Path(str(resources.files("signatures").joinpath("data")))
 
 
-def load_catalogue(data_dir: Path | None = None) -> Catalogue:
-    """Load and validate every ``*.yaml`` file of a catalogue directory.
+def catalogue_files(directory: Path) -> list[tuple[str, Path]]:
+    """Return (name, path) of every catalogue file: hand-written first, then imported.
 
-    Raises CatalogueError for the first bad file or entry.
+    A name is the path relative to the directory (``openai.yaml``, ``imported/cli-tools.yaml``).
+    """
+    files = [(path.name, path) for path in sorted(directory.glob("*.yaml"))]
+    files += [
+        (f"{IMPORTED_DIR}/{path.name}", path)
+        for path in sorted((directory / IMPORTED_DIR).glob("*.yaml"))
+    ]
+    return files
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Addition:
+    """Indicators and sources a file adds to a service defined in another file."""
+
+    service_id: str
+    indicators: Mapping[IndicatorKind, tuple[str, ...]]
+    sources: tuple[str, ...]
+    file: str
+
+
+def load_catalogue(data_dir: Path | None = None, *, reuse: bool = True) -> Catalogue:
+    """Load and validate every catalogue file of a directory, additions merged in.
+
+    A file whose content was parsed before in this process is not parsed again unless
+    ``reuse`` is false (benchmarks time the cold load). Raises CatalogueError for the first
+    bad file or entry.
     """
     directory = data_dir or default_data_dir()
-    files = sorted(directory.glob("*.yaml"))
+    files = catalogue_files(directory)
     if not files:
         raise CatalogueError(file=str(directory), entry=None, reason="no *.yaml files")
     digest = hashlib.sha256()
     services: list[Service] = []
+    additions: list[Addition] = []
     seen: dict[str, str] = {}
-    for path in files:
+    for name, path in files:
         raw = path.read_bytes()
-        digest.update(path.name.encode() + b"\0" + raw)
-        for service in parse_file(path.name, raw):
+        digest.update(name.encode() + b"\0" + raw)
+        file_services, file_additions = (
+            _read_cached(name, raw) if reuse else _read_uncached(name, raw)
+        )
+        additions.extend(file_additions)
+        for service in file_services:
             if service.id in seen:
                 raise CatalogueError(
-                    file=path.name,
+                    file=name,
                     entry=service.id,
                     reason=f"duplicate id, first defined in {seen[service.id]}",
                 )
-            seen[service.id] = path.name
+            seen[service.id] = name
             services.append(service)
-    return Catalogue(version=f"sha256-{digest.hexdigest()[:16]}", services=tuple(services))
+    return Catalogue(
+        version=f"sha256-{digest.hexdigest()[:16]}", services=merge_additions(services, additions)
+    )
+
+
+def merge_additions(services: list[Service], additions: list[Addition]) -> tuple[Service, ...]:
+    """Return the services with every addition merged into its service.
+
+    Raises CatalogueError for an addition to a service no file defines.
+    """
+    if not additions:
+        return tuple(services)
+    index = {service.id: position for position, service in enumerate(services)}
+    merged = list(services)
+    for addition in additions:
+        position = index.get(addition.service_id)
+        if position is None:
+            raise CatalogueError(
+                file=addition.file,
+                entry=addition.service_id,
+                reason="addition to a service that no catalogue file defines",
+            )
+        service = merged[position]
+        indicators = dict(service.indicators)
+        for kind, values in addition.indicators.items():
+            have = indicators.get(kind, ())
+            indicators[kind] = have + tuple(value for value in values if value not in have)
+        sources = service.sources + tuple(
+            source for source in addition.sources if source not in service.sources
+        )
+        merged[position] = dataclasses.replace(service, indicators=indicators, sources=sources)
+    return tuple(merged)
+
+
+_PARSED: dict[tuple[str, bytes], tuple[tuple[Service, ...], tuple[Addition, ...]]] = {}
+_PARSED_MAX = 256
+
+
+def _read_cached(name: str, raw: bytes) -> tuple[tuple[Service, ...], tuple[Addition, ...]]:
+    """Parse a file once per content (keyed by its name and SHA-256): records are immutable,
+    so a process that loads the catalogue again (the server, a test run) reuses them, and a
+    changed file is parsed afresh."""
+    key = (name, hashlib.sha256(raw).digest())
+    cached = _PARSED.get(key)
+    if cached is None:
+        services, additions = read_file(name, raw)
+        cached = (tuple(services), tuple(additions))
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[key] = cached
+    return cached
+
+
+def _read_uncached(name: str, raw: bytes) -> tuple[tuple[Service, ...], tuple[Addition, ...]]:
+    services, additions = read_file(name, raw)
+    return tuple(services), tuple(additions)
 
 
 def parse_file(name: str, raw: bytes | str) -> list[Service]:
     """Parse one catalogue file; raises CatalogueError naming the file and entry."""
+    return read_file(name, raw)[0]
+
+
+def read_file(name: str, raw: bytes | str) -> tuple[list[Service], list[Addition]]:
+    """Parse one catalogue file into its services and its additions to other files' services.
+
+    Raises CatalogueError naming the file and entry.
+    """
     try:
         doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader is chosen above
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
         detail = " ".join(str(exc).split())  # one line: PyYAML's messages span several
         raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {detail}") from exc
-    return parse_document(name, doc)
+    services = parse_document(name, doc, allow_additions=True)
+    assert isinstance(doc, Mapping)  # parse_document checked it
+    return services, _parse_additions(name, doc.get("additions"), {s.id for s in services})
 
 
-def parse_document(name: str, doc: object) -> list[Service]:
+def parse_document(name: str, doc: object, *, allow_additions: bool = False) -> list[Service]:
     """Validate an already-decoded catalogue document (YAML file or bundle payload).
 
-    Raises CatalogueError naming the file and entry.
+    Additions are checked by :func:`read_file`; a bundle carries none. Raises CatalogueError
+    naming the file and entry.
     """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("services"), list):
         raise CatalogueError(
             file=name, entry=None, reason="expected a mapping with a 'services' list"
         )
-    extra = ", ".join(sorted(map(str, set(doc) - {"services"})))
+    allowed = {"services", "additions"} if allow_additions else {"services"}
+    extra = ", ".join(sorted(map(str, set(doc) - allowed)))
     if extra:
         raise CatalogueError(file=name, entry=None, reason=f"unknown top-level key(s): {extra}")
     services: list[Service] = []
@@ -173,6 +277,47 @@ def parse_document(name: str, doc: object) -> list[Service]:
         ids.add(service.id)
         services.append(service)
     return services
+
+
+def _parse_additions(file: str, value: object, own_ids: set[str]) -> list[Addition]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CatalogueError(file=file, entry=None, reason="'additions' must be a list")
+    additions: list[Addition] = []
+    targets: set[str] = set()
+    for index, entry in enumerate(value):
+        label = f"additions[{index}]"
+        if not isinstance(entry, Mapping):
+            raise CatalogueError(file=file, entry=label, reason="addition is not a mapping")
+        service_id = entry.get("id")
+        if not isinstance(service_id, str) or not SERVICE_ID.match(service_id):
+            raise CatalogueError(file=file, entry=label, reason="'id' must name a service")
+
+        def fail(reason: str, service_id: str = service_id) -> CatalogueError:
+            return CatalogueError(file=file, entry=f"additions:{service_id}", reason=reason)
+
+        unknown = set(entry) - _ADDITION_KEYS
+        if unknown:
+            raise fail(f"unknown key(s): {', '.join(sorted(map(str, unknown)))}")
+        if service_id in own_ids:
+            raise fail("an addition must name a service defined in another file")
+        if service_id in targets:
+            raise fail("more than one addition to this service in this file")
+        targets.add(service_id)
+        sources = _string_list(entry.get("sources"), "sources", fail)
+        if not sources:
+            raise fail("every addition must name at least one source")
+        _check_examples(entry.get("examples"), fail)
+        additions.append(
+            Addition(
+                service_id=service_id,
+                indicators=_parse_indicators(entry.get("indicators"), fail),
+                sources=sources,
+                file=file,
+            )
+        )
+    return additions
 
 
 def _parse_service(file: str, index: int, entry: object) -> Service:
@@ -383,13 +528,16 @@ def _check_examples(value: object, fail: Fail) -> None:
 
 
 def examples_of(data_dir: Path | None = None) -> Iterable[tuple[str, str, bool, str]]:
-    """Yield (service_id, "kind:value", should_match, file) for every catalogue example."""
+    """Yield (service_id, "kind:value", should_match, file) for every catalogue example.
+
+    An addition's examples belong to the service it adds to.
+    """
     directory = data_dir or default_data_dir()
-    for path in sorted(directory.glob("*.yaml")):
+    for name, path in catalogue_files(directory):
         doc = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506
-        for entry in doc.get("services", []):
+        for entry in [*doc.get("services", []), *(doc.get("additions") or [])]:
             examples = entry.get("examples") or {}
             for value in examples.get("match", []):
-                yield entry["id"], value, True, path.name
+                yield entry["id"], value, True, name
             for value in examples.get("no_match", []):
-                yield entry["id"], value, False, path.name
+                yield entry["id"], value, False, name

@@ -91,6 +91,13 @@ class RiskAttributes:
     certifications: tuple[str, ...] = ()
 
 
+class Severity(StrEnum):
+    """How serious a sighting is: shadow AI to triage, or a published malicious service."""
+
+    NORMAL = "normal"
+    MALICIOUS = "malicious"  # the catalogue's entry carries a MaliciousReport
+
+
 @dataclass(frozen=True, slots=True)
 class MaliciousReport:
     """A security researcher's published report that this service (an extension posing as an
@@ -123,6 +130,11 @@ class Service:
         """Return the kinds of indicator this service carries."""
         return frozenset(kind for kind, values in self.indicators.items() if values)
 
+    @property
+    def severity(self) -> Severity:
+        """Malicious when a published report says so, else normal."""
+        return Severity.MALICIOUS if self.malicious is not None else Severity.NORMAL
+
 
 @dataclass(frozen=True, slots=True)
 class Catalogue:
@@ -138,3 +150,16 @@ class Catalogue:
     def get(self, service_id: str) -> Service | None:
         """Return the service with this id, or None."""
         return self._by_id.get(service_id)
+
+    def severity_of(self, service_id: str | None) -> Severity:
+        """Return the severity this catalogue gives a sighting of a service (normal if unknown).
+
+        The one derivation: the agent stamps its findings with it, and the collector computes
+        it again from its own catalogue instead of trusting what an agent sent.
+        """
+        service = self._by_id.get(service_id) if service_id else None
+        return service.severity if service is not None else Severity.NORMAL
+
+    def malicious_services(self) -> tuple[Service, ...]:
+        """Return the services a published report calls malicious."""
+        return tuple(service for service in self.services if service.malicious is not None)

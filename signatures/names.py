@@ -8,9 +8,11 @@ A name is first put in the form it is resolved in: lower case, no root dot, and 
 names in their ASCII (IDNA) form, so ``ChatGPT.com.``, ``chatgpt.com`` and the same name typed
 in full-width letters are one name. The catalogue decides first (the most specific entry
 wins, see :mod:`signatures.matcher`); a name it does not know is flagged, with low confidence,
-only when a label token says AI unambiguously (``llm``, ``gpt``, ``openai``...) or an API-style
-first label sits under ``.ai``. Words that also name other things (``gemini``, a crypto exchange;
-``llama``; ``copilot``) never count on their own; nor do reverse lookups and local names.
+only when a label token says AI unambiguously (``llm``, ``gpt``, ``openai``...), a label is
+``ai`` itself (``ai.com``, never the top-level domain), a label token begins with a brand
+(``openaiassets``), or an API-style first label sits under ``.ai``. Words that also name
+other things (``gemini``, a crypto exchange; ``llama``; ``copilot``) never count on their own;
+nor do reverse lookups and local names.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ NAME_TOKENS = frozenset(
         "vllm",
     }
 )
+# A whole label "ai" below the top-level domain ("ai.com", "ai.azure.com"), never the TLD.
+_AI_LABEL = "ai"
+# Brands a label may begin with ("openaiassets", "production-openaicom-storage"); a brand
+# inside a word ("evilchatgpt") is a look-alike, not the service, and is not flagged.
+BRAND_PREFIXES = ("openai", "chatgpt", "anthropic", "deepseek")
 # First labels that make a name under the .ai top-level domain look like an API endpoint.
 API_LABELS = frozenset({"api", "inference", "llm", "gateway", "router", "models", "chat"})
 # Reverse lookups and names that never leave the local network.
@@ -125,9 +132,14 @@ def _guess(host: str) -> str | None:
                 label = label.encode("ascii").decode("idna")
             except UnicodeError:
                 continue
+        if label == _AI_LABEL:
+            return "dns-name-token:ai"
         for token in _TOKEN_SPLIT.split(label):
             if token in NAME_TOKENS:
                 return f"dns-name-token:{token}"
+            brand = next((brand for brand in BRAND_PREFIXES if token.startswith(brand)), None)
+            if brand is not None:
+                return f"dns-name-prefix:{brand}"
     if labels[-1] == "ai" and len(labels) >= 3 and labels[0] in API_LABELS:
         return f"dns-ai-api-label:{labels[0]}"
     return None

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any, NamedTuple, cast
 
 from signatures.errors import WireFormatError
+from signatures.model import Severity
 
 SCHEMA_VERSION = 1
 MAX_REPORT_BYTES = 8 * 1024 * 1024
@@ -25,6 +27,12 @@ MAX_FINDINGS = 20_000
 # width of the collector's sighting columns.
 MAX_INDICATOR_LENGTH = 1024
 MAX_USER_LENGTH = 256
+# The report schema's other limits on what a finding carries.
+MAX_HEURISTIC_LENGTH = 512
+MAX_EVIDENCE_TEXT = 4096  # an evidence text value
+MAX_EVIDENCE_ITEMS = 256  # items of an evidence text list
+MAX_EVIDENCE_ITEM = 1024  # one item of an evidence text list
+MAX_ERROR_MESSAGE = 2048  # a scanner error's message (its path: MAX_EVIDENCE_TEXT)
 
 EvidenceValue = str | int | float | bool | None | list[str]
 
@@ -75,7 +83,47 @@ def parse_time(value: str, *, path: str) -> dt.datetime:
         raise WireFormatError(path=path, reason=f"not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise WireFormatError(path=path, reason="time has no timezone")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-23:59 is past year 9999 in UTC
+        raise WireFormatError(path=path, reason=f"time out of range: {value!r}") from exc
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    # 0xDC80-0xDCFF: one byte that was not UTF-8, as os.fsdecode keeps it (surrogateescape).
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
+
+
+def valid_text(value: str, limit: int | None = None) -> str:
+    """Return ``value`` as text that encodes to UTF-8, cut to ``limit`` characters.
+
+    A file name or other OS string that is not valid UTF-8 reaches Python with each bad byte
+    kept as a lone surrogate (surrogateescape); each such byte becomes the four characters
+    ``\\xNN`` (as ``ls -b`` shows it), any other lone surrogate U+FFFD. Valid text is returned
+    as it is.
+    """
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _SURROGATE.sub(_escape_surrogate, value)
+    return value if limit is None else value[:limit]
+
+
+def fit_evidence(evidence: Mapping[str, EvidenceValue]) -> dict[str, EvidenceValue]:
+    """Return evidence whose texts are valid UTF-8 and within the report schema's limits."""
+    fitted: dict[str, EvidenceValue] = {}
+    for key, value in evidence.items():
+        if isinstance(value, str):
+            value = valid_text(value, MAX_EVIDENCE_TEXT)
+        elif isinstance(value, list):
+            value = [valid_text(item, MAX_EVIDENCE_ITEM) for item in value[:MAX_EVIDENCE_ITEMS]]
+        fitted[valid_text(key)] = value
+    return fitted
 
 
 class FindingKey(NamedTuple):
@@ -107,6 +155,8 @@ class Finding:
     user: str | None = None
     heuristic: str | None = None
     evidence: Mapping[str, EvidenceValue] = field(default_factory=dict)
+    # From the sender's catalogue (Catalogue.severity_of); a collector derives it again.
+    severity: Severity = Severity.NORMAL
 
     def key(self) -> FindingKey:
         """Return what makes two findings the same sighting on one host (see FindingKey)."""
@@ -118,7 +168,7 @@ class Finding:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "kind": self.kind.value,
             "indicator": self.indicator,
             "indicator_kind": self.indicator_kind,
@@ -130,6 +180,9 @@ class Finding:
             "first_seen": format_time(self.first_seen),
             "last_seen": format_time(self.last_seen),
         }
+        if self.severity is not Severity.NORMAL:
+            doc["severity"] = self.severity.value  # absent means normal (older agents)
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any], *, path: str = "finding") -> Finding:
@@ -144,6 +197,7 @@ class Finding:
             evidence=dict(doc.get("evidence") or {}),
             first_seen=parse_time(doc["first_seen"], path=f"{path}.first_seen"),
             last_seen=parse_time(doc["last_seen"], path=f"{path}.last_seen"),
+            severity=Severity(doc.get("severity") or Severity.NORMAL),
         )
 
 
@@ -217,7 +271,17 @@ class Report:
         }
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        """Return the report as UTF-8 JSON; never fails on text that is not valid UTF-8.
+
+        Findings and errors are fitted where they are made (:func:`fit_finding`); a lone
+        surrogate that still gets here is escaped as :func:`valid_text` does, because a report
+        that cannot be encoded would silence the agent for good.
+        """
+        doc = self.to_dict()
+        try:
+            return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return json.dumps(_valid_texts(doc), separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Report:
@@ -251,6 +315,39 @@ class Report:
             ],
             health=dict(doc.get("health") or {}),
         )
+
+
+def fit_finding(finding: Finding) -> Finding:
+    """Return ``finding`` with every text valid UTF-8 and within the report schema's limits."""
+    return replace(
+        finding,
+        indicator=valid_text(finding.indicator, MAX_INDICATOR_LENGTH),
+        user=valid_text(finding.user, MAX_USER_LENGTH) if finding.user is not None else None,
+        heuristic=valid_text(finding.heuristic, MAX_HEURISTIC_LENGTH)
+        if finding.heuristic is not None
+        else None,
+        evidence=fit_evidence(finding.evidence),
+    )
+
+
+def fit_scanner_error(error: ScannerError) -> ScannerError:
+    """Return ``error`` with its texts valid UTF-8 and within the report schema's limits."""
+    return ScannerError(
+        scanner=valid_text(error.scanner, 64),
+        message=valid_text(error.message, MAX_ERROR_MESSAGE),
+        path=valid_text(error.path, MAX_EVIDENCE_TEXT) if error.path is not None else None,
+    )
+
+
+def _valid_texts(value: Any) -> Any:
+    """``value`` with every string and key passed through :func:`valid_text`."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [_valid_texts(item) for item in value]
+    if isinstance(value, dict):
+        return {_valid_texts(key): _valid_texts(item) for key, item in value.items()}
+    return value
 
 
 @cache
@@ -311,9 +408,14 @@ def parse_report(body: bytes) -> Report:
         raise WireFormatError(path="", reason=f"report exceeds {MAX_REPORT_BYTES} bytes")
     try:
         doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or an integer past Python's digit limit
         raise WireFormatError(path="", reason=f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise WireFormatError(path="", reason="JSON nested too deeply") from exc
     if JSON_NUL in body:
         doc = without_nul(doc)
-    validate_report(doc)
+    try:
+        validate_report(doc)
+    except RecursionError as exc:
+        raise WireFormatError(path="", reason="JSON nested too deeply") from exc
     return Report.from_dict(doc)

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from collector.db import make_engine, upgrade
 from signatures import Catalogue, Matcher, load_catalogue
 
+# The fuzz suite's summary (examples and time of each `fuzz` test) at the end of a run.
+from tests.fuzzing import pytest_runtest_logreport, pytest_terminal_summary  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
     "SHADOWMAP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -60,6 +60,9 @@ NAMES: dict[str, Verdict] = {
     "api.b\u00fccher.ai": (None, "low", "dns-ai-api-label:api"),  # an international name
     "api.xn--bcher-kva.ai": (None, "low", "dns-ai-api-label:api"),  # ... in its ASCII form
     "gpt.b\u00fccher.example": (None, "low", "dns-name-token:gpt"),
+    "ai.example.com": (None, "low", "dns-name-token:ai"),
+    "openaiassets.blob.core.windows.net": (None, "low", "dns-name-prefix:openai"),
+    "production-openaicom-storage.azureedge.net": (None, "low", "dns-name-prefix:openai"),
     # Traps: look-alikes and neighbours that are not AI (or not this AI).
     "gemini.com": None,  # a crypto exchange
     "api.github.com": None,
@@ -69,6 +72,8 @@ NAMES: dict[str, Verdict] = {
     "chatgpt.com.evil.example": (None, "low", "dns-name-token:chatgpt"),  # never ChatGPT's
     "evilchatgpt.com": None,
     "startup.ai": None,
+    "mail.example.ai": None,  # "ai" only as the top-level domain
+    "said.example.com": None,
     "egypt.example": None,
     "llama.example.com": None,
     "llm.local": None,

@@ -328,6 +328,7 @@ class NetworkObserver:
             evidence=evidence,
             first_seen=_utc(sighting.first),
             last_seen=_utc(sighting.last),
+            severity=self.matcher.catalogue.severity_of(verdict.service_id),
         )
 
 

@@ -9,7 +9,6 @@ shortcuts plus per-user ``AppData/Local/Programs`` folders (live and in mounted 
 from __future__ import annotations
 
 import importlib
-import plistlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from agent.scanners.files import (
     is_dir,
     layouts,
     list_dir,
-    read_bytes,
+    read_plist,
     read_text,
     subdirs,
     text,
@@ -138,14 +137,9 @@ class DesktopAppScanner:
         if not exists(plist_path):
             return
         try:
-            info: Any = plistlib.loads(read_bytes(plist_path, MAX_SMALL_BYTES * 4))
+            info: Any = read_plist(plist_path, MAX_SMALL_BYTES * 4)
         except Unreadable as problem:
             yield problem.to_error(self.name)
-            return
-        except (plistlib.InvalidFileException, ValueError, OverflowError) as exc:
-            yield ScannerError(
-                scanner=self.name, message=f"malformed Info.plist: {exc}", path=str(plist_path)
-            )
             return
         if not isinstance(info, dict):
             return

@@ -66,6 +66,9 @@ class ScanContext:
     users: tuple[LocalUser, ...] = ()
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
     hostname: str = field(default_factory=_platform.node)
+    # The organisation's own mail domains, as the collector pushed them (agent.pushed): a
+    # browser profile signed in with one of them is a corporate profile.
+    organisation_domains: frozenset[str] = frozenset()
     # Live readings several scanners need (the socket table), taken once per scan.
     _shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 

@@ -13,9 +13,7 @@ import base64
 import binascii
 import configparser
 import hashlib
-import json
 import os
-import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.evidence import EvidenceField
+from agent.scanners.accounts import EVIDENCE as ACCOUNT_EVIDENCE
+from agent.scanners.accounts import (
+    account_evidence,
+    chromium_account_domain,
+    firefox_account_domain,
+)
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
 from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
@@ -44,7 +48,14 @@ from agent.scanners.files import (
     usable_home,
     webkit_time,
 )
-from signatures import EvidenceValue, FindingKind, IndicatorKind
+from signatures import (
+    EvidenceValue,
+    FindingKind,
+    IndicatorKind,
+    MessagesReader,
+    browser_extension_hints,
+    firefox_addon_hints,
+)
 
 _APPDATA_LOCAL = "AppData/Local"
 _APPDATA_ROAMING = "AppData/Roaming"
@@ -278,8 +289,6 @@ _DISABLE_REASONS: Mapping[int, str] = {
 }
 _PREF_FILES = ("Secure Preferences", "Preferences")
 _SPECIAL_PROFILES = {"Guest Profile": "guest", "System Profile": "system"}
-_LOCALE_FALLBACKS = ("en", "en_US", "en_GB")
-_MAX_LIST = 256
 _RETRY_DELAY = 0.05
 
 
@@ -364,6 +373,7 @@ class BrowserExtensionScanner:
         ),
         EvidenceField("signed_state", "integer", "Firefox's signedState."),
         EvidenceField("foreign_install", "boolean", "Firefox: installed by another program."),
+        *ACCOUNT_EVIDENCE,
     )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
@@ -432,6 +442,7 @@ class BrowserExtensionScanner:
     ) -> Iterator[ScanItem]:
         settings: dict[str, dict[str, Any]] = {}
         profile_name = display_name or None
+        account: str | None = None
         for pref_name in reversed(_PREF_FILES):  # Secure Preferences wins where both say
             pref_path = profile / pref_name
             try:
@@ -441,6 +452,7 @@ class BrowserExtensionScanner:
             except Unreadable as problem:
                 yield problem.to_error(self.name)
                 continue
+            account = account or chromium_account_domain(prefs)
             if profile_name is None:
                 prof = prefs.get("profile")
                 if isinstance(prof, dict) and isinstance(prof.get("name"), str):
@@ -462,10 +474,14 @@ class BrowserExtensionScanner:
             "profile_dir": directory,
             "profile_kind": kind,
             "user_data_dir": str(user.home / base.rel),
+            **account_evidence(account, ctx.organisation_domains),
         }
         extensions_dir = profile / "Extensions"
         for ext_id, entry in sorted(settings.items()):
-            yield from self._referenced(ctx, user, common, extensions_dir, ext_id, entry)
+            yield from self._guarded(
+                self._referenced(ctx, user, common, extensions_dir, ext_id, entry),
+                extensions_dir / ext_id,
+            )
         # Orphans: version directories the prefs do not reference (stale or half-installed).
         if is_dir(extensions_dir):
             try:
@@ -483,9 +499,17 @@ class BrowserExtensionScanner:
                     continue
                 if not versions:
                     continue
-                yield from self._extension(
-                    user, common, id_dir.name, versions[-1], {}, referenced=False
+                yield from self._guarded(
+                    self._extension(user, common, id_dir.name, versions[-1], {}, referenced=False),
+                    id_dir,
                 )
+
+    def _guarded(self, items: Iterator[ScanItem], where: Path) -> Iterator[ScanItem]:
+        """Yield one extension's items; a path its files make unusable costs it alone."""
+        try:
+            yield from items
+        except (OSError, ValueError) as exc:  # what path operations raise on hostile input
+            yield Unreadable(where, f"extension skipped: {exc}").to_error(self.name)
 
     def _referenced(
         self,
@@ -534,19 +558,15 @@ class BrowserExtensionScanner:
         if not manifest and source == "built_in":
             return  # component extensions live in the browser install; nothing to say
         enabled, reasons = enabled_state(entry) if referenced else (False, [])
-        name = _localised(path, manifest, "name")
-        host_permissions = _host_permissions(manifest)
-        content_matches = _content_script_matches(manifest)
-        permissions = [
-            p
-            for p in _api_permissions(manifest.get("permissions"))
-            if "://" not in p and p != "<all_urls>"
-        ]
+        hints = browser_extension_hints(manifest, _messages_reader(path))
+        name = hints["name"] if isinstance(hints["name"], str) else None
         granted = mapping(entry.get("active_permissions"))
         if not manifest and granted:  # manifest gone: the prefs still say what was granted
-            permissions = string_list(granted.get("api"))
-            host_permissions = string_list(granted.get("explicit_host"))
-            content_matches = string_list(granted.get("scriptable_host"))
+            hints["permissions"] = string_list(granted.get("api"))
+            hints["host_permissions"] = string_list(granted.get("explicit_host"))
+            hints["content_script_matches"] = string_list(granted.get("scriptable_host"))
+        permissions = string_list(hints["permissions"])
+        host_permissions = string_list(hints["host_permissions"])
         evidence: dict[str, EvidenceValue] = dict(common)
         evidence.update(
             {
@@ -585,12 +605,7 @@ class BrowserExtensionScanner:
             indicator=ext_id,
             user=user.name,
             evidence=evidence,
-            hints={
-                "name": name,
-                "permissions": permissions,
-                "host_permissions": host_permissions,
-                "content_script_matches": content_matches,
-            },
+            hints=hints,
         )
 
     # -- Firefox -------------------------------------------------------------------------------
@@ -630,14 +645,19 @@ class BrowserExtensionScanner:
             except Unreadable as problem:
                 yield problem.to_error(self.name)
         for path, profile_name in sorted(profiles.items()):
-            yield from self._firefox_profile(user, base, path, profile_name)
+            yield from self._firefox_profile(ctx, user, base, path, profile_name)
 
     def _firefox_profile(
-        self, user: LocalUser, base: BrowserDir, profile: Path, profile_name: str
+        self, ctx: ScanContext, user: LocalUser, base: BrowserDir, profile: Path, profile_name: str
     ) -> Iterator[ScanItem]:
         addons_file = profile / "extensions.json"
         if not exists(addons_file):
             return
+        try:
+            account = account_evidence(firefox_account_domain(profile), ctx.organisation_domains)
+        except Unreadable as problem:
+            yield problem.to_error(self.name)
+            account = {}
         try:
             addons = read_json_object(addons_file).get("addons")
         except Unreadable as problem:
@@ -651,10 +671,9 @@ class BrowserExtensionScanner:
                 continue
             if addon.get("type") not in (None, "extension", "webextension"):
                 continue  # themes, dictionaries and language packs hold no AI
-            locale = mapping(addon.get("defaultLocale"))
-            perms = mapping(addon.get("userPermissions"))
-            origins = string_list(perms.get("origins"))
-            permissions = string_list(perms.get("permissions"))
+            hints = firefox_addon_hints(addon)
+            origins = string_list(hints["host_permissions"])
+            permissions = string_list(hints["permissions"])
             disabled = any(
                 addon.get(flag) is True
                 for flag in ("userDisabled", "appDisabled", "softDisabled", "embedderDisabled")
@@ -665,7 +684,7 @@ class BrowserExtensionScanner:
                 "profile": profile_name,
                 "profile_dir": profile.name,
                 "extension_id": addon["id"][:256],
-                "name": text(locale.get("name"), 256),
+                "name": text(hints["name"], 256),
                 "version": text(addon.get("version"), 64),
                 "path": text(addon.get("path"), 1024),
                 "install_source": _firefox_source(addon),
@@ -680,6 +699,7 @@ class BrowserExtensionScanner:
                 else None,
                 "permissions": permissions,
                 "host_permissions": origins,
+                **account,
             }
             yield Observation(
                 kind=FindingKind.BROWSER_EXTENSION,
@@ -687,12 +707,7 @@ class BrowserExtensionScanner:
                 indicator=addon["id"][:1024],
                 user=user.name,
                 evidence=evidence,
-                hints={
-                    "name": evidence["name"],
-                    "permissions": permissions,
-                    "host_permissions": origins,
-                    "content_script_matches": [],
-                },
+                hints=hints,
             )
 
 
@@ -739,88 +754,21 @@ def _read_prefs(path: Path) -> dict[str, Any]:
         return read_json_object(path)
 
 
-def _api_permissions(value: object) -> list[str]:
-    """Return permission names; object entries ({"fileSystem": ["write"]}) give their keys."""
-    if not isinstance(value, list):
-        return []
-    names: list[str] = []
-    for item in value:
-        if isinstance(item, str):
-            names.append(item[:1024])
-        elif isinstance(item, dict):
-            names += [str(key)[:1024] for key in item]
-    return names[:_MAX_LIST]
-
-
-def _host_permissions(manifest: Mapping[str, Any]) -> list[str]:
-    """Return MV3 host_permissions, plus MV2 URL patterns kept in ``permissions``."""
-    hosts = string_list(manifest.get("host_permissions"))
-    hosts += [
-        p for p in string_list(manifest.get("permissions")) if "://" in p or p == "<all_urls>"
-    ]
-    hosts += string_list(manifest.get("optional_host_permissions"))
-    return list(dict.fromkeys(hosts))[:_MAX_LIST]
-
-
-def _content_script_matches(manifest: Mapping[str, Any]) -> list[str]:
-    scripts = manifest.get("content_scripts")
-    matches: list[str] = []
-    if isinstance(scripts, list):
-        for script in scripts:
-            if isinstance(script, dict):
-                matches += string_list(script.get("matches"))
-    return list(dict.fromkeys(matches))[:_MAX_LIST]
-
-
-def _localised(path: Path | None, manifest: Mapping[str, Any], field: str) -> str | None:
-    """Resolve a ``__MSG_name__`` manifest value from the extension's ``_locales``."""
-    value = manifest.get(field)
-    if not isinstance(value, str):
+def _messages_reader(path: Path | None) -> MessagesReader | None:
+    """Read an extension's ``_locales/<locale>/messages.json``, capped, each file once; None
+    when absent."""
+    if path is None:
         return None
-    if not (value.startswith("__MSG_") and value.endswith("__")) or path is None:
-        return value[:256]
-    message = value[6:-2].lower()
-    locales: list[str] = []
-    default = manifest.get("default_locale")
-    if isinstance(default, str):
-        locales.append(default)
-    locales += [loc for loc in _LOCALE_FALLBACKS if loc not in locales]
-    for locale in locales:
-        messages_file = os.path.join(path, "_locales", locale, "messages.json")
-        try:
-            raw = read_bytes(messages_file, MAX_MANIFEST_BYTES).decode("utf-8-sig", "replace")
-        except Unreadable:
-            continue
-        resolved = _message(raw, message)
-        if resolved is not None:
-            return resolved[:256]
-    return value[:256]
+    read_already: dict[str, str | None] = {}
 
+    def read(locale: str) -> str | None:
+        if locale not in read_already:
+            messages_file = os.path.join(path, "_locales", locale, "messages.json")
+            try:
+                raw = read_bytes(messages_file, MAX_MANIFEST_BYTES)
+                read_already[locale] = raw.decode("utf-8-sig", "replace")
+            except Unreadable:
+                read_already[locale] = None
+        return read_already[locale]
 
-_DECODER = json.JSONDecoder()
-
-
-def _message(raw: str, name: str) -> str | None:
-    """Return ``<name>.message`` from a messages.json text, matching the name case-insensitively.
-
-    Decodes only the one entry (messages files of big extensions run to hundreds of KB); falls
-    back to parsing the whole file when the quick look finds nothing usable.
-    """
-    found = re.search(rf'"(?i:{re.escape(name)})"\s*:\s*(?={{)', raw)
-    if found is not None:
-        try:
-            entry, _end = _DECODER.raw_decode(raw, found.end())
-        except ValueError:
-            entry = None
-        if isinstance(entry, dict) and isinstance(entry.get("message"), str):
-            return str(entry["message"])
-    try:
-        messages = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(messages, dict):
-        return None
-    for key, item in messages.items():
-        if key.lower() == name and isinstance(item, dict) and isinstance(item.get("message"), str):
-            return str(item["message"])
-    return None
+    return read

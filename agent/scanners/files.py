@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import plistlib
 import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from agent.scanners.base import ScanContext
 from signatures import ScannerError
@@ -56,6 +58,8 @@ def read_bytes(path: Path | str, limit: int) -> bytes:
         raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
     try:
         with open(descriptor, "rb", closefd=True) as handle:
             info = os.fstat(handle.fileno())
@@ -81,6 +85,8 @@ def read_head(path: Path | str, limit: int) -> bytes:
         raise Missing(path, "missing") from exc
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
     try:
         with open(descriptor, "rb", closefd=True) as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
@@ -105,6 +111,21 @@ def read_json(path: Path | str, limit: int = MAX_JSON_BYTES, *, comments: bool =
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise Unreadable(path, f"malformed JSON: {exc}") from exc
+
+
+def read_plist(path: Path | str, limit: int) -> Any:
+    """Parse a property list file (XML or binary). Raises Unreadable.
+
+    plistlib lets more than its own InvalidFileException out of a damaged file: the XML
+    parser's ExpatError, IndexError from XML elements in an order no writer produces (a key
+    after a root value), and TypeError or RecursionError from a binary plist whose objects
+    refer to each other in ways no writer produces.
+    """
+    raw = read_bytes(path, limit)
+    try:
+        return plistlib.loads(raw)
+    except (ExpatError, ValueError, OverflowError, TypeError, RecursionError, IndexError) as exc:
+        raise Unreadable(path, f"malformed property list: {exc!r}"[:300]) from exc
 
 
 def read_json_object(
@@ -151,6 +172,8 @@ def list_dir(path: Path) -> list[os.DirEntry[str]]:
             return sorted(entries, key=lambda entry: entry.name)
     except OSError as exc:
         raise Unreadable(path, _os_reason(exc)) from exc
+    except ValueError as exc:  # a NUL byte in a path built from what a file said
+        raise Unreadable(path, f"unusable path: {exc}") from exc
 
 
 def usable_home(home: Path) -> bool:

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 from agent.evidence import EvidenceField
 from agent.scanners.base import LocalUser, Observation, ScanContext, ScanItem
@@ -32,13 +31,20 @@ from agent.scanners.files import (
     read_json_object,
     read_text,
     rerooted,
-    string_list,
     subdirs,
     text,
     unix_time,
     usable_home,
 )
-from signatures import EvidenceValue, FindingKind, IndicatorKind
+from signatures import (
+    EvidenceValue,
+    FindingKind,
+    IndicatorKind,
+    ManifestError,
+    jetbrains_plugin_hints,
+    parse_plugin_xml,
+    vscode_extension_hints,
+)
 
 _MAC = "Library/Application Support"
 
@@ -211,12 +217,13 @@ class IdeExtensionScanner:
                 continue
             metadata = mapping(entry.get("metadata"))
             package = _package_json(path) if path is not None else {}
+            hints = vscode_extension_hints(package, _package_nls(path, package))
             installed = metadata.get("installedTimestamp")
             evidence: dict[str, EvidenceValue] = {
                 "ide": edition.ide,
                 "profile": profile,
                 "extension_id": ext_id[:256],
-                "name": text(package.get("displayName"), 256) or text(package.get("name"), 256),
+                "name": text(hints["name"], 256),
                 "version": text(entry.get("version"), 64) or text(package.get("version"), 64),
                 "publisher": text(metadata.get("publisherDisplayName"), 256)
                 or text(package.get("publisher"), 256),
@@ -235,16 +242,7 @@ class IdeExtensionScanner:
                 indicator=ext_id[:1024],
                 user=user.name,
                 evidence=evidence,
-                hints={
-                    "dependencies": _dependency_names(package),
-                    "extension_dependencies": string_list(package.get("extensionDependencies"), 64)
-                    + string_list(package.get("extensionPack"), 64),
-                    "categories": string_list(package.get("categories"), 32),
-                    "keywords": string_list(package.get("keywords"), 64),
-                    "contributes": sorted(package["contributes"])[:64]
-                    if isinstance(package.get("contributes"), dict)
-                    else [],
-                },
+                hints=hints,
             )
 
     # -- JetBrains -----------------------------------------------------------------------------
@@ -290,13 +288,7 @@ class IdeExtensionScanner:
                             "path": str(plugin),
                             "enabled": plugin_id not in disabled,
                         },
-                        hints={
-                            "dependencies": [],
-                            "extension_dependencies": [],
-                            "categories": [],
-                            "keywords": [],
-                            "contributes": [],
-                        },
+                        hints=jetbrains_plugin_hints(info),
                     )
 
 
@@ -316,21 +308,25 @@ def _scan_extension_dirs(folder: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def _dependency_names(package: dict[str, Any]) -> list[str]:
-    """Return the npm dependency names an extension bundles (an AI SDK among them says AI)."""
-    names: list[str] = []
-    for key in ("dependencies", "optionalDependencies"):
-        deps = package.get(key)
-        if isinstance(deps, dict):
-            names += [str(name)[:214] for name in deps]
-    return list(dict.fromkeys(names))[:128]
-
-
 def _package_json(path: Path) -> dict[str, Any]:
     try:
         return read_json_object(path / "package.json", MAX_MANIFEST_BYTES)
     except Unreadable:
         return {}
+
+
+def _package_nls(path: Path | None, package: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Read ``package.nls.json`` when the display name or description is a ``%key%``."""
+    wanted = any(
+        isinstance(package.get(key), str) and str(package[key]).startswith("%")
+        for key in ("displayName", "description")
+    )
+    if path is None or not wanted:
+        return None
+    try:
+        return read_json_object(path / "package.nls.json", MAX_MANIFEST_BYTES)
+    except Unreadable:
+        return None
 
 
 def _vscode_disabled(state_db: Path) -> set[str]:
@@ -391,8 +387,9 @@ def _jetbrains_disabled(config_dir: Path) -> set[str]:
         return set()
 
 
-def _plugin_xml(lib: Path) -> dict[str, str]:
-    """Read id, name, version and vendor from the jar holding ``META-INF/plugin.xml``."""
+def _plugin_xml(lib: Path) -> dict[str, Any]:
+    """Read id, name, version, vendor, description, the plugins it depends on and the
+    extension namespaces it extends, from the jar holding ``META-INF/plugin.xml``."""
     jars = sorted(lib.glob("*.jar"))
     broken: Unreadable | None = None
     for jar in jars:
@@ -410,18 +407,10 @@ def _plugin_xml(lib: Path) -> dict[str, str]:
         except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
             broken = Unreadable(jar, f"unreadable jar: {exc}")
             continue  # another jar of the plugin may still hold plugin.xml
-        if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-            raise Unreadable(jar, "plugin.xml declares a DTD; refused")
         try:
-            root = ElementTree.fromstring(raw)  # noqa: S314 - DTDs refused above, size capped
-        except ElementTree.ParseError as exc:
-            raise Unreadable(jar, f"malformed plugin.xml: {exc}") from exc
-        info: dict[str, str] = {}
-        for tag in ("id", "name", "version", "vendor"):
-            element = root.find(tag)
-            if element is not None and element.text:
-                info[tag] = element.text.strip()[:256]
-        return info
+            return parse_plugin_xml(raw)
+        except ManifestError as exc:
+            raise Unreadable(jar, exc.reason) from exc
     if broken is not None:
         raise broken
     return {}

@@ -1,17 +1,28 @@
 """Installed AI packages: Python distributions (dist-info, egg-info) and npm packages.
 
 Python: the site-packages of system interpreters, per-user installs and virtual environments in
-the usual places (pyenv, conda, pipx, uv, pipenv, poetry, and ``.venv``/``venv`` folders up to
-two levels below a home). Node: global and per-user ``node_modules`` (npm, nvm, volta, fnm, pnpm,
-bun, yarn) and project ``node_modules`` up to two levels below a home.
+the usual places (pyenv, conda and the environments conda lists, pipx, uv tools, pipenv, poetry,
+Homebrew, and ``.venv``/``venv`` folders up to two levels below a home). Node: global and
+per-user ``node_modules`` (npm, the prefixes npm's own config files name, nvm, volta, fnm, pnpm,
+bun, yarn, Homebrew) and project ``node_modules`` up to two levels below a home. On a live scan,
+also wherever running programs really keep theirs: the site-packages of every running Python's
+``sys.prefix`` and the ``node_modules`` of every running node script
+(:mod:`agent.scanners.owners`). Each folder is read once per scan (by its real path).
+
+A package that another package of its environment needs, and that the user did not ask for
+(pip's REQUESTED marker, pipx's and uv's tool receipts, a project's package.json), carries the
+``required_by`` hint naming those requested packages: the runner attributes it to them, so the
+OpenAI SDK inside an AI CLI's own environment is the CLI's, not a second finding.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.evidence import EvidenceField
@@ -20,16 +31,21 @@ from agent.scanners.files import (
     MAX_MANIFEST_BYTES,
     Missing,
     Unreadable,
+    exists,
     is_dir,
     layouts,
     list_dir,
+    read_bytes,
     read_head,
     read_json_object,
+    rerooted,
     subdirs,
     text,
     usable_home,
 )
-from signatures import EvidenceValue, FindingKind, IndicatorKind
+from agent.scanners.owners import MAX_CONFIG_BYTES, is_live, owners_for
+from agent.scanners.processes import process_table
+from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
 
 _DIST = re.compile(
     r"^(?P<name>.+?)-(?P<version>[^-]+?)(-py\d[\d.]*)?\.(?P<kind>dist-info|egg-info)$"
@@ -40,6 +56,10 @@ _FIRST_HEADER_BYTES = 8 * 1024  # headers are usually a few KB; the description 
 _MAX_HEADER_BYTES = 64 * 1024
 _MAX_DEPS = 128
 _MAX_PROJECT_DIRS = 4000
+_MAX_ROOTS = 2000  # package folders read in one scan
+_MAX_ENTRIES = 20_000  # packages read from one folder
+_MAX_REQUIRED_BY = 8
+_NPMRC_PREFIX = re.compile(r"^\s*prefix\s*=\s*(?P<value>.+?)\s*$", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,20 @@ class PackageRoot:
     path: Path
     environment: str  # "system", "user", "virtualenv", "conda", "global", "project", ...
     user: str | None
+    origin: str = "location"  # "location" (a usual place) or "process" (a running program's)
+
+
+@dataclass(slots=True)
+class _Package:
+    """One package read from a root, before the environment's dependency attribution."""
+
+    name: str
+    version: str | None
+    path: str
+    dependencies: list[str]
+    requested: bool
+    commands: list[str] | None = None
+    required_by: list[str] = field(default_factory=list)
 
 
 def _system_python(ctx: ScanContext) -> Iterator[PackageRoot]:
@@ -104,6 +138,9 @@ def _user_python(ctx: ScanContext, user: LocalUser) -> Iterator[PackageRoot]:
         (".local/pipx/venvs", "pipx"),
         (".local/share/pipx/venvs", "pipx"),
         (".local/share/uv/tools", "uv_tool"),
+        ("AppData/Roaming/uv/tools", "uv_tool"),
+        ("AppData/Roaming/uv/data/tools", "uv_tool"),
+        ("pipx/venvs", "pipx"),
         ("miniconda3/envs", "conda"),
         ("anaconda3/envs", "conda"),
         ("miniforge3/envs", "conda"),
@@ -116,11 +153,62 @@ def _user_python(ctx: ScanContext, user: LocalUser) -> Iterator[PackageRoot]:
         except Unreadable:
             continue  # one unreadable tool folder must not hide the user's other packages
     envs += [(home / name, "conda") for name in ("miniconda3", "anaconda3", "miniforge3")]
+    envs += [(path, "conda") for path in _conda_listed(ctx, home)]
     envs += [(home / name, "virtualenv") for name in _PROJECT_ENVS]
     envs += [(path, "virtualenv") for path in _project_dirs(home, _PROJECT_ENVS)]
     for env, environment in envs:
         for path in _env_site_packages(env):
             yield PackageRoot("pypi", path, environment, user.name)
+
+
+def _conda_listed(ctx: ScanContext, home: Path) -> list[Path]:
+    """Return the environments conda itself lists for a user (~/.conda/environments.txt)."""
+    try:
+        raw = read_bytes(home / ".conda" / "environments.txt", MAX_CONFIG_BYTES)
+    except Unreadable:
+        return []  # missing (the usual case) or unreadable: the usual places still count
+    listed = []
+    for line in raw.decode("utf-8", errors="replace").splitlines()[:500]:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            listed.append(rerooted(ctx, line))
+    return listed
+
+
+def _system_tools(ctx: ScanContext) -> Iterator[PackageRoot]:
+    """Global pipx, conda under /opt, and Homebrew formulae that keep their own environment."""
+    wanted = layouts(ctx)
+    if not ({"linux", "darwin"} & wanted):
+        return
+    envs: list[tuple[Path, str]] = []
+    for rel, environment in (
+        ("opt/pipx/venvs", "pipx"),
+        ("opt/conda/envs", "conda"),
+        ("opt/miniconda3/envs", "conda"),
+        ("opt/anaconda3/envs", "conda"),
+    ):
+        try:
+            envs += [(path, environment) for path in subdirs(ctx.path(rel))]
+        except Unreadable:
+            continue
+    envs += [(ctx.path(rel), "conda") for rel in ("opt/miniconda3", "opt/anaconda3")]
+    cellars = ("opt/homebrew/Cellar", "usr/local/Cellar", "home/linuxbrew/.linuxbrew/Cellar")
+    for cellar in cellars:
+        # brew installs a Python CLI as Cellar/<formula>/<version>/libexec (a virtualenv) and
+        # a node CLI under Cellar/<formula>/<version>/libexec/lib/node_modules.
+        for libexec in sorted(ctx.path(cellar).glob("*/*/libexec"))[:_MAX_ROOTS]:
+            envs.append((libexec, "homebrew"))
+            modules = libexec / "lib" / "node_modules"
+            if is_dir(modules):
+                yield PackageRoot("npm", modules, "homebrew", None)
+    for rel in ("home/linuxbrew/.linuxbrew/lib/node_modules",):
+        if is_dir(ctx.path(rel)):
+            yield PackageRoot("npm", ctx.path(rel), "homebrew", None)
+    for path in sorted(ctx.path("home/linuxbrew/.linuxbrew/lib").glob("python3*/site-packages")):
+        yield PackageRoot("pypi", path, "homebrew", None)
+    for env, environment in envs:
+        for path in _env_site_packages(env):
+            yield PackageRoot("pypi", path, environment, None)
 
 
 def _env_site_packages(env: Path) -> list[Path]:
@@ -205,6 +293,187 @@ def _user_node(user: LocalUser) -> Iterator[PackageRoot]:
         yield PackageRoot("npm", path, "project", user.name)
 
 
+def _npmrc_prefixes(ctx: ScanContext, home: Path | None) -> Iterator[PackageRoot]:
+    """Global package folders of the prefixes npm's own config files set (``prefix=``)."""
+    if home is not None:
+        files = [home / ".npmrc"]
+    else:
+        files = [
+            ctx.path(rel)
+            for rel in (
+                "etc/npmrc",
+                "usr/etc/npmrc",
+                "usr/local/etc/npmrc",
+                "opt/homebrew/etc/npmrc",
+                "usr/lib/node_modules/npm/npmrc",
+                "usr/local/lib/node_modules/npm/npmrc",
+                "opt/homebrew/lib/node_modules/npm/npmrc",
+                "Program Files/nodejs/node_modules/npm/npmrc",
+            )
+        ]
+    for npmrc in files:
+        try:
+            raw = read_bytes(npmrc, MAX_CONFIG_BYTES)
+        except Unreadable:
+            continue  # no config file there (the usual case)
+        for found in _NPMRC_PREFIX.finditer(raw.decode("utf-8", errors="replace")):
+            value = found["value"].strip().strip("\"'")
+            if home is not None:
+                value = re.sub(r"^(~|\$\{HOME\}|\$HOME)(?=[/\\]|$)", str(home), value)
+            if "$" in value or "%" in value:
+                continue  # another variable: the scan cannot know its value
+            if not value or not (value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value)):
+                continue
+            prefix = (
+                rerooted(ctx, value) if not Path(value).is_relative_to(ctx.root) else Path(value)
+            )
+            for modules in (prefix / "lib" / "node_modules", prefix / "node_modules"):
+                if is_dir(modules):
+                    yield PackageRoot("npm", modules, "npm_prefix", None)
+
+
+def _requested_python(root: PackageRoot) -> set[str] | None:
+    """Return the packages the environment's owner asked for, from pipx's or uv's receipt.
+
+    None when the environment keeps no receipt (then each distribution's REQUESTED counts).
+    """
+    prefix = _python_prefix(root.path)
+    if prefix is None:
+        return None
+    try:
+        raw = read_bytes(prefix / "pipx_metadata.json", MAX_MANIFEST_BYTES)
+    except Unreadable:
+        pass
+    else:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(doc, dict):
+            names = set()
+            main = doc.get("main_package")
+            if isinstance(main, dict) and isinstance(main.get("package"), str):
+                names.add(_pep503(main["package"]))
+            injected = doc.get("injected_packages")
+            if isinstance(injected, dict):
+                names.update(_pep503(str(name)) for name in injected)
+            return names or None
+    try:
+        raw = read_bytes(prefix / "uv-receipt.toml", MAX_CONFIG_BYTES)
+    except Unreadable:
+        return None
+    try:
+        receipt = tomllib.loads(raw.decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError:
+        return None
+    tool = receipt.get("tool")
+    requirements = tool.get("requirements") if isinstance(tool, dict) else None
+    if not isinstance(requirements, list):
+        return None
+    names = {
+        _pep503(str(requirement["name"]))
+        for requirement in requirements
+        if isinstance(requirement, dict) and isinstance(requirement.get("name"), str)
+    }
+    return names or None
+
+
+def _python_prefix(site: Path) -> Path | None:
+    parts = site.parts
+    for index in range(len(parts) - 1, 0, -1):
+        if parts[index] in ("lib", "lib64", "Lib"):
+            return Path(*parts[:index])
+    return None
+
+
+def _pep503(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.lower())
+
+
+def _attribute_dependencies(packages: list[_Package], *, folded: bool) -> None:
+    """Name, on each package nobody asked for, the requested packages that need it."""
+    if all(package.requested for package in packages):
+        return
+    key = _pep503 if folded else str.lower
+    by_name = {key(package.name): package for package in packages}
+    for root in packages:
+        if not root.requested:
+            continue
+        seen: set[str] = set()
+        stack = [key(dep) for dep in root.dependencies]
+        while stack and len(seen) < _MAX_ENTRIES:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            dependency = by_name.get(name)
+            if dependency is None:
+                continue
+            if not dependency.requested and len(dependency.required_by) < _MAX_REQUIRED_BY:
+                dependency.required_by.append(root.name)
+            stack.extend(key(dep) for dep in dependency.dependencies)
+
+
+def _running(ctx: ScanContext) -> list[PackageRoot]:
+    """The package folders running programs use (a live scan only).
+
+    Problems resolving a process are the process scanner's to report, not repeated here.
+    """
+    owners = owners_for(ctx)
+    roots: list[PackageRoot] = []
+    for info in process_table(ctx).infos:
+        name, exe, pid, user = (
+            info.get("name"),
+            info.get("exe"),
+            info.get("pid"),
+            info.get("username"),
+        )
+        raw_cmdline = info.get("cmdline")
+        cmdline = (
+            tuple(str(part) for part in raw_cmdline)
+            if isinstance(raw_cmdline, list | tuple)
+            else ()
+        )
+        if not isinstance(name, str):
+            continue
+        exe = exe if isinstance(exe, str) else None
+        if not owners.wants(name=name, exe=exe, cmdline=cmdline):
+            continue
+        owned = owners.of_process(
+            pid=pid if isinstance(pid, int) else None, name=name, exe=exe, cmdline=cmdline
+        )
+        for environment in owned.environments:
+            roots.append(
+                PackageRoot(
+                    environment.ecosystem,
+                    Path(environment.path),
+                    environment.kind,
+                    user if isinstance(user, str) else None,
+                    origin="process",
+                )
+            )
+    return roots
+
+
+def _project_dependencies(root: PackageRoot) -> set[str] | None:
+    """Return what the project that owns a node_modules folder depends on directly.
+
+    None for a global folder (everything there was asked for) or an unreadable project.
+    """
+    if root.environment not in ("project", "npx"):
+        return None
+    try:
+        manifest = read_json_object(root.path.parent / "package.json", MAX_MANIFEST_BYTES)
+    except Unreadable:
+        return None
+    wanted: set[str] = set()
+    for key in ("dependencies", "devDependencies", "peerDependencies", "optionalDependencies"):
+        deps = manifest.get(key)
+        if isinstance(deps, dict):
+            wanted.update(str(dep).lower() for dep in deps)
+    return wanted
+
+
 class PackageScanner:
     """Yield one observation per installed Python or npm package."""
 
@@ -225,19 +494,43 @@ class PackageScanner:
     )
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
-        roots: list[PackageRoot] = [*_system_python(ctx), *_system_node(ctx)]
+        roots: list[PackageRoot] = [
+            *_system_python(ctx),
+            *_system_node(ctx),
+            *_system_tools(ctx),
+            *_npmrc_prefixes(ctx, None),
+        ]
         for user in ctx.users:
             try:
                 if not usable_home(user.home):
                     continue
-                roots += [*_user_python(ctx, user), *_user_node(user)]
+                roots += [
+                    *_user_python(ctx, user),
+                    *_user_node(user),
+                    *(
+                        PackageRoot(root.ecosystem, root.path, root.environment, user.name)
+                        for root in _npmrc_prefixes(ctx, user.home)
+                    ),
+                ]
             except Unreadable as problem:
                 yield problem.to_error(self.name)
-        seen: set[Path] = set()
+        if is_live(ctx):
+            roots += _running(ctx)
+        seen: set[str] = set()
         for root in roots:
-            if root.path in seen:
-                continue
-            seen.add(root.path)
+            try:
+                real = os.path.realpath(root.path)
+            except (OSError, ValueError):
+                real = str(root.path)
+            if real in seen:
+                continue  # one environment, read once however many ways lead to it
+            seen.add(real)
+            if len(seen) > _MAX_ROOTS:
+                yield ScannerError(
+                    scanner=self.name,
+                    message=f"more than {_MAX_ROOTS} package folders; the rest were not read",
+                )
+                return
             if root.ecosystem == "pypi":
                 yield from self._python(root)
             else:
@@ -249,27 +542,28 @@ class PackageScanner:
         except Unreadable as problem:
             yield problem.to_error(self.name)
             return
-        for entry in entries:
+        receipt = _requested_python(root)
+        packages: list[_Package] = []
+        for entry in entries[:_MAX_ENTRIES]:
             found = _DIST.match(entry.name)
             if not found:
                 continue
-            meta = os.path.join(
-                entry.path, "METADATA" if found["kind"] == "dist-info" else "PKG-INFO"
-            )
+            dist_info = found["kind"] == "dist-info"
+            meta = os.path.join(entry.path, "METADATA" if dist_info else "PKG-INFO")
             dependencies: list[str] = []
             try:
                 dependencies = _requires(meta)
             except Unreadable as problem:
                 yield problem.to_error(self.name)
             name = found["name"]
-            yield Observation(
-                kind=FindingKind.PACKAGE,
-                indicator_kind=IndicatorKind.PYPI,
-                indicator=name,
-                user=root.user,
-                evidence=self._evidence(root, name, found["version"], entry.path),
-                hints={"dependencies": dependencies},
-            )
+            if receipt is not None:
+                requested = _pep503(name) in receipt
+            else:
+                requested = not dist_info or _requested_dist(entry.path)
+            packages.append(_Package(name, found["version"], entry.path, dependencies, requested))
+        _attribute_dependencies(packages, folded=True)
+        for package in packages:
+            yield self._observation(root, IndicatorKind.PYPI, package)
 
     def _node(self, root: PackageRoot) -> Iterator[ScanItem]:
         try:
@@ -277,7 +571,8 @@ class PackageScanner:
         except Unreadable as problem:
             yield problem.to_error(self.name)
             return
-        for entry in entries:
+        packages: list[_Package] = []
+        for entry in entries[:_MAX_ENTRIES]:
             if entry.name.startswith("."):
                 continue
             if entry.name.startswith("@"):
@@ -286,12 +581,21 @@ class PackageScanner:
                 except Unreadable as problem:
                     yield problem.to_error(self.name)
                     continue
-                for inner in scoped:
-                    yield from self._node_package(root, inner.path)
+                for inner in scoped[:_MAX_ENTRIES]:
+                    yield from self._node_package(root, inner.path, packages)
             else:
-                yield from self._node_package(root, entry.path)
+                yield from self._node_package(root, entry.path, packages)
+        wanted = _project_dependencies(root)
+        if wanted is not None:
+            for package in packages:
+                package.requested = package.name.lower() in wanted
+            _attribute_dependencies(packages, folded=False)
+        for package in packages:
+            yield self._observation(root, IndicatorKind.NPM, package)
 
-    def _node_package(self, root: PackageRoot, path: str) -> Iterator[ScanItem]:
+    def _node_package(
+        self, root: PackageRoot, path: str, packages: list[_Package]
+    ) -> Iterator[ScanItem]:
         manifest_path = os.path.join(path, "package.json")
         try:
             manifest = read_json_object(manifest_path, MAX_MANIFEST_BYTES)
@@ -310,16 +614,36 @@ class PackageScanner:
             if isinstance(deps, dict):
                 dependencies += [str(dep) for dep in deps]
         bins = manifest.get("bin")
-        evidence = self._evidence(root, name, text(manifest.get("version"), 64), path)
-        if isinstance(bins, dict):
-            evidence["commands"] = sorted(str(command)[:128] for command in bins)[:32]
-        yield Observation(
+        commands = (
+            sorted(str(command)[:128] for command in bins)[:32] if isinstance(bins, dict) else None
+        )
+        packages.append(
+            _Package(
+                name[:214],
+                text(manifest.get("version"), 64),
+                path,
+                list(dict.fromkeys(dependencies))[:_MAX_DEPS],
+                True,
+                commands,
+            )
+        )
+
+    def _observation(
+        self, root: PackageRoot, kind: IndicatorKind, package: _Package
+    ) -> Observation:
+        evidence = self._evidence(root, package.name, package.version, package.path)
+        if package.commands is not None:
+            evidence["commands"] = package.commands
+        hints: dict[str, object] = {"dependencies": package.dependencies}
+        if package.required_by:
+            hints["required_by"] = list(package.required_by)
+        return Observation(
             kind=FindingKind.PACKAGE,
-            indicator_kind=IndicatorKind.NPM,
-            indicator=name[:214],
+            indicator_kind=kind,
+            indicator=package.name,
             user=root.user,
             evidence=evidence,
-            hints={"dependencies": list(dict.fromkeys(dependencies))[:_MAX_DEPS]},
+            hints=hints,
         )
 
     @staticmethod
@@ -333,6 +657,21 @@ class PackageScanner:
             "environment": root.environment,
             "path": path,
         }
+
+
+def _requested_dist(dist_info: str) -> bool:
+    """Tell whether a user asked for a distribution (pip's REQUESTED marker, PEP 376).
+
+    Only pip's absence of the marker is trusted: uv marks every package it installs, and
+    installers that keep no marker (conda, old tools) leave the question open, so they count.
+    """
+    if exists(Path(dist_info, "REQUESTED")):
+        return True
+    try:
+        installer = read_head(os.path.join(dist_info, "INSTALLER"), 64)
+    except Unreadable:
+        return True
+    return installer.strip().lower() != b"pip"
 
 
 def _requires(meta: str) -> list[str]:

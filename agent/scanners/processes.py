@@ -1,8 +1,13 @@
-"""Running processes: name, executable, command-line markers, user, parent and start time.
+"""Running processes: name, executable, command-line markers, user, parent and start time,
+and the installed package each interpreter or packaged binary runs.
 
 One ``psutil.process_iter`` pass with the attributes it needs (psutil reads them under
-``oneshot``); a process that vanishes or denies a field loses that field, never the scan.
-The command line goes to matching as a hint; evidence keeps only a redacted copy.
+``oneshot``), shared with the package scanner; a process that vanishes or denies a field loses
+that field, never the scan. The command line goes to matching as a hint; evidence keeps only a
+redacted copy. For ``node``/``python``/``bun``/``deno``/``uvx``/``npx``/``pipx run`` processes
+and binaries inside ``node_modules`` or a virtualenv, :mod:`agent.scanners.owners` resolves the
+program to the package that owns it; the candidates (innermost first) go to matching as the
+``packages`` hint, and a problem resolving one process is that process's scanner error.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -19,7 +25,8 @@ from agent.evidence import EvidenceField
 from agent.privacy import redact_args
 from agent.scanners.base import Observation, ScanContext, ScanItem
 from agent.scanners.connections import ACTIVE_STATES, is_public, sockets
-from signatures import EvidenceValue, FindingKind, IndicatorKind
+from agent.scanners.owners import owners_for
+from signatures import EvidenceValue, FindingKind, IndicatorKind, ScannerError
 
 # On Linux the owner comes from /proc/<pid>'s uid (a stat) rather than psutil's username,
 # which parses /proc/<pid>/status for every process and costs more than everything else.
@@ -117,24 +124,10 @@ class ProcessScanner:
 
     def scan(self, ctx: ScanContext) -> Iterator[ScanItem]:
         remotes = _remote_peers(ctx, self.book)
-        own = os.getpid()
-        names: dict[int, str] = {}
-        infos: list[dict[str, object]] = []
-        owners = _Owners(use_proc=ctx.platform == "linux" and _PROC.is_dir())
-        attrs = _ATTRS if owners.use_proc else [*_ATTRS, "username"]
-        # process_iter with attrs reads each field once (under oneshot) and turns AccessDenied
-        # into None; a process that exits mid-iteration is skipped by psutil itself.
-        for proc in psutil.process_iter(attrs, ad_value=None):
-            info = proc.info
-            if owners.use_proc:
-                info["username"] = owners.of(proc.pid)
-            pid = info.get("pid")
-            name = info.get("name")
-            if isinstance(pid, int) and isinstance(name, str):
-                names[pid] = name
-            if pid != own:
-                infos.append(info)
-        for info in infos:
+        table = process_table(ctx)
+        names = table.names
+        owners = owners_for(ctx)
+        for info in table.infos:
             name = info.get("name")
             if not isinstance(name, str) or not name:
                 continue
@@ -158,6 +151,20 @@ class ProcessScanner:
             }
             if len(cmdline) > 1:
                 evidence["args"] = redact_args(cmdline[1:])
+            packages: list[tuple[str, str, str | None, str | None]] = []
+            if owners.wants(name=name, exe=exe, cmdline=cmdline):
+                owned = owners.of_process(pid=pid, name=name, exe=exe, cmdline=cmdline)
+                packages = [
+                    (package.ecosystem, package.name, package.version, package.path)
+                    for package in owned.packages
+                ]
+                for problem in owned.problems:
+                    error = problem.to_error(self.name)
+                    yield ScannerError(
+                        scanner=error.scanner,
+                        message=f"process {pid} ({name}): {error.message}"[:500],
+                        path=error.path,
+                    )
             yield Observation(
                 kind=FindingKind.PROCESS,
                 indicator_kind=IndicatorKind.PROCESS,
@@ -168,5 +175,40 @@ class ProcessScanner:
                     "exe": exe,
                     "cmdline": cmdline,
                     "remote_hosts": remotes.get(pid, []) if pid is not None else [],
+                    "packages": packages,
                 },
             )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessTable:
+    """One reading of the running processes (this agent's own left out)."""
+
+    infos: list[dict[str, object]]
+    names: dict[int, str]  # pid -> name, the agent included (for parent names)
+
+
+def process_table(ctx: ScanContext) -> ProcessTable:
+    """Return the scan's one reading of the process table (shared by every scanner asking)."""
+    return ctx.shared("process_table", lambda: _read_process_table(ctx))
+
+
+def _read_process_table(ctx: ScanContext) -> ProcessTable:
+    own = os.getpid()
+    names: dict[int, str] = {}
+    infos: list[dict[str, object]] = []
+    owners = _Owners(use_proc=ctx.platform == "linux" and _PROC.is_dir())
+    attrs = _ATTRS if owners.use_proc else [*_ATTRS, "username"]
+    # process_iter with attrs reads each field once (under oneshot) and turns AccessDenied
+    # into None; a process that exits mid-iteration is skipped by psutil itself.
+    for proc in psutil.process_iter(attrs, ad_value=None):
+        info = proc.info
+        if owners.use_proc:
+            info["username"] = owners.of(proc.pid)
+        pid = info.get("pid")
+        name = info.get("name")
+        if isinstance(pid, int) and isinstance(name, str):
+            names[pid] = name
+        if pid != own:
+            infos.append(info)
+    return ProcessTable(infos=infos, names=names)

@@ -1,6 +1,6 @@
 """Server-side import of DNS and proxy logs (Zeek, BIND, dnsmasq/Pi-hole, Windows DNS, Squid)."""
 
-from collector.logimport.errors import LogImportError, UnknownLogFormat
+from collector.logimport.errors import LogImportError, MalformedLine, UnknownLogFormat
 from collector.logimport.importer import (
     FORMATS,
     ImportStats,
@@ -15,6 +15,7 @@ __all__ = [
     "ImportStats",
     "LogImport",
     "LogImportError",
+    "MalformedLine",
     "ProgressCallback",
     "UnknownLogFormat",
     "import_log",

@@ -4,7 +4,9 @@ Exception tree (a branch of :class:`collector.errors.CollectorError`)::
 
     CollectorError
      └── LogImportError            the log cannot be imported (path, reason)
-          └── UnknownLogFormat     the format name is not one of FORMATS (format)
+          ├── UnknownLogFormat     the format name is not one of FORMATS (format)
+          └── MalformedLine        one line cannot be used (reason); the import counts it
+                                   and goes on, it never ends an import
 """
 
 from __future__ import annotations
@@ -27,3 +29,10 @@ class UnknownLogFormat(LogImportError):
     def __init__(self, format_name: str, known: tuple[str, ...]) -> None:
         self.format = format_name
         super().__init__("", f"unknown log format {format_name!r}; known: {', '.join(known)}")
+
+
+class MalformedLine(LogImportError):
+    """A parser met a line it cannot use in a way worth counting (e.g. a bad Zeek header)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("", reason)

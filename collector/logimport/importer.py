@@ -4,17 +4,24 @@ Lines are read one at a time and each name is judged as it comes, by the same ju
 agent's network capture (:func:`signatures.judge_name`: the catalogue, then likely-AI
 heuristics); a name that passes neither is dropped at once, so importing never builds anyone's
 browsing history.
+
+Whatever the bytes, one bad line costs that line only: it is decoded with undecodable bytes
+replaced, cut off past MAX_LINE_BYTES, and a line a parser cannot use is counted (``unparsed``,
+or ``malformed`` when it raised MalformedLine), never fatal. What the reports carry is fitted to
+the report schema's limits (:func:`signatures.fit_finding`), so the server's own schema accepts
+every imported report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from collector.logimport.errors import LogImportError, UnknownLogFormat
+from collector.logimport.errors import LogImportError, MalformedLine, UnknownLogFormat
 from collector.logimport.parsers import (
     BindParser,
     DnsmasqParser,
@@ -25,7 +32,9 @@ from collector.logimport.parsers import (
     ZeekParser,
 )
 from signatures import (
+    MAX_EVIDENCE_ITEM,
     MAX_FINDINGS,
+    MAX_USER_LENGTH,
     AgentInfo,
     Finding,
     FindingKind,
@@ -34,6 +43,7 @@ from signatures import (
     NameVerdict,
     Report,
     ReportKind,
+    fit_finding,
     format_time,
     judge_name,
     utcnow,
@@ -53,6 +63,10 @@ FORMATS: tuple[str, ...] = (
 IMPORTER_ID = "shadowmap-logimport"
 IMPORTER_VERSION = "1"
 MAX_CLIENTS = 100_000
+# No log format has lines this long; a longer one is skipped whole (and counted malformed).
+MAX_LINE_BYTES = 64 * 1024
+# A log names clients by address or host name; a longer name is cut (the host schema's width).
+MAX_CLIENT_LENGTH = 255
 _PROGRESS_EVERY = 1 << 20  # report progress about once per MiB read
 
 
@@ -73,6 +87,7 @@ class ImportStats:
     lines: int = 0
     lookups: int = 0
     unparsed: int = 0
+    malformed: int = 0  # lines skipped as broken: a bad header, longer than MAX_LINE_BYTES
     matched: int = 0  # lookups kept: of a catalogued service, or likely AI
     clients: int = 0
 
@@ -140,15 +155,22 @@ def read_log(
     done = 0
     next_report = _PROGRESS_EVERY
     try:
-        for raw in handle:
-            done += len(raw)
+        for raw, size in _lines(handle):
+            done += size
             stats.lines += 1
             if progress is not None and done >= next_report:
                 progress(done, total)
                 next_report = done + _PROGRESS_EVERY
+            if raw is None:
+                stats.malformed += 1
+                continue
             line = raw.decode("utf-8", errors="replace")
-            lookup = parser.parse(line)
-            if lookup is None:
+            try:
+                lookup = parser.parse(line)
+            except MalformedLine:
+                stats.malformed += 1
+                continue
+            if lookup is None or not lookup.client.strip() or not lookup.name.strip():
                 if line.strip() and not line.startswith("#"):
                     stats.unparsed += 1
                 continue
@@ -178,17 +200,30 @@ def read_log(
     return LogImport(reports=reports, stats=stats)
 
 
+def _lines(handle: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
+    """Yield (line, bytes read) for each line; None for one longer than MAX_LINE_BYTES."""
+    while raw := handle.readline(MAX_LINE_BYTES):
+        if len(raw) < MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw, len(raw)
+            continue
+        size = len(raw)
+        while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+            size += len(rest)
+        yield None, size + len(rest)
+
+
 def _record(
     clients: dict[str, dict[str, _Aggregate]],
     lookup: Lookup,
     verdict: NameVerdict,
     reference: dt.datetime,
 ) -> None:
-    found = clients.get(lookup.client)
+    client = lookup.client[:MAX_CLIENT_LENGTH]
+    found = clients.get(client)
     if found is None:
         if len(clients) >= MAX_CLIENTS:
             return
-        found = clients[lookup.client] = {}
+        found = clients[client] = {}
     when = lookup.time or reference
     aggregate = found.get(verdict.name)
     if aggregate is None:
@@ -198,10 +233,14 @@ def _record(
     aggregate.count += 1
     aggregate.first = min(aggregate.first, when)
     aggregate.last = max(aggregate.last, when)
-    if lookup.detail and lookup.detail not in aggregate.details and len(aggregate.details) < 16:
-        aggregate.details.append(lookup.detail)
-    if lookup.user and lookup.user not in aggregate.users and len(aggregate.users) < 16:
-        aggregate.users.append(lookup.user)
+    # Cut to what a report carries before comparing, so two long values that report the
+    # same are kept once.
+    detail = lookup.detail[:MAX_EVIDENCE_ITEM] if lookup.detail else None
+    if detail and detail not in aggregate.details and len(aggregate.details) < 16:
+        aggregate.details.append(detail)
+    user = lookup.user[:MAX_USER_LENGTH] if lookup.user else None
+    if user and user not in aggregate.users and len(aggregate.users) < 16:
+        aggregate.users.append(user)
 
 
 def _report(
@@ -229,17 +268,19 @@ def _report(
         if len(aggregate.users) > 1:
             evidence["users"] = list(aggregate.users)
         findings.append(
-            Finding(
-                kind=FindingKind.LOG,
-                indicator=name[:1024],
-                indicator_kind=verdict.indicator_kind.value,
-                service_id=verdict.service_id,
-                confidence=verdict.confidence,
-                heuristic=verdict.heuristic,
-                user=aggregate.users[0][:256] if len(aggregate.users) == 1 else None,
-                evidence=evidence,
-                first_seen=aggregate.first.replace(microsecond=0),
-                last_seen=aggregate.last.replace(microsecond=0),
+            fit_finding(
+                Finding(
+                    kind=FindingKind.LOG,
+                    indicator=name,
+                    indicator_kind=verdict.indicator_kind.value,
+                    service_id=verdict.service_id,
+                    confidence=verdict.confidence,
+                    heuristic=verdict.heuristic,
+                    user=aggregate.users[0] if len(aggregate.users) == 1 else None,
+                    evidence=evidence,
+                    first_seen=aggregate.first.replace(microsecond=0),
+                    last_seen=aggregate.last.replace(microsecond=0),
+                )
             )
         )
     return Report(
@@ -249,7 +290,7 @@ def _report(
             version=IMPORTER_VERSION,
             catalogue_version=matcher.catalogue.version[:64],
         ),
-        host=HostInfo(hostname=client[:255], os="other"),
+        host=HostInfo(hostname=client, os="other"),
         generated_at=reference,
         findings=findings,
         kind=ReportKind.FULL,

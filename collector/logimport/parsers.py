@@ -1,6 +1,8 @@
 """Line parsers for DNS and proxy logs: each turns one line into a lookup, or None.
 
-A parser never raises on a malformed line; it returns None and the importer counts it.
+A parser returns None for a line that holds no lookup, and the importer counts it; for a line
+that is broken in a way worth telling apart (a Zeek header with a bad value) it raises
+MalformedLine, which the importer counts too. Nothing else escapes a parser, whatever the bytes.
 Zeek logs carry their own column layout in ``#fields`` headers, so their parser keeps state.
 """
 
@@ -12,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
+
+from collector.logimport.errors import MalformedLine
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +43,14 @@ def _epoch(value: str) -> dt.datetime | None:
 def _iso(value: str) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC now: an offset that moves it past year 1 or 9999 is no usable time.
+        return parsed.astimezone(dt.UTC) if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+# Zeek writes its separator as \xNN escapes ("#separator \x09").
+_ZEEK_SEPARATOR = re.compile(r"(?:\\x[0-9A-Fa-f]{2})+")
 
 
 class ZeekParser:
@@ -136,19 +145,23 @@ class ZeekParser:
             self._separator if line.startswith("#fields") else " "
         )
         if key == "#separator":
-            self._separator = rest.strip().encode().decode("unicode_escape") or "\t"
+            value = rest.strip()
+            if not _ZEEK_SEPARATOR.fullmatch(value):
+                raise MalformedLine(f"Zeek #separator is not \\xNN escapes: {value[:40]!r}")
+            self._separator = bytes.fromhex(value.replace("\\x", "")).decode("latin-1")
         elif key == "#fields":
             self._set_columns(rest.split(self._separator))
 
     def _parse_json(self, line: str) -> Lookup | None:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # malformed, or nested past the parser's depth
             return None
         if not isinstance(record, dict):
             return None
         name = record.get(self._name_field)
-        client = record.get("id.orig_h") or (record.get("id") or {}).get("orig_h")
+        ids = record.get("id")
+        client = record.get("id.orig_h") or (ids.get("orig_h") if isinstance(ids, dict) else None)
         if not isinstance(name, str) or not name or not isinstance(client, str):
             return None
         stamp = record.get("ts")

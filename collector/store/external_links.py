@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from collector.store.base import Base, UTCDateTime, utcnow
+from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 
 #: ``state`` of a link: still fed by Shadowmap, or left behind (its entry left the pushed
 #: statuses or the control it came from was removed) and marked so on the remote side.
@@ -34,6 +35,9 @@ class ExternalLink(Base):
     # SHA-256 of the canonical JSON last sent; equal means nothing to send.
     remote_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="active")
+    # The fields last sent, so that a push can tell an edit made on the remote side (drift)
+    # from one made in Shadowmap; None for links recorded before migration 0008.
+    sent: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -69,6 +73,7 @@ def upsert_external_link(
     remote_id: str,
     remote_hash: str,
     state: str = "active",
+    sent: dict[str, Any] | None = None,
 ) -> ExternalLink:
     """Record (or replace) the remote object made from a local record; raises ValueError."""
     if state not in LINK_STATES:
@@ -83,12 +88,15 @@ def upsert_external_link(
             remote_id=remote_id,
             remote_hash=remote_hash,
             state=state,
+            sent=sent,
         )
         session.add(link)
     else:
         link.remote_id = remote_id
         link.remote_hash = remote_hash
         link.state = state
+        if sent is not None:
+            link.sent = sent
         link.updated_at = utcnow()
     session.flush()
     return link

@@ -29,6 +29,9 @@ from collector.store.hosts import Host
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"
+# Item severities (signatures.Severity values, kept as plain text in storage).
+NORMAL = "normal"
+MALICIOUS = "malicious"
 
 
 class InventoryItem(Base):
@@ -53,6 +56,11 @@ class InventoryItem(Base):
     sighting_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     violation_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_violation_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # "malicious" when the collector's catalogue carries a published report on the service
+    # (signatures.Catalogue.severity_of), set and kept current at ingest; else "normal".
+    severity: Mapped[str] = mapped_column(
+        String(16), default=NORMAL, server_default=NORMAL, index=True
+    )
 
 
 class Sighting(Base):
@@ -78,6 +86,14 @@ class Sighting(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # For a browser extension: the class of the account its profile is signed in with
+    # (PROFILE_ACCOUNTS); "" when the evidence does not say.
+    profile_account: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+# The classes of a browser profile's signed-in account an agent reports (agent evidence
+# ``profile_account``), kept on the sighting and as the item's "account" facet.
+PROFILE_ACCOUNTS = ("personal", "other", "corporate", "none")
 
 
 class ItemFacet(Base):
@@ -138,6 +154,8 @@ class InventoryRow:
     browsers: tuple[str, ...] = ()
     departments: tuple[str, ...] = ()
     violation_count: int = 0
+    # The classes of the browser profiles it was seen in (PROFILE_ACCOUNTS order).
+    profile_accounts: tuple[str, ...] = ()
 
 
 def list_inventory(
@@ -175,7 +193,25 @@ def _inventory_row(item: InventoryItem, facets: dict[str, list[str]]) -> Invento
         browsers=tuple(facets.get("browser", ())),
         departments=tuple(facets.get("department", ())),
         violation_count=item.violation_count,
+        profile_accounts=_ordered_accounts(facets.get("account", ())),
     )
+
+
+def _ordered_accounts(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(account for account in PROFILE_ACCOUNTS if account in values)
+
+
+def profile_accounts(session: Session, *, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Return, per item, the classes of the browser profiles it was seen in."""
+    if not item_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    query = select(ItemFacet.item_id, ItemFacet.value).where(
+        ItemFacet.item_id.in_(list(item_ids)), ItemFacet.facet == "account"
+    )
+    for item_id, value in session.execute(query):
+        found.setdefault(item_id, []).append(value)
+    return {item_id: _ordered_accounts(values) for item_id, values in found.items()}
 
 
 def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[str]]]:
@@ -363,3 +399,61 @@ def list_inventory_page(
     items = session.scalars(query).all()
     facets = _facets(session, [item.id for item in items])
     return [_inventory_row(item, facets.get(item.id, {})) for item in items]
+
+
+@dataclass(frozen=True, slots=True)
+class MaliciousSighting:
+    """A malicious item and the hosts it was seen on."""
+
+    item: InventoryItem
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname
+
+
+def list_malicious_items(session: Session, *, limit: int = 50) -> list[MaliciousSighting]:
+    """Return the malicious items (most recently seen first) with the hosts that show them."""
+    items = session.scalars(
+        select(InventoryItem)
+        .where(InventoryItem.severity == MALICIOUS)
+        .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
+        .limit(limit)
+    ).all()
+    hosts: dict[int, set[tuple[int, str]]] = {item.id: set() for item in items}
+    if items:
+        rows = session.execute(
+            select(Sighting.item_id, Host.id, Host.hostname)
+            .join(Host, Host.id == Sighting.host_id)
+            .where(Sighting.item_id.in_(list(hosts)))
+            .distinct()
+        ).all()
+        for item_id, host_id, hostname in rows:
+            hosts[item_id].add((host_id, hostname))
+    return [
+        MaliciousSighting(item, tuple(sorted(hosts[item.id], key=lambda h: (h[1], h[0]))))
+        for item in items
+    ]
+
+
+def count_malicious_hosts(session: Session) -> int:
+    """Return how many hosts show at least one malicious item."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Sighting.host_id)))
+            .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+            .where(InventoryItem.severity == MALICIOUS)
+        )
+        or 0
+    )
+
+
+def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> list[str]:
+    """Return the names of the hosts an item was seen on, sorted, at most ``limit``."""
+    return list(
+        session.scalars(
+            select(Host.hostname)
+            .join(Sighting, Sighting.host_id == Host.id)
+            .where(Sighting.item_id == item_id)
+            .distinct()
+            .order_by(Host.hostname)
+            .limit(limit)
+        ).all()
+    )

@@ -7,12 +7,19 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, Text, func, or_, select
+from sqlalchemy import ForeignKey, String, Text, case, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
 from collector.store.base import Base, UTCDateTime, utcnow
-from collector.store.inventory import InventoryItem, Sighting, evidence_kinds
+from collector.store.inventory import (
+    MALICIOUS,
+    InventoryItem,
+    ItemFacet,
+    Sighting,
+    evidence_kinds,
+    profile_accounts,
+)
 from collector.store.users import User
 
 
@@ -80,6 +87,8 @@ class TriageRow:
     user_count: int
     evidence_kinds: tuple[str, ...]
     assignee: str | None
+    # The classes of the browser profiles it was seen in ("personal" first: what to look at).
+    profile_accounts: tuple[str, ...] = ()
 
 
 def list_triage_queue(
@@ -92,10 +101,15 @@ def list_triage_queue(
     first_seen_after: dt.datetime | None = None,
     search: str | None = None,
     assignee_id: int | None = None,
+    profile_account: str | None = None,
+    severity: str | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> list[TriageRow]:
-    """Return draft items with roll-ups, filtered; oldest untriaged first within a state."""
+    """Return draft items with roll-ups, filtered; malicious items first, then the oldest.
+
+    ``profile_account`` keeps the items seen in a browser profile of that class ("personal").
+    """
     host_count = func.count(func.distinct(Sighting.host_id))
     query = (
         select(
@@ -108,7 +122,11 @@ def list_triage_queue(
         .join(TriageRecord, TriageRecord.item_id == InventoryItem.id, isouter=True)
         .join(User, User.id == TriageRecord.assignee_id, isouter=True)
         .group_by(InventoryItem.id, User.username)
-        .order_by(InventoryItem.first_seen_at, InventoryItem.id)
+        .order_by(
+            case((InventoryItem.severity == MALICIOUS, 0), else_=1),
+            InventoryItem.first_seen_at,
+            InventoryItem.id,
+        )
         .limit(limit)
         .offset(offset)
     )
@@ -134,8 +152,16 @@ def list_triage_queue(
         )
     if assignee_id is not None:
         query = query.where(TriageRecord.assignee_id == assignee_id)
+    if profile_account:
+        in_profile = select(ItemFacet.item_id).where(
+            ItemFacet.facet == "account", ItemFacet.value == profile_account
+        )
+        query = query.where(InventoryItem.id.in_(in_profile))
+    if severity:
+        query = query.where(InventoryItem.severity == severity)
     rows = session.execute(query).all()
     kinds = evidence_kinds(session, item_ids=[row[0].id for row in rows])
+    accounts = profile_accounts(session, item_ids=[row[0].id for row in rows])
     return [
         TriageRow(
             item=item,
@@ -143,6 +169,7 @@ def list_triage_queue(
             user_count=users,
             evidence_kinds=kinds.get(item.id, ()),
             assignee=assignee,
+            profile_accounts=accounts.get(item.id, ()),
         )
         for item, hosts, users, assignee in rows
     ]

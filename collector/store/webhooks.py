@@ -19,6 +19,7 @@ from collector.credentials import new_secret
 from collector.errors import Conflict, NotFound
 from collector.store.audit import AuditEvent
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.inventory import MALICIOUS, list_item_hostnames
 from collector.store.register import RegisterEntry
 from collector.store.sync import SyncCounter, latest_change_seq, list_inventory_changes
 
@@ -232,6 +233,9 @@ def _active_endpoints(session: Session) -> list[WebhookEndpoint]:
     return [endpoint for endpoint in list_webhook_endpoints(session) if endpoint.active]
 
 
+MALICIOUS_DETECTED = "inventory.item.malicious_detected"
+
+
 def enqueue_inventory_events(
     session: Session, *, limit: int = 500, max_pending: int | None = None
 ) -> Backlog:
@@ -267,8 +271,20 @@ def enqueue_inventory_events(
                 "state": item.state,
                 "first_seen_at": item.first_seen_at.isoformat(),
                 "last_seen_at": item.last_seen_at.isoformat(),
+                "severity": item.severity,
+                "host_count": item.host_count,
             }
         backlog.created += _enqueue(session, endpoints, backlog, event_type=event_type, data=data)
+        if item is not None and not change.deleted and item.severity == MALICIOUS:
+            # A published-malicious item was created or seen again (a new host, a new
+            # sighting, or the catalogue now calls it malicious): an incident to act on.
+            backlog.created += _enqueue(
+                session,
+                endpoints,
+                backlog,
+                event_type=MALICIOUS_DETECTED,
+                data={**data, "hosts": list_item_hostnames(session, item_id=item.id)},
+            )
     if changes:
         row.value = changes[-1][0].change_seq
     backlog.record_drops(session)

@@ -15,6 +15,7 @@ from collector.store import users as users_store
 from server.accounts import service
 from server.accounts.roles import ROLES
 from server.errors import CsrfFailed
+from server.sso import service as sso_service
 from server.state import AppState
 from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, SignedIn, State, Viewer
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
@@ -27,7 +28,13 @@ LOGIN_CSRF_COOKIE = "shadowmap_login_csrf"
 def login_form(request: Request, state: State) -> Response:
     token = secrets.token_urlsafe(24)
     response = render_page(
-        state, request, "accounts/login.html", None, login_csrf=token, error=None
+        state,
+        request,
+        "accounts/login.html",
+        None,
+        login_csrf=token,
+        error=None,
+        sso_name=sso_service.sign_in_button(state.settings),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -58,6 +65,15 @@ def login(
         password=password,
         lifetime=dt.timedelta(hours=state.settings.session_hours),
     )
+    user = users_store.get_user_by_username(session, username=username)
+    if (
+        token is not None
+        and user is not None
+        and not sso_service.local_login_allowed(state.settings, user)
+    ):
+        # With single sign-on, a local password opens only the break-glass admin account.
+        service.sign_out(session, token=token)
+        token = None
     if token is None:
         return render_page(
             state,
@@ -67,6 +83,7 @@ def login(
             status=401,
             login_csrf=csrf,
             error="Wrong username or password.",
+            sso_name=sso_service.sign_in_button(state.settings),
         )
     response = RedirectResponse("/inventory", status_code=303)
     response.set_cookie(
@@ -82,10 +99,19 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: DbSession, who: Viewer, csrf: Csrf) -> Response:
+def logout(request: Request, session: DbSession, state: State, who: Viewer, csrf: Csrf) -> Response:
     check_csrf(who, csrf)
-    service.sign_out(session, token=request.cookies.get(SESSION_COOKIE, ""))
-    response = RedirectResponse("/login", status_code=303)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    # A session from the provider also ends the provider's session (RP-initiated logout).
+    target = sso_service.logout_redirect(
+        session, sso_service.client_for(state.settings), token=token
+    )
+    service.sign_out(session, token=token)
+    response: Response = RedirectResponse("/login", status_code=303)
+    if target:
+        # A page that moves on to the provider: the CSP's form-action 'self' stops a form's
+        # redirect to another origin, a navigation of our own page is not.
+        response = HTMLResponse(sso_service.continue_page(target))
     response.delete_cookie(SESSION_COOKIE)
     return response
 

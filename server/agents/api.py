@@ -126,6 +126,19 @@ async def post_report(
     )
 
 
+class AgentConfigResponse(BaseModel):
+    organisation_domains: list[str] = Field(
+        description="The organisation's mail domains: a browser profile signed in with one of "
+        "them is corporate."
+    )
+
+
+@router.get("/config", response_model=AgentConfigResponse)
+def get_agent_config(agent: CallingAgent, state: State) -> AgentConfigResponse:
+    """Return what the collector pushes to its agents; the agent caches it."""
+    return AgentConfigResponse(**service.agent_config(state.settings))
+
+
 @router.get(
     "/signatures",
     responses={200: {"content": {"application/json": {}}}, 304: {}, 404: {}},

@@ -57,6 +57,11 @@ def enroll(
     return agent, credential
 
 
+def agent_config(settings: ServerSettings) -> dict[str, list[str]]:
+    """Return the settings every enrolled agent is told (GET /api/v1/agents/config)."""
+    return {"organisation_domains": settings.organisation_domain_list()}
+
+
 def ingest_agent_report(
     sessions: sessionmaker[Session],
     catalogue: Catalogue,

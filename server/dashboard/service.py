@@ -34,6 +34,9 @@ class Dashboard:
     decisions: Chart
     #: (label, count, css class) of each decision with entries, for the chart's legend.
     decision_counts: tuple[tuple[str, int, str], ...]
+    #: Items a published report calls malicious, with the hosts that show them.
+    malicious: tuple[inventory.MaliciousSighting, ...] = ()
+    malicious_hosts: int = 0
 
 
 def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard:
@@ -78,4 +81,6 @@ def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard
         trend=trend,
         decisions=stacked_bar(decision_counts, title="Register decisions"),
         decision_counts=tuple(part for part in decision_counts if part[1]),
+        malicious=tuple(inventory.list_malicious_items(session)),
+        malicious_hosts=inventory.count_malicious_hosts(session),
     )

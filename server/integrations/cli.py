@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from server.cli_support import Commands, sessions_for, settings_from
 
@@ -20,6 +21,10 @@ def cmd_ciso_assistant_push(args: argparse.Namespace) -> int:
     for action in report.actions:
         print(action.describe(dry_run=report.dry_run))
     print(report.summary())
+    if report.failures:
+        # Every other object was pushed; these need a look (each line says why).
+        print(f"{len(report.failures)} object(s) could not be pushed", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -31,10 +31,18 @@ class InventoryItemOut(BaseModel):
     evidence_kinds: list[str]
     browsers: list[str]
     departments: list[str]
+    profile_accounts: list[str] = Field(
+        description="Classes of the browser profiles it was seen in: personal (a public mail "
+        "account), other (another organisation's), corporate, none (not signed in)."
+    )
     violation_count: int
     last_violation_at: dt.datetime | None
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
+    severity: str = Field(
+        description="malicious when the collector's catalogue carries a published report on "
+        "the service, else normal"
+    )
 
 
 class ItemSightingOut(BaseModel):
@@ -46,6 +54,10 @@ class ItemSightingOut(BaseModel):
     user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
     confidence: str
     heuristic: str | None
+    profile_account: str = Field(
+        description="For a browser extension: the class of its profile's signed-in account "
+        "(personal, other, corporate, none), else empty."
+    )
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
 
@@ -63,9 +75,16 @@ class ViolationOut(BaseModel):
     last_seen_at: dt.datetime
 
 
+class MaliciousReportOut(BaseModel):
+    report: str = Field(description="URL of the published report")
+    reported_on: dt.date | None
+    summary: str
+
+
 class InventoryItemDetailOut(InventoryItemOut):
     trend: list[TrendPoint]
     violations: list[ViolationOut]
+    malicious_report: MaliciousReportOut | None = None
 
 
 def _item_out(row: inventory.InventoryRow) -> InventoryItemOut:
@@ -87,10 +106,12 @@ def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
         "evidence_kinds": list(row.evidence_kinds),
         "browsers": list(row.browsers),
         "departments": list(row.departments),
+        "profile_accounts": list(row.profile_accounts),
         "violation_count": row.violation_count,
         "last_violation_at": row.item.last_violation_at,
         "first_seen_at": row.item.first_seen_at,
         "last_seen_at": row.item.last_seen_at,
+        "severity": row.item.severity,
     }
 
 
@@ -114,13 +135,22 @@ def list_inventory(
 )
 def get_inventory_item(
     session: DbSession,
+    state: State,
     _who: InventoryReader,
     item_id: RowId,
     days: Annotated[int, Query(ge=1, le=90)] = 90,
 ) -> InventoryItemDetailOut:
-    """Return one item with its roll-ups, its daily host trend and its violations."""
+    """Return one item with its roll-ups, its daily host trend, its violations and, for a
+    malicious item, the published report."""
     row = inventory.get_inventory_row(session, item_id=item_id)
+    service = state.catalogue.get(row.item.service_id) if row.item.service_id else None
+    report = service.malicious if service is not None else None
     return InventoryItemDetailOut(
+        malicious_report=MaliciousReportOut(
+            report=report.report, reported_on=report.reported_on, summary=report.summary
+        )
+        if report is not None and row.item.severity == inventory.MALICIOUS
+        else None,
         **_item_fields(row),
         trend=[
             TrendPoint(day=day, hosts=hosts)
@@ -165,6 +195,7 @@ def list_item_sightings(
             user=show_user(sighting.user_name) if sighting.user_name else "",
             confidence=sighting.confidence,
             heuristic=sighting.heuristic,
+            profile_account=sighting.profile_account,
             first_seen_at=sighting.first_seen_at,
             last_seen_at=sighting.last_seen_at,
         )

@@ -91,7 +91,11 @@ def triage_queue(
     since: Annotated[str, Query(max_length=10)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     mine: Annotated[bool, Query()] = False,
+    account: Annotated[str, Query(max_length=16)] = "",
+    severity: Annotated[str, Query(max_length=16, pattern=r"^(|normal|malicious)$")] = "",
 ) -> Response:
+    if account and account not in inventory_store.PROFILE_ACCOUNTS:
+        raise GuardFailed("account", f"unknown browser profile class {account!r}")
     if status == "open":
         wanted: list[str] | None = list(states.TRIAGE_OPEN)
     elif status == "all":
@@ -109,6 +113,8 @@ def triage_queue(
         first_seen_after=parse_day(since, "since"),
         search=q or None,
         assignee_id=who.user.id if mine else None,
+        profile_account=account or None,
+        severity=severity or None,
     )
     return render_page(
         state,
@@ -131,7 +137,10 @@ def triage_queue(
             "since": since,
             "q": q,
             "mine": mine,
+            "account": account,
+            "severity": severity,
         },
+        profile_accounts=inventory_store.PROFILE_ACCOUNTS,
     )
 
 

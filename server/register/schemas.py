@@ -18,6 +18,7 @@ from pydantic import (
 
 from collector.store.register import ENTRY_FIELDS, FIELDS, RegisterEntry
 from server.errors import GuardFailed
+from server.links import LINK_RULE, link_problem
 
 # Free text refuses NUL (PostgreSQL cannot store it); one-line fields refuse every control
 # character, and required ones need a character that str.strip() keeps (the model strips
@@ -132,6 +133,9 @@ class EntryInput(BaseModel):
         for link in value:
             if len(link) > spec.max_length or not re.match(LINK, link):
                 raise ValueError(f"not an http(s) link of at most {spec.max_length} characters")
+            if (problem := link_problem(link)) is not None:
+                # What CISO Assistant would refuse (e.g. a host name without a dot).
+                raise ValueError(f"{link!r}: {problem} {LINK_RULE}")
         return value
 
 

@@ -1,5 +1,6 @@
 """The in-server scheduler (APScheduler 3): report jobs persisted in the database through
-SQLAlchemyJobStore, so that a restart loses none, plus the webhook delivery poller.
+SQLAlchemyJobStore, so that a restart loses none, plus the webhook delivery poller and the SIEM
+delivery round (server/siem/service.py) when a SIEM destination is set.
 
 Exactly once with several replicas: every replica runs this scheduler on the shared job
 store and may fire the same job, but a run first claims its (report, period) row
@@ -101,5 +102,17 @@ def start_scheduler(
         jobstore="local",
         replace_existing=True,
     )
+    from server.siem.service import destinations_from, run_round
+
+    if destinations_from(settings):
+        scheduler.add_job(
+            run_round,
+            "interval",
+            seconds=settings.siem_poll_seconds,
+            args=[settings, sessions],
+            id="siem:deliver",
+            jobstore="local",
+            replace_existing=True,
+        )
     scheduler.resume()
     return scheduler

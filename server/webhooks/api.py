@@ -24,6 +24,7 @@ EventPattern = Literal[
     "inventory.item.created",
     "inventory.item.updated",
     "inventory.item.deleted",
+    "inventory.item.malicious_detected",
     "register.*",
     "register.entry.created",
     "register.entry.updated",

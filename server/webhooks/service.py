@@ -3,8 +3,9 @@ through the outbound client, retry with exponential backoff and jitter, and keep
 in the delivery log.
 
 Event types: inventory.item.created, .updated, .deleted (from the change feed, coalesced:
-state sync) and register.entry.created, .updated, .decided, .status_changed (from the audit
-trail: one event per recorded action). Both use the same envelope. Each request carries
+state sync), inventory.item.malicious_detected (beside each of those for an item a published
+report calls malicious) and register.entry.created, .updated, .decided, .status_changed (from
+the audit trail: one event per recorded action). Both use the same envelope. Each request carries
 ``Shadowmap-Signature`` (see server/signing.py), ``Shadowmap-Event`` and ``Shadowmap-Delivery``.
 
 A delivery round never holds a database transaction while a receiver is called: it claims a
@@ -58,6 +59,7 @@ EVENT_TYPES = (
     "inventory.item.created",
     "inventory.item.updated",
     "inventory.item.deleted",
+    "inventory.item.malicious_detected",
     "register.entry.created",
     "register.entry.updated",
     "register.entry.decided",

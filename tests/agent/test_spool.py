@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,8 @@ from agent.evidence import volatile_fields
 from agent.scanners.processes import ProcessScanner
 from agent.service import AgentService, plan_report
 from agent.spool import Spool, finding_fingerprint, finding_key
-from signatures import Finding, Report, ReportKind
-from tests.agent.helpers import settings
+from signatures import Finding, Report, ReportKind, format_time
+from tests.agent.helpers import FleetingScanner, settings
 from tests.factories import T0, finding, report
 
 # A command line that matches Claude Code's catalogue marker.
@@ -76,7 +77,7 @@ def test_over_budget_the_queue_is_compacted_into_the_latest_full_state(tmp_path:
     spool = Spool(tmp_path, max_bytes=8_000)
     built: list[Report] = []
 
-    def full_state(findings: list[Finding]) -> Report:
+    def full_state(findings: list[Finding], dropping: int) -> Report:
         built.append(_report(ReportKind.FULL, findings))
         return built[-1]
 
@@ -197,3 +198,84 @@ def test_a_restarted_tool_is_not_resent_as_changed(
     assert now[0].evidence["started_at"] != before[0]["evidence"]["started_at"]  # type: ignore[index]
     assert _ours(queued, again.pid) == []  # the restart was not re-sent
     service.close()
+
+
+def test_the_full_report_builder_may_read_the_spool(tmp_path: Path) -> None:
+    """The builder asks the spool for its stats (for the health): that must not lock up."""
+    spool = Spool(tmp_path, max_bytes=8_000)
+    seen: list[int] = []
+
+    def full_state(findings: list[Finding], dropping: int = 0) -> Report:
+        seen.append(spool.stats().reports)
+        return _report(ReportKind.FULL, findings)
+
+    def fill() -> None:
+        state: list[Finding] = []
+        for new in _users(40):
+            state = [*state, new]
+            spool.enqueue(_report(ReportKind.DELTA, [new]), state=state, full_report=full_state)
+
+    worker = threading.Thread(target=fill, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "enqueue locked up at the first compaction"
+    assert seen and spool.stats().compactions == len(seen)
+
+
+def test_compaction_keeps_queued_findings_the_latest_state_no_longer_has(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=20_000)
+
+    def full_state(findings: list[Finding], dropping: int) -> Report:
+        return _report(ReportKind.FULL, findings)
+
+    for new in _users(40):  # each cycle sees one new user, and only that one
+        spool.enqueue(_report(ReportKind.DELTA, [new]), state=[new], full_report=full_state)
+    later = T0 + dt.timedelta(hours=1)
+    again = finding(user="user-3", evidence={"note": "x" * 200}, seen=later)
+    spool.enqueue(_report(ReportKind.DELTA, [again]), state=[again], full_report=full_state)
+    stats = spool.stats()
+    assert stats.compactions >= 1 and stats.dropped_findings == 0
+    assert stats.bytes <= 20_000
+    by_user: dict[object, dict[str, object]] = {}
+    for findings in _queued_findings(spool):
+        by_user.update({item["user"]: item for item in findings})
+    assert set(by_user) == {f"user-{index}" for index in range(40)}
+    assert by_user["user-3"]["last_seen"] == format_time(later)  # its latest version
+
+
+def test_findings_the_budget_cannot_hold_are_dropped_oldest_first_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    scanner = FleetingScanner(per_scan=10, padding=1500)
+    service = AgentService(settings(tmp_path / "state", spool_max_bytes=65536), scanners=[scanner])
+    try:
+        for _ in range(8):
+            service.run_cycle()
+        stats = service.spool.stats()
+        assert stats.compactions >= 1 and stats.dropped_findings > 0
+        assert stats.bytes <= 65536
+        health = service.health()
+        assert health["spool_dropped_findings"] == stats.dropped_findings
+        (queued,) = _queued_findings_and_health(service.spool)
+    finally:
+        service.close()
+    findings, report_health = queued
+    users = {item["user"] for item in findings}
+    kept_scans = {str(user).split("-")[1] for user in users}
+    # The latest scan's findings are all there; the ones left out are the oldest.
+    assert {f"scan-{scanner.scans:04d}-user-{index}" for index in range(10)} <= users
+    assert "0001" not in kept_scans and min(kept_scans) > "0001"
+    assert len(users) + stats.dropped_findings == len(scanner.produced)
+    assert report_health["spool_dropped_findings"] == stats.dropped_findings
+    assert any("left out of the compacted report" in r.getMessage() for r in caplog.records)
+
+
+def _queued_findings_and_health(
+    spool: Spool,
+) -> list[tuple[list[dict[str, object]], dict[str, object]]]:
+    queued = []
+    while (item := spool.peek()) is not None:
+        doc = json.loads(item.body)
+        queued.append((doc["findings"], doc["health"]))
+        spool.acknowledge(item.report_id)
+    return queued

@@ -37,7 +37,7 @@ while True:
     new = finding(user=f"u{sys.argv[2]}-{index}", evidence={"pad": "x" * 500})
     state.append(new)
     sent = report([new])
-    spool.enqueue(sent, state=state, full_report=lambda findings: report(findings))
+    spool.enqueue(sent, state=state, full_report=lambda findings, _dropping: report(findings))
     print(sent.report_id, flush=True)
 """
 

@@ -70,3 +70,35 @@ def test_an_agent_clock_ahead_is_clamped_and_one_behind_is_kept(db: Session) -> 
     assert abs(stored.last_seen_at - slight) < dt.timedelta(seconds=1)
     # Staleness uses the collector's clock: a host whose agent runs behind is still fresh.
     assert [row.stale for row in hosts.list_hosts(db, stale_after=dt.timedelta(hours=1))] == [False]
+
+
+def test_an_items_severity_follows_the_collectors_catalogue_not_the_agent(db: Session) -> None:
+    from collector.store.inventory import InventoryItem
+    from signatures import Catalogue, FindingKind, IndicatorKind, Severity
+
+    service = next(
+        s
+        for s in CATALOGUE.malicious_services()
+        if s.indicators.get(IndicatorKind.BROWSER_EXTENSION)
+    )
+    extension = service.indicators[IndicatorKind.BROWSER_EXTENSION][0]
+    seen = dataclasses.replace(
+        finding(service.id, kind=FindingKind.BROWSER_EXTENSION, indicator=extension),
+        severity=Severity.NORMAL,  # an agent with an older catalogue, or one that lies
+    )
+    # Before the report was published: the collector's catalogue has no malicious block.
+    before = Catalogue(
+        version="before",
+        services=tuple(
+            dataclasses.replace(s, malicious=None) if s.id == service.id else s
+            for s in CATALOGUE.services
+        ),
+    )
+    agent, _ = enrolled_agent(db)
+    ingest_report(db, agent=agent, report=report([seen]), catalogue=before)
+    item = db.scalars(select(InventoryItem).where(InventoryItem.service_id == service.id)).one()
+    assert item.severity == "normal"
+    # The collector's catalogue now carries the report: the next report makes the item malicious.
+    ingest_report(db, agent=agent, report=report([seen]), catalogue=CATALOGUE)
+    db.refresh(item)
+    assert item.severity == "malicious"

@@ -43,6 +43,6 @@ def test_each_revision_id_is_its_file_name_and_its_number_its_place(engine: Engi
 
 def test_every_old_revision_id_names_one_revision(engine: Engine) -> None:
     revisions = [revision.revision for revision in _chain(engine)]
-    # Releases after the renumbering stamp new ids only: the old ones name the first seven.
+    # Revisions after 0007 were never stamped with an old-style id.
     assert sorted(OLD_REVISION_IDS.values()) == revisions[: len(OLD_REVISION_IDS)]
     assert sorted(OLD_REVISION_IDS) == [f"{number:04d}" for number in range(1, 8)]

@@ -76,7 +76,7 @@ def test_stats(capsys: pytest.CaptureFixture[str]) -> None:
     assert stats["by_category"]["llm_api_provider"] > 0
     assert stats["by_indicator_kind"]["browser_extension"] > 0
     code, text, _ = run(["signatures", "stats"], capsys)
-    assert code == 0 and "by category:" in text and "services by indicator kind:" in text
+    assert code == 0 and "by category:" in text and "by indicator kind:" in text
 
 
 def test_keygen_build_and_match_against_the_bundle(

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from signatures import CatalogueError, default_data_dir, parse_file
+from signatures import CatalogueError, catalogue_files, default_data_dir, parse_file
 from signatures.loader import INDICATOR_PATTERNS, SERVICE_ID
 from signatures.model import INDICATOR_KEYS
 
@@ -52,7 +52,22 @@ MALICIOUS = """\
       summary: steals session cookies
 """
 
-GOOD = ["services:\n" + ENTRY, "services: []\n", "services:\n" + ENTRY + MALICIOUS]
+ADDITION = """\
+additions:
+  - id: another-service
+    indicators:
+      hosts: [api.sample.test]
+    sources: [https://sample.test/api]
+    examples:
+      match: ["host:api.sample.test"]
+"""
+
+GOOD = [
+    "services:\n" + ENTRY,
+    "services: []\n",
+    "services:\n" + ENTRY + MALICIOUS,
+    "services: []\n" + ADDITION,
+]
 BAD = [
     "services:\n" + ENTRY.replace("category: image_generation", "category: painting"),
     "services:\n" + ENTRY.replace("[sample.test]\n", "[Sample.Test]\n", 1),
@@ -84,6 +99,11 @@ BAD = [
     ),
     "services:\n" + ENTRY + MALICIOUS.replace("2025-03-01", "March 2025"),
     "services:\n" + ENTRY + MALICIOUS + "      severity: high\n",
+    "services: []\n" + ADDITION.replace("    sources: [https://sample.test/api]\n", ""),
+    "services: []\n" + ADDITION.replace("[api.sample.test]", "[API.sample.test]"),
+    "services: []\n" + ADDITION + "    name: Another\n",
+    "services: []\n" + ADDITION.replace("  - id: another-service", "  - id: Another Service"),
+    "services: []\nadditions: {}\n",
 ]
 
 
@@ -117,7 +137,11 @@ def test_bad_files_fail_both(text: str) -> None:
     assert not loader_accepts(text)
 
 
-@pytest.mark.parametrize("path", sorted(default_data_dir().glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [path for _, path in catalogue_files(default_data_dir())],
+    ids=[name for name, _ in catalogue_files(default_data_dir())],
+)
 def test_every_shipped_file_passes_the_schema(path: Any) -> None:
     assert schema_accepts(path.read_text(encoding="utf-8"))
 

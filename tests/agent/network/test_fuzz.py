@@ -1,14 +1,23 @@
-"""Truncated, malformed and hostile input never crashes the parsers, and costs bounded time."""
+"""Truncated, malformed and hostile input never crashes the parsers, and costs bounded time.
+
+Part of the fuzz suite (tests/fuzzing.py): packets, real handshakes and answers damaged at
+random, and pcap/pcapng files that give records or a CaptureFileError, nothing else.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import struct
+import tempfile
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import given
 from hypothesis import strategies as st
 
+from agent.network import CaptureFileError
 from agent.network.dns import (
     POINTER_LOOP,
     looks_like_dns_query,
@@ -17,12 +26,24 @@ from agent.network.dns import (
     question_name,
 )
 from agent.network.observe import NetworkObserver
+from agent.network.offline import scan_capture
 from agent.network.packet import Defragmenter, decode_frame
 from agent.network.pcapfile import read_capture
 from agent.network.quic import InitialAssembler, crypto_frames, decrypt_initial
 from agent.network.tls import sni_from_handshake, sni_from_record
-from signatures import Matcher
-from tests.packets import dns_query
+from signatures import Catalogue, Matcher, validate_report
+from tests.factories import report
+from tests.fuzzing import count_example, fuzzed, mutated
+from tests.packets import (
+    client_hello,
+    dns_query,
+    dns_response,
+    ethernet,
+    quic_initials,
+    tls_record,
+    udp,
+    write_pcap,
+)
 
 HEADER = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0)
 
@@ -47,9 +68,11 @@ def dns_messages(draw: st.DrawFn) -> bytes:
     return header + body
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
+@fuzzed(max_examples=400)
 @given(dns_messages())
 def test_dns_parsing_never_raises(message: bytes) -> None:
+    count_example()
     parsed = parse_message(message)
     assert parsed is not None
     for name, _qtype in parsed.questions:
@@ -61,9 +84,10 @@ def test_dns_parsing_never_raises(message: bytes) -> None:
         parse_answers(message[:cut])
 
 
-@settings(max_examples=200)
+@fuzzed(max_examples=200)
 @given(st.binary(max_size=600))
 def test_random_bytes_never_raise(data: bytes) -> None:
+    count_example()
     parse_message(data)
     parse_answers(data)
     sni_from_record(data)
@@ -77,10 +101,10 @@ def test_random_bytes_never_raise(data: bytes) -> None:
         decode_frame(linktype, data, Defragmenter())
 
 
-@settings(max_examples=200)
+@fuzzed(max_examples=200)
 @given(st.binary(max_size=400), st.sampled_from([17, 6]), st.integers(0, 0xFFFF))
 def test_observer_survives_any_segment(payload: bytes, protocol: int, port: int) -> None:
-    from signatures import Catalogue
+    count_example()
 
     observer = NetworkObserver(Matcher(Catalogue(version="t", services=())))
     for sport, dport in ((port, 53), (53, port), (port, 443), (port, 5353)):
@@ -119,3 +143,82 @@ def test_truncated_capture_files_end_quietly(tmp_path: Path) -> None:
     for cut in range(24, len(whole), 7):
         path.write_bytes(whole[:cut])
         assert len(list(read_capture(path))) <= 4
+
+
+HELLO = client_hello("chatgpt.com")
+ANSWER = dns_response("api.openai.com", ["104.18.32.47", "2606:4700::1"], cname="openai.map")
+
+
+@fuzzed(max_examples=100)
+@given(mutated(HELLO), mutated(tls_record(HELLO)), mutated(ANSWER))
+def test_damaged_real_handshakes_and_answers_never_raise(
+    hello: bytes, record: bytes, answer: bytes
+) -> None:
+    """A real ClientHello (in TLS and, protected, in QUIC) and a real answer, damaged."""
+    count_example()
+    for name in (
+        sni_from_handshake(hello),
+        sni_from_record(record),
+        sni_from_record(tls_record(hello)),
+    ):
+        assert name is None or isinstance(name, str)
+    assembler = InitialAssembler()
+    for datagram in (
+        []
+        if not hello
+        else quic_initials(hello, dcid=b"\x83\x94\xc8\xf0\x3e\x51\x57\x08", pieces=2)
+    ):
+        assembler.add(datagram)
+    parse_message(answer)
+    parse_answers(answer)
+
+
+def _pcapng_block(block_type: int, body: bytes) -> bytes:
+    body += bytes(-len(body) % 4)
+    length = 12 + len(body)
+    return struct.pack("<II", block_type, length) + body + struct.pack("<I", length)
+
+
+def _frames() -> list[bytes]:
+    client, resolver = "10.0.0.2", "10.0.0.1"
+    initial = quic_initials(HELLO, dcid=bytes(8))[0]
+    return [
+        ethernet(udp(dns_query("chatgpt.com"), 5353, 53, src=client, dst=resolver)),
+        ethernet(udp(ANSWER, 53, 5353, src=resolver, dst=client)),
+        ethernet(udp(initial, 50000, 443, src=client, dst="1.2.3.4")),
+    ]
+
+
+def _capture_files() -> tuple[bytes, bytes]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "seed.pcap"
+        write_pcap(path, [(1.0 + index, frame) for index, frame in enumerate(_frames())])
+        pcap = path.read_bytes()
+    section = _pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    interface = _pcapng_block(1, struct.pack("<HHI", 1, 0, 65535))
+    packets = b"".join(
+        _pcapng_block(6, struct.pack("<IIIII", 0, 0, index, len(frame), len(frame)) + frame)
+        for index, frame in enumerate(_frames())
+    )
+    return pcap, section + interface + packets
+
+
+PCAP, PCAPNG = _capture_files()
+
+
+@pytest.mark.slow
+@fuzzed(max_examples=100)
+@given(st.one_of(mutated(PCAP), mutated(PCAPNG), st.binary(max_size=200)))
+def test_any_capture_file_reads_or_is_a_capture_file_error(
+    catalogue: Catalogue, data: bytes
+) -> None:
+    count_example()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzzed.pcap"
+        path.write_bytes(data)
+        with contextlib.suppress(CaptureFileError):
+            for _linktype, _timestamp, _frame in read_capture(path):
+                pass
+        with contextlib.suppress(CaptureFileError):
+            scan = scan_capture(path, Matcher(catalogue))
+            validate_report(json.loads(report(scan.findings).to_json()))

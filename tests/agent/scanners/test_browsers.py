@@ -12,13 +12,13 @@ from agent.runner import run_scan
 from agent.scanners import browsers
 from agent.scanners.browsers import (
     BrowserExtensionScanner,
-    _message,
     enabled_state,
     extension_id_from_key,
     install_source,
 )
 from agent.scanners.files import Unreadable
 from signatures import Matcher
+from signatures.manifests import message_of
 from tests.agent.scanners.helpers import by_indicator, context, make_user, run, write
 
 AI_ID = "aaaabbbbccccddddeeeeffffgggghhhh"
@@ -393,7 +393,7 @@ def test_matched_findings_carry_browser_evidence(tmp_path: Path, test_matcher: M
     user = make_user(tmp_path, "hana", "linux")
     chrome = user.home / ".config/google-chrome"
     rel = store_extension(chrome / "Default", AI_ID, manifest())
-    rel_other = store_extension(chrome / "Default", OTHER_ID, manifest(name="Not AI"))
+    rel_other = store_extension(chrome / "Default", OTHER_ID, manifest(name="Sticky Notes"))
     chrome_profile(
         chrome,
         "Default",
@@ -478,7 +478,7 @@ def test_message_lookup_reads_only_the_entry_it_needs() -> None:
         '{"desc": {"message": "quote \\"appName\\": here"}, '
         '"APPNAME": {"message": "Hello", "placeholders": {"a": {"content": "$1"}}}}'
     )
-    assert _message(tricky, "appname") == "Hello"
-    assert _message('{"appName": "not an entry"}', "appname") is None
-    assert _message('{"appName": {"message": "Hi"}', "appname") == "Hi"  # truncated file
-    assert _message("not json", "appname") is None
+    assert message_of(tricky, "appname") == "Hello"
+    assert message_of('{"appName": "not an entry"}', "appname") is None
+    assert message_of('{"appName": {"message": "Hi"}', "appname") == "Hi"  # truncated file
+    assert message_of("not json", "appname") is None

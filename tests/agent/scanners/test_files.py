@@ -13,6 +13,7 @@ from agent.scanners.files import (
     Unreadable,
     read_bytes,
     read_json,
+    read_plist,
     rerooted,
     strip_json_comments,
     walk_files,
@@ -79,3 +80,20 @@ def test_webkit_time() -> None:
     assert webkit_time("13440222324978745") == "2026-11-27T03:05:24Z"
     assert webkit_time(0) is None
     assert webkit_time("garbage") is None
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # Found by the fuzz suite: XML plist elements in an order no writer produces make
+        # plistlib's parser index an empty stack.
+        b"<plist><integer>1</integer><key>k</key><dict><true/><data>AA==</data></dict></plist>",
+        b"<plist><dict><key>a</key>",
+        b"bplist00\x00\x01",
+    ],
+)
+def test_a_damaged_property_list_is_unreadable_not_a_crash(tmp_path: Path, document: bytes) -> None:
+    path = tmp_path / "Info.plist"
+    path.write_bytes(document)
+    with pytest.raises(Unreadable, match="malformed property list"):
+        read_plist(path, 1 << 20)

@@ -121,7 +121,10 @@ def test_vscode_family_with_profiles_obsolete_and_disabled(
     assert sorted((f.indicator, f.evidence["profile"]) for f in result.findings) == [
         ("GitHub.copilot", "default"),
         ("com.example.ai-assistant", "Data Science"),
+        ("github.copilot-chat", "default"),  # not catalogued here: its name says so
     ]
+    unnamed = next(f for f in result.findings if f.indicator == "github.copilot-chat")
+    assert (unnamed.service_id, unnamed.heuristic) == (None, "ide-name-token:copilot")
 
 
 def plugin_jar(path: Path, xml: str) -> None:

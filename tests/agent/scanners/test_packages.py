@@ -6,11 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from agent.runner import run_scan
+from agent.runner import run_scan, to_finding
+from agent.scanners.base import ScanContext
 from agent.scanners.packages import PackageScanner
 from signatures import Matcher
 from tests.agent.scanners.helpers import context, make_user, run, write
@@ -213,3 +215,168 @@ def test_long_metadata_headers_are_read_in_full(tmp_path: Path) -> None:
     observations, errors = run(PackageScanner(), context(tmp_path, user))
     assert errors == []
     assert observations[0].hints["dependencies"] == ["openai"]
+
+
+def pip_dist(site: Path, name: str, version: str, requires: list[str] = (), **markers: str) -> Path:
+    """A distribution as pip leaves it: INSTALLER, and REQUESTED when the user asked for it."""
+    dist_info(site, name, version, requires)
+    folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    for marker, content in markers.items():
+        write(folder / marker, content)
+    return folder
+
+
+def test_an_ai_cli_own_dependencies_are_its_not_separate_findings(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """llm pulls in the OpenAI SDK: one llm finding, not an llm and an OpenAI API one.
+
+    The same SDK asked for by the user (REQUESTED), or pulled in by a package the catalogue
+    does not know, is still reported.
+    """
+    user = make_user(tmp_path, "alice", "linux")
+    tool = user.home / ".virtualenvs/tools/lib/python3.11/site-packages"
+    pip_dist(tool, "llm", "0.36", ["openai>=1.0", "click"], INSTALLER="pip\n", REQUESTED="")
+    pip_dist(tool, "openai", "2.5.0", ["httpx"], INSTALLER="pip\n")
+    pip_dist(tool, "httpx", "0.28.1", INSTALLER="pip\n")
+    pip_dist(tool, "click", "8.1.0", INSTALLER="pip\n")
+    app = user.home / ".virtualenvs/app/lib/python3.11/site-packages"
+    pip_dist(app, "billing-bot", "1.0", ["openai"], INSTALLER="pip\n", REQUESTED="")
+    pip_dist(app, "openai", "2.5.0", INSTALLER="pip\n")
+    mine = user.home / ".virtualenvs/mine/lib/python3.11/site-packages"
+    pip_dist(mine, "llm", "0.36", ["openai"], INSTALLER="pip\n", REQUESTED="")
+    pip_dist(mine, "openai", "2.5.0", INSTALLER="pip\n", REQUESTED="")
+
+    ctx = context(tmp_path, user)
+    observations, errors = run(PackageScanner(), ctx)
+
+    assert errors == []
+    required = {
+        (str(o.evidence["path"]).split("/.virtualenvs/")[1].split("/")[0], o.indicator): (
+            o.hints.get("required_by")
+        )
+        for o in observations
+    }
+    assert required[("tools", "openai")] == ["llm"]
+    assert required[("tools", "httpx")] == ["llm"]
+    assert required[("app", "openai")] == ["billing_bot"]
+    assert required[("mine", "openai")] is None
+    findings = [(o, to_finding(ctx, matcher, o)) for o in observations]
+    found = sorted(
+        (
+            str(o.evidence["path"]).split("/.virtualenvs/")[1].split("/")[0],
+            o.indicator,
+            str(finding.service_id),
+        )
+        for o, finding in findings
+        if finding is not None
+    )
+    assert found == [
+        ("app", "billing_bot", "None"),  # a likely-AI candidate: it depends on an AI SDK
+        ("app", "openai", "openai-api"),
+        ("mine", "llm", "llm-cli"),
+        ("mine", "openai", "openai-api"),
+        ("tools", "llm", "llm-cli"),
+    ]
+
+
+def test_pipx_and_uv_receipts_name_what_was_asked_for(tmp_path: Path, matcher: Matcher) -> None:
+    """uv marks every package REQUESTED; its receipt (and pipx's metadata) says the truth."""
+    user = make_user(tmp_path, "alice", "linux")
+    uv_tool = user.home / ".local/share/uv/tools/aider-chat"
+    write(uv_tool / "uv-receipt.toml", '[tool]\nrequirements = [{ name = "aider-chat" }]\n')
+    site = uv_tool / "lib/python3.11/site-packages"
+    pip_dist(site, "aider-chat", "0.86.2", ["litellm", "openai"], INSTALLER="uv", REQUESTED="")
+    pip_dist(site, "litellm", "1.81.0", ["openai"], INSTALLER="uv", REQUESTED="")
+    pip_dist(site, "openai", "2.20.0", INSTALLER="uv", REQUESTED="")
+    pipx = user.home / ".local/share/pipx/venvs/shell-gpt"
+    write(
+        pipx / "pipx_metadata.json",
+        {"main_package": {"package": "shell-gpt"}, "injected_packages": {}},
+    )
+    pipx_site = pipx / "lib/python3.11/site-packages"
+    pip_dist(pipx_site, "shell-gpt", "1.5.1", ["openai"], INSTALLER="uv", REQUESTED="")
+    pip_dist(pipx_site, "openai", "2.54.0", INSTALLER="uv", REQUESTED="")
+
+    result = run_scan(context(tmp_path, user), (PackageScanner(),), matcher)
+
+    assert sorted((f.service_id, f.indicator) for f in result.findings) == [
+        ("aider", "aider_chat"),
+        ("shell-gpt", "shell_gpt"),
+    ]
+
+
+def test_a_project_hoisted_dependencies_belong_to_what_it_depends_on(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    user = make_user(tmp_path, "alice", "linux")
+    project = user.home / "code/agent"
+    write(
+        project / "package.json",
+        {"name": "agent", "dependencies": {"@qwen-code/qwen-code": "*", "left-pad": "*"}},
+    )
+    modules = project / "node_modules"
+    node_package(
+        modules,
+        "@qwen-code/qwen-code",
+        "0.24.4",
+        dependencies={"@google/genai": "^1", "openai": "^5"},
+    )
+    node_package(modules, "@google/genai", "1.2.0")
+    node_package(modules, "openai", "5.0.0")
+    node_package(modules, "left-pad", "1.3.0", dependencies={"@anthropic-ai/sdk": "*"})
+    node_package(modules, "@anthropic-ai/sdk", "0.50.0")
+
+    result = run_scan(context(tmp_path, user), (PackageScanner(),), matcher)
+
+    assert sorted((str(f.service_id), f.indicator, f.heuristic) for f in result.findings) == [
+        # Pulled in by a package the catalogue lacks: still the SDK's finding, and that
+        # package is a likely-AI candidate of its own.
+        ("None", "left-pad", "depends-on-ai-sdk:npm:@anthropic-ai/sdk"),
+        ("anthropic-api", "@anthropic-ai/sdk", None),
+        ("qwen-code", "@qwen-code/qwen-code", None),
+    ]
+
+
+def test_npmrc_prefixes_and_conda_listed_environments(tmp_path: Path, matcher: Matcher) -> None:
+    user = make_user(tmp_path, "alice", "linux")
+    write(user.home / ".npmrc", "registry=https://registry.npmjs.org/\nprefix = ~/tools/npm\n")
+    node_package(user.home / "tools/npm/lib/node_modules", "@openai/codex", "0.171.0")
+    write(tmp_path / "etc/npmrc", f"prefix={tmp_path}/opt/npm-global\n")
+    node_package(tmp_path / "opt/npm-global/lib/node_modules", "@google/gemini-cli", "0.61.0")
+    env = tmp_path / "data/envs/research"
+    write(user.home / ".conda/environments.txt", f"# conda\n{env}\n/nonexistent/env\n")
+    dist_info(env / "lib/python3.11/site-packages", "anthropic", "0.50.0")
+    brew = tmp_path / "home/linuxbrew/.linuxbrew/Cellar/aider/0.86.2/libexec"
+    dist_info(brew / "lib/python3.12/site-packages", "aider-chat", "0.86.2")
+
+    observations, errors = run(PackageScanner(), context(tmp_path, user))
+
+    assert errors == []
+    found = {o.indicator: o.evidence["environment"] for o in observations}
+    assert found == {
+        "@openai/codex": "npm_prefix",
+        "@google/gemini-cli": "npm_prefix",
+        "anthropic": "conda",
+        "aider_chat": "homebrew",
+    }
+
+
+def test_running_programs_environments_are_read_wherever_they_are(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """A live scan reads the site-packages of a running interpreter's own venv, once."""
+    env = tmp_path / "srv/jobs/env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    site = next(env.glob("lib/python3*/site-packages"))
+    pip_dist(site, "anthropic", "0.50.0", INSTALLER="pip\n", REQUESTED="")
+    proc = subprocess.Popen([str(env / "bin/python"), "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.3)
+        observations, errors = run(PackageScanner(), ScanContext(users=()))
+    finally:
+        proc.kill()
+        proc.wait()
+    ours = [o for o in observations if str(site) in str(o.evidence["path"])]
+    assert [(o.indicator, o.evidence["environment"]) for o in ours] == [("anthropic", "virtualenv")]
+    assert not [e for e in errors if str(tmp_path) in str(e.path)]

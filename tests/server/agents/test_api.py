@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from collector.store import triage
 from collector.store.agents import Report
-from collector.store.inventory import InventoryItem, Sighting
+from collector.store.inventory import InventoryItem, Sighting, list_inventory
+from server.app import create_app
+from server.config import ServerSettings
+from signatures import FindingKind
 from tests.factories import finding, report
 from tests.server.conftest import enroll, sign_in
 
@@ -132,3 +138,72 @@ def test_a_heartbeat_is_acknowledged_and_a_heartbeat_with_findings_refused(
     assert client.get("/api/v1/inventory").json() == []
     (host,) = client.get("/api/v1/hosts").json()
     assert host["last_report_at"] is not None
+
+
+def test_agents_are_told_the_organisation_domains(tmp_path: Path, seeded_sqlite: Path) -> None:
+    """GET /api/v1/agents/config: agent credential only; the domains as the setting lists them."""
+    data_dir = tmp_path / "org"
+    data_dir.mkdir()
+    shutil.copyfile(seeded_sqlite, data_dir / "shadowmap.db")
+    settings = ServerSettings(
+        data_dir=data_dir,
+        scheduler_enabled=False,
+        organisation_domains="Example.com, corp.example.org,example.com",
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver") as client:
+        assert client.get("/api/v1/agents/config").status_code == 401
+        credential = enroll(client, app)
+        answer = client.get(
+            "/api/v1/agents/config", headers={"Authorization": f"Bearer {credential}"}
+        )
+        assert answer.status_code == 200
+        assert answer.json() == {"organisation_domains": ["example.com", "corp.example.org"]}
+        sign_in(client, "admin")  # a person's session is not an agent credential
+        assert client.get("/api/v1/agents/config").status_code == 401
+
+
+def test_a_profile_class_lands_on_the_sighting_and_the_item(
+    client: TestClient, app: FastAPI
+) -> None:
+    credential = enroll(client, app)
+    extension = {"kind": FindingKind.BROWSER_EXTENSION, "indicator_kind": "browser_extension"}
+    sent = report(
+        [
+            finding(
+                "monica",
+                indicator="ofpnmcalabcbjgholdjcjblkibolbppb",
+                user="ana",
+                evidence={"profile_account": "personal"},
+                **extension,
+            ),  # type: ignore[arg-type]
+            finding(
+                "monica",
+                indicator="ofpnmcalabcbjgholdjcjblkibolbppb",
+                user="bob",
+                evidence={"profile_account": "corporate", "profile_account_domain": "example.com"},
+                **extension,
+            ),  # type: ignore[arg-type]
+            finding(
+                "merlin",
+                indicator="camppjleccjaphfdbohjdohecfnoikec",
+                user="bob",
+                evidence={"profile_account": "forged-class"},
+                **extension,
+            ),  # type: ignore[arg-type]
+        ]
+    )
+    assert _post(client, credential, sent.to_json()).status_code == 200  # type: ignore[attr-defined]
+    with app.state.shadowmap.sessions() as session:
+        stored = {(row.user_name, row.profile_account) for row in session.scalars(select(Sighting))}
+        assert stored == {("ana", "personal"), ("bob", "corporate"), ("bob", "")}
+        accounts = {row.item.service_id: row.profile_accounts for row in list_inventory(session)}
+        assert accounts == {"monica": ("personal", "corporate"), "merlin": ()}
+        personal = triage.list_triage_queue(session, profile_account="personal")
+        assert [row.item.service_id for row in personal] == ["monica"]
+    sign_in(client, "viewer")
+    items = {item["service_id"]: item for item in client.get("/api/v1/inventory").json()}
+    assert items["monica"]["profile_accounts"] == ["personal", "corporate"]
+    monica = items["monica"]["id"]
+    sightings = client.get(f"/api/v1/inventory/{monica}/sightings").json()
+    assert sorted(s["profile_account"] for s in sightings) == ["corporate", "personal"]

@@ -244,14 +244,24 @@ def test_first_push_creates_the_objects_with_their_fields_and_keeps_the_ids(
         controls[f"{approved}-C1"]["id"],
         controls[f"{approved}-C2"]["id"],
     }
-    assert evidences[f"{approved} evidence 1"]["link"] == "https://wiki.example.com/ai/openai-dpa"
+    evidence = evidences[f"{approved} evidence 1"]
+    # The link is on the evidence's first revision, as in CISO Assistant 3.x.
+    assert standin.link_of(evidence["id"]) == "https://wiki.example.com/ai/openai-dpa"
     assert "Internal repositories only" in evidences[f"{restricted} decision record"]["description"]
     # The relation is the same seen from the control.
     assert decision["id"] in controls[f"{approved}-C1"]["evidences"]
 
+    # The supplier became a third-party entity, once for both entries.
+    assert [row["name"] for row in standin.objects["entities"].values()] == ["OpenAI"]
+
     # Every id came back and is kept; nothing of the other two entries went out.
     stored = links(sessions)
-    remote = {row["id"] for rows in standin.objects.values() for row in rows.values()}
+    remote = {
+        row["id"]
+        for collection, rows in standin.objects.items()
+        if collection != "evidence-revisions"
+        for row in rows.values()
+    }
     assert {remote_id for remote_id, _ in stored.values()} == remote
     assert stored[("asset", approved)] == (asset["id"], "active")
     assert stored[("applied_control", f"{restricted}/condition/2")][0] == condition["id"]
@@ -260,7 +270,7 @@ def test_first_push_creates_the_objects_with_their_fields_and_keeps_the_ids(
         for name in ("under_review", "prohibited")
         for _, local_id in stored
     )
-    assert report.count("created") == len(remote) == 10
+    assert report.count("created") == len(remote) == 11
     assert {method for method, _ in standin.writes()} == {"POST"}
 
 
@@ -278,7 +288,7 @@ def test_second_push_only_reads(
     report = push(api_url, sessions, folder)
 
     assert len(standin.writes()) == writes
-    assert report.count("skipped") == 10 and len(report.actions) == 10
+    assert report.count("skipped") == 11 and len(report.actions) == 11
     second = standin.requests[seen:]
     assert {method for method, _ in second} == {"GET"}
     # The folder check, then every page of the three listings (pages of 2).
@@ -418,13 +428,17 @@ def test_server_errors_are_retried_then_reported_and_finished_work_is_kept(
     assert standin.requests.count(("POST", "/api/applied-controls/")) == 3
     # The asset created before the failure is known, so the next push does not duplicate it.
     asset_id = by_ref(standin, "assets")[register["approved"]]["id"]
-    assert links(sessions) == {("asset", register["approved"]): (asset_id, "active")}
+    entity_id = next(iter(standin.objects["entities"]))
+    assert links(sessions) == {
+        ("asset", register["approved"]): (asset_id, "active"),
+        ("entity", "supplier/openai"): (entity_id, "active"),
+    }
 
     standin.faults.clear()
     report = push(api_url, sessions, folder)
     assert len(standin.objects["assets"]) == 2
     assert [a.action for a in report.actions if a.local_id == register["approved"]] == ["skipped"]
-    assert report.count("created") == 9
+    assert report.count("created") == 9 and len(standin.objects["entities"]) == 1
 
 
 def test_a_passing_outage_is_ridden_out(
@@ -438,7 +452,7 @@ def test_a_passing_outage_is_ridden_out(
 
     report = push(api_url, sessions, folder, max_attempts=3)
 
-    assert report.count("created") == 10
+    assert report.count("created") == 11
     assert standin.requests.count(("POST", "/api/assets/")) == 4  # 2 failed + 2 entries
     assert len(standin.objects["assets"]) == 2
 
@@ -463,23 +477,60 @@ def test_a_wrong_token_is_a_clear_error_that_does_not_show_the_token(
     assert standin.writes() == [] and links(sessions) == {}
 
 
-def test_a_refused_object_is_named_with_the_answer(
+def test_a_refused_object_is_reported_and_the_push_goes_on(
     api_url: str,
     standin: StandIn,
     folder: str,
     sessions: sessionmaker[Session],
+    register: dict[str, str],
 ) -> None:
-    # Shadowmap's link check accepts it; CISO Assistant's URL validator does not.
-    register_id = entry(sessions, "approved", evidence_links=["https://.example.com/x"])
+    approved = register["approved"]
+    # Someone in CISO Assistant already has an evidence of that name in the folder: names
+    # are unique per folder there, so CISO Assistant refuses ours with a 400.
+    httpx.post(
+        f"{api_url}/evidences/",
+        json={"name": f"{approved} decision record", "folder": folder},
+        headers={"Authorization": f"Token {TOKEN}"},
+    ).raise_for_status()
 
-    with pytest.raises(RemoteRejected) as raised:
-        push(api_url, sessions, folder)
+    report = push(api_url, sessions, folder)
 
-    assert raised.value.status == 400
-    assert raised.value.object_label == f"evidence {register_id}/evidence/1"
-    assert "Enter a valid URL." in str(raised.value)
-    # What went through before it is kept.
-    assert ("evidence", f"{register_id}/decision") in links(sessions)
+    [failed] = report.failures
+    assert (failed.object_type, failed.local_id) == ("evidence", f"{approved}/decision")
+    assert "HTTP 400" in failed.detail and "already used in this scope" in failed.detail
+    assert failed.describe(dry_run=False).startswith(f"failed evidence {approved}/decision")
+    # Everything else went through, the other entry included.
+    assert report.count("created") == 10
+    assert ("evidence", f"{approved}/evidence/1") in links(sessions)
+    assert ("asset", register["restricted"]) in links(sessions)
+    assert ("evidence", f"{approved}/decision") not in links(sessions)
+
+
+def test_a_link_that_ciso_assistant_would_refuse_is_not_sent(
+    api_url: str, standin: StandIn, folder: str, sessions: sessionmaker[Session]
+) -> None:
+    register_id = entry(sessions, "approved", evidence_links=["https://wiki.example.com/x"])
+    # A host name without a dot: Django's URL check refuses it, so the connector does not
+    # send it (the settings refuse such a public URL; a connector built by hand is checked).
+    config = CisoAssistantConfig(
+        api_url=api_url, token=SecretStr(TOKEN), folder_id=folder, max_attempts=1
+    )
+    connector = CisoAssistantConnector(
+        CisoAssistantClient(config, backoff_seconds=0.001),
+        sessions,
+        folder_id=folder,
+        public_url="http://shadowmap:8000",
+    )
+    try:
+        report = connector.push()
+    finally:
+        connector.close()
+
+    [failed] = report.failures
+    assert failed.local_id == register_id and failed.object_type == "asset"
+    assert "reference_link 'http://shadowmap:8000/register/" in failed.detail
+    assert "Enter a valid URL." in failed.detail
+    assert standin.writes() == []
 
 
 def test_an_unknown_folder_is_refused_before_anything_is_written(
@@ -545,9 +596,9 @@ def test_a_dry_run_only_reads_and_stores_nothing(
     report = push(api_url, sessions, folder, dry_run=True)
 
     assert standin.writes() == [] and links(sessions) == {}
-    assert report.count("created") == 10
+    assert report.count("created") == 11
     assert report.actions[0].describe(dry_run=True) == f"would create asset {register['approved']}"
-    assert report.summary().startswith("CISO Assistant push (dry run): 10 created")
+    assert report.summary().startswith("CISO Assistant push (dry run): 11 created")
 
 
 def test_lines_of_a_free_text_list_become_items() -> None:

@@ -128,6 +128,13 @@ def test_push_command_prints_what_it_did(
         )
     engine.dispose()
 
+    # The connector calls out through the server's one outbound client: a CISO Assistant on a
+    # loopback address is refused (nothing is sent) until the allow-list names it.
+    assert main(["integrations", "ciso-assistant", "push", "--dry-run"]) == 2
+    assert "SHADOWMAP_OUTBOUND_ALLOW" in capsys.readouterr().err
+    assert standin.requests == []
+    monkeypatch.setenv("SHADOWMAP_OUTBOUND_ALLOW", "127.0.0.1/32")
+
     assert main(["integrations", "ciso-assistant", "push", "--dry-run"]) == 0
     dry = capsys.readouterr().out
     assert f"would create asset {register_id}" in dry
@@ -142,6 +149,17 @@ def test_push_command_prints_what_it_did(
 
     assert main(["integrations", "ciso-assistant", "push"]) == 0
     assert "0 created, 0 updated, 0 recreated, 3 skipped" in capsys.readouterr().out
+
+    # An object CISO Assistant refuses: reported, the rest pushed, exit 1 at the end.
+    control_id = next(iter(standin.objects["applied-controls"]))
+    standin.delete("applied-controls", control_id)
+    standin.write_folders = set()
+    assert main(["integrations", "ciso-assistant", "push"]) == 1
+    captured = capsys.readouterr()
+    assert f"failed applied control {register_id}/control/1" in captured.out
+    assert "HTTP 403 in folder" in captured.out and "role" in captured.out
+    assert "1 object(s) could not be pushed" in captured.err
+    standin.write_folders = None
 
     monkeypatch.setenv("SHADOWMAP_CISO_ASSISTANT_TOKEN_FILE", str(tmp_path / "wrong"))
     (tmp_path / "wrong").write_text("w" * 64)

@@ -110,3 +110,64 @@ def test_detail_put_patch_delete(api: httpx.Client, folder: str) -> None:
         "detail": "No Asset matches the given query."
     }
     assert api.get(f"applied-controls/{control['id']}/").json()["assets"] == []
+
+
+def test_an_evidence_link_lives_on_revisions_as_in_ciso_assistant_3_20(
+    api: httpx.Client, standin: StandIn, folder: str
+) -> None:
+    created = api.post(
+        "evidences/", json={"name": "e", "folder": folder, "link": "https://a.example.com/1"}
+    )
+    assert created.status_code == 201 and created.json()["link"] == "https://a.example.com/1"
+    pk = created.json()["id"]
+    # A PATCH of the link is answered 200 and changes nothing.
+    patched = api.patch(f"evidences/{pk}/", json={"link": "https://a.example.com/2"})
+    assert patched.status_code == 200 and patched.json()["link"] == "https://a.example.com/1"
+    # A null link is refused; so is a host name without a dot (Django's URLValidator).
+    assert api.patch(f"evidences/{pk}/", json={"link": None}).json() == {
+        "link": ["This field may not be null."]
+    }
+    assert api.post(
+        "evidences/", json={"name": "f", "folder": folder, "link": "http://intranet/x"}
+    ).json() == {"link": ["Enter a valid URL."]}
+    assert api.post(
+        "evidences/", json={"name": "g", "folder": folder, "link": "http://10.1.2.3/x"}
+    ).is_success
+    # A revision is numbered above the newest whatever it says, and puts the evidence in review.
+    revision = api.post(
+        "evidence-revisions/",
+        json={"evidence": pk, "version": 7, "link": "https://a.example.com/2", "folder": folder},
+    )
+    assert revision.status_code == 201 and revision.json()["version"] == 2
+    shown = api.get(f"evidences/{pk}/").json()
+    assert shown["link"] == "https://a.example.com/2" and shown["status"] == "In review"
+    listed = api.get("evidence-revisions/", params={"evidence": pk}).json()["results"]
+    assert [row["version"] for row in listed] == [2, 1]
+
+
+def test_a_folder_gets_its_user_groups_only_with_create_iam_groups(
+    standin: StandIn, api: httpx.Client
+) -> None:
+    bare = api.post("folders/", json={"name": "AI register"}).json()
+    assert bare["create_iam_groups"] is False
+    with pytest.raises(LookupError, match="no 'Analyst' user group"):
+        standin.give_role(bare["id"], "Analyst")
+    grouped = api.post("folders/", json={"name": "AI register 2", "create_iam_groups": True})
+    assert grouped.status_code == 201
+    groups = api.get("user-groups/", params={"folder": grouped.json()["id"]}).json()["results"]
+    assert "Analyst" in [row["name"] for row in groups]
+    standin.write_folders = set()
+    standin.give_role(grouped.json()["id"], "Analyst")
+    assert standin.write_folders == {grouped.json()["id"]}
+
+
+def test_writing_in_a_folder_without_a_role_is_403(
+    standin: StandIn, api: httpx.Client, folder: str
+) -> None:
+    pk = api.post("assets/", json={"name": "a", "folder": folder}).json()["id"]
+    standin.write_folders = set()
+    refused = api.post("assets/", json={"name": "b", "folder": folder})
+    assert refused.status_code == 403
+    assert refused.json() == {"folder": "You do not have permission to add objects in this folder"}
+    assert api.patch(f"assets/{pk}/", json={"name": "c"}).status_code == 403
+    assert api.get(f"assets/{pk}/").status_code == 200  # reading is another permission

@@ -1,7 +1,7 @@
 """outbound and load limits: webhook lanes and drops counted per endpoint, per-agent ingest quotas
 
-Revision ID: 0008_outbound_limits
-Revises: 0007_external_links
+Revision ID: 0011_outbound_limits
+Revises: 0010_profile_account
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0008_outbound_limits"
-down_revision = "0007_external_links"
+revision = "0011_outbound_limits"
+down_revision = "0010_profile_account"
 branch_labels = None
 depends_on = None
 
