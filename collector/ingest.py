@@ -13,6 +13,13 @@ roll-up is incremented only by the transaction whose row insert won:
 * ``violations``   (item, host, user) for items whose triage state is prohibited.
 * ``inventory_items`` inserted if new before the sightings, and incremented last, in id order,
   so the row lock on a popular item is held only for the end of the transaction.
+* ``ingest_quotas`` the agent's count of new items this clock hour, and its last limit hit.
+
+Limits (:class:`IngestLimits`): a report creates at most so many new items, and an agent at
+most so many per clock hour (UTC); catalogue services are admitted before unknown candidates.
+The findings of items not admitted are deferred: not stored, counted in the result's
+``limited`` and recorded on the agent's quota row. Findings of items that exist are never
+limited. The agent's next full report carries the deferred findings again.
 
 Report kinds: FULL and DELTA both upsert the findings they carry (a delta carries only what
 changed, so nothing is inferred from a missing finding); a HEARTBEAT carries no findings and
@@ -82,6 +89,32 @@ LAST_SEEN_REFRESH = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
+class IngestLimits:
+    """Bounds on the new inventory items a report may create (None: no bound)."""
+
+    new_items_per_report: int | None = None
+    new_items_per_agent_hour: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitHit:
+    """A limit a report reached: which, its value, and what was deferred because of it."""
+
+    limit: str  # "new_items_per_report" | "new_items_per_agent_hour"
+    maximum: int
+    deferred_items: int
+    deferred_findings: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.limit,
+            "maximum": self.maximum,
+            "deferred_items": self.deferred_items,
+            "deferred_findings": self.deferred_findings,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class IngestResult:
     report_id: str
     duplicate: bool
@@ -89,6 +122,7 @@ class IngestResult:
     items: int
     new_sightings: int = 0
     violations: int = 0
+    limited: tuple[LimitHit, ...] = ()
 
 
 @cache
@@ -118,14 +152,22 @@ def parse_agent_report(body: bytes) -> WireReport:
 
 
 def ingest_report(
-    session: Session, *, agent: Agent, report: WireReport, catalogue: Catalogue
+    session: Session,
+    *,
+    agent: Agent,
+    report: WireReport,
+    catalogue: Catalogue,
+    limits: IngestLimits | None = None,
+    now: dt.datetime | None = None,
 ) -> IngestResult:
     """Store a validated report for an authenticated agent; idempotent by report id.
 
-    The caller commits once; a duplicate report writes nothing. Raises ReportRejected for a
-    heartbeat that carries findings, NotFound if the agent's host was deleted meanwhile.
+    The caller commits once; a duplicate report writes nothing. ``limits`` bound the new
+    items it may create (see the module docstring); ``now`` is the collector's clock.
+    Raises ReportRejected for a heartbeat that carries findings, NotFound if the agent's
+    host was deleted meanwhile.
     """
-    now = utcnow()
+    now = now or utcnow()
     if report.kind is ReportKind.HEARTBEAT and report.findings:
         raise ReportRejected("a heartbeat report carries no findings", path="findings")
     session.flush()  # pending ORM changes first: the statements below read what they wrote
@@ -134,7 +176,14 @@ def ingest_report(
         if report.kind is ReportKind.HEARTBEAT:
             _touch_host(cursor, agent=agent, report=report, now=now)
             return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
-        return _ingest(cursor, agent=agent, report=report, catalogue=catalogue, now=now)
+        return _ingest(
+            cursor,
+            agent=agent,
+            report=report,
+            catalogue=catalogue,
+            limits=limits or IngestLimits(),
+            now=now,
+        )
     finally:
         cursor.close()
 
@@ -151,6 +200,7 @@ def _ingest(
     agent: Agent,
     report: WireReport,
     catalogue: Catalogue,
+    limits: IngestLimits,
     now: dt.datetime,
 ) -> IngestResult:
     # Commits stay synchronous: an acknowledged report must survive a database crash, because
@@ -177,7 +227,19 @@ def _ingest(
 
     identities = [item_identity(finding, catalogue) for finding in findings]
     windows = _seen_windows(findings, identities)
-    items = _ensure_items(cursor, identities, windows, now)
+    items, deferred = _ensure_items(cursor, identities, windows, now, agent.id, limits)
+    limited: tuple[LimitHit, ...] = ()
+    if deferred is not None:
+        kept = [pair for pair in zip(findings, identities, strict=True) if pair[1].key in items]
+        limited = (replace(deferred, deferred_findings=len(findings) - len(kept)),)
+        _record_limit_hit(cursor, agent.id, report.report_id, limited, now)
+        findings = [finding for finding, _identity in kept]
+        identities = [identity for _finding, identity in kept]
+        windows = {key: window for key, window in windows.items() if key in items}
+        if not findings:
+            return IngestResult(
+                report.report_id, duplicate=False, findings=0, items=0, limited=limited
+            )
     rollup = _Rollup()
     host_id = agent.host_id
     new = _upsert_sightings(cursor, host_id, findings, identities, items, rollup)
@@ -195,6 +257,7 @@ def _ingest(
         items=len(items),
         new_sightings=sum(rollup.sightings.values()),
         violations=sum(rollup.violations.values()),
+        limited=limited,
     )
 
 
@@ -304,14 +367,24 @@ def _ensure_items(
     identities: list[ItemIdentity],
     windows: dict[str, tuple[dt.datetime, dt.datetime]],
     now: dt.datetime,
-) -> dict[str, _Item]:
-    """Insert the items this report names that do not exist yet; return all of them by key."""
+    agent_id: int,
+    limits: IngestLimits,
+) -> tuple[dict[str, _Item], LimitHit | None]:
+    """Insert the items this report names that do not exist yet, as many as the limits
+    admit; return every admitted item by key, and the limit hit if some were deferred (its
+    ``deferred_findings`` is for the caller to count)."""
     by_key = {identity.key: identity for identity in identities}
     items = _items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", list(by_key)))
     _refresh_severity(cursor, items, by_key, now)
     missing = sorted(set(by_key) - set(items))
     if not missing:
-        return items  # the steady state: every item exists
+        return items, None  # the steady state: every item exists
+    allowance, hit = _new_item_allowance(cursor, agent_id, limits, now, len(missing))
+    if hit is not None:
+        # Catalogue services before unknown candidates: they are what people govern.
+        missing.sort(key=lambda key: (by_key[key].service_id is None, key))
+        hit = replace(hit, deferred_items=len(missing) - allowance)
+        missing = missing[:allowance]
     stamp = cursor.time(now)
     rows = [
         (
@@ -334,11 +407,77 @@ def _ensure_items(
         )
         for key, identity in ((key, by_key[key]) for key in missing)
     ]
-    items.update(_items(cursor, cursor.insert(_ITEM_INSERT, rows)))
+    created = _items(cursor, cursor.insert(_ITEM_INSERT, rows))
+    items.update(created)
     raced = [key for key in missing if key not in items]  # inserted by another report first
     if raced:
         items.update(_items(cursor, cursor.fetch_in(_ITEM_SELECT, "key", raced)))
-    return items
+    if limits.new_items_per_agent_hour is not None or hit is not None:
+        _count_new_items(cursor, agent_id, len(created), now)
+    return items, hit
+
+
+_QUOTA_SELECT = "SELECT window_start, new_items FROM ingest_quotas WHERE agent_id = ?"
+_QUOTA_UPSERT = (
+    "INSERT INTO ingest_quotas (agent_id, window_start, new_items, limited_reports, "
+    "last_limited) VALUES (?, ?, ?, 0, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+    "window_start = excluded.window_start, new_items = excluded.new_items"
+)
+_LIMIT_HIT_UPDATE = (
+    "UPDATE ingest_quotas SET limited_reports = limited_reports + 1, last_limited_at = ?, "
+    "last_limited = ? WHERE agent_id = ?"
+)
+
+
+def _hour(now: dt.datetime) -> dt.datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def _created_this_hour(cursor: IngestCursor, agent_id: int, now: dt.datetime) -> int:
+    """The new items the agent created in the current clock hour (its window restarts on
+    the hour). The host row, updated first, serialises the agent's reports, so this read
+    cannot race another report of the same agent."""
+    found = cursor.fetch(_QUOTA_SELECT, (agent_id,))
+    if not found or cursor.read_time(found[0][0]) < _hour(now):
+        return 0
+    return int(found[0][1])
+
+
+def _new_item_allowance(
+    cursor: IngestCursor, agent_id: int, limits: IngestLimits, now: dt.datetime, wanted: int
+) -> tuple[int, LimitHit | None]:
+    """Return how many of ``wanted`` new items the limits admit, and the binding limit when
+    that is fewer (deferred counts are the caller's to fill in)."""
+    bounds: list[tuple[int, str, int]] = []
+    if limits.new_items_per_report is not None:
+        per_report = limits.new_items_per_report
+        bounds.append((per_report, "new_items_per_report", per_report))
+    if limits.new_items_per_agent_hour is not None:
+        per_hour = limits.new_items_per_agent_hour
+        left = max(0, per_hour - _created_this_hour(cursor, agent_id, now))
+        bounds.append((left, "new_items_per_agent_hour", per_hour))
+    if not bounds:
+        return wanted, None
+    allowance, name, maximum = min(bounds)
+    if allowance >= wanted:
+        return wanted, None
+    return allowance, LimitHit(name, maximum, deferred_items=0, deferred_findings=0)
+
+
+def _count_new_items(cursor: IngestCursor, agent_id: int, created: int, now: dt.datetime) -> None:
+    total = _created_this_hour(cursor, agent_id, now) + created
+    cursor.run(_QUOTA_UPSERT, (agent_id, cursor.time(_hour(now)), total, cursor.json({})))
+
+
+def _record_limit_hit(
+    cursor: IngestCursor,
+    agent_id: int,
+    report_id: str,
+    limited: tuple[LimitHit, ...],
+    now: dt.datetime,
+) -> None:
+    detail = {"report_id": report_id, "limits": [hit.to_dict() for hit in limited]}
+    cursor.run(_LIMIT_HIT_UPDATE, (cursor.time(now), cursor.json(detail), agent_id))
 
 
 def _refresh_severity(

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import SettingsError
 from server.links import LINK_RULE, link_problem
+from server.outbound.policy import AllowList
 
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -107,6 +108,52 @@ class ServerSettings(BaseSettings):
     webhook_max_attempts: int = Field(
         8, ge=1, le=50, description="Attempts before a webhook delivery is marked failed."
     )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one webhook delivery request, in seconds."
+    )
+    webhook_concurrency: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Webhook deliveries one delivery round sends at the same time (over all "
+        "endpoints; outbound_per_destination bounds each endpoint).",
+    )
+    webhook_max_pending: int = Field(
+        10_000,
+        ge=10,
+        description="Pending deliveries kept per webhook endpoint and lane (its inventory "
+        "events, its register events); events beyond it are dropped and counted "
+        "(dropped_events in GET /api/v1/webhooks, and a log line).",
+    )
+    # Outbound HTTP (server/outbound/: webhooks, report webhook, integrations) ---------------
+    outbound_allow: str = Field(
+        "",
+        description="Comma-separated IP networks (CIDR) and host names that outbound HTTP "
+        "(webhooks, the report webhook, integrations) may reach although they resolve to "
+        "loopback, private, link-local, unique-local or other non-public addresses, e.g. "
+        "127.0.0.1/32,hooks.internal. Cloud metadata addresses are reached only when an entry "
+        "names that single address. Empty: public addresses only.",
+    )
+    outbound_per_destination: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Outbound requests one client sends to one host and port at the same time.",
+    )
+    # Ingest limits (collector/ingest.py) ------------------------------------------------------
+    ingest_max_new_items_per_report: int = Field(
+        500,
+        ge=1,
+        description="New inventory items one agent report may create; findings beyond it are "
+        "deferred (not stored) and named in the ingest response; the agent's next full report "
+        "sends them again.",
+    )
+    ingest_max_new_items_per_agent_hour: int = Field(
+        2_000,
+        ge=1,
+        description="New inventory items one agent may create per clock hour (UTC); findings "
+        "beyond it are deferred as for the per-report limit.",
+    )
     # CISO Assistant connector (server/integrations/ciso_assistant.py, docs/integrations.md) --
     ciso_assistant_url: str | None = Field(
         None,
@@ -148,6 +195,12 @@ class ServerSettings(BaseSettings):
         description="Attempts per request to CISO Assistant on 5xx answers or connection "
         "errors (exponential backoff from 1 s).",
     )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        AllowList.parse(value)  # ValueError names the bad entry
+        return value
 
     organisation_domains: str = Field(
         "",

@@ -11,6 +11,7 @@ Exception tree::
      ├── RequestTooLarge    a request body is over the configured limit
      ├── InvalidInput       a parameter is malformed (names the field), e.g. a sync cursor
      ├── DeliveryFailed     a report or webhook could not be delivered (channel, reason)
+     ├── DestinationRefused an outbound call's host is not a public address and not allowed
      ├── InvalidSignature   a webhook signature is missing, malformed, stale or wrong
      ├── InvalidTransition  a state machine does not allow this move (kind, from, to)
      ├── GuardFailed        a rule blocks the change; names the field that must be fixed
@@ -71,6 +72,24 @@ class DeliveryFailed(ServerError):
         self.channel = channel
         self.reason = reason
         super().__init__(f"{channel} delivery failed: {reason}")
+
+
+class DestinationRefused(ServerError):
+    """The host of an outbound call resolves to an address the server may not reach.
+
+    ``address_class`` ("loopback", "private", "cloud metadata", "unresolvable"...) and
+    ``address`` are for the server's own log; the message shown to callers names neither, so
+    that refusals reveal nothing about the internal network.
+    """
+
+    def __init__(self, host: str, address_class: str, *, address: str = "") -> None:
+        self.host = host
+        self.address_class = address_class
+        self.address = address
+        super().__init__(
+            f"destination refused: {host} does not resolve to a public address "
+            "(an admin can allow it with SHADOWMAP_OUTBOUND_ALLOW)"
+        )
 
 
 class InvalidSignature(ServerError):

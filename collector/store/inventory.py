@@ -382,6 +382,25 @@ def department_first_seen_for_item(session: Session, *, item_id: int) -> dict[st
     return dict(session.execute(query).all())
 
 
+def list_inventory_page(
+    session: Session, *, after_id: int = 0, state: str | None = None, limit: int = 500
+) -> list[InventoryRow]:
+    """Return up to ``limit`` items with ids above ``after_id``, in id order, with their
+    roll-ups: one page of a full read (exports) that no concurrent insert can shift."""
+    query = (
+        select(InventoryItem)
+        .where(InventoryItem.id > after_id)
+        .order_by(InventoryItem.id)
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
+    if state is not None:
+        query = query.where(InventoryItem.state == state)
+    items = session.scalars(query).all()
+    facets = _facets(session, [item.id for item in items])
+    return [_inventory_row(item, facets.get(item.id, {})) for item in items]
+
+
 @dataclass(frozen=True, slots=True)
 class MaliciousSighting:
     """A malicious item and the hosts it was seen on."""

@@ -316,3 +316,19 @@ def count_entries_by_status(session: Session) -> dict[str, int]:
         RegisterEntry.status
     )
     return dict(session.execute(query).all())
+
+
+def list_register_page(
+    session: Session, *, after_register_id: str = "", status: str | None = None, limit: int = 500
+) -> Sequence[RegisterEntry]:
+    """Return up to ``limit`` entries after ``after_register_id``, in register id order: one
+    page of a full read (exports) that no concurrent insert can shift."""
+    query = (
+        select(RegisterEntry)
+        .where(RegisterEntry.register_id > after_register_id)
+        .order_by(RegisterEntry.register_id)
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(RegisterEntry.status == status)
+    return session.scalars(query).all()

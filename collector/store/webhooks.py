@@ -1,15 +1,17 @@
 """Webhooks: endpoints that receive signed event notifications, and the delivery log the
-inventory change feed and the register's audit trail are turned into. Keyword-only; the caller
-owns the transaction."""
+inventory change feed and the register's audit trail are turned into: a queue bounded per
+endpoint and event type (what is dropped beyond the bound is counted on the endpoint), claimed
+in turns across endpoints and event types. Keyword-only; the caller owns the transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, select
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -34,6 +36,9 @@ class WebhookEndpoint(Base):
     key_salt: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Events not queued because this endpoint's backlog of their type was full.
+    dropped_events: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_dropped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebhookDelivery(Base):
@@ -48,6 +53,9 @@ class WebhookDelivery(Base):
     )
     event_id: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64))
+    # The queue an event waits in per endpoint: its family ("inventory", "register"). Events of
+    # one lane go out in order; lanes take turns, so one family never starves the other.
+    lane: Mapped[str] = mapped_column(String(16), default="inventory", server_default="inventory")
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -128,23 +136,87 @@ def _lock_feed_cursor(session: Session, *, name: str, start: int) -> SyncCounter
     return None
 
 
+class Backlog:
+    """The pending deliveries per (endpoint, lane) and the bound on them, for one enqueue
+    transaction: an event for a full backlog is not queued but counted on its endpoint
+    (``dropped_events``), so one noisy feed cannot grow the queue without end."""
+
+    def __init__(self, session: Session, *, max_pending: int | None) -> None:
+        self.max_pending = max_pending
+        self.created = 0
+        self.dropped: Counter[int] = Counter()
+        self._pending: Counter[tuple[int, str]] = Counter()
+        if max_pending is not None:
+            self._pending.update(pending_counts(session))
+
+    def admit(self, endpoint_id: int, lane: str) -> bool:
+        """Take one place in a backlog; False (and the drop counted) when it is full."""
+        key = (endpoint_id, lane)
+        if self.max_pending is not None and self._pending[key] >= self.max_pending:
+            self.dropped[endpoint_id] += 1
+            return False
+        self._pending[key] += 1
+        return True
+
+    def record_drops(self, session: Session) -> None:
+        """Add this transaction's drops to each endpoint's count."""
+        now = utcnow()
+        for endpoint_id, count in sorted(self.dropped.items()):
+            session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id)
+                .values(dropped_events=WebhookEndpoint.dropped_events + count, last_dropped_at=now)
+            )
+
+
+def event_lane(event_type: str) -> str:
+    """Return the lane of an event type: its family, "inventory" or "register"."""
+    return event_type.split(".", 1)[0]
+
+
+def pending_counts(session: Session) -> dict[tuple[int, str], int]:
+    """Return how many deliveries are pending per (endpoint id, lane)."""
+    rows = session.execute(
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.lane, func.count())
+        .where(WebhookDelivery.status == "pending")
+        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.lane)
+    ).all()
+    return {(int(endpoint_id), str(lane)): int(count) for endpoint_id, lane, count in rows}
+
+
+def backlog_by_endpoint(session: Session) -> dict[int, dict[str, int]]:
+    """Return, per endpoint id, how many of its deliveries are in each status."""
+    rows = session.execute(
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count()).group_by(
+            WebhookDelivery.endpoint_id, WebhookDelivery.status
+        )
+    ).all()
+    found: dict[int, dict[str, int]] = {}
+    for endpoint_id, status, count in rows:
+        found.setdefault(int(endpoint_id), {})[str(status)] = int(count)
+    return found
+
+
 def _enqueue(
     session: Session,
     endpoints: Sequence[WebhookEndpoint],
+    backlog: Backlog,
     *,
     event_type: str,
     data: dict[str, Any],
 ) -> int:
-    """Add one delivery of an event per subscribed endpoint; return how many."""
+    """Add one delivery of an event per subscribed endpoint with room for it; return how many."""
     created = 0
+    lane = event_lane(event_type)
     for endpoint in endpoints:
-        if _subscribed(endpoint, event_type):
+        if _subscribed(endpoint, event_type) and backlog.admit(endpoint.id, lane):
             event_id = str(uuid.uuid4())
             session.add(
                 WebhookDelivery(
                     endpoint_id=endpoint.id,
                     event_id=event_id,
                     event_type=event_type,
+                    lane=lane,
                     payload={
                         "id": event_id,
                         "type": event_type,
@@ -164,18 +236,22 @@ def _active_endpoints(session: Session) -> list[WebhookEndpoint]:
 MALICIOUS_DETECTED = "inventory.item.malicious_detected"
 
 
-def enqueue_inventory_events(session: Session, *, limit: int = 500) -> int:
-    """Turn inventory changes after the webhook cursor into deliveries; return how many.
+def enqueue_inventory_events(
+    session: Session, *, limit: int = 500, max_pending: int | None = None
+) -> Backlog:
+    """Turn inventory changes after the webhook cursor into deliveries; return the backlog
+    (its ``created`` count and its drops, already recorded on the endpoints).
 
     The cursor row is locked (SKIP LOCKED on PostgreSQL), so one replica enqueues at a time
-    and each change becomes events once. The first call starts from the present.
+    and each change becomes events once. The first call starts from the present. At most
+    ``max_pending`` deliveries wait per endpoint and event type; beyond, events are dropped.
     """
+    backlog = Backlog(session, max_pending=max_pending)
     row = _lock_feed_cursor(session, name=WEBHOOK_CURSOR, start=latest_change_seq(session))
     if row is None:
-        return 0
+        return backlog
     endpoints = _active_endpoints(session)
     changes = list_inventory_changes(session, after_seq=row.value, limit=limit)
-    created = 0
     for change, item in changes:
         if change.deleted or item is None:
             event_type = "inventory.item.deleted"
@@ -198,20 +274,22 @@ def enqueue_inventory_events(session: Session, *, limit: int = 500) -> int:
                 "severity": item.severity,
                 "host_count": item.host_count,
             }
-        created += _enqueue(session, endpoints, event_type=event_type, data=data)
+        backlog.created += _enqueue(session, endpoints, backlog, event_type=event_type, data=data)
         if item is not None and not change.deleted and item.severity == MALICIOUS:
             # A published-malicious item was created or seen again (a new host, a new
             # sighting, or the catalogue now calls it malicious): an incident to act on.
-            created += _enqueue(
+            backlog.created += _enqueue(
                 session,
                 endpoints,
+                backlog,
                 event_type=MALICIOUS_DETECTED,
                 data={**data, "hosts": list_item_hostnames(session, item_id=item.id)},
             )
     if changes:
         row.value = changes[-1][0].change_seq
+    backlog.record_drops(session)
     session.flush()
-    return created
+    return backlog
 
 
 REGISTER_WEBHOOK_CURSOR = "webhooks:register"
@@ -236,19 +314,22 @@ def enqueue_register_events(
     *,
     entry_state: Callable[[RegisterEntry], dict[str, Any]],
     limit: int = 500,
-) -> int:
-    """Turn register-entry audit events after the webhook cursor into deliveries; return how
-    many. ``entry_state`` renders an entry's current state for the payload.
+    max_pending: int | None = None,
+) -> Backlog:
+    """Turn register-entry audit events after the webhook cursor into deliveries; return the
+    backlog as enqueue_inventory_events does. ``entry_state`` renders an entry's current state
+    for the payload.
 
     Register events come from the audit trail, not the coalescing change feed, so that each
     decision is an event of its own. Audit ids follow commit order (every writer holds the
     chain lock until it commits), so a cursor over them misses nothing and repeats nothing.
     The cursor row is locked as the inventory one is; the first call starts from the present.
     """
+    backlog = Backlog(session, max_pending=max_pending)
     head = session.scalar(select(func.max(AuditEvent.id))) or 0
     row = _lock_feed_cursor(session, name=REGISTER_WEBHOOK_CURSOR, start=head)
     if row is None:
-        return 0
+        return backlog
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.id > row.value).order_by(AuditEvent.id).limit(limit)
     ).all()
@@ -260,7 +341,6 @@ def enqueue_register_events(
         )
     }
     endpoints = _active_endpoints(session)
-    created = 0
     for event in events:
         if event.object_type != "entry":
             continue
@@ -277,22 +357,58 @@ def enqueue_register_events(
             "entry": entry_state(entry) if entry is not None else None,
         }
         event_type = REGISTER_EVENTS.get(event.action, "register.entry.updated")
-        created += _enqueue(session, endpoints, event_type=event_type, data=data)
+        backlog.created += _enqueue(session, endpoints, backlog, event_type=event_type, data=data)
     if events:
         row.value = events[-1].id
+    backlog.record_drops(session)
     session.flush()
-    return created
+    return backlog
 
 
-def claim_due_deliveries(session: Session, *, limit: int = 20) -> list[WebhookDelivery]:
-    """Lock and return due pending deliveries; rows locked by another replica are skipped
-    (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
-    return list(
-        session.scalars(
+def claim_due_deliveries(
+    session: Session, *, limit: int, lease: dt.timedelta
+) -> list[WebhookDelivery]:
+    """Claim up to ``limit`` due pending deliveries, taking turns across endpoints and lanes
+    (the oldest of every (endpoint, lane) first, then the second oldest...), so that a burst
+    of one family of events to one endpoint delays nothing else by more than a turn.
+
+    Claimed rows get ``next_attempt_at = now + lease``: the caller sends them after this
+    transaction commits and records each outcome; a delivery whose sender died is due again
+    when its lease ends. Rows locked by another replica are skipped (FOR UPDATE SKIP LOCKED
+    on PostgreSQL; SQLite has one writer).
+    """
+    now = utcnow()
+    ranked = (
+        select(
+            WebhookDelivery.id,
+            func.row_number()
+            .over(
+                partition_by=(WebhookDelivery.endpoint_id, WebhookDelivery.lane),
+                order_by=WebhookDelivery.id,
+            )
+            .label("turn"),
+        )
+        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+        .subquery()
+    )
+    order = list(
+        session.scalars(select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(limit))
+    )
+    if not order:
+        return []
+    claimed = {
+        delivery.id: delivery
+        for delivery in session.scalars(
             select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
-            .order_by(WebhookDelivery.id)
-            .limit(limit)
+            .where(
+                WebhookDelivery.id.in_(order),
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+            )
             .with_for_update(skip_locked=True)
         )
-    )
+    }
+    for delivery in claimed.values():
+        delivery.next_attempt_at = now + lease
+    session.flush()
+    return [claimed[delivery_id] for delivery_id in order if delivery_id in claimed]

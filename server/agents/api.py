@@ -42,11 +42,25 @@ class EnrollResponse(BaseModel):
     credential: str = Field(description="The agent's own secret; shown once, stored hashed.")
 
 
+class LimitOut(BaseModel):
+    limit: Literal["new_items_per_report", "new_items_per_agent_hour"] = Field(
+        description="The setting reached: ingest_max_<limit>."
+    )
+    maximum: int
+    deferred_items: int = Field(description="New items this report named but did not create.")
+    deferred_findings: int = Field(
+        description="Findings not stored (the agent's next full report sends them again)."
+    )
+
+
 class IngestResponse(BaseModel):
     report_id: str
     status: Literal["stored", "duplicate"]
-    findings: int
-    items: int
+    findings: int = Field(description="Findings stored.")
+    items: int = Field(description="Inventory items the stored findings belong to.")
+    limited: list[LimitOut] = Field(
+        default_factory=list, description="Limits this report reached, and what they deferred."
+    )
 
 
 @router.post("/enroll", response_model=EnrollResponse)
@@ -99,6 +113,7 @@ async def post_report(
             credential=credential,
             body=body,
             machine=machine,
+            limits=service.ingest_limits(state.settings),
         ),
         limiter=state.ingest_slots(),
     )
@@ -107,6 +122,7 @@ async def post_report(
         status="duplicate" if result.duplicate else "stored",
         findings=result.findings,
         items=result.items,
+        limited=[LimitOut.model_validate(hit.to_dict()) for hit in result.limited],
     )
 
 

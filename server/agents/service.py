@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,12 +10,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import transaction
 from collector.errors import ReportRejected
-from collector.ingest import IngestResult, ingest_report, parse_agent_report
+from collector.ingest import IngestLimits, IngestResult, ingest_report, parse_agent_report
 from collector.logimport import ImportStats, ProgressCallback, read_log
 from collector.store import agents
 from collector.store.agents import Agent
 from server.config import ServerSettings
 from signatures import Catalogue, Matcher
+
+log = logging.getLogger(__name__)
+
+
+def ingest_limits(settings: ServerSettings) -> IngestLimits:
+    """Return the limits on what one agent report may add (ingest_max_* settings)."""
+    return IngestLimits(
+        new_items_per_report=settings.ingest_max_new_items_per_report,
+        new_items_per_agent_hour=settings.ingest_max_new_items_per_agent_hour,
+    )
 
 
 def enroll(
@@ -58,8 +69,10 @@ def ingest_agent_report(
     credential: str,
     body: bytes,
     machine: str | None,
+    limits: IngestLimits | None = None,
 ) -> IngestResult:
-    """Authenticate the agent and ingest one report body, in one transaction.
+    """Authenticate the agent and ingest one report body, in one transaction; a limit it
+    reaches is in the result and in a log line.
 
     Raises AuthenticationFailed, Conflict (a cloned machine: rekey), ReportRejected.
     """
@@ -73,7 +86,21 @@ def ingest_agent_report(
         report = parse_agent_report(body)
         if report.host.os != agent.host.os and agent.host.os not in ("", "other"):
             raise ReportRejected("report host OS differs from the enrolled host", path="host.os")
-        return ingest_report(session, agent=agent, report=report, catalogue=catalogue)
+        result = ingest_report(
+            session, agent=agent, report=report, catalogue=catalogue, limits=limits
+        )
+        agent_uid = agent.agent_uid
+    for hit in result.limited:
+        log.warning(
+            "ingest limit %s=%d reached by agent %s, report %s: %d new items, %d findings deferred",
+            hit.limit,
+            hit.maximum,
+            agent_uid,
+            result.report_id,
+            hit.deferred_items,
+            hit.deferred_findings,
+        )
+    return result
 
 
 @dataclass(frozen=True, slots=True)

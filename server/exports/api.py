@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.responses import StreamingResponse
 
 from server.exports.evidence_pack import build_evidence_pack
 from server.exports.service import (
     INVENTORY_FORMATS,
     REGISTER_FORMATS,
-    all_inventory_rows,
-    all_register_entries,
+    buffered,
+    inventory_batches,
+    register_batches,
 )
 from server.register import states
 from server.web.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader
@@ -31,6 +34,15 @@ def _attachment(body: bytes, media_type: str, filename: str) -> Response:
     )
 
 
+def _streamed(chunks: Iterator[bytes], media_type: str, filename: str) -> StreamingResponse:
+    # Written as it is read, batch by batch: memory stays bounded whatever the export's size.
+    return StreamingResponse(
+        buffered(chunks),
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get(
     "/inventory.{fmt}",
     response_class=Response,
@@ -41,16 +53,15 @@ def _attachment(body: bytes, media_type: str, filename: str) -> Response:
 )
 def export_inventory(
     fmt: Annotated[Literal["json", "csv", "cyclonedx"], Path()],
-    session: DbSession,
     state: State,
     _caller: InventoryReader,
     item_state: Annotated[str | None, Query(alias="state", max_length=32)] = None,
 ) -> Response:
-    """Export the whole inventory (optionally one triage state) as a file."""
-    rows = all_inventory_rows(session, state=item_state)
+    """Export the whole inventory (optionally one triage state) as a file, streamed."""
     spec = INVENTORY_FORMATS[fmt]
     filename = f"shadowmap-inventory-{dt.date.today():%Y-%m-%d}.{spec.extension}"
-    return _attachment(spec.build(rows, state.catalogue), spec.media_type, filename)
+    batches = inventory_batches(state.sessions, state=item_state)
+    return _streamed(spec.write(batches, state.catalogue), spec.media_type, filename)
 
 
 @router.get(
@@ -63,16 +74,15 @@ def export_inventory(
 )
 def export_register(
     fmt: Annotated[Literal["json", "csv", "cyclonedx"], Path()],
-    session: DbSession,
     state: State,
     _caller: RegisterReader,
     status: Annotated[str | None, Query(pattern=_STATUS_PATTERN)] = None,
 ) -> Response:
-    """Export the AI register (optionally one status) as a file."""
+    """Export the AI register (optionally one status) as a file, streamed."""
     spec = REGISTER_FORMATS[fmt]
     filename = f"shadowmap-register-{dt.date.today():%Y-%m-%d}.{spec.extension}"
-    entries = all_register_entries(session, status=status)
-    return _attachment(spec.build(entries, state.catalogue), spec.media_type, filename)
+    batches = register_batches(state.sessions, status=status)
+    return _streamed(spec.write(batches, state.catalogue), spec.media_type, filename)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from collector.store import hosts, inventory
+from collector.store import hosts, inventory, limits
 from collector.store.hosts import Host
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
 from server.web.deps import Admin, DbSession, RowId, State
@@ -45,9 +45,20 @@ class SightingOut(BaseModel):
     last_seen_at: dt.datetime
 
 
+class IngestLimitOut(BaseModel):
+    """An agent of the host reached an ingest limit: how often, and what its last hit deferred."""
+
+    limited_reports: int
+    last_limited_at: dt.datetime | None
+    last_limited: dict[str, Any] = Field(
+        description="report_id and limits: [{limit, maximum, deferred_items, deferred_findings}]"
+    )
+
+
 class HostDetailOut(HostOut):
     health: dict[str, object]
     scanner_errors: list[object]
+    ingest_limits: list[IngestLimitOut] = Field(default_factory=list)
     sightings: list[SightingOut]
 
 
@@ -86,6 +97,14 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
         **_host_fields(row),
         health=dict(row.host.health),
         scanner_errors=list(row.host.scanner_errors),
+        ingest_limits=[
+            IngestLimitOut(
+                limited_reports=quota.limited_reports,
+                last_limited_at=quota.last_limited_at,
+                last_limited=dict(quota.last_limited),
+            )
+            for quota in limits.list_host_limit_hits(session, host_id=host_id)
+        ],
         sightings=[
             SightingOut(
                 item_id=item.id,

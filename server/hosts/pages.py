@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collector.store import hosts as hosts_store
-from collector.store import inventory
+from collector.store import inventory, limits
 from server.web.deps import DbSession, RowId, State, Viewer
 from server.web.rendering import render_page
 
@@ -33,6 +33,14 @@ def host_detail(
         sighting.item_id: inventory.get_inventory_item(session, item_id=sighting.item_id)
         for sighting, _host in sightings
     }
+    limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
     return render_page(
-        state, request, "hosts/host.html", who, host=host, sightings=sightings, items=items
+        state,
+        request,
+        "hosts/host.html",
+        who,
+        host=host,
+        sightings=sightings,
+        items=items,
+        limit_hits=limit_hits,
     )

@@ -36,18 +36,20 @@ from collector.store import audit, external_links, register
 from collector.store.register import RegisterEntry
 from server import __version__
 from server.config import ServerSettings
-from server.errors import SettingsError
+from server.errors import DestinationRefused, SettingsError
 from server.integrations.errors import (
     IntegrationError,
     RemoteAuthFailed,
     RemoteForbidden,
     RemoteMalformed,
     RemoteMismatch,
+    RemoteNotAllowed,
     RemoteRejected,
     RemoteUnavailable,
 )
 from server.integrations.http import HttpAnswer, HttpxSender, OutboundHttp, TransportFailed
 from server.links import link_problem
+from server.outbound.client import outbound_transport
 from server.register import states
 
 log = logging.getLogger(__name__)
@@ -265,6 +267,9 @@ class CisoAssistantClient:
                 )
             except TransportFailed as exc:
                 reason = str(exc)
+            except DestinationRefused as exc:  # never retried: the answer would not change
+                log.warning("CISO Assistant host refused by the outbound policy: %s", exc)
+                raise RemoteNotAllowed(SYSTEM, exc.host) from exc
             else:
                 if answer.status < 500:
                     if answer.status == 401:
@@ -664,6 +669,10 @@ class CisoAssistantConnector:
     ) -> CisoAssistantConnector:
         """Build the connector from the settings; raises SettingsError."""
         config = CisoAssistantConfig.from_settings(settings)
+        if http is None:
+            # Every call goes through the server's one outbound client (destination policy
+            # after DNS resolution, per-destination limits).
+            http = HttpxSender(transport=outbound_transport(settings))
         client = CisoAssistantClient(config, http=http)
         return cls(
             client,

@@ -11,10 +11,13 @@ Exception tree::
           ├── RemoteMismatch      a write was answered 2xx but reading back shows other values
           ├── RemoteMalformed     an answer that is not what the API documents (e.g. a listing
           │                       whose pages do not advance)
+          ├── RemoteNotAllowed    the remote's host resolves to an address the server may not
+          │                       reach (server/outbound: loopback, private... unless allowed)
           └── RemoteUnavailable   5xx or no answer, still failing after the retries
 
-A push stops on RemoteAuthFailed, RemoteMalformed and RemoteUnavailable; RemoteRejected and
-RemoteMismatch concern one object: the push reports them and goes on with the rest.
+A push stops on RemoteAuthFailed, RemoteMalformed, RemoteNotAllowed and RemoteUnavailable;
+RemoteRejected and RemoteMismatch concern one object: the push reports them and goes on with
+the rest.
 Transport exceptions are translated at the boundary (server/integrations/http.py).
 Messages never contain the credential.
 """
@@ -88,3 +91,13 @@ class RemoteUnavailable(IntegrationError):
         self.attempts = attempts
         self.reason = reason
         super().__init__(system, f"{object_label} failed after {attempts} attempt(s): {reason}")
+
+
+class RemoteNotAllowed(IntegrationError):
+    def __init__(self, system: str, host: str) -> None:
+        self.host = host
+        super().__init__(
+            system,
+            f"{host} resolves to an address this server does not call (loopback, private, "
+            "link-local or metadata); if it is yours, name it in SHADOWMAP_OUTBOUND_ALLOW",
+        )

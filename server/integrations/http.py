@@ -1,5 +1,6 @@
 """The seam between the connectors and the network: one small interface for sending an HTTP
-request, and the httpx implementation used until the shared outbound client takes its place.
+request, and its httpx implementation, which the connectors build over the server's one
+outbound transport (server/outbound: destinations vetted after DNS resolution).
 
 A connector builds the full URL and headers; the sender only sends and reports what came
 back, or raises TransportFailed when nothing did (refused, reset, timed out). It never

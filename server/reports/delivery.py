@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 
 from server.config import ServerSettings
-from server.errors import DeliveryFailed
+from server.errors import DeliveryFailed, DestinationRefused
+from server.outbound.client import describe_failure, describe_status, outbound_client
 from server.reports.render import MEDIA_TYPES
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
 
@@ -69,18 +70,20 @@ def copy_to_folder(folder: Path, files: dict[str, Path]) -> list[str]:
 
 
 def notify_webhook(settings: ServerSettings, *, url: str, payload: dict[str, Any]) -> int:
-    """POST a signed JSON notice of the finished report; return the HTTP status."""
+    """POST a signed JSON notice of the finished report through the outbound client (a host
+    that does not resolve to a public address is refused unless outbound_allow names it);
+    return the HTTP status."""
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     key = derive_key(master_key(settings.data_dir), REPORT_WEBHOOK_PURPOSE)
     try:
-        response = httpx.post(
-            url,
-            content=body,
-            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)},
-            timeout=15,
-        )
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed("webhook", f"{type(exc).__name__}: {exc}") from exc
+        with outbound_client(settings, timeout=15) as client:
+            response = client.post(
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(key, body)},
+            )
+    except (DestinationRefused, httpx.HTTPError) as exc:
+        raise DeliveryFailed("webhook", describe_failure(exc)) from exc
     if response.status_code >= 300:
-        raise DeliveryFailed("webhook", f"receiver answered {response.status_code}")
+        raise DeliveryFailed("webhook", describe_status(response.status_code))
     return response.status_code

@@ -19,6 +19,7 @@ from collector.errors import (
 )
 from server.errors import (
     CsrfFailed,
+    DestinationRefused,
     Forbidden,
     GuardFailed,
     InvalidInput,
@@ -110,6 +111,13 @@ def install(app: FastAPI) -> None:
             )
         response.headers["X-Shadowmap-Field"] = exc.field
         return response
+
+    @app.exception_handler(DestinationRefused)
+    async def _destination(request: Request, exc: DestinationRefused) -> Response:
+        # The address and its class go to the log only: the answer must not map the network.
+        log.info("refused outbound destination %s (%s)", exc.host, exc.address_class)
+        problem = {"loc": ["body", "url"], "msg": str(exc), "type": "destination_refused"}
+        return JSONResponse({"error": "destination refused", "detail": [problem]}, status_code=422)
 
     @app.exception_handler(InvalidTransition)
     async def _transition(request: Request, exc: InvalidTransition) -> Response:

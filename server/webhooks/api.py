@@ -6,14 +6,15 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from collector.store import webhooks
 from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
+from server.outbound.policy import check_url_syntax
 from server.signing import key_hex
 from server.web.api_auth import AUTH_RESPONSES, WebhooksAdmin
 from server.web.deps import DbSession, RowId, State
-from server.webhooks.service import endpoint_key
+from server.webhooks.service import create_endpoint, endpoint_key
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -39,9 +40,18 @@ class WebhookOut(BaseModel):
     event_types: list[str]
     active: bool
     created_at: dt.datetime
+    pending: int = Field(0, description="Deliveries waiting to be sent or retried.")
+    failed: int = Field(0, description="Deliveries given up after webhook_max_attempts.")
+    dropped_events: int = Field(
+        0,
+        description="Events never queued because this endpoint's backlog of their type was "
+        "full (webhook_max_pending); resynchronise through the sync API when it grows.",
+    )
+    last_dropped_at: dt.datetime | None = None
 
     @classmethod
-    def of(cls, endpoint: WebhookEndpoint) -> WebhookOut:
+    def of(cls, endpoint: WebhookEndpoint, backlog: dict[str, int] | None = None) -> WebhookOut:
+        counts = backlog or {}
         return cls(
             id=endpoint.id,
             name=endpoint.name,
@@ -49,6 +59,10 @@ class WebhookOut(BaseModel):
             event_types=list(endpoint.event_types),
             active=endpoint.active,
             created_at=endpoint.created_at,
+            pending=counts.get("pending", 0),
+            failed=counts.get("failed", 0),
+            dropped_events=endpoint.dropped_events or 0,
+            last_dropped_at=endpoint.last_dropped_at,
         )
 
 
@@ -58,9 +72,10 @@ class WebhookCreate(BaseModel):
         str,
         Field(
             max_length=2048,
-            pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$",
-            description="http(s) URL that receives the events",
+            description="http(s) URL that receives the events; its host must resolve to public "
+            "addresses unless the outbound_allow setting names it",
         ),
+        AfterValidator(check_url_syntax),
     ]
     event_types: Annotated[list[EventPattern], Field(min_length=1, max_length=10)]
 
@@ -103,22 +118,31 @@ class DeliveryOut(BaseModel):
 
 @router.get("", response_model=list[WebhookOut], responses=AUTH_RESPONSES)
 def list_webhooks(session: DbSession, _caller: WebhooksAdmin) -> list[WebhookOut]:
-    """List webhook endpoints (events: inventory.item.* and register.entry.*)."""
-    return [WebhookOut.of(endpoint) for endpoint in webhooks.list_webhook_endpoints(session)]
+    """List webhook endpoints (events: inventory.item.* and register.entry.*) with their
+    backlog: pending and failed deliveries, and events dropped because the backlog was full."""
+    backlog = webhooks.backlog_by_endpoint(session)
+    return [
+        WebhookOut.of(endpoint, backlog.get(endpoint.id))
+        for endpoint in webhooks.list_webhook_endpoints(session)
+    ]
 
 
 @router.post(
     "",
     response_model=WebhookCreated,
     status_code=201,
-    responses={**AUTH_RESPONSES, 409: {"description": "The name is taken"}},
+    responses={
+        **AUTH_RESPONSES,
+        409: {"description": "The name is taken"},
+        422: {"description": "Invalid URL, or its host does not resolve to a public address"},
+    },
 )
 def create_webhook(
     body: WebhookCreate, session: DbSession, state: State, _caller: WebhooksAdmin
 ) -> WebhookCreated:
     """Create a webhook endpoint; the signing key is in this response only."""
-    endpoint = webhooks.create_webhook_endpoint(
-        session, name=body.name, url=body.url, event_types=body.event_types
+    endpoint = create_endpoint(
+        session, state.settings, name=body.name, url=body.url, event_types=body.event_types
     )
     return WebhookCreated(
         **WebhookOut.of(endpoint).model_dump(),

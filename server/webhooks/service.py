@@ -1,13 +1,22 @@
 """Webhook dispatch: turn change-feed entries into signed event deliveries, send due ones
-with retries and exponential backoff, and keep every attempt in the delivery log.
+through the outbound client, retry with exponential backoff and jitter, and keep every attempt
+in the delivery log.
 
 Event types: inventory.item.created, .updated, .deleted (from the change feed, coalesced:
 state sync), inventory.item.malicious_detected (beside each of those for an item a published
 report calls malicious) and register.entry.created, .updated, .decided, .status_changed (from
 the audit trail: one event per recorded action). Both use the same envelope. Each request carries
 ``Shadowmap-Signature`` (see server/signing.py), ``Shadowmap-Event`` and ``Shadowmap-Delivery``.
-Several replicas may run :func:`deliver_due` at once: deliveries are claimed with
-SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL (one process on SQLite).
+
+A delivery round never holds a database transaction while a receiver is called: it claims a
+batch (a short transaction that leases the rows), sends it with no transaction open, then
+records the outcomes (another short one). Batches take turns across endpoints and lanes (the
+inventory and the register events of each endpoint); a lane is sent in order, one request
+at a time, and lanes run side by side (``outbound_per_destination`` bounds requests per host
+and port). An endpoint that fails (network error, 429, 5xx, refused destination) is not
+called again in that round: its other deliveries wait for the same backoff. Several replicas may run
+:func:`deliver_due` at once: rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED on
+PostgreSQL (one writer on SQLite).
 """
 
 from __future__ import annotations
@@ -15,7 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,8 +40,16 @@ from collector.db import transaction
 from collector.store import webhooks
 from collector.store.base import utcnow
 from collector.store.register import RegisterEntry
-from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
+from collector.store.webhooks import WebhookDelivery, WebhookEndpoint, event_lane
 from server.config import ServerSettings
+from server.errors import DestinationRefused
+from server.outbound.client import (
+    backoff_delay,
+    describe_failure,
+    describe_status,
+    destination_policy,
+    outbound_client,
+)
 from server.register.schemas import entry_out
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
 
@@ -43,6 +67,8 @@ EVENT_TYPES = (
 )
 BASE_BACKOFF = dt.timedelta(seconds=30)
 MAX_BACKOFF = dt.timedelta(hours=6)
+#: A round stops claiming new batches after this long (the scheduler starts the next one).
+ROUND_SECONDS = 60.0
 
 
 def endpoint_key(settings: ServerSettings, endpoint: WebhookEndpoint) -> bytes:
@@ -56,64 +82,234 @@ def _entry_state(entry: RegisterEntry) -> dict[str, Any]:
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """Delay before the next attempt after ``attempts`` failures: 30 s doubling, capped."""
-    delay: dt.timedelta = BASE_BACKOFF * (2 ** max(0, attempts - 1))
-    return min(delay, MAX_BACKOFF)
+    """Delay before the next attempt after ``attempts`` failures: 30 s doubling, capped at
+    6 h, of which a random half is waited (jitter)."""
+    return backoff_delay(attempts, base=BASE_BACKOFF, cap=MAX_BACKOFF)
 
 
-def _send(
-    client: httpx.Client,
+# Endpoints ------------------------------------------------------------------------------------
+
+
+def check_webhook_url(settings: ServerSettings, url: str) -> None:
+    """Refuse a URL whose host does not resolve to an address the server may call.
+
+    Raises DestinationRefused (the message names neither the address nor its class). The
+    same check runs again before every delivery, on the address then resolved.
+    """
+    parts = urlsplit(url)
+    default_port = 443 if parts.scheme == "https" else 80
+    destination_policy(settings).resolve(parts.hostname or "", parts.port or default_port)
+
+
+def create_endpoint(
+    session: Session,
     settings: ServerSettings,
-    delivery: WebhookDelivery,
-    endpoint: WebhookEndpoint,
-) -> tuple[int | None, str | None]:
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    *,
+    name: str,
+    url: str,
+    event_types: Sequence[str],
+) -> WebhookEndpoint:
+    """Create a webhook endpoint; raises DestinationRefused, Conflict (the name is taken)."""
+    check_webhook_url(settings, url)
+    return webhooks.create_webhook_endpoint(session, name=name, url=url, event_types=event_types)
+
+
+# Delivery -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One claimed delivery as plain data: what the sending threads need, no ORM rows."""
+
+    delivery_id: int
+    endpoint_id: int
+    url: str
+    key: bytes
+    event_type: str
+    event_id: str
+    body: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    job: _Job
+    sent: bool  # False: not attempted, because its endpoint failed earlier in the round
+    status_code: int | None = None
+    error: str | None = None
+    trips_endpoint: bool = False  # a failure of the destination, not of this one event
+
+
+def _claim(settings: ServerSettings, sessions: sessionmaker[Session]) -> list[_Job]:
+    """Claim the next fair batch in one short transaction; return it as plain jobs."""
+    limit = settings.webhook_concurrency * 4
+    # Long enough for the whole batch to be one lane, sent one request after another, each
+    # taking its whole timeout; a delivery whose sender died is due again after that.
+    lease = dt.timedelta(seconds=settings.webhook_timeout_seconds * (limit + 1) + 30)
+    jobs: list[_Job] = []
+    with transaction(sessions) as session:
+        for delivery in webhooks.claim_due_deliveries(session, limit=limit, lease=lease):
+            endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+            if endpoint is None or not endpoint.active:
+                delivery.status = "failed"
+                delivery.last_error = "endpoint removed or disabled"
+                continue
+            jobs.append(
+                _Job(
+                    delivery_id=delivery.id,
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    key=endpoint_key(settings, endpoint),
+                    event_type=delivery.event_type,
+                    event_id=delivery.event_id,
+                    body=json.dumps(delivery.payload, separators=(",", ":")).encode(),
+                    attempts=delivery.attempts,
+                )
+            )
+    return jobs
+
+
+def _send(client: httpx.Client, job: _Job) -> _Outcome:
     headers = {
         "Content-Type": "application/json",
-        "User-Agent": "Shadowmap-Webhooks",
-        SIGNATURE_HEADER: sign(endpoint_key(settings, endpoint), body),
-        "Shadowmap-Event": delivery.event_type,
-        "Shadowmap-Delivery": delivery.event_id,
+        SIGNATURE_HEADER: sign(job.key, job.body),
+        "Shadowmap-Event": job.event_type,
+        "Shadowmap-Delivery": job.event_id,
     }
     try:
-        response = client.post(endpoint.url, content=body, headers=headers)
+        response = client.post(job.url, content=job.body, headers=headers)
+    except DestinationRefused as exc:
+        log.warning(
+            "webhook %s: destination %s refused (%s %s)",
+            job.endpoint_id,
+            exc.host,
+            exc.address_class,
+            exc.address,
+        )
+        return _Outcome(job, sent=True, error=describe_failure(exc), trips_endpoint=True)
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
-    if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"receiver answered {response.status_code}"
+        return _Outcome(job, sent=True, error=describe_failure(exc), trips_endpoint=True)
+    status = response.status_code
+    if 200 <= status < 300:
+        return _Outcome(job, sent=True, status_code=status)
+    return _Outcome(
+        job,
+        sent=True,
+        status_code=status,
+        error=describe_status(status),
+        trips_endpoint=status == 429 or status >= 500,
+    )
+
+
+def _send_all(client: httpx.Client, pool: ThreadPoolExecutor, jobs: list[_Job]) -> list[_Outcome]:
+    """Send a batch: each (endpoint, lane) in order, one request at a time, the lanes side
+    by side; an endpoint's first failure stops all its lanes, and their remaining jobs are
+    returned unsent. (The outbound client bounds requests per host and port on top.)"""
+    lanes: dict[tuple[int, str], deque[_Job]] = defaultdict(deque)
+    for job in jobs:
+        lanes[(job.endpoint_id, event_lane(job.event_type))].append(job)
+    failed: dict[int, threading.Event] = {job.endpoint_id: threading.Event() for job in jobs}
+    outcomes: list[_Outcome] = []
+    lock = threading.Lock()
+
+    def work(queue: deque[_Job], endpoint_failed: threading.Event) -> None:
+        for job in queue:
+            outcome = _Outcome(job, sent=False) if endpoint_failed.is_set() else _send(client, job)
+            if outcome.trips_endpoint:
+                endpoint_failed.set()
+            with lock:
+                outcomes.append(outcome)
+
+    futures = [
+        pool.submit(work, queue, failed[endpoint_id])
+        for (endpoint_id, _lane), queue in lanes.items()
+    ]
+    for future in futures:
+        future.result()
+    return outcomes
+
+
+def _record(
+    settings: ServerSettings, sessions: sessionmaker[Session], outcomes: list[_Outcome]
+) -> int:
+    """Write the outcomes of a batch in one short transaction; return how many were delivered."""
+    now = utcnow()
+    retry_at: dict[int, dt.datetime] = {}
+    delivered = 0
+    with transaction(sessions) as session:
+        for outcome in sorted(outcomes, key=lambda outcome: not outcome.sent):
+            delivery = session.get(WebhookDelivery, outcome.job.delivery_id)
+            if delivery is None:  # its endpoint was deleted meanwhile
+                continue
+            if not outcome.sent:
+                # Waits as long as the delivery that failed its endpoint; no attempt counted.
+                delivery.next_attempt_at = retry_at.get(outcome.job.endpoint_id, now)
+                continue
+            delivery.attempts = outcome.job.attempts + 1
+            delivery.last_status_code = outcome.status_code
+            delivery.last_error = outcome.error
+            if outcome.error is None:
+                delivery.status = "delivered"
+                delivery.delivered_at = now
+                delivery.next_attempt_at = now
+                delivered += 1
+            elif delivery.attempts >= settings.webhook_max_attempts:
+                delivery.status = "failed"
+            else:
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+                if outcome.trips_endpoint:
+                    retry_at[outcome.job.endpoint_id] = max(
+                        delivery.next_attempt_at, retry_at.get(outcome.job.endpoint_id, now)
+                    )
+    return delivered
+
+
+def _enqueue(settings: ServerSettings, sessions: sessionmaker[Session]) -> None:
+    for feed in ("inventory", "register"):
+        with transaction(sessions) as session:
+            if feed == "inventory":
+                backlog = webhooks.enqueue_inventory_events(
+                    session, max_pending=settings.webhook_max_pending
+                )
+            else:
+                backlog = webhooks.enqueue_register_events(
+                    session, entry_state=_entry_state, max_pending=settings.webhook_max_pending
+                )
+        for endpoint_id, dropped in sorted(backlog.dropped.items()):
+            log.warning(
+                "webhook %s: %d %s events dropped: its backlog is full (webhook_max_pending=%d)",
+                endpoint_id,
+                dropped,
+                feed,
+                settings.webhook_max_pending,
+            )
 
 
 def deliver_due(
-    settings: ServerSettings, sessions: sessionmaker[Session], *, batch: int = 20
+    settings: ServerSettings,
+    sessions: sessionmaker[Session],
+    *,
+    round_seconds: float = ROUND_SECONDS,
 ) -> int:
-    """Enqueue new events, then send one batch of due deliveries; return how many were sent
-    successfully. The top of a scheduled job: errors are logged, never raised."""
+    """Enqueue new events, then send due deliveries batch after batch until none is due or
+    ``round_seconds`` have passed; return how many were delivered. The top of a scheduled
+    job: errors are logged, never raised."""
     try:
-        with transaction(sessions) as session:
-            webhooks.enqueue_inventory_events(session)
-        with transaction(sessions) as session:
-            webhooks.enqueue_register_events(session, entry_state=_entry_state)
+        _enqueue(settings, sessions)
+        deadline = time.monotonic() + round_seconds
         delivered = 0
-        with transaction(sessions) as session, httpx.Client(timeout=10) as client:
-            for delivery in webhooks.claim_due_deliveries(session, limit=batch):
-                endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-                if endpoint is None or not endpoint.active:
-                    delivery.status = "failed"
-                    delivery.last_error = "endpoint removed or disabled"
-                    continue
-                status, error = _send(client, settings, delivery, endpoint)
-                delivery.attempts += 1
-                delivery.last_status_code = status
-                delivery.last_error = error
-                if error is None:
-                    delivery.status = "delivered"
-                    delivery.delivered_at = utcnow()
-                    delivered += 1
-                elif delivery.attempts >= settings.webhook_max_attempts:
-                    delivery.status = "failed"
-                else:
-                    delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+        with (
+            outbound_client(settings, timeout=settings.webhook_timeout_seconds) as client,
+            ThreadPoolExecutor(
+                settings.webhook_concurrency, thread_name_prefix="webhook-delivery"
+            ) as pool,
+        ):
+            while time.monotonic() < deadline:
+                jobs = _claim(settings, sessions)
+                if not jobs:
+                    break
+                outcomes = _send_all(client, pool, jobs)
+                delivered += _record(settings, sessions, outcomes)
         return delivered
     except Exception:  # the top of a job
         log.exception("webhook delivery round failed")

@@ -4,6 +4,7 @@ through ingest (or over HTTP), entries and decisions through the register servic
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -109,3 +110,22 @@ def seed_over_http(client: TestClient, app: FastAPI) -> dict[str, int]:
     items = {row["name"]: row["id"] for row in client.get("/api/v1/inventory").json()}
     client.cookies.clear()
     return items
+
+
+def unknowns(*indicators: str) -> list[Finding]:
+    """Findings of unknown candidates: each indicator becomes an inventory item of its own."""
+    return [finding(None, indicator=indicator, heuristic="test") for indicator in indicators]
+
+
+def post_report(
+    client: TestClient, credential: str, findings: list[Finding], *, hostname: str = "laptop-1"
+) -> dict[str, Any]:
+    """Send one agent report over HTTP (the agent's own path); return the ingest answer."""
+    answer = client.post(
+        "/api/v1/agents/reports",
+        content=report(findings, hostname=hostname).to_json(),
+        headers={"Authorization": f"Bearer {credential}"},
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body

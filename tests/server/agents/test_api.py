@@ -46,6 +46,7 @@ def test_enrolled_agent_report_lands_in_the_inventory(client: TestClient, app: F
         "status": "stored",  # type: ignore[attr-defined]
         "findings": 2,
         "items": 2,
+        "limited": [],
     }
 
     again = _post(client, credential, sent.to_json())

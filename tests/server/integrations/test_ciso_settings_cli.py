@@ -128,6 +128,13 @@ def test_push_command_prints_what_it_did(
         )
     engine.dispose()
 
+    # The connector calls out through the server's one outbound client: a CISO Assistant on a
+    # loopback address is refused (nothing is sent) until the allow-list names it.
+    assert main(["integrations", "ciso-assistant", "push", "--dry-run"]) == 2
+    assert "SHADOWMAP_OUTBOUND_ALLOW" in capsys.readouterr().err
+    assert standin.requests == []
+    monkeypatch.setenv("SHADOWMAP_OUTBOUND_ALLOW", "127.0.0.1/32")
+
     assert main(["integrations", "ciso-assistant", "push", "--dry-run"]) == 0
     dry = capsys.readouterr().out
     assert f"would create asset {register_id}" in dry

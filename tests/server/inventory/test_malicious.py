@@ -9,17 +9,25 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from server.config import ServerSettings
 from server.webhooks.service import deliver_due
 from signatures import FindingKind, IndicatorKind, Service, Severity
 from tests.factories import finding, report
 from tests.server.conftest import bearer, enroll, make_token, sign_in
 from tests.server.seed import CATALOGUE
 from tests.server.webhooks.test_webhooks import Receiver
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ServerSettings:
+    """The test server; its webhook receiver listens on loopback, which the allow-list names."""
+    return ServerSettings(data_dir=tmp_path, scheduler_enabled=False, outbound_allow="127.0.0.1/32")
 
 
 @pytest.fixture

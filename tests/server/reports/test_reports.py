@@ -35,6 +35,7 @@ from server.signing import derive_key, master_key, verify_signature
 from signatures import load_catalogue
 from tests.e2e.conftest import free_port
 from tests.server.conftest import bearer, make_token, sign_in
+from tests.server.receivers import Receiver
 from tests.server.reports.seed import seed_discovery
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)  # a Monday, when the schedule fires
@@ -204,6 +205,7 @@ def test_webhook_notice_is_signed_and_verifiable(tmp_path: Path) -> None:
         settings = ServerSettings(
             data_dir=tmp_path,
             report_webhook_url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+            outbound_allow="127.0.0.1/32",
         )
         sessions = seeded(settings)
         run = run_report(sessions, settings, name="weekly", trigger="manual", deliver=True)
@@ -215,6 +217,29 @@ def test_webhook_notice_is_signed_and_verifiable(tmp_path: Path) -> None:
     key = derive_key(master_key(tmp_path), REPORT_WEBHOOK_PURPOSE)
     verify_signature(key, body, signature)
     assert b'"type":"report.completed"' in body and b'"prohibited_in_use":1' in body
+
+
+def test_the_report_webhook_is_not_sent_to_internal_addresses(tmp_path: Path) -> None:
+    """Issue 20 #4, the report channel: report_webhook_url to loopback is refused without an
+    allow-list entry, and the run records the refusal without naming the address."""
+    receiver = Receiver()
+    try:
+        port = receiver.port
+        for url in (f"http://localhost:{port}/hook", f"http://2130706433:{port}/hook"):
+            settings = ServerSettings(data_dir=tmp_path / str(len(url)), report_webhook_url=url)
+            sessions = seeded(settings)
+            run = run_report(sessions, settings, name="weekly", trigger="manual", deliver=True)
+            assert run is not None and run.status == "done"
+            assert run.deliveries == [
+                {
+                    "channel": "webhook",
+                    "ok": False,
+                    "detail": "destination refused: not a public address",
+                }
+            ]
+        assert receiver.requests == []
+    finally:
+        receiver.close()
 
 
 def test_one_period_runs_once_even_when_replicas_race(tmp_path: Path) -> None:
