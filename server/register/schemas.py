@@ -28,6 +28,16 @@ TEXT = r"^[^\x00]*$"
 LINE = r"^[^\x00-\x1f\x7f]*$"
 REQUIRED_LINE = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_SPACE}][^\x00-\x1f\x7f]*$"
 LINK = r"^https?://[!-~]+$"
+# What the OpenAPI document promises for an evidence link: a plain subset of what the server
+# accepts (server/links.py, CISO Assistant's rule), so that any link written to this pattern is
+# accepted: localhost, a dotted-decimal IPv4 address or a dotted DNS name with a letters-only
+# top-level domain, an optional port, then a path, query or fragment of printable ASCII.
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
+DOCUMENTED_LINK = (
+    rf"^https?://(localhost|{_OCTET}(\.{_OCTET}){{3}}|({_DNS_LABEL}\.){{1,4}}[A-Za-z]{{2,24}})"
+    r"(:[0-9]{1,5})?([/?#][!-~]*)?$"
+)
 
 RISK_LEVELS: tuple[str, ...] = FIELDS["risk_level"].values
 DATA_CLASSES: tuple[str, ...] = FIELDS["data_classes"].values
@@ -66,7 +76,7 @@ def _declared(name: str) -> Any:
         default_factory=list,
         max_length=spec.max_items,
         json_schema_extra={
-            "items": {"type": "string", "maxLength": spec.max_length, "pattern": LINK}
+            "items": {"type": "string", "maxLength": spec.max_length, "pattern": DOCUMENTED_LINK}
         },
     )
 
