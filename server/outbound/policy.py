@@ -92,6 +92,12 @@ _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"^{_LABEL}(\.{_LABEL})*\.?$")
 _PRINTABLE = re.compile(r"^[!-~]*$")
 
+# What the OpenAPI document promises for a destination URL: a subset of what check_url_syntax
+# accepts (tests/server/outbound/test_policy.py keeps the two in step), so that a client that
+# writes to the pattern is never refused for its syntax. Whether the host may be called is
+# judged on its resolved addresses, not here.
+DOCUMENTED_URL = rf"^https?://{_LABEL}(\.{_LABEL})*(:[1-9][0-9]{{0,3}})?([/?#][!-~]*)?$"
+
 
 def check_url_syntax(url: str) -> str:
     """Return ``url`` if it is an http(s) URL to a host name or IP address, with no user
@@ -102,7 +108,10 @@ def check_url_syntax(url: str) -> str:
     """
     if not _PRINTABLE.match(url):
         raise ValueError("must be printable ASCII without spaces (percent-encode the rest)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # urlsplit judges a bracketed host itself
+        raise ValueError("has an invalid IPv6 address" if "[" in url else "is not a URL") from exc
     if parts.scheme not in ("http", "https"):
         raise ValueError("must start with http:// or https://")
     if "@" in parts.netloc:

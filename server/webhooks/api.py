@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from collector.store import webhooks
 from collector.store.webhooks import WebhookDelivery, WebhookEndpoint
-from server.outbound.policy import check_url_syntax
+from server.outbound.policy import DOCUMENTED_URL, check_url_syntax
 from server.signing import key_hex
 from server.web.api_auth import AUTH_RESPONSES, WebhooksAdmin
 from server.web.deps import DbSession, RowId, State
@@ -73,7 +73,10 @@ class WebhookCreate(BaseModel):
         Field(
             max_length=2048,
             description="http(s) URL that receives the events; its host must resolve to public "
-            "addresses unless the outbound_allow setting names it",
+            "addresses unless the outbound_allow setting names it (IPv6 literals in brackets "
+            "are accepted too)",
+            # Documented, not enforced: the validator below gives the clearer message.
+            json_schema_extra={"pattern": DOCUMENTED_URL},
         ),
         AfterValidator(check_url_syntax),
     ]

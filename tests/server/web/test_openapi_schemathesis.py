@@ -15,13 +15,36 @@ from collector.db import make_engine, transaction, upgrade
 from collector.ingest import ingest_report
 from server.app import create_app
 from server.config import ServerSettings
+from server.outbound.policy import AllowList, DestinationPolicy
+from server.webhooks import service as webhook_service
 from tests.factories import enrolled_agent, finding, report
 from tests.server.conftest import bearer, make_token
 
 
+def _loopback_resolver(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
+
+
 @pytest.fixture
-def api_app(tmp_path: Path) -> FastAPI:
-    app_settings = ServerSettings(data_dir=tmp_path, api_burst=1_000_000, scheduler_enabled=False)
+def api_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    # Webhook URLs are generated from the documented pattern; their host names must not be
+    # looked up in the world's DNS from a test, so every name resolves to loopback here, and
+    # the allow-list admits every network: what is checked is the API's contract, the
+    # destination policy has its own tests (tests/server/outbound). No delivery runs: the
+    # scheduler is off.
+    monkeypatch.setattr(
+        webhook_service,
+        "destination_policy",
+        lambda s: DestinationPolicy(
+            allow=AllowList.parse(s.outbound_allow), resolver=_loopback_resolver
+        ),
+    )
+    app_settings = ServerSettings(
+        data_dir=tmp_path,
+        api_burst=1_000_000,
+        scheduler_enabled=False,
+        outbound_allow="0.0.0.0/0,::/0",
+    )
     upgrade(make_engine(app_settings.resolved_database_url()))
     app = create_app(app_settings)
     state = app.state.shadowmap
@@ -80,3 +103,4 @@ def test_api_conforms_to_its_openapi_document(
     assert 200 in statuses["GET /api/v1/sync/inventory"]
     assert 200 in statuses["GET /api/v1/inventory"]
     assert 201 in statuses["POST /api/v1/tokens"]
+    assert 201 in statuses["POST /api/v1/webhooks"]

@@ -51,9 +51,13 @@ def hanging() -> Iterator[list[Receiver]]:
 
 
 def open_write_transactions(settings: ServerSettings) -> str | None:
-    """Return why a write transaction is open on the server's database right now, if one is."""
+    """Return why a write transaction has been open on the server's database for more than a
+    moment, if one has: the deliveries to the other endpoints may be claiming or recording
+    right then, in writes of milliseconds; what must never happen is a write held across a
+    receiver's hang (45 s)."""
     if settings.database_url is None:
-        probe = sqlite3.connect(settings.data_dir / "shadowmap.db", timeout=0)
+        # Waits up to 2 s for a short write to end; one held across the hang outlasts it.
+        probe = sqlite3.connect(settings.data_dir / "shadowmap.db", timeout=2)
         try:
             probe.execute("BEGIN IMMEDIATE")  # fails while another connection writes
             probe.execute("ROLLBACK")
@@ -68,20 +72,27 @@ def open_write_transactions(settings: ServerSettings) -> str | None:
         isolation_level="AUTOCOMMIT",
         connect_args={"application_name": "transaction-probe"},
     )
+    deadline = time.monotonic() + 2
     try:
         with engine.connect() as connection:
-            idle = (
-                connection.execute(
-                    text(
-                        "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND state LIKE 'idle in transaction%' "
-                        "AND application_name <> 'transaction-probe'"
+            while True:
+                idle = (
+                    connection.execute(
+                        text(
+                            "SELECT query FROM pg_stat_activity "
+                            "WHERE datname = current_database() "
+                            "AND state LIKE 'idle in transaction%' "
+                            "AND application_name <> 'transaction-probe'"
+                        )
                     )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
-        return f"sessions idle in transaction after: {idle}" if idle else None
+                if not idle:
+                    return None
+                if time.monotonic() > deadline:  # the sender waits on us: a held one stays
+                    return f"sessions idle in transaction after: {idle}"
+                time.sleep(0.1)
     finally:
         engine.dispose()
 
