@@ -310,6 +310,9 @@ class _Builder:
     def _screen(self, index: int) -> bool:
         """Apply validity checks and drop rules; return whether the claim goes on."""
         claim = self.claims[index]
+        if claim.skipped:
+            self._drop(index, claim.skipped)
+            return False
         if claim.kind in _DOMAIN_KINDS:
             shared = self.overrides.shared_suffixes
             if claim.value in shared or any(s.endswith("." + claim.value) for s in shared):

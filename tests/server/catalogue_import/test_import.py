@@ -119,6 +119,22 @@ def test_an_override_drops_a_row_and_says_why(tmp_path: Path) -> None:
     )
 
 
+def test_a_row_the_catalogue_cannot_express_is_recorded_as_dropped(tmp_path: Path) -> None:
+    layout = small_checkout(
+        tmp_path,
+        "category-ai-!cn\tnewco\tnewco.test\n"
+        "category-ai-!cn\tnewco\tkeyword:newco\n"
+        "category-ai-!cn\tnewco\tfull:telemetry.vendor.test @ads\n",
+    )
+    run_import(layout).write()
+    assert Matcher(load_catalogue(layout.data_dir)).match_domain("telemetry.vendor.test") is None
+    provenance = (layout.catalogue_dir / "provenance.tsv").read_text().splitlines()
+    dropped = {line.split("\t")[3]: line.split("\t")[6] for line in provenance[1:]}
+    assert dropped["keyword:newco"].startswith("a keyword or regexp rule")
+    assert dropped["telemetry.vendor.test"].startswith("tagged @ads by the source")
+    assert len(provenance) == 4  # every snapshot row has its line
+
+
 def test_an_override_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     layout = small_checkout(
         tmp_path,
