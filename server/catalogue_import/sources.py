@@ -153,13 +153,16 @@ def v2fly(snapshot: Snapshot) -> Iterator[Claim]:
             kind, entry = IndicatorKind.HOST, entry.removeprefix("full:")
         entry = entry.removeprefix("domain:")
         sub_list = row["sub_list"]
+        # A name the category list holds itself (not through a product's list) names no
+        # product: it stands alone, as a row of a mixed list does.
+        own = sub_list == row["list"]
         yield _domain_claim(
             snapshot,
             row,
             value=entry,
             kind=kind,
-            group=f"v2fly:{sub_list}",
-            name=sub_list,
+            group="" if own else f"v2fly:{sub_list}",
+            name="" if own else sub_list,
             source_url=(
                 f"https://github.com/v2fly/domain-list-community/blob/{snapshot.commit}"
                 f"/data/{sub_list}"
