@@ -206,7 +206,7 @@ def test_shipped_catalogue_size(catalogue_stats: dict[str, int]) -> None:
     assert catalogue_stats["ide_extension"] >= 220
     assert catalogue_stats["cli_tools"] >= 60
     assert catalogue_stats["sdk_packages"] >= 450
-    assert catalogue_stats["desktop_apps"] >= 66
+    assert catalogue_stats["desktop_apps"] >= 100
 
 
 @pytest.fixture
