@@ -123,6 +123,8 @@ class IngestResult:
     new_sightings: int = 0
     violations: int = 0
     limited: tuple[LimitHit, ...] = ()
+    # The host name the report asked for and did not get (another host holds it).
+    refused_hostname: str | None = None
 
 
 @cache
@@ -174,8 +176,10 @@ def ingest_report(
     cursor = IngestCursor(session)
     try:
         if report.kind is ReportKind.HEARTBEAT:
-            _touch_host(cursor, agent=agent, report=report, now=now)
-            return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
+            _department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
+            return IngestResult(
+                report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
+            )
         return _ingest(
             cursor,
             agent=agent,
@@ -190,7 +194,8 @@ def ingest_report(
 
 _REPORT_INSERT = (
     "INSERT INTO reports (report_uid, agent_id, host_id, kind, generated_at, received_at, "
-    "finding_count) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_uid) DO NOTHING RETURNING id"
+    "finding_count) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (agent_id, report_uid) DO NOTHING RETURNING id"
 )
 
 
@@ -220,10 +225,12 @@ def _ingest(
     if not inserted:
         return IngestResult(report.report_id, duplicate=True, findings=0, items=0)
 
-    department = _touch_host(cursor, agent=agent, report=report, now=now)
+    department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
     findings = merge_findings(clamp_future_times(list(report.findings), now=now))
     if not findings:
-        return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
+        return IngestResult(
+            report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
+        )
 
     identities = [item_identity(finding, catalogue) for finding in findings]
     windows = _seen_windows(findings, identities)
@@ -238,7 +245,12 @@ def _ingest(
         windows = {key: window for key, window in windows.items() if key in items}
         if not findings:
             return IngestResult(
-                report.report_id, duplicate=False, findings=0, items=0, limited=limited
+                report.report_id,
+                duplicate=False,
+                findings=0,
+                items=0,
+                limited=limited,
+                refused_hostname=refused,
             )
     rollup = _Rollup()
     host_id = agent.host_id
@@ -258,6 +270,7 @@ def _ingest(
         new_sightings=sum(rollup.sightings.values()),
         violations=sum(rollup.violations.values()),
         limited=limited,
+        refused_hostname=refused,
     )
 
 
@@ -282,25 +295,36 @@ class _Rollup:
     daily: Counter[int] = field(default_factory=Counter)
 
 
+# A host takes the name its agent reports, unless another host already has that name: an
+# agent must not make its host pass for another one (the name is kept, the refusal logged).
 _HOST_UPDATE = (
-    "UPDATE hosts SET hostname = ?, os = ?, os_version = ?, arch = ?, agent_version = ?, "
+    "UPDATE hosts SET hostname = CASE WHEN hostname = ? THEN hostname "
+    "WHEN EXISTS (SELECT 1 FROM hosts AS other WHERE lower(other.hostname) = lower(?) "
+    "AND other.id <> hosts.id) THEN hostname ELSE ? END, "
+    "os = ?, os_version = ?, arch = ?, agent_version = ?, "
     "catalogue_version = ?, last_report_at = ?, health = ?, scanner_errors = ? "
-    "WHERE id = ? RETURNING department"
+    "WHERE id = ? RETURNING department, hostname"
 )
 _AGENT_UPDATE = "UPDATE agents SET last_seen_at = ? WHERE id = ?"
 
 
-def _touch_host(cursor: IngestCursor, *, agent: Agent, report: WireReport, now: dt.datetime) -> str:
-    """Record what the host says about itself; return its department.
+def _touch_host(
+    cursor: IngestCursor, *, agent: Agent, report: WireReport, now: dt.datetime
+) -> tuple[str, str | None]:
+    """Record what the host says about itself; return its department, and the name the
+    report asked for when it was refused (another host has it), else None.
 
     On PostgreSQL the UPDATE also locks the host row until commit, so two reports of the same
     host are applied one after the other.
     """
     stamp = cursor.time(now)
+    hostname = report.host.hostname
     updated = cursor.fetch(
         _HOST_UPDATE,
         (
-            report.host.hostname,
+            hostname,
+            hostname,
+            hostname,
             report.host.os,
             report.host.os_version,
             report.host.arch,
@@ -315,7 +339,8 @@ def _touch_host(cursor: IngestCursor, *, agent: Agent, report: WireReport, now: 
     if not updated:
         raise NotFound("host", agent.host_id)
     cursor.run(_AGENT_UPDATE, (stamp, agent.id))
-    return str(updated[0][0])
+    department, kept = updated[0]
+    return str(department), (hostname if kept != hostname else None)
 
 
 def _seen_windows(
