@@ -11,6 +11,7 @@ from collector.errors import NotFound
 from collector.store import agents, inventory, limits
 from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
+from server.inventory.evidence import user_display
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
@@ -47,6 +48,7 @@ def host_detail(
         items=items,
         limit_hits=limit_hits,
         agents=host_agents,
+        show_user=user_display(state.settings.user_pseudonym_key),
     )
 
 
