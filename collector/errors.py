@@ -23,10 +23,13 @@ class CollectorError(Exception):
 
 
 class ReportRejected(CollectorError):
-    def __init__(self, reason: str, *, path: str = "", too_large: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, path: str = "", too_large: bool = False, media_type: bool = False
+    ) -> None:
         self.reason = reason
         self.path = path
         self.too_large = too_large
+        self.media_type = media_type  # the body is not of the media type reports are sent as
         super().__init__(f"{path}: {reason}" if path else reason)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -134,14 +135,62 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(report_schema())
 
 
+# A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff): only then can a decoded string hold
+# a lone surrogate, which no database can store as text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """Return the path of the first string (or key) holding a lone surrogate, else None.
+
+    Iterative, so a deep document cannot exhaust the stack."""
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        current, where = pending.pop()
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return where or "(document)"
+        elif isinstance(current, list):
+            pending.extend((item, f"{where}[{index}]") for index, item in enumerate(current))
+        elif isinstance(current, dict):
+            for key, item in current.items():
+                name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+                here = f"{where}.{name}" if where else name
+                pending.append((key, here))
+                pending.append((item, here))
+    return None
+
+
 def parse_agent_report(body: bytes) -> WireReport:
-    """Decode and validate a report body; raises ReportRejected naming the offending field."""
+    """Decode and validate a report body; raises ReportRejected naming the offending field.
+
+    The body is UTF-8 JSON without a byte-order mark (no UTF-16 or UTF-32, which json.loads
+    would otherwise guess); strings hold no lone surrogates; nesting, numbers and times stay
+    within what Python and the database can hold.
+    """
     if len(body) > MAX_REPORT_BYTES:
         raise ReportRejected(f"report exceeds {MAX_REPORT_BYTES} bytes", too_large=True)
+    if body.startswith(_UTF8_BOM):
+        raise ReportRejected("not valid JSON: a report is UTF-8 without a byte-order mark")
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportRejected(
+            f"not valid JSON: not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:  # not JSON, or an integer past Python's digit limit
         raise ReportRejected(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ReportRejected("not valid JSON: nested too deeply") from exc
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate_path(doc)
+        if where is not None:
+            raise ReportRejected("a lone UTF-16 surrogate is not text", path=where)
     if JSON_NUL in body:
         doc = without_nul(doc)
     try:
@@ -151,6 +200,8 @@ def parse_agent_report(body: bytes) -> WireReport:
         return WireReport.from_dict(doc)
     except WireFormatError as exc:
         raise ReportRejected(exc.reason, path=exc.path) from exc
+    except RecursionError as exc:
+        raise ReportRejected("report nested too deeply") from exc
 
 
 def ingest_report(

@@ -108,6 +108,25 @@ def enroll(
     return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
 
 
+def _check_media_type(request: Request) -> None:
+    """Refuse a body announced as anything but JSON in UTF-8 (no Content-Type is taken for
+    JSON, as older agents send); raises ReportRejected (415)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media_type, _, parameters = declared.partition(";")
+    charset = ""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+        raise ReportRejected(
+            f"a report is sent as application/json in UTF-8, not {declared[:80]!r}",
+            media_type=True,
+        )
+
+
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -120,7 +139,17 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/reports", response_model=IngestResponse)
+@router.post(
+    "/reports",
+    response_model=IngestResponse,
+    responses={
+        401: {"description": "No valid agent credential"},
+        409: {"description": "The agent id is bound to another machine (rekey)"},
+        413: {"description": "The report is larger than max_report_bytes"},
+        415: {"description": "The body is not application/json in UTF-8"},
+        422: {"description": "The report is not valid (the offending field is named)"},
+    },
+)
 async def post_report(
     request: Request, state: State, machine: MachineHeader = None
 ) -> IngestResponse:
@@ -130,6 +159,7 @@ async def post_report(
     cheap because it is recognised by its id, and a heartbeat touches only the host row.
     """
     credential = bearer_credential(request)
+    _check_media_type(request)
     body = await _read_limited(request, state.settings.max_report_bytes)
     result = await to_thread.run_sync(
         partial(
