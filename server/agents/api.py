@@ -249,21 +249,23 @@ def list_agents(session: DbSession, _who: HostsReader) -> list[AgentOut]:
     return [AgentOut.of(agent) for agent in agents.list_agents(session)]
 
 
-@router.get("/{agent_id}", response_model=AgentOut, responses=_NO_AGENT)
-def get_agent(agent_id: RowId, session: DbSession, _who: HostsReader) -> AgentOut:
+@router.get("/{agent_number}", response_model=AgentOut, responses=_NO_AGENT)
+def get_agent(agent_number: RowId, session: DbSession, _who: HostsReader) -> AgentOut:
     """Return one agent by its row id."""
-    return AgentOut.of(agents.get_agent(session, agent_id=agent_id))
+    return AgentOut.of(agents.get_agent(session, agent_id=agent_number))
 
 
-@router.post("/{agent_id}/revoke", response_model=AgentOut, responses=_NO_AGENT)
-def revoke_agent(agent_id: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
+@router.post("/{agent_number}/revoke", response_model=AgentOut, responses=_NO_AGENT)
+def revoke_agent(agent_number: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
     """Revoke one agent's credential: its reports get 401, and it cannot enroll again under
     its id until an admin approves (audited)."""
-    return AgentOut.of(service.revoke_agent(session, actor=caller.actor, agent_id=agent_id))
+    return AgentOut.of(service.revoke_agent(session, actor=caller.actor, agent_id=agent_number))
 
 
-@router.post("/{agent_id}/approve-reenrollment", response_model=AgentOut, responses=_NO_AGENT)
-def approve_reenrollment(agent_id: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
+@router.post("/{agent_number}/approve-reenrollment", response_model=AgentOut, responses=_NO_AGENT)
+def approve_reenrollment(agent_number: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
     """Let the agent id enroll again once, within a week, without its current credential
     (audited)."""
-    return AgentOut.of(service.approve_reenrollment(session, actor=caller.actor, agent_id=agent_id))
+    return AgentOut.of(
+        service.approve_reenrollment(session, actor=caller.actor, agent_id=agent_number)
+    )

@@ -57,23 +57,23 @@ def _agent_of_host(session: DbSession, host_id: int, agent_id: int) -> None:
         raise NotFound("agent", agent_id)
 
 
-@router.post("/hosts/{host_id}/agents/{agent_id}/revoke")
+@router.post("/hosts/{host_id}/agents/{agent_number}/revoke")
 def revoke_agent(
-    host_id: RowId, agent_id: RowId, session: DbSession, who: Admin, csrf: Csrf
+    host_id: RowId, agent_number: RowId, session: DbSession, who: Admin, csrf: Csrf
 ) -> Response:
     """Revoke one agent of the host (admins)."""
     check_csrf(who, csrf)
-    _agent_of_host(session, host_id, agent_id)
-    agents_service.revoke_agent(session, actor=who.user.username, agent_id=agent_id)
+    _agent_of_host(session, host_id, agent_number)
+    agents_service.revoke_agent(session, actor=who.user.username, agent_id=agent_number)
     return see_other(f"/hosts/{host_id}")
 
 
-@router.post("/hosts/{host_id}/agents/{agent_id}/approve-reenrollment")
+@router.post("/hosts/{host_id}/agents/{agent_number}/approve-reenrollment")
 def approve_reenrollment(
-    host_id: RowId, agent_id: RowId, session: DbSession, who: Admin, csrf: Csrf
+    host_id: RowId, agent_number: RowId, session: DbSession, who: Admin, csrf: Csrf
 ) -> Response:
     """Let one agent of the host enroll again once without its credential (admins)."""
     check_csrf(who, csrf)
-    _agent_of_host(session, host_id, agent_id)
-    agents_service.approve_reenrollment(session, actor=who.user.username, agent_id=agent_id)
+    _agent_of_host(session, host_id, agent_number)
+    agents_service.approve_reenrollment(session, actor=who.user.username, agent_id=agent_number)
     return see_other(f"/hosts/{host_id}")
