@@ -9,6 +9,7 @@ import hmac
 from collections.abc import Sequence
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from collector.credentials import hash_secret, new_secret
@@ -220,6 +221,12 @@ def enroll_agent(
             token_id=token.id,
         )
         session.add(agent)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # The same new id enrolled by another request at the same moment: that one won,
+            # and this one would be a re-enrollment without proof. (The caller rolls back.)
+            raise ReenrollmentRefused(agent_uid, "was enrolled at the same moment") from exc
     else:
         agent.credential_hash = hash_secret(credential)
         agent.token_id = token.id

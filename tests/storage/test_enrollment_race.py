@@ -64,3 +64,34 @@ def test_parallel_enrollments_take_no_more_uses_than_the_token_has(engine: Engin
     with transaction(sessions) as session:
         assert session.scalar(select(func.count(Agent.id))) == USES
         assert session.get(EnrollmentToken, token_id).uses == USES  # type: ignore[union-attr]
+
+
+def test_parallel_enrollments_of_one_new_id_enroll_it_once(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    with transaction(sessions) as session:
+        _token, secret = agents.create_enrollment_token(
+            session, name="fleet", expires_at=None, max_uses=None
+        )
+    start = threading.Barrier(PARALLEL)
+
+    def enroll(_number: int) -> str:
+        start.wait()
+        try:
+            with transaction(sessions) as session:
+                agents.enroll_agent(
+                    session,
+                    enrollment_secret=secret,
+                    agent_uid="agent-same-0001",
+                    hostname="same",
+                    os="linux",
+                )
+        except EnrollmentRefused as exc:
+            return "already enrolled" if "already enrolled" in exc.reason else exc.reason
+        return "enrolled"
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        outcomes = list(pool.map(enroll, range(PARALLEL)))
+    assert outcomes.count("enrolled") == 1, outcomes
+    assert outcomes.count("already enrolled") == PARALLEL - 1, outcomes
+    with transaction(sessions) as session:
+        assert session.scalar(select(func.count(Agent.id))) == 1
