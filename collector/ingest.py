@@ -226,21 +226,36 @@ def ingest_report(
     session.flush()  # pending ORM changes first: the statements below read what they wrote
     cursor = IngestCursor(session)
     try:
-        if report.kind is ReportKind.HEARTBEAT:
-            _department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
-            return IngestResult(
-                report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
-            )
-        return _ingest(
-            cursor,
-            agent=agent,
-            report=report,
-            catalogue=catalogue,
-            limits=limits or IngestLimits(),
-            now=now,
-        )
+        return _ingest_with(cursor, agent, report, catalogue, limits, now)
+    except cursor.unstorable as exc:
+        # parse_agent_report refuses what is known not to fit; this is the net under it.
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ReportRejected(f"a value cannot be stored: {reason}") from exc
     finally:
         cursor.close()
+
+
+def _ingest_with(
+    cursor: IngestCursor,
+    agent: Agent,
+    report: WireReport,
+    catalogue: Catalogue,
+    limits: IngestLimits | None,
+    now: dt.datetime,
+) -> IngestResult:
+    if report.kind is ReportKind.HEARTBEAT:
+        _department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
+        return IngestResult(
+            report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
+        )
+    return _ingest(
+        cursor,
+        agent=agent,
+        report=report,
+        catalogue=catalogue,
+        limits=limits or IngestLimits(),
+        now=now,
+    )
 
 
 _REPORT_INSERT = (
