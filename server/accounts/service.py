@@ -67,6 +67,20 @@ def sign_in(
     return None
 
 
+def unlock_sign_in(session: Session, *, actor: str, username: str) -> None:
+    """Lift the sign-in lock and forget the failed sign-ins of an account name (audited)."""
+    throttle.record_success(session, username=username)
+    record_change(
+        session,
+        actor=actor,
+        action="login.unlocked",
+        object_type="user",
+        object_id=username[:64],
+        before=None,
+        after={"unlocked": True},
+    )
+
+
 def sign_out(session: Session, *, token: str) -> None:
     """End the browser session holding ``token``."""
     users.delete_web_session(session, token=token)
@@ -166,8 +180,10 @@ def reset_password(session: Session, *, actor: str, user_id: int) -> str:
     user = users.get_user(session, user_id=user_id)
     password = generate_password()
     user.password_hash = hash_password(password)
-    # Whoever held the old password (or a session opened with it) is signed out.
+    # Whoever held the old password (or a session opened with it) is signed out, and the
+    # account's sign-in lock, if any, is lifted: the admin vouches for the new password.
     ended = users.end_user_sessions(session, user_id=user.id)
+    throttle.record_success(session, username=user.username)
     record_change(
         session,
         actor=actor,

@@ -20,6 +20,7 @@ from collector.store import users
 from collector.store.audit import AuditEvent
 from collector.store.users import WebSession
 from server.app import create_app
+from server.cli import main
 from server.config import ServerSettings
 from tests.server.conftest import PASSWORD, _seed_users, sign_in
 
@@ -77,6 +78,38 @@ def test_a_successful_sign_in_resets_the_account_count(
             assert _try(client, csrf, "reviewer", WRONG).status_code == 401  # type: ignore[attr-defined]
         assert _try(client, csrf, "reviewer", PASSWORD).status_code == 303  # type: ignore[attr-defined]
         client.cookies.delete("shadowmap_session")
+
+
+def test_an_admin_unlocks_an_account_by_cli_or_by_resetting_its_password(
+    client: TestClient, app: FastAPI, settings: ServerSettings
+) -> None:
+    csrf = _login_csrf(client)
+    for _ in range(settings.login_max_failures):
+        _try(client, csrf, "viewer", WRONG)
+    assert _try(client, csrf, "viewer", PASSWORD).status_code == 429  # type: ignore[attr-defined]
+    data_dir = ["--data-dir", str(settings.data_dir)]
+    assert main(["user", "unlock", "--username", "viewer", *data_dir]) == 0
+    assert _try(client, csrf, "viewer", PASSWORD).status_code == 303  # type: ignore[attr-defined]
+
+    client.cookies.delete("shadowmap_session")
+    csrf = _login_csrf(client)
+    for _ in range(settings.login_max_failures):
+        _try(client, csrf, "reviewer", WRONG)
+    with TestClient(app) as admin:
+        admin_csrf = sign_in(admin, "admin")
+        with transaction(app.state.shadowmap.sessions) as session:
+            reviewer = users.get_user_by_username(session, username="reviewer")
+            assert reviewer is not None
+            reviewer_id = reviewer.id
+        page = admin.post(f"/admin/users/{reviewer_id}/password", data={"csrf": admin_csrf})
+        found = re.search(r'class="secret">([^<]+)<', page.text)
+        assert found
+    assert _try(client, csrf, "reviewer", found.group(1)).status_code == 303  # type: ignore[attr-defined]
+    with transaction(app.state.shadowmap.sessions) as session:
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("login.%"))
+        ).all()
+    assert actions == ["login.locked", "login.unlocked", "login.locked"]
 
 
 @pytest.fixture
