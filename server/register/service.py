@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from collector.store import audit, register
 from collector.store.base import utcnow
 from collector.store.register import RegisterEntry
+from server.approvals.service import route_blockers, start_new_round
 from server.audit.service import record_change
 from server.errors import GuardFailed, StaleVersion
 from server.register import states
@@ -191,6 +192,8 @@ def decide_entry(
     before = entry_snapshot(entry)
     entry.decision_conditions = conditions.strip()[:4000]
     blockers = decision_blockers(entry, decision, decided_by=actor)
+    if decision in (states.APPROVED, states.RESTRICTED):
+        blockers += route_blockers(session, entry=entry)
     if blockers:
         raise GuardFailed(*blockers[0])
     today = today or utcnow().date()
@@ -248,6 +251,9 @@ def move_entry(
         before=before,
         after=after,
     )
+    if target == states.UNDER_REVIEW:
+        # A new review round: the approval route's sign-offs must be given again.
+        start_new_round(session, actor=actor, register_id=register_id, reason=reason)
     return entry
 
 

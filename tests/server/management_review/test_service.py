@@ -1,0 +1,59 @@
+"""Objectives and the management review pack on SQLite and PostgreSQL: measures from the data,
+targets, trends, the pack's scope sentence, HTML escaping and a PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from collector.store.base import utcnow
+from server.incidents.service import report_incident
+from server.management_review import render
+from server.management_review import service as review
+from server.people.service import import_directory
+from server.scope.service import publish_scope
+from server.training.service import record_training, training_coverage
+from tests.server.seed import HOSTILE, ready_entry
+
+
+def test_measures_targets_trends_and_the_pack(db: Session) -> None:
+    import_directory(db, actor="admin", data=b"username,department\nann,Sales\nbob,Sales\n")
+    record_training(
+        db, actor="admin", username="ann", course="AI literacy",
+        completed_on=dt.date(2026, 1, 5), expires_on=dt.date(2099, 1, 1),
+    )  # fmt: skip
+    record_training(
+        db, actor="admin", username="bob", course="AI literacy",
+        completed_on=dt.date(2020, 1, 5), expires_on=dt.date(2021, 1, 1),
+    )  # fmt: skip
+    today = utcnow().date()
+    assert [(t.department, t.trained, t.people) for t in training_coverage(db, today=today)] == [
+        ("Sales", 1, 2)
+    ]
+    register_id = ready_entry(db, title=HOSTILE)
+    report_incident(
+        db, actor="admin", title=HOSTILE, severity="low", occurred_on=today,
+        register_id=register_id,
+    )  # fmt: skip
+    review.set_target(db, actor="admin", measure="training_coverage", target=0.4)
+    values = review.record_measurements(db, actor="admin", now=utcnow())
+    assert values["training_coverage"] == 0.5 and values["open_incidents"] == 1
+    rows = {row.measure.key: row for row in review.objective_rows(db, today=today)}
+    assert rows["training_coverage"].met is True and len(rows["training_coverage"].trend) == 1
+    assert rows["open_incidents"].met is False
+    assert rows["governed_share"].value is None and rows["governed_share"].met is None
+
+    pack = review.build_review(db, now=utcnow())
+    assert "No AIMS scope has been published" in pack.scope.sentence()
+    publish_scope(
+        db, actor="admin", owner="Olga", business_units=["Sales"], locations=[],
+        ai_use_kinds=["used"], exclusions="R&D lab", rationale="start small",
+    )  # fmt: skip
+    pack = review.build_review(db, now=utcnow())
+    html = render.render_html(pack)
+    assert "AIMS scope v1 (owner Olga)" in html and "0 of 0 discovered AI services" in html
+    assert HOSTILE not in html and "&lt;script&gt;" in html
+    assert render.render_pdf(pack).startswith(b"%PDF")
+    review.note_printed(db, actor="admin", review=pack)
+    assert review.build_review(db, now=utcnow()).previous_review is not None
