@@ -3,9 +3,14 @@ within a size, values from a fixed set. Each raises GuardFailed naming the field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 from server.errors import GuardFailed
+from server.register.schemas import LINE, REQUIRED_LINE, REQUIRED_TEXT, TEXT
 
 
 def text(value: str, field: str, *, limit: int, required: bool = False) -> str:
@@ -51,3 +56,25 @@ def choice(value: str, field: str, allowed: Iterable[str]) -> str:
     if value not in known:
         raise GuardFailed(field, f"must be one of {', '.join(known)}")
     return value
+
+
+# The same rules for API schemas (OpenAPI), so that whatever the document calls valid passes
+# the checks above: required text needs a character str.strip() keeps, one-line text has no
+# control characters, free text no NUL. Scalars use Field(pattern=...) with these patterns.
+__all__ = [
+    "LINE", "REQUIRED_LINE", "REQUIRED_TEXT", "TEXT", "ItemName", "Question", "SupplierName",
+    "choice", "choices", "items", "one_of", "text",
+]  # fmt: skip
+
+
+def one_of(values: Iterable[str]) -> str:
+    """Return a pattern that matches exactly one of ``values``."""
+    return "^(" + "|".join(re.escape(value) for value in values) + ")$"
+
+
+#: A list item: a required one-line name of at most 120 characters (units, locations...).
+ItemName = Annotated[str, StringConstraints(max_length=120, pattern=REQUIRED_LINE)]
+#: A list item: a supplier's name.
+SupplierName = Annotated[str, StringConstraints(max_length=255, pattern=REQUIRED_LINE)]
+#: A question of an assessment template.
+Question = Annotated[str, StringConstraints(max_length=500, pattern=REQUIRED_LINE)]

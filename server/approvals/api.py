@@ -4,14 +4,16 @@ routes, and sign-offs by the signed-in approver."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from collector.store import approvals as approvals_store
 from collector.store import register
 from collector.store.approvals import ApprovalRoute
+from collector.store.register import FIELDS
+from server import fields
 from server.approvals import service
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader
 from server.web.callers import session_user
@@ -19,23 +21,29 @@ from server.web.deps import DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["aims"])
 RegisterId = Annotated[str, Path(max_length=16)]
-_LIST: Any = Field(default_factory=list, max_length=50)
+RiskLevel = Annotated[str, StringConstraints(pattern=fields.one_of(FIELDS["risk_level"].values))]
+DataClass = Annotated[str, StringConstraints(pattern=fields.one_of(FIELDS["data_classes"].values))]
+EuAiActClass = Annotated[
+    str, StringConstraints(pattern=fields.one_of(FIELDS["eu_ai_act_class"].values))
+]
+AssessmentKind = Annotated[str, StringConstraints(pattern=fields.one_of(service.ASSESSMENT_KINDS))]
+Approver = Annotated[
+    str, StringConstraints(pattern=r"^(role:(reviewer|admin)|user:[A-Za-z0-9._-]{1,64})$")
+]
 
 
 class RouteIn(BaseModel):
-    name: str = Field(max_length=120)
-    risk_levels: list[str] = _LIST
-    data_classes: list[str] = _LIST
+    name: str = Field(max_length=120, pattern=fields.REQUIRED_LINE)
+    risk_levels: list[RiskLevel] = Field(default_factory=list, max_length=5)
+    data_classes: list[DataClass] = Field(default_factory=list, max_length=13)
     personal_data: bool = False
-    suppliers: list[str] = _LIST
-    eu_ai_act_classes: list[str] = _LIST
-    assessments: list[str] = Field(
-        default_factory=list, max_length=10, description=", ".join(service.ASSESSMENT_KINDS)
+    suppliers: list[fields.SupplierName] = Field(default_factory=list, max_length=100)
+    eu_ai_act_classes: list[EuAiActClass] = Field(default_factory=list, max_length=7)
+    assessments: list[AssessmentKind] = Field(default_factory=list, max_length=7)
+    approvers: list[Approver] = Field(
+        min_length=1, max_length=10, description="Steps: role:reviewer, role:admin or user:<name>"
     )
-    approvers: list[str] = Field(
-        max_length=10, description="Steps: role:reviewer, role:admin or user:<username>"
-    )
-    mode: str = Field("sequential", pattern="^(sequential|parallel)$")
+    mode: Literal["sequential", "parallel"] = "sequential"
     active: bool = True
 
 
@@ -77,7 +85,12 @@ def list_routes(session: DbSession, _who: AimsReader) -> list[RouteOut]:
     return [_route_out(route) for route in approvals_store.list_routes(session)]
 
 
-@router.post("/approval-routes", response_model=RouteOut, status_code=201, responses=AUTH_RESPONSES)
+@router.post(
+    "/approval-routes",
+    response_model=RouteOut,
+    status_code=201,
+    responses={**AUTH_RESPONSES, 409: {"description": "A route with that name exists"}},
+)
 def create_route(session: DbSession, who: AimsAdmin, body: RouteIn) -> RouteOut:
     """Create an approval route."""
     values = body.model_dump()
@@ -121,7 +134,11 @@ def entry_progress(
     "/register/{register_id}/signoffs",
     response_model=StepOut,
     status_code=201,
-    responses={**AUTH_RESPONSES, 404: {"description": "No such entry"}},
+    responses={
+        **AUTH_RESPONSES,
+        404: {"description": "No such entry"},
+        409: {"description": "That step is already signed"},
+    },
 )
 def sign_off(
     register_id: RegisterId, session: DbSession, who: AimsReader, body: SignoffIn

@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from collector.store import assessments as assessments_store
+from server import fields
 from server.approvals.service import ASSESSMENT_KINDS
 from server.assessments import service
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader, AimsWriter
@@ -20,14 +21,17 @@ _KIND_PATTERN = "^(" + "|".join(ASSESSMENT_KINDS) + ")$"
 Kind = Annotated[str, Path(pattern=_KIND_PATTERN)]
 
 
+Answer = Annotated[str, StringConstraints(max_length=4000, pattern=fields.TEXT)]
+
+
 class AssessmentIn(BaseModel):
     register_id: str = Field(max_length=16)
     kind: str = Field(pattern=_KIND_PATTERN)
-    answers: list[str] = Field(
+    answers: list[Answer] = Field(
         max_length=service.MAX_QUESTIONS,
         description="One answer per template question, in order (yes/no for DPIA screening)",
     )
-    outcome: str = Field("", max_length=4000)
+    outcome: str = Field("", max_length=4000, pattern=fields.TEXT)
     complete: bool = True
 
 
@@ -49,7 +53,7 @@ class AssessmentOut(BaseModel):
 
 
 class TemplateIn(BaseModel):
-    questions: list[str] = Field(max_length=service.MAX_QUESTIONS)
+    questions: list[fields.Question] = Field(min_length=1, max_length=service.MAX_QUESTIONS)
 
 
 class TemplateOut(BaseModel):

@@ -81,10 +81,6 @@ def save_template(session: Session, *, actor: str, kind: str, questions: list[st
     cleaned = fields.items(questions, "questions", limit=MAX_QUESTIONS, item_limit=500)
     if not cleaned:
         raise GuardFailed("questions", "a template needs at least one question")
-    if kind == "dpia_screening" and cleaned[0] != DEFAULT_QUESTIONS[kind][0]:
-        raise GuardFailed(
-            "questions", f"the first screening question stays: {DEFAULT_QUESTIONS[kind][0]!r}"
-        )
     before = questions_for(session, kind=kind)
     assessments.save_template(session, kind=kind, questions=cleaned, updated_by=actor)
     record_change(
@@ -111,11 +107,10 @@ def assessment_snapshot(item: Assessment) -> dict[str, Any]:
 
 
 def screening_outcome(answers: list[dict[str, str]]) -> str:
-    """Return the DPIA screening outcome: no personal data, DPIA required or not required."""
-    said = [row["answer"] for row in answers]
-    if said and said[0] == "no":
-        return "no_personal_data"
-    return "dpia_required" if "yes" in said[1:] else "dpia_not_required"
+    """Return the DPIA screening outcome: any "yes" means a DPIA is required."""
+    return (
+        "dpia_required" if any(row["answer"] == "yes" for row in answers) else ("dpia_not_required")
+    )
 
 
 def record_assessment(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from collector.store import incidents as incidents_store
+from server import fields
 from server.incidents import service
 from server.web.api_auth import AUTH_RESPONSES, AimsReader, AimsWriter
 from server.web.deps import DbSession
@@ -18,18 +19,18 @@ _SEVERITY = "^(" + "|".join(service.SEVERITIES) + ")$"
 
 
 class IncidentIn(BaseModel):
-    title: str = Field(max_length=200)
+    title: str = Field(max_length=200, pattern=fields.REQUIRED_LINE)
     severity: str = Field(pattern=_SEVERITY)
     occurred_on: dt.date
     register_id: str | None = Field(None, max_length=16)
-    description: str = Field("", max_length=8000)
+    description: str = Field("", max_length=8000, pattern=fields.TEXT)
     people_affected: int = Field(0, ge=0, le=10_000_000_000)
-    actions: str = Field("", max_length=8000)
+    actions: str = Field("", max_length=8000, pattern=fields.TEXT)
 
 
 class CloseIn(BaseModel):
-    closure: str = Field(max_length=8000)
-    actions: str = Field("", max_length=8000)
+    closure: str = Field(max_length=8000, pattern=fields.REQUIRED_TEXT)
+    actions: str = Field("", max_length=8000, pattern=fields.TEXT)
 
 
 class IncidentOut(BaseModel):
@@ -77,7 +78,11 @@ def report_incident(session: DbSession, who: AimsWriter, body: IncidentIn) -> In
 @router.post(
     "/{incident_id}/close",
     response_model=IncidentOut,
-    responses={**AUTH_RESPONSES, 404: {"description": "No such incident"}},
+    responses={
+        **AUTH_RESPONSES,
+        404: {"description": "No such incident"},
+        409: {"description": "Already closed"},
+    },
 )
 def close_incident(
     incident_id: Annotated[str, Path(max_length=16)],

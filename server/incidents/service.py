@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from collector.errors import Conflict
 from collector.store import audit, incidents, register
 from collector.store.base import utcnow
 from collector.store.incidents import Incident
@@ -57,8 +58,6 @@ def report_incident(
     severity = fields.choice(severity, "severity", SEVERITIES)
     if not 0 <= people_affected <= 10_000_000_000:
         raise GuardFailed("people_affected", "between 0 and 10,000,000,000")
-    if occurred_on > utcnow().date():
-        raise GuardFailed("occurred_on", "an incident cannot happen in the future")
     entry = register.get_register_entry(session, register_id=register_id) if register_id else None
     audit.lock_audit_chain(session)
     incident = incidents.create_incident(
@@ -98,10 +97,11 @@ def report_incident(
 def close_incident(
     session: Session, *, actor: str, incident_id: str, closure: str, actions: str = ""
 ) -> Incident:
-    """Close an open incident with how it was resolved; raises NotFound, GuardFailed."""
+    """Close an open incident with how it was resolved; raises NotFound, Conflict,
+    GuardFailed."""
     incident = incidents.get_incident(session, incident_id=incident_id)
     if incident.status == incidents.CLOSED:
-        raise GuardFailed("status", "the incident is already closed")
+        raise Conflict(f"{incident_id} is already closed")
     before = incident_snapshot(incident)
     incident.closure = fields.text(closure, "closure", limit=8000, required=True)
     if actions.strip():

@@ -34,7 +34,11 @@ class ObjectiveOut(BaseModel):
 
 
 class TargetIn(BaseModel):
-    target: float = Field(ge=0, le=1_000_000)
+    target: float = Field(
+        ge=0,
+        le=1_000_000,
+        description="A count, or a share as 0-1 or a percentage (above 100 means 100%)",
+    )
 
 
 @router.get("/objectives", response_model=list[ObjectiveOut], responses=AUTH_RESPONSES)
@@ -91,4 +95,8 @@ def management_review(
             media_type="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="management-review.pdf"'},
         )
-    return Response(render.render_html(review), media_type="text/html; charset=utf-8")
+    return Response(
+        render.render_html(review),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": render.PACK_CSP},
+    )

@@ -54,13 +54,18 @@ def review_measure(session: DbSession, who: Admin, csrf: Csrf) -> Response:
     return see_other("/management-review")
 
 
-@router.post("/management-review/print")
+@router.post("/management-review/print", response_class=HTMLResponse)
 def review_print(session: DbSession, who: Admin, csrf: Csrf) -> Response:
-    """Record that the pack was printed (the next one lists what changed since), then show it."""
+    """Take today's measurements (a trend point), show the pack and record that it was printed
+    (the next pack lists what changed since)."""
     check_csrf(who, csrf)
-    review = service.build_review(session, now=utcnow())
+    now = utcnow()
+    service.record_measurements(session, actor=who.user.username, now=now)
+    review = service.build_review(session, now=now)
     service.note_printed(session, actor=who.user.username, review=review)
-    return see_other("/management-review/pack.html")
+    return HTMLResponse(
+        render.render_html(review), headers={"Content-Security-Policy": render.PACK_CSP}
+    )
 
 
 @router.get("/management-review/pack.{fmt}")
@@ -74,4 +79,6 @@ def review_pack(
             media_type="application/pdf",
             headers={"Content-Disposition": 'attachment; filename="management-review.pdf"'},
         )
-    return HTMLResponse(render.render_html(review))
+    return HTMLResponse(
+        render.render_html(review), headers={"Content-Security-Policy": render.PACK_CSP}
+    )

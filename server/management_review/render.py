@@ -15,6 +15,10 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from server.management_review.service import ManagementReview
 from server.web.templates import environment
 
+#: The pack is one self-contained page with its own inline style: served in a sandbox that
+#: allows that style and nothing else (as the report files are).
+PACK_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
 
 def render_html(review: ManagementReview) -> str:
     """Return the pack as one HTML page (every value escaped)."""

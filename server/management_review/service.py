@@ -97,13 +97,13 @@ def measure_now(session: Session, *, today: dt.date) -> dict[str, float | None]:
 
 
 def set_target(session: Session, *, actor: str, measure: str, target: float) -> None:
-    """Set the target of one objective; raises GuardFailed."""
+    """Set the target of one objective (a share as 0-1 or a percentage); raises GuardFailed."""
     spec = MEASURES_BY_KEY.get(measure)
     if spec is None:
         raise GuardFailed("measure", f"must be one of {', '.join(MEASURES_BY_KEY)}")
-    if spec.share and not 0 <= target <= 1:
-        raise GuardFailed("target", "a share is between 0 and 1")
-    if not spec.share and not 0 <= target <= 1_000_000:
+    if spec.share and target > 1:
+        target = min(target, 100) / 100  # a percentage; above 100% means all
+    if not 0 <= target <= 1_000_000:
         raise GuardFailed("target", "a count is between 0 and 1,000,000")
     before = objectives.list_targets(session).get(measure, spec.default_target)
     objectives.save_target(session, measure=measure, target=target, updated_by=actor)

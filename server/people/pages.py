@@ -38,11 +38,11 @@ def people_page(
 
 @router.post("/people/import")
 async def people_import(request: Request, session: DbSession, who: Admin) -> Response:
-    form = await request.form(max_files=1, max_fields=5, max_part_size=service.MAX_BYTES)
-    check_csrf(who, str(form.get("csrf", "")))
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise GuardFailed("file", "choose a CSV file")
-    data = await upload.read(service.MAX_BYTES + 1)
+    async with request.form(max_files=1, max_fields=5, max_part_size=service.MAX_BYTES) as form:
+        check_csrf(who, str(form.get("csrf", "")))
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise GuardFailed("file", "choose a CSV file")
+        data = await upload.read(service.MAX_BYTES + 1)
     result = service.import_directory(session, actor=who.user.username, data=data)
     return see_other(f"/people?imported={result.rows}")

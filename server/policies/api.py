@@ -4,26 +4,39 @@ coverage per department and email reminders, under /api/v1/policies."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from collector.store import policies as policies_store
 from collector.store.policies import PolicyVersion
+from server import fields
 from server.policies import service
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader
 from server.web.callers import session_user
 from server.web.deps import DbSession, RowId, State
 
 router = APIRouter(prefix="/api/v1/policies", tags=["aims"])
-_NOT_FOUND = {**AUTH_RESPONSES, 404: {"description": "No such policy version"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    404: {"description": "No such policy version"},
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    **_NOT_FOUND,
+    409: {"description": "Already published, not published yet, or public_url is not set"},
+}
 
 
 class PolicyIn(BaseModel):
-    policy_key: str = Field(max_length=64, description="Names the policy across versions")
-    title: str = Field(max_length=200)
-    body_markdown: str = Field(max_length=service.MAX_BODY)
-    approver_role: str = Field(max_length=120, description="The role that approves it")
+    policy_key: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="Names the policy across versions"
+    )
+    title: str = Field(max_length=200, pattern=fields.REQUIRED_LINE)
+    body_markdown: str = Field(max_length=service.MAX_BODY, pattern=fields.REQUIRED_TEXT)
+    approver_role: str = Field(
+        max_length=120, pattern=fields.REQUIRED_LINE, description="The role that approves it"
+    )
 
 
 class PublishIn(BaseModel):
@@ -72,7 +85,7 @@ def draft_policy(session: DbSession, who: AimsAdmin, body: PolicyIn) -> PolicyOu
     return _out(service.draft_policy(session, actor=who.actor, **body.model_dump()))
 
 
-@router.post("/{policy_id}/publish", response_model=PolicyOut, responses=_NOT_FOUND)
+@router.post("/{policy_id}/publish", response_model=PolicyOut, responses=_CONFLICT)
 def publish_policy(
     policy_id: RowId, session: DbSession, who: AimsAdmin, body: PublishIn
 ) -> PolicyOut:
@@ -103,7 +116,11 @@ def coverage(policy_id: RowId, session: DbSession, _who: AimsReader) -> list[Cov
     ]
 
 
-@router.post("/{policy_id}/reminders", response_model=RemindOut, responses=_NOT_FOUND)
+@router.post(
+    "/{policy_id}/reminders",
+    response_model=RemindOut,
+    responses={**_CONFLICT, 502: {"description": "The mail server refused or was unreachable"}},
+)
 def remind(policy_id: RowId, session: DbSession, state: State, who: AimsAdmin) -> RemindOut:
     """Email everyone who has not acknowledged this version their own link."""
     return RemindOut(

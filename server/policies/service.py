@@ -232,12 +232,12 @@ def send_reminders(
     session: Session, *, actor: str, settings: ServerSettings, policy_id: int
 ) -> list[str]:
     """Email each person with an address who has not acknowledged the policy version their
-    own link; return the addresses written to. Raises NotFound, GuardFailed, DeliveryFailed."""
+    own link; return the addresses written to. Raises NotFound, Conflict, DeliveryFailed."""
     policy = policies.get_policy_version(session, policy_id=policy_id)
     if policy.status != policies.PUBLISHED:
-        raise GuardFailed("policy", "only a published policy can be acknowledged")
+        raise Conflict("only a published policy can be acknowledged; publish it first")
     if not settings.public_url:
-        raise GuardFailed("public_url", "set public_url so that reminder links can be opened")
+        raise Conflict("set public_url (the server's address) so that reminder links open")
     targets = [
         person for person in missing_acknowledgements(session, policy=policy) if person.email
     ]

@@ -27,6 +27,7 @@ _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u30
 TEXT = r"^[^\x00]*$"
 LINE = r"^[^\x00-\x1f\x7f]*$"
 REQUIRED_LINE = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_SPACE}][^\x00-\x1f\x7f]*$"
+REQUIRED_TEXT = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 LINK = r"^https?://[!-~]+$"
 # What the OpenAPI document promises for an evidence link: a plain subset of what the server
 # accepts (server/links.py, CISO Assistant's rule), so that any link written to this pattern is

@@ -4,28 +4,28 @@ outside it, and every version) and POST /api/v1/scope (publish a new version).""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from collector.store import scope as scope_store
 from collector.store.scope import ScopeStatement
+from server import fields
 from server.scope import service
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader
 from server.web.deps import DbSession
 
 router = APIRouter(prefix="/api/v1", tags=["aims"])
-_LINES: Any = Field(default_factory=list, max_length=100)
 
 
 class ScopeIn(BaseModel):
-    owner: str = Field(max_length=120)
-    business_units: list[str] = _LINES
-    locations: list[str] = _LINES
-    ai_use_kinds: list[str] = Field(max_length=3, description="used, provided, developed")
-    exclusions: str = Field("", max_length=4000)
-    rationale: str = Field(max_length=4000)
+    owner: str = Field(max_length=120, pattern=fields.REQUIRED_LINE)
+    business_units: list[fields.ItemName] = Field(min_length=1, max_length=100)
+    locations: list[fields.ItemName] = Field(default_factory=list, max_length=100)
+    ai_use_kinds: list[Literal["used", "provided", "developed"]] = Field(min_length=1, max_length=3)
+    exclusions: str = Field("", max_length=4000, pattern=fields.TEXT)
+    rationale: str = Field(max_length=4000, pattern=fields.REQUIRED_TEXT)
 
 
 class ScopeOut(BaseModel):

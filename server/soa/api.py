@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
+from server import fields
+from server.register.schemas import DOCUMENTED_LINK
 from server.soa import service
 from server.soa.service import SoaRow
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader
@@ -16,11 +18,14 @@ router = APIRouter(prefix="/api/v1/soa", tags=["aims"])
 _STATUS = "^(" + "|".join(service.STATUSES) + ")$"
 
 
+EvidenceLink = Annotated[str, StringConstraints(max_length=1000, pattern=DOCUMENTED_LINK)]
+
+
 class ControlIn(BaseModel):
     applicable: bool
-    justification: str = Field(max_length=4000)
-    status: str = Field(pattern=_STATUS)
-    evidence_links: list[str] = Field(default_factory=list, max_length=50)
+    justification: str = Field(max_length=4000, pattern=fields.REQUIRED_TEXT)
+    status: str = Field(pattern=_STATUS, description="not_applicable when it does not apply")
+    evidence_links: list[EvidenceLink] = Field(default_factory=list, max_length=50)
 
 
 class ControlOut(BaseModel):
@@ -60,7 +65,7 @@ def get_soa(session: DbSession, _who: AimsReader) -> list[ControlOut]:
 @router.put(
     "/{control_id}",
     response_model=ControlOut,
-    responses={**AUTH_RESPONSES, 422: {"description": "Not an Annex A reference, or bad input"}},
+    responses={**AUTH_RESPONSES, 404: {"description": "Not an Annex A control reference"}},
 )
 def put_control(
     control_id: Annotated[str, Path(max_length=16)],

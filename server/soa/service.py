@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collector.errors import NotFound
 from collector.store import approvals, assessments, incidents, objectives, policies, soa
 from collector.store import scope as scope_store
 from collector.store.audit import AuditEvent
@@ -145,13 +146,12 @@ def decide_control(
     status: str,
     evidence_links: list[str] | None = None,
 ) -> None:
-    """Record an admin's decision on one control; raises GuardFailed."""
+    """Record an admin's decision on one control; raises NotFound, GuardFailed."""
     if control_id not in CONTROLS:
-        raise GuardFailed("control_id", "not an ISO/IEC 42001 Annex A control reference")
+        raise NotFound("ISO/IEC 42001 Annex A control", control_id)
     justification = fields.text(justification, "justification", limit=4000, required=True)
-    status = fields.choice(status, "status", STATUSES)
-    if not applicable and status != "not_applicable":
-        raise GuardFailed("status", "a control that does not apply is not_applicable")
+    # A control that does not apply is not applicable, whatever status came with it.
+    status = "not_applicable" if not applicable else fields.choice(status, "status", STATUSES)
     links = fields.items(evidence_links or [], "evidence_links", limit=50, item_limit=1000)
     for link in links:
         problem = link_problem(link)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from collector.store import people
 from collector.store import training as training_store
 from collector.store.base import utcnow
+from server import fields
 from server.training import service
 from server.web.api_auth import AUTH_RESPONSES, AimsReader, AimsWriter
 from server.web.deps import DbSession
@@ -19,8 +20,10 @@ router = APIRouter(prefix="/api/v1/training", tags=["aims"])
 
 
 class TrainingIn(BaseModel):
-    username: str = Field(max_length=128, description="As in the people directory")
-    course: str = Field(max_length=200)
+    username: str = Field(
+        max_length=128, pattern=fields.REQUIRED_LINE, description="As in the people directory"
+    )
+    course: str = Field(max_length=200, pattern=fields.REQUIRED_LINE)
     completed_on: dt.date
     expires_on: dt.date | None = None
 
@@ -73,7 +76,12 @@ def get_training(session: DbSession, _who: AimsReader) -> TrainingOut:
     )
 
 
-@router.post("", status_code=201, response_model=TrainingRecordOut, responses=AUTH_RESPONSES)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TrainingRecordOut,
+    responses={**AUTH_RESPONSES, 404: {"description": "Not in the people directory"}},
+)
 def record_training(session: DbSession, who: AimsWriter, body: TrainingIn) -> TrainingRecordOut:
     """Record that a person of the directory completed a course."""
     record = service.record_training(session, actor=who.actor, **body.model_dump())

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from collector.errors import NotFound
 from collector.store import people, training
 from collector.store.training import TrainingRecord
 from server import fields
@@ -24,10 +25,11 @@ def record_training(
     completed_on: dt.date,
     expires_on: dt.date | None = None,
 ) -> TrainingRecord:
-    """Record that a person of the directory completed a course; raises GuardFailed."""
+    """Record that a person of the directory completed a course; raises NotFound,
+    GuardFailed."""
     person = people.find_person(session, username=username)
     if person is None:
-        raise GuardFailed("username", f"{username[:128]!r} is not in the people directory")
+        raise NotFound("person in the people directory", username[:128])
     course = fields.text(course, "course", limit=200, required=True)
     if expires_on is not None and expires_on < completed_on:
         raise GuardFailed("expires_on", "a course cannot expire before it was completed")
