@@ -20,8 +20,9 @@ PARALLEL = "parallel"
 class ApprovalRoute(Base):
     """A rule: entries matching every criterion set need these assessments and sign-offs.
 
-    An empty criterion matches anything; ``personal_data`` True matches only entries with
-    personal data. ``approvers`` are steps like ``role:reviewer`` or ``user:dana``.
+    An empty criterion matches anything; ``personal_data``, ``customer_facing`` and
+    ``decision_support`` True match only entries with that flag. ``approvers`` are steps
+    like ``role:reviewer`` or ``user:dana``.
     """
 
     __tablename__ = "aims_approval_routes"
@@ -31,6 +32,8 @@ class ApprovalRoute(Base):
     risk_levels: Mapped[list[str]] = mapped_column(JSONType, default=list)
     data_classes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision_support: Mapped[bool] = mapped_column(Boolean, default=False)
     suppliers: Mapped[list[str]] = mapped_column(JSONType, default=list)
     eu_ai_act_classes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     assessments: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -37,6 +37,8 @@ class RouteIn(BaseModel):
     risk_levels: list[RiskLevel] = Field(default_factory=list, max_length=5)
     data_classes: list[DataClass] = Field(default_factory=list, max_length=13)
     personal_data: bool = False
+    customer_facing: bool = False
+    decision_support: bool = False
     suppliers: list[fields.SupplierName] = Field(default_factory=list, max_length=100)
     eu_ai_act_classes: list[EuAiActClass] = Field(default_factory=list, max_length=7)
     assessments: list[AssessmentKind] = Field(default_factory=list, max_length=7)

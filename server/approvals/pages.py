@@ -42,6 +42,8 @@ async def routes_create(request: Request, session: DbSession, who: Admin) -> Res
         risk_levels=[str(v) for v in form.getlist("risk_levels")],
         data_classes=[str(v) for v in form.getlist("data_classes")],
         personal_data=form.get("personal_data") == "on",
+        customer_facing=form.get("customer_facing") == "on",
+        decision_support=form.get("decision_support") == "on",
         suppliers=str(form.get("suppliers", "")).splitlines(),
         assessments_needed=[str(v) for v in form.getlist("assessments")],
         approvers=str(form.get("approvers", "")).splitlines(),

@@ -1,5 +1,6 @@
 """Approval routes: which assessments and whose sign-offs an entry needs, by its risk level,
-data classes, personal data, supplier and EU AI Act class; sign-offs in order or in parallel;
+data classes, personal data, customer-facing or decision-support use, supplier and EU AI Act
+class; sign-offs in order or in parallel;
 and the blockers the register's decision path checks, so that no entry is approved (or
 restricted) before every route it falls under is complete."""
 
@@ -40,6 +41,8 @@ def route_snapshot(route: ApprovalRoute) -> dict[str, Any]:
         "risk_levels": list(route.risk_levels),
         "data_classes": list(route.data_classes),
         "personal_data": route.personal_data,
+        "customer_facing": route.customer_facing,
+        "decision_support": route.decision_support,
         "suppliers": list(route.suppliers),
         "eu_ai_act_classes": list(route.eu_ai_act_classes),
         "assessments": list(route.assessments),
@@ -69,6 +72,8 @@ def save_route(
     risk_levels: list[str] | None = None,
     data_classes: list[str] | None = None,
     personal_data: bool = False,
+    customer_facing: bool = False,
+    decision_support: bool = False,
     suppliers: list[str] | None = None,
     eu_ai_act_classes: list[str] | None = None,
     active: bool = True,
@@ -85,6 +90,8 @@ def save_route(
             data_classes or [], "data_classes", FIELDS["data_classes"].values
         ),
         "personal_data": bool(personal_data),
+        "customer_facing": bool(customer_facing),
+        "decision_support": bool(decision_support),
         "suppliers": fields.items(suppliers or [], "suppliers", item_limit=255),
         "eu_ai_act_classes": fields.choices(
             eu_ai_act_classes or [], "eu_ai_act_classes", FIELDS["eu_ai_act_class"].values
@@ -131,6 +138,10 @@ def route_matches(route: ApprovalRoute, entry: RegisterEntry) -> bool:
     if route.data_classes and not set(route.data_classes) & set(entry.data_classes or ()):
         return False
     if route.personal_data and not entry.personal_data:
+        return False
+    if route.customer_facing and not entry.customer_facing:
+        return False
+    if route.decision_support and not entry.decision_support:
         return False
     if route.suppliers and entry.supplier.lower() not in {s.lower() for s in route.suppliers}:
         return False

@@ -99,6 +99,8 @@ class EntryInput(BaseModel):
     technical_owner: str = _declared("technical_owner")
     data_classes: list[str] = _declared("data_classes")
     personal_data: bool = _declared("personal_data")
+    customer_facing: bool = _declared("customer_facing")
+    decision_support: bool = _declared("decision_support")
     risk_level: str = _declared("risk_level")
     risk_rationale: str = _declared("risk_rationale")
     controls: str = _declared("controls")

@@ -1,5 +1,6 @@
 """AI management system: scope, policies, people, approval routes, assessments, incidents,
-training, Statement of Applicability, objectives
+training, Statement of Applicability, objectives; register entries say whether a use is
+customer-facing or supports decisions about people
 
 Revision ID: 0012_aims
 Revises: 0011_outbound_limits
@@ -19,6 +20,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch rebuild of register_entries would
+    # drop the triggers that feed the register sync (0006).
+    for name in ("customer_facing", "decision_support"):
+        op.add_column(
+            "register_entries",
+            sa.Column(name, sa.Boolean(), server_default=sa.false(), nullable=False),
+        )
 
     op.create_table(
         "aims_approval_routes",
@@ -35,6 +43,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("personal_data", sa.Boolean(), nullable=False),
+        sa.Column("customer_facing", sa.Boolean(), nullable=False),
+        sa.Column("decision_support", sa.Boolean(), nullable=False),
         sa.Column(
             "suppliers",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -299,6 +309,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for name in ("decision_support", "customer_facing"):
+        op.drop_column("register_entries", name)
 
     with op.batch_alter_table("aims_training_records", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_aims_training_records_person_id"))

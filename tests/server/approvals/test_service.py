@@ -121,6 +121,23 @@ def test_a_route_applies_only_to_the_entries_it_names(db: Session) -> None:
     high = ready_entry(db, risk_level="high")
     entry = register.get_register_entry(db, register_id=high)
     assert [p.route.name for p in approvals.route_progress(db, entry=entry)] == ["High risk"]
+    approvals.save_route(
+        db, actor="admin", name="Customers", customer_facing=True,
+        assessments_needed=["human_oversight_design"], approvers=["role:admin"],
+    )  # fmt: skip
+    approvals.save_route(
+        db, actor="admin", name="Decisions", decision_support=True,
+        assessments_needed=["bias_accuracy_testing"], approvers=["role:admin"],
+    )  # fmt: skip
+    facing = register.get_register_entry(db, register_id=ready_entry(db, customer_facing=True))
+    assert [p.route.name for p in approvals.route_progress(db, entry=facing)] == ["Customers"]
+    deciding = register.get_register_entry(
+        db, register_id=ready_entry(db, decision_support=True, risk_level="critical")
+    )
+    assert [p.route.name for p in approvals.route_progress(db, entry=deciding)] == [
+        "Decisions",
+        "High risk",
+    ]
 
 
 @pytest.mark.parametrize(
