@@ -16,6 +16,7 @@ from server.assessments import service as assessments
 from server.errors import Forbidden, GuardFailed
 from server.incidents import service as incidents
 from server.register import service as register_service
+from server.register.schemas import EntryInput
 from tests.server.seed import audit_actions, ready_entry
 
 DPIA_ROUTE = {
@@ -158,3 +159,27 @@ def test_bad_routes_are_refused_naming_the_field(
     with pytest.raises(GuardFailed) as raised:
         approvals.save_route(db, actor="admin", **{**DPIA_ROUTE, **changes})  # type: ignore[arg-type]
     assert raised.value.field == field
+
+
+def test_an_edit_that_brings_an_approved_entry_under_a_route_is_refused(db: Session) -> None:
+    approvals.save_route(db, actor="admin", **DPIA_ROUTE)  # type: ignore[arg-type]
+    register_id = ready_entry(db)
+    _approve(db, register_id)
+    entry = register.get_register_entry(db, register_id=register_id)
+    current = EntryInput.model_validate(
+        {name: getattr(entry, name) for name in EntryInput.model_fields}
+    )
+    with pytest.raises(GuardFailed) as raised:
+        register_service.update_entry(
+            db, actor="rita", register_id=register_id, expected_version=entry.version,
+            fields=current.model_copy(
+                update={"data_classes": ["customer_data"], "dpia_screening": "dpia_completed"}
+            ),
+        )  # fmt: skip
+    assert raised.value.field == "approval_route" and "Personal data" in raised.value.reason
+    # An edit that keeps it outside every route still goes through.
+    updated = register_service.update_entry(
+        db, actor="rita", register_id=register_id, expected_version=entry.version,
+        fields=current.model_copy(update={"purpose": "Drafting letters"}),
+    )  # fmt: skip
+    assert updated.purpose == "Drafting letters"
