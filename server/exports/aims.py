@@ -50,7 +50,7 @@ INCIDENT_COLUMNS = (
 )  # fmt: skip
 SOA_COLUMNS = (
     "control_id", "title", "applicable", "status", "justification", "evidence",
-    "evidence_links", "decided_by_admin", "nist_ai_rmf", "eu_ai_act",
+    "evidence_links", "references", "decided_by_admin", "nist_ai_rmf", "eu_ai_act",
 )  # fmt: skip
 
 
@@ -118,7 +118,8 @@ def aims_files(session: Session, *, now: dt.datetime) -> dict[str, bytes]:
         {"control_id": row.control.control_id, "title": row.control.title,
          "applicable": "yes" if row.applicable else "no", "status": row.status,
          "justification": row.justification, "evidence": "; ".join(row.evidence),
-         "evidence_links": " ".join(row.links), "decided_by_admin": "yes" if row.decided else "no",
+         "evidence_links": " ".join(row.links), "references": " ".join(row.references),
+         "decided_by_admin": "yes" if row.decided else "no",
          "nist_ai_rmf": ", ".join(row.control.nist_ai_rmf), "eu_ai_act": row.control.eu_ai_act}
         for row in soa_rows(session)
     ]  # fmt: skip

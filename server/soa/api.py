@@ -36,6 +36,10 @@ class ControlOut(BaseModel):
     status: str
     evidence: list[str] = Field(description="What the data shows (kept current)")
     evidence_links: list[str]
+    references: list[str] = Field(
+        description="Records behind the evidence: policy:<id>, entry:<register id>, "
+        "assessment:<id>, incident:<incident id>, training:<id>"
+    )
     decided: bool = Field(description="An admin's decision rather than the derived default")
     nist_ai_rmf: list[str]
     eu_ai_act: str
@@ -50,6 +54,7 @@ def _out(row: SoaRow) -> ControlOut:
         status=row.status,
         evidence=list(row.evidence),
         evidence_links=list(row.links),
+        references=list(row.references),
         decided=row.decided,
         nist_ai_rmf=list(row.control.nist_ai_rmf),
         eu_ai_act=row.control.eu_ai_act,

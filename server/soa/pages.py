@@ -24,6 +24,7 @@ def soa_page(request: Request, session: DbSession, state: State, who: Viewer) ->
         who,
         rows=service.soa_rows(session),
         statuses=service.STATUSES,
+        reference_url=service.reference_url,
     )
 
 

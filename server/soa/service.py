@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector.errors import NotFound
-from collector.store import approvals, assessments, incidents, objectives, policies, soa
+from collector.store import (
+    approvals,
+    assessments,
+    incidents,
+    objectives,
+    policies,
+    soa,
+    training,
+)
 from collector.store import scope as scope_store
 from collector.store.audit import AuditEvent
 from collector.store.register import RegisterEntry
@@ -35,6 +43,70 @@ class SoaRow:
     evidence: tuple[str, ...]  # derived from the data
     links: tuple[str, ...]  # added by an admin
     decided: bool  # an admin's decision, not the default
+    #: The records behind the evidence, e.g. "policy:3", "entry:AIR-2026-0001",
+    #: "assessment:7", "incident:INC-2026-0001", "training:12" (at most MAX_REFERENCES).
+    references: tuple[str, ...] = ()
+
+
+MAX_REFERENCES = 50
+_REFERENCE_PAGES = {
+    "policy": "/policies/{}",
+    "entry": "/register/{}",
+    "assessment": "/assessments/{}",
+    "incident": "/incidents#{}",
+    "training": "/training#{}",
+}
+
+
+def reference_url(reference: str) -> str:
+    """Return the page of a record an SoA row references."""
+    kind, _, key = reference.partition(":")
+    return _REFERENCE_PAGES.get(kind, "/soa#{}").format(key)
+
+
+def _references(session: Session) -> dict[str, list[str]]:
+    """Return, per control, the records that evidence it (newest records last)."""
+    found: dict[str, list[str]] = {control.control_id: [] for control in ANNEX_A}
+
+    def add(control_ids: tuple[str, ...], reference: str) -> None:
+        for control_id in control_ids:
+            found[control_id].append(reference)
+
+    for policy in policies.list_policy_versions(session):
+        if policy.status == policies.PUBLISHED:
+            add(("A.2.2", "A.2.3", "A.8.2") if policy.version == 1 else ("A.2.2", "A.2.4"),
+                f"policy:{policy.id}")  # fmt: skip
+    for entry in session.scalars(
+        select(RegisterEntry).where(RegisterEntry.status != "retired").order_by(RegisterEntry.id)
+    ):
+        add(("A.4.2", "A.4.4", "A.4.5"), f"entry:{entry.register_id}")
+        if entry.data_classes:
+            add(("A.4.3",), f"entry:{entry.register_id}")
+        if entry.purpose.strip():
+            add(("A.9.4",), f"entry:{entry.register_id}")
+        if entry.supplier:
+            add(("A.10.2",), f"entry:{entry.register_id}")
+        if entry.decision:
+            add(("A.9.2",), f"entry:{entry.register_id}")
+        if entry.last_reviewed_on:
+            add(("A.6.2.6",), f"entry:{entry.register_id}")
+    by_kind = {
+        "impact_assessment": ("A.5.2", "A.5.3", "A.5.4", "A.5.5"),
+        "dpia_screening": ("A.5.4",),
+        "dpia": ("A.5.3", "A.5.4"),
+        "supplier_review": ("A.10.3",),
+        "security_review": ("A.10.3",),
+        "bias_accuracy_testing": ("A.9.2",),
+        "human_oversight_design": ("A.9.2",),
+    }
+    for item in assessments.list_assessments(session, limit=1_000_000):
+        if item.status == assessments.COMPLETED:
+            add(by_kind.get(item.kind, ()), f"assessment:{item.id}")
+    for incident in reversed(incidents.list_incidents(session)):
+        add(("A.3.3", "A.8.4"), f"incident:{incident.incident_id}")
+    for record, _person in training.list_training_records(session):
+        add(("A.4.6",), f"training:{record.id}")
+    return {key: refs[-MAX_REFERENCES:] for key, refs in found.items()}
 
 
 def _evidence(session: Session) -> dict[str, list[str]]:
@@ -105,6 +177,7 @@ def soa_rows(session: Session) -> list[SoaRow]:
     kinds = set(scope.ai_use_kinds) if scope else {"used"}
     decided = {row.control_id: row for row in soa.list_soa_decisions(session)}
     evidence = _evidence(session)
+    references = _references(session)
     rows = []
     for control in ANNEX_A:
         found = tuple(evidence[control.control_id])
@@ -119,6 +192,7 @@ def soa_rows(session: Session) -> list[SoaRow]:
                     found,
                     tuple(decision.evidence_links),
                     True,
+                    tuple(references[control.control_id]),
                 )
             )
             continue
@@ -132,7 +206,18 @@ def soa_rows(session: Session) -> list[SoaRow]:
                 f"{' or '.join(control.needs_use)}."
             )
             status = "not_applicable"
-        rows.append(SoaRow(control, applicable, justification, status, found, (), False))
+        rows.append(
+            SoaRow(
+                control,
+                applicable,
+                justification,
+                status,
+                found,
+                (),
+                False,
+                tuple(references[control.control_id]),
+            )
+        )
     return rows
 
 

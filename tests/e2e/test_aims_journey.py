@@ -198,6 +198,13 @@ def test_a_new_organisation_sets_up_its_management_system(
     expect(page.locator(".page-head")).to_contain_text("under review")
     expect(page.locator("#approval-route")).to_contain_text("Sign off step 1")
 
+    # The Statement of Applicability links its evidence to the records.
+    page.goto(f"{url}/soa")
+    a22 = page.locator('tr[id="A.2.2"]')
+    expect(a22).to_contain_text("implemented")
+    a22.get_by_role("link", name="policy:1").click()
+    expect(page.get_by_role("heading", name="AI acceptable use")).to_be_visible()
+
     # The management review pack it prints.
     page.goto(f"{url}/management-review")
     page.get_by_role("button", name="Print the management review pack").click()
@@ -212,6 +219,8 @@ def test_a_new_organisation_sets_up_its_management_system(
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "management-review.png"), full_page=True)
     assert (shots / "management-review.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pdf = context.request.get(f"{url}/management-review/pack.pdf")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
     assert page.evaluate("window.__pwned") is None and dialogs == []
     context.close()
 

@@ -11,6 +11,7 @@ from server.errors import GuardFailed
 from server.policies import service as policies
 from server.scope.service import publish_scope
 from server.soa import service as soa
+from tests.server.seed import ready_entry
 
 
 def _row(db: Session, control_id: str) -> soa.SoaRow:
@@ -36,6 +37,11 @@ def test_applicability_follows_the_scope_and_evidence_follows_the_data(db: Sessi
     a22 = _row(db, "A.2.2")
     assert a22.status == "implemented" and a22.evidence[0].startswith("policy ai-use v1")
     assert "AIMS owner Olga" in _row(db, "A.3.2").evidence[0]
+    assert _row(db, "A.2.2").references == (f"policy:{policy.id}",)
+    assert soa.reference_url(f"policy:{policy.id}") == f"/policies/{policy.id}"
+    register_id = ready_entry(db, supplier="OpenAI")
+    assert f"entry:{register_id}" in _row(db, "A.4.2").references
+    assert _row(db, "A.10.2").references == (f"entry:{register_id}",)
 
 
 def test_an_admin_decision_overrides_the_default(db: Session) -> None:
