@@ -156,3 +156,22 @@ def test_the_management_review_pack_over_the_api(app: FastAPI, client: TestClien
     )
     # A read-only token cannot change the management system.
     assert client.post("/api/v1/scope", headers=reader, json={}).status_code == 403
+
+
+def test_the_register_feed_carries_each_entrys_governance(app: FastAPI, client: TestClient) -> None:
+    register_id = set_up_aims(app, client)
+    reader = bearer(make_token(app, ["register:read"]))
+    feed = client.get("/api/v1/sync/register", headers=reader).json()
+    (change,) = [c for c in feed["changes"] if c["entry"]["register_id"] == register_id]
+    governance = change["governance"]
+    assert governance["approval_routes"] == [
+        {
+            "route": "Personal data needs a DPIA",
+            "complete": False,  # the incident started a new review round
+            "missing_assessments": [],
+            "signed_by": [],
+            "waiting_for": ["role:reviewer", "role:admin"],
+        }
+    ]
+    assert [(a["kind"], a["status"]) for a in governance["assessments"]] == [("dpia", "completed")]
+    assert [(i["severity"], i["status"]) for i in governance["incidents"]] == [("medium", "open")]
