@@ -17,7 +17,7 @@ from server import fields
 from server.approvals import service
 from server.web.api_auth import AUTH_RESPONSES, AimsAdmin, AimsReader
 from server.web.callers import session_user
-from server.web.deps import DbSession
+from server.web.deps import DbSession, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["aims"])
 RegisterId = Annotated[str, Path(max_length=16)]
@@ -98,6 +98,23 @@ def create_route(session: DbSession, who: AimsAdmin, body: RouteIn) -> RouteOut:
     values = body.model_dump()
     values["assessments_needed"] = values.pop("assessments")
     return _route_out(service.save_route(session, actor=who.actor, **values))
+
+
+@router.put(
+    "/approval-routes/{route_id}",
+    response_model=RouteOut,
+    responses={
+        **AUTH_RESPONSES,
+        404: {"description": "No such route"},
+        409: {"description": "Another route has that name"},
+    },
+)
+def update_route(route_id: RowId, session: DbSession, who: AimsAdmin, body: RouteIn) -> RouteOut:
+    """Change a route (set active to false to retire it); entries already approved keep
+    their decision, entries under review follow the new route."""
+    values = body.model_dump()
+    values["assessments_needed"] = values.pop("assessments")
+    return _route_out(service.save_route(session, actor=who.actor, route_id=route_id, **values))
 
 
 @router.get(

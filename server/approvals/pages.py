@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from collector.store import approvals as approvals_store
 from collector.store.register import FIELDS
 from server.approvals import service
-from server.web.deps import Admin, DbSession, State, Viewer
+from server.web.deps import Admin, DbSession, RowId, State, Viewer
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +49,23 @@ async def routes_create(request: Request, session: DbSession, who: Admin) -> Res
         approvers=str(form.get("approvers", "")).splitlines(),
         mode=str(form.get("mode", "sequential")),
     )
+    return see_other("/approval-routes")
+
+
+@router.post("/approval-routes/{route_id}/active")
+def routes_toggle(
+    route_id: RowId,
+    session: DbSession,
+    who: Admin,
+    csrf: Csrf,
+    active: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    check_csrf(who, csrf)
+    route = approvals_store.get_route(session, route_id=route_id)
+    values = service.route_snapshot(route)
+    values["assessments_needed"] = values.pop("assessments")
+    values["active"] = active == "true"
+    service.save_route(session, actor=who.user.username, route_id=route_id, **values)
     return see_other("/approval-routes")
 
 

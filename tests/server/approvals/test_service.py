@@ -183,3 +183,15 @@ def test_an_edit_that_brings_an_approved_entry_under_a_route_is_refused(db: Sess
         fields=current.model_copy(update={"purpose": "Drafting letters"}),
     )  # fmt: skip
     assert updated.purpose == "Drafting letters"
+
+
+def test_a_retired_route_no_longer_holds_entries_back(db: Session) -> None:
+    route = approvals.save_route(db, actor="admin", **DPIA_ROUTE)  # type: ignore[arg-type]
+    register_id = ready_entry(db, data_classes=["customer_data"], dpia_screening="dpia_completed")
+    with pytest.raises(GuardFailed, match="Personal data"):
+        _approve(db, register_id)
+    values = approvals.route_snapshot(route)
+    values["assessments_needed"] = values.pop("assessments")
+    approvals.save_route(db, actor="admin", route_id=route.id, **{**values, "active": False})
+    _approve(db, register_id)
+    assert audit_actions(db)[-2:] == ["route.update", "entry.approved"]
