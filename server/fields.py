@@ -1,5 +1,6 @@
-"""Bounded input checks the AI-management-system services share: text within a length, lists
-within a size, values from a fixed set. Each raises GuardFailed naming the field."""
+"""Bounded input checks the AI-management-system services share (text within a length, lists
+within a size, values from a fixed set; each raises GuardFailed naming the field), and the
+matching string types for their API schemas."""
 
 from __future__ import annotations
 
