@@ -120,10 +120,26 @@ def create_acknowledgement(
     return ack
 
 
-def acknowledged_people(session: Session, *, policy_id: int) -> set[int]:
-    """Return the ids of the people who acknowledged a policy version."""
-    query = select(Acknowledgement.person_id).where(Acknowledgement.policy_id == policy_id)
-    return set(session.scalars(query).all())
+def count_acknowledged_by_department(session: Session, *, policy_id: int) -> dict[str, int]:
+    """Return, per department, how many people acknowledged a policy version."""
+    query = (
+        select(Person.department, func.count(Acknowledgement.id))
+        .join(Person, Person.id == Acknowledgement.person_id)
+        .where(Acknowledgement.policy_id == policy_id)
+        .group_by(Person.department)
+    )
+    return dict(session.execute(query).all())
+
+
+def list_unacknowledged(
+    session: Session, *, policy_id: int, limit: int = 1000, with_email: bool = False
+) -> Sequence[Person]:
+    """Return people of the directory who have not acknowledged a policy version, by username."""
+    done = select(Acknowledgement.person_id).where(Acknowledgement.policy_id == policy_id)
+    query = select(Person).where(Person.id.not_in(done)).order_by(Person.username).limit(limit)
+    if with_email:
+        query = query.where(Person.email != "")
+    return session.scalars(query).all()
 
 
 def list_acknowledgements(session: Session) -> list[tuple[Acknowledgement, PolicyVersion, Person]]:

@@ -73,7 +73,7 @@ def policy_page(
                     state.settings, policy_id=policy.id, person_id=person.id
                 ),
             )
-            for person in service.missing_acknowledgements(session, policy=policy)[:200]
+            for person in service.missing_acknowledgements(session, policy=policy, limit=200)
         ]
     return render_page(
         state,

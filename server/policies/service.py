@@ -30,6 +30,8 @@ from server.errors import DeliveryFailed, GuardFailed
 from server.signing import derive_key, master_key
 
 MAX_BODY = 100_000
+#: The most reminder emails one run sends (one directory import's worth).
+MAX_REMINDERS = 100_000
 _KEY_RULE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 ACK_PURPOSE = "policy-acknowledgement"
 
@@ -213,19 +215,22 @@ def acknowledgement_coverage(
     session: Session, *, policy: PolicyVersion
 ) -> list[DepartmentCoverage]:
     """Return, per department of the directory, how many people acknowledged ``policy``."""
-    done = policies.acknowledged_people(session, policy_id=policy.id)
-    totals: dict[str, list[int]] = {}
-    for person in people.list_people(session, limit=10_000_000):
-        row = totals.setdefault(person.department or "(none)", [0, 0])
-        row[0] += 1
-        row[1] += person.id in done
-    return [DepartmentCoverage(name, n, d) for name, (n, d) in sorted(totals.items())]
+    done = policies.count_acknowledged_by_department(session, policy_id=policy.id)
+    return [
+        DepartmentCoverage(department or "(none)", total, done.get(department, 0))
+        for department, total in sorted(people.count_people_by_department(session).items())
+    ]
 
 
-def missing_acknowledgements(session: Session, *, policy: PolicyVersion) -> list[Person]:
-    """Return the people of the directory who have not acknowledged ``policy``."""
-    done = policies.acknowledged_people(session, policy_id=policy.id)
-    return [p for p in people.list_people(session, limit=10_000_000) if p.id not in done]
+def missing_acknowledgements(
+    session: Session, *, policy: PolicyVersion, limit: int = 1000, with_email: bool = False
+) -> list[Person]:
+    """Return (up to ``limit``) people of the directory who have not acknowledged ``policy``."""
+    return list(
+        policies.list_unacknowledged(
+            session, policy_id=policy.id, limit=limit, with_email=with_email
+        )
+    )
 
 
 def send_reminders(
@@ -238,9 +243,7 @@ def send_reminders(
         raise Conflict("only a published policy can be acknowledged; publish it first")
     if not settings.public_url:
         raise Conflict("set public_url (the server's address) so that reminder links open")
-    targets = [
-        person for person in missing_acknowledgements(session, policy=policy) if person.email
-    ]
+    targets = missing_acknowledgements(session, policy=policy, limit=MAX_REMINDERS, with_email=True)
     if not targets:
         return []
     sent: list[str] = []
