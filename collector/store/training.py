@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, String, select
+from sqlalchemy import Date, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.store.base import Base, UTCDateTime, utcnow
@@ -44,13 +44,18 @@ def list_training_records(session: Session) -> list[tuple[TrainingRecord, Person
     return [(record, person) for record, person in session.execute(query).all()]
 
 
-def trained_people(session: Session, *, on: dt.date) -> set[int]:
-    """Return the ids of people holding at least one training record valid on ``on``."""
-    query = select(TrainingRecord.person_id).where(
+def count_trained_by_department(session: Session, *, on: dt.date) -> dict[str, int]:
+    """Return, per department, how many people hold a training record valid on ``on``."""
+    valid = select(TrainingRecord.person_id).where(
         TrainingRecord.completed_on <= on,
         (TrainingRecord.expires_on.is_(None)) | (TrainingRecord.expires_on >= on),
     )
-    return set(session.scalars(query).all())
+    query = (
+        select(Person.department, func.count(Person.id))
+        .where(Person.id.in_(valid))
+        .group_by(Person.department)
+    )
+    return dict(session.execute(query).all())
 
 
 def departments_using_ai(session: Session) -> set[str]:

@@ -74,16 +74,12 @@ class TrainingCoverage:
 def training_coverage(session: Session, *, today: dt.date) -> list[TrainingCoverage]:
     """Return per department how many people hold valid training; departments that use AI
     but have nobody in the directory are listed with no people."""
-    trained = training.trained_people(session, on=today)
+    trained = training.count_trained_by_department(session, on=today)
     using_ai = training.departments_using_ai(session)
-    totals: dict[str, list[int]] = {name: [0, 0] for name in using_ai}
-    for person in people.list_people(session, limit=10_000_000):
-        row = totals.setdefault(person.department or "(none)", [0, 0])
-        row[0] += 1
-        row[1] += person.id in trained
+    totals = dict.fromkeys(using_ai, 0) | people.count_people_by_department(session)
     return [
-        TrainingCoverage(name, total, done, name in using_ai)
-        for name, (total, done) in sorted(totals.items())
+        TrainingCoverage(name or "(none)", total, trained.get(name, 0), name in using_ai)
+        for name, total in sorted(totals.items())
     ]
 
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from collector.store import hosts
 from collector.store.base import utcnow
+from collector.store.hosts import Host
 from server.incidents.service import report_incident
 from server.management_review import render
 from server.management_review import service as review
 from server.people.service import import_directory
 from server.scope.service import publish_scope
 from server.training.service import record_training, training_coverage
-from tests.server.seed import HOSTILE, ready_entry
+from tests.factories import finding
+from tests.server.seed import HOSTILE, ingest_items, ready_entry
 
 
 def test_measures_targets_trends_and_the_pack(db: Session) -> None:
@@ -57,3 +61,21 @@ def test_measures_targets_trends_and_the_pack(db: Session) -> None:
     assert render.render_pdf(pack).startswith(b"%PDF")
     review.note_printed(db, actor="admin", review=pack)
     assert review.build_review(db, now=utcnow()).previous_review is not None
+
+
+def test_training_coverage_is_set_against_departments_whose_hosts_use_ai(db: Session) -> None:
+    ingest_items(db, finding("openai-chatgpt"), host="sales-laptop", uid="agent-s")
+    ingest_items(db, finding("openai-chatgpt"), host="mkt-laptop", uid="agent-m")
+    for host in db.scalars(select(Host)):
+        hosts.update_host(
+            db, host_id=host.id, department="Sales" if host.hostname == "sales-laptop" else "Mkt"
+        )
+    import_directory(db, actor="admin", data=b"username,department\nann,Sales\nbob,IT\n")
+    record_training(
+        db, actor="admin", username="ann", course="AI literacy", completed_on=dt.date(2026, 1, 5)
+    )
+    rows = [(t.department, t.uses_ai, t.trained, t.people) for t in
+            training_coverage(db, today=utcnow().date())]  # fmt: skip
+    assert rows == [("IT", False, 0, 1), ("Mkt", True, 0, 0), ("Sales", True, 1, 1)]
+    # The objective counts only the departments that use AI: 1 of 1 person there is trained.
+    assert review.measure_now(db, today=utcnow().date())["training_coverage"] == 1.0
