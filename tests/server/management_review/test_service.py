@@ -12,10 +12,13 @@ from collector.store import hosts
 from collector.store.base import utcnow
 from collector.store.hosts import Host
 from server.incidents.service import report_incident
+from server.inventory.service import promote_item, transition_item
 from server.management_review import render
 from server.management_review import service as review
 from server.people.service import import_directory
-from server.scope.service import publish_scope
+from server.register import service as register_service
+from server.register.schemas import EntryInput
+from server.scope.service import publish_scope, scope_coverage
 from server.training.service import record_training, training_coverage
 from tests.factories import finding
 from tests.server.seed import HOSTILE, ingest_items, ready_entry
@@ -79,3 +82,28 @@ def test_training_coverage_is_set_against_departments_whose_hosts_use_ai(db: Ses
     assert rows == [("IT", False, 0, 1), ("Mkt", True, 0, 0), ("Sales", True, 1, 1)]
     # The objective counts only the departments that use AI: 1 of 1 person there is trained.
     assert review.measure_now(db, today=utcnow().date())["training_coverage"] == 1.0
+
+
+def test_governed_share_and_scope_coverage_follow_triage(db: Session) -> None:
+    ids = ingest_items(
+        db, finding("openai-chatgpt"), finding("anthropic-claude"), finding("github-copilot")
+    )
+    names = sorted(ids)
+    chat, claude, copilot = (ids[name] for name in names)
+    for item_id in (chat, claude, copilot):
+        transition_item(db, actor="rita", item_id=item_id, target="triaging")
+    entry = promote_item(db, actor="rita", item_id=chat, title="Drafting")
+    register_service.update_entry(
+        db, actor="rita", register_id=entry.register_id, expected_version=entry.version,
+        fields=EntryInput(title="Drafting", ai_system="ChatGPT", business_owner="Dana",
+                          purpose="Drafting", risk_level="low"),
+    )  # fmt: skip
+    register_service.decide_entry(
+        db, actor="rita", register_id=entry.register_id, expected_version=entry.version,
+        decision="approved", rationale="fine",
+    )  # fmt: skip
+    transition_item(db, actor="rita", item_id=claude, target="out_of_scope", reason="R&D only")
+    values = review.measure_now(db, today=utcnow().date())
+    assert values["governed_share"] == 1 / 3
+    coverage = scope_coverage(db)
+    assert (coverage.discovered, coverage.outside_scope) == (3, 1)
