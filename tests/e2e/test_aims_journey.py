@@ -155,7 +155,7 @@ def test_a_new_organisation_sets_up_its_management_system(
     page.get_by_role("button", name="Save record").click()
     checklist = page.locator(".checklist")
     expect(checklist).to_contain_text("needs a completed Data protection impact assessment (DPIA)")
-    page.locator("#approval-route").get_by_role(
+    page.locator("#approval_route").get_by_role(
         "link", name="Data protection impact assessment (DPIA)"
     ).click()
     for number, answer in enumerate(
@@ -171,7 +171,7 @@ def test_a_new_organisation_sets_up_its_management_system(
     page.get_by_role("button", name="Complete Data protection impact assessment (DPIA)").click()
     expect(page.locator(".summary-cards")).to_contain_text("DPIA completed")
     page.get_by_role("button", name="Sign off step 1").click()
-    expect(page.locator("#approval-route")).to_contain_text("approved by admin")
+    expect(page.locator("#approval_route")).to_contain_text("approved by admin")
     expect(page.locator(".ok-note")).to_contain_text("All approval guards pass")
     page.locator("#rationale").fill("DPIA done; reviewer signed off; customer data masked")
     page.get_by_role("button", name="Record decision").click()
@@ -196,7 +196,7 @@ def test_a_new_organisation_sets_up_its_management_system(
     expect(page.locator("#incidents")).to_contain_text(register_id)
     page.goto(f"{url}/register/{register_id}")
     expect(page.locator(".page-head")).to_contain_text("under review")
-    expect(page.locator("#approval-route")).to_contain_text("Sign off step 1")
+    expect(page.locator("#approval_route")).to_contain_text("Sign off step 1")
 
     # The Statement of Applicability links its evidence to the records.
     page.goto(f"{url}/soa")
