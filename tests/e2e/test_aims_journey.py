@@ -170,6 +170,9 @@ def test_a_new_organisation_sets_up_its_management_system(
         page.locator(f"#answer-{number}").fill(answer)
     page.get_by_role("button", name="Complete Data protection impact assessment (DPIA)").click()
     expect(page.locator(".summary-cards")).to_contain_text("DPIA completed")
+    shots = Path(screenshot_dir) if screenshot_dir else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator("#approval_route").screenshot(path=str(shots / "approval-route.png"))
     page.get_by_role("button", name="Sign off step 1").click()
     expect(page.locator("#approval_route")).to_contain_text("approved by admin")
     expect(page.locator(".ok-note")).to_contain_text("All approval guards pass")
@@ -215,8 +218,6 @@ def test_a_new_organisation_sets_up_its_management_system(
     expect(page.locator("#policies")).to_contain_text("2 of 3")
     expect(page.locator("#incidents")).to_contain_text("Customer email address pasted unmasked")
     expect(page.locator("#training")).to_contain_text("Customer Support")
-    shots = Path(screenshot_dir) if screenshot_dir else tmp_path
-    shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "management-review.png"), full_page=True)
     assert (shots / "management-review.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pdf = context.request.get(f"{url}/management-review/pack.pdf")
