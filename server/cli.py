@@ -17,6 +17,7 @@ from server.cli_support import common_options, sessions_for, settings_from
 from server.errors import ServerError
 from server.exports import cli as exports_cli
 from server.integrations import cli as integrations_cli
+from server.people import cli as people_cli
 from server.register import cli as register_cli
 from server.reports import cli as reports_cli
 from server.siem import cli as siem_cli
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents_cli.add_import_command(commands, common)
     audit_cli.add_commands(commands, common)
     register_cli.add_commands(commands, common)
+    people_cli.add_commands(commands, common)
     exports_cli.add_commands(commands, common)
     tokens_cli.add_commands(commands, common)
     reports_cli.add_commands(commands, common)

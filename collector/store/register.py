@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Date, Integer, String, Text, func, or_, select
+from sqlalchemy import Boolean, Date, Integer, String, Text, false, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
@@ -92,6 +92,8 @@ ENTRY_FIELDS: tuple[EntryField, ...] = (
         ),
     ),
     EntryField("personal_data", "Personal data involved", "flag", default=False),
+    EntryField("customer_facing", "Customer-facing use", "flag", default=False),
+    EntryField("decision_support", "Supports decisions about people", "flag", default=False),
     EntryField(
         "risk_level",
         "Risk level",
@@ -219,6 +221,8 @@ class RegisterEntry(Base):
     technical_owner: Mapped[str] = mapped_column(String(_width("technical_owner")), default="")
     data_classes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    decision_support: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     risk_level: Mapped[str] = mapped_column(
         String(_width("risk_level")), default=FIELDS["risk_level"].default
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from server.dashboard.service import build_dashboard
+from server.scope.service import scope_coverage
 from server.web.deps import DbSession, State, Viewer
 from server.web.rendering import render_page
 
@@ -24,4 +25,6 @@ def dashboard(request: Request, session: DbSession, state: State, who: Viewer) -
     figures = build_dashboard(
         session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
     )
-    return render_page(state, request, "dashboard/dashboard.html", who, d=figures)
+    return render_page(
+        state, request, "dashboard/dashboard.html", who, d=figures, scope=scope_coverage(session)
+    )

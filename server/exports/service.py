@@ -260,7 +260,8 @@ def inventory_batches(
 #: The register's CSV columns: every field of an entry as the API returns it.
 REGISTER_CSV_COLUMNS = (
     "register_id", "title", "status", "ai_system", "supplier", "business_unit", "purpose",
-    "business_owner", "technical_owner", "data_classes", "personal_data", "risk_level",
+    "business_owner", "technical_owner", "data_classes", "personal_data", "customer_facing",
+    "decision_support", "risk_level",
     "risk_rationale", "decision", "decision_conditions", "decision_rationale", "decided_by",
     "decided_at", "controls", "review_cadence_months", "last_reviewed_on", "next_review_on",
     "dpia_screening", "supplier_review", "eu_ai_act_class", "human_oversight", "scope_status",

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from collector.store import audit, register, triage
+from collector.store import assessments, audit, register, triage
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
+from server.approvals.service import ASSESSMENT_KINDS, route_blockers, route_progress
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import EntryInput, parse_entry_input
@@ -98,6 +99,7 @@ def register_entry(
     register_id: str, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
     entry = register.get_register_entry(session, register_id=register_id[:16])
+    on_route = route_blockers(session, entry=entry)
     return render_page(
         state,
         request,
@@ -110,8 +112,12 @@ def register_entry(
         ),
         blockers={
             decision: service.decision_blockers(entry, decision, decided_by=who.user.username)
+            + on_route
             for decision in (states.APPROVED, states.RESTRICTED)
         },
+        routes=route_progress(session, entry=entry),
+        assessments=assessments.list_assessments(session, register_id=entry.register_id),
+        assessment_kinds=ASSESSMENT_KINDS,
         decisions=[d for d in states.DECISIONS if d in states.entry_targets(entry.status)],
         moves=[t for t in states.entry_targets(entry.status) if t not in states.DECISIONS],
         entry_fields=ENTRY_FIELDS,

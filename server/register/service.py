@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from collector.store import audit, register
 from collector.store.base import utcnow
 from collector.store.register import RegisterEntry
+from server.approvals.service import route_blockers, route_progress, start_new_round
 from server.audit.service import record_change
 from server.errors import GuardFailed, StaleVersion
 from server.register import states
@@ -105,11 +106,22 @@ def update_entry(
     if entry.status == states.RETIRED:
         raise GuardFailed("status", "a retired entry cannot be edited")
     before = entry_snapshot(entry)
+    governed = entry.status in (states.APPROVED, states.RESTRICTED)
+    open_routes = _incomplete_routes(session, entry) if governed else set()
     _apply_fields(entry, fields)
-    if entry.status in (states.APPROVED, states.RESTRICTED):
+    if governed:
         blockers = decision_blockers(entry, entry.status, decided_by=entry.decided_by or "")
         if blockers:
             raise GuardFailed(*blockers[0])
+        # A change that brings the entry under a route it has not been through (new personal
+        # data, a higher risk...) needs a new review, not an edit.
+        newly = _incomplete_routes(session, entry) - open_routes
+        if newly:
+            raise GuardFailed(
+                "approval_route",
+                f"this change brings the entry under the route {sorted(newly)[0]!r}: "
+                "move it back to review, then complete the route",
+            )
     _flush(session, entry, expected_version)
     record_change(
         session,
@@ -121,6 +133,10 @@ def update_entry(
         after=entry_snapshot(entry),
     )
     return entry
+
+
+def _incomplete_routes(session: Session, entry: RegisterEntry) -> set[str]:
+    return {p.route.name for p in route_progress(session, entry=entry) if not p.complete}
 
 
 def decision_blockers(
@@ -191,6 +207,8 @@ def decide_entry(
     before = entry_snapshot(entry)
     entry.decision_conditions = conditions.strip()[:4000]
     blockers = decision_blockers(entry, decision, decided_by=actor)
+    if decision in (states.APPROVED, states.RESTRICTED):
+        blockers += route_blockers(session, entry=entry)
     if blockers:
         raise GuardFailed(*blockers[0])
     today = today or utcnow().date()
@@ -248,6 +266,9 @@ def move_entry(
         before=before,
         after=after,
     )
+    if target == states.UNDER_REVIEW:
+        # A new review round: the approval route's sign-offs must be given again.
+        start_new_round(session, actor=actor, register_id=register_id, reason=reason)
     return entry
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from collector.store import hosts as hosts_store
-from collector.store import inventory, reports
+from collector.store import incidents, inventory, reports
 from collector.store.hosts import Host
 from collector.store.reports import ItemUse
+from server.incidents.service import SEVERITIES
+from server.scope.service import scope_coverage
 
 UNREVIEWED_STATE = "new"
 PROHIBITED_STATE = "prohibited"
@@ -144,5 +146,21 @@ def gather(
         ),
         stale_hosts=[row.host for row in hosts if row.stale],
     )
+    # Every board summary says what it covers, and the AI incidents (ISO/IEC 42001 4.3, 10.2).
+    figures.summary.append(scope_coverage(session).sentence())
     figures.summary.extend(_summary(figures))
+    figures.summary.append(_incident_line(session, start=start, end=end))
     return figures
+
+
+def _incident_line(session: Session, *, start: dt.datetime, end: dt.datetime) -> str:
+    open_now = incidents.list_incidents(session, status=incidents.OPEN)
+    recorded = [i for i in incidents.list_incidents(session) if start <= i.created_at < end]
+    if not open_now and not recorded:
+        return "No AI incident is open and none was recorded this period."
+    worst = max((i.severity for i in open_now), key=SEVERITIES.index, default="")
+    opened = f"{len(open_now)} AI incident{'' if len(open_now) == 1 else 's'} open"
+    return (
+        f"{opened}{f' (highest severity: {worst})' if worst else ''}; "
+        f"{len(recorded)} recorded this period."
+    )
