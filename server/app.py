@@ -24,6 +24,7 @@ from server.hosts import api as hosts_api
 from server.hosts import pages as hosts_pages
 from server.inventory import api as inventory_api
 from server.inventory import pages as inventory_pages
+from server.notifications import api as notifications_api
 from server.register import api as register_api
 from server.register import pages as register_pages
 from server.reports import api as reports_api
@@ -49,6 +50,7 @@ API_ROUTERS = (
     tokens_api.router,
     reports_api.router,
     webhooks_api.router,
+    notifications_api.router,
     exports_api.router,
     register_api.router,
     audit_api.router,

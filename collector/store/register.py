@@ -245,6 +245,12 @@ class RegisterEntry(Base):
     )
     scope_rationale: Mapped[str] = mapped_column(Text, default="")
     evidence_links: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Part of a decision (like its conditions): where a restricted use is allowed (empty:
+    # anywhere), and the approved alternative to a prohibited or restricted one.
+    allowed_departments: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
+    alternative: Mapped[str] = mapped_column(String(255), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, Text, case, func, or_, select
+from sqlalchemy import ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
@@ -195,6 +195,30 @@ def list_items_of_entry(session: Session, *, entry_id: int) -> Sequence[Inventor
         .order_by(InventoryItem.name)
     )
     return session.scalars(query).all()
+
+
+def govern_items_of_entry(session: Session, *, entry_id: int, status: str) -> list[int]:
+    """Give every item linked to a register entry the entry's status; return their ids.
+
+    The item rows are locked in id order first (the order ingest updates them in), so that a
+    decision and a report naming the same items wait for each other instead of deadlocking.
+    """
+    linked = select(TriageRecord.item_id).where(TriageRecord.register_entry_id == entry_id)
+    item_ids = list(
+        session.scalars(
+            select(InventoryItem.id)
+            .where(InventoryItem.id.in_(linked))
+            .order_by(InventoryItem.id)
+            .with_for_update()
+        )
+    )
+    if item_ids:
+        session.execute(
+            update(InventoryItem)
+            .where(InventoryItem.id.in_(item_ids))
+            .values(governed_status=status, updated_at=utcnow())
+        )
+    return item_ids
 
 
 # Suppression rules ---------------------------------------------------------------------------

@@ -144,6 +144,8 @@ def register_decision(
     decision: Annotated[str, Form(max_length=16)],
     rationale: Reason = "",
     conditions: Annotated[str, Form(max_length=4000)] = "",
+    allowed_departments: Annotated[str, Form(max_length=13_000)] = "",
+    alternative: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     check_csrf(who, csrf)
     service.decide_entry(
@@ -154,6 +156,8 @@ def register_decision(
         decision=decision,
         rationale=rationale,
         conditions=conditions,
+        allowed_departments=allowed_departments.splitlines(),
+        alternative=alternative,
     )
     return see_other(f"/register/{register_id[:16]}")
 

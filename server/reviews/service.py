@@ -24,6 +24,8 @@ class ReviewRow:
     overdue: bool
     days: int  # days until the review (negative: overdue)
     triggers: tuple[str, ...]
+    #: Not overdue, and its review date falls within the window asked for.
+    due_soon: bool = False
 
 
 @dataclass(slots=True)
@@ -72,7 +74,15 @@ def review_rows(
         days = (entry.next_review_on - today).days if entry.next_review_on else 0
         triggers = reassessment_triggers(session, entry=entry)
         if days <= due_within_days or triggers or entry.status == states.REVIEW_DUE:
-            rows.append(ReviewRow(entry=entry, overdue=days < 0, days=days, triggers=triggers))
+            rows.append(
+                ReviewRow(
+                    entry=entry,
+                    overdue=days < 0,
+                    days=days,
+                    triggers=triggers,
+                    due_soon=0 <= days <= due_within_days,
+                )
+            )
     rows.sort(key=lambda row: (row.days, row.entry.register_id))
     return rows
 
