@@ -19,6 +19,7 @@ from server.audit import api as audit_api
 from server.audit import pages as audit_pages
 from server.config import ServerSettings
 from server.dashboard import pages as dashboard_pages
+from server.enforcement import api as enforcement_api
 from server.exports import api as exports_api
 from server.hosts import api as hosts_api
 from server.hosts import pages as hosts_pages
@@ -51,6 +52,7 @@ API_ROUTERS = (
     reports_api.router,
     webhooks_api.router,
     notifications_api.router,
+    enforcement_api.router,
     exports_api.router,
     register_api.router,
     audit_api.router,

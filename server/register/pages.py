@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 from collector.store import audit, register, triage
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
+from server.enforcement.formats import EXPORTS
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import EntryInput, parse_entry_input
@@ -75,6 +76,7 @@ def register_list(
         who,
         entries=entries,
         entry_states=states.ENTRY_STATES,
+        enforcement_exports=list(EXPORTS.values()),
         risk_field=FIELDS["risk_level"],
         new_entry_fields=[
             FIELDS[name] for name in ("title", "ai_system", "business_unit", "supplier", "purpose")

@@ -78,7 +78,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
     ids["path"] = "app.css"
     # Records that need not exist: an authorised caller gets 404 or 422, which passes auth.
     ids.update(
-        run_id="1", token_id="1", webhook_id="1", subscription_id="1", fmt="csv", name="weekly"
+        run_id="1",
+        token_id="1",
+        webhook_id="1",
+        subscription_id="1",
+        fmt="csv",
+        name="weekly",
     )
     yield app, ids
 
