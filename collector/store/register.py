@@ -9,10 +9,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, Date, Integer, String, Text, func, or_, select
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from collector.errors import NotFound
+from collector.errors import Conflict, NotFound
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 
 FieldKind = Literal["line", "text", "choice", "choices", "flag", "months", "links"]
@@ -251,10 +262,50 @@ class RegisterEntry(Base):
         JSONType, default=list, server_default="[]"
     )
     alternative: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # The review notice last emailed to the owners ("due_soon" or "overdue") and the review
+    # date it was about: each is sent once per review date.
+    review_notice: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    review_notice_for: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TriggerDismissal(Base):
+    """A reassessment trigger a reviewer dismissed for an entry, with why."""
+
+    __tablename__ = "trigger_dismissals"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "trigger", name="uq_trigger_dismissals_entry_trigger"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_entries.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    dismissed_by: Mapped[str] = mapped_column(String(64))
+    dismissed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def dismissed_triggers(session: Session, *, entry_id: int) -> set[str]:
+    """Return the reassessment triggers dismissed for an entry."""
+    query = select(TriggerDismissal.trigger).where(TriggerDismissal.entry_id == entry_id)
+    return set(session.scalars(query).all())
+
+
+def create_trigger_dismissal(
+    session: Session, *, entry_id: int, trigger: str, reason: str, dismissed_by: str
+) -> TriggerDismissal:
+    """Dismiss a trigger; raises Conflict when it already is."""
+    if trigger in dismissed_triggers(session, entry_id=entry_id):
+        raise Conflict("this trigger is already dismissed")
+    dismissal = TriggerDismissal(
+        entry_id=entry_id, trigger=trigger, reason=reason, dismissed_by=dismissed_by
+    )
+    session.add(dismissal)
+    session.flush()
+    return dismissal
 
 
 def next_register_id(session: Session, *, year: int) -> str:

@@ -47,7 +47,9 @@ class Dashboard:
     violation_trend: Chart | None = None
 
 
-def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard:
+def build_dashboard(
+    session: Session, *, stale_after: dt.timedelta, due_soon_days: int = 30
+) -> Dashboard:
     """Return the dashboard's figures, read in one transaction."""
     now = utcnow()
     by_state = inventory.count_items_by_state(session)
@@ -74,7 +76,7 @@ def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard
         ("suspended", by_status.get(states.SUSPENDED, 0), "suspended"),
         ("prohibited", by_status.get(states.PROHIBITED, 0), "prohibited"),
     ]
-    reviews = review_rows(session, today=now.date())
+    reviews = review_rows(session, today=now.date(), due_within_days=due_soon_days)
     violations = inventory.summarise_violations(
         session, since=now - dt.timedelta(days=VIOLATIONS_RECENT_DAYS)
     )

@@ -10,15 +10,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from collector.store import audit, register, triage
+from collector.store import audit, register, triage, users
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.enforcement.formats import EXPORTS
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import EntryInput, parse_entry_input
+from server.reviews import service as reviews
 from server.web.deps import DbSession, Reviewer, State, Viewer
-from server.web.rendering import Csrf, Reason, check_csrf, render_page, see_other
+from server.web.rendering import Csrf, Reason, check_csrf, parse_day, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
 
@@ -117,6 +118,13 @@ def register_entry(
         decisions=[d for d in states.DECISIONS if d in states.entry_targets(entry.status)],
         moves=[t for t in states.entry_targets(entry.status) if t not in states.DECISIONS],
         entry_fields=ENTRY_FIELDS,
+        reviewable=entry.decision is not None
+        and entry.status
+        in (states.APPROVED, states.RESTRICTED, states.PROHIBITED, states.REVIEW_DUE),
+        review_outcomes=reviews.REVIEW_OUTCOMES,
+        triggers=reviews.reassessment_triggers(session, entry=entry),
+        today=utcnow().date(),
+        owners=[user.username for user in users.list_users(session) if not user.disabled],
     )
 
 
@@ -181,6 +189,76 @@ def register_status(
         register_id=register_id[:16],
         expected_version=version,
         target=target,
+        reason=reason,
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/review")
+def register_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    outcome: Annotated[str, Form(max_length=32)],
+    notes: Annotated[str, Form(max_length=4000)] = "",
+    conditions: Annotated[str, Form(max_length=4000)] = "",
+    next_review_on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    reviews.record_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        outcome=outcome,
+        notes=notes,
+        conditions=conditions,
+        next_review_on=day.date() if day else None,
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/next-review")
+def register_next_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    next_review_on: Annotated[str, Form(max_length=10)],
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    if day is None:
+        raise GuardFailed("next_review_on", "give the date of the next review")
+    reviews.set_next_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        next_review_on=day.date(),
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/triggers/dismiss")
+def register_dismiss_trigger(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    trigger: Annotated[str, Form(max_length=500)],
+    reason: Reason = "",
+) -> Response:
+    check_csrf(who, csrf)
+    reviews.dismiss_trigger(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        trigger=trigger,
         reason=reason,
     )
     return see_other(f"/register/{register_id[:16]}")

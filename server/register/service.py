@@ -91,7 +91,8 @@ def _checked_entry(session: Session, register_id: str, expected_version: int) ->
     return entry
 
 
-def _flush(session: Session, entry: RegisterEntry, expected_version: int) -> None:
+def flush_entry(session: Session, entry: RegisterEntry, expected_version: int) -> None:
+    """Write an entry's changes; raises StaleVersion when another edit got there first."""
     try:
         session.flush()
     except StaleDataError as exc:
@@ -114,7 +115,7 @@ def update_entry(
         blockers = decision_blockers(entry, entry.status, decided_by=entry.decided_by or "")
         if blockers:
             raise GuardFailed(*blockers[0])
-    _flush(session, entry, expected_version)
+    flush_entry(session, entry, expected_version)
     record_change(
         session,
         actor=actor,
@@ -195,7 +196,7 @@ def checked_alternative(alternative: str) -> str:
     return name
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -247,9 +248,9 @@ def decide_entry(
     entry.decided_by = actor
     entry.decided_at = utcnow()
     entry.last_reviewed_on = today
-    entry.next_review_on = _add_months(today, entry.review_cadence_months)
+    entry.next_review_on = add_months(today, entry.review_cadence_months)
     entry.updated_at = utcnow()
-    _flush(session, entry, expected_version)
+    flush_entry(session, entry, expected_version)
     triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
     record_change(
         session,
@@ -285,7 +286,7 @@ def move_entry(
     before = entry_snapshot(entry)
     entry.status = target
     entry.updated_at = utcnow()
-    _flush(session, entry, expected_version)
+    flush_entry(session, entry, expected_version)
     triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
     after = {**entry_snapshot(entry), "reason": reason.strip()[:4000]}
     record_change(

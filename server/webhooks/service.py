@@ -57,6 +57,7 @@ from server.outbound.client import (
     outbound_client,
 )
 from server.register.schemas import entry_out
+from server.reviews.service import notify_review_owners
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
 
 log = logging.getLogger(__name__)
@@ -331,6 +332,10 @@ def violation_email(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _enqueue(settings: ServerSettings, sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        notify_review_owners(
+            session, today=utcnow().date(), due_within_days=settings.review_due_soon_days
+        )
     for feed in ("inventory", "register", "violations"):
         with transaction(sessions) as session:
             if feed == "inventory":

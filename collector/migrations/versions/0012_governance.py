@@ -1,6 +1,7 @@
 """governance that acts: items carry the register's status, violations per host, user and
 channel with their days, decisions name allowed departments and an alternative, email
-subscriptions and outbox, users' email
+subscriptions and outbox, users' email, reviews as a workflow (dismissed reassessment
+triggers, the review notice last sent)
 
 Revision ID: 0012_governance
 Revises: 0011_outbound_limits
@@ -76,6 +77,27 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("alternative", sa.String(length=255), server_default="", nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("review_notice", sa.String(length=16), server_default="", nullable=False)
+        )
+        batch_op.add_column(sa.Column("review_notice_for", sa.Date(), nullable=True))
+    op.create_table(
+        "trigger_dismissals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("trigger", sa.String(length=500), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("dismissed_by", sa.String(length=64), nullable=False),
+        sa.Column("dismissed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["register_entries.id"],
+            name=op.f("fk_trigger_dismissals_entry_id_register_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_trigger_dismissals")),
+        sa.UniqueConstraint("entry_id", "trigger", name="uq_trigger_dismissals_entry_trigger"),
+    )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("email", sa.String(length=254), server_default="", nullable=False)
@@ -114,7 +136,10 @@ def downgrade() -> None:
     op.drop_table("email_subscriptions")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("email")
+    op.drop_table("trigger_dismissals")
     with op.batch_alter_table("register_entries", schema=None) as batch_op:
+        batch_op.drop_column("review_notice_for")
+        batch_op.drop_column("review_notice")
         batch_op.drop_column("alternative")
         batch_op.drop_column("allowed_departments")
     op.drop_index(op.f("ix_violation_days_day"), table_name="violation_days")
