@@ -717,6 +717,22 @@ _VIOLATION_DAY_INSERT = BulkInsert(
     (("violation_id", "integer"), ("day", "date")),
     "ON CONFLICT (violation_id, day) DO NOTHING",
 )
+_VIOLATION_SELECT = (
+    "SELECT item_id, user_name, channel, reason, last_seen_at FROM violations WHERE host_id = ?"
+)
+
+
+def _violation_current(
+    stored: tuple[str, dt.datetime] | None, reason: str, last_seen: dt.datetime, now: dt.datetime
+) -> bool:
+    """Whether a stored violation already says this: same reason, dated today, and last seen
+    within the refresh interval."""
+    if stored is None or stored[0] != reason:
+        return False
+    stored_last = stored[1]
+    return stored_last.date() == now.date() and last_seen - stored_last < LAST_SEEN_REFRESH
+
+
 _ALLOWED_DEPARTMENTS_SELECT = (
     "SELECT t.item_id, e.allowed_departments FROM triage_records t "
     "JOIN register_entries e ON e.id = t.register_entry_id"
@@ -762,12 +778,21 @@ def _record_violations(
             seen[violation] = (reason, max(last, finding.last_seen))
     if not seen:
         return
+    # The cheap path, as for sightings: a violation already recorded today, seen again within
+    # the refresh interval for the same reason, writes nothing (and leaves the item alone).
+    stored = {
+        (item_id, user, channel): (reason, cursor.read_time(last))
+        for item_id, user, channel, reason, last in cursor.fetch(_VIOLATION_SELECT, (host_id,))
+    }
     stamp = cursor.time(now)
     place = department[:_FACET_LENGTH]
     rows = [
         (item_id, host_id, user, channel, reason, place, stamp, cursor.time(last_seen))
         for (item_id, user, channel), (reason, last_seen) in sorted(seen.items())
+        if not _violation_current(stored.get((item_id, user, channel)), reason, last_seen, now)
     ]
+    if not rows:
+        return
     upserted = cursor.insert(_VIOLATION_UPSERT, rows)
     day = cursor.day(now.date())
     cursor.insert(_VIOLATION_DAY_INSERT, sorted((row[0], day) for row in upserted))

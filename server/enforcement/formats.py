@@ -38,6 +38,14 @@ def _sorted(rules: dict[str, Reason]) -> list[tuple[str, Reason]]:
     return sorted(rules.items())
 
 
+def _unlisted(policy: Policy, mark: str) -> list[str]:
+    """Comment lines naming the patterns no name list can hold (see Policy.patterns)."""
+    return [
+        f"{mark} not expressible as a name, enforce it by pattern: {pattern} ({reason.comment()})"
+        for pattern, reason in _sorted(policy.patterns)
+    ]
+
+
 def rpz(policy: Policy, _mode: Mode) -> str:
     """A DNS response-policy zone: each prohibited name (and its subdomains) answers NXDOMAIN."""
     lines = [
@@ -51,7 +59,7 @@ def rpz(policy: Policy, _mode: Mode) -> str:
         lines += [f"; {reason.comment()}", f"{name} CNAME .", f"*.{name} CNAME ."]
     for name, reason in _sorted(policy.exact_hosts()):
         lines += [f"; {reason.comment()}", f"{name} CNAME ."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _unlisted(policy, ";")) + "\n"
 
 
 def hosts(policy: Policy, _mode: Mode) -> str:
@@ -60,7 +68,7 @@ def hosts(policy: Policy, _mode: Mode) -> str:
     names = {**policy.blocked_domains, **policy.blocked_hosts}
     for name, reason in _sorted(names):
         lines += [f"# {reason.comment()}", f"0.0.0.0 {name}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _unlisted(policy, "#")) + "\n"
 
 
 def squid(policy: Policy, _mode: Mode) -> str:
@@ -70,7 +78,7 @@ def squid(policy: Policy, _mode: Mode) -> str:
         lines += [f"# {reason.comment()}", f".{name}"]
     for name, reason in _sorted(policy.exact_hosts()):
         lines += [f"# {reason.comment()}", name]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _unlisted(policy, "#")) + "\n"
 
 
 def pac(policy: Policy, _mode: Mode) -> str:
@@ -87,6 +95,7 @@ def pac(policy: Policy, _mode: Mode) -> str:
         ]
     for name, reason in _sorted(policy.exact_hosts()):
         lines += [f"  // {reason.comment()}", f'  if (host === "{name}") return "{PAC_SINK}";']
+    lines += ["  " + line for line in _unlisted(policy, "//")]
     lines += ['  return "DIRECT";', "}"]
     return "\n".join(lines) + "\n"
 

@@ -127,3 +127,18 @@ def test_dns_names_are_put_in_the_form_resolvers_use(raw: str, expected: tuple[s
 def test_a_name_no_tool_could_read_is_refused_naming_it(raw: str) -> None:
     with pytest.raises(ExportRefused, match="AIR-2026-0001"):
         dns_name("AIR-2026-0001", raw)
+
+
+def test_a_pattern_no_name_list_can_hold_is_named_in_a_comment_not_dropped(
+    client: TestClient, app: FastAPI
+) -> None:
+    credential = enroll(client, app, hostname="ml-1")
+    post_report(client, credential, [finding("aws-bedrock", indicator="bedrock")], hostname="ml-1")
+    decide(app, "svc:aws-bedrock", "prohibited")
+    token = make_token(app, ["register:read"])
+    for name, mark in (("rpz", ";"), ("hosts", "#"), ("squid", "#"), ("pac", "  //")):
+        text = client.get(f"/api/v1/enforcement/{name}", headers=bearer(token)).text
+        assert (
+            f"{mark} not expressible as a name, enforce it by pattern: bedrock.*.amazonaws.com"
+        ) in text
+        assert "\nbedrock.*" not in text and "0.0.0.0 bedrock" not in text
