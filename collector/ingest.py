@@ -270,6 +270,7 @@ class _Item:
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
     severity: str
+    allowed_departments: str = ""  # a JSON list, for a restricted item (collector.governance)
 
 
 @dataclass(slots=True)
@@ -332,7 +333,8 @@ def _seen_windows(
 
 
 _ITEM_SELECT = (
-    "SELECT id, key, governed_status, first_seen_at, last_seen_at, severity FROM inventory_items"
+    "SELECT id, key, governed_status, first_seen_at, last_seen_at, severity, "
+    "allowed_departments FROM inventory_items"
 )
 _ITEM_SEVERITY_UPDATE = "UPDATE inventory_items SET severity = ?, updated_at = ? WHERE id = ?"
 _ITEM_INSERT = BulkInsert(
@@ -356,14 +358,17 @@ _ITEM_INSERT = BulkInsert(
     ),
     # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
     "ON CONFLICT (key) DO NOTHING "
-    "RETURNING id, key, governed_status, first_seen_at, last_seen_at, severity",
+    "RETURNING id, key, governed_status, first_seen_at, last_seen_at, severity, "
+    "allowed_departments",
 )
 
 
 def _items(cursor: IngestCursor, rows: list[Any]) -> dict[str, _Item]:
     return {
-        key: _Item(item_id, status, cursor.read_time(first), cursor.read_time(last), severity)
-        for item_id, key, status, first, last, severity in rows
+        key: _Item(
+            item_id, status, cursor.read_time(first), cursor.read_time(last), severity, allowed
+        )
+        for item_id, key, status, first, last, severity, allowed in rows
     }
 
 
@@ -733,19 +738,12 @@ def _violation_current(
     return stored_last.date() == now.date() and last_seen - stored_last < LAST_SEEN_REFRESH
 
 
-_ALLOWED_DEPARTMENTS_SELECT = (
-    "SELECT t.item_id, e.allowed_departments FROM triage_records t "
-    "JOIN register_entries e ON e.id = t.register_entry_id"
-)
-
-
-def _allowed_departments(cursor: IngestCursor, item_ids: list[int]) -> dict[int, list[str]]:
-    """Return, per restricted item, the departments its register entry allows."""
-    found: dict[int, list[str]] = {}
-    for item_id, allowed in cursor.fetch_in(_ALLOWED_DEPARTMENTS_SELECT, "t.item_id", item_ids):
-        value = cursor.read_json(allowed)
-        found[int(item_id)] = [str(name) for name in value] if isinstance(value, list) else []
-    return found
+def _allowed_departments(item: _Item) -> list[str]:
+    """The departments a restricted item's entry allows (decoded only for such items)."""
+    if item.governed_status != RESTRICTED or not item.allowed_departments:
+        return []
+    value = json.loads(item.allowed_departments)
+    return [str(name) for name in value] if isinstance(value, list) else []
 
 
 def _record_violations(
@@ -762,8 +760,7 @@ def _record_violations(
     governed = [item for item in items.values() if item.governed_status]
     if not governed:
         return  # the common case: nothing this report names is forbidden anywhere
-    restricted = [item.id for item in governed if item.governed_status == RESTRICTED]
-    allowed = _allowed_departments(cursor, sorted(restricted)) if restricted else {}
+    allowed = {item.id: _allowed_departments(item) for item in governed}
     seen: dict[tuple[int, str, str], tuple[str, dt.datetime]] = {}
     for finding, identity in zip(findings, identities, strict=True):
         item = items[identity.key]

@@ -76,10 +76,6 @@ class IngestCursor:
     def json(self, value: Any) -> Any:
         return json.dumps(value) if self.sqlite else self._jsonb(value)
 
-    def read_json(self, value: Any) -> Any:
-        """A stored JSON value (text on SQLite, decoded already by psycopg)."""
-        return json.loads(value) if isinstance(value, str | bytes) else value
-
     # Statements -----------------------------------------------------------------------------
 
     def fetch(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:

@@ -50,6 +50,9 @@ class InventoryItem(Base):
     governed_status: Mapped[str] = mapped_column(
         String(16), default="", server_default="", index=True
     )
+    # For a restricted item: the departments its entry allows, as a JSON list (text, decoded
+    # only for restricted items at ingest); "" otherwise. Set with governed_status.
+    allowed_departments: Mapped[str] = mapped_column(Text, default="", server_default="")
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,6 +4,7 @@ suppression rules false positives become. Keyword-only; the caller owns the tran
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from sqlalchemy import ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
+from collector.governance import RESTRICTED
 from collector.store.base import Base, UTCDateTime, utcnow
 from collector.store.inventory import (
     MALICIOUS,
@@ -197,8 +199,11 @@ def list_items_of_entry(session: Session, *, entry_id: int) -> Sequence[Inventor
     return session.scalars(query).all()
 
 
-def govern_items_of_entry(session: Session, *, entry_id: int, status: str) -> list[int]:
-    """Give every item linked to a register entry the entry's status; return their ids.
+def govern_items_of_entry(
+    session: Session, *, entry_id: int, status: str, allowed_departments: Sequence[str] = ()
+) -> list[int]:
+    """Give every item linked to a register entry the entry's status (and, restricted, the
+    departments it allows); return their ids.
 
     The item rows are locked in id order first (the order ingest updates them in), so that a
     decision and a report naming the same items wait for each other instead of deadlocking.
@@ -216,9 +221,20 @@ def govern_items_of_entry(session: Session, *, entry_id: int, status: str) -> li
         session.execute(
             update(InventoryItem)
             .where(InventoryItem.id.in_(item_ids))
-            .values(governed_status=status, updated_at=utcnow())
+            .values(
+                governed_status=status,
+                allowed_departments=departments_text(status, allowed_departments),
+                updated_at=utcnow(),
+            )
         )
     return item_ids
+
+
+def departments_text(status: str, allowed_departments: Sequence[str]) -> str:
+    """The allowed departments an item carries: a JSON list for a restricted one, else ""."""
+    if status != RESTRICTED or not allowed_departments:
+        return ""
+    return json.dumps(list(allowed_departments))
 
 
 # Suppression rules ---------------------------------------------------------------------------

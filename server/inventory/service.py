@@ -170,6 +170,7 @@ def merge_item(session: Session, *, actor: str, item_id: int, into_item_id: int)
     record.merged_into_id = target.id
     record.register_entry_id = target_record.register_entry_id
     item.governed_status = target.governed_status  # the entry's, inherited with it
+    item.allowed_departments = target.allowed_departments
     record_change(
         session,
         actor=actor,
@@ -215,6 +216,7 @@ def promote_item(
     _set_item_state(item, record, states.PROMOTED)
     record.register_entry_id = entry.id
     item.governed_status = entry.status  # from now on the register's decisions flow to it
+    item.allowed_departments = triage.departments_text(entry.status, entry.allowed_departments)
     record_change(
         session,
         actor=actor,

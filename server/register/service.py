@@ -251,7 +251,12 @@ def decide_entry(
     entry.next_review_on = add_months(today, entry.review_cadence_months)
     entry.updated_at = utcnow()
     flush_entry(session, entry, expected_version)
-    triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
+    triage.govern_items_of_entry(
+        session,
+        entry_id=entry.id,
+        status=entry.status,
+        allowed_departments=entry.allowed_departments,
+    )
     record_change(
         session,
         actor=actor,
@@ -287,7 +292,12 @@ def move_entry(
     entry.status = target
     entry.updated_at = utcnow()
     flush_entry(session, entry, expected_version)
-    triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
+    triage.govern_items_of_entry(
+        session,
+        entry_id=entry.id,
+        status=entry.status,
+        allowed_departments=entry.allowed_departments,
+    )
     after = {**entry_snapshot(entry), "reason": reason.strip()[:4000]}
     record_change(
         session,
@@ -311,7 +321,12 @@ def mark_reviews_due(session: Session, *, today: dt.date, actor: str = "system")
         entry.status = states.REVIEW_DUE
         entry.updated_at = utcnow()
         session.flush()
-        triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
+        triage.govern_items_of_entry(
+            session,
+            entry_id=entry.id,
+            status=entry.status,
+            allowed_departments=entry.allowed_departments,
+        )
         record_change(
             session,
             actor=actor,

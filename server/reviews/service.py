@@ -217,7 +217,12 @@ def record_review(
         entry.next_review_on = next_date
     entry.updated_at = utcnow()
     register_service.flush_entry(session, entry, expected_version)
-    triage.govern_items_of_entry(session, entry_id=entry.id, status=entry.status)
+    triage.govern_items_of_entry(
+        session,
+        entry_id=entry.id,
+        status=entry.status,
+        allowed_departments=entry.allowed_departments,
+    )
     record_change(
         session,
         actor=actor,

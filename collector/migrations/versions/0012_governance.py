@@ -27,6 +27,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("governed_status", sa.String(length=16), server_default="", nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("allowed_departments", sa.Text(), server_default="", nullable=False)
+        )
         batch_op.create_index(
             batch_op.f("ix_inventory_items_governed_status"), ["governed_status"], unique=False
         )
@@ -161,4 +164,5 @@ def downgrade() -> None:
         batch_op.drop_column("channel")
     with op.batch_alter_table("inventory_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_inventory_items_governed_status"))
+        batch_op.drop_column("allowed_departments")
         batch_op.drop_column("governed_status")
