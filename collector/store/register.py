@@ -24,7 +24,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict, NotFound
-from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.base import (
+    LIKE_ESCAPE,
+    Base,
+    JSONType,
+    UTCDateTime,
+    contains_pattern,
+    utcnow,
+)
 
 FieldKind = Literal["line", "text", "choice", "choices", "flag", "months", "links"]
 
@@ -356,13 +363,13 @@ def list_register_entries(
     if due_before is not None:
         query = query.where(RegisterEntry.next_review_on <= due_before)
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = contains_pattern(search)
         query = query.where(
             or_(
-                func.lower(RegisterEntry.title).like(pattern),
-                func.lower(RegisterEntry.ai_system).like(pattern),
-                func.lower(RegisterEntry.register_id).like(pattern),
-                func.lower(RegisterEntry.business_unit).like(pattern),
+                func.lower(RegisterEntry.title).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.ai_system).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.register_id).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.business_unit).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     return session.scalars(query).all()

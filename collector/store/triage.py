@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
 from collector.governance import RESTRICTED
-from collector.store.base import Base, UTCDateTime, utcnow
+from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
 from collector.store.inventory import (
     MALICIOUS,
     InventoryItem,
@@ -144,12 +144,12 @@ def list_triage_queue(
     if first_seen_after:
         query = query.where(InventoryItem.first_seen_at >= first_seen_after)
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = contains_pattern(search)
         query = query.where(
             or_(
-                func.lower(InventoryItem.name).like(pattern),
-                func.lower(InventoryItem.vendor).like(pattern),
-                func.lower(InventoryItem.key).like(pattern),
+                func.lower(InventoryItem.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.vendor).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.key).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if assignee_id is not None:

@@ -80,6 +80,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
     ids.update(
         run_id="1",
         token_id="1",
+        agent_number="1",
         webhook_id="1",
         subscription_id="1",
         fmt="csv",

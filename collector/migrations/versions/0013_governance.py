@@ -3,8 +3,8 @@ channel with their days, decisions name allowed departments and an alternative, 
 subscriptions and outbox, users' email, reviews as a workflow (dismissed reassessment
 triggers, the review notice last sent)
 
-Revision ID: 0012_governance
-Revises: 0011_outbound_limits
+Revision ID: 0013_governance
+Revises: 0012_identity_hardening
 Create Date: 2026-12-06
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0012_governance"
-down_revision = "0011_outbound_limits"
+revision = "0013_governance"
+down_revision = "0012_identity_hardening"
 branch_labels = None
 depends_on = None
 
