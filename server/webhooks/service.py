@@ -25,12 +25,13 @@ PostgreSQL (one writer on SQLite).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,7 @@ from collector.store.register import RegisterEntry
 from collector.store.webhooks import WebhookDelivery, WebhookEndpoint, event_lane
 from server.config import ServerSettings
 from server.errors import DestinationRefused
+from server.inventory.evidence import user_display
 from server.notifications.service import queue_event_emails, send_due_emails
 from server.outbound.client import (
     backoff_delay,
@@ -273,15 +275,22 @@ def _record(
 
 
 def violation_data(
-    violation: Violation, item: InventoryItem, host: Host, entry: RegisterEntry | None
+    violation: Violation,
+    item: InventoryItem,
+    host: Host,
+    entry: RegisterEntry | None,
+    *,
+    show_user: Callable[[str | None], str] | None = None,
 ) -> dict[str, Any]:
-    """Return what a violation event says: the item, where and by whom it was seen, why it is
+    """Return what a violation event says: the item, where and by whom it was seen (the user
+    as the pages show it: a pseudonym when ``user_pseudonym_key`` is set), why it is
     forbidden and, when the register names one, the approved alternative."""
+    user = violation.user_name
     return {
         "violation_id": violation.id,
         "reason": violation.reason,
         "channel": violation.channel,
-        "user": violation.user_name,
+        "user": show_user(user) if show_user is not None and user else user,
         "department": violation.department,
         "first_seen_at": violation.first_seen_at.isoformat(),
         "last_seen_at": violation.last_seen_at.isoformat(),
@@ -344,7 +353,11 @@ def _enqueue(settings: ServerSettings, sessions: sessionmaker[Session]) -> None:
                 )
             elif feed == "violations":
                 backlog, announced = webhooks.enqueue_violation_events(
-                    session, describe=violation_data, max_pending=settings.webhook_max_pending
+                    session,
+                    describe=functools.partial(
+                        violation_data, show_user=user_display(settings.user_pseudonym_key)
+                    ),
+                    max_pending=settings.webhook_max_pending,
                 )
                 for data in announced:
                     subject, body = violation_email(data)

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from collector.db import transaction
+from server.inventory.evidence import user_display
 from server.webhooks.service import deliver_due
 from signatures import FindingKind
 from tests.e2e.conftest import free_port
@@ -139,3 +140,39 @@ def test_a_violation_emits_one_webhook_event_and_one_email_per_subscriber(
     assert len(receiver.requests) == 3 and len(inbox.messages) == 6  # nothing new announced
     outbox = client.get("/api/v1/notifications/emails", headers=bearer(admin)).json()
     assert {row["status"] for row in outbox} == {"sent"} and len(outbox) == 6
+
+
+def test_violation_notices_show_the_pseudonym_when_the_pages_do(
+    client: TestClient, app: FastAPI, receiver: Receiver, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    state = app.state.shadowmap
+    key = "pseudonym-key-" + "k" * 20
+    settings = state.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "user_pseudonym_key": key}
+    )
+    admin = make_token(app, ["webhooks:admin"])
+    hook = {"name": "soc", "url": receiver.url, "event_types": ["inventory.*"]}
+    assert client.post("/api/v1/webhooks", json=hook, headers=bearer(admin)).status_code == 201
+    body = {"address": "soc@example.org", "event_types": ["inventory.item.violation_detected"]}
+    created = client.post("/api/v1/notifications/subscriptions", json=body, headers=bearer(admin))
+    assert created.status_code == 201
+    deliver_due(settings, state.sessions)  # the feeds start from now
+    credential = enroll(client, app, hostname="dev-8")
+    seen = [finding("github-copilot", indicator="copilot", user="alice.smith")]
+    post_report(client, credential, seen, hostname="dev-8")
+    reader = bearer(make_token(app, ["inventory:read"]))
+    item_id = client.get("/api/v1/inventory", headers=reader).json()[0]["id"]
+    with transaction(state.sessions) as session:
+        prohibit_item(session, item_id)
+    post_report(client, credential, seen, hostname="dev-8")
+    deliver_due(settings, state.sessions)
+    (event,) = [
+        json.loads(raw)
+        for headers, raw in receiver.requests
+        if headers["Shadowmap-Event"] == "inventory.item.violation_detected"
+    ]
+    pseudonym = user_display(key)("alice.smith")
+    assert event["data"]["user"] == pseudonym
+    (notice,) = inbox.messages
+    assert pseudonym in notice.get_content() and "alice.smith" not in notice.get_content()
