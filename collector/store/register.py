@@ -269,10 +269,6 @@ class RegisterEntry(Base):
         JSONType, default=list, server_default="[]"
     )
     alternative: Mapped[str] = mapped_column(String(255), default="", server_default="")
-    # The review notice last emailed to the owners ("due_soon" or "overdue") and the review
-    # date it was about: each is sent once per review date.
-    review_notice: Mapped[str] = mapped_column(String(16), default="", server_default="")
-    review_notice_for: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -293,6 +289,37 @@ class TriggerDismissal(Base):
     reason: Mapped[str] = mapped_column(Text)
     dismissed_by: Mapped[str] = mapped_column(String(64))
     dismissed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewNotice(Base):
+    """The review reminder last emailed to an entry's owners ("due_soon" or "overdue") and the
+    review date it was about: each is sent once per review date. Kept apart from the entry so
+    that a reminder neither bumps the entry's version nor shows in its change feed."""
+
+    __tablename__ = "review_notices"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("register_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    review_on: Mapped[dt.date] = mapped_column(Date)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def review_notice_sent(session: Session, *, entry_id: int, kind: str, review_on: dt.date) -> bool:
+    """Whether this reminder (kind, review date) was already sent for the entry."""
+    notice = session.get(ReviewNotice, entry_id)
+    return notice is not None and (notice.kind, notice.review_on) == (kind, review_on)
+
+
+def record_review_notice(session: Session, *, entry_id: int, kind: str, review_on: dt.date) -> None:
+    """Remember the reminder last sent for an entry."""
+    notice = session.get(ReviewNotice, entry_id)
+    if notice is None:
+        session.add(ReviewNotice(entry_id=entry_id, kind=kind, review_on=review_on))
+    else:
+        notice.kind, notice.review_on, notice.sent_at = kind, review_on, utcnow()
+    session.flush()
 
 
 def dismissed_triggers(session: Session, *, entry_id: int) -> set[str]:

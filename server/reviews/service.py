@@ -330,7 +330,9 @@ def notify_review_owners(session: Session, *, today: dt.date, due_within_days: i
         if entry.next_review_on is None or not (row.overdue or row.due_soon):
             continue
         kind = "overdue" if row.overdue else "due_soon"
-        if (entry.review_notice, entry.review_notice_for) == (kind, entry.next_review_on):
+        if register.review_notice_sent(
+            session, entry_id=entry.id, kind=kind, review_on=entry.next_review_on
+        ):
             continue
         when = (
             f"was due on {entry.next_review_on.isoformat()} ({-row.days} days overdue)"
@@ -349,6 +351,7 @@ def notify_review_owners(session: Session, *, today: dt.date, due_within_days: i
                 session, event_type=REVIEW_EVENT, to_address=address, subject=subject, body=body
             )
             queued += 1
-        entry.review_notice, entry.review_notice_for = kind, entry.next_review_on
-    session.flush()
+        register.record_review_notice(
+            session, entry_id=entry.id, kind=kind, review_on=entry.next_review_on
+        )
     return queued

@@ -1,7 +1,7 @@
 """governance that acts: items carry the register's status, violations per host, user and
 channel with their days, decisions name allowed departments and an alternative, email
 subscriptions and outbox, users' email, reviews as a workflow (dismissed reassessment
-triggers, the review notice last sent)
+triggers, the review reminders last sent)
 
 Revision ID: 0013_governance
 Revises: 0012_identity_hardening
@@ -80,10 +80,20 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("alternative", sa.String(length=255), server_default="", nullable=False)
         )
-        batch_op.add_column(
-            sa.Column("review_notice", sa.String(length=16), server_default="", nullable=False)
-        )
-        batch_op.add_column(sa.Column("review_notice_for", sa.Date(), nullable=True))
+    op.create_table(
+        "review_notices",
+        sa.Column("entry_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("review_on", sa.Date(), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["register_entries.id"],
+            name=op.f("fk_review_notices_entry_id_register_entries"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("entry_id", name=op.f("pk_review_notices")),
+    )
     op.create_table(
         "trigger_dismissals",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -140,9 +150,8 @@ def downgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("email")
     op.drop_table("trigger_dismissals")
+    op.drop_table("review_notices")
     with op.batch_alter_table("register_entries", schema=None) as batch_op:
-        batch_op.drop_column("review_notice_for")
-        batch_op.drop_column("review_notice")
         batch_op.drop_column("alternative")
         batch_op.drop_column("allowed_departments")
     op.drop_index(op.f("ix_violation_days_day"), table_name="violation_days")

@@ -161,8 +161,10 @@ def test_owners_are_reminded_once_when_due_soon_and_once_when_overdue(db: Sessio
         db, "approved", on=TODAY - dt.timedelta(days=355),
         business_owner="dana", technical_owner="it-ops@example.org",
     )  # fmt: skip
+    version = _entry(db, register_id).version
     assert reviews.notify_review_owners(db, today=TODAY, due_within_days=30) == 2
     assert reviews.notify_review_owners(db, today=TODAY, due_within_days=30) == 0  # once
+    assert _entry(db, register_id).version == version  # a reminder is no edit of the entry
     later = TODAY + dt.timedelta(days=20)  # now overdue
     assert reviews.notify_review_owners(db, today=later, due_within_days=30) == 2
     emails = notifications.list_emails(db)
