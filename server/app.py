@@ -23,6 +23,7 @@ from server.audit import api as audit_api
 from server.audit import pages as audit_pages
 from server.config import ServerSettings
 from server.dashboard import pages as dashboard_pages
+from server.enforcement import api as enforcement_api
 from server.exports import api as exports_api
 from server.hosts import api as hosts_api
 from server.hosts import pages as hosts_pages
@@ -32,6 +33,7 @@ from server.inventory import api as inventory_api
 from server.inventory import pages as inventory_pages
 from server.management_review import api as management_review_api
 from server.management_review import pages as management_review_pages
+from server.notifications import api as notifications_api
 from server.people import api as people_api
 from server.people import pages as people_pages
 from server.policies import api as policies_api
@@ -68,6 +70,8 @@ API_ROUTERS = (
     tokens_api.router,
     reports_api.router,
     webhooks_api.router,
+    notifications_api.router,
+    enforcement_api.router,
     exports_api.router,
     register_api.router,
     audit_api.router,

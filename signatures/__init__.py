@@ -52,7 +52,7 @@ from signatures.model import (
     Service,
     Severity,
 )
-from signatures.names import NameVerdict, judge_name
+from signatures.names import NameVerdict, judge_name, normalise_name
 from signatures.wire import (
     JSON_NUL,
     MAX_ERROR_MESSAGE,
@@ -150,6 +150,7 @@ __all__ = [
     "load_installed_bundle",
     "load_private_key",
     "load_public_key",
+    "normalise_name",
     "parse_document",
     "parse_file",
     "parse_plugin_xml",

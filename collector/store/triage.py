@@ -4,13 +4,15 @@ suppression rules false positives become. Keyword-only; the caller owns the tran
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, Text, case, func, or_, select
+from sqlalchemy import ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
+from collector.governance import RESTRICTED
 from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
 from collector.store.inventory import (
     MALICIOUS,
@@ -195,6 +197,44 @@ def list_items_of_entry(session: Session, *, entry_id: int) -> Sequence[Inventor
         .order_by(InventoryItem.name)
     )
     return session.scalars(query).all()
+
+
+def govern_items_of_entry(
+    session: Session, *, entry_id: int, status: str, allowed_departments: Sequence[str] = ()
+) -> list[int]:
+    """Give every item linked to a register entry the entry's status (and, restricted, the
+    departments it allows); return their ids.
+
+    The item rows are locked in id order first (the order ingest updates them in), so that a
+    decision and a report naming the same items wait for each other instead of deadlocking.
+    """
+    linked = select(TriageRecord.item_id).where(TriageRecord.register_entry_id == entry_id)
+    item_ids = list(
+        session.scalars(
+            select(InventoryItem.id)
+            .where(InventoryItem.id.in_(linked))
+            .order_by(InventoryItem.id)
+            .with_for_update()
+        )
+    )
+    if item_ids:
+        session.execute(
+            update(InventoryItem)
+            .where(InventoryItem.id.in_(item_ids))
+            .values(
+                governed_status=status,
+                allowed_departments=departments_text(status, allowed_departments),
+                updated_at=utcnow(),
+            )
+        )
+    return item_ids
+
+
+def departments_text(status: str, allowed_departments: Sequence[str]) -> str:
+    """The allowed departments an item carries: a JSON list for a restricted one, else ""."""
+    if status != RESTRICTED or not allowed_departments:
+        return ""
+    return json.dumps(list(allowed_departments))
 
 
 # Suppression rules ---------------------------------------------------------------------------

@@ -23,7 +23,9 @@ def home(_who: Viewer) -> Response:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
     figures = build_dashboard(
-        session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
+        session,
+        stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes),
+        due_soon_days=state.settings.review_due_soon_days,
     )
     return render_page(
         state, request, "dashboard/dashboard.html", who, d=figures, scope=scope_coverage(session)

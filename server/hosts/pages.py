@@ -7,10 +7,12 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from collector import governance
 from collector.errors import NotFound
 from collector.store import agents, inventory, limits
 from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
+from server.charts import violation_chart
 from server.inventory.evidence import user_display
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
@@ -23,7 +25,16 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
     rows = hosts_store.list_hosts(
         session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
     )
-    return render_page(state, request, "hosts/hosts.html", who, rows=rows)
+    return render_page(
+        state,
+        request,
+        "hosts/hosts.html",
+        who,
+        rows=rows,
+        governed=inventory.governed_counts_by_host(session),
+        violations=inventory.count_violations_by_host(session),
+        statuses=governance.GOVERNED_STATUSES,
+    )
 
 
 @router.get("/hosts/{host_id}", response_class=HTMLResponse)
@@ -37,6 +48,7 @@ def host_detail(
         for sighting, _host in sightings
     }
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
+    violations = inventory.list_violations(session, host_id=host_id, limit=200)
     host_agents = agents.list_host_agents(session, host_id=host_id)
     return render_page(
         state,
@@ -47,6 +59,11 @@ def host_detail(
         sightings=sightings,
         items=items,
         limit_hits=limit_hits,
+        violations=violations,
+        violation_names=inventory.item_names(
+            session, item_ids=[violation.item_id for violation, _host in violations]
+        ),
+        violation_trend=violation_chart(inventory.list_violation_trend(session, host_id=host_id)),
         agents=host_agents,
         show_user=user_display(state.settings.user_pseudonym_key),
     )

@@ -13,6 +13,7 @@ from collector.store import audit, triage, users
 from collector.store import inventory as inventory_store
 from collector.store.register import RegisterEntry
 from collector.store.users import User
+from server.charts import violation_chart
 from server.errors import GuardFailed
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display
@@ -72,6 +73,10 @@ def inventory_item(
             session, object_type="item", object_id=str(item_id), limit=50
         ),
         reason_required=states.TRIAGE_REASON_REQUIRED,
+        violations=inventory_store.list_violations(session, item_id=item_id, limit=200),
+        violation_trend=violation_chart(
+            inventory_store.list_violation_trend(session, item_id=item_id)
+        ),
     )
 
 

@@ -10,15 +10,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from collector.store import assessments, audit, register, triage
+from collector.store import assessments, audit, register, triage, users
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.approvals.service import ASSESSMENT_KINDS, route_blockers, route_progress
+from server.enforcement.formats import EXPORTS
 from server.errors import GuardFailed
 from server.register import service, states
 from server.register.schemas import EntryInput, parse_entry_input
+from server.reviews import service as reviews
 from server.web.deps import DbSession, Reviewer, State, Viewer
-from server.web.rendering import Csrf, Reason, check_csrf, render_page, see_other
+from server.web.rendering import Csrf, Reason, check_csrf, parse_day, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,6 +78,7 @@ def register_list(
         who,
         entries=entries,
         entry_states=states.ENTRY_STATES,
+        enforcement_exports=list(EXPORTS.values()),
         risk_field=FIELDS["risk_level"],
         new_entry_fields=[
             FIELDS[name] for name in ("title", "ai_system", "business_unit", "supplier", "purpose")
@@ -121,6 +124,13 @@ def register_entry(
         decisions=[d for d in states.DECISIONS if d in states.entry_targets(entry.status)],
         moves=[t for t in states.entry_targets(entry.status) if t not in states.DECISIONS],
         entry_fields=ENTRY_FIELDS,
+        reviewable=entry.decision is not None
+        and entry.status
+        in (states.APPROVED, states.RESTRICTED, states.PROHIBITED, states.REVIEW_DUE),
+        review_outcomes=reviews.REVIEW_OUTCOMES,
+        triggers=reviews.reassessment_triggers(session, entry=entry),
+        today=utcnow().date(),
+        owners=[user.username for user in users.list_users(session) if not user.disabled],
     )
 
 
@@ -150,6 +160,8 @@ def register_decision(
     decision: Annotated[str, Form(max_length=16)],
     rationale: Reason = "",
     conditions: Annotated[str, Form(max_length=4000)] = "",
+    allowed_departments: Annotated[str, Form(max_length=13_000)] = "",
+    alternative: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     check_csrf(who, csrf)
     service.decide_entry(
@@ -160,6 +172,8 @@ def register_decision(
         decision=decision,
         rationale=rationale,
         conditions=conditions,
+        allowed_departments=allowed_departments.splitlines(),
+        alternative=alternative,
     )
     return see_other(f"/register/{register_id[:16]}")
 
@@ -181,6 +195,76 @@ def register_status(
         register_id=register_id[:16],
         expected_version=version,
         target=target,
+        reason=reason,
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/review")
+def register_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    outcome: Annotated[str, Form(max_length=32)],
+    notes: Annotated[str, Form(max_length=4000)] = "",
+    conditions: Annotated[str, Form(max_length=4000)] = "",
+    next_review_on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    reviews.record_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        outcome=outcome,
+        notes=notes,
+        conditions=conditions,
+        next_review_on=day.date() if day else None,
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/next-review")
+def register_next_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    next_review_on: Annotated[str, Form(max_length=10)],
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    if day is None:
+        raise GuardFailed("next_review_on", "give the date of the next review")
+    reviews.set_next_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        next_review_on=day.date(),
+    )
+    return see_other(f"/register/{register_id[:16]}")
+
+
+@router.post("/register/{register_id}/triggers/dismiss")
+def register_dismiss_trigger(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    trigger: Annotated[str, Form(max_length=500)],
+    reason: Reason = "",
+) -> Response:
+    check_csrf(who, csrf)
+    reviews.dismiss_trigger(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        trigger=trigger,
         reason=reason,
     )
     return see_other(f"/register/{register_id[:16]}")

@@ -174,6 +174,8 @@ class RegisterEntryOut(EntryInput):
     status: str
     decision: str | None
     decision_conditions: str
+    allowed_departments: list[str]
+    alternative: str
     decision_rationale: str
     decided_by: str | None
     decided_at: dt.datetime | None

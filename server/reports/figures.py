@@ -15,7 +15,6 @@ from server.incidents.service import SEVERITIES
 from server.scope.service import scope_coverage
 
 UNREVIEWED_STATE = "new"
-PROHIBITED_STATE = "prohibited"
 AGE_BUCKETS = ((7, "under 7 days"), (30, "7 to 30 days"), (None, "over 30 days"))
 
 
@@ -43,8 +42,11 @@ class DiscoveryFigures:
     adoption: list[AdoptionPoint]
     unreviewed: list[ItemUse]
     unreviewed_ages: list[tuple[str, int]]
+    #: Items the register prohibits (or restricts elsewhere) with a violation this period.
     prohibited_in_use: list[ItemUse]
     stale_hosts: list[Host]
+    #: (week ending, violations seen that week) over the adoption weeks: still happening?
+    violation_trend: list[tuple[dt.date, int]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
 
     def headline(self) -> dict[str, int]:
@@ -54,6 +56,7 @@ class DiscoveryFigures:
             "new_services": len(self.new_services),
             "unreviewed": len(self.unreviewed),
             "prohibited_in_use": len(self.prohibited_in_use),
+            "violations": self.violation_trend[-1][1] if self.violation_trend else 0,
             "hosts_total": self.hosts_total,
             "hosts_not_reporting": self.hosts_stale,
             "hosts_using_ai": self.adoption[-1].hosts if self.adoption else 0,
@@ -94,6 +97,13 @@ def _summary(figures: DiscoveryFigures) -> list[str]:
         count = head["prohibited_in_use"]
         verb = "service is" if count == 1 else "services are"
         lines.append(f"{count} prohibited {verb} still in use ({names}).")
+        if len(figures.violation_trend) >= 2:
+            before, now = figures.violation_trend[-2][1], figures.violation_trend[-1][1]
+            change = "up from" if now > before else "down from" if now < before else "as in"
+            lines.append(
+                f"{now} {'violation was' if now == 1 else 'violations were'} seen this "
+                f"period, {change} {before} the period before."
+            )
     else:
         lines.append("No prohibited service was seen this period.")
     if head["hosts_not_reporting"]:
@@ -141,10 +151,19 @@ def gather(
         adoption=adoption,
         unreviewed=unreviewed,
         unreviewed_ages=_age_buckets(unreviewed, end),
-        prohibited_in_use=reports.list_items_seen_since(
-            session, state=PROHIBITED_STATE, since=start
-        ),
+        prohibited_in_use=reports.list_items_in_violation(session, start=start, end=end),
         stale_hosts=[row.host for row in hosts if row.stale],
+        violation_trend=[
+            (
+                point.week_ending,
+                reports.count_violations_between(
+                    session,
+                    start=point.week_ending - dt.timedelta(days=6),
+                    end=point.week_ending + dt.timedelta(days=1),
+                ),
+            )
+            for point in adoption
+        ],
     )
     # Every board summary says what it covers, and the AI incidents (ISO/IEC 42001 4.3, 10.2).
     figures.summary.append(scope_coverage(session).sentence())

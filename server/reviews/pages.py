@@ -21,7 +21,8 @@ def reviews(request: Request, session: DbSession, state: State, who: Viewer) -> 
         request,
         "reviews/reviews.html",
         who,
-        rows=review_rows(session, today=today),
+        rows=review_rows(session, today=today, due_within_days=state.settings.review_due_soon_days),
+        window=state.settings.review_due_soon_days,
         suppliers=supplier_rows(session),
         today=today,
     )

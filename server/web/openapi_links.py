@@ -214,6 +214,33 @@ def _links() -> tuple[Link, ...]:
             "GET /api/v1/management-review.{fmt}",
             {"fmt": "html"},
         ),
+        # Email notifications
+        Link(
+            "GET /api/v1/notifications/subscriptions",
+            "200",
+            "DELETE /api/v1/notifications/subscriptions/{subscription_id}",
+            {"subscription_id": first},
+        ),
+        Link(
+            "POST /api/v1/notifications/subscriptions",
+            "201",
+            "DELETE /api/v1/notifications/subscriptions/{subscription_id}",
+            {"subscription_id": made},
+        ),
+        Link(
+            "POST /api/v1/notifications/subscriptions",
+            "201",
+            "GET /api/v1/notifications/emails",
+            {},
+        ),
+        # Enforcement exports
+        Link(
+            "GET /api/v1/enforcement",
+            "200",
+            "GET /api/v1/enforcement/{name}",
+            {"name": "$response.body#/0/name"},
+        ),
+        Link("POST /api/v1/register", "201", "GET /api/v1/enforcement", {}),
         # Agents' own protocol
         Link("POST /api/v1/agents/enroll", "200", "POST /api/v1/agents/reports", {}),
         Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/config", {}),
