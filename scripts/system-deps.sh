@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Shadowmap's tests use (as root; skipped for packages present).
 #   chromium        the real browser for UI tests (driven by Playwright's Python package)
-#   libpcap0.8      live capture through scapy
+#   libpcap0.8      live capture (the agent's ctypes binding compiles its BPF filter)
 #   tshark          the reference DNS parser the network tests agree with
 #   dnsmasq-base    a real DNS server for the network-namespace test
 #   iproute2        ip netns / veth for the live capture test
