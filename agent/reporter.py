@@ -5,14 +5,25 @@ The transport is injectable, so tests route requests into the server in-process.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import truststore
 
 from agent.errors import CollectorRefused, CollectorUnreachable, ConfigError
 from agent.identity import Credential
 from signatures import HostInfo, Report
+
+log = logging.getLogger("shadowmap.agent")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
 
 # Sent with enrollment and every report, so the collector can tell cloned machines apart.
 MACHINE_HEADER = "X-Shadowmap-Machine"
@@ -21,8 +32,12 @@ MACHINE_HEADER = "X-Shadowmap-Machine"
 def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
     """Return httpx's verify argument: a str pins the collector's CA (a PEM file).
 
+    ``True`` verifies against the operating system's trust store (truststore: the CAs that
+    update-ca-certificates, group policy or the macOS keychain installed), not a bundled list.
     Raises ConfigError naming ca_file when the file cannot be read as certificates.
     """
+    if verify is True:
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not isinstance(verify, str):
         return verify
     try:
@@ -44,6 +59,12 @@ class Reporter:
         machine_fingerprint: str = "",
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        if self.server_url.startswith("http://") and not _is_loopback(self.server_url):
+            log.warning(
+                "the collector %s is reached over plain http://: reports and the credential "
+                "travel unencrypted; use https://",
+                self.server_url,
+            )
         self.machine_fingerprint = machine_fingerprint
         self._client = httpx.Client(
             base_url=self.server_url,

@@ -239,7 +239,7 @@ class AgentService:
         )
         save_credential(self.state_dir, credential)
         self.enrollment_status = "enrolled"
-        log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
+        log.info("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
         return credential
 
     def rekey(self) -> None:
