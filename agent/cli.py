@@ -171,7 +171,7 @@ def _enrollment_token(args: argparse.Namespace) -> str:
 def cmd_enroll(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.server_url:
-        print("error: --server URL is required", file=sys.stderr)
+        print("error: give --server URL or set server_url in --config", file=sys.stderr)
         return 2
     state_dir = settings.state_path
     machine = machine_fingerprint()
@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.set_defaults(func=cmd_scan)
 
     enroll = commands.add_parser("enroll", help="register this agent with a collector")
-    enroll.add_argument("--server", required=True, help="collector URL")
+    enroll.add_argument("--server", help="collector URL (default: server_url of --config)")
     secret = enroll.add_mutually_exclusive_group(required=True)
     secret.add_argument(
         "--token-file",

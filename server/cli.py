@@ -11,6 +11,7 @@ from collector.db import current_revision, make_engine, upgrade
 from collector.errors import CollectorError
 from server import __version__, signatures_cli
 from server.accounts import cli as accounts_cli
+from server.agent_packages import cli as packages_cli
 from server.agents import cli as agents_cli
 from server.audit import cli as audit_cli
 from server.cli_support import common_options, sessions_for, settings_from
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports_cli.add_commands(commands, common)
     integrations_cli.add_commands(commands, common)
     siem_cli.add_commands(commands, common)
+    packages_cli.add_commands(commands)
     return parser
 
 

@@ -63,15 +63,6 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     assert complaints == []
 
 
-def test_the_conffile_names_only_declared_settings() -> None:
-    import tomllib
-
-    document = tomllib.loads((PACKAGING / "deb" / "agent.toml").read_text())
-    declared = {setting.name for setting in SETTINGS}
-    assert set(document["agent"]) <= declared
-    assert document["agent"]["state_dir"] == "/var/lib/shadowmap-agent"
-
-
 def test_the_launchd_plist_runs_the_agent_in_service_mode() -> None:
     with (PACKAGING / "launchd" / "dev.shadowmap.agent.plist").open("rb") as handle:
         job = plistlib.load(handle)
