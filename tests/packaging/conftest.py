@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from server.agent_packages.build import Builder
+from tests.agent.test_reporter_tls import tls_collector  # noqa: F401 - a fixture, used by name
 from tests.e2e.conftest import live_server  # noqa: F401 - a fixture, used by name
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from server.agent_packages.build import BakedSettings, Builder, BuiltPackage
-from tests.e2e.conftest import LiveServer
+from tests.agent.test_reporter_tls import TlsCollector
+from tests.e2e.conftest import LiveServer, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 CONF = Path("/etc/shadowmap-agent")
@@ -84,7 +85,7 @@ class CommandLines:
         self._thread.join()
 
 
-def _reports(server: LiveServer) -> list[str]:
+def _reports(server: LiveServer | TlsCollector) -> list[str]:
     with sqlite3.connect(server.data_dir / "shadowmap.db") as db:
         return [row[0] for row in db.execute("SELECT kind FROM reports")]
 
@@ -92,7 +93,7 @@ def _reports(server: LiveServer) -> list[str]:
 def _install_and_check(
     package: BuiltPackage,
     token: str,
-    server: LiveServer,
+    server: LiveServer | TlsCollector,
     install: list[str],
     tmp_path: Path,
 ) -> None:
@@ -206,16 +207,22 @@ def test_the_deb_installs_enrolls_reports_and_purges_cleanly(
     _assert_nothing_left()
 
 
-def test_the_rpm_installs_enrolls_reports_and_erases_cleanly(
-    builder: Builder, live_server: LiveServer, tmp_path: Path, cleanup: Callable[[], None]
+def test_the_rpm_installs_enrolls_behind_a_private_ca_reports_and_erases_cleanly(
+    builder: Builder, tls_collector: TlsCollector, tmp_path: Path, cleanup: Callable[[], None]
 ) -> None:
     if not shutil.which("rpmbuild"):
         pytest.skip("no rpmbuild here (Debian: apt install rpm)")
     cleanup()
-    token = live_server.enrollment_token()
+    token = run_cli(
+        "server", "enroll-token", "create", "--quiet", "--data-dir", str(tls_collector.data_dir)
+    ).stdout.strip()
     (tmp_path / "secret").write_text(token)
+    # The collector's certificate comes from a private CA: install-time enrollment must use
+    # the baked ca.pem, or it fails until the service retries.
     baked = BakedSettings.from_files(
-        server_url=live_server.url, enroll_secret_file=tmp_path / "secret"
+        server_url=tls_collector.url,
+        enroll_secret_file=tmp_path / "secret",
+        ca_file=tls_collector.ca,
     )
     rpm = builder.build_rpm(baked, tmp_path / "out")
     requires = _run("rpm", "-qp", "--requires", rpm.path).stdout.split()
@@ -224,6 +231,7 @@ def test_the_rpm_installs_enrolls_reports_and_erases_cleanly(
     token_line = next(line for line in listing.splitlines() if "enroll-token" in line)
     assert " 0100600 root root 1 " in token_line  # mode 0600, a config file
     # This Debian machine's rpm database knows neither libpcap nor shadow-utils by those names.
-    _install_and_check(rpm, token, live_server, ["rpm", "-i", "--nodeps"], tmp_path)
+    _install_and_check(rpm, token, tls_collector, ["rpm", "-i", "--nodeps"], tmp_path)
+    assert (CONF / "ca.pem").read_bytes() == tls_collector.ca.read_bytes()
     _run("rpm", "-e", "shadowmap-agent")
     _assert_nothing_left()
