@@ -211,6 +211,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if capture is not None:
             capture.stop()
+    if service.restart_requested:
+        from agent.updates import RESTART_EXIT_CODE
+
+        log.info(
+            "exiting with %d so that the service manager restarts the agent", RESTART_EXIT_CODE
+        )
+        return RESTART_EXIT_CODE
     log.info("stopped after %d scan cycle(s)", cycles)
     return 0
 

@@ -164,3 +164,64 @@ class Reporter:
         if self.machine_fingerprint:
             headers[MACHINE_HEADER] = self.machine_fingerprint
         return self._post("/api/v1/agents/reports", content=body, headers=headers)
+
+    def _get(self, path: str, credential: Credential, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.get(
+                path, headers={"Authorization": f"Bearer {credential.secret}"}, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])
+        return response
+
+    def check_update(
+        self, credential: Credential, *, platform: str, version: str, tags: str
+    ) -> dict[str, Any] | None:
+        """Ask for a newer agent release this agent is in the rollout of; None when none."""
+        response = self._get(
+            "/api/v1/agents/update",
+            credential,
+            params={"platform": platform, "version": version, "tags": tags},
+        )
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CollectorRefused(response.status_code, "answer is not JSON") from exc
+        return body if isinstance(body, dict) else None
+
+    def download(self, credential: Credential, path: str, *, limit: int) -> bytes:
+        """Download a file the collector offered (an agent package), at most ``limit`` bytes."""
+        if not path.startswith("/api/v1/agents/update/package/"):
+            raise CollectorRefused(200, f"refusing to download from {path[:100]!r}")
+        response = self._get(path, credential)
+        if len(response.content) > limit:
+            raise CollectorRefused(200, f"the package is larger than the signed {limit} bytes")
+        return response.content
+
+    def post_update_outcome(
+        self, credential: Credential, *, platform: str, version: str, state: str, detail: str
+    ) -> None:
+        """Tell the collector this agent refused a release or rolled it back."""
+        try:
+            response = self._client.post(
+                "/api/v1/agents/update/outcome",
+                json={
+                    "platform": platform,
+                    "version": version,
+                    "state": state,
+                    "detail": detail[:500],
+                },
+                headers={"Authorization": f"Bearer {credential.secret}"},
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])

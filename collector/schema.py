@@ -16,6 +16,7 @@ from collector.store import (
     inventory,
     limits,
     register,
+    releases,
     reports,
     siem,
     sso,
@@ -44,6 +45,7 @@ MODEL_MODULES = (
     external_links,
     sso,
     siem,
+    releases,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

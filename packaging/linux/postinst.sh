@@ -24,6 +24,8 @@ if ! getent passwd shadowmap-agent >/dev/null; then
     fi
 fi
 install -d -m 0700 -o shadowmap-agent -g shadowmap-agent "$STATE"
+# A package install or upgrade is authoritative: self-updates installed before it go.
+rm -rf "$STATE/updates"
 # Secrets: readable by the service user only, never by everyone.
 for secret in "$CONF/enroll-token" "$CONF/agent.env"; do
     if [ -f "$secret" ]; then

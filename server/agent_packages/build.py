@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from server.errors import PackagingError
+from signatures import BundleError, load_public_key
 
 MAX_SECRET_BYTES = 4096
 MAX_CA_BYTES = 1024 * 1024
@@ -39,6 +40,8 @@ class PackageType(StrEnum):
     MSI = "msi"
     PKG = "pkg"
     ZIPAPP = "zipapp"
+    # The frozen agent alone, for `shadowmap agent-release publish` (a signed self-update).
+    UPDATE = "update"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class BakedSettings:
     enroll_secret: str
     ca_pem: bytes | None = None
     tags: tuple[str, ...] = ()
+    update_key_pem: bytes | None = None
 
     @classmethod
     def from_files(
@@ -58,6 +62,7 @@ class BakedSettings:
         enroll_secret_file: Path,
         ca_file: Path | None = None,
         tags: Sequence[str] = (),
+        update_key_file: Path | None = None,
     ) -> BakedSettings:
         """Read and check the settings to bake in.
 
@@ -97,9 +102,20 @@ class BakedSettings:
                 raise PackagingError(
                     f"--tags: {tag!r} is not a tag (lower-case letters, digits, . _ -)"
                 )
-        return cls(server_url.rstrip("/"), secret, ca_pem, tuple(dict.fromkeys(tags)))
+        update_key: bytes | None = None
+        if update_key_file is not None:
+            try:
+                update_key = update_key_file.read_bytes()[:MAX_SECRET_BYTES]
+                load_public_key(update_key)
+            except OSError as exc:
+                raise PackagingError(f"--update-key: cannot read it: {exc}") from exc
+            except BundleError as exc:
+                raise PackagingError(f"--update-key: {exc.reason}") from exc
+        return cls(server_url.rstrip("/"), secret, ca_pem, tuple(dict.fromkeys(tags)), update_key)
 
-    def agent_toml(self, *, state_dir: str, token_file: str, ca_file: str) -> str:
+    def agent_toml(
+        self, *, state_dir: str, token_file: str, ca_file: str, update_key_file: str = ""
+    ) -> str:
         """Return the agent.toml the package installs (no secrets in it)."""
 
         def quoted(value: str) -> str:
@@ -116,6 +132,10 @@ class BakedSettings:
         ]
         if self.ca_pem is not None:
             lines.append(f"ca_file = {quoted(ca_file)}")
+        if self.update_key_pem is not None and update_key_file:
+            lines.append(f"update_public_key = {quoted(update_key_file)}")
+        if self.tags:
+            lines.append(f"tags = {quoted(','.join(self.tags))}")
         lines.append("scan_interval_seconds = 3600")
         return "\n".join(lines) + "\n"
 
@@ -350,7 +370,7 @@ class Builder:
         prefix = root / "opt" / NAME
         shutil.copytree(frozen, prefix / "lib", symlinks=True)
         (prefix / "bin").mkdir(parents=True)
-        (prefix / "bin" / NAME).symlink_to(f"../lib/{NAME}")
+        shutil.copy(self.repo / "packaging" / "linux" / "launcher.sh", prefix / "bin" / NAME)
         docs = prefix / "docs"
         docs.mkdir()
         for doc in ("agent-settings.md", "deploy.md"):
@@ -367,8 +387,11 @@ class Builder:
                 state_dir=f"/var/lib/{NAME}",
                 token_file=f"/etc/{NAME}/enroll-token",
                 ca_file=f"/etc/{NAME}/ca.pem",
+                update_key_file=f"/etc/{NAME}/update-key.pem",
             )
         )
+        if baked.update_key_pem is not None:
+            (conf / "update-key.pem").write_bytes(baked.update_key_pem)
         token = conf / "enroll-token"
         token.write_text(baked.enroll_secret + "\n")
         token.chmod(0o600)
@@ -396,6 +419,8 @@ class Builder:
         conffiles = [f"/etc/{NAME}/agent.toml", f"/etc/{NAME}/enroll-token"]
         if baked.ca_pem is not None:
             conffiles.append(f"/etc/{NAME}/ca.pem")
+        if baked.update_key_pem is not None:
+            conffiles.append(f"/etc/{NAME}/update-key.pem")
         (control / "conffiles").write_text("\n".join(conffiles) + "\n")
         scripts = self.repo / "packaging" / "linux"
         (control / "postinst").write_text(
@@ -464,6 +489,8 @@ class Builder:
         ]
         if baked.ca_pem is not None:
             files.append(f"%config(noreplace) /etc/{NAME}/ca.pem")
+        if baked.update_key_pem is not None:
+            files.append(f"%config(noreplace) /etc/{NAME}/update-key.pem")
         spec = stage / f"{NAME}.spec"
         spec.write_text(
             f"Name: {NAME}\n"
@@ -617,6 +644,28 @@ class Builder:
             notes=(f"unpacked: {bundle}",),
         )
 
+    # -- signed self-updates -------------------------------------------------------------------
+
+    def build_update(self, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
+        """The frozen agent as a .tar.gz for `shadowmap agent-release publish` (no settings)."""
+        frozen = self.frozen_linux_agent()
+        machine = _run(["uname", "-m"], what="uname").strip()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        archive = output_dir / f"{NAME}-{self.version}-linux-{machine}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted(frozen.iterdir()):
+                tar.add(path, arcname=path.name)
+        return BuiltPackage(
+            PackageType.UPDATE,
+            archive,
+            archive.stat().st_size,
+            _tree_bytes(frozen),
+            notes=(
+                f"publish: shadowmap agent-release publish --package {archive} "
+                f"--version {self.version} --platform linux-{machine} --signing-key KEY",
+            ),
+        )
+
     # -- dispatch ------------------------------------------------------------------------------
 
     def build(self, kind: PackageType, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
@@ -625,6 +674,7 @@ class Builder:
             PackageType.DEB: self.build_deb,
             PackageType.RPM: self.build_rpm,
             PackageType.ZIPAPP: self.build_zipapp,
+            PackageType.UPDATE: self.build_update,
         }
         if kind not in builders:
             raise PackagingError(f"--type {kind} is not built on this machine yet")

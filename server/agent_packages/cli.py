@@ -22,6 +22,7 @@ def cmd_package(args: argparse.Namespace) -> int:
         enroll_secret_file=Path(args.enroll_secret_file),
         ca_file=Path(args.ca_file) if args.ca_file else None,
         tags=[tag for tag in (args.tags or "").split(",") if tag],
+        update_key_file=Path(args.update_key) if args.update_key else None,
     )
     kinds = [PackageType(kind) for kind in args.type]
     output = Path(args.output)
@@ -63,6 +64,11 @@ def add_commands(commands: Commands) -> None:
     )
     package.add_argument("--ca-file", help="PEM of the CA that signed the collector's certificate")
     package.add_argument("--tags", help="comma-separated host tags, e.g. pilot,finance")
+    package.add_argument(
+        "--update-key",
+        help="Ed25519 public key (PEM) of `shadowmap agent-release` signatures; the agents "
+        "install only updates it verifies",
+    )
     package.add_argument("--output", default="dist", help="output folder (default: dist)")
     package.add_argument(
         "--work-dir", help="keep the build environment here between runs (faster rebuilds)"

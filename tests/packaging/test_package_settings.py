@@ -120,4 +120,4 @@ def test_a_folder_that_is_no_checkout_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_package_type_is_offered() -> None:
-    assert {kind.value for kind in PackageType} == {"deb", "rpm", "msi", "pkg", "zipapp"}
+    assert {kind.value for kind in PackageType} == {"deb", "rpm", "msi", "pkg", "zipapp", "update"}
