@@ -644,6 +644,139 @@ class Builder:
             notes=(f"unpacked: {bundle}",),
         )
 
+    # -- Windows -------------------------------------------------------------------------------
+
+    def windows_tree(self, baked: BakedSettings, runtime_zip: Path, root: Path) -> str:
+        """Lay out the Windows agent under ``root``: runtime/, config/; returns the runtime's
+        sha256 (printed, so IT can compare it with python.org's published digest)."""
+        import zipfile
+
+        env = self.build_env()
+        try:
+            digest = hashlib.sha256(runtime_zip.read_bytes()).hexdigest()
+            with zipfile.ZipFile(runtime_zip) as archive:
+                names = archive.namelist()
+                pth = [name for name in names if re.fullmatch(r"python3\d+\._pth", name)]
+                if "python.exe" not in names or len(pth) != 1:
+                    raise PackagingError(
+                        "--windows-runtime must be CPython's Windows embeddable zip "
+                        "(python-3.11.x-embed-amd64.zip: python.exe and python311._pth)"
+                    )
+                # zipfile drops absolute paths and ".." from member names.
+                archive.extractall(root / "runtime")  # noqa: S202
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise PackagingError(f"--windows-runtime: cannot read it: {exc}") from exc
+        minor = pth[0][len("python3") : -len("._pth")]
+        # The embeddable runtime ignores PYTHONPATH; its ._pth names the import path.
+        (root / "runtime" / pth[0]).write_text(
+            f"python3{minor}.zip\n.\nLib\\site-packages\nimport site\n"
+        )
+        site = root / "runtime" / "Lib" / "site-packages"
+        # pip evaluates markers on this (Linux) machine even with --platform: the lock's
+        # Windows-only pins (pywin32, tzdata) are made unconditional for this install.
+        lock = self.work_dir / "agent-windows.txt"
+        lock.write_text(
+            (self.repo / "packaging" / "lock" / "agent.txt")
+            .read_text()
+            .replace(" ; sys_platform == 'win32'", "")
+        )
+        _run(
+            [
+                env / "bin" / "python",
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--only-binary=:all:",
+                "--no-compile",
+                "--target",
+                site,
+                "--python-version",
+                f"3.{minor}",
+                "--implementation",
+                "cp",
+                "--platform",
+                "win_amd64",
+                "-r",
+                lock,
+            ],
+            what="fetching the agent's Windows wheels",
+        )
+        for package in ("agent", "signatures"):
+            shutil.copytree(
+                self.repo / package, site / package, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        shutil.copy(self.repo / "packaging" / "windows" / "shadowmap_agent_service.py", site)
+        # pywin32's post-install step, done here: its DLLs beside the service host and python.
+        for dll in (site / "pywin32_system32").glob("*.dll"):
+            shutil.copy(dll, site / "win32" / dll.name)
+            shutil.copy(dll, root / "runtime" / dll.name)
+        shutil.rmtree(site / "bin", ignore_errors=True)
+        config = root / "config"
+        config.mkdir()
+        (config / "agent.toml").write_text(
+            baked.agent_toml(
+                state_dir="C:\\ProgramData\\Shadowmap\\agent",
+                token_file="C:\\ProgramData\\Shadowmap\\enroll-token",  # noqa: S106
+                ca_file="C:\\ProgramData\\Shadowmap\\ca.pem",
+                update_key_file="C:\\ProgramData\\Shadowmap\\update-key.pem",
+            )
+        )
+        (config / "enroll-token").write_text(baked.enroll_secret + "\n")
+        if baked.ca_pem is not None:
+            (config / "ca.pem").write_bytes(baked.ca_pem)
+        if baked.update_key_pem is not None:
+            (config / "update-key.pem").write_bytes(baked.update_key_pem)
+        (root / "runtime" / "LICENSES.txt").write_text(self.license_inventory())
+        return digest
+
+    def build_msi(
+        self, baked: BakedSettings, output_dir: Path, *, windows_runtime: Path | None = None
+    ) -> BuiltPackage:
+        """An MSI (wixl) that installs the agent, its runtime and a Windows service."""
+        if windows_runtime is None:
+            raise PackagingError(
+                "--type msi needs --windows-runtime: CPython's Windows embeddable zip "
+                "(python-3.11.x-embed-amd64.zip from python.org; no package registry this "
+                "build reaches ships a Windows CPython)"
+            )
+        for tool in ("wixl", "msibuild"):
+            if not shutil.which(tool):
+                raise PackagingError(f"--type msi needs {tool} (Debian: apt install wixl msitools)")
+        stage = self.work_dir / "stage-msi"
+        shutil.rmtree(stage, ignore_errors=True)
+        root = stage / "root"
+        digest = self.windows_tree(baked, windows_runtime, root)
+        wxs = stage / "agent.wxs"
+        wxs.write_text(_wix_source(root, self.version))
+        output_dir.mkdir(parents=True, exist_ok=True)
+        msi = output_dir / f"{NAME}-{self.version}-x64.msi"
+        _run(["wixl", "-a", "x64", "-o", msi, wxs], cwd=root, what="wixl")
+        # wixl cannot write this custom action: lock the configuration folder to SYSTEM and
+        # Administrators after it is created and before the secret is copied into it.
+        _run(
+            [
+                "msibuild",
+                msi,
+                "-q",
+                LOCK_CONFIG_ACTION,
+                "-q",
+                LOCK_CONFIG_SEQUENCE,
+            ],
+            what="msibuild",
+        )
+        installed = _tree_bytes(root)
+        shutil.rmtree(stage, ignore_errors=True)
+        return BuiltPackage(
+            PackageType.MSI,
+            msi,
+            msi.stat().st_size,
+            installed,
+            notes=(f"Windows runtime sha256 {digest}",),
+        )
+
     # -- signed self-updates -------------------------------------------------------------------
 
     def build_update(self, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
@@ -668,8 +801,17 @@ class Builder:
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def build(self, kind: PackageType, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
+    def build(
+        self,
+        kind: PackageType,
+        baked: BakedSettings,
+        output_dir: Path,
+        *,
+        windows_runtime: Path | None = None,
+    ) -> BuiltPackage:
         """Build one package of ``kind`` into ``output_dir``; raises PackagingError."""
+        if kind is PackageType.MSI:
+            return self.build_msi(baked, output_dir, windows_runtime=windows_runtime)
         builders = {
             PackageType.DEB: self.build_deb,
             PackageType.RPM: self.build_rpm,
@@ -679,3 +821,124 @@ class Builder:
         if kind not in builders:
             raise PackagingError(f"--type {kind} is not built on this machine yet")
         return builders[kind](baked, output_dir)
+
+
+SERVICE = "ShadowmapAgent"
+# A deferred, elevated custom action (type 3106: an exe run in a folder, no impersonation),
+# sequenced after CreateFolders (3700) and before InstallFiles (4000).
+LOCK_CONFIG_ACTION = (
+    "INSERT INTO `CustomAction` (`Action`, `Type`, `Source`, `Target`) VALUES "
+    "('LockConfig', 3106, 'CONFIGDIR', 'icacls.exe \"[CONFIGDIR].\" /inheritance:r /grant:r "
+    "*S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F')"
+)
+LOCK_CONFIG_SEQUENCE = (
+    "INSERT INTO `InstallExecuteSequence` (`Action`, `Condition`, `Sequence`) "
+    "VALUES ('LockConfig', 'NOT REMOVE', 3701)"
+)
+UPGRADE_CODE = "6f1d7a52-4b4e-4d0b-9a9c-2f3c1f6f0a11"  # the same for every version: upgrades
+
+
+def _wix_id(prefix: str, relative: str) -> str:
+    return prefix + hashlib.sha1(relative.encode(), usedforsecurity=False).hexdigest()[:24]
+
+
+def _wix_directory(
+    directory: Path, base: Path, indent: str, service: list[str] | None = None
+) -> list[str]:
+    """WiX Directory/Component/File elements for a tree: one component per folder.
+
+    The folder holding pywin32's service host (pythonservice.exe) gets it as its key file and
+    ``service`` (the ServiceInstall elements), since Windows runs a component's key file.
+    """
+    from xml.sax.saxutils import quoteattr
+
+    lines: list[str] = []
+    files = sorted(path for path in directory.iterdir() if path.is_file())
+    relative = directory.relative_to(base).as_posix()
+    host = directory / "pythonservice.exe"
+    if host.is_file():
+        files.remove(host)
+        files.insert(0, host)
+    if files:
+        lines.append(f'{indent}<Component Id="{_wix_id("c", relative)}" Guid="*" Win64="yes">')
+        for number, path in enumerate(files):
+            key = ' KeyPath="yes"' if number == 0 else ""
+            name = path.relative_to(base).as_posix()
+            lines.append(
+                f'{indent}  <File Id="{_wix_id("f", name)}" Name={quoteattr(path.name)} '
+                f"Source={quoteattr(name)}{key}/>"
+            )
+        if host.is_file() and service:
+            lines.extend(indent + "  " + line for line in service)
+        lines.append(f"{indent}</Component>")
+    for child in sorted(path for path in directory.iterdir() if path.is_dir()):
+        name = child.relative_to(base).as_posix()
+        lines.append(f'{indent}<Directory Id="{_wix_id("d", name)}" Name={quoteattr(child.name)}>')
+        lines.extend(_wix_directory(child, base, indent + "  ", service))
+        lines.append(f"{indent}</Directory>")
+    return lines
+
+
+def _component_ids(directory: Path, base: Path) -> list[str]:
+    ids = []
+    if any(path.is_file() for path in directory.iterdir()):
+        ids.append(_wix_id("c", directory.relative_to(base).as_posix()))
+    for child in sorted(path for path in directory.iterdir() if path.is_dir()):
+        ids.extend(_component_ids(child, base))
+    return ids
+
+
+def _wix_source(root: Path, version: str) -> str:
+    """The WiX source of the agent MSI: files, the service, its pywin32 class, the config."""
+    runtime = root / "runtime"
+    site = "[INSTALLDIR]Lib\\site-packages"
+    service_key = f"SYSTEM\\CurrentControlSet\\Services\\{SERVICE}\\PythonClass"
+    service_class = site + "\\shadowmap_agent_service.ShadowmapAgentService"
+    service = [
+        f'<RegistryValue Root="HKLM" Key="{service_key}" Type="string" Value="{service_class}"/>',
+        f'<ServiceInstall Id="service" Name="{SERVICE}" DisplayName="Shadowmap agent" '
+        'Description="Finds the AI services used on this machine." Type="ownProcess" '
+        'Start="auto" ErrorControl="normal" Account="LocalSystem"/>',
+        f'<ServiceControl Id="service" Name="{SERVICE}" Start="install" Stop="both" '
+        'Remove="uninstall" Wait="yes"/>',
+    ]
+    if not (runtime / "Lib" / "site-packages" / "win32" / "pythonservice.exe").is_file():
+        raise PackagingError("the Windows wheels carry no pywin32 service host")
+    program = _wix_directory(runtime, root, "            ", service)
+    config = _wix_directory(root / "config", root, "          ")
+    # The service's component carries the service host and the registry that points it at
+    # the agent's pywin32 service class.
+    refs = _component_ids(runtime, root) + _component_ids(root / "config", root)
+    numeric = ".".join(version.split(".")[:3])
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="Shadowmap agent" Language="1033" Version="{numeric}"
+           Manufacturer="Shadowmap" UpgradeCode="{UPGRADE_CODE}">
+    <Package InstallerVersion="500" Compressed="yes" InstallScope="perMachine"
+             Description="Shadowmap endpoint agent"/>
+    <MajorUpgrade DowngradeErrorMessage="A newer Shadowmap agent is installed."/>
+    <Media Id="1" Cabinet="agent.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFiles64Folder">
+        <Directory Id="VENDORDIR" Name="Shadowmap">
+          <Directory Id="INSTALLDIR" Name="Agent">
+{chr(10).join(program)}
+          </Directory>
+        </Directory>
+      </Directory>
+      <Directory Id="CommonAppDataFolder">
+        <Directory Id="CONFIGDIR" Name="Shadowmap">
+          <Component Id="configdir" Guid="5b7c0e8e-3f0a-4a61-8b0e-8f9b1d2c3a47" Win64="yes">
+            <CreateFolder/>
+          </Component>
+{chr(10).join(config)}
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="Agent" Level="1">
+      <ComponentRef Id="configdir"/>
+{chr(10).join(f'      <ComponentRef Id="{ref}"/>' for ref in refs)}
+    </Feature>
+  </Product>
+</Wix>
+"""

@@ -30,7 +30,12 @@ def cmd_package(args: argparse.Namespace) -> int:
         work = Path(args.work_dir) if args.work_dir else Path(scratch)
         builder = Builder(repo=Path(args.source), work_dir=work)
         for kind in kinds:
-            built = builder.build(kind, baked, output)
+            built = builder.build(
+                kind,
+                baked,
+                output,
+                windows_runtime=Path(args.windows_runtime) if args.windows_runtime else None,
+            )
             print(
                 f"{built.kind.value:7} {built.path}  {_megabytes(built.size_bytes)} "
                 f"(installed {_megabytes(built.installed_bytes)})"
@@ -68,6 +73,10 @@ def add_commands(commands: Commands) -> None:
         "--update-key",
         help="Ed25519 public key (PEM) of `shadowmap agent-release` signatures; the agents "
         "install only updates it verifies",
+    )
+    package.add_argument(
+        "--windows-runtime",
+        help="for --type msi: CPython's Windows embeddable zip (python-3.11.x-embed-amd64.zip)",
     )
     package.add_argument("--output", default="dist", help="output folder (default: dist)")
     package.add_argument(

@@ -121,3 +121,12 @@ def test_a_folder_that_is_no_checkout_is_refused(tmp_path: Path) -> None:
 
 def test_every_package_type_is_offered() -> None:
     assert {kind.value for kind in PackageType} == {"deb", "rpm", "msi", "pkg", "zipapp", "update"}
+
+
+def test_an_msi_without_a_windows_runtime_says_what_to_give(tmp_path: Path, secret: Path) -> None:
+    baked = BakedSettings.from_files(
+        server_url="https://collector.example.com", enroll_secret_file=secret
+    )
+    builder = Builder(repo=Path(__file__).resolve().parents[2], work_dir=tmp_path / "work")
+    with pytest.raises(PackagingError, match="--type msi needs --windows-runtime"):
+        builder.build(PackageType.MSI, baked, tmp_path / "out")
