@@ -777,6 +777,66 @@ class Builder:
             notes=(f"Windows runtime sha256 {digest}",),
         )
 
+    # -- macOS ---------------------------------------------------------------------------------
+
+    def build_pkg(self, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
+        """A kit that packaging/launchd/build-pkg.sh turns into the .pkg on a Mac.
+
+        No open tool on Linux writes a flat package's bill of materials (Bom), and a macOS
+        runtime must be frozen on macOS; the kit carries everything else, settings baked in.
+        """
+        stage = self.work_dir / "stage-pkg"
+        shutil.rmtree(stage, ignore_errors=True)
+        kit = stage / f"{NAME}-{self.version}-macos-pkg-kit"
+        support = kit / "root" / "Library" / "Application Support" / "Shadowmap"
+        support.mkdir(parents=True)
+        launchd = self.repo / "packaging" / "launchd"
+        daemons = kit / "root" / "Library" / "LaunchDaemons"
+        daemons.mkdir(parents=True)
+        shutil.copy(launchd / "dev.shadowmap.agent.plist", daemons)
+        (support / "agent.toml").write_text(
+            baked.agent_toml(
+                state_dir="/Library/Application Support/Shadowmap/state",
+                token_file="/Library/Application Support/Shadowmap/enroll-token",  # noqa: S106
+                ca_file="/Library/Application Support/Shadowmap/ca.pem",
+                update_key_file="/Library/Application Support/Shadowmap/update-key.pem",
+            )
+        )
+        token = support / "enroll-token"
+        token.touch(mode=0o600)
+        token.write_text(baked.enroll_secret + "\n")
+        if baked.ca_pem is not None:
+            (support / "ca.pem").write_bytes(baked.ca_pem)
+        if baked.update_key_pem is not None:
+            (support / "update-key.pem").write_bytes(baked.update_key_pem)
+        (kit / "scripts").mkdir()
+        shutil.copy(launchd / "postinstall", kit / "scripts" / "postinstall")
+        shutil.copy(launchd / "build-pkg.sh", kit / "build-pkg.sh")
+        (kit / "lock").mkdir()
+        for lock in ("agent.txt", "build.txt"):
+            shutil.copy(self.repo / "packaging" / "lock" / lock, kit / "lock" / lock)
+        for package in ("agent", "signatures"):
+            shutil.copytree(
+                self.repo / package,
+                kit / "source" / package,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        (kit / "VERSION").write_text(self.version + "\n")
+        (kit / "LICENSES.txt").write_text(self.license_inventory())
+        output_dir.mkdir(parents=True, exist_ok=True)
+        archive = output_dir / f"{kit.name}.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(kit, arcname=kit.name)
+        installed = _tree_bytes(kit)
+        shutil.rmtree(stage, ignore_errors=True)
+        return BuiltPackage(
+            PackageType.PKG,
+            archive,
+            archive.stat().st_size,
+            installed,
+            notes=(f"on a Mac: tar xzf {archive.name} && {kit.name}/build-pkg.sh",),
+        )
+
     # -- signed self-updates -------------------------------------------------------------------
 
     def build_update(self, baked: BakedSettings, output_dir: Path) -> BuiltPackage:
@@ -817,6 +877,7 @@ class Builder:
             PackageType.RPM: self.build_rpm,
             PackageType.ZIPAPP: self.build_zipapp,
             PackageType.UPDATE: self.build_update,
+            PackageType.PKG: self.build_pkg,
         }
         if kind not in builders:
             raise PackagingError(f"--type {kind} is not built on this machine yet")

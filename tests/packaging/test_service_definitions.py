@@ -78,7 +78,10 @@ def test_the_launchd_plist_runs_the_agent_in_service_mode() -> None:
         f"SHADOWMAP_AGENT_{s.name.upper()}" for s in SETTINGS
     }
     build = (PACKAGING / "launchd" / "build-pkg.sh").read_text()
-    assert "dev.shadowmap.agent.plist" in build and "pkgbuild" in build
+    assert "pkgbuild" in build and "--require-hashes" in build
+    # build-pkg.sh puts the frozen agent where the job starts it.
+    assert 'PREFIX="$KIT/root/Library/Application Support/Shadowmap/agent"' in build
+    assert program == "/Library/Application Support/Shadowmap/agent/bin/shadowmap-agent"
 
 
 def test_the_windows_service_wraps_the_agent_service() -> None:
