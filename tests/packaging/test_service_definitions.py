@@ -49,7 +49,7 @@ def test_the_systemd_unit_is_hardened() -> None:
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("no systemd-analyze here")
-    # The real ExecStart only exists once the .deb is installed (tests/packaging/test_deb.py).
+    # The real ExecStart exists once the .deb is installed (tests/packaging/test_linux_packages.py).
     unit = (PACKAGING / "systemd" / "shadowmap-agent.service").read_text()
     copy = tmp_path / "shadowmap-agent.service"
     copy.write_text(unit.replace("/opt/shadowmap-agent/bin/shadowmap-agent", "/bin/true"))
@@ -93,8 +93,20 @@ def test_the_windows_service_wraps_the_agent_service() -> None:
     assert {"SvcStop", "SvcDoRun"} <= methods
     assert "AgentService" in source and ".stop()" in source
     installer = (PACKAGING / "windows" / "install.ps1").read_text()
-    for step in ("-m venv", "pywin32", "--startup auto install", "sc.exe failure", "icacls"):
+    for step in (
+        "-m venv",
+        "--require-hashes",
+        'pywin32_postinstall.py") -install',
+        "--startup auto install",
+        "sc.exe failure",
+        "icacls",
+        "UTF8Encoding $false",  # no byte-order mark under Windows PowerShell 5.1
+        "-TokenFile",
+    ):
         assert step in installer, step
+    assert "-Encoding utf8" not in installer
+    # The folder is locked before the token is written into it.
+    assert installer.index("Restrict-Acl $Data") < installer.index('"enroll-token"), $Token')
     assert "shadowmap_agent_service.py" in installer
 
 
