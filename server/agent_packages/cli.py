@@ -8,6 +8,7 @@ from pathlib import Path
 
 from server.agent_packages.build import BakedSettings, Builder, PackageType
 from server.cli_support import Commands
+from server.errors import PackagingError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,13 @@ def cmd_package(args: argparse.Namespace) -> int:
         tags=[tag for tag in (args.tags or "").split(",") if tag],
         update_key_file=Path(args.update_key) if args.update_key else None,
     )
-    kinds = [PackageType(kind) for kind in args.type]
+    kinds = list(dict.fromkeys(PackageType(kind) for kind in args.type))
+    if PackageType.MSI in kinds and not args.windows_runtime:
+        raise PackagingError(
+            "--type msi needs --windows-runtime: CPython's Windows embeddable zip "
+            "(python-3.11.x-embed-amd64.zip from python.org; no package registry this build "
+            "reaches ships a Windows CPython)"
+        )
     output = Path(args.output)
     with tempfile.TemporaryDirectory(prefix="shadowmap-package-") as scratch:
         work = Path(args.work_dir) if args.work_dir else Path(scratch)

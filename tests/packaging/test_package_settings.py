@@ -15,6 +15,7 @@ from agent.config import load_settings
 from server.agent_packages.build import BakedSettings, Builder, PackageType
 from server.cli import main
 from server.errors import PackagingError
+from signatures import write_keypair
 
 
 def _ca(path: Path) -> Path:
@@ -48,6 +49,7 @@ def test_the_baked_agent_toml_is_what_the_agent_reads(tmp_path: Path, secret: Pa
         enroll_secret_file=secret,
         ca_file=_ca(tmp_path / "ca.pem"),
         tags=["pilot", "finance", "pilot"],
+        update_key_file=write_keypair(tmp_path / "keys")[1],
     )
     assert baked.enroll_secret == "smet_" + "a" * 30
     assert baked.tags == ("pilot", "finance")
@@ -57,9 +59,12 @@ def test_the_baked_agent_toml_is_what_the_agent_reads(tmp_path: Path, secret: Pa
             state_dir="/var/lib/shadowmap-agent",
             token_file="/etc/shadowmap-agent/enroll-token",
             ca_file="/etc/shadowmap-agent/ca.pem",
+            update_key_file="/etc/shadowmap-agent/update-key.pem",
         )
     )
     settings = load_settings(config)
+    assert settings.tags == "pilot,finance"
+    assert settings.update_public_key == "/etc/shadowmap-agent/update-key.pem"
     assert settings.server_url == "https://shadowmap.example.com"
     assert settings.ca_file == "/etc/shadowmap-agent/ca.pem"
     assert settings.enrollment_token_file == "/etc/shadowmap-agent/enroll-token"
@@ -130,3 +135,37 @@ def test_an_msi_without_a_windows_runtime_says_what_to_give(tmp_path: Path, secr
     builder = Builder(repo=Path(__file__).resolve().parents[2], work_dir=tmp_path / "work")
     with pytest.raises(PackagingError, match="--type msi needs --windows-runtime"):
         builder.build(PackageType.MSI, baked, tmp_path / "out")
+
+
+def test_an_update_key_that_is_not_an_ed25519_public_key_is_refused(
+    tmp_path: Path, secret: Path
+) -> None:
+    with pytest.raises(PackagingError, match="--update-key: "):
+        BakedSettings.from_files(
+            server_url="https://collector.example.com",
+            enroll_secret_file=secret,
+            update_key_file=_ca(tmp_path / "not-a-key.pem"),
+        )
+
+
+def test_msi_without_a_runtime_fails_before_anything_is_built(
+    tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "package",
+            "--type",
+            "deb",
+            "--type",
+            "msi",
+            "--server",
+            "https://collector.example.com",
+            "--enroll-secret-file",
+            str(secret),
+            "--output",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 2
+    assert "--type msi needs --windows-runtime" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
