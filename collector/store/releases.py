@@ -117,3 +117,19 @@ def list_update_states(session: Session, *, release_id: int) -> list[AgentUpdate
         .order_by(AgentUpdateState.agent_id)
     )
     return list(session.scalars(query).all())
+
+
+def list_host_update_states(
+    session: Session, *, host_id: int
+) -> list[tuple[AgentUpdateState, AgentRelease]]:
+    """Return the update states of a host's agents with their releases, newest first."""
+    from collector.store.agents import Agent
+
+    query = (
+        select(AgentUpdateState, AgentRelease)
+        .join(AgentRelease, AgentRelease.id == AgentUpdateState.release_id)
+        .join(Agent, Agent.id == AgentUpdateState.agent_id)
+        .where(Agent.host_id == host_id)
+        .order_by(AgentUpdateState.updated_at.desc(), AgentRelease.id.desc())
+    )
+    return [(state, release) for state, release in session.execute(query).all()]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collector.store import hosts as hosts_store
-from collector.store import inventory, limits
+from collector.store import inventory, limits, releases
 from server.web.deps import DbSession, RowId, State, Viewer
 from server.web.rendering import render_page
 
@@ -34,6 +34,7 @@ def host_detail(
         for sighting, _host in sightings
     }
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
+    agent_updates = releases.list_host_update_states(session, host_id=host_id)
     return render_page(
         state,
         request,
@@ -43,4 +44,5 @@ def host_detail(
         sightings=sightings,
         items=items,
         limit_hits=limit_hits,
+        agent_updates=agent_updates,
     )
