@@ -13,15 +13,9 @@ STATE=/var/lib/shadowmap-agent
 AGENT=/opt/shadowmap-agent/bin/shadowmap-agent
 
 if ! getent passwd shadowmap-agent >/dev/null; then
-    if command -v adduser >/dev/null && adduser --help 2>&1 | grep -q -- --system; then
-        adduser --system --group --no-create-home --home "$STATE" \
-            --gecos "Shadowmap agent" shadowmap-agent >/dev/null 2>&1 \
-        || useradd --system --user-group --no-create-home --home-dir "$STATE" \
-            --shell /usr/sbin/nologin --comment "Shadowmap agent" shadowmap-agent
-    else
-        useradd --system --user-group --no-create-home --home-dir "$STATE" \
-            --shell /usr/sbin/nologin --comment "Shadowmap agent" shadowmap-agent
-    fi
+    # useradd (shadow) is on every Debian (passwd is required) and RPM system alike.
+    useradd --system --user-group --no-create-home --home-dir "$STATE" \
+        --shell /usr/sbin/nologin --comment "Shadowmap agent" shadowmap-agent
 fi
 install -d -m 0700 -o shadowmap-agent -g shadowmap-agent "$STATE"
 # A package install or upgrade is authoritative: self-updates installed before it go.

@@ -7,10 +7,10 @@ rm -f /etc/shadowmap-agent/enroll-token /etc/shadowmap-agent/agent.env \
     /etc/shadowmap-agent/agent.toml /etc/shadowmap-agent/ca.pem
 rmdir /etc/shadowmap-agent 2>/dev/null || true
 if getent passwd shadowmap-agent >/dev/null; then
-    userdel shadowmap-agent >/dev/null 2>&1 || deluser --system shadowmap-agent >/dev/null 2>&1 || true
+    userdel shadowmap-agent >/dev/null 2>&1 || true
 fi
 if getent group shadowmap-agent >/dev/null; then
-    groupdel shadowmap-agent >/dev/null 2>&1 || delgroup --system shadowmap-agent >/dev/null 2>&1 || true
+    groupdel shadowmap-agent >/dev/null 2>&1 || true
 fi
 if [ -d /run/systemd/system ]; then
     systemctl daemon-reload >/dev/null 2>&1 || true

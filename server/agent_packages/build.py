@@ -445,7 +445,7 @@ class Builder:
             f"Version: {self.version}\n"
             f"Architecture: {arch}\n"
             "Maintainer: Shadowmap <maintainers@shadowmap.dev>\n"
-            "Depends: libpcap0.8 | libpcap0.8t64, adduser | passwd, util-linux\n"
+            "Depends: libpcap0.8 | libpcap0.8t64, passwd, util-linux\n"
             f"Installed-Size: {installed // 1024}\n"
             "Section: admin\n"
             "Priority: optional\n"
