@@ -23,6 +23,7 @@ from collector.store import (
     people,
     policies,
     register,
+    releases,
     reports,
     scope,
     siem,
@@ -64,6 +65,7 @@ MODEL_MODULES = (
     training,
     soa,
     objectives,
+    releases,
 )
 
 __all__ = ["MODEL_MODULES", "Base"]

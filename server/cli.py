@@ -11,7 +11,9 @@ from collector.db import current_revision, make_engine, upgrade
 from collector.errors import CollectorError
 from server import __version__, signatures_cli
 from server.accounts import cli as accounts_cli
+from server.agent_packages import cli as packages_cli
 from server.agents import cli as agents_cli
+from server.agents import release_cli
 from server.audit import cli as audit_cli
 from server.cli_support import common_options, sessions_for, settings_from
 from server.errors import ServerError
@@ -115,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents_cli.add_agent_commands(commands, common)
     signatures_cli.register(commands)
     agents_cli.add_import_command(commands, common)
+    release_cli.add_commands(commands, common)
     audit_cli.add_commands(commands, common)
     register_cli.add_commands(commands, common)
     people_cli.add_commands(commands, common)
@@ -123,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     reports_cli.add_commands(commands, common)
     integrations_cli.add_commands(commands, common)
     siem_cli.add_commands(commands, common)
+    packages_cli.add_commands(commands)
     return parser
 
 

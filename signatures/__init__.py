@@ -53,6 +53,13 @@ from signatures.model import (
     Severity,
 )
 from signatures.names import NameVerdict, judge_name, normalise_name
+from signatures.releases import (
+    ReleaseManifest,
+    sign_release,
+    verify_release_manifest,
+    verify_release_package,
+    version_key,
+)
 from signatures.wire import (
     JSON_NUL,
     MAX_ERROR_MESSAGE,
@@ -122,6 +129,7 @@ __all__ = [
     "Matcher",
     "MessagesReader",
     "NameVerdict",
+    "ReleaseManifest",
     "Report",
     "ReportKind",
     "RiskAttributes",
@@ -158,10 +166,14 @@ __all__ = [
     "parse_time",
     "read_file",
     "report_schema",
+    "sign_release",
     "utcnow",
     "valid_text",
     "validate_report",
     "verify_bundle",
+    "verify_release_manifest",
+    "verify_release_package",
+    "version_key",
     "vscode_extension_hints",
     "without_nul",
     "write_keypair",

@@ -4,12 +4,12 @@ department an admin sets."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from collector.store import hosts, inventory, limits
+from collector.store import hosts, inventory, limits, releases
 from collector.store.hosts import Host
 from server.inventory.evidence import user_display
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
@@ -69,10 +69,22 @@ class IngestLimitOut(BaseModel):
     )
 
 
+class AgentUpdateOut(BaseModel):
+    """Where this host's agent stands with one signed agent release (`shadowmap agent-release`)."""
+
+    version: str
+    platform: str
+    state: Literal["offered", "installed", "refused", "rolled-back"]
+    detail: str
+    release_state: Literal["rolling-out", "halted"]
+    updated_at: dt.datetime
+
+
 class HostDetailOut(HostOut):
     health: dict[str, object]
     scanner_errors: list[object]
     ingest_limits: list[IngestLimitOut] = Field(default_factory=list)
+    agent_updates: list[AgentUpdateOut] = Field(default_factory=list)
     sightings: list[SightingOut]
     violations: list[HostViolationOut] = Field(default_factory=list)
 
@@ -122,6 +134,17 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
                 last_limited=dict(quota.last_limited),
             )
             for quota in limits.list_host_limit_hits(session, host_id=host_id)
+        ],
+        agent_updates=[
+            AgentUpdateOut(
+                version=release.version,
+                platform=release.platform,
+                state=update.state,  # type: ignore[arg-type]
+                detail=update.detail,
+                release_state=release.state,  # type: ignore[arg-type]
+                updated_at=update.updated_at,
+            )
+            for update, release in releases.list_host_update_states(session, host_id=host_id)
         ],
         sightings=[
             SightingOut(

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from collector import governance
 from collector.errors import NotFound
-from collector.store import agents, inventory, limits
+from collector.store import agents, inventory, limits, releases
 from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
 from server.charts import violation_chart
@@ -50,6 +50,7 @@ def host_detail(
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
     violations = inventory.list_violations(session, host_id=host_id, limit=200)
     host_agents = agents.list_host_agents(session, host_id=host_id)
+    agent_updates = releases.list_host_update_states(session, host_id=host_id)
     return render_page(
         state,
         request,
@@ -66,6 +67,7 @@ def host_detail(
         violation_trend=violation_chart(inventory.list_violation_trend(session, host_id=host_id)),
         agents=host_agents,
         show_user=user_display(state.settings.user_pseudonym_key),
+        agent_updates=agent_updates,
     )
 
 

@@ -245,6 +245,14 @@ def _links() -> tuple[Link, ...]:
         Link("POST /api/v1/agents/enroll", "200", "POST /api/v1/agents/reports", {}),
         Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/config", {}),
         Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/signatures", {}),
+        Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/update", {}),
+        Link(
+            "GET /api/v1/agents/update",
+            "200",
+            "GET /api/v1/agents/update/package/{release_id}",
+            {"release_id": "$response.body#/release_id"},
+        ),
+        Link("GET /api/v1/agents/update", "200", "POST /api/v1/agents/update/outcome", {}),
     )
 
 
@@ -266,6 +274,12 @@ def _operation_ids(document: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _is_agent_protocol(path: str) -> bool:
+    """The agents' own endpoints (enrollment, reports, configuration, signatures, updates)."""
+    own = path.startswith("/api/v1/agents/") and path.count("/") == 4 and "{" not in path
+    return own or path.startswith("/api/v1/agents/update/")
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """Add the links and the shared error answers to an OpenAPI document (in place)."""
     ids = _operation_ids(document)
@@ -283,7 +297,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            if path.startswith("/api/v1/agents/") and path.count("/") == 4 and "{" not in path:
+            if _is_agent_protocol(path):
                 # The agents' own endpoints (enroll excepted) take the agent credential.
                 if not path.endswith("/enroll"):
                     responses.setdefault("401", _NO_AGENT_CREDENTIAL)

@@ -83,6 +83,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
         agent_number="1",
         webhook_id="1",
         subscription_id="1",
+        release_id="1",
         fmt="csv",
         name="weekly",
     )
