@@ -202,7 +202,7 @@ def test_shipped_catalogue_size(catalogue_stats: dict[str, int]) -> None:
     assert catalogue_stats["services"] >= 2000
     assert catalogue_stats["multi_kind"] >= 300
     assert catalogue_stats["malicious"] >= 140
-    assert catalogue_stats["browser_extension"] >= 1430
+    assert catalogue_stats["browser_extension"] >= 1500
     assert catalogue_stats["ide_extension"] >= 220
     assert catalogue_stats["cli_tools"] >= 70
     assert catalogue_stats["sdk_packages"] >= 450
