@@ -577,8 +577,9 @@ class AgentService:
         from apscheduler.triggers.date import DateTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
+        executor = ThreadPoolExecutor(1)
         scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": executor},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=dt.UTC,
         )
@@ -670,6 +671,10 @@ class AgentService:
         try:
             scheduler.start()
         finally:
+            # A stop (signal, or stop()) shuts the scheduler down without waiting; the job
+            # under way (a scan, a delivery) finishes before the spool and reporter close,
+            # else it would write to a closed spool.
+            executor.shutdown(wait=True)
             stopped.set()
             monitor.join(timeout=5)
         self._scheduler = None
