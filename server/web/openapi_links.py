@@ -301,7 +301,8 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
                 # The agents' own endpoints (enroll excepted) take the agent credential.
                 if not path.endswith("/enroll"):
                     responses.setdefault("401", _NO_AGENT_CREDENTIAL)
-                continue
+                if "{" not in path:
+                    continue
             if "401" in responses:
                 responses.setdefault("400", _STORAGE_REFUSED)
             if "requestBody" in operation or method in ("post", "patch", "put"):
