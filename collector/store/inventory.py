@@ -5,11 +5,12 @@ queries that read them. Keyword-only; the caller owns the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     func,
     select,
 )
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from collector.errors import NotFound
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host
+from collector.store.paging import score_by_key
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"
@@ -456,4 +459,52 @@ def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> 
             .order_by(Host.hostname)
             .limit(limit)
         ).all()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RiskTable:
+    """The points of the risk score that SQL needs to sort on it (server.inventory.risk owns
+    the rules): ``base`` plus the points of the item's service (``candidate_points`` for an
+    item with no catalogue service) plus those of its triage state; malicious items score
+    ``malicious``. The rules keep every sum within the bounds, so SQL need not clamp."""
+
+    service_points: Mapping[str, int]
+    candidate_points: int
+    state_points: Mapping[str, int]
+    base: int = 1
+    malicious: int = 10
+
+
+def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
+    """Return the SQL expression of an inventory item's risk score (see server.inventory.risk).
+
+    Only the services the inventory holds are spelled out (a catalogue lists thousands), the
+    most common score of them as the ELSE; a service the catalogue does not know scores as a
+    candidate, as server.inventory.risk.score_item does.
+    """
+    present = session.scalars(
+        select(InventoryItem.service_id).where(InventoryItem.service_id.is_not(None)).distinct()
+    ).all()
+    points = {
+        service_id: table.service_points.get(service_id, table.candidate_points)
+        for service_id in present
+        if service_id is not None
+    }
+    counts: dict[int, int] = {}
+    for value in points.values():
+        counts[value] = counts.get(value, 0) + 1
+    common = max(counts, key=lambda value: counts[value]) if counts else table.candidate_points
+    service_part = case(
+        (InventoryItem.service_id.is_(None), table.candidate_points),
+        else_=score_by_key(
+            InventoryItem.service_id,
+            {key: value for key, value in points.items() if value != common},
+            otherwise=common,
+        ),
+    )
+    state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
+    return case(
+        (InventoryItem.severity == MALICIOUS, table.malicious),
+        else_=table.base + service_part + state_part,
     )

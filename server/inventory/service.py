@@ -225,6 +225,8 @@ def promote_item(
 
 
 BULK_ACTIONS = ("assign_to_me", "triaging", "needs_info", "false_positive", "out_of_scope")
+#: The most items one bulk action changes (one transaction).
+BULK_LIMIT = 1000
 
 
 def bulk_triage(
@@ -238,8 +240,8 @@ def bulk_triage(
         raise GuardFailed("action", f"unknown bulk action {action!r}")
     if not item_ids:
         raise GuardFailed("item", "select at least one item")
-    if len(item_ids) > 500:
-        raise GuardFailed("item", "at most 500 items at a time")
+    if len(item_ids) > BULK_LIMIT:
+        raise GuardFailed("item", f"at most {BULK_LIMIT} items at a time")
     for item_id in dict.fromkeys(item_ids):
         if action == "assign_to_me":
             assign_item(session, actor=actor, item_id=item_id, assignee=actor)

@@ -1,0 +1,123 @@
+"""Paged, sorted, filtered lists on SQLite and PostgreSQL: true totals, no overlap between
+pages, and the risk score SQL sorts on equals the one the item page explains."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from collector.ingest import ingest_report
+from collector.store import triage
+from collector.store.paging import PageRequest
+from collector.store.triage import ItemFilters
+from server.inventory import risk
+from server.inventory import service as inventory_service
+from signatures import Catalogue, FindingKind, load_catalogue
+from tests.factories import enrolled_agent, finding, report
+
+CATALOGUE = load_catalogue()
+# Services and on how many of the hosts each is seen: the most widespread is neither the
+# first nor the last inserted.
+SPREAD = {
+    "openai-chatgpt": 2,
+    "anthropic-claude": 6,
+    "github-copilot": 1,
+    "deepseek-chat": 4,
+    "alibaba-qwen": 3,
+}
+HOSTS = 6
+
+
+def _seed(db: Session, catalogue: Catalogue = CATALOGUE) -> None:
+    """Six hosts report through ingest: the services above, and one unknown candidate each."""
+    for number in range(HOSTS):
+        agent, _ = enrolled_agent(db, agent_uid=f"agent-{number:04d}", hostname=f"host-{number}")
+        findings = [
+            finding(service_id, indicator=f"{service_id}-proc", user=f"user{number}")
+            for service_id, spread in SPREAD.items()
+            if number < spread
+        ]
+        findings.append(
+            finding(
+                None,
+                kind=FindingKind.BROWSER_EXTENSION,
+                indicator=f"candidate_{number}%x",
+                indicator_kind="browser_extension",
+                heuristic="host permission on an AI domain",
+            )
+        )
+        ingest_report(
+            db,
+            agent=agent,
+            report=report(findings, agent_id=agent.agent_uid, hostname=f"host-{number}"),
+            catalogue=catalogue,
+        )
+
+
+def _page(db: Session, filters: ItemFilters, **wanted: object) -> triage.PageRows:
+    return triage.page_items(
+        db,
+        filters=filters,
+        page=PageRequest(**wanted),  # type: ignore[arg-type]
+        risk=risk.risk_table(CATALOGUE),
+    )
+
+
+def test_sorting_by_hosts_puts_the_most_widespread_first_and_pages_add_up(db: Session) -> None:
+    _seed(db)
+    everything = ItemFilters()
+    first = _page(db, everything, sort="hosts", descending=True, limit=4, offset=0)
+    second = _page(db, everything, sort="hosts", descending=True, limit=4, offset=4)
+    third = _page(db, everything, sort="hosts", descending=True, limit=4, offset=8)
+    assert first.total == second.total == third.total == len(SPREAD) + HOSTS
+    assert first.rows[0].item.service_id == "anthropic-claude"
+    assert [row.host_count for row in first.rows][:3] == [6, 4, 3]
+    seen = [row.item.id for page in (first, second, third) for row in page.rows]
+    assert len(seen) == len(set(seen)) == first.total  # no row twice, none left out
+    ascending = _page(db, everything, sort="hosts", limit=100)
+    assert [r.host_count for r in ascending.rows] == sorted(r.host_count for r in ascending.rows)
+
+
+def test_filters_combine_and_the_total_counts_the_filtered_list(db: Session) -> None:
+    _seed(db)
+    candidates = _page(db, ItemFilters(candidates=True), sort="name", limit=2)
+    assert candidates.total == HOSTS and len(candidates.rows) == 2
+    # "%" and "_" typed in the search box match themselves, not any text.
+    literal = _page(db, ItemFilters(search="_3%x"), sort="name", limit=50)
+    assert [row.item.name for row in literal.rows] == ["candidate_3%x"]
+    assert _page(db, ItemFilters(search="3_x"), sort="name", limit=50).total == 0
+    widespread = _page(db, ItemFilters(min_hosts=3, evidence_kind="process"), sort="name", limit=2)
+    assert widespread.total == 3  # Claude (6 hosts), DeepSeek (4), Qwen (3); two on the page
+    assert len(widespread.rows) == 2
+    combined = ItemFilters(min_hosts=3, evidence_kind="process", search="deepseek")
+    assert [row.item.service_id for row in _page(db, combined, sort="name").rows] == [
+        "deepseek-chat"
+    ]
+    assert _page(db, ItemFilters(min_hosts=5, search="deepseek"), sort="name").total == 0
+    assert _page(db, ItemFilters(evidence_kind="dns"), sort="name").total == 0
+
+
+def test_the_sql_risk_score_is_the_explained_one_and_sorts(db: Session) -> None:
+    _seed(db)
+    claude = _page(db, ItemFilters(search="claude"), sort="name", limit=1).rows[0]
+    inventory_service.transition_item(
+        db, actor="alice", item_id=claude.item.id, target="out_of_scope", reason="lab only"
+    )
+    rows = _page(db, ItemFilters(), sort="risk", descending=True, limit=100).rows
+    for row in rows:
+        service = CATALOGUE.get(row.item.service_id) if row.item.service_id else None
+        explained = risk.score_item(
+            service, state=row.item.state, malicious=row.item.severity == "malicious"
+        )
+        assert row.risk == explained.score, row.item.name
+    assert [row.risk for row in rows] == sorted((row.risk for row in rows), reverse=True)
+    out_of_scope = next(row for row in rows if row.item.id == claude.item.id)
+    assert out_of_scope.risk == claude.risk - 1  # untriaged 2 points, out of scope 1
+
+
+@pytest.mark.parametrize("state", ["new", "triaging", "promoted", "out_of_scope", "merged"])
+def test_no_service_and_state_leaves_the_bounds(state: str) -> None:
+    for service in (*CATALOGUE.services, None):
+        points = risk.LOWEST + sum(f.points for f in risk.service_factors(service))
+        points += risk.STATE_POINTS.get(state, 0)
+        assert risk.LOWEST <= points <= risk.HIGHEST
