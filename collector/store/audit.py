@@ -14,6 +14,7 @@ from sqlalchemy import String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 
 
 class AuditEvent(Base):
@@ -170,6 +171,44 @@ def list_audit_events(
     if until:
         query = query.where(AuditEvent.at < until)
     return session.scalars(query).all()
+
+
+AUDIT_SORTS = ("when", "actor", "action", "object")
+
+
+def page_audit_events(
+    session: Session,
+    *,
+    page: PageRequest,
+    actor: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> PageRows:
+    """Return one page of audit events matching the filters, and how many match."""
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.actor, actor),
+        (AuditEvent.object_type, object_type),
+        (AuditEvent.object_id, object_id),
+        (AuditEvent.action, action),
+    ):
+        if value:
+            query = query.where(column == value)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    sorts: dict[str, AnyColumn] = {
+        "when": AuditEvent.id,
+        "actor": AuditEvent.actor,
+        "action": AuditEvent.action,
+        "object": AuditEvent.object_type,
+    }
+    found = read_page(session, query, page=page, sorts=sorts, tiebreak=AuditEvent.id)
+    return PageRows(rows=[row[0] for row in found.rows], total=found.total)
 
 
 def iter_audit_events(session: Session, *, batch: int = 1000) -> Iterator[AuditEvent]:

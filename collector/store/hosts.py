@@ -8,11 +8,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, String, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    ForeignKey,
+    String,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 
 
 class Host(Base):
@@ -93,3 +105,107 @@ def update_host(session: Session, *, host_id: int, department: str) -> Host:
     host.department = department.strip()
     session.flush()
     return host
+
+
+@dataclass(frozen=True, slots=True)
+class HostFilters:
+    """What the hosts list is narrowed to; every filter combines with the others."""
+
+    search: str | None = None  # in the hostname
+    stale: bool | None = None  # True: stopped reporting; False: reporting
+    os: str | None = None
+    department: str | None = None  # "-" : no department set
+    agent_version: str | None = None
+    has_violations: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostListRow:
+    host: Host
+    item_count: int
+    violation_count: int
+    stale: bool
+
+
+# The host column of collector.store.inventory's violations (which imports this module).
+_VIOLATION_HOSTS = table("violations", column("host_id"))
+
+HOST_SORTS = ("hostname", "os", "department", "agent_version", "items", "violations",
+              "first_seen", "last_report")  # fmt: skip
+
+
+def page_hosts(
+    session: Session,
+    *,
+    filters: HostFilters,
+    page: PageRequest,
+    stale_after: dt.timedelta,
+) -> PageRows:
+    """Return one page of hosts (HostListRow) matching ``filters``, with the true total."""
+    now = utcnow()
+    stale_before = now - stale_after
+    items = select(func.count()).where(ItemHost.host_id == Host.id).scalar_subquery().label("items")
+    violation_count = (
+        select(func.count())
+        .where(_VIOLATION_HOSTS.c.host_id == Host.id)
+        .scalar_subquery()
+        .label("violations")
+    )
+    query = select(Host, items, violation_count).execution_options(populate_existing=True)
+    counted = select(Host.id)
+    conditions: list[ColumnElement[bool]] = []
+    if filters.search:
+        conditions.append(
+            func.lower(Host.hostname).contains(filters.search.lower(), autoescape=True)
+        )
+    if filters.stale is True:
+        conditions.append(or_(Host.last_report_at.is_(None), Host.last_report_at < stale_before))
+    elif filters.stale is False:
+        conditions.append(Host.last_report_at >= stale_before)
+    if filters.os:
+        conditions.append(Host.os == filters.os)
+    if filters.department == "-":
+        conditions.append(Host.department == "")
+    elif filters.department:
+        conditions.append(Host.department == filters.department)
+    if filters.agent_version:
+        conditions.append(Host.agent_version == filters.agent_version)
+    if filters.has_violations is not None:
+        with_violations = exists().where(_VIOLATION_HOSTS.c.host_id == Host.id)
+        conditions.append(with_violations if filters.has_violations else ~with_violations)
+    for condition in conditions:
+        query = query.where(condition)
+        counted = counted.where(condition)
+    sorts: dict[str, AnyColumn] = {
+        "hostname": func.lower(Host.hostname),
+        "os": Host.os,
+        "department": Host.department,
+        "agent_version": Host.agent_version,
+        "items": items,
+        "violations": violation_count,
+        "first_seen": Host.first_seen_at,
+        "last_report": Host.last_report_at,
+    }
+    found = read_page(session, query, page=page, sorts=sorts, tiebreak=Host.id, count_query=counted)
+    rows = [
+        HostListRow(
+            host=host,
+            item_count=int(count),
+            violation_count=int(violations),
+            stale=_stale(host, now, stale_after),
+        )
+        for host, count, violations in found.rows
+    ]
+    return PageRows(rows=rows, total=found.total)
+
+
+def host_facets(session: Session) -> dict[str, list[str]]:
+    """Return the distinct operating systems, departments and agent versions of the hosts."""
+    return {
+        name: sorted(value for value in session.scalars(select(column).distinct()).all() if value)
+        for name, column in (
+            ("os", Host.os),
+            ("department", Host.department),
+            ("agent_version", Host.agent_version),
+        )
+    }

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from collector.errors import NotFound
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host
-from collector.store.paging import score_by_key
+from collector.store.paging import points_of_present_keys, score_by_key
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"
@@ -483,24 +483,13 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
     most common score of them as the ELSE; a service the catalogue does not know scores as a
     candidate, as server.inventory.risk.score_item does.
     """
-    present = session.scalars(
-        select(InventoryItem.service_id).where(InventoryItem.service_id.is_not(None)).distinct()
-    ).all()
-    points = {
-        service_id: table.service_points.get(service_id, table.candidate_points)
-        for service_id in present
-        if service_id is not None
-    }
-    counts: dict[int, int] = {}
-    for value in points.values():
-        counts[value] = counts.get(value, 0) + 1
-    common = max(counts, key=lambda value: counts[value]) if counts else table.candidate_points
     service_part = case(
         (InventoryItem.service_id.is_(None), table.candidate_points),
-        else_=score_by_key(
+        else_=points_of_present_keys(
+            session,
             InventoryItem.service_id,
-            {key: value for key, value in points.items() if value != common},
-            otherwise=common,
+            table.service_points,
+            unknown=table.candidate_points,
         ),
     )
     state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
@@ -508,3 +497,11 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
         (InventoryItem.severity == MALICIOUS, table.malicious),
         else_=table.base + service_part + state_part,
     )
+
+
+def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
+    """Return the names of some inventory items by id (the audit trail names what changed)."""
+    if not item_ids:
+        return {}
+    query = select(InventoryItem.id, InventoryItem.name).where(InventoryItem.id.in_(list(item_ids)))
+    return dict(session.execute(query).tuples().all())

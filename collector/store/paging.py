@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 #: A query of any row shape, and a column or expression of any type (sort keys, tiebreaks).
 AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
@@ -80,4 +80,28 @@ def score_by_key(
     return case(
         *[(column.in_(sorted(keys)), score) for score, keys in sorted(by_score.items())],
         else_=otherwise,
+    )
+
+
+def points_of_present_keys(
+    session: Session,
+    column: InstrumentedAttribute[str | None],
+    points: Mapping[str, int],
+    *,
+    unknown: int,
+) -> ColumnElement[int]:
+    """Return a SQL expression giving each row the points of its ``column`` value (``unknown``
+    for a value ``points`` does not list; NULL rows get the most common value, callers decide).
+
+    Only the values the table holds are spelled out, the most common as the ELSE: a catalogue
+    lists thousands of services, an inventory holds a few hundred of them.
+    """
+    present = session.scalars(select(column).where(column.is_not(None)).distinct()).all()
+    found = {key: points.get(key, unknown) for key in present if key is not None}
+    counts: dict[int, int] = {}
+    for value in found.values():
+        counts[value] = counts.get(value, 0) + 1
+    common = max(counts, key=lambda value: (counts[value], value)) if counts else unknown
+    return score_by_key(
+        column, {key: value for key, value in found.items() if value != common}, otherwise=common
     )

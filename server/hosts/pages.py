@@ -1,26 +1,63 @@
-"""Pages of the hosts: the list (stale ones flagged) and one host's sightings."""
+"""Pages of the hosts: the list (paged, sorted, searched and filtered; stale ones flagged), one
+host's sightings, and its department (admins)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collector.store import hosts as hosts_store
 from collector.store import inventory, limits
-from server.web.deps import DbSession, RowId, State, Viewer
-from server.web.rendering import render_page
+from server.web.deps import Admin, DbSession, RowId, State, Viewer
+from server.web.listing import ListSpec, SortColumn, choice, read_view
+from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
+
+HOST_LIST = ListSpec(
+    path="/hosts",
+    noun=("host", "hosts"),
+    sorts=(
+        SortColumn("hostname", "Host"),
+        SortColumn("os", "OS"),
+        SortColumn("department", "Department"),
+        SortColumn("agent_version", "Agent"),
+        SortColumn("items", "AI items", descending_first=True),
+        SortColumn("violations", "Violations", descending_first=True),
+        SortColumn("first_seen", "Enrolled", descending_first=True),
+        SortColumn("last_report", "Last report", descending_first=True),
+    ),
+    default_sort="hostname",
+    filters=("q", "stale", "os", "department", "agent", "violations", "saved"),
+)
 
 
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = hosts_store.list_hosts(
-        session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
+    view = read_view(request, HOST_LIST)
+    facets = hosts_store.host_facets(session)
+    stale = choice(view, "stale", ("yes", "no"), "reporting filter")
+    with_violations = choice(view, "violations", ("yes", "no"), "violations filter")
+    filters = hosts_store.HostFilters(
+        search=view.filters["q"] or None,
+        stale={"yes": True, "no": False}.get(stale),
+        os=choice(view, "os", facets["os"], "operating system") or None,
+        department=choice(view, "department", ["-", *facets["department"]], "department") or None,
+        agent_version=choice(view, "agent", facets["agent_version"], "agent version") or None,
+        has_violations={"yes": True, "no": False}.get(with_violations),
     )
-    return render_page(state, request, "hosts/hosts.html", who, rows=rows)
+    stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
+    page = view.show(
+        lambda wanted: hosts_store.page_hosts(
+            session, filters=filters, page=wanted, stale_after=stale_after
+        )
+    )
+    return render_page(
+        state, request, "hosts/hosts.html", who, page=page, view=view, f=view.filters, facets=facets
+    )
 
 
 @router.get("/hosts/{host_id}", response_class=HTMLResponse)
@@ -43,4 +80,19 @@ def host_detail(
         sightings=sightings,
         items=items,
         limit_hits=limit_hits,
+        saved=request.query_params.get("saved") == "department",
     )
+
+
+@router.post("/hosts/{host_id}/department")
+def host_department(
+    host_id: RowId,
+    session: DbSession,
+    who: Admin,
+    csrf: Csrf,
+    department: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Set a host's department (rolled up per item from the host's next report)."""
+    check_csrf(who, csrf)
+    hosts_store.update_host(session, host_id=host_id, department=department)
+    return see_other(f"/hosts/{host_id}?saved=department")

@@ -370,7 +370,7 @@ def item_promote(
         business_unit=business_unit,
         purpose=purpose,
     )
-    return see_other(f"/register/{entry.register_id}")
+    return see_other(f"/register/{entry.register_id}?saved=promoted")
 
 
 @router.get("/suppressions", response_class=HTMLResponse)

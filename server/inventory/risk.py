@@ -123,3 +123,8 @@ def risk_table(catalogue: Catalogue) -> RiskTable:
         base=LOWEST,
         malicious=HIGHEST,
     )
+
+
+def service_score(service: Service | None) -> RiskScore:
+    """Return the score of a catalogue service alone (a register entry's), with its factors."""
+    return score_item(service, state="", malicious=service is not None and bool(service.malicious))

@@ -10,7 +10,7 @@ the page reads one page of rows from the store (collector.store.paging) and wrap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -122,6 +122,18 @@ class ListView:
             self.page = pages
             found = read(self.page_request())
         return ListPage(view=self, rows=list(found.rows), total=found.total)
+
+
+def page_in_memory(
+    rows: Sequence[Any], page: PageRequest, keys: Mapping[str, Callable[[Any], Any]]
+) -> PageRows:
+    """Sort and slice rows already computed in Python (a list whose rows are derived, such as
+    the reviews due) the way the store pages a query: ``keys`` per sort key, None last."""
+    key = keys[page.sort]
+    present = [row for row in rows if key(row) is not None]
+    missing = [row for row in rows if key(row) is None]
+    ordered = sorted(present, key=key, reverse=page.descending) + missing
+    return PageRows(rows=ordered[page.offset : page.offset + page.limit], total=len(rows))
 
 
 @dataclass(slots=True)
