@@ -504,4 +504,7 @@ def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
     if not item_ids:
         return {}
     query = select(InventoryItem.id, InventoryItem.name).where(InventoryItem.id.in_(list(item_ids)))
-    return dict(session.execute(query).tuples().all())
+    names: dict[int, str] = {}
+    for item_id, name in session.execute(query):
+        names[item_id] = name
+    return names
