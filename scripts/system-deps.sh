@@ -6,12 +6,13 @@
 #   dnsmasq-base    a real DNS server for the network-namespace test
 #   iproute2        ip netns / veth for the live capture test
 #   poppler-utils   pdftoppm, to render report PDFs to PNG in tests
+#   fonts-dejavu-core, fonts-droid-fallback  the PDF report's fonts (Latin..., and CJK names)
 #   postgresql      only when no PostgreSQL server answers on 127.0.0.1:5432
 #   adduser         the agent .deb's postinst creates its service user (tests/packaging)
 #   rsyslog, rsyslog-openssl  a real syslog receiver over TLS for the SIEM tests (tests/server/siem)
 #   (node and npm, for the single sign-on tests' OpenID provider, come with the machine)
 set -euo pipefail
-packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils python3-venv adduser rsyslog rsyslog-openssl)
+packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils fonts-dejavu-core fonts-droid-fallback python3-venv adduser rsyslog rsyslog-openssl)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "system-deps: not root or no apt-get; install these yourself: ${packages[*]}" >&2
     exit 0
