@@ -181,3 +181,15 @@ def test_user_form_errors_stay_beside_the_field_and_the_audit_trail_names_items(
     )
     trail = client.get("/audit", params={"object_type": "item"}).text
     assert f'<a href="/inventory/{items["Claude"]}">Claude</a>' in trail
+
+
+def test_a_malformed_address_gives_a_page_for_people_and_json_for_programs(
+    client: TestClient,
+) -> None:
+    sign_in(client, "viewer")
+    page = client.get("/inventory/not-a-number", headers={"accept": "text/html"})
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "This address or form was not understood" in page.text
+    assert "item id: Input should be a valid integer" in page.text
+    api = client.get("/inventory/not-a-number", headers={"accept": "application/json"})
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "item_id"]
