@@ -81,6 +81,14 @@ def list_hosts(session: Session, *, stale_after: dt.timedelta) -> list[HostRow]:
     ]
 
 
+def count_hosts(session: Session, *, stale_after: dt.timedelta) -> tuple[int, int]:
+    """Return (hosts, hosts reporting within ``stale_after``), counted in SQL."""
+    since = utcnow() - stale_after
+    total = session.scalar(select(func.count()).select_from(Host)) or 0
+    reporting = session.scalar(select(func.count()).where(Host.last_report_at >= since)) or 0
+    return int(total), int(reporting)
+
+
 def get_host_row(session: Session, *, host_id: int, stale_after: dt.timedelta) -> HostRow:
     """Return one host with its item count and staleness; raises NotFound."""
     host = get_host(session, host_id=host_id)
