@@ -39,6 +39,8 @@ GENESIS_HASH = "0" * 64
 
 # Any constant works; it only has to be the same in every server process.
 _AUDIT_LOCK_KEY = 0x5348_4D41_5544  # "SHMAUD"
+# The session.info key naming the (root) transaction that holds the chain lock.
+_LOCKED_IN = "shadowmap.audit_chain_locked_in"
 
 
 def canonical_json(value: Any) -> str:
@@ -69,13 +71,21 @@ def lock_audit_chain(session: Session) -> None:
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite: a write statement that matches no
     row, which takes the database write lock, so two writers cannot both extend the same head.
+    Both last until the transaction ends, so it is taken once per transaction (a bulk action
+    appends a thousand events under one lock).
     """
+    root = session.get_transaction()
+    while root is not None and root.parent is not None:
+        root = root.parent
+    if root is not None and session.info.get(_LOCKED_IN) is root:
+        return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
     else:
         session.execute(
             update(AuditEvent).where(AuditEvent.id == -1).values(actor=AuditEvent.actor)
         )
+    session.info[_LOCKED_IN] = root
 
 
 def append_audit_event(
