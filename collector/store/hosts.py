@@ -152,7 +152,19 @@ def page_hosts(
     """Return one page of hosts (HostListRow) matching ``filters``, with the true total."""
     now = utcnow()
     stale_before = now - stale_after
-    items = select(func.count()).where(ItemHost.host_id == Host.id).scalar_subquery().label("items")
+    items: ColumnElement[int]
+    if page.sort == "items":
+        # Sorting on the count needs it for every host: one grouped pass over item_hosts
+        # rather than one count per host.
+        per_host = (
+            select(ItemHost.host_id, func.count().label("n")).group_by(ItemHost.host_id).subquery()
+        )
+        items = func.coalesce(per_host.c.n, 0).label("items")
+    else:
+        # A page of 50 hosts: 50 counts, each on the host_id index.
+        items = (
+            select(func.count()).where(ItemHost.host_id == Host.id).scalar_subquery().label("items")
+        )
     violation_count = (
         select(func.count())
         .where(_VIOLATION_HOSTS.c.host_id == Host.id)
@@ -160,6 +172,8 @@ def page_hosts(
         .label("violations")
     )
     query = select(Host, items, violation_count).execution_options(populate_existing=True)
+    if page.sort == "items":
+        query = query.outerjoin(per_host, per_host.c.host_id == Host.id)
     counted = select(Host.id)
     conditions: list[ColumnElement[bool]] = []
     if filters.search:

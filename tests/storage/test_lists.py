@@ -121,3 +121,31 @@ def test_no_service_and_state_leaves_the_bounds(state: str) -> None:
         points = risk.LOWEST + sum(f.points for f in risk.service_factors(service))
         points += risk.STATE_POINTS.get(state, 0)
         assert risk.LOWEST <= points <= risk.HIGHEST
+
+
+def test_hosts_sort_on_their_item_count_and_filters_combine(db: Session) -> None:
+    import datetime as dt
+
+    from collector.store import hosts
+
+    _seed(db)
+    week = dt.timedelta(days=7)
+    wanted = PageRequest(sort="items", descending=True, limit=4)
+    first = hosts.page_hosts(db, filters=hosts.HostFilters(), page=wanted, stale_after=week)
+    assert first.total == HOSTS and len(first.rows) == 4
+    counts = [row.item_count for row in first.rows]
+    assert counts == sorted(counts, reverse=True) and counts[0] == len(SPREAD) + 1
+    assert first.rows[0].host.hostname == "host-0"
+    by_name = PageRequest(sort="hostname", limit=50)
+    found = hosts.page_hosts(
+        db, filters=hosts.HostFilters(search="HOST-", os="linux"), page=by_name, stale_after=week
+    )
+    assert [row.item_count for row in found.rows] == [
+        1 + sum(1 for spread in SPREAD.values() if n < spread) for n in range(HOSTS)
+    ]
+    assert (
+        hosts.page_hosts(
+            db, filters=hosts.HostFilters(has_violations=True), page=by_name, stale_after=week
+        ).total
+        == 0
+    )
