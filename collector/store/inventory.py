@@ -508,3 +508,29 @@ def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
     for item_id, name in session.execute(query):
         names[item_id] = name
     return names
+
+
+def find_items_by_name(session: Session, *, name: str, limit: int = 2) -> list[int]:
+    """Return the ids of items with this name (case-insensitive), at most ``limit``."""
+    query = (
+        select(InventoryItem.id)
+        .where(func.lower(InventoryItem.name) == name.strip().lower())
+        .order_by(InventoryItem.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())
+
+
+def merge_target_names(session: Session, *, except_item_id: int, limit: int = 2000) -> list[str]:
+    """Return the names of items another can be merged into (not merged, not false positive)."""
+    query = (
+        select(InventoryItem.name)
+        .where(
+            InventoryItem.id != except_item_id,
+            InventoryItem.state.not_in(("merged", "false_positive")),
+        )
+        .order_by(InventoryItem.name)
+        .distinct()
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())

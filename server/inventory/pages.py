@@ -205,6 +205,14 @@ def inventory_item(
             session, object_type="item", object_id=str(item_id), limit=50
         ),
         reason_required=states.TRIAGE_REASON_REQUIRED,
+        merged_into_name=inventory_store.item_names(session, item_ids=[record.merged_into_id]).get(
+            record.merged_into_id
+        )
+        if record.merged_into_id
+        else None,
+        merge_targets=inventory_store.merge_target_names(session, except_item_id=item_id)
+        if states.MERGED in states.triage_targets(item.state)
+        else [],
         risk=score_item(
             catalogue_entry,
             state=item.state,
@@ -342,10 +350,25 @@ def item_merge(
     session: DbSession,
     who: Reviewer,
     csrf: Csrf,
-    into: Annotated[int, Form(ge=1)],
+    into: Annotated[str, Form(max_length=255)],
 ) -> Response:
+    """Merge an item into another, picked by its name (or its number)."""
     check_csrf(who, csrf)
-    service.merge_item(session, actor=who.user.username, item_id=item_id, into_item_id=into)
+    target = into.strip().removeprefix("#")
+    if target.isdigit():
+        into_id = int(target)
+    else:
+        matches = inventory_store.find_items_by_name(session, name=target, limit=2)
+        matches = [found for found in matches if found != item_id]
+        if len(matches) != 1:
+            raise GuardFailed(
+                "into",
+                f"no other item is named {target!r}; pick a name from the list"
+                if not matches
+                else f"more than one item is named {target!r}; use its number",
+            )
+        into_id = matches[0]
+    service.merge_item(session, actor=who.user.username, item_id=item_id, into_item_id=into_id)
     return see_other(f"/inventory/{item_id}")
 
 

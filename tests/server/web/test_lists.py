@@ -193,3 +193,17 @@ def test_a_malformed_address_gives_a_page_for_people_and_json_for_programs(
     assert "item id: Input should be a valid integer" in page.text
     api = client.get("/inventory/not-a-number", headers={"accept": "application/json"})
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "item_id"]
+
+
+def test_merging_picks_the_target_by_name(client: TestClient, app: FastAPI) -> None:
+    items = _seed(app, hosts=2)
+    csrf = sign_in(client, "reviewer")
+    copilot, claude = items["GitHub Copilot"], items["Claude"]
+    client.post(f"/inventory/{copilot}/assign", data={"csrf": csrf, "assignee": "reviewer"})
+    page = client.get(f"/inventory/{copilot}").text
+    assert '<option value="Claude">' in page and '<option value="GitHub Copilot">' not in page
+    unknown = client.post(f"/inventory/{copilot}/merge", data={"csrf": csrf, "into": "Clod"})
+    assert unknown.status_code == 422 and "no other item is named" in unescape(unknown.text)
+    merged = client.post(f"/inventory/{copilot}/merge", data={"csrf": csrf, "into": "claude"})
+    assert merged.status_code == 200
+    assert f'<a href="/inventory/{claude}">Claude</a>' in merged.text  # "Merged into" by name
