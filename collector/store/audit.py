@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 
 
 class AuditEvent(Base):

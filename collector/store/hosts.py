@@ -23,8 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 
 
 class Host(Base):

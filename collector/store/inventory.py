@@ -26,9 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
+from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host
-from collector.store.paging import points_of_present_keys, score_by_key
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"

@@ -13,8 +13,7 @@ from sqlalchemy import Boolean, ColumnElement, Date, Integer, String, Text, case
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
-from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.paging import (
+from collector.paging import (
     AnyColumn,
     PageRequest,
     PageRows,
@@ -22,6 +21,7 @@ from collector.store.paging import (
     read_page,
     score_by_key,
 )
+from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 
 FieldKind = Literal["line", "text", "choice", "choices", "flag", "months", "links"]
 

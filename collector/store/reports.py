@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.inventory import InventoryItem, Sighting
-from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 
 
 class ReportRun(Base):

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, ForeignKey, String, Text, case, func, or_,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, UTCDateTime, utcnow
 from collector.store.inventory import (
     MALICIOUS,
@@ -22,7 +23,6 @@ from collector.store.inventory import (
     profile_accounts,
     risk_expression,
 )
-from collector.store.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.users import User
 
 

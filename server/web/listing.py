@@ -4,7 +4,7 @@ shared and no list ever silently stops. A bad query parameter never fails the pa
 ignored and named in a message on the page (``problems``).
 
 A page declares a ``ListSpec``; ``read_view`` reads the request's query into a ``ListView``;
-the page reads one page of rows from the store (collector.store.paging) and wraps it with
+the page reads one page of rows from the store (collector.paging) and wraps it with
 ``ListView.show``; templates draw it with the macros of server/templates/_list.html.
 """
 
@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from collector.store.paging import MAX_PAGE_SIZE, PageRequest, PageRows
+from collector.paging import MAX_PAGE_SIZE, PageRequest, PageRows
 
 #: The longest value a filter or search box may carry; longer values are cut (and said so).
 MAX_FILTER_LENGTH = 200

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
+from collector.paging import PageRequest
 from collector.store import triage
-from collector.store.paging import PageRequest
 from collector.store.triage import ItemFilters
 from server.inventory import risk
 from server.inventory import service as inventory_service
