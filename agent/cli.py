@@ -13,9 +13,15 @@ from typing import TYPE_CHECKING
 from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
-from agent.errors import AgentError
+from agent.errors import AgentError, NotEnrolled
 from agent.hostinfo import host_of, this_host
-from agent.identity import agent_id, load_credential, machine_fingerprint, save_credential
+from agent.identity import (
+    Credential,
+    agent_id,
+    load_credential,
+    machine_fingerprint,
+    save_credential,
+)
 from agent.pushed import PushedConfig, load_pushed, refresh_pushed
 from agent.reporter import Reporter
 from agent.runner import ScanResult, pseudonymise_findings, run_scan
@@ -136,7 +142,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     ) as reporter:
         if args.token:
             save_credential(
-                state_dir, reporter.enroll(token=args.token, agent_id=identity, host=this_host())
+                state_dir,
+                reporter.enroll(
+                    token=args.token,
+                    agent_id=identity,
+                    host=this_host(),
+                    current=_held_credential(state_dir),
+                ),
             )
         credential = load_credential(state_dir)
         pushed = refresh_pushed(reporter, credential, state_dir)
@@ -148,6 +160,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"{len(report.scanner_errors)} scanner error(s); collector: {answer.get('status')}"
     )
     return 0
+
+
+def _held_credential(state_dir: Path) -> Credential | None:
+    """The credential already stored, sent as proof when this agent id enrolls again."""
+    try:
+        return load_credential(state_dir)
+    except NotEnrolled:
+        return None
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -164,7 +184,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         machine_fingerprint=machine,
     ) as reporter:
         credential = reporter.enroll(
-            token=args.token, agent_id=agent_id(state_dir, machine=machine), host=this_host()
+            token=args.token,
+            agent_id=agent_id(state_dir, machine=machine),
+            host=this_host(),
+            current=_held_credential(state_dir),
         )
     save_credential(state_dir, credential)
     print(

@@ -81,9 +81,17 @@ class Reporter:
             raise CollectorRefused(response.status_code, "answer is not JSON") from exc
         return body
 
-    def enroll(self, *, token: str, agent_id: str, host: HostInfo) -> Credential:
-        """Exchange an enrollment token for this agent's credential."""
+    def enroll(
+        self, *, token: str, agent_id: str, host: HostInfo, current: Credential | None = None
+    ) -> Credential:
+        """Exchange an enrollment token for this agent's credential.
+
+        An agent id the collector knows enrolls again only with proof: ``current``, the
+        credential it holds for this collector, is sent as that proof.
+        """
         headers = {MACHINE_HEADER: self.machine_fingerprint} if self.machine_fingerprint else {}
+        if current is not None and current.server_url.rstrip("/") == self.server_url:
+            headers["Authorization"] = f"Bearer {current.secret}"
         body = self._post(
             "/api/v1/agents/enroll",
             json={"token": token, "agent_id": agent_id, "host": host.to_dict()},

@@ -6,6 +6,7 @@ Exception tree::
      ├── ReportRejected          a report cannot be ingested (bad format, too big); nothing stored
      ├── AuthenticationFailed    a credential or enrollment token is unknown, expired or revoked
      │    └── EnrollmentRefused  an enrollment token cannot be used (expired, used up, revoked)
+     │         └── ReenrollmentRefused  a known agent id enrolls again without proof
      ├── LogImportError          (collector/logimport) a DNS/proxy log cannot be read
      │    └── UnknownLogFormat   the format name is not one Shadowmap reads
      ├── NotFound                a requested record does not exist (kind, key)
@@ -22,10 +23,13 @@ class CollectorError(Exception):
 
 
 class ReportRejected(CollectorError):
-    def __init__(self, reason: str, *, path: str = "", too_large: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, path: str = "", too_large: bool = False, media_type: bool = False
+    ) -> None:
         self.reason = reason
         self.path = path
         self.too_large = too_large
+        self.media_type = media_type  # the body is not of the media type reports are sent as
         super().__init__(f"{path}: {reason}" if path else reason)
 
 
@@ -37,6 +41,19 @@ class AuthenticationFailed(CollectorError):
 
 class EnrollmentRefused(AuthenticationFailed):
     pass
+
+
+class ReenrollmentRefused(EnrollmentRefused):
+    """An enrolled agent id enrolls again without its current credential or an admin's
+    approval (or it is revoked): the enrollment token alone cannot take an identity over."""
+
+    def __init__(self, agent_uid: str, why: str) -> None:
+        self.agent_uid = agent_uid
+        super().__init__(
+            f"agent id {agent_uid} is already enrolled and {why}; enrolling it again needs its "
+            "current credential (Authorization: Bearer) or an admin's approval "
+            "(`shadowmap agent approve-reenroll`)"
+        )
 
 
 class NotFound(CollectorError):

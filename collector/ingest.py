@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -123,6 +124,8 @@ class IngestResult:
     new_sightings: int = 0
     violations: int = 0
     limited: tuple[LimitHit, ...] = ()
+    # The host name the report asked for and did not get (another host holds it).
+    refused_hostname: str | None = None
 
 
 @cache
@@ -132,14 +135,62 @@ def _fast_validator() -> Any:
     return jsonschema_rs.validator_for(report_schema())
 
 
+# A JSON escape of a UTF-16 surrogate (\\ud800-\\udfff): only then can a decoded string hold
+# a lone surrogate, which no database can store as text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _lone_surrogate_path(value: Any, path: str = "") -> str | None:
+    """Return the path of the first string (or key) holding a lone surrogate, else None.
+
+    Iterative, so a deep document cannot exhaust the stack."""
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        current, where = pending.pop()
+        if isinstance(current, str):
+            try:
+                current.encode("utf-8")
+            except UnicodeEncodeError:
+                return where or "(document)"
+        elif isinstance(current, list):
+            pending.extend((item, f"{where}[{index}]") for index, item in enumerate(current))
+        elif isinstance(current, dict):
+            for key, item in current.items():
+                name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+                here = f"{where}.{name}" if where else name
+                pending.append((key, here))
+                pending.append((item, here))
+    return None
+
+
 def parse_agent_report(body: bytes) -> WireReport:
-    """Decode and validate a report body; raises ReportRejected naming the offending field."""
+    """Decode and validate a report body; raises ReportRejected naming the offending field.
+
+    The body is UTF-8 JSON without a byte-order mark (no UTF-16 or UTF-32, which json.loads
+    would otherwise guess); strings hold no lone surrogates; nesting, numbers and times stay
+    within what Python and the database can hold.
+    """
     if len(body) > MAX_REPORT_BYTES:
         raise ReportRejected(f"report exceeds {MAX_REPORT_BYTES} bytes", too_large=True)
+    if body.startswith(_UTF8_BOM):
+        raise ReportRejected("not valid JSON: a report is UTF-8 without a byte-order mark")
     try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportRejected(
+            f"not valid JSON: not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:  # not JSON, or an integer past Python's digit limit
         raise ReportRejected(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ReportRejected("not valid JSON: nested too deeply") from exc
+    if _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate_path(doc)
+        if where is not None:
+            raise ReportRejected("a lone UTF-16 surrogate is not text", path=where)
     if JSON_NUL in body:
         doc = without_nul(doc)
     try:
@@ -149,6 +200,8 @@ def parse_agent_report(body: bytes) -> WireReport:
         return WireReport.from_dict(doc)
     except WireFormatError as exc:
         raise ReportRejected(exc.reason, path=exc.path) from exc
+    except RecursionError as exc:
+        raise ReportRejected("report nested too deeply") from exc
 
 
 def ingest_report(
@@ -173,24 +226,42 @@ def ingest_report(
     session.flush()  # pending ORM changes first: the statements below read what they wrote
     cursor = IngestCursor(session)
     try:
-        if report.kind is ReportKind.HEARTBEAT:
-            _touch_host(cursor, agent=agent, report=report, now=now)
-            return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
-        return _ingest(
-            cursor,
-            agent=agent,
-            report=report,
-            catalogue=catalogue,
-            limits=limits or IngestLimits(),
-            now=now,
-        )
+        return _ingest_with(cursor, agent, report, catalogue, limits, now)
+    except cursor.unstorable as exc:
+        # parse_agent_report refuses what is known not to fit; this is the net under it.
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ReportRejected(f"a value cannot be stored: {reason}") from exc
     finally:
         cursor.close()
 
 
+def _ingest_with(
+    cursor: IngestCursor,
+    agent: Agent,
+    report: WireReport,
+    catalogue: Catalogue,
+    limits: IngestLimits | None,
+    now: dt.datetime,
+) -> IngestResult:
+    if report.kind is ReportKind.HEARTBEAT:
+        _department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
+        return IngestResult(
+            report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
+        )
+    return _ingest(
+        cursor,
+        agent=agent,
+        report=report,
+        catalogue=catalogue,
+        limits=limits or IngestLimits(),
+        now=now,
+    )
+
+
 _REPORT_INSERT = (
     "INSERT INTO reports (report_uid, agent_id, host_id, kind, generated_at, received_at, "
-    "finding_count) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_uid) DO NOTHING RETURNING id"
+    "finding_count) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (agent_id, report_uid) DO NOTHING RETURNING id"
 )
 
 
@@ -220,10 +291,12 @@ def _ingest(
     if not inserted:
         return IngestResult(report.report_id, duplicate=True, findings=0, items=0)
 
-    department = _touch_host(cursor, agent=agent, report=report, now=now)
+    department, refused = _touch_host(cursor, agent=agent, report=report, now=now)
     findings = merge_findings(clamp_future_times(list(report.findings), now=now))
     if not findings:
-        return IngestResult(report.report_id, duplicate=False, findings=0, items=0)
+        return IngestResult(
+            report.report_id, duplicate=False, findings=0, items=0, refused_hostname=refused
+        )
 
     identities = [item_identity(finding, catalogue) for finding in findings]
     windows = _seen_windows(findings, identities)
@@ -238,7 +311,12 @@ def _ingest(
         windows = {key: window for key, window in windows.items() if key in items}
         if not findings:
             return IngestResult(
-                report.report_id, duplicate=False, findings=0, items=0, limited=limited
+                report.report_id,
+                duplicate=False,
+                findings=0,
+                items=0,
+                limited=limited,
+                refused_hostname=refused,
             )
     rollup = _Rollup()
     host_id = agent.host_id
@@ -258,6 +336,7 @@ def _ingest(
         new_sightings=sum(rollup.sightings.values()),
         violations=sum(rollup.violations.values()),
         limited=limited,
+        refused_hostname=refused,
     )
 
 
@@ -282,25 +361,36 @@ class _Rollup:
     daily: Counter[int] = field(default_factory=Counter)
 
 
+# A host takes the name its agent reports, unless another host already has that name: an
+# agent must not make its host pass for another one (the name is kept, the refusal logged).
 _HOST_UPDATE = (
-    "UPDATE hosts SET hostname = ?, os = ?, os_version = ?, arch = ?, agent_version = ?, "
+    "UPDATE hosts SET hostname = CASE WHEN hostname = ? THEN hostname "
+    "WHEN EXISTS (SELECT 1 FROM hosts AS other WHERE lower(other.hostname) = lower(?) "
+    "AND other.id <> hosts.id) THEN hostname ELSE ? END, "
+    "os = ?, os_version = ?, arch = ?, agent_version = ?, "
     "catalogue_version = ?, last_report_at = ?, health = ?, scanner_errors = ? "
-    "WHERE id = ? RETURNING department"
+    "WHERE id = ? RETURNING department, hostname"
 )
 _AGENT_UPDATE = "UPDATE agents SET last_seen_at = ? WHERE id = ?"
 
 
-def _touch_host(cursor: IngestCursor, *, agent: Agent, report: WireReport, now: dt.datetime) -> str:
-    """Record what the host says about itself; return its department.
+def _touch_host(
+    cursor: IngestCursor, *, agent: Agent, report: WireReport, now: dt.datetime
+) -> tuple[str, str | None]:
+    """Record what the host says about itself; return its department, and the name the
+    report asked for when it was refused (another host has it), else None.
 
     On PostgreSQL the UPDATE also locks the host row until commit, so two reports of the same
     host are applied one after the other.
     """
     stamp = cursor.time(now)
+    hostname = report.host.hostname
     updated = cursor.fetch(
         _HOST_UPDATE,
         (
-            report.host.hostname,
+            hostname,
+            hostname,
+            hostname,
             report.host.os,
             report.host.os_version,
             report.host.arch,
@@ -315,7 +405,8 @@ def _touch_host(cursor: IngestCursor, *, agent: Agent, report: WireReport, now: 
     if not updated:
         raise NotFound("host", agent.host_id)
     cursor.run(_AGENT_UPDATE, (stamp, agent.id))
-    return str(updated[0][0])
+    department, kept = updated[0]
+    return str(department), (hostname if kept != hostname else None)
 
 
 def _seen_windows(

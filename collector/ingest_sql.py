@@ -41,6 +41,12 @@ class IngestCursor:
         self.sqlite = dialect == "sqlite"
         self._cursor: Any = connection.connection.cursor()
         self._jsonb: Any = None if self.sqlite else _psycopg_jsonb()
+        #: What the driver raises for a value the database cannot hold (text that is not
+        #: UTF-8, JSON PostgreSQL refuses...): a refusal of the report, not a server error.
+        self.unstorable: tuple[type[Exception], ...] = (
+            UnicodeEncodeError,
+            connection.dialect.dbapi.DataError,  # type: ignore[union-attr]
+        )
 
     def close(self) -> None:
         self._cursor.close()
@@ -74,7 +80,9 @@ class IngestCursor:
         return value
 
     def json(self, value: Any) -> Any:
-        return json.dumps(value) if self.sqlite else self._jsonb(value)
+        # Not ASCII-escaped: text SQLite cannot hold fails here, as it does on PostgreSQL,
+        # instead of being stored as an escape that no page could render.
+        return json.dumps(value, ensure_ascii=False) if self.sqlite else self._jsonb(value)
 
     # Statements -----------------------------------------------------------------------------
 

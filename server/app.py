@@ -34,8 +34,9 @@ from server.sso import pages as sso_pages
 from server.state import AppState
 from server.sync import api as sync_api
 from server.tokens import api as tokens_api
-from server.web import api_auth, http_errors
+from server.web import api_auth, http_errors, openapi_links
 from server.web.middleware import SecurityHeaders
+from server.web.rendering import JSONAnswer
 from server.web.templates import page_templates
 from server.webhooks import api as webhooks_api
 from signatures import load_catalogue
@@ -108,10 +109,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=_scheduler_lifespan,
+        default_response_class=JSONAnswer,
     )
     app.state.shadowmap = state
     http_errors.install(app)
     api_auth.install(app, settings)
+    openapi_links.install(app)
 
     app.add_middleware(SecurityHeaders)
 

@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Each domain adds its own commands; this order is the order `shadowmap --help` lists.
     accounts_cli.add_commands(commands, common)
     agents_cli.add_enrollment_commands(commands, common)
+    agents_cli.add_agent_commands(commands, common)
     signatures_cli.register(commands)
     agents_cli.add_import_command(commands, common)
     audit_cli.add_commands(commands, common)

@@ -35,6 +35,9 @@ def parse_duration(text: str) -> dt.timedelta:
     if not found:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h or 7d")
     amount, unit = int(found.group(1)), found.group(2)
+    if amount <= 0:
+        # "0d" would otherwise read as "no lifetime given": a token that never expires.
+        raise argparse.ArgumentTypeError(f"{text!r}: a lifetime must be longer than zero")
     return {
         "m": dt.timedelta(minutes=amount),
         "h": dt.timedelta(hours=amount),

@@ -38,6 +38,33 @@ class ServerSettings(BaseSettings):
         None, description="Mark session cookies Secure; default: on when public_url is https."
     )
     session_hours: int = Field(12, ge=1, le=24 * 30, description="Browser session lifetime.")
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins for one account, within login_failure_window_minutes, "
+        "that lock the account for login_lockout_minutes.",
+    )
+    login_max_failures_per_source: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Failed sign-ins from one client address, within "
+        "login_failure_window_minutes, that lock sign-in from it for login_lockout_minutes.",
+    )
+    login_failure_window_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="Window in which failed sign-ins are counted."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, le=24 * 60, description="How long a locked account or address waits."
+    )
+    login_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Password checks (argon2, 64 MiB each) one server process runs at the same "
+        "time; more sign-ins wait up to 10 s, then get 429.",
+    )
     max_report_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest agent report accepted, in bytes."
     )

@@ -22,9 +22,16 @@ class AppState:
     templates: Jinja2Templates
     # Made on first use: an anyio limiter belongs to the running event loop.
     ingest_limiter: CapacityLimiter | None = None
+    login_limiter: CapacityLimiter | None = None
 
     def ingest_slots(self) -> CapacityLimiter:
         """Return the limiter of concurrent report ingests (settings.ingest_concurrency)."""
         if self.ingest_limiter is None:
             self.ingest_limiter = CapacityLimiter(self.settings.ingest_concurrency)
         return self.ingest_limiter
+
+    def login_slots(self) -> CapacityLimiter:
+        """Return the limiter of concurrent password checks (settings.login_concurrency)."""
+        if self.login_limiter is None:
+            self.login_limiter = CapacityLimiter(self.settings.login_concurrency)
+        return self.login_limiter

@@ -73,10 +73,16 @@ def enrolled_agent(
     agent_uid: str = "agent-0001",
     hostname: str = "laptop-1",
     os: str = "linux",
+    current_credential: str | None = None,
 ) -> tuple[Agent, str]:
     _token, secret = agents.create_enrollment_token(
         session, name="test", expires_at=None, max_uses=None
     )
     return agents.enroll_agent(
-        session, enrollment_secret=secret, agent_uid=agent_uid, hostname=hostname, os=os
+        session,
+        enrollment_secret=secret,
+        agent_uid=agent_uid,
+        hostname=hostname,
+        os=os,
+        current_credential=current_credential,
     )

@@ -61,8 +61,14 @@ NAMES: dict[str, Verdict] = {
     "api.xn--bcher-kva.ai": (None, "low", "dns-ai-api-label:api"),  # ... in its ASCII form
     "gpt.b\u00fccher.example": (None, "low", "dns-name-token:gpt"),
     "ai.example.com": (None, "low", "dns-name-token:ai"),
-    "openaiassets.blob.core.windows.net": (None, "low", "dns-name-prefix:openai"),
-    "production-openaicom-storage.azureedge.net": (None, "low", "dns-name-prefix:openai"),
+    "openaiexports.blob.core.windows.net": (None, "low", "dns-name-prefix:openai"),
+    # ... unless the catalogue names that exact host (v2fly's OpenAI list, resolved to the
+    # service owning openai.com): the catalogue hit wins over the name rule.
+    "openaiassets.blob.core.windows.net": (
+        "openai-platform",
+        "high",
+        "host:openaiassets.blob.core.windows.net",
+    ),
     # Traps: look-alikes and neighbours that are not AI (or not this AI).
     "gemini.com": None,  # a crypto exchange
     "api.github.com": None,

@@ -5,13 +5,21 @@ stand-in agents of imported logs. Keyword-only; the caller owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Sequence
 
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from collector.credentials import hash_secret, new_secret
-from collector.errors import AuthenticationFailed, EnrollmentRefused, IdentityConflict, NotFound
+from collector.errors import (
+    AuthenticationFailed,
+    EnrollmentRefused,
+    IdentityConflict,
+    NotFound,
+    ReenrollmentRefused,
+)
 from collector.store.base import Base, UTCDateTime, utcnow
 from collector.store.hosts import Host
 
@@ -46,6 +54,9 @@ class Agent(Base):
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Until then the agent id may enroll again without its current credential (an admin's
+    # approval, for an agent that lost its credential or was revoked); used once.
+    reenroll_approved_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     host: Mapped[Host] = relationship(lazy="joined")
 
@@ -67,12 +78,16 @@ class AgentMachine(Base):
 
 
 class Report(Base):
-    """One received report; its id makes a retried upload idempotent."""
+    """One received report; its id, unique per agent, makes a retried upload idempotent."""
 
     __tablename__ = "reports"
+    # Per agent: another agent reusing a report id must not have its report taken for a retry.
+    __table_args__ = (
+        UniqueConstraint("agent_id", "report_uid", name="uq_reports_agent_id_report_uid"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_uid: Mapped[str] = mapped_column(String(36), unique=True)
+    report_uid: Mapped[str] = mapped_column(String(36))
     agent_id: Mapped[int | None] = mapped_column(
         ForeignKey("agents.id", ondelete="SET NULL"), index=True
     )
@@ -113,11 +128,8 @@ def revoke_enrollment_token(session: Session, *, token_id: int) -> EnrollmentTok
 
 
 def _usable_enrollment_token(session: Session, secret: str) -> EnrollmentToken:
-    # Lock the row so that two agents racing for the last use cannot both take it.
     token = session.scalar(
-        select(EnrollmentToken)
-        .where(EnrollmentToken.token_hash == hash_secret(secret))
-        .with_for_update()
+        select(EnrollmentToken).where(EnrollmentToken.token_hash == hash_secret(secret))
     )
     if token is None:
         raise AuthenticationFailed("unknown enrollment token")
@@ -130,6 +142,51 @@ def _usable_enrollment_token(session: Session, secret: str) -> EnrollmentToken:
     return token
 
 
+def _take_enrollment_token_use(session: Session, token: EnrollmentToken) -> None:
+    """Count one use of the token, in one conditional UPDATE: the database checks the limit
+    and increments under its own write lock, so parallel enrollments (SQLite has no row
+    locks, and a read-then-write loses updates) never take more uses than the token has."""
+    taken = session.execute(
+        update(EnrollmentToken)
+        .where(
+            EnrollmentToken.id == token.id,
+            EnrollmentToken.revoked_at.is_(None),
+            or_(
+                EnrollmentToken.max_uses.is_(None),
+                EnrollmentToken.uses < EnrollmentToken.max_uses,
+            ),
+        )
+        .values(uses=EnrollmentToken.uses + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(token, ["uses"])
+    if getattr(taken, "rowcount", 0) != 1:
+        raise EnrollmentRefused("enrollment token used up")
+
+
+#: How long an admin's approval of a re-enrollment stays usable.
+REENROLL_APPROVAL = dt.timedelta(days=7)
+
+
+def _check_reenrollment(agent: Agent, current_credential: str | None) -> None:
+    """Let a known agent id enroll again only with proof: its current (unrevoked) credential,
+    or an admin's approval that has not run out. Consumes the approval.
+
+    Raises ReenrollmentRefused.
+    """
+    now = utcnow()
+    if agent.reenroll_approved_until is not None and agent.reenroll_approved_until > now:
+        agent.reenroll_approved_until = None
+        agent.revoked_at = None
+        return
+    if agent.revoked_at is not None:
+        raise ReenrollmentRefused(agent.agent_uid, "it is revoked")
+    if current_credential is None:
+        raise ReenrollmentRefused(agent.agent_uid, "no current credential was sent")
+    if not hmac.compare_digest(hash_secret(current_credential), agent.credential_hash):
+        raise ReenrollmentRefused(agent.agent_uid, "the credential sent is not its current one")
+
+
 def enroll_agent(
     session: Session,
     *,
@@ -139,16 +196,20 @@ def enroll_agent(
     os: str,
     os_version: str = "",
     arch: str = "",
+    current_credential: str | None = None,
 ) -> tuple[Agent, str]:
     """Register an agent and return it with its new credential (shown once, stored hashed).
 
-    An agent that enrolls again under the same id keeps its host and gets a new credential.
-    Raises AuthenticationFailed or EnrollmentRefused.
+    An agent id already enrolled enrolls again only with proof (``current_credential``, or an
+    admin's approval: :func:`approve_reenrollment`); it keeps its host and gets a new
+    credential. Raises AuthenticationFailed, EnrollmentRefused (ReenrollmentRefused).
     """
     token = _usable_enrollment_token(session, enrollment_secret)
-    token.uses += 1
-    credential = new_secret("smag_")
     agent = session.scalar(select(Agent).where(Agent.agent_uid == agent_uid))
+    if agent is not None:
+        _check_reenrollment(agent, current_credential)
+    _take_enrollment_token_use(session, token)
+    credential = new_secret("smag_")
     if agent is None:
         host = Host(hostname=hostname, os=os, os_version=os_version, arch=arch)
         session.add(host)
@@ -160,12 +221,56 @@ def enroll_agent(
             token_id=token.id,
         )
         session.add(agent)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # The same new id enrolled by another request at the same moment: that one won,
+            # and this one would be a re-enrollment without proof. (The caller rolls back.)
+            raise ReenrollmentRefused(agent_uid, "was enrolled at the same moment") from exc
     else:
         agent.credential_hash = hash_secret(credential)
-        agent.revoked_at = None
         agent.token_id = token.id
     session.flush()
     return agent, credential
+
+
+def get_agent(session: Session, *, agent_id: int) -> Agent:
+    """Return one agent by row id; raises NotFound."""
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound("agent", agent_id)
+    return agent
+
+
+def list_host_agents(session: Session, *, host_id: int) -> Sequence[Agent]:
+    """Return the agents that report for a host, oldest first."""
+    return session.scalars(select(Agent).where(Agent.host_id == host_id).order_by(Agent.id)).all()
+
+
+def list_agents(session: Session) -> Sequence[Agent]:
+    """Return every enrolled agent (log sources included), oldest first."""
+    return session.scalars(select(Agent).order_by(Agent.id)).all()
+
+
+def revoke_agent(session: Session, *, agent_id: int) -> Agent:
+    """Revoke an agent's credential (idempotent): its reports and its re-enrollment are
+    refused until an admin approves one. Raises NotFound."""
+    agent = get_agent(session, agent_id=agent_id)
+    agent.revoked_at = agent.revoked_at or utcnow()
+    agent.reenroll_approved_until = None
+    session.flush()
+    return agent
+
+
+def approve_reenrollment(
+    session: Session, *, agent_id: int, valid_for: dt.timedelta = REENROLL_APPROVAL
+) -> Agent:
+    """Let the agent id enroll once more without its current credential, within ``valid_for``
+    (the agent lost its credential, or was revoked and is trusted again). Raises NotFound."""
+    agent = get_agent(session, agent_id=agent_id)
+    agent.reenroll_approved_until = utcnow() + valid_for
+    session.flush()
+    return agent
 
 
 def check_agent_machine(session: Session, *, agent: Agent, fingerprint: str) -> None:

@@ -61,3 +61,19 @@ def dialect_insert(session: Session, table: Any) -> Any:
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"unsupported database backend {name!r}")
+
+
+#: The escape character of :func:`contains_pattern` patterns (pass as ``like(..., escape=)``).
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(text: str) -> str:
+    """Return a LIKE pattern matching values that contain ``text`` literally (lower-cased):
+    its %, _ and the escape character are escaped, so a search for "%" finds a "%"."""
+    escaped = (
+        text.lower()
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return f"%{escaped}%"

@@ -24,7 +24,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
-from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.base import (
+    LIKE_ESCAPE,
+    Base,
+    JSONType,
+    UTCDateTime,
+    contains_pattern,
+    utcnow,
+)
 
 
 class Host(Base):
@@ -178,7 +185,7 @@ def page_hosts(
     conditions: list[ColumnElement[bool]] = []
     if filters.search:
         conditions.append(
-            func.lower(Host.hostname).contains(filters.search.lower(), autoescape=True)
+            func.lower(Host.hostname).like(contains_pattern(filters.search), escape=LIKE_ESCAPE)
         )
     if filters.stale is True:
         conditions.append(or_(Host.last_report_at.is_(None), Host.last_report_at < stale_before))

@@ -21,7 +21,14 @@ from collector.paging import (
     read_page,
     score_by_key,
 )
-from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.store.base import (
+    LIKE_ESCAPE,
+    Base,
+    JSONType,
+    UTCDateTime,
+    contains_pattern,
+    utcnow,
+)
 
 FieldKind = Literal["line", "text", "choice", "choices", "flag", "months", "links"]
 
@@ -307,13 +314,13 @@ def list_register_entries(
     if due_before is not None:
         query = query.where(RegisterEntry.next_review_on <= due_before)
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = contains_pattern(search)
         query = query.where(
             or_(
-                func.lower(RegisterEntry.title).like(pattern),
-                func.lower(RegisterEntry.ai_system).like(pattern),
-                func.lower(RegisterEntry.register_id).like(pattern),
-                func.lower(RegisterEntry.business_unit).like(pattern),
+                func.lower(RegisterEntry.title).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.ai_system).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.register_id).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(RegisterEntry.business_unit).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     return session.scalars(query).all()
@@ -356,11 +363,11 @@ def page_register_entries(
     if risk_level:
         conditions.append(RegisterEntry.risk_level == risk_level)
     if search:
-        needle = search.lower()
+        pattern = contains_pattern(search)
         conditions.append(
             or_(
                 *[
-                    func.lower(column).contains(needle, autoescape=True)
+                    func.lower(column).like(pattern, escape=LIKE_ESCAPE)
                     for column in (
                         RegisterEntry.title,
                         RegisterEntry.ai_system,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
-from collector.store.base import Base, UTCDateTime, utcnow
+from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
 from collector.store.inventory import (
     MALICIOUS,
     InventoryItem,
@@ -145,12 +145,12 @@ def list_triage_queue(
     if first_seen_after:
         query = query.where(InventoryItem.first_seen_at >= first_seen_after)
     if search:
-        pattern = f"%{search.lower()}%"
+        pattern = contains_pattern(search)
         query = query.where(
             or_(
-                func.lower(InventoryItem.name).like(pattern),
-                func.lower(InventoryItem.vendor).like(pattern),
-                func.lower(InventoryItem.key).like(pattern),
+                func.lower(InventoryItem.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.vendor).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.key).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if assignee_id is not None:
@@ -292,12 +292,12 @@ def _item_conditions(filters: ItemFilters) -> list[ColumnElement[bool]]:
     if filters.first_seen_after:
         conditions.append(InventoryItem.first_seen_at >= filters.first_seen_after)
     if filters.search:
-        pattern = f"%{_escape_like(filters.search.lower())}%"
+        pattern = contains_pattern(filters.search)
         conditions.append(
             or_(
-                func.lower(InventoryItem.name).like(pattern, escape="\\"),
-                func.lower(InventoryItem.vendor).like(pattern, escape="\\"),
-                func.lower(InventoryItem.key).like(pattern, escape="\\"),
+                func.lower(InventoryItem.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.vendor).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.key).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if filters.assignee_id is not None:
@@ -314,11 +314,6 @@ def _item_conditions(filters: ItemFilters) -> list[ColumnElement[bool]]:
     elif filters.candidates is False:
         conditions.append(InventoryItem.service_id.is_not(None))
     return conditions
-
-
-def _escape_like(text: str) -> str:
-    """Make ``%`` and ``_`` typed in a search box match themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def evidence_kinds_of(session: Session, *, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:

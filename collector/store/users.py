@@ -6,12 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Boolean, ForeignKey, String, func, select
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from collector.credentials import hash_secret, new_secret
 from collector.errors import Conflict, NotFound
-from collector.store.base import Base, UTCDateTime, utcnow
+from collector.store.base import Base, UTCDateTime, dialect_insert, utcnow
 
 
 class User(Base):
@@ -38,6 +49,80 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account ("user:<name>") or client address ("ip:<addr>")
+    in a window, and the time until which that key may not sign in."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def login_locked_until(session: Session, *, keys: Sequence[str]) -> dict[str, dt.datetime]:
+    """Return, of ``keys``, those locked now and until when."""
+    now = utcnow()
+    rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(list(keys)))).all()
+    return {
+        row.key: row.locked_until
+        for row in rows
+        if row.locked_until is not None and row.locked_until > now
+    }
+
+
+def count_login_failure(
+    session: Session, *, key: str, window: dt.timedelta, max_failures: int, lockout: dt.timedelta
+) -> tuple[int, dt.datetime | None]:
+    """Count one failed sign-in for ``key`` in one atomic upsert (parallel failures all count);
+    lock the key when the count reaches ``max_failures``. Return the count in the window and
+    the new lock's end when this failure set it, else None."""
+    now = utcnow()
+    table = LoginThrottle.__table__
+    stale = table.c.window_start <= now - window
+    statement = dialect_insert(session, table).values(
+        key=key, failures=1, window_start=now, locked_until=None
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "failures": case((stale, 1), else_=table.c.failures + 1),
+            "window_start": case((stale, literal(now, UTCDateTime())), else_=table.c.window_start),
+        },
+    ).returning(table.c.failures, table.c.locked_until)
+    failures, locked_until = session.execute(statement).one()
+    if failures >= max_failures and (locked_until is None or locked_until <= now):
+        until = now + lockout
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .values(locked_until=until, failures=0, window_start=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(failures), until
+    return int(failures), None
+
+
+def clear_login_failures(session: Session, *, key: str) -> None:
+    """Forget the failed sign-ins of ``key`` (after a successful one)."""
+    session.execute(
+        delete(LoginThrottle)
+        .where(LoginThrottle.key == key)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_user_sessions(session: Session, *, user_id: int) -> int:
+    """End every browser session of a user; return how many there were."""
+    result = session.execute(
+        delete(WebSession)
+        .where(WebSession.user_id == user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def create_user(session: Session, *, username: str, password_hash: str, role: str) -> User:

@@ -28,6 +28,14 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_unlock(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with transaction(sessions_for(settings)) as session:
+        service.unlock_sign_in(session, actor="cli", username=args.username)
+    print(f"sign-in unlocked for {args.username!r}")
+    return 0
+
+
 def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
     user = commands.add_parser("user", help="local accounts").add_subparsers(
         dest="user_command", required=True, metavar="ACTION"
@@ -44,3 +52,8 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
         help="do nothing when any account exists (first-run setup)",
     )
     user_create.set_defaults(func=cmd_user_create)
+    user_unlock = user.add_parser(
+        "unlock", parents=[common], help="lift an account's sign-in lock (too many failures)"
+    )
+    user_unlock.add_argument("--username", required=True)
+    user_unlock.set_defaults(func=cmd_user_unlock)

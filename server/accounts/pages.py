@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
+import math
 import secrets
+from functools import partial
 from typing import Annotated
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -15,6 +20,7 @@ from collector.errors import Conflict
 from collector.store import users as users_store
 from server.accounts import service
 from server.accounts.roles import ROLES
+from server.accounts.throttle import LoginLimits, SignInLocked
 from server.errors import CsrfFailed, GuardFailed
 from server.sso import service as sso_service
 from server.state import AppState
@@ -22,6 +28,7 @@ from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, SignedIn, S
 from server.web.listing import ListSpec, SortColumn, choice, page_in_memory, read_view
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "shadowmap_login_csrf"
 
@@ -49,44 +56,74 @@ def login_form(request: Request, state: State) -> Response:
     return response
 
 
+#: How long a sign-in waits for a password-check slot before it is told to retry.
+LOGIN_SLOT_WAIT_SECONDS = 10.0
+
+
+def _login_page(
+    request: Request, state: AppState, csrf: str, error: str, status: int
+) -> HTMLResponse:
+    return render_page(
+        state,
+        request,
+        "accounts/login.html",
+        None,
+        status=status,
+        login_csrf=csrf,
+        error=error,
+        sso_name=sso_service.sign_in_button(state.settings),
+    )
+
+
 @router.post("/login", response_class=HTMLResponse)
-def login(
+async def login(
     request: Request,
-    session: DbSession,
     state: State,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     csrf: Annotated[str, Form(max_length=64)],
 ) -> Response:
+    """Sign in with a local password: throttled per account and per address, and at most
+    login_concurrency password checks at once (each waits its turn without a thread)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie, csrf):
         raise CsrfFailed()
-    token = service.sign_in(
-        session,
-        username=username,
-        password=password,
-        lifetime=dt.timedelta(hours=state.settings.session_hours),
-    )
-    user = users_store.get_user_by_username(session, username=username)
-    if (
-        token is not None
-        and user is not None
-        and not sso_service.local_login_allowed(state.settings, user)
-    ):
-        # With single sign-on, a local password opens only the break-glass admin account.
-        service.sign_out(session, token=token)
-        token = None
-    if token is None:
-        return render_page(
-            state,
-            request,
-            "accounts/login.html",
-            None,
-            status=401,
-            login_csrf=csrf,
-            error="Wrong username or password.",
-            sso_name=sso_service.sign_in_button(state.settings),
+    source = request.client.host if request.client else "unknown"
+    slots = state.login_slots()
+    acquired = False
+    with anyio.move_on_after(LOGIN_SLOT_WAIT_SECONDS):
+        await slots.acquire()
+        acquired = True
+    response: Response
+    if not acquired:
+        response = _login_page(
+            request, state, csrf, "Too many sign-ins at once; try again in a minute.", 429
         )
+        response.headers["Retry-After"] = "60"
+        return response
+    try:
+        token = await to_thread.run_sync(
+            partial(
+                service.sign_in,
+                state.sessions,
+                username=username,
+                password=password,
+                source=source,
+                lifetime=dt.timedelta(hours=state.settings.session_hours),
+                limits=LoginLimits.of(state.settings),
+                # With single sign-on, a local password opens only the break-glass account.
+                allowed=partial(sso_service.local_login_allowed, state.settings),
+            )
+        )
+    except SignInLocked as locked:
+        log.warning("sign-in refused for %r from %s: %s", username, source, locked.message)
+        response = _login_page(request, state, csrf, locked.message, 429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(locked.retry_after)))
+        return response
+    finally:
+        slots.release()
+    if token is None:
+        return _login_page(request, state, csrf, "Wrong username or password.", 401)
     response = RedirectResponse("/inventory", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

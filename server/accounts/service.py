@@ -6,16 +6,20 @@ Every change to an account appends one audit event, in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from collector.db import transaction
 from collector.errors import Conflict
 from collector.store import users
 from collector.store.base import utcnow
 from collector.store.users import User
+from server.accounts import throttle
 from server.accounts.passwords import generate_password, hash_password, verify_password
 from server.accounts.roles import ROLES
+from server.accounts.throttle import LoginLimits
 from server.audit.service import record_change
 from server.errors import GuardFailed
 
@@ -26,18 +30,55 @@ USERNAME_RULE = "1-64 letters, digits, '.', '-' or '_'"
 
 
 def sign_in(
-    session: Session, *, username: str, password: str, lifetime: dt.timedelta
+    sessions: sessionmaker[Session],
+    *,
+    username: str,
+    password: str,
+    source: str,
+    lifetime: dt.timedelta,
+    limits: LoginLimits,
+    allowed: Callable[[User], bool] = lambda _user: True,
 ) -> str | None:
     """Open a browser session for an active account; return its token, or None when the
-    username, the password or the account's state does not let this person in."""
-    user = users.get_user_by_username(session, username=username)
-    if not verify_password(password, user.password_hash if user else None) or (
-        user is None or user.disabled
-    ):
-        return None
-    user.last_login_at = utcnow()
-    _web_session, token = users.create_web_session(session, user=user, lifetime=lifetime)
-    return token
+    username, the password, the account's state or ``allowed`` does not let this person in.
+
+    Failures count against the account and the address ``source`` (throttle module).
+    Raises SignInLocked (before any password check) when either is locked, or when this
+    failure locked the account.
+    """
+    with transaction(sessions) as session:
+        throttle.check(session, username=username, source=source)
+    with transaction(sessions) as session:
+        user = users.get_user_by_username(session, username=username)
+        if (
+            verify_password(password, user.password_hash if user else None)
+            and user is not None
+            and not user.disabled
+            and allowed(user)
+        ):
+            user.last_login_at = utcnow()
+            throttle.record_success(session, username=username)
+            _web_session, token = users.create_web_session(session, user=user, lifetime=lifetime)
+            return token
+    with transaction(sessions) as session:
+        lock = throttle.record_failure(session, username=username, source=source, limits=limits)
+    if lock is not None:
+        raise lock
+    return None
+
+
+def unlock_sign_in(session: Session, *, actor: str, username: str) -> None:
+    """Lift the sign-in lock and forget the failed sign-ins of an account name (audited)."""
+    throttle.record_success(session, username=username)
+    record_change(
+        session,
+        actor=actor,
+        action="login.unlocked",
+        object_type="user",
+        object_id=username[:64],
+        before=None,
+        after={"unlocked": True},
+    )
 
 
 def sign_out(session: Session, *, token: str) -> None:
@@ -139,6 +180,10 @@ def reset_password(session: Session, *, actor: str, user_id: int) -> str:
     user = users.get_user(session, user_id=user_id)
     password = generate_password()
     user.password_hash = hash_password(password)
+    # Whoever held the old password (or a session opened with it) is signed out, and the
+    # account's sign-in lock, if any, is lifted: the admin vouches for the new password.
+    ended = users.end_user_sessions(session, user_id=user.id)
+    throttle.record_success(session, username=user.username)
     record_change(
         session,
         actor=actor,
@@ -146,6 +191,6 @@ def reset_password(session: Session, *, actor: str, user_id: int) -> str:
         object_type="user",
         object_id=user.id,
         before=None,
-        after={"password_reset": True},
+        after={"password_reset": True, "sessions_ended": ended},
     )
     return password

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import partial
 from typing import Annotated, Literal
 
@@ -10,9 +11,12 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, Field
 
 from collector.errors import NotFound, ReportRejected
+from collector.store import agents
+from collector.store.agents import Agent
 from server.agents import service
 from server.agents.bundles import newest_bundle
-from server.web.deps import CallingAgent, DbSession, State, bearer_credential
+from server.web.api_auth import AUTH_RESPONSES, ApiAdmin, HostsReader
+from server.web.deps import CallingAgent, DbSession, RowId, State, bearer_credential
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -63,11 +67,32 @@ class IngestResponse(BaseModel):
     )
 
 
-@router.post("/enroll", response_model=EnrollResponse)
-def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) -> EnrollResponse:
+def _optional_bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    return None if header is None else bearer_credential(request)
+
+
+@router.post(
+    "/enroll",
+    response_model=EnrollResponse,
+    responses={
+        401: {"description": "Unknown enrollment token"},
+        403: {
+            "description": "Enrollment refused: the token is expired, used up or revoked, or "
+            "the agent id is enrolled and neither its current credential nor an admin's "
+            "approval came with the request"
+        },
+        409: {"description": "The agent id is bound to another machine (rekey)"},
+    },
+)
+def enroll(
+    body: EnrollBody, request: Request, session: DbSession, machine: MachineHeader = None
+) -> EnrollResponse:
     """Exchange an enrollment token for this agent's own credential.
 
-    An agent id already bound to another machine is refused with 409 (rekey).
+    An agent id already enrolled enrolls again only with proof: its current credential in
+    ``Authorization: Bearer``, or an admin's approval. An agent id already bound to another
+    machine is refused with 409 (rekey).
     """
     agent, credential = service.enroll(
         session,
@@ -78,8 +103,28 @@ def enroll(body: EnrollBody, session: DbSession, machine: MachineHeader = None) 
         os_version=body.host.os_version,
         arch=body.host.arch,
         machine=machine,
+        current_credential=_optional_bearer(request),
     )
     return EnrollResponse(agent_id=agent.agent_uid, credential=credential)
+
+
+def _check_media_type(request: Request) -> None:
+    """Refuse a body announced as anything but JSON in UTF-8 (no Content-Type is taken for
+    JSON, as older agents send); raises ReportRejected (415)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media_type, _, parameters = declared.partition(";")
+    charset = ""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    if media_type.strip().lower() != "application/json" or charset not in ("", "utf-8"):
+        raise ReportRejected(
+            f"a report is sent as application/json in UTF-8, not {declared[:80]!r}",
+            media_type=True,
+        )
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
@@ -94,7 +139,17 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-@router.post("/reports", response_model=IngestResponse)
+@router.post(
+    "/reports",
+    response_model=IngestResponse,
+    responses={
+        401: {"description": "No valid agent credential"},
+        409: {"description": "The agent id is bound to another machine (rekey)"},
+        413: {"description": "The report is larger than max_report_bytes"},
+        415: {"description": "The body is not application/json in UTF-8"},
+        422: {"description": "The report is not valid (the offending field is named)"},
+    },
+)
 async def post_report(
     request: Request, state: State, machine: MachineHeader = None
 ) -> IngestResponse:
@@ -104,6 +159,7 @@ async def post_report(
     cheap because it is recognised by its id, and a heartbeat touches only the host row.
     """
     credential = bearer_credential(request)
+    _check_media_type(request)
     body = await _read_limited(request, state.settings.max_report_bytes)
     result = await to_thread.run_sync(
         partial(
@@ -153,3 +209,63 @@ def get_signatures(request: Request, agent: CallingAgent, state: State) -> Respo
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(bundle.data, media_type="application/json", headers=headers)
+
+
+# Administration of enrolled agents ------------------------------------------------------------
+
+
+class AgentOut(BaseModel):
+    id: int
+    agent_id: str
+    host_id: int
+    hostname: str
+    enrolled_at: dt.datetime
+    last_seen_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    reenroll_approved_until: dt.datetime | None = Field(
+        description="Until then the agent id may enroll again once without its credential."
+    )
+
+    @classmethod
+    def of(cls, agent: Agent) -> AgentOut:
+        return cls(
+            id=agent.id,
+            agent_id=agent.agent_uid,
+            host_id=agent.host_id,
+            hostname=agent.host.hostname,
+            enrolled_at=agent.enrolled_at,
+            last_seen_at=agent.last_seen_at,
+            revoked_at=agent.revoked_at,
+            reenroll_approved_until=agent.reenroll_approved_until,
+        )
+
+
+_NO_AGENT = {**AUTH_RESPONSES, 404: {"description": "No such agent"}}
+
+
+@router.get("", response_model=list[AgentOut], responses=AUTH_RESPONSES)
+def list_agents(session: DbSession, _who: HostsReader) -> list[AgentOut]:
+    """List enrolled agents (and the stand-ins of imported logs), revoked ones included."""
+    return [AgentOut.of(agent) for agent in agents.list_agents(session)]
+
+
+@router.get("/{agent_number}", response_model=AgentOut, responses=_NO_AGENT)
+def get_agent(agent_number: RowId, session: DbSession, _who: HostsReader) -> AgentOut:
+    """Return one agent by its row id."""
+    return AgentOut.of(agents.get_agent(session, agent_id=agent_number))
+
+
+@router.post("/{agent_number}/revoke", response_model=AgentOut, responses=_NO_AGENT)
+def revoke_agent(agent_number: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
+    """Revoke one agent's credential: its reports get 401, and it cannot enroll again under
+    its id until an admin approves (audited)."""
+    return AgentOut.of(service.revoke_agent(session, actor=caller.actor, agent_id=agent_number))
+
+
+@router.post("/{agent_number}/approve-reenrollment", response_model=AgentOut, responses=_NO_AGENT)
+def approve_reenrollment(agent_number: RowId, session: DbSession, caller: ApiAdmin) -> AgentOut:
+    """Let the agent id enroll again once, within a week, without its current credential
+    (audited)."""
+    return AgentOut.of(
+        service.approve_reenrollment(session, actor=caller.actor, agent_id=agent_number)
+    )

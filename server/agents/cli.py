@@ -68,6 +68,66 @@ def add_enrollment_commands(commands: Commands, common: argparse.ArgumentParser)
     token_revoke.set_defaults(func=cmd_token_revoke)
 
 
+# Enrolled agents ------------------------------------------------------------------------------
+
+
+def cmd_agent_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with transaction(sessions_for(settings)) as session:
+        for agent in agents.list_agents(session):
+            status = "revoked" if agent.revoked_at else "active"
+            if agent.reenroll_approved_until:
+                status += ", re-enrollment approved"
+            seen = agent.last_seen_at.isoformat() if agent.last_seen_at else "never"
+            print(
+                f"#{agent.id}\t{agent.agent_uid}\t{agent.host.hostname}\t{status}\tlast seen {seen}"
+            )
+    return 0
+
+
+def cmd_agent_revoke(args: argparse.Namespace) -> int:
+    from server.agents import service
+
+    settings = settings_from(args)
+    with transaction(sessions_for(settings)) as session:
+        agent = service.revoke_agent(session, actor="cli", agent_id=args.id)
+        uid = agent.agent_uid
+    print(f"revoked agent #{args.id} ({uid}); it cannot report or enroll again without approval")
+    return 0
+
+
+def cmd_agent_approve(args: argparse.Namespace) -> int:
+    from server.agents import service
+
+    settings = settings_from(args)
+    with transaction(sessions_for(settings)) as session:
+        agent = service.approve_reenrollment(session, actor="cli", agent_id=args.id)
+        uid = agent.agent_uid
+        until = agent.reenroll_approved_until
+    print(f"agent #{args.id} ({uid}) may enroll again once, until {until:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
+def add_agent_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
+    agent = commands.add_parser("agent", help="enrolled agents").add_subparsers(
+        dest="agent_command", required=True, metavar="ACTION"
+    )
+    agent_list = agent.add_parser("list", parents=[common], help="list enrolled agents")
+    agent_list.set_defaults(func=cmd_agent_list)
+    revoke = agent.add_parser(
+        "revoke", parents=[common], help="revoke an agent's credential (by its # number)"
+    )
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=cmd_agent_revoke)
+    approve = agent.add_parser(
+        "approve-reenroll",
+        parents=[common],
+        help="let an agent id enroll again once without its credential (within 7 days)",
+    )
+    approve.add_argument("id", type=int)
+    approve.set_defaults(func=cmd_agent_approve)
+
+
 # Log import ----------------------------------------------------------------------------------
 
 

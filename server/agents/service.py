@@ -14,6 +14,7 @@ from collector.ingest import IngestLimits, IngestResult, ingest_report, parse_ag
 from collector.logimport import ImportStats, ProgressCallback, read_log
 from collector.store import agents
 from collector.store.agents import Agent
+from server.audit.service import record_change
 from server.config import ServerSettings
 from signatures import Catalogue, Matcher
 
@@ -38,10 +39,13 @@ def enroll(
     os_version: str,
     arch: str,
     machine: str | None,
+    current_credential: str | None = None,
 ) -> tuple[Agent, str]:
     """Exchange an enrollment token for an agent and its own credential (shown once).
 
-    Raises EnrollmentRefused; Conflict when the agent id is bound to another machine.
+    A known agent id needs proof: ``current_credential``, or an admin's approval.
+    Raises EnrollmentRefused (ReenrollmentRefused); Conflict when the agent id is bound to
+    another machine.
     """
     agent, credential = agents.enroll_agent(
         session,
@@ -51,10 +55,54 @@ def enroll(
         os=os,
         os_version=os_version,
         arch=arch,
+        current_credential=current_credential,
     )
     if machine is not None:
         agents.check_agent_machine(session, agent=agent, fingerprint=machine)
     return agent, credential
+
+
+def _agent_snapshot(agent: Agent) -> dict[str, object]:
+    return {
+        "agent_id": agent.agent_uid,
+        "host_id": agent.host_id,
+        "revoked": agent.revoked_at is not None,
+        "reenroll_approved": agent.reenroll_approved_until is not None,
+    }
+
+
+def revoke_agent(session: Session, *, actor: str, agent_id: int) -> Agent:
+    """Revoke one agent's credential: its reports, and its re-enrollment without an admin's
+    approval, are refused from now on (audited). Raises NotFound."""
+    before = _agent_snapshot(agents.get_agent(session, agent_id=agent_id))
+    agent = agents.revoke_agent(session, agent_id=agent_id)
+    record_change(
+        session,
+        actor=actor,
+        action="agent.revoke",
+        object_type="agent",
+        object_id=agent.id,
+        before=before,
+        after=_agent_snapshot(agent),
+    )
+    return agent
+
+
+def approve_reenrollment(session: Session, *, actor: str, agent_id: int) -> Agent:
+    """Let one agent id enroll again once without its current credential (a lost credential,
+    or a revoked agent trusted again), within a week (audited). Raises NotFound."""
+    before = _agent_snapshot(agents.get_agent(session, agent_id=agent_id))
+    agent = agents.approve_reenrollment(session, agent_id=agent_id)
+    record_change(
+        session,
+        actor=actor,
+        action="agent.approve_reenrollment",
+        object_type="agent",
+        object_id=agent.id,
+        before=before,
+        after=_agent_snapshot(agent),
+    )
+    return agent
 
 
 def agent_config(settings: ServerSettings) -> dict[str, list[str]]:
@@ -90,6 +138,14 @@ def ingest_agent_report(
             session, agent=agent, report=report, catalogue=catalogue, limits=limits
         )
         agent_uid = agent.agent_uid
+        host_id = agent.host_id
+    if result.refused_hostname is not None:
+        log.warning(
+            "agent %s reported host name %r, which another host has; host %d keeps its name",
+            agent_uid,
+            result.refused_hostname,
+            host_id,
+        )
     for hit in result.limited:
         log.warning(
             "ingest limit %s=%d reached by agent %s, report %s: %d new items, %d findings deferred",

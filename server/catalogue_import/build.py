@@ -6,13 +6,18 @@ line: **added** to a service (a new imported one, or a hand-written one as an *a
 
 How a claim finds its service, in order:
 
-1. an ``attribute`` rule of ``catalogue/overrides.yaml`` names the service;
+1. an ``attribute`` rule of ``catalogue/overrides.yaml`` names the service (of the claim's whole
+   product);
 2. claims of one product are joined: the same source group (a v2fly sub-list, a models.dev
    provider, an extension title), or domain-list names under a registrable domain that a list
    names whole; if the joined claims touch exactly one hand-written service, the rest are
    added to it;
 3. a product's own website (an extension's store listing) that a catalogued service owns;
 4. otherwise the product becomes a new imported service.
+
+When a product's claims touch several catalogued services, each claim goes to the service that
+owns names of its registrable domain; a name that still has no single service takes the one a
+``resolve`` rule names for that name alone, or is dropped as ambiguous with the reason.
 
 An indicator already owned by another service is never given to a second one (the matcher
 would drop both as ambiguous); names under shared infrastructure (``googleapis.com``...) are
@@ -156,6 +161,7 @@ class _Overrides:
     drop: list[_Rule]
     keep: list[_Rule]  # exceptions to drop rules
     attribute: list[_Rule]
+    resolve: list[_Rule]  # one claim of a product that touches several services
     services: dict[str, dict[str, str]]  # service id -> name / vendor / category
     shared_suffixes: tuple[str, ...]
     used: set[int] = dataclasses.field(default_factory=set)
@@ -183,7 +189,7 @@ def run_import(layout: Layout) -> ImportResult:
     builder.run()
     unused = [
         rule.match
-        for index, rule in enumerate([*overrides.drop, *overrides.attribute])
+        for index, rule in enumerate([*overrides.drop, *overrides.attribute, *overrides.resolve])
         if index not in overrides.used
     ] + [
         rule.match for index, rule in enumerate(overrides.keep) if -1 - index not in overrides.used
@@ -216,9 +222,10 @@ def _read_overrides(path: Path) -> _Overrides:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise CatalogueImportError(path.name, f"cannot read: {exc}") from exc
-    if not isinstance(doc, dict) or set(doc) - {"drop", "keep", "attribute", "services", "shared"}:
+    sections = {"drop", "keep", "attribute", "resolve", "services", "shared"}
+    if not isinstance(doc, dict) or set(doc) - sections:
         raise CatalogueImportError(
-            path.name, "expected a mapping of drop, keep, attribute, services and shared"
+            path.name, "expected a mapping of drop, keep, attribute, resolve, services and shared"
         )
 
     def rules(key: str, need_service: bool) -> list[_Rule]:
@@ -240,7 +247,12 @@ def _read_overrides(path: Path) -> _Overrides:
         services[str(item["id"])] = {key: str(value) for key, value in item.items()}
     shared = tuple(str(value) for value in doc.get("shared") or ())
     return _Overrides(
-        rules("drop", False), rules("keep", False), rules("attribute", True), services, shared
+        rules("drop", False),
+        rules("keep", False),
+        rules("attribute", True),
+        rules("resolve", True),
+        services,
+        shared,
     )
 
 
@@ -310,6 +322,9 @@ class _Builder:
     def _screen(self, index: int) -> bool:
         """Apply validity checks and drop rules; return whether the claim goes on."""
         claim = self.claims[index]
+        if claim.skipped:
+            self._drop(index, claim.skipped)
+            return False
         if claim.kind in _DOMAIN_KINDS:
             shared = self.overrides.shared_suffixes
             if claim.value in shared or any(s.endswith("." + claim.value) for s in shared):
@@ -437,6 +452,8 @@ class _Builder:
                 }
                 choice = near.pop() if len(near) == 1 else None
             if choice is None:
+                choice = self._resolved(index)
+            if choice is None:
                 self._drop(
                     index,
                     f"ambiguous: its list names several services ({', '.join(sorted(counts))})",
@@ -462,6 +479,16 @@ class _Builder:
         if service is None:
             return set()
         return {value for values in service.indicators.values() for value in values}
+
+    def _resolved(self, index: int) -> str | None:
+        """Return the service a ``resolve`` rule names for this one claim, if any."""
+        keys = _keys(self.claims[index]) - {f"group:{self.claims[index].group}"}
+        offset = len(self.overrides.drop) + len(self.overrides.attribute)
+        for position, rule in enumerate(self.overrides.resolve):
+            if rule.match in keys:
+                self.overrides.used.add(offset + position)
+                return rule.service
+        return None
 
     def _attributed(self, component: list[int]) -> str | None:
         for index in component:

@@ -108,3 +108,6 @@ class Claim:
     # lists) or not (an extension's website may be a shared host).
     joins_by_domain: bool = False
     tags: tuple[str, ...] = ()  # what a source says of the row, for override rules ("desc-kw")
+    # Why the importer cannot take this row in (a keyword rule, an account placeholder...): the
+    # row is recorded as dropped with this reason instead of being left out silently.
+    skipped: str = ""

@@ -113,25 +113,56 @@ def _domain_claim(
     )
 
 
+_RULE_SKIP = "a keyword or regexp rule: the catalogue names hosts and domains, not patterns"
+_ADS_SKIP = "tagged @ads by the source: a telemetry or survey host the AI web app loads, not AI"
+
+
+def _skip(snapshot: Snapshot, row: Row, kind: IndicatorKind, value: str, why: str) -> Claim:
+    """Return a claim the build records as dropped with ``why`` (no row is left out silently)."""
+    return Claim(
+        snapshot=snapshot.name,
+        line=row.line,
+        kind=kind,
+        value=value,
+        group="",
+        name="",
+        vendor="",
+        category="",
+        deployment=(),
+        source_url="",
+        skipped=why,
+    )
+
+
 def v2fly(snapshot: Snapshot) -> Iterator[Claim]:
     """v2fly domain-list-community: bare names are domains, ``full:`` names exact hosts."""
     country = {"category-ai-cn": "CN", "category-ai-ru": "RU"}
     for row in snapshot.rows:
         entry = row["entry"].split()[0] if row["entry"].split() else ""
-        if "@ads" in row["entry"] or entry.startswith(("regexp:", "keyword:", "include:")):
+        if not entry or entry.startswith("include:"):
+            continue  # includes are expanded into their own rows
+        if entry.startswith(("regexp:", "keyword:")):
+            yield _skip(snapshot, row, IndicatorKind.DOMAIN, entry, _RULE_SKIP)
+            continue
+        if "@ads" in row["entry"]:
+            host = entry.removeprefix("full:").removeprefix("domain:")
+            yield _skip(snapshot, row, IndicatorKind.HOST, host, _ADS_SKIP)
             continue
         kind = IndicatorKind.DOMAIN
         if entry.startswith("full:"):
             kind, entry = IndicatorKind.HOST, entry.removeprefix("full:")
         entry = entry.removeprefix("domain:")
         sub_list = row["sub_list"]
+        # A name the category list holds itself (not through a product's list) names no
+        # product: it stands alone, as a row of a mixed list does.
+        own = sub_list == row["list"]
         yield _domain_claim(
             snapshot,
             row,
             value=entry,
             kind=kind,
-            group=f"v2fly:{sub_list}",
-            name=sub_list,
+            group="" if own else f"v2fly:{sub_list}",
+            name="" if own else sub_list,
             source_url=(
                 f"https://github.com/v2fly/domain-list-community/blob/{snapshot.commit}"
                 f"/data/{sub_list}"
@@ -175,6 +206,7 @@ def acl4ssr(snapshot: Snapshot) -> Iterator[Claim]:
     for row in snapshot.rows:
         parsed = _split_rule(row["rule"])
         if parsed is None:
+            yield _skip(snapshot, row, IndicatorKind.DOMAIN, row["rule"], _RULE_SKIP)
             continue
         kind, value = parsed
         file = row["source_ref"].split(":", 1)[-1].split("@")[0]
@@ -194,6 +226,7 @@ def sukkaw(snapshot: Snapshot) -> Iterator[Claim]:
     for row in snapshot.rows:
         parsed = _split_rule(row["rule"])
         if parsed is None:
+            yield _skip(snapshot, row, IndicatorKind.DOMAIN, row["rule"], _RULE_SKIP)
             continue
         kind, value = parsed
         yield _domain_claim(
@@ -259,6 +292,14 @@ def providers(snapshot: Snapshot) -> Iterator[Claim]:
         host = _api_host(row[url_column])
         if host is not None:
             yield claim(*host)
+        elif row[url_column].startswith("https://"):
+            yield _skip(
+                snapshot,
+                row,
+                IndicatorKind.HOST,
+                urlsplit(row[url_column]).netloc,
+                "an API host made of a per-account placeholder or a local address: no fixed host",
+            )
         for variable in re.split(r"[,;\s]+", row[env_column]):
             if re.fullmatch(r"[A-Z][A-Z0-9_]+", variable):
                 yield claim(IndicatorKind.ENV_VAR, variable)
@@ -535,7 +576,16 @@ def desktop_apps(snapshot: Snapshot) -> Iterator[Claim]:
         elif id_kind == "display_name":
             indicator = IndicatorKind.WINDOWS_APP, value
         if indicator is None:
-            continue  # team ids, pkg receipts and Scoop manifest names: nothing a scanner reads
+            if id_kind in ("winget", "apple_team_id", "pkg_id"):
+                yield _skip(
+                    snapshot,
+                    row,
+                    IndicatorKind.WINDOWS_APP if id_kind == "winget" else IndicatorKind.BUNDLE_ID,
+                    value,
+                    f"a {id_kind.replace('_', ' ')}: no scanner reads it (app names, bundle ids"
+                    " and paths are what the agent sees)",
+                )
+            continue  # Scoop manifest names and malformed rows: the Scoop snapshot has the app
         app = row["app_name"]
         yield Claim(
             snapshot=snapshot.name,

@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -368,6 +369,17 @@ def _register_properties(entry: RegisterEntry) -> list[Property]:
     ]
 
 
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _evidence_uri(link: str) -> XsUri:
+    """Return an evidence link as CycloneDX takes it: a "%" that starts no escape, and any "#"
+    after the first, percent-encoded (the register accepts them; CycloneDX refuses them)."""
+    link = _STRAY_PERCENT.sub("%25", link)
+    head, hash_mark, fragment = link.partition("#")
+    return XsUri(head + hash_mark + fragment.replace("#", "%23"))
+
+
 def _register_service(entry: RegisterEntry, catalogue: Catalogue) -> Service:
     properties = _register_properties(entry)
     if entry.service_id:
@@ -384,7 +396,7 @@ def _register_service(entry: RegisterEntry, catalogue: Catalogue) -> Service:
         endpoints=_endpoints(catalogue, entry.service_id),
         data=data,
         external_references=[
-            ExternalReference(type=ExternalReferenceType.EVIDENCE, url=XsUri(link))
+            ExternalReference(type=ExternalReferenceType.EVIDENCE, url=_evidence_uri(link))
             for link in entry.evidence_links
         ],
         properties=properties,

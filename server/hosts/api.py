@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from collector.store import hosts, inventory, limits
 from collector.store.hosts import Host
+from server.inventory.evidence import user_display
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
 from server.web.deps import Admin, DbSession, RowId, State
 from server.web.rendering import check_csrf
@@ -38,7 +39,7 @@ class SightingOut(BaseModel):
     kind: str
     indicator: str
     indicator_kind: str
-    user: str
+    user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
     confidence: str
     heuristic: str | None
     first_seen_at: dt.datetime
@@ -93,6 +94,7 @@ def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[Host
 def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
     row = hosts.get_host_row(session, host_id=host_id, stale_after=stale_after)
+    show_user = user_display(state.settings.user_pseudonym_key)
     return HostDetailOut(
         **_host_fields(row),
         health=dict(row.host.health),
@@ -113,7 +115,7 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
                 kind=sighting.kind,
                 indicator=sighting.indicator,
                 indicator_kind=sighting.indicator_kind,
-                user=sighting.user_name,
+                user=show_user(sighting.user_name) if sighting.user_name else "",
                 confidence=sighting.confidence,
                 heuristic=sighting.heuristic,
                 first_seen_at=sighting.first_seen_at,

@@ -9,8 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from collector.errors import NotFound
+from collector.store import agents, inventory, limits
 from collector.store import hosts as hosts_store
-from collector.store import inventory, limits
+from server.agents import service as agents_service
+from server.inventory.evidence import user_display
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
 from server.web.listing import ListSpec, SortColumn, choice, read_view
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
@@ -71,6 +74,7 @@ def host_detail(
         for sighting, _host in sightings
     }
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
+    host_agents = agents.list_host_agents(session, host_id=host_id)
     return render_page(
         state,
         request,
@@ -80,6 +84,8 @@ def host_detail(
         sightings=sightings,
         items=items,
         limit_hits=limit_hits,
+        agents=host_agents,
+        show_user=user_display(state.settings.user_pseudonym_key),
         saved=request.query_params.get("saved") == "department",
     )
 
@@ -96,3 +102,30 @@ def host_department(
     check_csrf(who, csrf)
     hosts_store.update_host(session, host_id=host_id, department=department)
     return see_other(f"/hosts/{host_id}?saved=department")
+
+
+def _agent_of_host(session: DbSession, host_id: int, agent_id: int) -> None:
+    if agents.get_agent(session, agent_id=agent_id).host_id != host_id:
+        raise NotFound("agent", agent_id)
+
+
+@router.post("/hosts/{host_id}/agents/{agent_number}/revoke")
+def revoke_agent(
+    host_id: RowId, agent_number: RowId, session: DbSession, who: Admin, csrf: Csrf
+) -> Response:
+    """Revoke one agent of the host (admins)."""
+    check_csrf(who, csrf)
+    _agent_of_host(session, host_id, agent_number)
+    agents_service.revoke_agent(session, actor=who.user.username, agent_id=agent_number)
+    return see_other(f"/hosts/{host_id}")
+
+
+@router.post("/hosts/{host_id}/agents/{agent_number}/approve-reenrollment")
+def approve_reenrollment(
+    host_id: RowId, agent_number: RowId, session: DbSession, who: Admin, csrf: Csrf
+) -> Response:
+    """Let one agent of the host enroll again once without its credential (admins)."""
+    check_csrf(who, csrf)
+    _agent_of_host(session, host_id, agent_number)
+    agents_service.approve_reenrollment(session, actor=who.user.username, agent_id=agent_number)
+    return see_other(f"/hosts/{host_id}")

@@ -143,6 +143,7 @@ def get_inventory_item(
     """Return one item with its roll-ups, its daily host trend, its violations and, for a
     malicious item, the published report."""
     row = inventory.get_inventory_row(session, item_id=item_id)
+    show_user = user_display(state.settings.user_pseudonym_key)
     service = state.catalogue.get(row.item.service_id) if row.item.service_id else None
     report = service.malicious if service is not None else None
     return InventoryItemDetailOut(
@@ -160,7 +161,7 @@ def get_inventory_item(
             ViolationOut(
                 host_id=host.id,
                 hostname=host.hostname,
-                user=violation.user_name,
+                user=show_user(violation.user_name) if violation.user_name else "",
                 first_seen_at=violation.first_seen_at,
                 last_seen_at=violation.last_seen_at,
             )

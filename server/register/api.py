@@ -7,10 +7,11 @@ X-CSRF-Token header (server/web/api_auth.py checks it).
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, create_model
 
 from collector.store import register
 from server.register import service, states
@@ -22,9 +23,31 @@ router = APIRouter(prefix="/api/v1/register", tags=["register"])
 _STATUS_PATTERN = "^(" + "|".join(states.ENTRY_STATES) + ")$"
 
 
+def _entry_changes() -> type[BaseModel]:
+    """The fields of an entry, each optional: what a patch may change (the same bounds, no
+    other names), so that the document describes what the server accepts."""
+    fields: dict[str, Any] = {}
+    for name, info in EntryInput.model_fields.items():
+        optional = copy.copy(info)
+        optional.default = None
+        optional.default_factory = None
+        fields[name] = (info.annotation, optional)
+    model: type[BaseModel] = create_model(
+        "EntryChanges",
+        __config__=ConfigDict(extra="forbid", str_strip_whitespace=True),
+        **fields,
+    )
+    return model
+
+
+EntryChanges = _entry_changes()
+
+
 class PatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     version: int
-    changes: dict[str, Any]
+    changes: EntryChanges  # type: ignore[valid-type]
 
 
 @router.get(
@@ -97,6 +120,9 @@ def patch_entry(
         actor=who.actor,
         register_id=entry.register_id,
         expected_version=body.version,
-        fields=parse_entry_input(body.changes, partial_of=current),
+        fields=parse_entry_input(
+            body.changes.model_dump(exclude_unset=True),  # type: ignore[attr-defined]
+            partial_of=current,
+        ),
     )
     return entry_out(updated)

@@ -133,7 +133,12 @@ class EntryInput(BaseModel):
     def _drop_blank_links(cls, value: object) -> object:
         # A form posts one link per line; blank lines are not links.
         if isinstance(value, list):
-            return [link.strip() for link in value if not isinstance(link, str) or link.strip()]
+            # Anything but text is left for the list[str] check to refuse (422), not stripped.
+            return [
+                link.strip() if isinstance(link, str) else link
+                for link in value
+                if not isinstance(link, str) or link.strip()
+            ]
         return value
 
     @field_validator("evidence_links")

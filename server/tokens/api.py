@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from collector.store import tokens
 from collector.store.tokens import ApiToken
@@ -54,7 +54,18 @@ class TokenOut(BaseModel):
 class TokenCreate(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\w .:@-]+$")]
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=8)]
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = Field(
+        None,
+        description="An RFC 3339 time (text, never a number); none: the token does not expire.",
+    )
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _time_as_text(cls, value: object) -> object:
+        # A number would be read as seconds since 1970 (0: a token born expired).
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give the expiry as an RFC 3339 time, e.g. 2027-01-31T00:00:00Z")
+        return value
 
 
 class TokenCreated(TokenOut):

@@ -70,7 +70,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ReportRejected)
     async def _rejected(request: Request, exc: ReportRejected) -> Response:
-        status = 413 if exc.too_large else 422
+        status = 413 if exc.too_large else 415 if exc.media_type else 422
         return _problem(status, "report rejected", str(exc))
 
     @app.exception_handler(EnrollmentRefused)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import json
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from server.errors import CsrfFailed, GuardFailed
 from server.state import AppState
@@ -18,6 +19,18 @@ from server.web.deps import SignedIn
 Csrf = Annotated[str, Form(max_length=64)]
 #: A free-text reason for a change, as the audit trail keeps it.
 Reason = Annotated[str, Form(max_length=4000)]
+
+
+class JSONAnswer(JSONResponse):
+    """The API's JSON response: as FastAPI's, except that text which cannot be encoded as
+    UTF-8 (a lone surrogate stored by an older release) is sent as a JSON escape instead of
+    failing the response with a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
 def render_page(

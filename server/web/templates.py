@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from collector.store.register import FIELDS
 from server import __version__
+from signatures import valid_text
 
 
 def entry_label(name: str, value: object) -> str:
@@ -45,10 +46,22 @@ def template_dir() -> Path:
     return Path(str(resources.files("server").joinpath("templates")))
 
 
+def printable(value: object) -> object:
+    """Return a value as a page may print it: text that cannot be encoded as UTF-8 (a lone
+    surrogate stored by an older release) is shown with the bad characters escaped."""
+    if isinstance(value, str) and not value.isascii():
+        return valid_text(value)
+    return value
+
+
 @functools.cache
 def environment() -> Environment:
     """Return the process's Jinja environment (autoescaping HTML), made on first use."""
-    env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape())
+    env = Environment(
+        loader=FileSystemLoader(template_dir()),
+        autoescape=select_autoescape(),
+        finalize=printable,
+    )
     env.globals["version"] = __version__
     env.globals["entry_label"] = entry_label
     env.globals["field_title"] = field_title

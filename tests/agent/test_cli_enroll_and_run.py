@@ -81,6 +81,25 @@ def test_enroll_with_good_expired_reused_and_revoked_tokens(
         assert not (tmp_path / name / "credential.json").exists()
 
 
+def test_enrolling_again_sends_the_held_credential_and_a_copy_without_it_is_refused(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    _, token = create_enrollment_token(live_server)
+    state = tmp_path / "agent"
+    assert _enroll(live_server, token, state).returncode == 0
+    first = json.loads((state / "credential.json").read_text())
+    # Enrolling again (a re-run installer) proves the id with the credential it holds.
+    again = _enroll(live_server, token, state)
+    assert again.returncode == 0, again.stderr
+    second = json.loads((state / "credential.json").read_text())
+    assert second["agent_id"] == first["agent_id"] and second["secret"] != first["secret"]
+    # A copy of the identity without the credential (an attacker who read the agent id, or
+    # lost state) is refused: the fleet token alone does not take the id over.
+    (state / "credential.json").unlink()
+    stolen = _enroll(live_server, token, state)
+    assert stolen.returncode == 1 and "already enrolled" in stolen.stderr
+
+
 def test_run_enrolls_from_a_token_file_and_reports_health(
     live_server: LiveServer, tmp_path: Path
 ) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from collector.db import transaction
 from collector.ingest import ingest_report
 from collector.store import users
+from collector.store.agents import Agent
 from collector.store.audit import AuditEvent
 from collector.store.inventory import InventoryItem
 from server.register import service as register_service
@@ -29,8 +30,11 @@ HOSTILE = "<script>alert('x')</script>"
 def ingest_items(
     db: Session, *findings: Finding, host: str = "laptop-1", uid: str = "agent-1"
 ) -> dict[str, int]:
-    """Ingest one report of ``findings`` from a host; return every item's id by name."""
-    agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
+    """Ingest one report of ``findings`` from a host (enrolling its agent the first time);
+    return every item's id by name."""
+    agent = db.scalar(select(Agent).where(Agent.agent_uid == uid))
+    if agent is None:
+        agent, _ = enrolled_agent(db, agent_uid=uid, hostname=host)
     ingest_report(
         db,
         agent=agent,

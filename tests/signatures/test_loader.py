@@ -202,11 +202,11 @@ def test_shipped_catalogue_size(catalogue_stats: dict[str, int]) -> None:
     assert catalogue_stats["services"] >= 2000
     assert catalogue_stats["multi_kind"] >= 300
     assert catalogue_stats["malicious"] >= 140
-    assert catalogue_stats["browser_extension"] >= 1290
+    assert catalogue_stats["browser_extension"] >= 1430
     assert catalogue_stats["ide_extension"] >= 220
-    assert catalogue_stats["cli_tools"] >= 60
+    assert catalogue_stats["cli_tools"] >= 70
     assert catalogue_stats["sdk_packages"] >= 450
-    assert catalogue_stats["desktop_apps"] >= 66
+    assert catalogue_stats["desktop_apps"] >= 100
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def test_credentials_are_stored_hashed_and_rotate_on_reenrollment(db: Session) -
     assert first not in agent.credential_hash
     assert agents.authenticate_agent(db, credential=first).id == agent.id
 
-    same_agent, second = enrolled_agent(db)
+    same_agent, second = enrolled_agent(db, current_credential=first)
     assert same_agent.id == agent.id and same_agent.host_id == agent.host_id
     with pytest.raises(AuthenticationFailed):
         agents.authenticate_agent(db, credential=first)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from collector.errors import ReportRejected
 from collector.ingest import ingest_report, parse_agent_report
 from collector.store import hosts as hosts_store
 from collector.store import inventory
@@ -209,3 +211,15 @@ def test_nul_in_hostile_strings_is_replaced_not_refused_on_both_backends(db: Ses
     assert sighting.evidence == {"name\ufffd": "Ask\ufffdGPT"}
     assert row.host_count == 1 and row.user_count == 1
     assert db.scalars(select(Host.hostname)).all() == ["lap\ufffdtop"]
+
+
+def test_a_value_the_database_cannot_hold_is_a_rejected_report(db: Session) -> None:
+    """Under the parser's checks, a net: text no backend stores (a lone surrogate) reaching
+    the store is ReportRejected (422), on SQLite and PostgreSQL, not a driver error (500)."""
+    agent, _ = enrolled_agent(db)
+    for hostile in (
+        report([finding(indicator="chat\ud800gpt")]),
+        report([finding(evidence={"path": "/x/\udfff"})]),
+    ):
+        with pytest.raises(ReportRejected, match="cannot be stored"), db.begin_nested():
+            ingest_report(db, agent=agent, catalogue=CATALOGUE, report=hostile)

@@ -119,6 +119,50 @@ def test_an_override_drops_a_row_and_says_why(tmp_path: Path) -> None:
     )
 
 
+def test_a_row_the_catalogue_cannot_express_is_recorded_as_dropped(tmp_path: Path) -> None:
+    layout = small_checkout(
+        tmp_path,
+        "category-ai-!cn\tnewco\tnewco.test\n"
+        "category-ai-!cn\tnewco\tkeyword:newco\n"
+        "category-ai-!cn\tnewco\tfull:telemetry.vendor.test @ads\n",
+    )
+    run_import(layout).write()
+    assert Matcher(load_catalogue(layout.data_dir)).match_domain("telemetry.vendor.test") is None
+    provenance = (layout.catalogue_dir / "provenance.tsv").read_text().splitlines()
+    dropped = {line.split("\t")[3]: line.split("\t")[6] for line in provenance[1:]}
+    assert dropped["keyword:newco"].startswith("a keyword or regexp rule")
+    assert dropped["telemetry.vendor.test"].startswith("tagged @ads by the source")
+    assert len(provenance) == 4  # every snapshot row has its line
+
+
+def test_a_name_a_list_ties_to_several_services_is_resolved_or_dropped_with_why(
+    tmp_path: Path,
+) -> None:
+    layout = small_checkout(
+        tmp_path,
+        "category-ai-!cn\tknown\tknown-ai.test\n"
+        "category-ai-!cn\tknown\tother-ai.test\n"
+        "category-ai-!cn\tknown\tknown-cdn.test\n"
+        "category-ai-!cn\tknown\tshared-cdn.test\n",
+        "resolve:\n  - match: domain:known-cdn.test\n    why: the CDN of its website\n"
+        "    service: known-ai\n",
+    )
+    (layout.data_dir / "other.yaml").write_text(
+        "services:\n"
+        "  - id: other-ai\n    name: Other AI\n    vendor: Other\n    category: chat_assistant\n"
+        "    indicators:\n      domains: [other-ai.test]\n"
+        "    sources: [https://other-ai.test]\n    last_reviewed: 2026-11-27\n"
+        "    examples:\n      match: [domain:other-ai.test]\n      no_match: [domain:x.test]\n"
+    )
+    run_import(layout).write()
+    matcher = Matcher(load_catalogue(layout.data_dir))
+    hit = matcher.match_domain("www.known-cdn.test")
+    assert hit is not None and hit.service_id == "known-ai"
+    assert matcher.match_domain("shared-cdn.test") is None
+    provenance = (layout.catalogue_dir / "provenance.tsv").read_text()
+    assert "shared-cdn.test\tdropped\t\tambiguous: its list names several services" in provenance
+
+
 def test_an_override_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
     layout = small_checkout(
         tmp_path,

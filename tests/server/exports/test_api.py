@@ -184,3 +184,27 @@ def test_register_cyclonedx_is_a_valid_1_6_bom_with_classified_data_flows(
     unclassified = services[f"shadowmap:register-entry:{hostile_id}"]
     assert unclassified["data"] == [{"flow": "outbound", "classification": "unclassified"}]
     assert "provider" not in unclassified
+
+
+def test_register_cyclonedx_takes_evidence_links_cyclonedx_would_refuse(
+    client: TestClient, app: FastAPI
+) -> None:
+    """The register accepts a link with a lone "%" or a second "#" (schemathesis' stateful run
+    found one); the CycloneDX exports and the evidence pack percent-encode them, not fail."""
+    links = ["https://wiki.example/v%N$K+", "https://wiki.example/a#b#c"]
+    with transaction(app.state.shadowmap.sessions) as session:
+        service.create_entry(
+            session,
+            actor="alice",
+            fields=EntryInput(title="Odd links", ai_system="Some AI", evidence_links=links),
+        )
+    token = make_token(app, ["register:read", "inventory:read"])
+    answer = client.get("/api/v1/exports/register.cyclonedx", headers=bearer(token))
+    assert answer.status_code == 200
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(answer.text) is None
+    (entry,) = json.loads(answer.text)["services"]
+    assert sorted(ref["url"] for ref in entry["externalReferences"]) == [
+        "https://wiki.example/a#b%23c",
+        "https://wiki.example/v%25N$K+",
+    ]
+    assert client.get("/api/v1/exports/evidence-pack.zip", headers=bearer(token)).status_code == 200

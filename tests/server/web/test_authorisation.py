@@ -77,7 +77,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
         ids["host_id"] = str(client.get("/api/v1/hosts").json()[0]["id"])
     ids["path"] = "app.css"
     # Records that need not exist: an authorised caller gets 404 or 422, which passes auth.
-    ids.update(run_id="1", token_id="1", webhook_id="1", fmt="csv", name="weekly")
+    ids.update(run_id="1", token_id="1", agent_number="1", webhook_id="1", fmt="csv", name="weekly")
     yield app, ids
 
 
