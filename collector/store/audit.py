@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,8 @@ GENESIS_HASH = "0" * 64
 _AUDIT_LOCK_KEY = 0x5348_4D41_5544  # "SHMAUD"
 # The session.info key naming the (root) transaction that holds the chain lock.
 _LOCKED_IN = "shadowmap.audit_chain_locked_in"
+# The session.info key of a running audit_batch: the hash of the last event it appended.
+_BATCH_HEAD = "shadowmap.audit_batch_head"
 
 
 def canonical_json(value: Any) -> str:
@@ -100,7 +103,11 @@ def append_audit_event(
 ) -> AuditEvent:
     """Append one event to the chain (after taking the chain lock) and return it."""
     lock_audit_chain(session)
-    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    batch = session.info.get(_BATCH_HEAD)
+    if batch is not None and batch.get("hash"):
+        head = batch["hash"]  # this batch wrote the head under the lock: no one else can
+    else:
+        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
         at=utcnow(),
         actor=actor[:64],
@@ -116,7 +123,22 @@ def append_audit_event(
     event.hash = event_hash(event.prev_hash, event_payload(event))
     session.add(event)
     session.flush()
+    if batch is not None:
+        batch["hash"] = event.hash
     return event
+
+
+@contextmanager
+def audit_batch(session: Session) -> Iterator[None]:
+    """Append many events in one all-or-nothing change (a bulk action) without reading the
+    chain's head again for each: the first append reads it under the chain lock, which is
+    held to the end of the transaction, and each append remembers the one it wrote. The
+    caller must roll the whole transaction back on error (no savepoint inside)."""
+    session.info[_BATCH_HEAD] = {"hash": None}
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH_HEAD, None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.store import inventory, register, triage, users
+from collector.store import audit, inventory, register, triage, users
 from collector.store.base import utcnow
 from collector.store.inventory import InventoryItem
 from collector.store.register import RegisterEntry
@@ -242,9 +242,10 @@ def bulk_triage(
         raise GuardFailed("item", "select at least one item")
     if len(item_ids) > BULK_LIMIT:
         raise GuardFailed("item", f"at most {BULK_LIMIT} items at a time")
-    for item_id in dict.fromkeys(item_ids):
-        if action == "assign_to_me":
-            assign_item(session, actor=actor, item_id=item_id, assignee=actor)
-        else:
-            transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
+    with audit.audit_batch(session):
+        for item_id in dict.fromkeys(item_ids):
+            if action == "assign_to_me":
+                assign_item(session, actor=actor, item_id=item_id, assignee=actor)
+            else:
+                transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
     return len(dict.fromkeys(item_ids))

@@ -149,3 +149,22 @@ def test_hosts_sort_on_their_item_count_and_filters_combine(db: Session) -> None
         ).total
         == 0
     )
+
+
+def test_a_bulk_action_appends_a_chain_that_verifies_and_another_change_extends_it(
+    db: Session,
+) -> None:
+    from collector.store import audit, users
+
+    _seed(db)
+    users.create_user(db, username="rita", password_hash="x", role="reviewer")
+    rows = _page(db, ItemFilters(), sort="name", limit=100).rows
+    ids = [row.item.id for row in rows]
+    changed = inventory_service.bulk_triage(
+        db, actor="rita", item_ids=ids, action="out_of_scope", reason="lab machines"
+    )
+    assert changed == len(ids)
+    inventory_service.transition_item(db, actor="rita", item_id=ids[0], target="triaging")
+    verdict = audit.verify_audit_chain(db)
+    assert verdict.ok, verdict.reason
+    assert verdict.checked >= len(ids) + 1
