@@ -170,6 +170,22 @@ def inventory(request: Request, session: DbSession, state: State, who: Viewer) -
 def inventory_item(
     item_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
+    return _item_page(item_id, request, session, state, who)
+
+
+def _item_page(
+    item_id: int,
+    request: Request,
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The item page; after a refused form, with the error beside its field and what was
+    typed kept."""
     item = inventory_store.get_inventory_item(session, item_id=item_id)
     sightings = inventory_store.list_sightings(session, item_id=item_id)
     catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
@@ -184,6 +200,9 @@ def inventory_item(
         request,
         "inventory/item.html",
         who,
+        status=status,
+        errors=errors or {},
+        typed=typed or {},
         item=item,
         sightings=sightings,
         service=catalogue_entry,
@@ -303,17 +322,32 @@ async def triage_bulk(
 @router.post("/inventory/{item_id}/state")
 def item_state(
     item_id: RowId,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     target: Annotated[str, Form(max_length=32)],
     reason: Reason = "",
 ) -> Response:
     check_csrf(who, csrf)
-    service.transition_item(
-        session, actor=who.user.username, item_id=item_id, target=target, reason=reason
-    )
-    return see_other(f"/inventory/{item_id}")
+    try:
+        service.transition_item(
+            session, actor=who.user.username, item_id=item_id, target=target, reason=reason
+        )
+    except GuardFailed as exc:
+        field = "reason" if exc.field == "reason" else "target"
+        return _item_page(
+            item_id,
+            request,
+            session,
+            state,
+            who,
+            status=422,
+            errors={field: exc.reason},
+            typed={"target": target, "reason": reason},
+        )
+    return see_other(f"/inventory/{item_id}?saved=state")
 
 
 @router.post("/inventory/{item_id}/assign")
@@ -347,7 +381,9 @@ def item_comment(
 @router.post("/inventory/{item_id}/merge")
 def item_merge(
     item_id: RowId,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     into: Annotated[str, Form(max_length=255)],
@@ -361,11 +397,20 @@ def item_merge(
         matches = inventory_store.find_items_by_name(session, name=target, limit=2)
         matches = [found for found in matches if found != item_id]
         if len(matches) != 1:
-            raise GuardFailed(
-                "into",
+            problem = (
                 f"no other item is named {target!r}; pick a name from the list"
                 if not matches
-                else f"more than one item is named {target!r}; use its number",
+                else f"more than one item is named {target!r}; use its number"
+            )
+            return _item_page(
+                item_id,
+                request,
+                session,
+                state,
+                who,
+                status=422,
+                errors={"into": problem},
+                typed={"into": into},
             )
         into_id = matches[0]
     service.merge_item(session, actor=who.user.username, item_id=item_id, into_item_id=into_id)

@@ -55,6 +55,9 @@ def test_false_positive_needs_a_reason_and_creates_a_suppression(
         f"/inventory/{candidate}/state", data={"csrf": csrf, "target": "false_positive"}
     )
     assert no_reason.status_code == 422
+    # Said beside the field, on the item's own page, the choice kept.
+    assert '<p class="field-error" id="reason-error">a reason is required' in no_reason.text
+    assert '<option value="false_positive" selected>' in no_reason.text
     done = client.post(
         f"/inventory/{candidate}/state",
         data={"csrf": csrf, "target": "false_positive", "reason": "internal test page"},
