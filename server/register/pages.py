@@ -17,7 +17,7 @@ from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.errors import GuardFailed
 from server.inventory.risk import risk_table
 from server.register import service, states
-from server.register.schemas import EntryInput, entry_form_errors, parse_entry_input
+from server.register.schemas import EntryInput, entry_form_errors
 from server.state import AppState
 from server.web.deps import DbSession, Reviewer, SignedIn, State, Viewer
 from server.web.listing import ListSpec, SortColumn, choice, read_view
@@ -147,12 +147,31 @@ async def register_create(
 def register_entry(
     register_id: str, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
+    return _entry_page(register_id, request, session, state, who)
+
+
+def _entry_page(
+    register_id: str,
+    request: Request,
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+) -> Response:
+    """An entry's page; after a refused edit, each error beside its field and the form
+    showing what was typed."""
     entry = register.get_register_entry(session, register_id=register_id[:16])
     return render_page(
         state,
         request,
         "register/entry.html",
         who,
+        status=status,
+        errors=errors or {},
+        typed=typed,
         entry=entry,
         items=triage.list_items_of_entry(session, entry_id=entry.id),
         history=audit.list_audit_events(
@@ -170,16 +189,22 @@ def register_entry(
 
 @router.post("/register/{register_id}")
 async def register_update(
-    register_id: str, request: Request, session: DbSession, who: Reviewer
+    register_id: str, request: Request, session: DbSession, state: State, who: Reviewer
 ) -> Response:
     form = await request.form(max_files=0, max_fields=100)
     check_csrf(who, str(form.get("csrf", "")))
+    data = _entry_form_data(form)
+    fields, errors = entry_form_errors(data)
+    if fields is None:
+        return _entry_page(
+            register_id, request, session, state, who, status=422, errors=errors, typed=data
+        )
     service.update_entry(
         session,
         actor=who.user.username,
         register_id=register_id[:16],
         expected_version=_version(form),
-        fields=parse_entry_input(_entry_form_data(form)),
+        fields=fields,
     )
     return see_other(f"/register/{register_id[:16]}?saved=updated")
 

@@ -207,3 +207,37 @@ def test_merging_picks_the_target_by_name(client: TestClient, app: FastAPI) -> N
     merged = client.post(f"/inventory/{copilot}/merge", data={"csrf": csrf, "into": "claude"})
     assert merged.status_code == 200
     assert f'<a href="/inventory/{claude}">Claude</a>' in merged.text  # "Merged into" by name
+
+
+def test_a_refused_entry_edit_keeps_what_was_typed_beside_each_error(
+    client: TestClient,
+) -> None:
+    csrf = sign_in(client, "reviewer")
+    location = (
+        client.post(
+            "/register",
+            data={"csrf": csrf, "title": "Meeting notes", "ai_system": "Otter"},
+            follow_redirects=False,
+        )
+        .headers["location"]
+        .split("?")[0]
+    )
+    version = re.search(r'name="version" value="(\d+)"', client.get(location).text).group(1)  # type: ignore[union-attr]
+    refused = client.post(
+        location,
+        data={
+            "csrf": csrf,
+            "version": version,
+            "title": "",
+            "ai_system": "Otter Pro",
+            "business_owner": "Dana",
+            "risk_level": "extreme",
+        },
+    )
+    assert refused.status_code == 422
+    assert '<p class="field-error" id="title-error">Title is required</p>' in refused.text
+    assert 'id="risk_level-error">choose one of: Not rated, Low, Medium, High, Critical' in (
+        refused.text
+    )
+    assert 'value="Otter Pro"' in refused.text and 'value="Dana"' in refused.text
+    assert "Otter Pro" not in client.get(location).text  # nothing was saved
