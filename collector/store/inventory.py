@@ -180,6 +180,14 @@ def list_inventory(
     return [_inventory_row(item, facets.get(item.id, {})) for item in items]
 
 
+def count_inventory(session: Session, *, state: str | None = None) -> int:
+    """Return how many items the inventory holds (in one triage state)."""
+    query = select(func.count()).select_from(InventoryItem)
+    if state is not None:
+        query = query.where(InventoryItem.state == state)
+    return int(session.scalar(query) or 0)
+
+
 def get_inventory_row(session: Session, *, item_id: int) -> InventoryRow:
     """Return one item with its roll-ups; raises NotFound."""
     item = get_inventory_item(session, item_id=item_id)

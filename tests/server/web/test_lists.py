@@ -241,3 +241,10 @@ def test_a_refused_entry_edit_keeps_what_was_typed_beside_each_error(
     )
     assert 'value="Otter Pro"' in refused.text and 'value="Dana"' in refused.text
     assert "Otter Pro" not in client.get(location).text  # nothing was saved
+
+
+def test_the_inventory_api_says_how_many_items_there_are(client: TestClient, app: FastAPI) -> None:
+    _seed(app)
+    sign_in(client, "viewer")
+    page = client.get("/api/v1/inventory", params={"limit": 2})
+    assert len(page.json()) == 2 and page.headers["x-total-count"] == "4"
