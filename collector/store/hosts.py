@@ -16,11 +16,13 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal,
     or_,
     select,
     table,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
@@ -140,13 +142,14 @@ class HostListRow:
     item_count: int
     violation_count: int
     stale: bool
+    risk: int | None = None  # the highest risk score of the items it shows
 
 
 # The host column of collector.store.inventory's violations (which imports this module).
 _VIOLATION_HOSTS = table("violations", column("host_id"))
 
 HOST_SORTS = ("hostname", "os", "department", "agent_version", "items", "violations",
-              "first_seen", "last_report")  # fmt: skip
+              "first_seen", "last_report", "risk")  # fmt: skip
 
 
 def page_hosts(
@@ -155,8 +158,13 @@ def page_hosts(
     filters: HostFilters,
     page: PageRequest,
     stale_after: dt.timedelta,
+    risk: Subquery | None = None,
 ) -> PageRows:
-    """Return one page of hosts (HostListRow) matching ``filters``, with the true total."""
+    """Return one page of hosts (HostListRow) matching ``filters``, with the true total.
+
+    ``risk`` is collector.store.inventory.host_risk's subquery (host_id, risk), which this
+    module cannot build (inventory imports it); without it, rows carry no risk.
+    """
     now = utcnow()
     stale_before = now - stale_after
     items: ColumnElement[int]
@@ -178,9 +186,21 @@ def page_hosts(
         .scalar_subquery()
         .label("violations")
     )
-    query = select(Host, items, violation_count).execution_options(populate_existing=True)
+    # Sorting on risk joins the grouped scores of every host; otherwise only the page's hosts
+    # are scored, after the page is read (the filter on host_id reaches into the grouping).
+    risk_joined = risk is not None and page.sort == "risk"
+    risk_column: ColumnElement[Any] = (
+        risk.c.risk.label("risk")
+        if risk is not None and risk_joined
+        else literal(None).label("risk")
+    )
+    query = select(Host, items, violation_count, risk_column).execution_options(
+        populate_existing=True
+    )
     if page.sort == "items":
         query = query.outerjoin(per_host, per_host.c.host_id == Host.id)
+    if risk is not None and risk_joined:
+        query = query.outerjoin(risk, risk.c.host_id == Host.id)
     counted = select(Host.id)
     conditions: list[ColumnElement[bool]] = []
     if filters.search:
@@ -214,16 +234,25 @@ def page_hosts(
         "violations": violation_count,
         "first_seen": Host.first_seen_at,
         "last_report": Host.last_report_at,
+        "risk": risk_column,
     }
     found = read_page(session, query, page=page, sorts=sorts, tiebreak=Host.id, count_query=counted)
+    scores: dict[int, int] = {}
+    if risk is not None and not risk_joined and found.rows:
+        page_ids = [row[0].id for row in found.rows]
+        for host_id, score in session.execute(
+            select(risk.c.host_id, risk.c.risk).where(risk.c.host_id.in_(page_ids))
+        ):
+            scores[host_id] = int(score)
     rows = [
         HostListRow(
             host=host,
             item_count=int(count),
             violation_count=int(violations),
             stale=_stale(host, now, stale_after),
+            risk=int(host_risk) if host_risk is not None else scores.get(host.id),
         )
-        for host, count, violations in found.rows
+        for host, count, violations, host_risk in found.rows
     ]
     return PageRows(rows=rows, total=found.total)
 

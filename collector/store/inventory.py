@@ -24,11 +24,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
 from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.hosts import Host
+from collector.store.hosts import Host, ItemHost
 
 # The triage state that turns every new sighting of an item into a violation.
 PROHIBITED = "prohibited"
@@ -542,3 +543,14 @@ def merge_target_names(session: Session, *, except_item_id: int, limit: int = 20
         .limit(limit)
     )
     return list(session.scalars(query).all())
+
+
+def host_risk(session: Session, table: RiskTable) -> Subquery:
+    """Return a subquery of (host_id, risk): the highest risk score of the items each host
+    shows (from ``item_hosts``, kept after sightings are pruned), for the hosts list."""
+    return (
+        select(ItemHost.host_id, func.max(risk_expression(session, table)).label("risk"))
+        .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
+        .group_by(ItemHost.host_id)
+        .subquery()
+    )

@@ -14,6 +14,7 @@ from collector.store import agents, inventory, limits
 from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
 from server.inventory.evidence import user_display
+from server.inventory.risk import risk_table
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
 from server.web.listing import ListSpec, SortColumn, choice, read_view
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
@@ -25,6 +26,7 @@ HOST_LIST = ListSpec(
     noun=("host", "hosts"),
     sorts=(
         SortColumn("hostname", "Host"),
+        SortColumn("risk", "Risk", descending_first=True),
         SortColumn("os", "OS"),
         SortColumn("department", "Department"),
         SortColumn("agent_version", "Agent"),
@@ -55,7 +57,11 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
     page = view.show(
         lambda wanted: hosts_store.page_hosts(
-            session, filters=filters, page=wanted, stale_after=stale_after
+            session,
+            filters=filters,
+            page=wanted,
+            stale_after=stale_after,
+            risk=inventory.host_risk(session, risk_table(state.catalogue)),
         )
     )
     return render_page(

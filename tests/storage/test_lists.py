@@ -4,6 +4,7 @@ pages, and the risk score SQL sorts on equals the one the item page explains."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
@@ -168,3 +169,42 @@ def test_a_bulk_action_appends_a_chain_that_verifies_and_another_change_extends_
     verdict = audit.verify_audit_chain(db)
     assert verdict.ok, verdict.reason
     assert verdict.checked >= len(ids) + 1
+
+
+def test_a_host_carries_the_highest_risk_of_its_items_and_sorts_on_it(db: Session) -> None:
+    import datetime as dt
+
+    from collector.store import hosts, inventory
+
+    _seed(db)
+    table = risk.risk_table(CATALOGUE)
+    items = _page(db, ItemFilters(), sort="name", limit=100).rows
+    scores = {row.item.id: row.risk for row in items}
+    found = hosts.page_hosts(
+        db,
+        filters=hosts.HostFilters(),
+        page=PageRequest(sort="risk", descending=True, limit=50),
+        stale_after=dt.timedelta(days=7),
+        risk=inventory.host_risk(db, table),
+    )
+    assert found.total == HOSTS
+    for row in found.rows:
+        shown = [
+            scores[item_id]
+            for item_id in db.scalars(
+                select(hosts.ItemHost.item_id).where(hosts.ItemHost.host_id == row.host.id)
+            )
+        ]
+        assert row.risk == max(shown)
+    assert [row.risk for row in found.rows] == sorted(
+        (row.risk for row in found.rows), key=lambda value: -(value or 0)
+    )
+    by_name = hosts.page_hosts(
+        db,
+        filters=hosts.HostFilters(),
+        page=PageRequest(sort="hostname", limit=2, offset=1),
+        stale_after=dt.timedelta(days=7),
+        risk=inventory.host_risk(db, table),
+    )
+    scored = {row.host.id: row.risk for row in found.rows}
+    assert [row.risk for row in by_name.rows] == [scored[row.host.id] for row in by_name.rows]
