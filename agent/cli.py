@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings, load_settings
-from agent.errors import AgentError, NotEnrolled
+from agent.errors import AgentError, ConfigError, NotEnrolled
 from agent.hostinfo import host_of, this_host
 from agent.identity import (
     Credential,
@@ -170,10 +170,28 @@ def _held_credential(state_dir: Path) -> Credential | None:
         return None
 
 
+def _enrollment_token(args: argparse.Namespace) -> str:
+    """Return the token given by --token, or read from --token-file ('-': standard input).
+
+    Raises ConfigError naming the file when it cannot be read or holds no token.
+    """
+    if args.token is not None:
+        return str(args.token)
+    try:
+        source = str(args.token_file)
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise ConfigError("enrollment_token_file", f"cannot read {args.token_file}: {exc}") from exc
+    token = text.strip()
+    if not token:
+        raise ConfigError("enrollment_token_file", f"{args.token_file} holds no token")
+    return token
+
+
 def cmd_enroll(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.server_url:
-        print("error: --server URL is required", file=sys.stderr)
+        print("error: give --server URL or set server_url in --config", file=sys.stderr)
         return 2
     state_dir = settings.state_path
     machine = machine_fingerprint()
@@ -184,7 +202,7 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         machine_fingerprint=machine,
     ) as reporter:
         credential = reporter.enroll(
-            token=args.token,
+            token=_enrollment_token(args),
             agent_id=agent_id(state_dir, machine=machine),
             host=this_host(),
             current=_held_credential(state_dir),
@@ -214,6 +232,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if capture is not None:
             capture.stop()
+    if service.restart_requested:
+        from agent.updates import RESTART_EXIT_CODE
+
+        log.info(
+            "exiting with %d so that the service manager restarts the agent", RESTART_EXIT_CODE
+        )
+        return RESTART_EXIT_CODE
     log.info("stopped after %d scan cycle(s)", cycles)
     return 0
 
@@ -295,8 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     scan.set_defaults(func=cmd_scan)
 
     enroll = commands.add_parser("enroll", help="register this agent with a collector")
-    enroll.add_argument("--server", required=True, help="collector URL")
-    enroll.add_argument("--token", required=True, help="enrollment token from an admin")
+    enroll.add_argument("--server", help="collector URL (default: server_url of --config)")
+    secret = enroll.add_mutually_exclusive_group(required=True)
+    secret.add_argument(
+        "--token-file",
+        dest="token_file",
+        help="file holding the enrollment token ('-' reads standard input); keeps the token "
+        "out of the process list, unlike --token",
+    )
+    secret.add_argument("--token", help="enrollment token from an admin (visible in ps)")
     enroll.add_argument("--state-dir", dest="state_dir", help="identity and credential directory")
     enroll.set_defaults(func=cmd_enroll)
 
@@ -331,6 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "run" and not args.verbose:
+        # The service logs one line per enrollment, delivered report and error by default.
+        for name in ("agent", "shadowmap"):
+            logging.getLogger(name).setLevel(logging.INFO)
     try:
         code: int = args.func(args)
     except (AgentError, SignaturesError) as exc:

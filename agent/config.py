@@ -180,6 +180,32 @@ SETTINGS: tuple[Setting, ...] = (
         "PEM file of the Ed25519 key that signs catalogue bundles; when set, the agent fetches "
         "bundles from the collector, verifies them and scans with the newest good one.",
     ),
+    Setting(
+        "update_public_key",
+        str,
+        "",
+        "PEM file of the Ed25519 key that signs agent releases (baked by `shadowmap package "
+        "--update-key`); when set, `run` installs the signed updates the collector offers it "
+        "and refuses any other.",
+        used_by=RUN,
+    ),
+    Setting(
+        "update_confirm_seconds",
+        float,
+        900.0,
+        "An installed update that has not delivered a report this long after it started is "
+        "rolled back to the previous version.",
+        minimum=10.0,
+        used_by=RUN,
+    ),
+    Setting(
+        "tags",
+        str,
+        "",
+        "Comma-separated tags of this host (e.g. pilot,finance), baked by `shadowmap package "
+        "--tags`; a staged agent-update rollout can target them.",
+        used_by=RUN,
+    ),
 )
 
 
@@ -207,6 +233,9 @@ class AgentSettings:
     network_capture: bool = True
     capture_interface: str = ""
     signature_public_key: str = ""
+    update_public_key: str = ""
+    update_confirm_seconds: float = 900.0
+    tags: str = ""
 
     @property
     def state_path(self) -> Path:

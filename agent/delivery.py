@@ -87,6 +87,7 @@ class Delivery:
                 return outcome
             self.spool.acknowledge(queued.report_id)
             outcome.delivered.append(queued.report_id)
+            log.info("delivered report %s to %s", queued.report_id, reporter.server_url)
         self.failures = 0
         self.next_attempt = 0.0
         self.last_error = ""

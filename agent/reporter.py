@@ -5,14 +5,25 @@ The transport is injectable, so tests route requests into the server in-process.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import truststore
 
 from agent.errors import CollectorRefused, CollectorUnreachable, ConfigError
 from agent.identity import Credential
 from signatures import HostInfo, Report
+
+log = logging.getLogger("shadowmap.agent")
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
 
 # Sent with enrollment and every report, so the collector can tell cloned machines apart.
 MACHINE_HEADER = "X-Shadowmap-Machine"
@@ -21,8 +32,12 @@ MACHINE_HEADER = "X-Shadowmap-Machine"
 def _tls_verification(verify: bool | str) -> bool | ssl.SSLContext:
     """Return httpx's verify argument: a str pins the collector's CA (a PEM file).
 
+    ``True`` verifies against the operating system's trust store (truststore: the CAs that
+    update-ca-certificates, group policy or the macOS keychain installed), not a bundled list.
     Raises ConfigError naming ca_file when the file cannot be read as certificates.
     """
+    if verify is True:
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if not isinstance(verify, str):
         return verify
     try:
@@ -44,6 +59,12 @@ class Reporter:
         machine_fingerprint: str = "",
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        if self.server_url.startswith("http://") and not _is_loopback(self.server_url):
+            log.warning(
+                "the collector %s is reached over plain http://: reports and the credential "
+                "travel unencrypted; use https://",
+                self.server_url,
+            )
         self.machine_fingerprint = machine_fingerprint
         self._client = httpx.Client(
             base_url=self.server_url,
@@ -151,3 +172,64 @@ class Reporter:
         if self.machine_fingerprint:
             headers[MACHINE_HEADER] = self.machine_fingerprint
         return self._post("/api/v1/agents/reports", content=body, headers=headers)
+
+    def _get(self, path: str, credential: Credential, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.get(
+                path, headers={"Authorization": f"Bearer {credential.secret}"}, **kwargs
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])
+        return response
+
+    def check_update(
+        self, credential: Credential, *, platform: str, version: str, tags: str
+    ) -> dict[str, Any] | None:
+        """Ask for a newer agent release this agent is in the rollout of; None when none."""
+        response = self._get(
+            "/api/v1/agents/update",
+            credential,
+            params={"platform": platform, "version": version, "tags": tags},
+        )
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CollectorRefused(response.status_code, "answer is not JSON") from exc
+        return body if isinstance(body, dict) else None
+
+    def download(self, credential: Credential, path: str, *, limit: int) -> bytes:
+        """Download a file the collector offered (an agent package), at most ``limit`` bytes."""
+        if not path.startswith("/api/v1/agents/update/package/"):
+            raise CollectorRefused(200, f"refusing to download from {path[:100]!r}")
+        response = self._get(path, credential)
+        if len(response.content) > limit:
+            raise CollectorRefused(200, f"the package is larger than the signed {limit} bytes")
+        return response.content
+
+    def post_update_outcome(
+        self, credential: Credential, *, platform: str, version: str, state: str, detail: str
+    ) -> None:
+        """Tell the collector this agent refused a release or rolled it back."""
+        try:
+            response = self._client.post(
+                "/api/v1/agents/update/outcome",
+                json={
+                    "platform": platform,
+                    "version": version,
+                    "state": state,
+                    "detail": detail[:500],
+                },
+                headers={"Authorization": f"Bearer {credential.secret}"},
+            )
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(
+                f"cannot reach the collector at {self.server_url}: {exc}"
+            ) from exc
+        if response.status_code >= 400:
+            raise CollectorRefused(response.status_code, response.text[:300])

@@ -31,7 +31,14 @@ from agent import __version__
 from agent.catalogue import active_catalogue, update_signatures
 from agent.config import AgentSettings
 from agent.delivery import Delivery
-from agent.errors import AgentError, CollectorRefused, NotEnrolled, SpoolError
+from agent.errors import (
+    AgentError,
+    CollectorRefused,
+    CollectorUnreachable,
+    ConfigError,
+    NotEnrolled,
+    SpoolError,
+)
 from agent.evidence import EvidenceField, volatile_fields
 from agent.hostinfo import host_of
 from agent.identity import (
@@ -50,10 +57,12 @@ from agent.runner import ScanResult, pseudonymise_findings, run_scan, to_finding
 from agent.scanners import ScanContext, Scanner, build_scanners
 from agent.scanners.base import Observation
 from agent.spool import Spool, SpoolStats, finding_fingerprint, finding_key
+from agent.updates import Updater
 from agent.users import local_users
 from agent.watchdog import Watchdog, WatchdogReading
 from signatures import (
     AgentInfo,
+    BundleError,
     Catalogue,
     EvidenceValue,
     Finding,
@@ -63,6 +72,7 @@ from signatures import (
     ScannerError,
     SignaturesError,
     fit_finding,
+    load_public_key,
     utcnow,
 )
 
@@ -188,6 +198,8 @@ class AgentService:
         self._cycle_overran = False
         self._overrun_beat: float | None = None
         self.cycle_overruns = 0
+        self.updater = self._updater()
+        self.restart_requested = False
 
     # Identity and enrollment -----------------------------------------------------------------
 
@@ -239,7 +251,7 @@ class AgentService:
         )
         save_credential(self.state_dir, credential)
         self.enrollment_status = "enrolled"
-        log.warning("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
+        log.info("enrolled as agent %s with %s", credential.agent_id, credential.server_url)
         return credential
 
     def rekey(self) -> None:
@@ -528,6 +540,33 @@ class AgentService:
 
     # Scheduling ------------------------------------------------------------------------------
 
+    def _updater(self) -> Updater | None:
+        """The self-updater when an update key is configured (ConfigError if unreadable)."""
+        if not self.settings.update_public_key:
+            return None
+        try:
+            key = load_public_key(Path(self.settings.update_public_key).read_bytes())
+        except (OSError, BundleError) as exc:
+            raise ConfigError("update_public_key", str(exc)) from exc
+        return Updater(
+            updates_dir=self.state_dir / "updates",
+            public_key=key,
+            running_version=__version__,
+            tags=self.settings.tags,
+            confirm_seconds=self.settings.update_confirm_seconds,
+        )
+
+    def check_for_update(self, delivered: bool) -> bool:
+        """Confirm, roll back or install an agent update; True when `run` should restart."""
+        if self.updater is None or not self.settings.server_url:
+            return False
+        try:
+            credential = self.credential()
+        except (NotEnrolled, CollectorRefused, CollectorUnreachable):
+            return False
+        reporter = self._reporter_for(credential.server_url)
+        return self.updater.after_cycle(reporter, credential, delivered)
+
     def current_interval(self) -> float:
         return self.settings.scan_interval_seconds * self.watchdog.interval_factor
 
@@ -571,10 +610,18 @@ class AgentService:
 
         def cycle_job() -> None:
             nonlocal cycles, applied_factor
+            delivered = False
             try:
-                self.run_cycle()
+                delivered = bool(self.run_cycle().delivered)
             except Exception:  # the top of a job: one bad cycle must not stop the agent
                 log.exception("scan cycle failed")
+            try:
+                if self.check_for_update(delivered):
+                    self.restart_requested = True
+                    scheduler.shutdown(wait=False)
+                    return
+            except Exception:  # the top of a job: an update problem must not stop scanning
+                log.exception("agent update check failed")
             cycles += 1
             if max_cycles is not None and cycles >= max_cycles:
                 scheduler.shutdown(wait=False)

@@ -1,6 +1,8 @@
 """Footprint of an idle `shadowmap-agent run`: RSS and CPU % over 60 s after its first scan.
 
     python bench/bench_agent_idle.py [--seconds 60] [--out bench/results/agent_idle.json]
+    python bench/bench_agent_idle.py --packaged [--work-dir DIR]   # the self-contained agent
+                                           # `shadowmap package` ships -> agent_packaged.json
 
 Starts a real collector, enrolls the agent with a token file, waits until the first (full)
 report arrived, then samples the agent process once a second with psutil.
@@ -30,8 +32,25 @@ from tests.e2e.conftest import run_cli, start_server  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "agent_idle.json")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--packaged",
+        action="store_true",
+        help="run the frozen agent the deb and rpm install (built with server.agent_packages)",
+    )
+    parser.add_argument("--work-dir", type=Path, help="keep the package build environment here")
     args = parser.parse_args()
+    name = "agent_packaged" if args.packaged else "agent_idle"
+    args.out = args.out or REPO / "bench" / "results" / f"{name}.json"
+    command = [sys.executable, "-m", "agent"]
+    installed_bytes = None
+    if args.packaged:
+        from server.agent_packages.build import Builder
+
+        work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-package-"))
+        frozen = Builder(repo=REPO, work_dir=work).frozen_linux_agent()
+        command = [str(frozen / "shadowmap-agent")]
+        installed_bytes = sum(p.lstat().st_size for p in frozen.rglob("*") if p.is_file())
 
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
@@ -51,7 +70,7 @@ def main() -> None:
             "scan_jitter_fraction = 0.0\n"
         )
         agent = subprocess.Popen(
-            [sys.executable, "-m", "agent", "--config", str(config), "run"],
+            [*command, "--config", str(config), "run"],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
@@ -81,8 +100,10 @@ def main() -> None:
             server.stop()
 
     result = {
-        "benchmark": "agent_idle",
-        "command": "shadowmap-agent run (interval 3600 s, idle after the first full report)",
+        "benchmark": name,
+        "command": "shadowmap-agent run (interval 3600 s, idle after the first full report)"
+        + (" from the PyInstaller build the deb and rpm install" if args.packaged else ""),
+        "installed_mb": round(installed_bytes / 1e6, 1) if installed_bytes else None,
         "idle_seconds": args.seconds,
         "first_report_after_s": round(first_report_s, 2),
         "startup_and_first_scan_cpu_s": round(startup_cpu, 2),

@@ -10,7 +10,8 @@ roll-up is incremented only by the transaction whose row insert won:
 * ``sightings``    (item, host, channel, indicator, user); new ones counted per item.
 * ``item_hosts``   (item, host) with first and last day: host count and daily trend.
 * ``item_facets``  distinct evidence kinds, browsers, departments and users of an item.
-* ``violations``   (item, host, user) for items whose triage state is prohibited.
+* ``violations``   (item, host, user, channel) for items the register prohibits, or restricts
+  to departments other than the host's; ``violation_days`` the days each was seen (the trend).
 * ``inventory_items`` inserted if new before the sightings, and incremented last, in id order,
   so the row lock on a popular item is held only for the end of the transaction.
 * ``ingest_quotas`` the agent's count of new items this clock hour, and its last limit hit.
@@ -43,10 +44,11 @@ from sqlalchemy.orm import Session
 
 from collector.dedup import ItemIdentity, item_identity, merge_findings
 from collector.errors import NotFound, ReportRejected
+from collector.governance import RESTRICTED, violation_reason
 from collector.ingest_sql import BulkInsert, IngestCursor
 from collector.store.agents import Agent
 from collector.store.base import utcnow
-from collector.store.inventory import DAILY_SHARDS, PROFILE_ACCOUNTS, PROHIBITED
+from collector.store.inventory import DAILY_SHARDS, PROFILE_ACCOUNTS
 from signatures import (
     JSON_NUL,
     MAX_REPORT_BYTES,
@@ -323,7 +325,7 @@ def _ingest(
     new = _upsert_sightings(cursor, host_id, findings, identities, items, rollup)
     _upsert_item_hosts(cursor, host_id, items, now.date(), rollup)
     _insert_facets(cursor, findings, identities, new, items, department, rollup)
-    _record_violations(cursor, host_id, findings, identities, items, now, rollup)
+    _record_violations(cursor, host_id, department, findings, identities, items, now, rollup)
     # The shared hot rows (today's trend counters, item roll-ups) are written last, so their
     # row locks are held only until the commit that follows.
     _count_daily_hosts(cursor, host_id, now.date(), rollup)
@@ -343,10 +345,11 @@ def _ingest(
 @dataclass(frozen=True, slots=True)
 class _Item:
     id: int
-    state: str
+    governed_status: str
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
     severity: str
+    allowed_departments: str = ""  # a JSON list, for a restricted item (collector.governance)
 
 
 @dataclass(slots=True)
@@ -420,7 +423,10 @@ def _seen_windows(
     return windows
 
 
-_ITEM_SELECT = "SELECT id, key, state, first_seen_at, last_seen_at, severity FROM inventory_items"
+_ITEM_SELECT = (
+    "SELECT id, key, governed_status, first_seen_at, last_seen_at, severity, "
+    "allowed_departments FROM inventory_items"
+)
 _ITEM_SEVERITY_UPDATE = "UPDATE inventory_items SET severity = ?, updated_at = ? WHERE id = ?"
 _ITEM_INSERT = BulkInsert(
     "inventory_items",
@@ -442,14 +448,18 @@ _ITEM_INSERT = BulkInsert(
         ("severity", "text"),
     ),
     # DO NOTHING takes no lock on an existing item: popular items are not serialised here.
-    "ON CONFLICT (key) DO NOTHING RETURNING id, key, state, first_seen_at, last_seen_at, severity",
+    "ON CONFLICT (key) DO NOTHING "
+    "RETURNING id, key, governed_status, first_seen_at, last_seen_at, severity, "
+    "allowed_departments",
 )
 
 
 def _items(cursor: IngestCursor, rows: list[Any]) -> dict[str, _Item]:
     return {
-        key: _Item(item_id, state, cursor.read_time(first), cursor.read_time(last), severity)
-        for item_id, key, state, first, last, severity in rows
+        key: _Item(
+            item_id, status, cursor.read_time(first), cursor.read_time(last), severity, allowed
+        )
+        for item_id, key, status, first, last, severity, allowed in rows
     }
 
 
@@ -787,41 +797,96 @@ _VIOLATION_UPSERT = BulkInsert(
         ("item_id", "integer"),
         ("host_id", "integer"),
         ("user_name", "text"),
+        ("channel", "text"),
+        ("reason", "text"),
+        ("department", "text"),
         ("first_seen_at", "timestamptz"),
         ("last_seen_at", "timestamptz"),
     ),
-    "ON CONFLICT (item_id, host_id, user_name) DO UPDATE SET "
-    "last_seen_at = {greatest}(excluded.last_seen_at, violations.last_seen_at) "
-    "RETURNING item_id, first_seen_at",
+    "ON CONFLICT (item_id, host_id, user_name, channel) DO UPDATE SET "
+    "last_seen_at = {greatest}(excluded.last_seen_at, violations.last_seen_at), "
+    "reason = excluded.reason, department = excluded.department "
+    "RETURNING id, item_id, first_seen_at",
 )
+_VIOLATION_DAY_INSERT = BulkInsert(
+    "violation_days",
+    (("violation_id", "integer"), ("day", "date")),
+    "ON CONFLICT (violation_id, day) DO NOTHING",
+)
+_VIOLATION_SELECT = (
+    "SELECT item_id, user_name, channel, reason, last_seen_at FROM violations WHERE host_id = ?"
+)
+
+
+def _violation_current(
+    stored: tuple[str, dt.datetime] | None, reason: str, last_seen: dt.datetime, now: dt.datetime
+) -> bool:
+    """Whether a stored violation already says this: same reason, dated today, and last seen
+    within the refresh interval."""
+    if stored is None or stored[0] != reason:
+        return False
+    stored_last = stored[1]
+    return stored_last.date() == now.date() and last_seen - stored_last < LAST_SEEN_REFRESH
+
+
+def _allowed_departments(item: _Item) -> list[str]:
+    """The departments a restricted item's entry allows (decoded only for such items)."""
+    if item.governed_status != RESTRICTED or not item.allowed_departments:
+        return []
+    value = json.loads(item.allowed_departments)
+    return [str(name) for name in value] if isinstance(value, list) else []
 
 
 def _record_violations(
     cursor: IngestCursor,
     host_id: int,
+    department: str,
     findings: list[Finding],
     identities: list[ItemIdentity],
     items: dict[str, _Item],
     now: dt.datetime,
     rollup: _Rollup,
 ) -> None:
-    seen: dict[tuple[int, str], dt.datetime] = {}
+    """Record each (item, user, channel) the register forbids on this host, and the day."""
+    governed = [item for item in items.values() if item.governed_status]
+    if not governed:
+        return  # the common case: nothing this report names is forbidden anywhere
+    allowed = {item.id: _allowed_departments(item) for item in governed}
+    seen: dict[tuple[int, str, str], tuple[str, dt.datetime]] = {}
     for finding, identity in zip(findings, identities, strict=True):
         item = items[identity.key]
-        if item.state == PROHIBITED:
-            violation = (item.id, finding.key().user)
-            seen[violation] = max(seen.get(violation, finding.last_seen), finding.last_seen)
+        reason = violation_reason(
+            item.governed_status,
+            department=department,
+            allowed_departments=allowed.get(item.id, []),
+        )
+        if reason:
+            violation = (item.id, finding.key().user, finding.kind.value)
+            last = seen[violation][1] if violation in seen else finding.last_seen
+            seen[violation] = (reason, max(last, finding.last_seen))
     if not seen:
         return
+    # The cheap path, as for sightings: a violation already recorded today, seen again within
+    # the refresh interval for the same reason, writes nothing (and leaves the item alone).
+    stored = {
+        (item_id, user, channel): (reason, cursor.read_time(last))
+        for item_id, user, channel, reason, last in cursor.fetch(_VIOLATION_SELECT, (host_id,))
+    }
     stamp = cursor.time(now)
+    place = department[:_FACET_LENGTH]
     rows = [
-        (item_id, host_id, user, stamp, cursor.time(last_seen))
-        for (item_id, user), last_seen in sorted(seen.items())
+        (item_id, host_id, user, channel, reason, place, stamp, cursor.time(last_seen))
+        for (item_id, user, channel), (reason, last_seen) in sorted(seen.items())
+        if not _violation_current(stored.get((item_id, user, channel)), reason, last_seen, now)
     ]
+    if not rows:
+        return
     upserted = cursor.insert(_VIOLATION_UPSERT, rows)
-    for item_id, first_seen in upserted:
+    day = cursor.day(now.date())
+    cursor.insert(_VIOLATION_DAY_INSERT, sorted((row[0], day) for row in upserted))
+    for _violation_id, item_id, first_seen in upserted:
         rollup.violated.add(item_id)
-        if cursor.read_time(first_seen) == now:  # a new (item, host, user): counted
+        if cursor.read_time(first_seen) == now:  # a new (item, host, user, channel): counted
             rollup.violations[item_id] += 1  # (a repeat only dates it)
 
 

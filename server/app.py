@@ -15,25 +15,45 @@ from collector.db import make_engine, make_sessionmaker
 from server import __version__
 from server.accounts import pages as accounts_pages
 from server.agents import api as agents_api
+from server.approvals import api as approvals_api
+from server.approvals import pages as approvals_pages
+from server.assessments import api as assessments_api
+from server.assessments import pages as assessments_pages
 from server.audit import api as audit_api
 from server.audit import pages as audit_pages
 from server.config import ServerSettings
 from server.dashboard import pages as dashboard_pages
+from server.enforcement import api as enforcement_api
 from server.exports import api as exports_api
 from server.hosts import api as hosts_api
 from server.hosts import pages as hosts_pages
+from server.incidents import api as incidents_api
+from server.incidents import pages as incidents_pages
 from server.inventory import api as inventory_api
 from server.inventory import pages as inventory_pages
+from server.management_review import api as management_review_api
+from server.management_review import pages as management_review_pages
+from server.notifications import api as notifications_api
+from server.people import api as people_api
+from server.people import pages as people_pages
+from server.policies import api as policies_api
+from server.policies import pages as policies_pages
 from server.register import api as register_api
 from server.register import pages as register_pages
 from server.reports import api as reports_api
 from server.reports import pages as reports_pages
 from server.reviews import api as reviews_api
 from server.reviews import pages as reviews_pages
+from server.scope import api as scope_api
+from server.scope import pages as scope_pages
+from server.soa import api as soa_api
+from server.soa import pages as soa_pages
 from server.sso import pages as sso_pages
 from server.state import AppState
 from server.sync import api as sync_api
 from server.tokens import api as tokens_api
+from server.training import api as training_api
+from server.training import pages as training_pages
 from server.web import api_auth, http_errors, openapi_links
 from server.web.middleware import SecurityHeaders
 from server.web.rendering import JSONAnswer
@@ -50,10 +70,21 @@ API_ROUTERS = (
     tokens_api.router,
     reports_api.router,
     webhooks_api.router,
+    notifications_api.router,
+    enforcement_api.router,
     exports_api.router,
     register_api.router,
     audit_api.router,
     reviews_api.router,
+    scope_api.router,
+    people_api.router,
+    policies_api.router,
+    approvals_api.router,
+    assessments_api.router,
+    incidents_api.router,
+    training_api.router,
+    soa_api.router,
+    management_review_api.router,
 )
 #: Page routers (not in the OpenAPI document).
 PAGE_ROUTERS = (
@@ -66,6 +97,15 @@ PAGE_ROUTERS = (
     reviews_pages.router,
     audit_pages.router,
     reports_pages.router,
+    management_review_pages.router,
+    scope_pages.router,
+    people_pages.router,
+    policies_pages.router,
+    approvals_pages.router,
+    assessments_pages.router,
+    incidents_pages.router,
+    training_pages.router,
+    soa_pages.router,
 )
 
 

@@ -9,6 +9,7 @@ Drawing as SVG escapes every text, so labels that came from endpoints stay text.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -284,4 +285,14 @@ def stacked_bar(
     summary = ", ".join(f"{label}: {value}" for label, value, _css in parts if value)
     return Chart(
         title=title, width=width, height=height, marks=tuple(marks), summary=summary, css="stack"
+    )
+
+
+def violation_chart(points: Sequence[tuple[dt.date, int]]) -> Chart:
+    """Lay out violations seen per day (collector.store.inventory.list_violation_trend)."""
+    return bar_chart(
+        [(day.strftime("%d %b"), count) for day, count in points],
+        title="Violations seen per day",
+        tip="{label}: {value} violations",
+        label_every=7,
     )

@@ -11,12 +11,15 @@ from collector.db import current_revision, make_engine, upgrade
 from collector.errors import CollectorError
 from server import __version__, signatures_cli
 from server.accounts import cli as accounts_cli
+from server.agent_packages import cli as packages_cli
 from server.agents import cli as agents_cli
+from server.agents import release_cli
 from server.audit import cli as audit_cli
 from server.cli_support import common_options, sessions_for, settings_from
 from server.errors import ServerError
 from server.exports import cli as exports_cli
 from server.integrations import cli as integrations_cli
+from server.people import cli as people_cli
 from server.register import cli as register_cli
 from server.reports import cli as reports_cli
 from server.siem import cli as siem_cli
@@ -114,13 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     agents_cli.add_agent_commands(commands, common)
     signatures_cli.register(commands)
     agents_cli.add_import_command(commands, common)
+    release_cli.add_commands(commands, common)
     audit_cli.add_commands(commands, common)
     register_cli.add_commands(commands, common)
+    people_cli.add_commands(commands, common)
     exports_cli.add_commands(commands, common)
     tokens_cli.add_commands(commands, common)
     reports_cli.add_commands(commands, common)
     integrations_cli.add_commands(commands, common)
     siem_cli.add_commands(commands, common)
+    packages_cli.add_commands(commands)
     return parser
 
 

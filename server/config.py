@@ -78,6 +78,13 @@ class ServerSettings(BaseSettings):
     stale_after_minutes: int = Field(
         180, ge=1, description="A host that has not reported for this long is listed as stale."
     )
+    review_due_soon_days: int = Field(
+        30,
+        ge=0,
+        le=366,
+        description="A register review is due soon when its date is at most this many days "
+        "away; its owners are emailed then, and again when it is overdue.",
+    )
     user_pseudonym_key: str | None = Field(
         None,
         min_length=16,

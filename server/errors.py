@@ -16,7 +16,8 @@ Exception tree::
      ├── InvalidTransition  a state machine does not allow this move (kind, from, to)
      ├── GuardFailed        a rule blocks the change; names the field that must be fixed
      ├── StaleVersion       the record changed since it was read (optimistic concurrency)
-     └── CatalogueImportError  a catalogue source snapshot or override is unreadable or wrong
+     ├── CatalogueImportError  a catalogue source snapshot or override is unreadable or wrong
+ └── PackagingError     `shadowmap package` cannot build (bad input, a missing tool or runtime)
 
 The last three are raised by the domain services (triage, register, accounts) whichever of the
 UI, the API or the CLI calls them. Collector errors (collector.errors) pass through; both are
@@ -131,3 +132,11 @@ class CatalogueImportError(ServerError):
         super().__init__(f"{where}: {reason}")
         self.where = where
         self.reason = reason
+
+
+class PackagingError(ServerError):
+    """`shadowmap package` cannot build the requested package; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

@@ -52,7 +52,14 @@ from signatures.model import (
     Service,
     Severity,
 )
-from signatures.names import NameVerdict, judge_name
+from signatures.names import NameVerdict, judge_name, normalise_name
+from signatures.releases import (
+    ReleaseManifest,
+    sign_release,
+    verify_release_manifest,
+    verify_release_package,
+    version_key,
+)
 from signatures.wire import (
     JSON_NUL,
     MAX_ERROR_MESSAGE,
@@ -122,6 +129,7 @@ __all__ = [
     "Matcher",
     "MessagesReader",
     "NameVerdict",
+    "ReleaseManifest",
     "Report",
     "ReportKind",
     "RiskAttributes",
@@ -150,6 +158,7 @@ __all__ = [
     "load_installed_bundle",
     "load_private_key",
     "load_public_key",
+    "normalise_name",
     "parse_document",
     "parse_file",
     "parse_plugin_xml",
@@ -157,10 +166,14 @@ __all__ = [
     "parse_time",
     "read_file",
     "report_schema",
+    "sign_release",
     "utcnow",
     "valid_text",
     "validate_report",
     "verify_bundle",
+    "verify_release_manifest",
+    "verify_release_package",
+    "version_key",
     "vscode_extension_hints",
     "without_nul",
     "write_keypair",

@@ -1,6 +1,7 @@
 """The draft inventory: items (one per service or unknown candidate), their sightings, the
-roll-ups ingest keeps on them (facets, daily trend) and violations of prohibited items; and the
-queries that read them. Keyword-only; the caller owns the transaction."""
+roll-ups ingest keeps on them (facets, daily trend), the governed status the register gives
+them, and violations of the register (with their days, the trend); and the queries that read
+them. Keyword-only; the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -31,8 +32,6 @@ from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host, ItemHost
 
-# The triage state that turns every new sighting of an item into a violation.
-PROHIBITED = "prohibited"
 # Item severities (signatures.Severity values, kept as plain text in storage).
 NORMAL = "normal"
 MALICIOUS = "malicious"
@@ -50,6 +49,14 @@ class InventoryItem(Base):
     vendor: Mapped[str] = mapped_column(String(255), default="")
     category: Mapped[str] = mapped_column(String(64), default="")
     state: Mapped[str] = mapped_column(String(32), default="new", index=True)
+    # What the register decided about it (collector.governance), set only by the register for
+    # every item linked to an entry; "" while it is linked to none.
+    governed_status: Mapped[str] = mapped_column(
+        String(16), default="", server_default="", index=True
+    )
+    # For a restricted item: the departments its entry allows, as a JSON list (text, decoded
+    # only for restricted items at ingest); "" otherwise. Set with governed_status.
+    allowed_departments: Mapped[str] = mapped_column(Text, default="", server_default="")
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -131,19 +138,41 @@ class ItemDaily(Base):
 
 
 class Violation(Base):
-    """A prohibited item seen on a host by a user after it was prohibited."""
+    """An item seen, after the register prohibited it (or restricted it to other departments),
+    on one host, by one user, through one channel (evidence kind)."""
 
     __tablename__ = "violations"
     __table_args__ = (
-        UniqueConstraint("item_id", "host_id", "user_name", name="uq_violations_identity"),
+        UniqueConstraint(
+            "item_id", "host_id", "user_name", "channel", name="uq_violations_identity"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("inventory_items.id", ondelete="CASCADE"))
     host_id: Mapped[int] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), index=True)
     user_name: Mapped[str] = mapped_column(String(256), default="")
+    channel: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    # collector.governance.VIOLATION_REASONS; the department seen, for one outside conditions.
+    reason: Mapped[str] = mapped_column(
+        String(32), default="prohibited", server_default="prohibited"
+    )
+    department: Mapped[str] = mapped_column(String(256), default="", server_default="")
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When its webhook event and emails were queued; None until then (server/webhooks).
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class ViolationDay(Base):
+    """A (UTC) day on which a violation was seen: prohibited use still happening, the trend."""
+
+    __tablename__ = "violation_days"
+
+    violation_id: Mapped[int] = mapped_column(
+        ForeignKey("violations.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True, index=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +270,16 @@ def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[s
     return found
 
 
+def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
+    """Return the names of some items by id (pages and the audit trail name what changed)."""
+    if not item_ids:
+        return {}
+    query = select(InventoryItem.id, InventoryItem.name).where(
+        InventoryItem.id.in_(list(set(item_ids)))
+    )
+    return {int(item_id): str(name) for item_id, name in session.execute(query)}
+
+
 def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
     item = session.get(InventoryItem, item_id, populate_existing=True)
     if item is None:
@@ -270,9 +309,15 @@ def _days(first: dt.date, last: dt.date) -> list[dt.date]:
 
 
 def list_violations(
-    session: Session, *, item_id: int | None = None, limit: int = 1000
+    session: Session,
+    *,
+    item_id: int | None = None,
+    host_id: int | None = None,
+    since: dt.datetime | None = None,
+    limit: int = 1000,
 ) -> list[tuple[Violation, Host]]:
-    """Return violations (a prohibited item seen again), newest first."""
+    """Return violations (a forbidden item seen again), newest first; ``since`` keeps those
+    last seen at or after it."""
     query = (
         select(Violation, Host)
         .join(Host, Host.id == Violation.host_id)
@@ -281,7 +326,114 @@ def list_violations(
     )
     if item_id is not None:
         query = query.where(Violation.item_id == item_id)
+    if host_id is not None:
+        query = query.where(Violation.host_id == host_id)
+    if since is not None:
+        query = query.where(Violation.last_seen_at >= since)
     return [(violation, host) for violation, host in session.execute(query).all()]
+
+
+def governed_counts_by_host(
+    session: Session, *, host_ids: Sequence[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """Return, per host (of ``host_ids``, or every host), how many of the items seen there
+    carry each governed status."""
+    query = (
+        select(
+            Sighting.host_id,
+            InventoryItem.governed_status,
+            func.count(func.distinct(InventoryItem.id)),
+        )
+        .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+        .group_by(Sighting.host_id, InventoryItem.governed_status)
+    )
+    if host_ids is not None:
+        if not host_ids:
+            return {}
+        query = query.where(Sighting.host_id.in_(list(host_ids)))
+    rows = session.execute(query).all()
+    found: dict[int, dict[str, int]] = {}
+    for host_id, status, count in rows:
+        found.setdefault(int(host_id), {})[str(status)] = int(count)
+    return found
+
+
+def count_violations_by_host(session: Session) -> dict[int, int]:
+    """Return, per host, how many violations were recorded there."""
+    rows = session.execute(
+        select(Violation.host_id, func.count(Violation.id)).group_by(Violation.host_id)
+    ).all()
+    return {int(host_id): int(count) for host_id, count in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationSummary:
+    """A forbidden item still in use: where, by how many, and when last."""
+
+    item: InventoryItem
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname
+    users: int
+    channels: tuple[str, ...]
+    last_seen_at: dt.datetime
+
+
+def summarise_violations(
+    session: Session, *, since: dt.datetime, host_id: int | None = None, limit: int = 100
+) -> list[ViolationSummary]:
+    """Return, per item, the violations last seen at or after ``since`` (on one host, or on
+    all), the most widespread first."""
+    rows = list_violations(session, host_id=host_id, since=since, limit=100_000)
+    grouped: dict[int, list[tuple[Violation, Host]]] = {}
+    for violation, host in rows:
+        grouped.setdefault(violation.item_id, []).append((violation, host))
+    if not grouped:
+        return []
+    items = {
+        item.id: item
+        for item in session.scalars(select(InventoryItem).where(InventoryItem.id.in_(grouped)))
+    }
+    summaries = [
+        ViolationSummary(
+            item=items[item_id],
+            hosts=tuple(sorted({(host.id, host.hostname) for _v, host in found}, key=_by_name)),
+            users=len({violation.user_name for violation, _h in found}),
+            channels=tuple(sorted({violation.channel for violation, _h in found})),
+            last_seen_at=max(violation.last_seen_at for violation, _h in found),
+        )
+        for item_id, found in grouped.items()
+    ]
+    summaries.sort(key=lambda summary: (-len(summary.hosts), summary.item.name))
+    return summaries[:limit]
+
+
+def _by_name(host: tuple[int, str]) -> tuple[str, int]:
+    return host[1], host[0]
+
+
+def list_violation_trend(
+    session: Session,
+    *,
+    days: int = 28,
+    today: dt.date | None = None,
+    item_id: int | None = None,
+    host_id: int | None = None,
+) -> list[tuple[dt.date, int]]:
+    """Return (day, violations seen that day) for the last ``days`` days, zero-filled, oldest
+    first: prohibited use still happening, or not."""
+    today = today or utcnow().date()
+    since = today - dt.timedelta(days=days - 1)
+    query = (
+        select(ViolationDay.day, func.count())
+        .join(Violation, Violation.id == ViolationDay.violation_id)
+        .where(ViolationDay.day >= since, ViolationDay.day <= today)
+        .group_by(ViolationDay.day)
+    )
+    if item_id is not None:
+        query = query.where(Violation.item_id == item_id)
+    if host_id is not None:
+        query = query.where(Violation.host_id == host_id)
+    counts = {day: int(count) for day, count in session.execute(query)}
+    return [(day, counts.get(day, 0)) for day in _days(since, today)]
 
 
 def list_sightings(
@@ -506,17 +658,6 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
         (InventoryItem.severity == MALICIOUS, table.malicious),
         else_=table.base + service_part + state_part,
     )
-
-
-def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
-    """Return the names of some inventory items by id (the audit trail names what changed)."""
-    if not item_ids:
-        return {}
-    query = select(InventoryItem.id, InventoryItem.name).where(InventoryItem.id.in_(list(item_ids)))
-    names: dict[int, str] = {}
-    for item_id, name in session.execute(query):
-        names[item_id] = name
-    return names
 
 
 def find_items_by_name(session: Session, *, name: str, limit: int = 2) -> list[int]:

@@ -9,10 +9,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, ColumnElement, Date, Integer, String, Text, case, func, or_, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    case,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from collector.errors import NotFound
+from collector.errors import Conflict, NotFound
 from collector.paging import (
     AnyColumn,
     PageRequest,
@@ -100,6 +114,8 @@ ENTRY_FIELDS: tuple[EntryField, ...] = (
         ),
     ),
     EntryField("personal_data", "Personal data involved", "flag", default=False),
+    EntryField("customer_facing", "Customer-facing use", "flag", default=False),
+    EntryField("decision_support", "Supports decisions about people", "flag", default=False),
     EntryField(
         "risk_level",
         "Risk level",
@@ -227,6 +243,8 @@ class RegisterEntry(Base):
     technical_owner: Mapped[str] = mapped_column(String(_width("technical_owner")), default="")
     data_classes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    decision_support: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     risk_level: Mapped[str] = mapped_column(
         String(_width("risk_level")), default=FIELDS["risk_level"].default
     )
@@ -260,10 +278,83 @@ class RegisterEntry(Base):
     )
     scope_rationale: Mapped[str] = mapped_column(Text, default="")
     evidence_links: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Part of a decision (like its conditions): where a restricted use is allowed (empty:
+    # anywhere), and the approved alternative to a prohibited or restricted one.
+    allowed_departments: Mapped[list[str]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
+    alternative: Mapped[str] = mapped_column(String(255), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TriggerDismissal(Base):
+    """A reassessment trigger a reviewer dismissed for an entry, with why."""
+
+    __tablename__ = "trigger_dismissals"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "trigger", name="uq_trigger_dismissals_entry_trigger"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("register_entries.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    dismissed_by: Mapped[str] = mapped_column(String(64))
+    dismissed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReviewNotice(Base):
+    """The review reminder last emailed to an entry's owners ("due_soon" or "overdue") and the
+    review date it was about: each is sent once per review date. Kept apart from the entry so
+    that a reminder neither bumps the entry's version nor shows in its change feed."""
+
+    __tablename__ = "review_notices"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("register_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    review_on: Mapped[dt.date] = mapped_column(Date)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def review_notice_sent(session: Session, *, entry_id: int, kind: str, review_on: dt.date) -> bool:
+    """Whether this reminder (kind, review date) was already sent for the entry."""
+    notice = session.get(ReviewNotice, entry_id)
+    return notice is not None and (notice.kind, notice.review_on) == (kind, review_on)
+
+
+def record_review_notice(session: Session, *, entry_id: int, kind: str, review_on: dt.date) -> None:
+    """Remember the reminder last sent for an entry."""
+    notice = session.get(ReviewNotice, entry_id)
+    if notice is None:
+        session.add(ReviewNotice(entry_id=entry_id, kind=kind, review_on=review_on))
+    else:
+        notice.kind, notice.review_on, notice.sent_at = kind, review_on, utcnow()
+    session.flush()
+
+
+def dismissed_triggers(session: Session, *, entry_id: int) -> set[str]:
+    """Return the reassessment triggers dismissed for an entry."""
+    query = select(TriggerDismissal.trigger).where(TriggerDismissal.entry_id == entry_id)
+    return set(session.scalars(query).all())
+
+
+def create_trigger_dismissal(
+    session: Session, *, entry_id: int, trigger: str, reason: str, dismissed_by: str
+) -> TriggerDismissal:
+    """Dismiss a trigger; raises Conflict when it already is."""
+    if trigger in dismissed_triggers(session, entry_id=entry_id):
+        raise Conflict("this trigger is already dismissed")
+    dismissal = TriggerDismissal(
+        entry_id=entry_id, trigger=trigger, reason=reason, dismissed_by=dismissed_by
+    )
+    session.add(dismissal)
+    session.flush()
+    return dismissal
 
 
 def next_register_id(session: Session, *, year: int) -> str:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from collector.errors import NotFound
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.inventory import InventoryItem, Sighting
+from collector.store.inventory import InventoryItem, Sighting, Violation, ViolationDay
 
 
 class ReportRun(Base):
@@ -245,3 +245,49 @@ def adoption_counts(session: Session, *, at: dt.datetime) -> tuple[int, int, int
         ).where(Sighting.first_seen_at < at)
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def list_items_in_violation(
+    session: Session, *, start: dt.datetime, end: dt.datetime
+) -> list[ItemUse]:
+    """Return the items with a violation of the register seen on a day in [start, end): how
+    many hosts and users, and when last; the most widespread first."""
+    first_day, last_day = start.date(), (end - dt.timedelta(microseconds=1)).date()
+    rows = session.execute(
+        select(
+            Violation.item_id,
+            func.count(func.distinct(Violation.host_id)),
+            func.count(func.distinct(Violation.user_name)),
+            func.max(Violation.last_seen_at),
+        )
+        .join(ViolationDay, ViolationDay.violation_id == Violation.id)
+        .where(ViolationDay.day >= first_day, ViolationDay.day <= last_day)
+        .group_by(Violation.item_id)
+    ).all()
+    if not rows:
+        return []
+    items = {
+        item.id: item
+        for item in session.scalars(
+            select(InventoryItem).where(InventoryItem.id.in_([row[0] for row in rows]))
+        )
+    }
+    uses = [
+        ItemUse(
+            item=items[item_id], host_count=int(hosts), user_count=int(users), last_seen_at=last
+        )
+        for item_id, hosts, users, last in rows
+    ]
+    return sorted(uses, key=lambda use: (-use.host_count, use.item.name))
+
+
+def count_violations_between(session: Session, *, start: dt.date, end: dt.date) -> int:
+    """Return how many violations were seen on at least one day in [start, end)."""
+    return int(
+        session.scalar(
+            select(func.count(func.distinct(ViolationDay.violation_id))).where(
+                ViolationDay.day >= start, ViolationDay.day < end
+            )
+        )
+        or 0
+    )

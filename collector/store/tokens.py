@@ -21,6 +21,9 @@ SCOPES = (
     "reports:read",
     "register:read",
     "register:write",
+    "aims:read",
+    "aims:write",
+    "aims:admin",
     "webhooks:admin",
     "admin",
 )

@@ -4,13 +4,15 @@ suppression rules false positives become. Keyword-only; the caller owns the tran
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text, case, func, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
+from collector.governance import GOVERNED_STATUSES, RESTRICTED
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
 from collector.store.inventory import (
@@ -193,6 +195,7 @@ class ItemFilters:
     profile_account: str | None = None
     severity: str | None = None
     candidates: bool | None = None  # True: not in the catalogue; False: catalogue services
+    governed_status: str | None = None  # the register's status ("" = not in the register)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,7 @@ class ItemRow:
 #: The columns a list of draft items sorts on ("queue": malicious first, then the oldest).
 ITEM_SORTS = (
     "queue", "name", "vendor", "category", "state", "hosts", "users", "risk",
-    "first_seen", "last_seen", "assignee",
+    "first_seen", "last_seen", "assignee", "governed",
 )  # fmt: skip
 
 
@@ -250,6 +253,12 @@ def page_items(
         "first_seen": InventoryItem.first_seen_at,
         "last_seen": InventoryItem.last_seen_at,
         "assignee": User.username,
+        # The register's statuses in their display order (not in the register last).
+        "governed": case(
+            {status: rank for rank, status in enumerate(GOVERNED_STATUSES)},
+            value=InventoryItem.governed_status,
+            else_=len(GOVERNED_STATUSES),
+        ),
     }
     if page.sort == "queue":
         query = query.order_by(malicious_first)
@@ -313,6 +322,8 @@ def _item_conditions(filters: ItemFilters) -> list[ColumnElement[bool]]:
         conditions.append(InventoryItem.service_id.is_(None))
     elif filters.candidates is False:
         conditions.append(InventoryItem.service_id.is_not(None))
+    if filters.governed_status is not None:
+        conditions.append(InventoryItem.governed_status == filters.governed_status)
     return conditions
 
 
@@ -351,6 +362,44 @@ def list_items_of_entry(session: Session, *, entry_id: int) -> Sequence[Inventor
         .order_by(InventoryItem.name)
     )
     return session.scalars(query).all()
+
+
+def govern_items_of_entry(
+    session: Session, *, entry_id: int, status: str, allowed_departments: Sequence[str] = ()
+) -> list[int]:
+    """Give every item linked to a register entry the entry's status (and, restricted, the
+    departments it allows); return their ids.
+
+    The item rows are locked in id order first (the order ingest updates them in), so that a
+    decision and a report naming the same items wait for each other instead of deadlocking.
+    """
+    linked = select(TriageRecord.item_id).where(TriageRecord.register_entry_id == entry_id)
+    item_ids = list(
+        session.scalars(
+            select(InventoryItem.id)
+            .where(InventoryItem.id.in_(linked))
+            .order_by(InventoryItem.id)
+            .with_for_update()
+        )
+    )
+    if item_ids:
+        session.execute(
+            update(InventoryItem)
+            .where(InventoryItem.id.in_(item_ids))
+            .values(
+                governed_status=status,
+                allowed_departments=departments_text(status, allowed_departments),
+                updated_at=utcnow(),
+            )
+        )
+    return item_ids
+
+
+def departments_text(status: str, allowed_departments: Sequence[str]) -> str:
+    """The allowed departments an item carries: a JSON list for a restricted one, else ""."""
+    if status != RESTRICTED or not allowed_departments:
+        return ""
+    return json.dumps(list(allowed_departments))
 
 
 # Suppression rules ---------------------------------------------------------------------------

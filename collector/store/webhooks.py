@@ -19,9 +19,11 @@ from collector.credentials import new_secret
 from collector.errors import Conflict, NotFound
 from collector.store.audit import AuditEvent
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.inventory import MALICIOUS, list_item_hostnames
+from collector.store.hosts import Host
+from collector.store.inventory import MALICIOUS, InventoryItem, Violation, list_item_hostnames
 from collector.store.register import RegisterEntry
 from collector.store.sync import SyncCounter, latest_change_seq, list_inventory_changes
+from collector.store.triage import TriageRecord
 
 
 class WebhookEndpoint(Base):
@@ -269,6 +271,7 @@ def enqueue_inventory_events(
                 "vendor": item.vendor,
                 "category": item.category,
                 "state": item.state,
+                "governed_status": item.governed_status,
                 "first_seen_at": item.first_seen_at.isoformat(),
                 "last_seen_at": item.last_seen_at.isoformat(),
                 "severity": item.severity,
@@ -290,6 +293,64 @@ def enqueue_inventory_events(
     backlog.record_drops(session)
     session.flush()
     return backlog
+
+
+VIOLATION_DETECTED = "inventory.item.violation_detected"
+
+
+def enqueue_violation_events(
+    session: Session,
+    *,
+    describe: Callable[[Violation, InventoryItem, Host, RegisterEntry | None], dict[str, Any]],
+    limit: int = 500,
+    max_pending: int | None = None,
+) -> tuple[Backlog, list[dict[str, Any]]]:
+    """Turn new violations of the register into deliveries; return the backlog as
+    enqueue_inventory_events does, and the event data of each (for the emails).
+
+    A violation is announced once: the rows not yet notified are locked (SKIP LOCKED on
+    PostgreSQL, so replicas share them out) and marked in this transaction. ``describe``
+    renders one violation, its item, host and register entry for the payload.
+    """
+    backlog = Backlog(session, max_pending=max_pending)
+    rows = session.execute(
+        select(Violation, InventoryItem, Host)
+        .join(InventoryItem, InventoryItem.id == Violation.item_id)
+        .join(Host, Host.id == Violation.host_id)
+        .where(Violation.notified_at.is_(None))
+        .order_by(Violation.id)
+        .limit(limit)
+        .with_for_update(of=Violation, skip_locked=True)
+    ).all()
+    if not rows:
+        return backlog, []
+    entry_ids = dict(
+        session.execute(
+            select(TriageRecord.item_id, TriageRecord.register_entry_id).where(
+                TriageRecord.item_id.in_({item.id for _v, item, _h in rows})
+            )
+        ).all()
+    )
+    entries = {
+        entry.id: entry
+        for entry in session.scalars(
+            select(RegisterEntry).where(RegisterEntry.id.in_(set(entry_ids.values()) - {None}))
+        )
+    }
+    endpoints = _active_endpoints(session)
+    announced = []
+    now = utcnow()
+    for violation, item, host in rows:
+        entry_id = entry_ids.get(item.id)
+        data = describe(violation, item, host, entries.get(entry_id) if entry_id else None)
+        backlog.created += _enqueue(
+            session, endpoints, backlog, event_type=VIOLATION_DETECTED, data=data
+        )
+        violation.notified_at = now
+        announced.append(data)
+    backlog.record_drops(session)
+    session.flush()
+    return backlog, announced
 
 
 REGISTER_WEBHOOK_CURSOR = "webhooks:register"

@@ -9,19 +9,23 @@
   Administrators only), registers the "ShadowmapAgent" service (automatic start, restart on
   failure) and starts it. The service enrolls with the token file on its first cycle.
 
-  Intune: wrap this folder (install.ps1, shadowmap_agent_service.py, the agent and signatures
-  folders) as a Win32 app; install command:
-    powershell -ExecutionPolicy Bypass -File install.ps1 -ServerUrl https://shadowmap.example.com -Token smet_...
+  Prefer the MSI (`shadowmap package --type msi`): it brings its own Python. This script is for
+  machines that already have Python 3.11+ and cannot take an MSI.
+
+  Intune: wrap one flat folder (install.ps1, shadowmap_agent_service.py, lock\agent.txt, the
+  agent and signatures folders, enroll-token) as a Win32 app; install command:
+    powershell -ExecutionPolicy Bypass -File install.ps1 -ServerUrl https://shadowmap.example.com -TokenFile enroll-token
   uninstall command: powershell -ExecutionPolicy Bypass -File install.ps1 -Uninstall
   detection rule: service "ShadowmapAgent" exists.
 
 .EXAMPLE
-  .\install.ps1 -ServerUrl https://shadowmap.example.com -Token smet_xxx -CaFile .\ca.pem
+  .\install.ps1 -ServerUrl https://shadowmap.example.com -TokenFile .\enroll-token -CaFile .\ca.pem
 #>
 [CmdletBinding()]
 param(
     [string]$ServerUrl,
-    [string]$Token,
+    [string]$TokenFile,
+    [string]$Token,  # visible in the process list: prefer -TokenFile
     [string]$CaFile,
     [string]$Python = "py",
     [switch]$Uninstall
@@ -30,7 +34,11 @@ $ErrorActionPreference = "Stop"
 $Prefix = Join-Path $env:ProgramFiles "Shadowmap\agent"
 $Data = Join-Path $env:ProgramData "Shadowmap"
 $Source = Split-Path -Parent $MyInvocation.MyCommand.Path
-$Repo = Resolve-Path (Join-Path $Source "..\..")
+# A flat folder (as the help says) or this repository's packaging\windows.
+if (Test-Path (Join-Path $Source "agent")) { $Repo = $Source } else { $Repo = Resolve-Path (Join-Path $Source "..\..") }
+$Lock = @((Join-Path $Source "lock\agent.txt"), (Join-Path $Repo "packaging\lock\agent.txt")) |
+    Where-Object { Test-Path $_ } | Select-Object -First 1
+if (-not $Lock) { throw "lock\agent.txt (the pinned dependencies) is missing from $Source" }
 $VenvPython = Join-Path $Prefix "venv\Scripts\python.exe"
 $Service = Join-Path $Prefix "shadowmap_agent_service.py"
 
@@ -53,8 +61,10 @@ if (-not $ServerUrl) { throw "-ServerUrl is required" }
 
 New-Item -ItemType Directory -Force -Path $Prefix, $Data, (Join-Path $Data "agent") | Out-Null
 & $Python -3 -m venv (Join-Path $Prefix "venv")
-$deps = & $VenvPython -c "import tomllib,sys; p=tomllib.load(open(sys.argv[1],'rb'))['project']; print('\n'.join(p['dependencies']+p['optional-dependencies']['agent']))" (Join-Path $Repo "pyproject.toml")
-& $VenvPython -m pip install --quiet ($deps -split "`n") pywin32
+# Pinned with hashes (pywin32 included on Windows); then pywin32's post-install step, which a
+# virtualenv otherwise skips and without which the service host cannot load pywintypes.
+& $VenvPython -m pip install --quiet --require-hashes --only-binary=:all: -r $Lock
+& $VenvPython (Join-Path $Prefix "venv\Scripts\pywin32_postinstall.py") -install -quiet
 $Site = & $VenvPython -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"
 Copy-Item -Recurse -Force (Join-Path $Repo "agent"), (Join-Path $Repo "signatures") $Site
 Copy-Item -Force (Join-Path $Source "shadowmap_agent_service.py") $Service
@@ -66,9 +76,13 @@ if ($CaFile) {
     Copy-Item -Force $CaFile (Join-Path $Data "ca.pem")
     $toml += "ca_file = `"$((Join-Path $Data 'ca.pem') -replace '\\','/')`""
 }
-Set-Content -Path (Join-Path $Data "agent.toml") -Value $toml -Encoding utf8
-if ($Token) { Set-Content -Path (Join-Path $Data "enroll-token") -Value $Token -NoNewline -Encoding ascii }
+# Lock the folder before the secret goes in; write UTF-8 without a byte-order mark (Windows
+# PowerShell 5.1's Set-Content adds one for UTF-8, which the TOML parser rejects).
 Restrict-Acl $Data
+$utf8 = New-Object System.Text.UTF8Encoding $false
+[System.IO.File]::WriteAllLines((Join-Path $Data "agent.toml"), [string[]]$toml, $utf8)
+if ($TokenFile) { $Token = (Get-Content -Raw -Path $TokenFile).Trim() }
+if ($Token) { [System.IO.File]::WriteAllText((Join-Path $Data "enroll-token"), $Token, $utf8) }
 
 & $VenvPython $Service --startup auto install
 sc.exe failure ShadowmapAgent reset= 86400 actions= restart/30000/restart/30000/restart/300000 | Out-Null

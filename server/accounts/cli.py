@@ -19,7 +19,12 @@ def cmd_user_create(args: argparse.Namespace) -> int:
             print("users already exist; nothing created")
             return 0
         user, password = service.create_user(
-            session, actor="cli", username=args.username, role=args.role, password=args.password
+            session,
+            actor="cli",
+            username=args.username,
+            role=args.role,
+            password=args.password,
+            email=args.email,
         )
         username, role = user.username, user.role
     print(f"created {role} {username!r}")
@@ -43,6 +48,9 @@ def add_commands(commands: Commands, common: argparse.ArgumentParser) -> None:
     user_create = user.add_parser("create", parents=[common], help="create a local account")
     user_create.add_argument("--username", required=True)
     user_create.add_argument("--role", choices=ROLES, default="viewer")
+    user_create.add_argument(
+        "--email", default="", help="where reminders of the register entries it owns go"
+    )
     user_create.add_argument(
         "--password", help=f"at least {MIN_PASSWORD_LENGTH} characters; generated if omitted"
     )

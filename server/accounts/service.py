@@ -6,6 +6,7 @@ Every change to an account appends one audit event, in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +91,12 @@ def sign_out(session: Session, *, token: str) -> None:
 
 
 def _user_snapshot(user: User) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "disabled": user.disabled}
+    return {
+        "username": user.username,
+        "role": user.role,
+        "disabled": user.disabled,
+        "email": user.email,
+    }
 
 
 def _check_role(role: str) -> None:
@@ -110,21 +116,41 @@ def check_username(username: str) -> str:
     return username
 
 
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,24}$")
+
+
+def check_email(email: str) -> str:
+    """Return an account's email address ("" for none); raises GuardFailed."""
+    email = email.strip()
+    if email and not _EMAIL.fullmatch(email):
+        raise GuardFailed("email", "not an email address (name@domain.tld)")
+    return email
+
+
 def create_user(
-    session: Session, *, actor: str, username: str, role: str, password: str | None
+    session: Session,
+    *,
+    actor: str,
+    username: str,
+    role: str,
+    password: str | None,
+    email: str = "",
 ) -> tuple[User, str]:
-    """Create a local account; return it and its password (generated when not given).
+    """Create a local account (its email receives the reminders of the register entries it
+    owns); return it and its password (generated when not given).
 
     Raises GuardFailed, Conflict.
     """
     _check_role(role)
     username = check_username(username)
+    email = check_email(email)
     password = generate_password() if password is None else password
     try:
         password_hash = hash_password(password)
     except ValueError as exc:
         raise GuardFailed("password", str(exc)) from exc
     user = users.create_user(session, username=username, password_hash=password_hash, role=role)
+    user.email = email
     record_change(
         session,
         actor=actor,
@@ -150,6 +176,7 @@ def update_user(
     user_id: int,
     role: str | None = None,
     disabled: bool | None = None,
+    email: str | None = None,
 ) -> User:
     """Change a user's role or disable/enable them; raises NotFound, GuardFailed, Conflict."""
     user = users.get_user(session, user_id=user_id)
@@ -162,6 +189,8 @@ def update_user(
     before = _user_snapshot(user)
     user.role = new_role
     user.disabled = new_disabled
+    if email is not None:
+        user.email = check_email(email)
     session.flush()
     record_change(
         session,

@@ -1,4 +1,4 @@
-"""Agent-facing endpoints: enrollment and report ingest."""
+"""Agent-facing endpoints: enrollment, report ingest, catalogue bundles and agent updates."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from functools import partial
 from typing import Annotated, Literal
 
 from anyio import to_thread
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from collector.errors import NotFound, ReportRejected
 from collector.store import agents
 from collector.store.agents import Agent
-from server.agents import service
+from server.agents import service, updates
 from server.agents.bundles import newest_bundle
 from server.web.api_auth import AUTH_RESPONSES, ApiAdmin, HostsReader
 from server.web.deps import CallingAgent, DbSession, RowId, State, bearer_credential
@@ -209,6 +209,77 @@ def get_signatures(request: Request, agent: CallingAgent, state: State) -> Respo
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(bundle.data, media_type="application/json", headers=headers)
+
+
+Platform = Annotated[str, Query(min_length=3, max_length=64, pattern=r"^[a-z]+-[a-z0-9_]+$")]
+Version = Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[0-9][A-Za-z0-9.+-]*$")]
+Tags = Annotated[str, Query(max_length=1000, pattern=r"^[a-z0-9._,-]*$")]
+
+
+class UpdateOfferResponse(BaseModel):
+    version: str
+    release_id: int = Field(description="The release, as named in package_url.")
+    manifest: str = Field(description="The signed release manifest; the agent verifies it.")
+    package_url: str = Field(description="Where to download the package (same credential).")
+
+
+@router.get("/update", response_model=UpdateOfferResponse, responses={204: {}})
+def get_update(
+    agent: CallingAgent, session: DbSession, platform: Platform, version: Version, tags: Tags = ""
+) -> UpdateOfferResponse | Response:
+    """Offer the newest signed release this agent is in the rollout of (204: none now)."""
+    offer = updates.offer_for(
+        session,
+        agent=agent,
+        platform=platform,
+        running=version,
+        tags={tag for tag in tags.split(",") if tag},
+    )
+    if offer is None:
+        return Response(status_code=204)
+    return UpdateOfferResponse(
+        version=offer.release.version,
+        release_id=offer.release.id,
+        manifest=offer.manifest,
+        package_url=f"/api/v1/agents/update/package/{offer.release.id}",
+    )
+
+
+@router.get(
+    "/update/package/{release_id}",
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+)
+def get_update_package(agent: CallingAgent, session: DbSession, release_id: RowId) -> Response:
+    """Return the package of a release offered to this agent."""
+    path = updates.package_for(session, agent=agent, release_id=release_id)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NotFound("agent release package", str(release_id)) from exc
+    return Response(data, media_type="application/octet-stream")
+
+
+class UpdateOutcomeBody(BaseModel):
+    platform: Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[a-z]+-[a-z0-9_]+$")]
+    version: Annotated[str, Field(min_length=1, max_length=64)]
+    state: Literal["refused", "rolled-back"]
+    detail: Annotated[str, Field(max_length=500)] = ""
+
+
+@router.post("/update/outcome", status_code=204)
+def post_update_outcome(
+    body: UpdateOutcomeBody, agent: CallingAgent, session: DbSession
+) -> Response:
+    """Record that this agent refused a release or rolled it back (which halts its rollout)."""
+    updates.record_outcome(
+        session,
+        agent=agent,
+        platform=body.platform,
+        version=body.version,
+        state=body.state,
+        detail=body.detail,
+    )
+    return Response(status_code=204)
 
 
 # Administration of enrolled agents ------------------------------------------------------------

@@ -46,12 +46,21 @@ class AuditEventOut(BaseModel):
         )
 
 
+#: What the audit trail records changes to: the register and triage, accounts, and the AI
+#: management system around the register (docs/aims.md).
+OBJECT_TYPES = (
+    "entry", "item", "suppression", "user", "scope", "people", "policy", "approval_route",
+    "assessment", "assessment_template", "incident", "training", "soa", "objective",
+    "management_review",
+)  # fmt: skip
+
+
 @router.get("/audit", response_model=list[AuditEventOut], responses=AUTH_RESPONSES)
 def list_audit_events(
     session: DbSession,
     _who: RegisterReader,
     object_type: Annotated[
-        str | None, Query(pattern="^(entry|item|suppression|user)$", description="What changed.")
+        str | None, Query(pattern=f"^({'|'.join(OBJECT_TYPES)})$", description="What changed.")
     ] = None,
     object_id: Annotated[
         str | None,

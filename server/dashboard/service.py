@@ -16,6 +16,9 @@ from server.register import states
 from server.reviews.service import review_rows
 
 TREND_WEEKS = 12
+#: Violations seen within this many days count as prohibited use still happening.
+VIOLATIONS_RECENT_DAYS = 7
+VIOLATION_TREND_DAYS = 28
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +40,16 @@ class Dashboard:
     #: Items a published report calls malicious, with the hosts that show them.
     malicious: tuple[inventory.MaliciousSighting, ...] = ()
     malicious_hosts: int = 0
+    #: Forbidden items seen in the last VIOLATIONS_RECENT_DAYS days, with their hosts.
+    violations: tuple[inventory.ViolationSummary, ...] = ()
+    violation_hosts: int = 0
+    #: Violations seen per day over the last VIOLATION_TREND_DAYS days.
+    violation_trend: Chart | None = None
 
 
-def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard:
+def build_dashboard(
+    session: Session, *, stale_after: dt.timedelta, due_soon_days: int = 30
+) -> Dashboard:
     """Return the dashboard's figures, read in one transaction."""
     now = utcnow()
     by_state = inventory.count_items_by_state(session)
@@ -66,7 +76,21 @@ def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard
         ("suspended", by_status.get(states.SUSPENDED, 0), "suspended"),
         ("prohibited", by_status.get(states.PROHIBITED, 0), "prohibited"),
     ]
-    reviews = review_rows(session, today=now.date())
+    reviews = review_rows(session, today=now.date(), due_within_days=due_soon_days)
+    violations = inventory.summarise_violations(
+        session, since=now - dt.timedelta(days=VIOLATIONS_RECENT_DAYS)
+    )
+    violation_trend = bar_chart(
+        [
+            (day.strftime("%d %b"), count)
+            for day, count in inventory.list_violation_trend(
+                session, days=VIOLATION_TREND_DAYS, today=now.date()
+            )
+        ],
+        title="Violations seen per day",
+        tip="{label}: {value} violations",
+        label_every=7,
+    )
     return Dashboard(
         services=sum(count for state, count in by_state.items() if state != triage.FALSE_POSITIVE),
         awaiting_triage=sum(by_state.get(s, 0) for s in triage.TRIAGE_OPEN),
@@ -77,10 +101,13 @@ def build_dashboard(session: Session, *, stale_after: dt.timedelta) -> Dashboard
         hosts_reporting=hosts_reporting,
         hosts_total=hosts_total,
         reviews_overdue=sum(1 for row in reviews if row.overdue),
-        reviews_due=sum(1 for row in reviews if not row.overdue),
+        reviews_due=sum(1 for row in reviews if row.due_soon),
         trend=trend,
         decisions=stacked_bar(decision_counts, title="Register decisions"),
         decision_counts=tuple(part for part in decision_counts if part[1]),
         malicious=tuple(inventory.list_malicious_items(session)),
         malicious_hosts=inventory.count_malicious_hosts(session),
+        violations=tuple(violations),
+        violation_hosts=len({host for row in violations for host in row.hosts}),
+        violation_trend=violation_trend,
     )

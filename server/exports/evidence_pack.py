@@ -12,6 +12,7 @@ Layout of a pack::
     decisions.csv               every decision recorded, replayed from the audit trail
     reviews.csv                 the review schedule of governed entries
     audit/audit-trail.jsonl     every audit event with its hash and previous hash
+    aims/...                    the AI management system around the register (exports/aims.py)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from collector.store import audit as audit_store
 from collector.store.audit import AuditEvent
 from collector.store.register import RegisterEntry
 from server import __version__
+from server.exports.aims import AIMS_FILES, aims_files
 from server.exports.service import (
     all_register_entries,
     csv_cell,
@@ -45,7 +47,7 @@ from server.reviews.service import reassessment_triggers
 from signatures import Catalogue
 
 PACK_FORMAT = "shadowmap.evidence-pack"
-PACK_VERSION = 1
+PACK_VERSION = 2  # 2: the AI management system files under aims/
 MANIFEST = "manifest.json"
 README = "README.txt"
 AUDIT_TRAIL = "audit/audit-trail.jsonl"
@@ -82,6 +84,7 @@ reviews.csv                 The review schedule of governed entries: last and ne
                             suggests should trigger a reassessment.
 audit/audit-trail.jsonl     The complete audit trail, one event per line, oldest first,
                             each with its hash and the hash of the event before it.
+{aims_listing}
 manifest.json               The SHA-256 of every file above and the audit chain head.
 
 The register is commonly used as evidence of the resource documentation controls of
@@ -226,8 +229,10 @@ def build_evidence_pack(
         "decisions.csv": _csv(DECISION_COLUMNS, _decision_rows(events)),
         "reviews.csv": _csv(REVIEW_COLUMNS, _review_rows(session, entries, now.date())),
         AUDIT_TRAIL: trail,
+        **aims_files(session, now=now),
     }
     files[README] = README_TEXT.format(
+        aims_listing="\n".join(f"{path:<27} {what}" for path, what in AIMS_FILES.items()),
         generated_at=now.isoformat(),
         version=__version__,
         entries=len(entries),
@@ -327,6 +332,13 @@ def verify_evidence_pack(pack: bytes | Path) -> PackVerdict:
             return verdict
         if manifest.get("format") != PACK_FORMAT:
             verdict.problems.append(f"{MANIFEST}: not a Shadowmap evidence pack manifest")
+        if manifest.get("version", 1) >= 2:
+            for path in AIMS_FILES:
+                if path not in listed:
+                    verdict.problems.append(
+                        f"{path}: missing from the manifest (a version 2 pack holds the AI "
+                        "management system)"
+                    )
         for path, expected in sorted(listed.items()):
             if path not in names:
                 verdict.problems.append(f"{path}: listed in the manifest but missing")

@@ -63,7 +63,8 @@ EXPORT_VERSION = 1
 #: Rows read per transaction and written per chunk.
 BATCH = 500
 CSV_COLUMNS = (
-    "id", "key", "service_id", "name", "vendor", "category", "state", "host_count",
+    "id", "key", "service_id", "name", "vendor", "category", "state", "governed_status",
+    "host_count",
     "user_count", "sighting_count", "evidence_kinds", "first_seen_at", "last_seen_at",
 )  # fmt: skip
 
@@ -78,6 +79,7 @@ def _item_record(row: InventoryRow) -> dict[str, Any]:
         "vendor": item.vendor,
         "category": item.category,
         "state": item.state,
+        "governed_status": item.governed_status,
         "host_count": row.host_count,
         "user_count": row.user_count,
         "sighting_count": row.sighting_count,
@@ -194,6 +196,7 @@ def _inventory_service(row: InventoryRow, catalogue: Catalogue) -> Service:
     properties = [
         Property(name="shadowmap:inventory:key", value=item.key),
         Property(name="shadowmap:inventory:state", value=item.state),
+        Property(name="shadowmap:register:status", value=item.governed_status or "not_in_register"),
         Property(name="shadowmap:inventory:category", value=item.category or "unknown"),
         Property(name="shadowmap:inventory:host_count", value=str(row.host_count)),
         Property(name="shadowmap:inventory:user_count", value=str(row.user_count)),
@@ -260,8 +263,10 @@ def inventory_batches(
 #: The register's CSV columns: every field of an entry as the API returns it.
 REGISTER_CSV_COLUMNS = (
     "register_id", "title", "status", "ai_system", "supplier", "business_unit", "purpose",
-    "business_owner", "technical_owner", "data_classes", "personal_data", "risk_level",
-    "risk_rationale", "decision", "decision_conditions", "decision_rationale", "decided_by",
+    "business_owner", "technical_owner", "data_classes", "personal_data", "customer_facing",
+    "decision_support", "risk_level",
+    "risk_rationale", "decision", "decision_conditions", "allowed_departments", "alternative",
+    "decision_rationale", "decided_by",
     "decided_at", "controls", "review_cadence_months", "last_reviewed_on", "next_review_on",
     "dpia_screening", "supplier_review", "eu_ai_act_class", "human_oversight", "scope_status",
     "scope_rationale", "evidence_links", "version", "created_at", "updated_at",

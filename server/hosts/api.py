@@ -4,12 +4,12 @@ department an admin sets."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from collector.store import hosts, inventory, limits
+from collector.store import hosts, inventory, limits, releases
 from collector.store.hosts import Host
 from server.inventory.evidence import user_display
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
@@ -36,12 +36,25 @@ class SightingOut(BaseModel):
     item_id: int
     item_name: str
     item_state: str
+    item_governed_status: str
     kind: str
     indicator: str
     indicator_kind: str
     user: str = Field(description="As reported, or a keyed pseudonym (user_pseudonym_key).")
     confidence: str
     heuristic: str | None
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class HostViolationOut(BaseModel):
+    """A forbidden item seen on the host: by whom, through which channel, and why forbidden."""
+
+    item_id: int
+    item_name: str
+    user: str
+    channel: str
+    reason: str
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
 
@@ -56,11 +69,24 @@ class IngestLimitOut(BaseModel):
     )
 
 
+class AgentUpdateOut(BaseModel):
+    """Where this host's agent stands with one signed agent release (`shadowmap agent-release`)."""
+
+    version: str
+    platform: str
+    state: Literal["offered", "installed", "refused", "rolled-back"]
+    detail: str
+    release_state: Literal["rolling-out", "halted"]
+    updated_at: dt.datetime
+
+
 class HostDetailOut(HostOut):
     health: dict[str, object]
     scanner_errors: list[object]
     ingest_limits: list[IngestLimitOut] = Field(default_factory=list)
+    agent_updates: list[AgentUpdateOut] = Field(default_factory=list)
     sightings: list[SightingOut]
+    violations: list[HostViolationOut] = Field(default_factory=list)
 
 
 class HostUpdate(BaseModel):
@@ -94,6 +120,8 @@ def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[Host
 def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
     row = hosts.get_host_row(session, host_id=host_id, stale_after=stale_after)
+    violations = inventory.list_violations(session, host_id=host_id)
+    names = inventory.item_names(session, item_ids=[v.item_id for v, _h in violations])
     show_user = user_display(state.settings.user_pseudonym_key)
     return HostDetailOut(
         **_host_fields(row),
@@ -107,11 +135,23 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
             )
             for quota in limits.list_host_limit_hits(session, host_id=host_id)
         ],
+        agent_updates=[
+            AgentUpdateOut(
+                version=release.version,
+                platform=release.platform,
+                state=update.state,  # type: ignore[arg-type]
+                detail=update.detail,
+                release_state=release.state,  # type: ignore[arg-type]
+                updated_at=update.updated_at,
+            )
+            for update, release in releases.list_host_update_states(session, host_id=host_id)
+        ],
         sightings=[
             SightingOut(
                 item_id=item.id,
                 item_name=item.name,
                 item_state=item.state,
+                item_governed_status=item.governed_status,
                 kind=sighting.kind,
                 indicator=sighting.indicator,
                 indicator_kind=sighting.indicator_kind,
@@ -122,6 +162,18 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
                 last_seen_at=sighting.last_seen_at,
             )
             for sighting, item in inventory.list_host_sightings(session, host_id=host_id)
+        ],
+        violations=[
+            HostViolationOut(
+                item_id=violation.item_id,
+                item_name=names.get(violation.item_id, ""),
+                user=show_user(violation.user_name) if violation.user_name else "",
+                channel=violation.channel,
+                reason=violation.reason,
+                first_seen_at=violation.first_seen_at,
+                last_seen_at=violation.last_seen_at,
+            )
+            for violation, _host in violations
         ],
     )
 

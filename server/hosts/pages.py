@@ -9,10 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from collector import governance
 from collector.errors import NotFound
-from collector.store import agents, inventory, limits
+from collector.store import agents, inventory, limits, releases
 from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
+from server.charts import violation_chart
 from server.inventory.evidence import user_display
 from server.inventory.risk import risk_table
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
@@ -65,7 +67,18 @@ def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Re
         )
     )
     return render_page(
-        state, request, "hosts/hosts.html", who, page=page, view=view, f=view.filters, facets=facets
+        state,
+        request,
+        "hosts/hosts.html",
+        who,
+        page=page,
+        view=view,
+        f=view.filters,
+        facets=facets,
+        governed=inventory.governed_counts_by_host(
+            session, host_ids=[row.host.id for row in page.rows]
+        ),
+        statuses=governance.GOVERNED_STATUSES,
     )
 
 
@@ -80,7 +93,9 @@ def host_detail(
         for sighting, _host in sightings
     }
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
+    violations = inventory.list_violations(session, host_id=host_id, limit=200)
     host_agents = agents.list_host_agents(session, host_id=host_id)
+    agent_updates = releases.list_host_update_states(session, host_id=host_id)
     return render_page(
         state,
         request,
@@ -90,8 +105,14 @@ def host_detail(
         sightings=sightings,
         items=items,
         limit_hits=limit_hits,
+        violations=violations,
+        violation_names=inventory.item_names(
+            session, item_ids=[violation.item_id for violation, _host in violations]
+        ),
+        violation_trend=violation_chart(inventory.list_violation_trend(session, host_id=host_id)),
         agents=host_agents,
         show_user=user_display(state.settings.user_pseudonym_key),
+        agent_updates=agent_updates,
         saved=request.query_params.get("saved") == "department",
     )
 

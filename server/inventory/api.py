@@ -25,6 +25,11 @@ class InventoryItemOut(BaseModel):
     vendor: str
     category: str
     state: str
+    governed_status: str = Field(
+        description="What the AI register decided (under_review, approved, restricted, "
+        "prohibited, review_due, suspended, retired), from the entry the item is linked to; "
+        "empty when it is linked to none"
+    )
     host_count: int
     user_count: int
     sighting_count: int
@@ -71,6 +76,9 @@ class ViolationOut(BaseModel):
     host_id: int
     hostname: str
     user: str
+    channel: str = Field(description="The evidence kind it was seen through")
+    reason: str = Field(description="prohibited, or outside_conditions (a department not allowed)")
+    department: str
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
 
@@ -100,6 +108,7 @@ def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
         "vendor": row.item.vendor,
         "category": row.item.category,
         "state": row.item.state,
+        "governed_status": row.item.governed_status,
         "host_count": row.host_count,
         "user_count": row.user_count,
         "sighting_count": row.sighting_count,
@@ -165,6 +174,9 @@ def get_inventory_item(
                 host_id=host.id,
                 hostname=host.hostname,
                 user=show_user(violation.user_name) if violation.user_name else "",
+                channel=violation.channel,
+                reason=violation.reason,
+                department=violation.department,
                 first_seen_at=violation.first_seen_at,
                 last_seen_at=violation.last_seen_at,
             )

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from collector import governance
 from collector.store import audit, triage, users
 from collector.store import inventory as inventory_store
 from collector.store.register import RegisterEntry
 from collector.store.triage import ItemFilters
 from collector.store.users import User
+from server.charts import violation_chart
 from server.errors import GuardFailed
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display
@@ -39,11 +41,12 @@ ITEM_SORTS = (
     SortColumn("users", "Users", descending_first=True),
     SortColumn("first_seen", "First seen"),
     SortColumn("last_seen", "Last seen", descending_first=True),
+    SortColumn("governed", "Register status"),
     SortColumn("queue", "Queue order"),
 )
 ITEM_FILTERS = (
     "q", "status", "category", "evidence", "account", "severity", "min_hosts", "since", "mine",
-    "candidates", "done", "n",
+    "candidates", "governed", "done", "n",
 )  # fmt: skip
 TRIAGE_LIST = ListSpec(
     path="/triage",
@@ -96,6 +99,8 @@ def _item_filters(view: ListView, who: SignedIn, *, default_status: str) -> Item
         since = None
         f["since"] = ""
     candidates = choice(view, "candidates", ("yes", "no"), "catalogue filter")
+    # The register's status of an item; "none": not in the register.
+    governed = choice(view, "governed", (*governance.ENTRY_STATUSES, "none"), "register status")
     return ItemFilters(
         states=wanted,
         # False positives are suppressed: hidden unless asked for (rules under /suppressions).
@@ -110,6 +115,9 @@ def _item_filters(view: ListView, who: SignedIn, *, default_status: str) -> Item
         or None,
         severity=choice(view, "severity", ("normal", "malicious"), "severity") or None,
         candidates={"yes": True, "no": False}.get(candidates),
+        governed_status=(governance.UNGOVERNED if governed == "none" else governed)
+        if governed
+        else None,
     )
 
 
@@ -150,6 +158,7 @@ def _item_list(
         f=view.filters,
         default_status=default_status,
         profile_accounts=inventory_store.PROFILE_ACCOUNTS,
+        governed_statuses=governance.ENTRY_STATUSES,
     )
 
 
@@ -236,6 +245,10 @@ def _item_page(
             catalogue_entry,
             state=item.state,
             malicious=item.severity == inventory_store.MALICIOUS,
+        ),
+        violations=inventory_store.list_violations(session, item_id=item_id, limit=200),
+        violation_trend=violation_chart(
+            inventory_store.list_violation_trend(session, item_id=item_id)
         ),
     )
 

@@ -27,6 +27,7 @@ def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
         "key": item.key,
         "name": item.name,
         "state": item.state,
+        "governed_status": item.governed_status,
         "assignee_id": record.assignee_id,
         "reason": record.reason,
         "register_entry_id": record.register_entry_id,
@@ -168,6 +169,8 @@ def merge_item(session: Session, *, actor: str, item_id: int, into_item_id: int)
     _set_item_state(item, record, states.MERGED)
     record.merged_into_id = target.id
     record.register_entry_id = target_record.register_entry_id
+    item.governed_status = target.governed_status  # the entry's, inherited with it
+    item.allowed_departments = target.allowed_departments
     record_change(
         session,
         actor=actor,
@@ -212,6 +215,8 @@ def promote_item(
     before = _item_snapshot(item, record)
     _set_item_state(item, record, states.PROMOTED)
     record.register_entry_id = entry.id
+    item.governed_status = entry.status  # from now on the register's decisions flow to it
+    item.allowed_departments = triage.departments_text(entry.status, entry.allowed_departments)
     record_change(
         session,
         actor=actor,

@@ -11,17 +11,20 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from collector.store import audit, register, triage
+from collector.store import assessments, audit, register, triage, users
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
+from server.approvals.service import ASSESSMENT_KINDS, route_blockers, route_progress
+from server.enforcement.formats import EXPORTS
 from server.errors import GuardFailed
 from server.inventory.risk import risk_table
 from server.register import service, states
 from server.register.schemas import EntryInput, entry_form_errors
+from server.reviews import service as reviews
 from server.state import AppState
 from server.web.deps import DbSession, Reviewer, SignedIn, State, Viewer
 from server.web.listing import ListSpec, SortColumn, choice, read_view
-from server.web.rendering import Csrf, Reason, check_csrf, render_page, see_other
+from server.web.rendering import Csrf, Reason, check_csrf, parse_day, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,6 +115,7 @@ def _register_page(
         page=page,
         view=view,
         entry_states=states.ENTRY_STATES,
+        enforcement_exports=list(EXPORTS.values()),
         risk_field=FIELDS["risk_level"],
         new_entry_fields=[FIELDS[name] for name in NEW_ENTRY_FIELDS],
         new_entry=new_entry or {},
@@ -164,6 +168,7 @@ def _entry_page(
     """An entry's page; after a refused edit, each error beside its field and the form
     showing what was typed."""
     entry = register.get_register_entry(session, register_id=register_id[:16])
+    on_route = route_blockers(session, entry=entry)
     return render_page(
         state,
         request,
@@ -179,11 +184,22 @@ def _entry_page(
         ),
         blockers={
             decision: service.decision_blockers(entry, decision, decided_by=who.user.username)
+            + on_route
             for decision in (states.APPROVED, states.RESTRICTED)
         },
+        routes=route_progress(session, entry=entry),
+        assessments=assessments.list_assessments(session, register_id=entry.register_id),
+        assessment_kinds=ASSESSMENT_KINDS,
         decisions=[d for d in states.DECISIONS if d in states.entry_targets(entry.status)],
         moves=[t for t in states.entry_targets(entry.status) if t not in states.DECISIONS],
         entry_fields=ENTRY_FIELDS,
+        reviewable=entry.decision is not None
+        and entry.status
+        in (states.APPROVED, states.RESTRICTED, states.PROHIBITED, states.REVIEW_DUE),
+        review_outcomes=reviews.REVIEW_OUTCOMES,
+        triggers=reviews.reassessment_triggers(session, entry=entry),
+        today=utcnow().date(),
+        owners=[user.username for user in users.list_users(session) if not user.disabled],
     )
 
 
@@ -219,6 +235,8 @@ def register_decision(
     decision: Annotated[str, Form(max_length=16)],
     rationale: Reason = "",
     conditions: Annotated[str, Form(max_length=4000)] = "",
+    allowed_departments: Annotated[str, Form(max_length=13_000)] = "",
+    alternative: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     check_csrf(who, csrf)
     service.decide_entry(
@@ -229,6 +247,8 @@ def register_decision(
         decision=decision,
         rationale=rationale,
         conditions=conditions,
+        allowed_departments=allowed_departments.splitlines(),
+        alternative=alternative,
     )
     return see_other(f"/register/{register_id[:16]}?saved=decided")
 
@@ -253,3 +273,73 @@ def register_status(
         reason=reason,
     )
     return see_other(f"/register/{register_id[:16]}?saved=moved")
+
+
+@router.post("/register/{register_id}/review")
+def register_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    outcome: Annotated[str, Form(max_length=32)],
+    notes: Annotated[str, Form(max_length=4000)] = "",
+    conditions: Annotated[str, Form(max_length=4000)] = "",
+    next_review_on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    reviews.record_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        outcome=outcome,
+        notes=notes,
+        conditions=conditions,
+        next_review_on=day.date() if day else None,
+    )
+    return see_other(f"/register/{register_id[:16]}?saved=reviewed")
+
+
+@router.post("/register/{register_id}/next-review")
+def register_next_review(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    version: Annotated[int, Form()],
+    next_review_on: Annotated[str, Form(max_length=10)],
+) -> Response:
+    check_csrf(who, csrf)
+    day = parse_day(next_review_on, "next_review_on")
+    if day is None:
+        raise GuardFailed("next_review_on", "give the date of the next review")
+    reviews.set_next_review(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        expected_version=version,
+        next_review_on=day.date(),
+    )
+    return see_other(f"/register/{register_id[:16]}?saved=next_review")
+
+
+@router.post("/register/{register_id}/triggers/dismiss")
+def register_dismiss_trigger(
+    register_id: str,
+    session: DbSession,
+    who: Reviewer,
+    csrf: Csrf,
+    trigger: Annotated[str, Form(max_length=500)],
+    reason: Reason = "",
+) -> Response:
+    check_csrf(who, csrf)
+    reviews.dismiss_trigger(
+        session,
+        actor=who.user.username,
+        register_id=register_id[:16],
+        trigger=trigger,
+        reason=reason,
+    )
+    return see_other(f"/register/{register_id[:16]}?saved=dismissed")

@@ -27,6 +27,7 @@ _SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u30
 TEXT = r"^[^\x00]*$"
 LINE = r"^[^\x00-\x1f\x7f]*$"
 REQUIRED_LINE = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_SPACE}][^\x00-\x1f\x7f]*$"
+REQUIRED_TEXT = rf"^[^\x00]*[^\x00{_SPACE}][^\x00]*$"
 LINK = r"^https?://[!-~]+$"
 # What the OpenAPI document promises for an evidence link: a plain subset of what the server
 # accepts (server/links.py, CISO Assistant's rule), so that any link written to this pattern is
@@ -98,6 +99,8 @@ class EntryInput(BaseModel):
     technical_owner: str = _declared("technical_owner")
     data_classes: list[str] = _declared("data_classes")
     personal_data: bool = _declared("personal_data")
+    customer_facing: bool = _declared("customer_facing")
+    decision_support: bool = _declared("decision_support")
     risk_level: str = _declared("risk_level")
     risk_rationale: str = _declared("risk_rationale")
     controls: str = _declared("controls")
@@ -203,6 +206,8 @@ class RegisterEntryOut(EntryInput):
     status: str
     decision: str | None
     decision_conditions: str
+    allowed_departments: list[str]
+    alternative: str
     decision_rationale: str
     decided_by: str | None
     decided_at: dt.datetime | None

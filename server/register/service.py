@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from collector.store import audit, register
+from collector.store import audit, register, triage
 from collector.store.base import utcnow
 from collector.store.register import RegisterEntry
+from server.approvals.service import route_blockers, route_progress, start_new_round
 from server.audit.service import record_change
 from server.errors import GuardFailed, StaleVersion
 from server.register import states
@@ -25,6 +28,8 @@ from server.register.schemas import PERSONAL_DATA_CLASSES, EntryInput
 _ENTRY_FIELDS = (*EntryInput.model_fields, "status", "decision", "decision_conditions")
 _ENTRY_FIELDS_ALL = (
     *_ENTRY_FIELDS,
+    "allowed_departments",
+    "alternative",
     "decision_rationale",
     "decided_by",
     "last_reviewed_on",
@@ -87,7 +92,8 @@ def _checked_entry(session: Session, register_id: str, expected_version: int) ->
     return entry
 
 
-def _flush(session: Session, entry: RegisterEntry, expected_version: int) -> None:
+def flush_entry(session: Session, entry: RegisterEntry, expected_version: int) -> None:
+    """Write an entry's changes; raises StaleVersion when another edit got there first."""
     try:
         session.flush()
     except StaleDataError as exc:
@@ -105,12 +111,23 @@ def update_entry(
     if entry.status == states.RETIRED:
         raise GuardFailed("status", "a retired entry cannot be edited")
     before = entry_snapshot(entry)
+    governed = entry.status in (states.APPROVED, states.RESTRICTED)
+    open_routes = _incomplete_routes(session, entry) if governed else set()
     _apply_fields(entry, fields)
-    if entry.status in (states.APPROVED, states.RESTRICTED):
+    if governed:
         blockers = decision_blockers(entry, entry.status, decided_by=entry.decided_by or "")
         if blockers:
             raise GuardFailed(*blockers[0])
-    _flush(session, entry, expected_version)
+        # A change that brings the entry under a route it has not been through (new personal
+        # data, a higher risk...) needs a new review, not an edit.
+        newly = _incomplete_routes(session, entry) - open_routes
+        if newly:
+            raise GuardFailed(
+                "approval_route",
+                f"this change brings the entry under the route {sorted(newly)[0]!r}: "
+                "move it back to review, then complete the route",
+            )
+    flush_entry(session, entry, expected_version)
     record_change(
         session,
         actor=actor,
@@ -121,6 +138,10 @@ def update_entry(
         after=entry_snapshot(entry),
     )
     return entry
+
+
+def _incomplete_routes(session: Session, entry: RegisterEntry) -> set[str]:
+    return {p.route.name for p in route_progress(session, entry=entry) if not p.complete}
 
 
 def decision_blockers(
@@ -160,7 +181,38 @@ def decision_blockers(
     return problems
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+# A department name as people type it: one line, no control characters.
+_DEPARTMENT = re.compile(r"^[^\x00-\x1f\x7f]{1,120}$")
+MAX_DEPARTMENTS = 100
+
+
+def checked_departments(names: Sequence[str]) -> list[str]:
+    """Return the departments a restricted use is allowed in, trimmed, deduplicated
+    case-insensitively, in the order given; raises GuardFailed naming a bad one."""
+    found: dict[str, str] = {}
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if not _DEPARTMENT.match(name):
+            raise GuardFailed(
+                "allowed_departments", f"{name[:40]!r} is not a department name (1-120 characters)"
+            )
+        found.setdefault(name.lower(), name)
+    if len(found) > MAX_DEPARTMENTS:
+        raise GuardFailed("allowed_departments", f"at most {MAX_DEPARTMENTS} departments")
+    return list(found.values())
+
+
+def checked_alternative(alternative: str) -> str:
+    """Return the approved alternative's name, trimmed; raises GuardFailed when invalid."""
+    name = alternative.strip()
+    if len(name) > 255 or re.search(r"[\x00-\x1f\x7f]", name):
+        raise GuardFailed("alternative", "one line of at most 255 characters")
+    return name
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
@@ -175,22 +227,36 @@ def decide_entry(
     decision: str,
     rationale: str,
     conditions: str = "",
+    allowed_departments: Sequence[str] = (),
+    alternative: str = "",
     today: dt.date | None = None,
 ) -> RegisterEntry:
-    """Record a review decision: approved, restricted (with conditions) or prohibited.
+    """Record a review decision: approved, restricted (with conditions, and the departments
+    it is allowed in) or prohibited; a prohibited or restricted use may name its approved
+    alternative. Every inventory item linked to the entry takes the decision.
 
     Sets the next review date from the cadence. Raises NotFound, StaleVersion,
     InvalidTransition, GuardFailed.
     """
     if decision not in states.DECISIONS:
         raise GuardFailed("decision", f"must be one of {', '.join(states.DECISIONS)}")
+    departments = checked_departments(allowed_departments)
+    if departments and decision != states.RESTRICTED:
+        raise GuardFailed("allowed_departments", "only a restricted use names its departments")
+    alternative = checked_alternative(alternative)
+    if alternative and decision == states.APPROVED:
+        raise GuardFailed("alternative", "an approved use needs no alternative")
     entry = _checked_entry(session, register_id, expected_version)
     states.check_entry(entry.status, decision)
     if not rationale.strip():
         raise GuardFailed("rationale", "a decision needs its rationale")
     before = entry_snapshot(entry)
     entry.decision_conditions = conditions.strip()[:4000]
+    entry.allowed_departments = departments
+    entry.alternative = alternative
     blockers = decision_blockers(entry, decision, decided_by=actor)
+    if decision in (states.APPROVED, states.RESTRICTED):
+        blockers += route_blockers(session, entry=entry)
     if blockers:
         raise GuardFailed(*blockers[0])
     today = today or utcnow().date()
@@ -200,9 +266,15 @@ def decide_entry(
     entry.decided_by = actor
     entry.decided_at = utcnow()
     entry.last_reviewed_on = today
-    entry.next_review_on = _add_months(today, entry.review_cadence_months)
+    entry.next_review_on = add_months(today, entry.review_cadence_months)
     entry.updated_at = utcnow()
-    _flush(session, entry, expected_version)
+    flush_entry(session, entry, expected_version)
+    triage.govern_items_of_entry(
+        session,
+        entry_id=entry.id,
+        status=entry.status,
+        allowed_departments=entry.allowed_departments,
+    )
     record_change(
         session,
         actor=actor,
@@ -237,7 +309,13 @@ def move_entry(
     before = entry_snapshot(entry)
     entry.status = target
     entry.updated_at = utcnow()
-    _flush(session, entry, expected_version)
+    flush_entry(session, entry, expected_version)
+    triage.govern_items_of_entry(
+        session,
+        entry_id=entry.id,
+        status=entry.status,
+        allowed_departments=entry.allowed_departments,
+    )
     after = {**entry_snapshot(entry), "reason": reason.strip()[:4000]}
     record_change(
         session,
@@ -248,6 +326,9 @@ def move_entry(
         before=before,
         after=after,
     )
+    if target == states.UNDER_REVIEW:
+        # A new review round: the approval route's sign-offs must be given again.
+        start_new_round(session, actor=actor, register_id=register_id, reason=reason)
     return entry
 
 
@@ -261,6 +342,12 @@ def mark_reviews_due(session: Session, *, today: dt.date, actor: str = "system")
         entry.status = states.REVIEW_DUE
         entry.updated_at = utcnow()
         session.flush()
+        triage.govern_items_of_entry(
+            session,
+            entry_id=entry.id,
+            status=entry.status,
+            allowed_departments=entry.allowed_departments,
+        )
         record_change(
             session,
             actor=actor,

@@ -1,22 +1,38 @@
 """The lifecycle of a register entry: under review, decided (approved, restricted, prohibited),
-due for review, suspended, retired. Anything not listed is refused."""
+due for review, suspended, retired. Anything not listed is refused. The statuses themselves
+belong to collector.governance, the one vocabulary."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from collector.governance import (
+    APPROVED,
+    DECISIONS,
+    PROHIBITED,
+    RESTRICTED,
+    RETIRED,
+    REVIEW_DUE,
+    SUSPENDED,
+    UNDER_REVIEW,
+)
+from collector.governance import ENTRY_STATUSES as ENTRY_STATES
 from server.errors import InvalidTransition
 
-UNDER_REVIEW = "under_review"
-APPROVED = "approved"
-RESTRICTED = "restricted"
-PROHIBITED = "prohibited"
-REVIEW_DUE = "review_due"
-SUSPENDED = "suspended"
-RETIRED = "retired"
-
-ENTRY_STATES = (UNDER_REVIEW, APPROVED, RESTRICTED, PROHIBITED, REVIEW_DUE, SUSPENDED, RETIRED)
-DECISIONS = (APPROVED, RESTRICTED, PROHIBITED)
+__all__ = [
+    "APPROVED",
+    "DECISIONS",
+    "ENTRY_STATES",
+    "ENTRY_TRANSITIONS",
+    "PROHIBITED",
+    "RESTRICTED",
+    "RETIRED",
+    "REVIEW_DUE",
+    "SUSPENDED",
+    "UNDER_REVIEW",
+    "check_entry",
+    "entry_targets",
+]
 
 ENTRY_TRANSITIONS: Mapping[str, frozenset[str]] = {
     UNDER_REVIEW: frozenset({APPROVED, RESTRICTED, PROHIBITED}),

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from collector.store import hosts as hosts_store
-from collector.store import inventory, reports
+from collector.store import incidents, inventory, reports
 from collector.store.hosts import Host
 from collector.store.reports import ItemUse
+from server.incidents.service import SEVERITIES
+from server.scope.service import scope_coverage
 
 UNREVIEWED_STATE = "new"
-PROHIBITED_STATE = "prohibited"
 # Items that are not AI use to report: false positives, items set outside the AI management
 # system's scope, and duplicates merged into another item (counted there).
 NOT_COUNTED = frozenset({"false_positive", "out_of_scope", "merged"})
@@ -44,8 +45,11 @@ class DiscoveryFigures:
     adoption: list[AdoptionPoint]
     unreviewed: list[ItemUse]
     unreviewed_ages: list[tuple[str, int]]
+    #: Items the register prohibits (or restricts elsewhere) with a violation this period.
     prohibited_in_use: list[ItemUse]
     stale_hosts: list[Host]
+    #: (week ending, violations seen that week) over the adoption weeks: still happening?
+    violation_trend: list[tuple[dt.date, int]] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
 
     def headline(self) -> dict[str, int]:
@@ -55,6 +59,7 @@ class DiscoveryFigures:
             "new_services": len(self.new_services),
             "unreviewed": len(self.unreviewed),
             "prohibited_in_use": len(self.prohibited_in_use),
+            "violations": self.violation_trend[-1][1] if self.violation_trend else 0,
             "hosts_total": self.hosts_total,
             "hosts_not_reporting": self.hosts_stale,
             "hosts_using_ai": self.adoption[-1].hosts if self.adoption else 0,
@@ -95,6 +100,13 @@ def _summary(figures: DiscoveryFigures) -> list[str]:
         count = head["prohibited_in_use"]
         verb = "service is" if count == 1 else "services are"
         lines.append(f"{count} prohibited {verb} still in use ({names}).")
+        if len(figures.violation_trend) >= 2:
+            before, now = figures.violation_trend[-2][1], figures.violation_trend[-1][1]
+            change = "up from" if now > before else "down from" if now < before else "as in"
+            lines.append(
+                f"{now} {'violation was' if now == 1 else 'violations were'} seen this "
+                f"period, {change} {before} the period before."
+            )
     else:
         lines.append("No prohibited service was seen this period.")
     if head["hosts_not_reporting"]:
@@ -146,10 +158,35 @@ def gather(
         adoption=adoption,
         unreviewed=unreviewed,
         unreviewed_ages=_age_buckets(unreviewed, end),
-        prohibited_in_use=reports.list_items_seen_since(
-            session, state=PROHIBITED_STATE, since=start
-        ),
+        prohibited_in_use=reports.list_items_in_violation(session, start=start, end=end),
         stale_hosts=[row.host for row in hosts if row.stale],
+        violation_trend=[
+            (
+                point.week_ending,
+                reports.count_violations_between(
+                    session,
+                    start=point.week_ending - dt.timedelta(days=6),
+                    end=point.week_ending + dt.timedelta(days=1),
+                ),
+            )
+            for point in adoption
+        ],
     )
+    # Every board summary says what it covers, and the AI incidents (ISO/IEC 42001 4.3, 10.2).
+    figures.summary.append(scope_coverage(session).sentence())
     figures.summary.extend(_summary(figures))
+    figures.summary.append(_incident_line(session, start=start, end=end))
     return figures
+
+
+def _incident_line(session: Session, *, start: dt.datetime, end: dt.datetime) -> str:
+    open_now = incidents.list_incidents(session, status=incidents.OPEN)
+    recorded = [i for i in incidents.list_incidents(session) if start <= i.created_at < end]
+    if not open_now and not recorded:
+        return "No AI incident is open and none was recorded this period."
+    worst = max((i.severity for i in open_now), key=SEVERITIES.index, default="")
+    opened = f"{len(open_now)} AI incident{'' if len(open_now) == 1 else 's'} open"
+    return (
+        f"{opened}{f' (highest severity: {worst})' if worst else ''}; "
+        f"{len(recorded)} recorded this period."
+    )

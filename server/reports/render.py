@@ -35,6 +35,7 @@ _HEADLINE_LABELS = {
     "hosts_using_ai": "hosts using AI",
     "unreviewed": "awaiting review",
     "prohibited_in_use": "prohibited still in use",
+    "violations": "violations this week",
     "hosts_not_reporting": "hosts not reporting",
 }
 
@@ -65,6 +66,15 @@ def queue_chart(figures: DiscoveryFigures) -> Chart:
     )
 
 
+def violation_chart(figures: DiscoveryFigures) -> Chart:
+    return grouped_bar_chart(
+        title="Violations of the register seen per week",
+        categories=[week.strftime("%d %b") for week, _count in figures.violation_trend],
+        series=[("violations", [count for _week, count in figures.violation_trend])],
+        height=160,
+    )
+
+
 def render_html(figures: DiscoveryFigures) -> str:
     """Return the report as one self-contained HTML page (user text escaped)."""
     return (
@@ -75,6 +85,7 @@ def render_html(figures: DiscoveryFigures) -> str:
             headline=_headline(figures),
             adoption_svg=adoption_chart(figures).to_svg(),
             queue_svg=queue_chart(figures).to_svg(),
+            violation_svg=violation_chart(figures).to_svg(),
         )
     )
 
@@ -149,7 +160,7 @@ def render_pdf(figures: DiscoveryFigures) -> bytes:
     ]
     headline = _headline(figures)
     cells = [[f"{value:,}" for _label, value in headline], [label for label, _value in headline]]
-    numbers = Table(cells, colWidths=[29 * mm] * len(headline))
+    numbers = Table(cells, colWidths=[174 * mm / len(headline)] * len(headline))
     numbers.setStyle(
         TableStyle(
             [
@@ -213,6 +224,7 @@ def render_pdf(figures: DiscoveryFigures) -> bytes:
     story.append(
         Paragraph(f"Prohibited services still in use ({len(prohibited):,})", styles["Heading2"])
     )
+    story.append(violation_chart(figures).to_drawing())
     if prohibited:
         story.append(
             _table(

@@ -19,6 +19,7 @@ from collector.store import reports
 from collector.store.reports import ReportRun
 from server.config import ServerSettings
 from server.errors import DeliveryFailed
+from server.management_review.service import record_measurements
 from server.reports import delivery, render
 from server.reports.figures import gather
 
@@ -123,6 +124,10 @@ def run_report(
                 end=end,
                 stale_after=dt.timedelta(minutes=settings.stale_after_minutes),
             )
+            if trigger == "schedule":
+                # Each scheduled period also keeps a point of every AIMS objective's trend
+                # (claimed above, so once per period however many replicas fire).
+                record_measurements(session, actor="scheduler", now=moment)
         directory = _files_dir(settings, run_id)
         directory.mkdir(parents=True, exist_ok=True)
         files: dict[str, Path] = {}

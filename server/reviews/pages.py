@@ -34,7 +34,7 @@ REVIEW_LIST = ListSpec(
 def reviews(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
     today = utcnow().date()
     view = read_view(request, REVIEW_LIST)
-    rows = review_rows(session, today=today)
+    rows = review_rows(session, today=today, due_within_days=state.settings.review_due_soon_days)
     scores = {
         row.entry.id: service_score(state.catalogue.get(row.entry.service_id)).score
         if row.entry.service_id
@@ -63,6 +63,7 @@ def reviews(request: Request, session: DbSession, state: State, who: Viewer) -> 
         view=view,
         rows=page.rows,
         scores=scores,
+        window=state.settings.review_due_soon_days,
         suppliers=supplier_rows(session),
         today=today,
     )

@@ -10,8 +10,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
 
+from collector.store import assessments, incidents
 from collector.store.inventory import InventoryItem
+from collector.store.register import RegisterEntry
+from server.approvals.service import route_progress
 from server.register.schemas import RegisterEntryOut, entry_out
 from server.sync.service import INVENTORY_FEED, REGISTER_FEED, cursor_pattern, read_feed
 from server.web.api_auth import AUTH_RESPONSES, InventoryReader, RegisterReader
@@ -109,12 +113,68 @@ def sync_inventory(
     return json_with_etag(request, page)
 
 
+class RouteStatus(BaseModel):
+    route: str
+    complete: bool
+    missing_assessments: list[str]
+    signed_by: list[str]
+    waiting_for: list[str] = Field(description="Approvers whose sign-off is still missing")
+
+
+class AssessmentRef(BaseModel):
+    id: int
+    kind: str
+    status: str
+    outcome: str
+
+
+class IncidentRef(BaseModel):
+    incident_id: str
+    severity: str
+    status: str
+
+
+class EntryGovernance(BaseModel):
+    """Where the entry stands in the AI management system (docs/aims.md)."""
+
+    approval_routes: list[RouteStatus]
+    assessments: list[AssessmentRef]
+    incidents: list[IncidentRef]
+
+
+def entry_governance(session: Session, entry: RegisterEntry) -> EntryGovernance:
+    """Return the entry's approval routes, assessments and incidents as the feed shows them."""
+    return EntryGovernance(
+        approval_routes=[
+            RouteStatus(
+                route=progress.route.name,
+                complete=progress.complete,
+                missing_assessments=list(progress.missing_assessments),
+                signed_by=[s.signoff.signed_by for s in progress.steps if s.signoff],
+                waiting_for=[s.approver for s in progress.steps if s.signoff is None],
+            )
+            for progress in route_progress(session, entry=entry)
+        ],
+        assessments=[
+            AssessmentRef(id=a.id, kind=a.kind, status=a.status, outcome=a.outcome)
+            for a in assessments.list_assessments(session, register_id=entry.register_id)
+        ],
+        incidents=[
+            IncidentRef(incident_id=i.incident_id, severity=i.severity, status=i.status)
+            for i in incidents.list_incidents(session, register_id=entry.register_id)
+        ],
+    )
+
+
 class RegisterChange(BaseModel):
     change_seq: int = Field(description="Position in the feed; increases in commit order.")
     id: int = Field(description="The entry's row id (its register_id is in `entry`).")
     change: str = Field(description="created, updated or deleted (relative to the cursor)")
     changed_at: dt.datetime
     entry: RegisterEntryOut | None = Field(description="The newest state; null once deleted.")
+    governance: EntryGovernance | None = Field(
+        None, description="Its approval routes, assessments and incidents; null once deleted."
+    )
 
 
 class RegisterSyncPage(BaseModel):
@@ -152,6 +212,11 @@ def sync_register(
                 change=feed.kind(change, entry),
                 changed_at=change.changed_at,
                 entry=entry_out(entry) if feed.kind(change, entry) != "deleted" else None,
+                governance=(
+                    entry_governance(session, entry)
+                    if entry is not None and feed.kind(change, entry) != "deleted"
+                    else None
+                ),
             )
             for change, entry in feed.rows
         ],

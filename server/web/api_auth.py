@@ -21,11 +21,13 @@ from server.config import ServerSettings
 from server.errors import CsrfFailed, Forbidden, NotAuthenticated, RateLimited
 from server.web.deps import SESSION_COOKIE, DbSession
 
-_READ_SCOPES = frozenset({"inventory:read", "hosts:read", "reports:read", "register:read"})
+_READ_SCOPES = frozenset(
+    {"inventory:read", "hosts:read", "reports:read", "register:read", "aims:read"}
+)
 #: What a signed-in user's role lets them do through the API.
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "viewer": _READ_SCOPES,
-    "reviewer": _READ_SCOPES | {"inventory:write", "register:write"},
+    "reviewer": _READ_SCOPES | {"inventory:write", "register:write", "aims:write"},
     "admin": frozenset(SCOPES),
 }
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -143,6 +145,11 @@ RegisterReader = Annotated[ApiCaller, require_scope("register:read")]
 RegisterWriter = Annotated[ApiCaller, require_scope("register:write")]
 #: Suppliers combine the register's suppliers with the inventory's vendors.
 RegisterAndInventoryReader = Annotated[ApiCaller, require_scope("register:read", "inventory:read")]
+#: The AI management system: read it; record assessments, incidents, training and sign-offs;
+#: set scope, policies, routes, templates, the SoA and objectives.
+AimsReader = Annotated[ApiCaller, require_scope("aims:read")]
+AimsWriter = Annotated[ApiCaller, require_scope("aims:write")]
+AimsAdmin = Annotated[ApiCaller, require_scope("aims:admin")]
 ApiAdmin = Annotated[ApiCaller, require_scope("admin")]
 WebhooksAdmin = Annotated[ApiCaller, require_scope("webhooks:admin")]
 

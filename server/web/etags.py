@@ -31,6 +31,18 @@ def json_with_etag(request: Request, payload: BaseModel) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
+def body_with_etag(
+    request: Request, body: bytes, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Return ``body`` with a strong ETag, or 304 when If-None-Match matches."""
+    etag = etag_of(body)
+    sent = {**(headers or {}), "ETag": etag, "Cache-Control": "private, no-cache"}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=sent)
+    return Response(body, media_type=media_type, headers=sent)
+
+
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified: the If-None-Match ETag is still current"}
 }

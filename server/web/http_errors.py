@@ -21,6 +21,7 @@ from collector.errors import (
 )
 from server.errors import (
     CsrfFailed,
+    DeliveryFailed,
     DestinationRefused,
     Forbidden,
     GuardFailed,
@@ -145,6 +146,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestTooLarge)
     async def _too_large(request: Request, exc: RequestTooLarge) -> Response:
         return _problem(413, "request too large", str(exc))
+
+    @app.exception_handler(DeliveryFailed)
+    async def _delivery(request: Request, exc: DeliveryFailed) -> Response:
+        # An email or webhook sent while answering (policy reminders): the peer failed.
+        return _html_problem(request, 502, "delivery failed", str(exc))
 
     @app.exception_handler(InvalidInput)
     async def _invalid(request: Request, exc: InvalidInput) -> Response:

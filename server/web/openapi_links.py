@@ -33,6 +33,10 @@ def _links() -> tuple[Link, ...]:
     item = "/api/v1/inventory/{item_id}"
     entry = "/api/v1/register/{register_id}"
     run = "/api/v1/reports/{run_id}"
+    policy = "/api/v1/policies/{policy_id}"
+    route = "/api/v1/approval-routes/{route_id}"
+    template_put = "PUT /api/v1/assessment-templates/{kind}"
+    kind = "$request.path.kind"
     return (
         # Agents and hosts
         Link("GET /api/v1/agents", "200", f"GET {agent}", {"agent_number": first}),
@@ -145,10 +149,110 @@ def _links() -> tuple[Link, ...]:
             "GET /api/v1/webhooks/deliveries",
             {"webhook_id": made},
         ),
+        # The AI management system
+        Link("GET /api/v1/scope", "200", "POST /api/v1/scope", {}),
+        Link("POST /api/v1/scope", "201", "GET /api/v1/scope", {}),
+        Link("POST /api/v1/people/import", "200", "GET /api/v1/people", {}),
+        Link("POST /api/v1/policies", "201", f"POST {policy}/publish", {"policy_id": made}),
+        Link("GET /api/v1/policies", "200", f"POST {policy}/publish", {"policy_id": first}),
+        Link(f"POST {policy}/publish", "200", f"POST {policy}/acknowledge", {"policy_id": made}),
+        Link(f"POST {policy}/publish", "200", f"GET {policy}/coverage", {"policy_id": made}),
+        Link(f"POST {policy}/publish", "200", f"POST {policy}/reminders", {"policy_id": made}),
+        Link("GET /api/v1/approval-routes", "200", f"PUT {route}", {"route_id": first}),
+        Link("POST /api/v1/approval-routes", "201", f"PUT {route}", {"route_id": made}),
+        Link(
+            "POST /api/v1/register",
+            "201",
+            f"GET {entry}/route",
+            {"register_id": "$response.body#/register_id"},
+        ),
+        Link(
+            "POST /api/v1/register",
+            "201",
+            f"POST {entry}/signoffs",
+            {"register_id": "$response.body#/register_id"},
+        ),
+        Link(
+            "POST /api/v1/register",
+            "201",
+            "POST /api/v1/assessments",
+            {},
+            {"register_id": "$response.body#/register_id"},
+        ),
+        Link("POST /api/v1/assessments", "201", "GET /api/v1/assessments", {}),
+        Link("GET /api/v1/assessment-templates/{kind}", "200", template_put, {"kind": kind}),
+        Link(template_put, "200", "GET /api/v1/assessment-templates/{kind}", {"kind": kind}),
+        Link(
+            "POST /api/v1/incidents",
+            "201",
+            "POST /api/v1/incidents/{incident_id}/close",
+            {"incident_id": "$response.body#/incident_id"},
+        ),
+        Link(
+            "GET /api/v1/incidents",
+            "200",
+            "POST /api/v1/incidents/{incident_id}/close",
+            {"incident_id": "$response.body#/0/incident_id"},
+        ),
+        Link("POST /api/v1/training", "201", "GET /api/v1/training", {}),
+        Link(
+            "GET /api/v1/soa",
+            "200",
+            "PUT /api/v1/soa/{control_id}",
+            {"control_id": "$response.body#/0/control_id"},
+        ),
+        Link(
+            "GET /api/v1/objectives",
+            "200",
+            "PUT /api/v1/objectives/{measure}",
+            {"measure": "$response.body#/0/measure"},
+        ),
+        Link("PUT /api/v1/objectives/{measure}", "204", "POST /api/v1/objectives/measurements", {}),
+        Link(
+            "POST /api/v1/objectives/measurements",
+            "201",
+            "GET /api/v1/management-review.{fmt}",
+            {"fmt": "html"},
+        ),
+        # Email notifications
+        Link(
+            "GET /api/v1/notifications/subscriptions",
+            "200",
+            "DELETE /api/v1/notifications/subscriptions/{subscription_id}",
+            {"subscription_id": first},
+        ),
+        Link(
+            "POST /api/v1/notifications/subscriptions",
+            "201",
+            "DELETE /api/v1/notifications/subscriptions/{subscription_id}",
+            {"subscription_id": made},
+        ),
+        Link(
+            "POST /api/v1/notifications/subscriptions",
+            "201",
+            "GET /api/v1/notifications/emails",
+            {},
+        ),
+        # Enforcement exports
+        Link(
+            "GET /api/v1/enforcement",
+            "200",
+            "GET /api/v1/enforcement/{name}",
+            {"name": "$response.body#/0/name"},
+        ),
+        Link("POST /api/v1/register", "201", "GET /api/v1/enforcement", {}),
         # Agents' own protocol
         Link("POST /api/v1/agents/enroll", "200", "POST /api/v1/agents/reports", {}),
         Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/config", {}),
         Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/signatures", {}),
+        Link("POST /api/v1/agents/enroll", "200", "GET /api/v1/agents/update", {}),
+        Link(
+            "GET /api/v1/agents/update",
+            "200",
+            "GET /api/v1/agents/update/package/{release_id}",
+            {"release_id": "$response.body#/release_id"},
+        ),
+        Link("GET /api/v1/agents/update", "200", "POST /api/v1/agents/update/outcome", {}),
     )
 
 
@@ -170,6 +274,12 @@ def _operation_ids(document: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _is_agent_protocol(path: str) -> bool:
+    """The agents' own endpoints (enrollment, reports, configuration, signatures, updates)."""
+    own = path.startswith("/api/v1/agents/") and path.count("/") == 4 and "{" not in path
+    return own or path.startswith("/api/v1/agents/update/")
+
+
 def complete(document: dict[str, Any]) -> dict[str, Any]:
     """Add the links and the shared error answers to an OpenAPI document (in place)."""
     ids = _operation_ids(document)
@@ -187,7 +297,7 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
-            if path.startswith("/api/v1/agents/") and path.count("/") == 4 and "{" not in path:
+            if _is_agent_protocol(path):
                 # The agents' own endpoints (enroll excepted) take the agent credential.
                 if not path.endswith("/enroll"):
                     responses.setdefault("401", _NO_AGENT_CREDENTIAL)

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from collector import governance
 from collector.store.register import FIELDS
 from server import __version__
 from signatures import valid_text
@@ -66,6 +67,7 @@ def environment() -> Environment:
     env.globals["entry_label"] = entry_label
     env.globals["field_title"] = field_title
     env.globals["shown_value"] = shown_value
+    env.globals["governed_label"] = governance.label
     return env
 
 

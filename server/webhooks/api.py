@@ -25,6 +25,7 @@ EventPattern = Literal[
     "inventory.item.updated",
     "inventory.item.deleted",
     "inventory.item.malicious_detected",
+    "inventory.item.violation_detected",
     "register.*",
     "register.entry.created",
     "register.entry.updated",

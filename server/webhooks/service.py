@@ -4,8 +4,11 @@ in the delivery log.
 
 Event types: inventory.item.created, .updated, .deleted (from the change feed, coalesced:
 state sync), inventory.item.malicious_detected (beside each of those for an item a published
-report calls malicious) and register.entry.created, .updated, .decided, .status_changed (from
-the audit trail: one event per recorded action). Both use the same envelope. Each request carries
+report calls malicious), inventory.item.violation_detected (once per new violation of the
+register: an item prohibited, or restricted elsewhere, seen on a host by a user through a
+channel; its subscribers by email get a notice naming the approved alternative) and
+register.entry.created, .updated, .decided, .status_changed (from the audit trail: one event
+per recorded action). Both use the same envelope. Each request carries
 ``Shadowmap-Signature`` (see server/signing.py), ``Shadowmap-Event`` and ``Shadowmap-Delivery``.
 
 A delivery round never holds a database transaction while a receiver is called: it claims a
@@ -22,12 +25,13 @@ PostgreSQL (one writer on SQLite).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +43,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from collector.db import transaction
 from collector.store import webhooks
 from collector.store.base import utcnow
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem, Violation
 from collector.store.register import RegisterEntry
 from collector.store.webhooks import WebhookDelivery, WebhookEndpoint, event_lane
 from server.config import ServerSettings
 from server.errors import DestinationRefused
+from server.inventory.evidence import user_display
+from server.notifications.service import queue_event_emails, send_due_emails
 from server.outbound.client import (
     backoff_delay,
     describe_failure,
@@ -51,6 +59,7 @@ from server.outbound.client import (
     outbound_client,
 )
 from server.register.schemas import entry_out
+from server.reviews.service import notify_review_owners
 from server.signing import SIGNATURE_HEADER, derive_key, master_key, sign
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,7 @@ EVENT_TYPES = (
     "inventory.item.updated",
     "inventory.item.deleted",
     "inventory.item.malicious_detected",
+    "inventory.item.violation_detected",
     "register.entry.created",
     "register.entry.updated",
     "register.entry.decided",
@@ -264,13 +274,96 @@ def _record(
     return delivered
 
 
+def violation_data(
+    violation: Violation,
+    item: InventoryItem,
+    host: Host,
+    entry: RegisterEntry | None,
+    *,
+    show_user: Callable[[str | None], str] | None = None,
+) -> dict[str, Any]:
+    """Return what a violation event says: the item, where and by whom it was seen (the user
+    as the pages show it: a pseudonym when ``user_pseudonym_key`` is set), why it is
+    forbidden and, when the register names one, the approved alternative."""
+    user = violation.user_name
+    return {
+        "violation_id": violation.id,
+        "reason": violation.reason,
+        "channel": violation.channel,
+        "user": show_user(user) if show_user is not None and user else user,
+        "department": violation.department,
+        "first_seen_at": violation.first_seen_at.isoformat(),
+        "last_seen_at": violation.last_seen_at.isoformat(),
+        "host": {"id": host.id, "hostname": host.hostname},
+        "item": {
+            "id": item.id,
+            "key": item.key,
+            "service_id": item.service_id,
+            "name": item.name,
+            "governed_status": item.governed_status,
+        },
+        "register_entry": {
+            "register_id": entry.register_id,
+            "title": entry.title,
+            "status": entry.status,
+            "conditions": entry.decision_conditions,
+            "allowed_departments": list(entry.allowed_departments),
+            "alternative": entry.alternative,
+        }
+        if entry is not None
+        else None,
+    }
+
+
+def violation_email(data: dict[str, Any]) -> tuple[str, str]:
+    """Return the subject and plain-text body of a violation notice."""
+    item, host = data["item"], data["host"]
+    entry = data["register_entry"] or {}
+    why = (
+        f"restricted to {', '.join(entry.get('allowed_departments') or [])}; seen in "
+        f"department {data['department'] or '(none)'}"
+        if data["reason"] == "outside_conditions"
+        else "prohibited by the AI register"
+    )
+    lines = [
+        f"{item['name']} was seen on {host['hostname']}"
+        f"{' by ' + data['user'] if data['user'] else ''} "
+        f"through {data['channel'].replace('_', ' ') or 'an unknown channel'}.",
+        f"Why this is a violation: {why}.",
+    ]
+    if entry:
+        lines.append(f"Register entry: {entry['register_id']} {entry['title']}.")
+    if entry.get("alternative"):
+        lines.append(f"Use instead: {entry['alternative']}.")
+    lines.append(f"First seen {data['first_seen_at']}, last seen {data['last_seen_at']}.")
+    subject = f"[Shadowmap] Violation: {item['name']} on {host['hostname']}"
+    return subject, "\n".join(lines) + "\n"
+
+
 def _enqueue(settings: ServerSettings, sessions: sessionmaker[Session]) -> None:
-    for feed in ("inventory", "register"):
+    with transaction(sessions) as session:
+        notify_review_owners(
+            session, today=utcnow().date(), due_within_days=settings.review_due_soon_days
+        )
+    for feed in ("inventory", "register", "violations"):
         with transaction(sessions) as session:
             if feed == "inventory":
                 backlog = webhooks.enqueue_inventory_events(
                     session, max_pending=settings.webhook_max_pending
                 )
+            elif feed == "violations":
+                backlog, announced = webhooks.enqueue_violation_events(
+                    session,
+                    describe=functools.partial(
+                        violation_data, show_user=user_display(settings.user_pseudonym_key)
+                    ),
+                    max_pending=settings.webhook_max_pending,
+                )
+                for data in announced:
+                    subject, body = violation_email(data)
+                    queue_event_emails(
+                        session, event_type=webhooks.VIOLATION_DETECTED, subject=subject, body=body
+                    )
             else:
                 backlog = webhooks.enqueue_register_events(
                     session, entry_state=_entry_state, max_pending=settings.webhook_max_pending
@@ -310,6 +403,7 @@ def deliver_due(
                     break
                 outcomes = _send_all(client, pool, jobs)
                 delivered += _record(settings, sessions, outcomes)
+        send_due_emails(settings, sessions)
         return delivered
     except Exception:  # the top of a job
         log.exception("webhook delivery round failed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -237,3 +238,70 @@ def test_an_unreadable_ca_file_is_a_setting_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "setting 'ca_file'" in result.stderr
+
+
+def test_a_ca_in_the_system_trust_store_is_trusted_without_ca_file(
+    tls_collector: TlsCollector, tmp_path: Path
+) -> None:
+    # IT's way: the private CA goes into the system store with update-ca-certificates; the
+    # agent reads the operating system's store (truststore), not certifi's bundled list.
+    if os.geteuid() != 0 or not shutil.which("update-ca-certificates"):
+        pytest.skip("installing a CA in the system store needs root and update-ca-certificates")
+    anchor = Path("/usr/local/share/ca-certificates") / f"shadowmap-test-{tmp_path.name}.crt"
+    anchor.parent.mkdir(parents=True, exist_ok=True)
+    anchor.write_bytes(tls_collector.ca.read_bytes())
+    try:
+        subprocess.run(["update-ca-certificates"], capture_output=True, check=True, timeout=120)
+        env = {"SSL_CERT_FILE": "", "SSL_CERT_DIR": ""}
+        result = _enroll(tls_collector, tmp_path / "c", env)
+    finally:
+        anchor.unlink()
+        subprocess.run(["update-ca-certificates", "--fresh"], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c" / "credential.json").exists()
+
+
+def test_enroll_reads_the_token_from_a_file_or_standard_input(
+    tls_collector: TlsCollector, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SHADOWMAP_AGENT_CA_FILE": str(tls_collector.ca)}
+    token = run_cli(
+        "server", "enroll-token", "create", "--quiet", "--data-dir", str(tls_collector.data_dir)
+    ).stdout.strip()
+    token_file = tmp_path / "enroll-token"
+    token_file.write_text(token + "\n")
+    base = [sys.executable, "-m", "agent", "enroll", "--server", tls_collector.url]
+    from_file = subprocess.run(
+        [*base, "--token-file", str(token_file), "--state-dir", str(tmp_path / "f")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert from_file.returncode == 0, from_file.stderr
+    assert (tmp_path / "f" / "credential.json").exists()
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    refused = subprocess.run(
+        [*base, "--token-file", str(empty), "--state-dir", str(tmp_path / "g")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert refused.returncode == 1 and "holds no token" in refused.stderr
+    token2 = run_cli(
+        "server", "enroll-token", "create", "--quiet", "--data-dir", str(tls_collector.data_dir)
+    ).stdout.strip()
+    from_stdin = subprocess.run(
+        [*base, "--token-file", "-", "--state-dir", str(tmp_path / "h")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        input=token2 + "\n",
+    )
+    assert from_stdin.returncode == 0, from_stdin.stderr

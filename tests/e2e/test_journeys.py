@@ -140,7 +140,8 @@ def test_triage_promote_approve_and_see_it_on_the_dashboard(
     page.get_by_role("link", name="Dashboard").click()
     approved = page.locator(".kpi", has_text="approved").first
     expect(approved.locator(".kpi-value")).to_have_text("2")  # the seeded one and ours
-    expect(page.locator("svg.bars rect.bar")).to_have_count(12)
+    trend = page.locator("section[aria-labelledby=trend-title] svg.bars rect.bar")
+    expect(trend).to_have_count(12)
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
 
     # The audit trail records it, with the chain intact.

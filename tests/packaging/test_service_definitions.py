@@ -8,6 +8,7 @@ import plistlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -48,7 +49,7 @@ def test_the_systemd_unit_is_hardened() -> None:
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("no systemd-analyze here")
-    # The real ExecStart only exists once the .deb is installed (tests/packaging/test_deb.py).
+    # The real ExecStart exists once the .deb is installed (tests/packaging/test_linux_packages.py).
     unit = (PACKAGING / "systemd" / "shadowmap-agent.service").read_text()
     copy = tmp_path / "shadowmap-agent.service"
     copy.write_text(unit.replace("/opt/shadowmap-agent/bin/shadowmap-agent", "/bin/true"))
@@ -61,15 +62,6 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
         if "shadowmap-agent.service" in line
     ]
     assert complaints == []
-
-
-def test_the_conffile_names_only_declared_settings() -> None:
-    import tomllib
-
-    document = tomllib.loads((PACKAGING / "deb" / "agent.toml").read_text())
-    declared = {setting.name for setting in SETTINGS}
-    assert set(document["agent"]) <= declared
-    assert document["agent"]["state_dir"] == "/var/lib/shadowmap-agent"
 
 
 def test_the_launchd_plist_runs_the_agent_in_service_mode() -> None:
@@ -87,7 +79,10 @@ def test_the_launchd_plist_runs_the_agent_in_service_mode() -> None:
         f"SHADOWMAP_AGENT_{s.name.upper()}" for s in SETTINGS
     }
     build = (PACKAGING / "launchd" / "build-pkg.sh").read_text()
-    assert "dev.shadowmap.agent.plist" in build and "pkgbuild" in build
+    assert "pkgbuild" in build and "--require-hashes" in build
+    # build-pkg.sh puts the frozen agent where the job starts it.
+    assert 'PREFIX="$KIT/root/Library/Application Support/Shadowmap/agent"' in build
+    assert program == "/Library/Application Support/Shadowmap/agent/bin/shadowmap-agent"
 
 
 def test_the_windows_service_wraps_the_agent_service() -> None:
@@ -98,22 +93,54 @@ def test_the_windows_service_wraps_the_agent_service() -> None:
     assert {"SvcStop", "SvcDoRun"} <= methods
     assert "AgentService" in source and ".stop()" in source
     installer = (PACKAGING / "windows" / "install.ps1").read_text()
-    for step in ("-m venv", "pywin32", "--startup auto install", "sc.exe failure", "icacls"):
+    for step in (
+        "-m venv",
+        "--require-hashes",
+        'pywin32_postinstall.py") -install',
+        "--startup auto install",
+        "sc.exe failure",
+        "icacls",
+        "UTF8Encoding $false",  # no byte-order mark under Windows PowerShell 5.1
+        "-TokenFile",
+    ):
         assert step in installer, step
+    assert "-Encoding utf8" not in installer
+    # The folder is locked before the token is written into it.
+    assert installer.index("Restrict-Acl $Data") < installer.index('"enroll-token"), $Token')
     assert "shadowmap_agent_service.py" in installer
 
 
-def test_the_ansible_playbook_preseeds_then_installs() -> None:
-    (play,) = yaml.safe_load((PACKAGING / "ansible" / "shadowmap-agent.yml").read_text())
-    names = [task["name"] for task in play["tasks"]]
-    modules = [next(key for key in task if key.startswith("ansible.")) for task in play["tasks"]]
-    assert names.index("Preseed the enrollment token") < names.index(
-        "Install the package (enrolls and starts the service)"
+def _tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    flat = []
+    for task in tasks:
+        flat.append(task)
+        flat.extend(_tasks(task.get("block", [])))
+    return flat
+
+
+def test_the_ansible_playbook_is_check_mode_safe_idempotent_and_keeps_out_of_tmp() -> None:
+    text = (PACKAGING / "ansible" / "shadowmap-agent.yml").read_text()
+    (play,) = yaml.safe_load(text)
+    tasks = {task["name"]: task for task in _tasks(play["tasks"])}
+    assert "/tmp" not in text
+    copy = tasks["Copy the package (it holds the enrollment token)"]["ansible.builtin.copy"]
+    assert copy["mode"] == "0600" and copy["dest"].startswith("{{ shadowmap_cache }}/")
+    assert play["vars"]["shadowmap_cache"] == "/var/cache/shadowmap-agent"
+    cache = tasks["Create the package cache (root only)"]["ansible.builtin.file"]
+    assert cache["mode"] == "0700"
+    # --check: the install is skipped while the package is not on the host yet.
+    install = tasks["Install the package (enrolls and starts the service)"]
+    assert "not (ansible_check_mode and shadowmap_copied.changed)" in install["when"]
+    assert tasks["Look for systemd"]["check_mode"] is False
+    # Without systemd the play says so instead of failing.
+    assert "shadowmap_systemd.stat.exists" in tasks["Keep the service running"]["when"]
+    assert (
+        "not shadowmap_systemd.stat.exists" in tasks["Say that this host runs no systemd"]["when"]
     )
-    token_task = play["tasks"][names.index("Preseed the enrollment token")]
-    assert token_task["no_log"] is True
-    assert token_task["ansible.builtin.copy"]["mode"] == "0600"
-    assert "ansible.builtin.apt" in modules
+    # Idempotent modules only: no command or shell task that would report "changed" each run.
+    modules = {key for task in tasks.values() for key in task if key.startswith("ansible.")}
+    assert not modules & {"ansible.builtin.command", "ansible.builtin.shell"}
+    assert {"ansible.builtin.apt", "ansible.builtin.dnf"} <= modules
 
 
 def test_deploy_docs_cover_every_channel() -> None:

@@ -116,6 +116,57 @@ def test_the_sql_risk_score_is_the_explained_one_and_sorts(db: Session) -> None:
     assert out_of_scope.risk == claude.risk - 1  # untriaged 2 points, out of scope 1
 
 
+def _decide(db: Session, service_id: str, decision: str) -> int:
+    """Promote the item of ``service_id`` into an entry of its own and decide it (through the
+    triage and register services, as a reviewer would); return the item's id."""
+    from server.register import service as register_service
+    from server.register.schemas import EntryInput
+
+    item = _page(db, ItemFilters(search=service_id), sort="name", limit=1).rows[0].item
+    entry = register_service.create_entry(
+        db,
+        actor="rita",
+        fields=EntryInput(
+            title=f"{item.name} use",
+            ai_system=item.name,
+            business_owner="Dana",
+            purpose="General use",
+            risk_level="high",
+        ),
+    )
+    inventory_service.transition_item(db, actor="rita", item_id=item.id, target="triaging")
+    inventory_service.promote_item(
+        db, actor="rita", item_id=item.id, existing_register_id=entry.register_id
+    )
+    register_service.decide_entry(
+        db,
+        actor="carol",
+        register_id=entry.register_id,
+        expected_version=entry.version,
+        decision=decision,
+        rationale="decided in a test",
+    )
+    return item.id
+
+
+def test_items_filter_and_sort_on_the_register_status(db: Session) -> None:
+    _seed(db)
+    prohibited = _decide(db, "deepseek-chat", "prohibited")
+    approved = _decide(db, "anthropic-claude", "approved")
+    found = _page(db, ItemFilters(governed_status="prohibited"), sort="name")
+    assert [row.item.id for row in found.rows] == [prohibited] and found.total == 1
+    assert _page(db, ItemFilters(governed_status="restricted"), sort="name").total == 0
+    ungoverned = _page(db, ItemFilters(governed_status=""), sort="name", limit=100)
+    assert ungoverned.total == len(SPREAD) + HOSTS - 2
+    assert {prohibited, approved}.isdisjoint(row.item.id for row in ungoverned.rows)
+    # The register's display order: approved before prohibited, items not in it last.
+    ordered = _page(db, ItemFilters(), sort="governed", limit=100).rows
+    assert [row.item.id for row in ordered[:2]] == [approved, prohibited]
+    assert all(row.item.governed_status == "" for row in ordered[2:])
+    backwards = _page(db, ItemFilters(), sort="governed", descending=True, limit=100).rows
+    assert [row.item.id for row in backwards[-2:]] == [prohibited, approved]
+
+
 @pytest.mark.parametrize("state", ["new", "triaging", "promoted", "out_of_scope", "merged"])
 def test_no_service_and_state_leaves_the_bounds(state: str) -> None:
     for service in (*CATALOGUE.services, None):

@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 from collector import retention
 from collector.errors import NotFound, ReportRejected
 from collector.ingest import ingest_report
-from collector.store import hosts, inventory
+from collector.store import hosts, inventory, register
 from collector.store.agents import Agent, Report
 from collector.store.base import utcnow
 from collector.store.hosts import Host, ItemHost
-from collector.store.inventory import PROHIBITED, InventoryItem, Sighting, Violation
+from collector.store.inventory import InventoryItem, Sighting, Violation
+from server.inventory import service as triage_service
+from server.register import service as register_service
+from server.register.schemas import EntryInput
 from signatures import Finding, FindingKind, ReportKind, load_catalogue
 from signatures import Report as WireReport
 from tests.factories import T0, enrolled_agent, finding, report
@@ -112,40 +115,120 @@ def test_unknown_domains_group_by_registrable_domain(db: Session) -> None:
     assert keys["cand:domain:newai.co.uk"].item.name == "newai.co.uk"
 
 
-def test_a_prohibited_item_seen_again_raises_one_violation_per_host_and_user(
+def _govern(db: Session, key: str, decision: str, **decided: object) -> str:
+    """Triage the item into a register entry of its own and decide it, through the services."""
+    item = db.scalar(select(InventoryItem).where(InventoryItem.key == key))
+    assert item is not None
+    fields = EntryInput(
+        title=f"{item.name} use",
+        ai_system=item.name,
+        business_owner="Dana",
+        purpose="Drafting",
+        risk_level="low",
+    )
+    entry = register_service.create_entry(db, actor="rita", fields=fields)
+    triage_service.transition_item(db, actor="rita", item_id=item.id, target="triaging")
+    triage_service.promote_item(
+        db, actor="rita", item_id=item.id, existing_register_id=entry.register_id
+    )
+    register_service.decide_entry(
+        db,
+        actor="carol",
+        register_id=entry.register_id,
+        expected_version=entry.version,
+        decision=decision,
+        rationale="decided",
+        **decided,  # type: ignore[arg-type]
+    )
+    return entry.register_id
+
+
+def test_a_prohibited_item_seen_again_raises_one_violation_per_host_user_and_channel(
     db: Session,
 ) -> None:
     agent, _ = enrolled_agent(db)
     _send(db, agent, [finding(), finding("anthropic-claude", indicator="Claude")])
-    db.execute(
-        update(InventoryItem)
-        .where(InventoryItem.key == "svc:openai-chatgpt")
-        .values(state=PROHIBITED)
-    )
-    db.execute(
-        update(InventoryItem)
-        .where(InventoryItem.key == "svc:anthropic-claude")
-        .values(state="approved")
-    )
-    db.expire_all()
+    _govern(db, "svc:openai-chatgpt", "prohibited", alternative="Claude (AIR-approved)")
+    _govern(db, "svc:anthropic-claude", "approved")
+    assert _row(db, "svc:openai-chatgpt").violation_count == 0  # deciding records none
 
     later = T0 + dt.timedelta(days=1)
     for _ in range(2):
         _send(
             db,
             agent,
-            [finding(seen=later), finding(user="bob", seen=later), finding("anthropic-claude")],
+            [
+                finding(seen=later),
+                finding(user="bob", seen=later),
+                finding(kind=FindingKind.DNS, indicator="chatgpt.com", seen=later),
+                finding("anthropic-claude"),
+            ],
         )
 
     chatgpt = _row(db, "svc:openai-chatgpt")
-    assert chatgpt.item.state == PROHIBITED  # updated, not reopened
+    assert chatgpt.item.state == "promoted" and chatgpt.item.governed_status == "prohibited"
     assert chatgpt.item.last_seen_at == later
-    assert chatgpt.violation_count == 2 and chatgpt.item.last_violation_at is not None
+    assert chatgpt.violation_count == 3 and chatgpt.item.last_violation_at is not None
     violations = inventory.list_violations(db, item_id=chatgpt.item.id)
-    assert sorted(violation.user_name for violation, _host in violations) == ["alice", "bob"]
+    assert sorted((v.user_name, v.channel, v.reason) for v, _host in violations) == [
+        ("alice", "dns", "prohibited"),
+        ("alice", "process", "prohibited"),
+        ("bob", "process", "prohibited"),
+    ]
     claude = _row(db, "svc:anthropic-claude")
-    assert claude.item.state == "approved" and claude.violation_count == 0
-    assert db.scalar(select(func.count()).select_from(Violation)) == 2
+    assert claude.item.governed_status == "approved" and claude.violation_count == 0
+    assert db.scalar(select(func.count()).select_from(Violation)) == 3
+    # Each violation counts once on the day it was seen, however many reports repeat it.
+    assert inventory.list_violation_trend(db, days=1) == [(utcnow().date(), 3)]
+
+
+def test_a_restricted_item_is_a_violation_only_outside_its_departments(db: Session) -> None:
+    finance, _ = enrolled_agent(db, agent_uid="agent-fin", hostname="fin-1")
+    sales, _ = enrolled_agent(db, agent_uid="agent-sales", hostname="sales-1")
+    hosts.update_host(db, host_id=finance.host_id, department="Finance")
+    hosts.update_host(db, host_id=sales.host_id, department="Sales")
+    _send(db, finance, [finding()])
+    _govern(
+        db,
+        "svc:openai-chatgpt",
+        "restricted",
+        conditions="Finance only, no customer data",
+        allowed_departments=["finance", " "],
+    )
+    _send(db, finance, [finding(user="fiona")])
+    _send(db, sales, [finding(user="sam")])
+
+    item = _row(db, "svc:openai-chatgpt")
+    assert item.item.governed_status == "restricted" and item.violation_count == 1
+    ((violation, host),) = inventory.list_violations(db, item_id=item.item.id)
+    assert host.id == sales.host_id and violation.user_name == "sam"
+    assert (violation.reason, violation.department) == ("outside_conditions", "Sales")
+
+
+def test_a_re_review_stops_violations_and_every_linked_item_follows(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    _send(db, agent, [finding(), finding(None, indicator="gpt-helper", heuristic="test")])
+    register_id = _govern(db, "svc:openai-chatgpt", "prohibited")
+    candidate = db.scalar(select(InventoryItem).where(InventoryItem.key.like("cand:%")))
+    assert candidate is not None and candidate.governed_status == ""
+    triage_service.transition_item(db, actor="rita", item_id=candidate.id, target="triaging")
+    triage_service.promote_item(
+        db, actor="rita", item_id=candidate.id, existing_register_id=register_id
+    )
+    assert _row(db, candidate.key).item.governed_status == "prohibited"  # linked: it follows
+    entry = register.get_register_entry(db, register_id=register_id)
+    register_service.move_entry(
+        db,
+        actor="carol",
+        register_id=register_id,
+        expected_version=entry.version,
+        target="under_review",
+        reason="new evidence",
+    )
+    statuses = {row.item.key: row.item.governed_status for row in inventory.list_inventory(db)}
+    assert statuses == {"svc:openai-chatgpt": "under_review", candidate.key: "under_review"}
+    _send(db, agent, [finding(user="zoe"), finding(None, indicator="gpt-helper", heuristic="t")])
+    assert db.scalar(select(func.count()).select_from(Violation)) == 0
 
 
 def test_trend_counts_each_host_once_per_day(db: Session) -> None:

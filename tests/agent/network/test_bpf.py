@@ -46,3 +46,10 @@ def test_filter_verdicts(program: list[tuple[int, int, int, int]], v6: bool) -> 
         assert run(program, packet) > 0, name
     for name, packet in blocked.items():
         assert run(program, packet) == 0, name
+
+
+def test_a_filter_libpcap_rejects_is_named_in_a_clear_error() -> None:
+    from agent.network.errors import CaptureUnavailable
+
+    with pytest.raises(CaptureUnavailable, match=r"libpcap rejected the capture filter: \S"):
+        compile_filter("udp port banana")

@@ -56,7 +56,12 @@ def test_the_cli_creates_what_the_page_would_and_audits_it(
         event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
         assert event is not None
         assert (event.actor, event.action, event.object_type) == ("cli", "user.create", "user")
-        assert event.after == {"username": "ops.team-1", "role": "reviewer", "disabled": False}
+        assert event.after == {
+            "username": "ops.team-1",
+            "role": "reviewer",
+            "disabled": False,
+            "email": "",
+        }
 
     # The same name again is a conflict, as on the page; a short password is refused.
     assert _create(settings, "--username", "ops.team-1") == 2

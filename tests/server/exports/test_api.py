@@ -42,17 +42,19 @@ def test_json_and_csv_exports(client: TestClient, app: FastAPI) -> None:
     assert document["format"] == "shadowmap.inventory" and document["version"] == 1
     assert len(document["items"]) == 13
     chatgpt = next(i for i in document["items"] if i["service_id"] == "openai-chatgpt")
-    assert chatgpt["state"] == "approved" and chatgpt["host_count"] >= 1
+    assert chatgpt["state"] == "promoted" and chatgpt["host_count"] >= 1
+    assert chatgpt["governed_status"] == "approved"
 
     table = client.get("/api/v1/exports/inventory.csv", headers=bearer(token))
     rows = list(csv.DictReader(io.StringIO(table.text)))
     assert len(rows) == 13 and rows[0].keys() >= {"name", "state", "host_count"}
     names = {row["name"] for row in rows}
     assert "'=cmd|'/c calc'!A1" in names and "=cmd|'/c calc'!A1" not in names
-    approved = client.get(
-        "/api/v1/exports/inventory.csv", params={"state": "approved"}, headers=bearer(token)
+    promoted = client.get(
+        "/api/v1/exports/inventory.csv", params={"state": "promoted"}, headers=bearer(token)
     )
-    assert len(list(csv.DictReader(io.StringIO(approved.text)))) == 3
+    governed = [row["governed_status"] for row in csv.DictReader(io.StringIO(promoted.text))]
+    assert sorted(governed) == ["approved"] * 3 + ["prohibited"]
     assert client.get("/api/v1/exports/inventory.xml", headers=bearer(token)).status_code == 422
     hosts_only = make_token(app, ["hosts:read"])
     assert (
@@ -79,7 +81,8 @@ def test_cyclonedx_export_is_a_valid_1_6_bom_of_discovered_services(
     assert chatgpt["data"] == [{"flow": "outbound", "classification": "unclassified"}]
     assert {"https://chatgpt.com", "https://chat.openai.com"} <= set(chatgpt["endpoints"])
     properties = {(p["name"], p["value"]) for p in chatgpt["properties"]}
-    assert ("shadowmap:inventory:state", "approved") in properties
+    assert ("shadowmap:inventory:state", "promoted") in properties
+    assert ("shadowmap:register:status", "approved") in properties
     assert ("shadowmap:catalogue:service_id", "openai-chatgpt") in properties
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from collector.db import transaction
-from collector.store.inventory import PROHIBITED, InventoryItem
 from server.app import create_app
 from server.config import ServerSettings
 from server.inventory.evidence import user_display
 from tests.factories import finding, report
 from tests.server.conftest import bearer, enroll, make_token, sign_in
+from tests.server.webhooks.test_webhooks import prohibit_item
 
 KEY = "pseudonym-key-" + "k" * 20
 REAL_NAME = "alice.smith"
@@ -39,9 +39,7 @@ def test_host_pages_and_violations_show_pseudonyms_only(
         token = make_token(app, ["hosts:read", "inventory:read"])
         item_id = client.get("/api/v1/inventory", headers=bearer(token)).json()[0]["id"]
         with transaction(app.state.shadowmap.sessions) as session:
-            # No triage move leads to "prohibited" (the ISO register's decision does); the
-            # reports seed sets it the same way.
-            session.get(InventoryItem, item_id).state = PROHIBITED  # type: ignore[union-attr]
+            prohibit_item(session, item_id)  # the register decides; the item follows
         # Seen again while prohibited: a violation by this user on this host.
         again = report([finding("openai-chatgpt", user=REAL_NAME)])
         client.post("/api/v1/agents/reports", content=again.to_json(), headers=bearer(credential))
@@ -50,6 +48,7 @@ def test_host_pages_and_violations_show_pseudonyms_only(
         host = client.get(f"/api/v1/hosts/{host_id}", headers=bearer(token))
         item = client.get(f"/api/v1/inventory/{item_id}", headers=bearer(token))
         assert [s["user"] for s in host.json()["sightings"]] == [pseudonym]
+        assert [v["user"] for v in host.json()["violations"]] == [pseudonym]
         assert [v["user"] for v in item.json()["violations"]] == [pseudonym]
         sign_in(client, "viewer")
         pages = [client.get(f"/hosts/{host_id}"), client.get(f"/inventory/{item_id}")]

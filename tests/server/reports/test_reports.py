@@ -89,6 +89,7 @@ def test_the_pdf_has_pages_ink_and_the_headline_figures(tmp_path: Path) -> None:
     assert f"Shadowmap knows {head['services_total']} AI services" in text
     assert f"{head['unreviewed']} services await review" in text
     assert "1 prohibited service is still in use (DeepSeek)" in text
+    assert "1 violation was seen this period, up from 0 the period before." in text
     assert "Prohibited services still in use (1)" in text and "DeepSeek" in text
     assert "Hosts not reporting (3)" in text and "legal-lt-030" in text
     assert "Adoption over time" in text
@@ -111,7 +112,8 @@ def test_html_escapes_endpoint_text_and_draws_svg_charts(tmp_path: Path) -> None
         )
     html = render.render_html(figures)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
-    assert html.count("<svg") == 2 and "Adoption over time" in html
+    assert html.count("<svg") == 3 and "Adoption over time" in html
+    assert "Violations of the register seen per week" in html
     assert "Board summary" in html
     csv_text = render.render_csv(figures)
     assert "'=HYPERLINK" in csv_text and "\n=HYPERLINK" not in csv_text

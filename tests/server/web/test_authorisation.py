@@ -77,7 +77,20 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, 
         ids["host_id"] = str(client.get("/api/v1/hosts").json()[0]["id"])
     ids["path"] = "app.css"
     # Records that need not exist: an authorised caller gets 404 or 422, which passes auth.
-    ids.update(run_id="1", token_id="1", agent_number="1", webhook_id="1", fmt="csv", name="weekly")
+    ids.update(
+        run_id="1",
+        token_id="1",
+        agent_number="1",
+        webhook_id="1",
+        subscription_id="1",
+        release_id="1",
+        fmt="csv",
+        name="weekly",
+    )
+    ids.update(
+        policy_id="1", incident_id="INC-2026-0001", control_id="A.2.2", kind="dpia",
+        token="1.1.forged", measure="open_incidents", assessment_id="1", route_id="1",
+    )  # fmt: skip
     yield app, ids
 
 

@@ -248,3 +248,79 @@ def test_the_inventory_api_says_how_many_items_there_are(client: TestClient, app
     sign_in(client, "viewer")
     page = client.get("/api/v1/inventory", params={"limit": 2})
     assert len(page.json()) == 2 and page.headers["x-total-count"] == "4"
+
+
+def _prohibit(app: FastAPI, item_id: int) -> str:
+    """Promote an item into an entry of its own and prohibit it, through the services."""
+    from server.inventory import service as inventory_service
+    from server.register import service as register_service
+    from server.register.schemas import EntryInput
+
+    with transaction(app.state.shadowmap.sessions) as session:
+        entry = register_service.create_entry(
+            session,
+            actor="rita",
+            fields=EntryInput(
+                title="Deepseek use",
+                ai_system="Deepseek Chat",
+                business_owner="Dana",
+                purpose="General use",
+                risk_level="high",
+            ),
+        )
+        inventory_service.transition_item(session, actor="rita", item_id=item_id, target="triaging")
+        inventory_service.promote_item(
+            session, actor="rita", item_id=item_id, existing_register_id=entry.register_id
+        )
+        decided = register_service.decide_entry(
+            session,
+            actor="carol",
+            register_id=entry.register_id,
+            expected_version=entry.version,
+            decision="prohibited",
+            rationale="sends data abroad",
+        )
+        return decided.register_id
+
+
+def test_item_lists_show_filter_and_sort_on_the_register_status_and_hosts_count_it(
+    client: TestClient, app: FastAPI
+) -> None:
+    items = _seed(app)
+    _prohibit(app, items["Deepseek Chat"])
+    sign_in(client, "viewer")
+    listed = client.get("/inventory", params={"sort": "governed"}).text
+    assert re.search(r"<th scope=\"col\" aria-sort=\"ascending\"><a [^>]+>Register status<", listed)
+    assert _names(listed)[0] == "Deepseek Chat"  # the only governed item comes first
+    assert listed.count('data-governed="prohibited"') == 1
+    assert listed.count('data-governed=""') == len(SERVICES) - 1
+    only = client.get("/inventory", params={"governed": "prohibited"}).text
+    assert _names(only) == ["Deepseek Chat"] and "1 item" in only
+    others = client.get("/inventory", params={"governed": "none", "sort": "name"}).text
+    assert _names(others) == ["ChatGPT", "Claude", "GitHub Copilot"]
+    bad = unescape(client.get("/triage", params={"governed": "bogus"}).text)
+    assert "register status 'bogus' is not one of the choices" in bad
+    # Hosts: per host, its items by register status (Deepseek Chat is on host-00..host-03).
+    hosts = client.get("/hosts", params={"sort": "hostname"}).text
+    rows = re.findall(r'<a href="/hosts/\d+">(host-\d+)</a>(.*?)</tr>', hosts, re.S)
+    prohibited = {name for name, row in rows if "Prohibited 1" in row}
+    assert prohibited == {"host-00", "host-01", "host-02", "host-03"}
+
+
+def test_the_review_workflow_forms_confirm_their_save(client: TestClient, app: FastAPI) -> None:
+    import datetime as dt
+
+    from collector.store import register
+
+    items = _seed(app, hosts=1)
+    register_id = _prohibit(app, items["Deepseek Chat"])
+    csrf = sign_in(client, "reviewer")
+    with transaction(app.state.shadowmap.sessions) as session:
+        version = register.get_register_entry(session, register_id=register_id).version
+    day = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    saved = client.post(
+        f"/register/{register_id}/next-review",
+        data={"csrf": csrf, "version": version, "next_review_on": day},
+    )
+    assert saved.status_code == 200 and "Next review date saved." in saved.text
+    assert saved.url.path == f"/register/{register_id}"

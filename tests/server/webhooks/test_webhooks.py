@@ -11,12 +11,15 @@ from typing import get_args
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from collector.db import transaction
 from collector.store.inventory import InventoryItem
 from collector.store.webhooks import WebhookDelivery
 from server.errors import InvalidSignature
+from server.inventory import service as triage_service
 from server.register import service
+from server.register.schemas import EntryInput
 from server.signing import key_from_hex, sign, verify_signature
 from server.webhooks.api import EventPattern
 from server.webhooks.service import EVENT_TYPES, backoff, deliver_due
@@ -61,6 +64,30 @@ def add_item(app: FastAPI, key: str) -> int:
         return item.id
 
 
+def prohibit_item(session: Session, item_id: int, *, alternative: str = "") -> str:
+    """Promote a triaging item into a new register entry and prohibit it (the services)."""
+    item = session.get(InventoryItem, item_id)
+    assert item is not None
+    entry = service.create_entry(
+        session, actor="rita", fields=EntryInput(title=f"{item.name} use", ai_system=item.name)
+    )
+    if item.state == "new":
+        triage_service.transition_item(session, actor="rita", item_id=item_id, target="triaging")
+    triage_service.promote_item(
+        session, actor="rita", item_id=item_id, existing_register_id=entry.register_id
+    )
+    service.decide_entry(
+        session,
+        actor="carol",
+        register_id=entry.register_id,
+        expected_version=entry.version,
+        decision="prohibited",
+        rationale="sends source code to a third party",
+        alternative=alternative,
+    )
+    return entry.register_id
+
+
 def test_inventory_events_reach_a_real_receiver_signed(
     client: TestClient, app: FastAPI, receiver: Receiver
 ) -> None:
@@ -77,7 +104,7 @@ def test_inventory_events_reach_a_real_receiver_signed(
     deliver_due(state.settings, state.sessions)  # the first round starts the feed from now
     item_id = add_item(app, "claude")
     with transaction(state.sessions) as session:
-        session.get(InventoryItem, item_id).state = "approved"  # type: ignore[union-attr]
+        triage_service.transition_item(session, actor="rita", item_id=item_id, target="triaging")
     assert deliver_due(state.settings, state.sessions) == 1  # both changes coalesce: one row
 
     assert len(receiver.requests) == 1
@@ -86,14 +113,15 @@ def test_inventory_events_reach_a_real_receiver_signed(
     event = json.loads(raw)
     assert event["type"] == headers["Shadowmap-Event"] == "inventory.item.created"
     assert event["id"] == headers["Shadowmap-Delivery"]
-    assert event["data"]["item"]["state"] == "approved" and event["data"]["id"] == item_id
+    assert event["data"]["item"]["state"] == "triaging" and event["data"]["id"] == item_id
 
     with transaction(state.sessions) as session:
-        session.get(InventoryItem, item_id).state = "prohibited"  # type: ignore[union-attr]
+        prohibit_item(session, item_id)
     assert deliver_due(state.settings, state.sessions) == 1
     updated = json.loads(receiver.requests[1][1])
     assert updated["type"] == "inventory.item.updated"
-    assert updated["data"]["item"]["state"] == "prohibited"
+    assert updated["data"]["item"]["state"] == "promoted"
+    assert updated["data"]["item"]["governed_status"] == "prohibited"
     assert deliver_due(state.settings, state.sessions) == 0  # nothing new, nothing resent
 
     log = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).json()

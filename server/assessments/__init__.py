@@ -1,0 +1,1 @@
+"""Impact assessments, DPIA screenings and route reviews linked to register entries."""

@@ -1,0 +1,1 @@
+"""The AI incident register; an incident sends its entry back to review."""

@@ -1,0 +1,1 @@
+"""Objectives, their measures and trends, and the management review pack (HTML, PDF)."""

@@ -1,0 +1,1 @@
+"""Email notifications: subscriptions to event types, and the outbox sent over SMTP."""

@@ -1,0 +1,1 @@
+"""The people directory: departments and the usernames agents report, imported from CSV."""

@@ -1,0 +1,1 @@
+"""AI policies: versions, publication by a named approver, acknowledgements and reminders."""

@@ -1,0 +1,1 @@
+"""Training records and coverage per department."""
