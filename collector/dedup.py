@@ -102,10 +102,25 @@ def item_identity(finding: Finding, catalogue: Catalogue) -> ItemIdentity:
     return ItemIdentity(
         key=f"cand:{group[:32]}:{value[:250]}",
         service_id=None,
-        name=value[:255],
+        name=_candidate_name(finding, group) or value[:255],
         vendor="",
         category="candidate",
     )
+
+
+# Candidates whose evidence names them better than their indicator (an extension's id).
+_NAMED_BY_EVIDENCE = frozenset({"browser_extension", "ide_extension"})
+
+
+def _candidate_name(finding: Finding, group: str) -> str:
+    """Return the name the evidence gives an unknown extension (its manifest's, resolved from
+    _locales by the agent), or "" when it gives none."""
+    if group not in _NAMED_BY_EVIDENCE:
+        return ""
+    name = finding.evidence.get("name")
+    if not isinstance(name, str) or not name.strip() or name.startswith("__MSG_"):
+        return ""
+    return " ".join(name.split())[:255]
 
 
 def merge_findings(findings: Iterable[Finding]) -> list[Finding]:

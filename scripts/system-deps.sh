@@ -6,6 +6,7 @@
 #   dnsmasq-base    a real DNS server for the network-namespace test
 #   iproute2        ip netns / veth for the live capture test
 #   poppler-utils   pdftoppm, to render report PDFs to PNG in tests
+#   fonts-dejavu-core, fonts-droid-fallback  the PDF report's fonts (Latin..., and CJK names)
 #   postgresql      only when no PostgreSQL server answers on 127.0.0.1:5432
 #   rpm             rpmbuild for `shadowmap package --type rpm`, and rpm to install it (tests/packaging)
 #   rsyslog, rsyslog-openssl  a real syslog receiver over TLS for the SIEM tests (tests/server/siem)
@@ -13,7 +14,7 @@
 #                   (tests/server/enforcement: an RPZ zone, a dstdomain ACL)
 #   (node and npm, for the single sign-on tests' OpenID provider, come with the machine)
 set -euo pipefail
-packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils python3-venv rpm rsyslog rsyslog-openssl unbound squid)
+packages=(chromium libpcap0.8 tshark dnsmasq-base iproute2 poppler-utils fonts-dejavu-core fonts-droid-fallback python3-venv rpm rsyslog rsyslog-openssl unbound squid)
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     echo "system-deps: not root or no apt-get; install these yourself: ${packages[*]}" >&2
     exit 0

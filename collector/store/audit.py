@@ -7,12 +7,14 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 
 
@@ -38,6 +40,10 @@ GENESIS_HASH = "0" * 64
 
 # Any constant works; it only has to be the same in every server process.
 _AUDIT_LOCK_KEY = 0x5348_4D41_5544  # "SHMAUD"
+# The session.info key naming the (root) transaction that holds the chain lock.
+_LOCKED_IN = "shadowmap.audit_chain_locked_in"
+# The session.info key of a running audit_batch: the hash of the last event it appended.
+_BATCH_HEAD = "shadowmap.audit_batch_head"
 
 
 def canonical_json(value: Any) -> str:
@@ -68,13 +74,21 @@ def lock_audit_chain(session: Session) -> None:
 
     PostgreSQL: a transaction-scoped advisory lock. SQLite: a write statement that matches no
     row, which takes the database write lock, so two writers cannot both extend the same head.
+    Both last until the transaction ends, so it is taken once per transaction (a bulk action
+    appends a thousand events under one lock).
     """
+    root = session.get_transaction()
+    while root is not None and root.parent is not None:
+        root = root.parent
+    if root is not None and session.info.get(_LOCKED_IN) is root:
+        return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK_KEY})
     else:
         session.execute(
             update(AuditEvent).where(AuditEvent.id == -1).values(actor=AuditEvent.actor)
         )
+    session.info[_LOCKED_IN] = root
 
 
 def append_audit_event(
@@ -89,7 +103,11 @@ def append_audit_event(
 ) -> AuditEvent:
     """Append one event to the chain (after taking the chain lock) and return it."""
     lock_audit_chain(session)
-    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    batch = session.info.get(_BATCH_HEAD)
+    if batch is not None and batch.get("hash"):
+        head = batch["hash"]  # this batch wrote the head under the lock: no one else can
+    else:
+        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
         at=utcnow(),
         actor=actor[:64],
@@ -105,7 +123,22 @@ def append_audit_event(
     event.hash = event_hash(event.prev_hash, event_payload(event))
     session.add(event)
     session.flush()
+    if batch is not None:
+        batch["hash"] = event.hash
     return event
+
+
+@contextmanager
+def audit_batch(session: Session) -> Iterator[None]:
+    """Append many events in one all-or-nothing change (a bulk action) without reading the
+    chain's head again for each: the first append reads it under the chain lock, which is
+    held to the end of the transaction, and each append remembers the one it wrote. The
+    caller must roll the whole transaction back on error (no savepoint inside)."""
+    session.info[_BATCH_HEAD] = {"hash": None}
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH_HEAD, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +203,44 @@ def list_audit_events(
     if until:
         query = query.where(AuditEvent.at < until)
     return session.scalars(query).all()
+
+
+AUDIT_SORTS = ("when", "actor", "action", "object")
+
+
+def page_audit_events(
+    session: Session,
+    *,
+    page: PageRequest,
+    actor: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> PageRows:
+    """Return one page of audit events matching the filters, and how many match."""
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.actor, actor),
+        (AuditEvent.object_type, object_type),
+        (AuditEvent.object_id, object_id),
+        (AuditEvent.action, action),
+    ):
+        if value:
+            query = query.where(column == value)
+    if since:
+        query = query.where(AuditEvent.at >= since)
+    if until:
+        query = query.where(AuditEvent.at < until)
+    sorts: dict[str, AnyColumn] = {
+        "when": AuditEvent.id,
+        "actor": AuditEvent.actor,
+        "action": AuditEvent.action,
+        "object": AuditEvent.object_type,
+    }
+    found = read_page(session, query, page=page, sorts=sorts, tiebreak=AuditEvent.id)
+    return PageRows(rows=[row[0] for row in found.rows], total=found.total)
 
 
 def iter_audit_events(session: Session, *, batch: int = 1000) -> Iterator[AuditEvent]:

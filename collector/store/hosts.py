@@ -8,11 +8,32 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, String, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    ForeignKey,
+    String,
+    column,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
-from collector.store.base import Base, JSONType, UTCDateTime, utcnow
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
+from collector.store.base import (
+    LIKE_ESCAPE,
+    Base,
+    JSONType,
+    UTCDateTime,
+    contains_pattern,
+    utcnow,
+)
 
 
 class Host(Base):
@@ -69,6 +90,14 @@ def list_hosts(session: Session, *, stale_after: dt.timedelta) -> list[HostRow]:
     ]
 
 
+def count_hosts(session: Session, *, stale_after: dt.timedelta) -> tuple[int, int]:
+    """Return (hosts, hosts reporting within ``stale_after``), counted in SQL."""
+    since = utcnow() - stale_after
+    total = session.scalar(select(func.count()).select_from(Host)) or 0
+    reporting = session.scalar(select(func.count()).where(Host.last_report_at >= since)) or 0
+    return int(total), int(reporting)
+
+
 def get_host_row(session: Session, *, host_id: int, stale_after: dt.timedelta) -> HostRow:
     """Return one host with its item count and staleness; raises NotFound."""
     host = get_host(session, host_id=host_id)
@@ -93,3 +122,148 @@ def update_host(session: Session, *, host_id: int, department: str) -> Host:
     host.department = department.strip()
     session.flush()
     return host
+
+
+@dataclass(frozen=True, slots=True)
+class HostFilters:
+    """What the hosts list is narrowed to; every filter combines with the others."""
+
+    search: str | None = None  # in the hostname
+    stale: bool | None = None  # True: stopped reporting; False: reporting
+    os: str | None = None
+    department: str | None = None  # "-" : no department set
+    agent_version: str | None = None
+    has_violations: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostListRow:
+    host: Host
+    item_count: int
+    violation_count: int
+    stale: bool
+    risk: int | None = None  # the highest risk score of the items it shows
+
+
+# The host column of collector.store.inventory's violations (which imports this module).
+_VIOLATION_HOSTS = table("violations", column("host_id"))
+
+HOST_SORTS = ("hostname", "os", "department", "agent_version", "items", "violations",
+              "first_seen", "last_report", "risk")  # fmt: skip
+
+
+def page_hosts(
+    session: Session,
+    *,
+    filters: HostFilters,
+    page: PageRequest,
+    stale_after: dt.timedelta,
+    risk: Subquery | None = None,
+) -> PageRows:
+    """Return one page of hosts (HostListRow) matching ``filters``, with the true total.
+
+    ``risk`` is collector.store.inventory.host_risk's subquery (host_id, risk), which this
+    module cannot build (inventory imports it); without it, rows carry no risk.
+    """
+    now = utcnow()
+    stale_before = now - stale_after
+    items: ColumnElement[int]
+    if page.sort == "items":
+        # Sorting on the count needs it for every host: one grouped pass over item_hosts
+        # rather than one count per host.
+        per_host = (
+            select(ItemHost.host_id, func.count().label("n")).group_by(ItemHost.host_id).subquery()
+        )
+        items = func.coalesce(per_host.c.n, 0).label("items")
+    else:
+        # A page of 50 hosts: 50 counts, each on the host_id index.
+        items = (
+            select(func.count()).where(ItemHost.host_id == Host.id).scalar_subquery().label("items")
+        )
+    violation_count = (
+        select(func.count())
+        .where(_VIOLATION_HOSTS.c.host_id == Host.id)
+        .scalar_subquery()
+        .label("violations")
+    )
+    # Sorting on risk joins the grouped scores of every host; otherwise only the page's hosts
+    # are scored, after the page is read (the filter on host_id reaches into the grouping).
+    risk_joined = risk is not None and page.sort == "risk"
+    risk_column: ColumnElement[Any] = (
+        risk.c.risk.label("risk")
+        if risk is not None and risk_joined
+        else literal(None).label("risk")
+    )
+    query = select(Host, items, violation_count, risk_column).execution_options(
+        populate_existing=True
+    )
+    if page.sort == "items":
+        query = query.outerjoin(per_host, per_host.c.host_id == Host.id)
+    if risk is not None and risk_joined:
+        query = query.outerjoin(risk, risk.c.host_id == Host.id)
+    counted = select(Host.id)
+    conditions: list[ColumnElement[bool]] = []
+    if filters.search:
+        conditions.append(
+            func.lower(Host.hostname).like(contains_pattern(filters.search), escape=LIKE_ESCAPE)
+        )
+    if filters.stale is True:
+        conditions.append(or_(Host.last_report_at.is_(None), Host.last_report_at < stale_before))
+    elif filters.stale is False:
+        conditions.append(Host.last_report_at >= stale_before)
+    if filters.os:
+        conditions.append(Host.os == filters.os)
+    if filters.department == "-":
+        conditions.append(Host.department == "")
+    elif filters.department:
+        conditions.append(Host.department == filters.department)
+    if filters.agent_version:
+        conditions.append(Host.agent_version == filters.agent_version)
+    if filters.has_violations is not None:
+        with_violations = exists().where(_VIOLATION_HOSTS.c.host_id == Host.id)
+        conditions.append(with_violations if filters.has_violations else ~with_violations)
+    for condition in conditions:
+        query = query.where(condition)
+        counted = counted.where(condition)
+    sorts: dict[str, AnyColumn] = {
+        "hostname": func.lower(Host.hostname),
+        "os": Host.os,
+        "department": Host.department,
+        "agent_version": Host.agent_version,
+        "items": items,
+        "violations": violation_count,
+        "first_seen": Host.first_seen_at,
+        "last_report": Host.last_report_at,
+        "risk": risk_column,
+    }
+    found = read_page(session, query, page=page, sorts=sorts, tiebreak=Host.id, count_query=counted)
+    scores: dict[int, int] = {}
+    if risk is not None and not risk_joined and found.rows:
+        page_ids = [row[0].id for row in found.rows]
+        for host_id, score in session.execute(
+            select(risk.c.host_id, risk.c.risk).where(risk.c.host_id.in_(page_ids))
+        ):
+            scores[host_id] = int(score)
+    rows = [
+        HostListRow(
+            host=host,
+            item_count=int(count),
+            violation_count=int(violations),
+            stale=_stale(host, now, stale_after),
+            risk=int(host_risk) if host_risk is not None else scores.get(host.id),
+        )
+        for host, count, violations, host_risk in found.rows
+    ]
+    return PageRows(rows=rows, total=found.total)
+
+
+def host_facets(session: Session) -> dict[str, list[str]]:
+    """Return the distinct operating systems, departments and agent versions of the hosts."""
+    return {
+        name: sorted(value for value in session.scalars(select(column).distinct()).all() if value)
+        for name, column in (
+            ("os", Host.os),
+            ("department", Host.department),
+            ("agent_version", Host.agent_version),
+        )
+    }

@@ -6,11 +6,12 @@ them. Keyword-only; the caller owns the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -19,14 +20,17 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
+from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.hosts import Host
+from collector.store.hosts import Host, ItemHost
 
 # Item severities (signatures.Severity values, kept as plain text in storage).
 NORMAL = "normal"
@@ -206,6 +210,14 @@ def list_inventory(
     return [_inventory_row(item, facets.get(item.id, {})) for item in items]
 
 
+def count_inventory(session: Session, *, state: str | None = None) -> int:
+    """Return how many items the inventory holds (in one triage state)."""
+    query = select(func.count()).select_from(InventoryItem)
+    if state is not None:
+        query = query.where(InventoryItem.state == state)
+    return int(session.scalar(query) or 0)
+
+
 def get_inventory_row(session: Session, *, item_id: int) -> InventoryRow:
     """Return one item with its roll-ups; raises NotFound."""
     item = get_inventory_item(session, item_id=item_id)
@@ -259,7 +271,7 @@ def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[s
 
 
 def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
-    """Return the names of some items by id."""
+    """Return the names of some items by id (pages and the audit trail name what changed)."""
     if not item_ids:
         return {}
     query = select(InventoryItem.id, InventoryItem.name).where(
@@ -321,9 +333,12 @@ def list_violations(
     return [(violation, host) for violation, host in session.execute(query).all()]
 
 
-def governed_counts_by_host(session: Session) -> dict[int, dict[str, int]]:
-    """Return, per host, how many of the items seen there carry each governed status."""
-    rows = session.execute(
+def governed_counts_by_host(
+    session: Session, *, host_ids: Sequence[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """Return, per host (of ``host_ids``, or every host), how many of the items seen there
+    carry each governed status."""
+    query = (
         select(
             Sighting.host_id,
             InventoryItem.governed_status,
@@ -331,7 +346,12 @@ def governed_counts_by_host(session: Session) -> dict[int, dict[str, int]]:
         )
         .join(InventoryItem, InventoryItem.id == Sighting.item_id)
         .group_by(Sighting.host_id, InventoryItem.governed_status)
-    ).all()
+    )
+    if host_ids is not None:
+        if not host_ids:
+            return {}
+        query = query.where(Sighting.host_id.in_(list(host_ids)))
+    rows = session.execute(query).all()
     found: dict[int, dict[str, int]] = {}
     for host_id, status, count in rows:
         found.setdefault(int(host_id), {})[str(status)] = int(count)
@@ -600,4 +620,78 @@ def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> 
             .order_by(Host.hostname)
             .limit(limit)
         ).all()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RiskTable:
+    """The points of the risk score that SQL needs to sort on it (server.inventory.risk owns
+    the rules): ``base`` plus the points of the item's service (``candidate_points`` for an
+    item with no catalogue service) plus those of its triage state; malicious items score
+    ``malicious``. The rules keep every sum within the bounds, so SQL need not clamp."""
+
+    service_points: Mapping[str, int]
+    candidate_points: int
+    state_points: Mapping[str, int]
+    base: int = 1
+    malicious: int = 10
+
+
+def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
+    """Return the SQL expression of an inventory item's risk score (see server.inventory.risk).
+
+    Only the services the inventory holds are spelled out (a catalogue lists thousands), the
+    most common score of them as the ELSE; a service the catalogue does not know scores as a
+    candidate, as server.inventory.risk.score_item does.
+    """
+    service_part = case(
+        (InventoryItem.service_id.is_(None), table.candidate_points),
+        else_=points_of_present_keys(
+            session,
+            InventoryItem.service_id,
+            table.service_points,
+            unknown=table.candidate_points,
+        ),
+    )
+    state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
+    return case(
+        (InventoryItem.severity == MALICIOUS, table.malicious),
+        else_=table.base + service_part + state_part,
+    )
+
+
+def find_items_by_name(session: Session, *, name: str, limit: int = 2) -> list[int]:
+    """Return the ids of items with this name (case-insensitive), at most ``limit``."""
+    query = (
+        select(InventoryItem.id)
+        .where(func.lower(InventoryItem.name) == name.strip().lower())
+        .order_by(InventoryItem.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())
+
+
+def merge_target_names(session: Session, *, except_item_id: int, limit: int = 2000) -> list[str]:
+    """Return the names of items another can be merged into (not merged, not false positive)."""
+    query = (
+        select(InventoryItem.name)
+        .where(
+            InventoryItem.id != except_item_id,
+            InventoryItem.state.not_in(("merged", "false_positive")),
+        )
+        .order_by(InventoryItem.name)
+        .distinct()
+        .limit(limit)
+    )
+    return list(session.scalars(query).all())
+
+
+def host_risk(session: Session, table: RiskTable) -> Subquery:
+    """Return a subquery of (host_id, risk): the highest risk score of the items each host
+    shows (from ``item_hosts``, kept after sightings are pruned), for the hosts list."""
+    return (
+        select(ItemHost.host_id, func.max(risk_expression(session, table)).label("risk"))
+        .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
+        .group_by(ItemHost.host_id)
+        .subquery()
     )

@@ -11,12 +11,14 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Date,
     ForeignKey,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    case,
     false,
     func,
     or_,
@@ -25,6 +27,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict, NotFound
+from collector.paging import (
+    AnyColumn,
+    PageRequest,
+    PageRows,
+    points_of_present_keys,
+    read_page,
+    score_by_key,
+)
 from collector.store.base import (
     LIKE_ESCAPE,
     Base,
@@ -383,10 +393,10 @@ def list_register_entries(
     risk_level: str | None = None,
     search: str | None = None,
     due_before: dt.date | None = None,
-    limit: int = 500,
+    limit: int | None = 500,
     offset: int = 0,
 ) -> Sequence[RegisterEntry]:
-    """Return register entries, filtered, by register id."""
+    """Return register entries, filtered, by register id (``limit`` None: every one)."""
     query = select(RegisterEntry).order_by(RegisterEntry.register_id).limit(limit).offset(offset)
     if statuses:
         query = query.where(RegisterEntry.status.in_(list(statuses)))
@@ -405,6 +415,84 @@ def list_register_entries(
             )
         )
     return session.scalars(query).all()
+
+
+# Risk levels from the lowest; sorting on the level follows this order, not the alphabet.
+RISK_ORDER = ("low", "medium", "high", "critical")
+REGISTER_SORTS = ("register_id", "title", "business_unit", "owner", "risk_level", "risk",
+                  "status", "next_review", "updated")  # fmt: skip
+
+
+def page_register_entries(
+    session: Session,
+    *,
+    page: PageRequest,
+    statuses: Sequence[str] | None = None,
+    risk_level: str | None = None,
+    search: str | None = None,
+    service_points: Mapping[str, int] | None = None,
+    unknown_points: int = 0,
+    base: int = 1,
+) -> PageRows:
+    """Return one page of (entry, catalogue risk score or None) and the true total.
+
+    The score of an entry with a catalogue service is ``base`` plus the service's points
+    (server.inventory.risk); an entry recorded by hand has none.
+    """
+    score = case(
+        (RegisterEntry.service_id.is_(None), None),
+        else_=base
+        + points_of_present_keys(
+            session, RegisterEntry.service_id, service_points or {}, unknown=unknown_points
+        ),
+    ).label("risk")
+    query = select(RegisterEntry, score)
+    counted = select(RegisterEntry.id)
+    conditions: list[ColumnElement[bool]] = []
+    if statuses:
+        conditions.append(RegisterEntry.status.in_(list(statuses)))
+    if risk_level:
+        conditions.append(RegisterEntry.risk_level == risk_level)
+    if search:
+        pattern = contains_pattern(search)
+        conditions.append(
+            or_(
+                *[
+                    func.lower(column).like(pattern, escape=LIKE_ESCAPE)
+                    for column in (
+                        RegisterEntry.title,
+                        RegisterEntry.ai_system,
+                        RegisterEntry.register_id,
+                        RegisterEntry.business_unit,
+                        RegisterEntry.business_owner,
+                        RegisterEntry.supplier,
+                    )
+                ]
+            )
+        )
+    for condition in conditions:
+        query = query.where(condition)
+        counted = counted.where(condition)
+    sorts: dict[str, AnyColumn] = {
+        "register_id": RegisterEntry.register_id,
+        "title": func.lower(RegisterEntry.title),
+        "business_unit": func.lower(RegisterEntry.business_unit),
+        "owner": func.lower(RegisterEntry.business_owner),
+        "risk_level": score_by_key(
+            RegisterEntry.risk_level, {v: n for n, v in enumerate(RISK_ORDER)}, otherwise=-1
+        ),
+        "risk": score,
+        "status": RegisterEntry.status,
+        "next_review": RegisterEntry.next_review_on,
+        "updated": RegisterEntry.updated_at,
+    }
+    found = read_page(
+        session, query, page=page, sorts=sorts, tiebreak=RegisterEntry.id, count_query=counted
+    )
+    return PageRows(
+        rows=[(entry, None if value is None else int(value)) for entry, value in found.rows],
+        total=found.total,
+    )
 
 
 def count_entries_by_status(session: Session) -> dict[str, int]:

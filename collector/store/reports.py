@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import NotFound
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.inventory import InventoryItem, Sighting, Violation, ViolationDay
 
@@ -140,6 +141,20 @@ def list_report_runs(
     if report is not None:
         query = query.where(ReportRun.report == report)
     return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def page_report_runs(session: Session, *, page: PageRequest, status: str | None = None) -> PageRows:
+    """Return one page of report runs (newest first by default) and how many there are."""
+    query = select(ReportRun)
+    if status:
+        query = query.where(ReportRun.status == status)
+    sorts: dict[str, AnyColumn] = {
+        "started": ReportRun.started_at,
+        "report": ReportRun.report,
+        "status": ReportRun.status,
+    }
+    found = read_page(session, query, page=page, sorts=sorts, tiebreak=ReportRun.id)
+    return PageRows(rows=[row[0] for row in found.rows], total=found.total)
 
 
 def get_report_run(session: Session, *, run_id: int) -> ReportRun:

@@ -8,19 +8,22 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, Text, case, func, or_, select, update
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.errors import Conflict
-from collector.governance import RESTRICTED
+from collector.governance import GOVERNED_STATUSES, RESTRICTED
+from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
 from collector.store.inventory import (
     MALICIOUS,
     InventoryItem,
     ItemFacet,
+    RiskTable,
     Sighting,
     evidence_kinds,
     profile_accounts,
+    risk_expression,
 )
 from collector.store.users import User
 
@@ -175,6 +178,168 @@ def list_triage_queue(
         )
         for item, hosts, users, assignee in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilters:
+    """What a list of draft items is narrowed to; every filter combines with the others."""
+
+    states: Sequence[str] | None = None
+    exclude_states: Sequence[str] = ()
+    category: str | None = None
+    evidence_kind: str | None = None
+    min_hosts: int | None = None
+    first_seen_after: dt.datetime | None = None
+    search: str | None = None
+    assignee_id: int | None = None
+    profile_account: str | None = None
+    severity: str | None = None
+    candidates: bool | None = None  # True: not in the catalogue; False: catalogue services
+    governed_status: str | None = None  # the register's status ("" = not in the register)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """A draft item on a list page, with its roll-ups, assignee and risk score."""
+
+    item: InventoryItem
+    host_count: int
+    user_count: int
+    evidence_kinds: tuple[str, ...]
+    assignee: str | None
+    risk: int
+    profile_accounts: tuple[str, ...] = ()
+
+
+#: The columns a list of draft items sorts on ("queue": malicious first, then the oldest).
+ITEM_SORTS = (
+    "queue", "name", "vendor", "category", "state", "hosts", "users", "risk",
+    "first_seen", "last_seen", "assignee", "governed",
+)  # fmt: skip
+
+
+def page_items(
+    session: Session, *, filters: ItemFilters, page: PageRequest, risk: RiskTable
+) -> PageRows:
+    """Return one page of draft items (ItemRow) matching ``filters`` and the true total.
+
+    Host and user counts are the roll-ups kept at ingest, so neither filtering nor sorting on
+    them counts sightings.
+    """
+    score = risk_expression(session, risk).label("risk")
+    query = (
+        select(InventoryItem, User.username, score)
+        .join(TriageRecord, TriageRecord.item_id == InventoryItem.id, isouter=True)
+        .join(User, User.id == TriageRecord.assignee_id, isouter=True)
+        .execution_options(populate_existing=True)
+    )
+    counted = select(InventoryItem.id).join(
+        TriageRecord, TriageRecord.item_id == InventoryItem.id, isouter=True
+    )
+    for condition in _item_conditions(filters):
+        query = query.where(condition)
+        counted = counted.where(condition)
+    malicious_first = case((InventoryItem.severity == MALICIOUS, 0), else_=1)
+    sorts: dict[str, AnyColumn] = {
+        # The queue: malicious items first (whatever the direction), then by age.
+        "queue": InventoryItem.first_seen_at,
+        "name": func.lower(InventoryItem.name),
+        "vendor": func.lower(InventoryItem.vendor),
+        "category": InventoryItem.category,
+        "state": InventoryItem.state,
+        "hosts": InventoryItem.host_count,
+        "users": InventoryItem.user_count,
+        "risk": score,
+        "first_seen": InventoryItem.first_seen_at,
+        "last_seen": InventoryItem.last_seen_at,
+        "assignee": User.username,
+        # The register's statuses in their display order (not in the register last).
+        "governed": case(
+            {status: rank for rank, status in enumerate(GOVERNED_STATUSES)},
+            value=InventoryItem.governed_status,
+            else_=len(GOVERNED_STATUSES),
+        ),
+    }
+    if page.sort == "queue":
+        query = query.order_by(malicious_first)
+    found = read_page(
+        session, query, page=page, sorts=sorts, tiebreak=InventoryItem.id, count_query=counted
+    )
+    item_ids = [row[0].id for row in found.rows]
+    kinds = evidence_kinds_of(session, item_ids=item_ids)
+    accounts = profile_accounts(session, item_ids=item_ids)
+    rows = [
+        ItemRow(
+            item=item,
+            host_count=item.host_count,
+            user_count=item.user_count,
+            evidence_kinds=kinds.get(item.id, ()),
+            assignee=assignee,
+            risk=int(score_value),
+            profile_accounts=accounts.get(item.id, ()),
+        )
+        for item, assignee, score_value in found.rows
+    ]
+    return PageRows(rows=rows, total=found.total)
+
+
+def _item_conditions(filters: ItemFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.states:
+        conditions.append(InventoryItem.state.in_(list(filters.states)))
+    if filters.exclude_states:
+        conditions.append(InventoryItem.state.not_in(list(filters.exclude_states)))
+    if filters.category:
+        conditions.append(InventoryItem.category == filters.category)
+    if filters.evidence_kind:
+        having_kind = select(ItemFacet.item_id).where(
+            ItemFacet.facet == "kind", ItemFacet.value == filters.evidence_kind
+        )
+        conditions.append(InventoryItem.id.in_(having_kind))
+    if filters.min_hosts:
+        conditions.append(InventoryItem.host_count >= filters.min_hosts)
+    if filters.first_seen_after:
+        conditions.append(InventoryItem.first_seen_at >= filters.first_seen_after)
+    if filters.search:
+        pattern = contains_pattern(filters.search)
+        conditions.append(
+            or_(
+                func.lower(InventoryItem.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.vendor).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(InventoryItem.key).like(pattern, escape=LIKE_ESCAPE),
+            )
+        )
+    if filters.assignee_id is not None:
+        conditions.append(TriageRecord.assignee_id == filters.assignee_id)
+    if filters.profile_account:
+        in_profile = select(ItemFacet.item_id).where(
+            ItemFacet.facet == "account", ItemFacet.value == filters.profile_account
+        )
+        conditions.append(InventoryItem.id.in_(in_profile))
+    if filters.severity:
+        conditions.append(InventoryItem.severity == filters.severity)
+    if filters.candidates is True:
+        conditions.append(InventoryItem.service_id.is_(None))
+    elif filters.candidates is False:
+        conditions.append(InventoryItem.service_id.is_not(None))
+    if filters.governed_status is not None:
+        conditions.append(InventoryItem.governed_status == filters.governed_status)
+    return conditions
+
+
+def evidence_kinds_of(session: Session, *, item_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Return, per item, its evidence kinds from the roll-up facets (no sighting is read)."""
+    if not item_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    query = (
+        select(ItemFacet.item_id, ItemFacet.value)
+        .where(ItemFacet.item_id.in_(list(item_ids)), ItemFacet.facet == "kind")
+        .order_by(ItemFacet.item_id, ItemFacet.value)
+    )
+    for item_id, value in session.execute(query):
+        found.setdefault(item_id, []).append(value)
+    return {item_id: tuple(values) for item_id, values in found.items()}
 
 
 def create_comment(session: Session, *, item_id: int, author: str, body: str) -> TriageComment:

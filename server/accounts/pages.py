@@ -16,14 +16,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from collector.errors import Conflict
 from collector.store import users as users_store
 from server.accounts import service
 from server.accounts.roles import ROLES
 from server.accounts.throttle import LoginLimits, SignInLocked
-from server.errors import CsrfFailed
+from server.errors import CsrfFailed, GuardFailed
 from server.sso import service as sso_service
 from server.state import AppState
 from server.web.deps import SESSION_COOKIE, Admin, DbSession, RowId, SignedIn, State, Viewer
+from server.web.listing import ListSpec, SortColumn, choice, page_in_memory, read_view
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
 log = logging.getLogger(__name__)
@@ -156,22 +158,68 @@ def logout(request: Request, session: DbSession, state: State, who: Viewer, csrf
 # Users ---------------------------------------------------------------------------------------
 
 
+USER_LIST = ListSpec(
+    path="/admin/users",
+    noun=("user", "users"),
+    sorts=(
+        SortColumn("username", "User"),
+        SortColumn("role", "Role"),
+        SortColumn("status", "Status"),
+        SortColumn("last_login", "Last sign-in", descending_first=True),
+    ),
+    default_sort="username",
+    filters=("q", "role", "status", "saved"),
+)
+USER_SAVED = {"updated": "User updated."}
+
+
 def _users_page(
     state: AppState,
     request: Request,
     session: Session,
     who: SignedIn,
     new_password: tuple[str, str] | None,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The user list; ``new_password`` (username, password) is shown once, after a change."""
+    view = read_view(request, USER_LIST)
+    role = choice(view, "role", ROLES, "role")
+    active = choice(view, "status", ("active", "disabled"), "status")
+    needle = view.filters["q"].lower()
+    rows = [
+        user
+        for user in users_store.list_users(session)
+        if (not role or user.role == role)
+        and (not active or user.disabled == (active == "disabled"))
+        and needle in user.username.lower()
+    ]
+    keys = {
+        "username": lambda user: user.username.lower(),
+        "role": lambda user: (user.role, user.username.lower()),
+        "status": lambda user: (user.disabled, user.username.lower()),
+        "last_login": lambda user: user.last_login_at,
+    }
+    page = view.show(lambda wanted: page_in_memory(rows, wanted, keys))
+    saved = USER_SAVED.get(view.filters["saved"], "")
+    view.filters["saved"] = ""
     return render_page(
         state,
         request,
         "accounts/users.html",
         who,
-        users=users_store.list_users(session),
+        status=status,
+        page=page,
+        view=view,
+        f=view.filters,
+        users=page.rows,
         roles=ROLES,
         new_password=new_password,
+        saved=saved,
+        errors=errors or {},
+        typed=typed or {},
     )
 
 
@@ -191,9 +239,23 @@ def users_create(
     role: Annotated[str, Form(max_length=16)],
 ) -> Response:
     check_csrf(who, csrf)
-    user, password = service.create_user(
-        session, actor=who.user.username, username=username, role=role, password=None
-    )
+    try:
+        user, password = service.create_user(
+            session, actor=who.user.username, username=username, role=role, password=None
+        )
+    except (GuardFailed, Conflict) as exc:
+        field = exc.field if isinstance(exc, GuardFailed) else "username"
+        reason = exc.reason
+        return _users_page(
+            state,
+            request,
+            session,
+            who,
+            new_password=None,
+            status=422 if isinstance(exc, GuardFailed) else 409,
+            errors={field if field in ("username", "role") else "username": reason},
+            typed={"username": username, "role": role},
+        )
     # The password is shown once, in this response, and never stored in clear.
     return _users_page(state, request, session, who, new_password=(user.username, password))
 
@@ -215,7 +277,7 @@ def users_update(
         role=role or None,
         disabled={"true": True, "false": False}.get(disabled),
     )
-    return see_other("/admin/users")
+    return see_other("/admin/users?saved=updated")
 
 
 @router.post("/admin/users/{user_id}/password", response_class=HTMLResponse)

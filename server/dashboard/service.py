@@ -54,7 +54,7 @@ def build_dashboard(
     now = utcnow()
     by_state = inventory.count_items_by_state(session)
     by_status = register.count_entries_by_status(session)
-    hosts = hosts_store.list_hosts(session, stale_after=stale_after)
+    hosts_total, hosts_reporting = hosts_store.count_hosts(session, stale_after=stale_after)
     week0 = (now - dt.timedelta(days=now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
@@ -98,8 +98,8 @@ def build_dashboard(
         restricted=by_status.get(states.RESTRICTED, 0),
         unreviewed=unreviewed,
         prohibited=by_status.get(states.PROHIBITED, 0),
-        hosts_reporting=sum(1 for row in hosts if not row.stale),
-        hosts_total=len(hosts),
+        hosts_reporting=hosts_reporting,
+        hosts_total=hosts_total,
         reviews_overdue=sum(1 for row in reviews if row.overdue),
         reviews_due=sum(1 for row in reviews if row.due_soon),
         trend=trend,

@@ -1,10 +1,12 @@
-"""Pages of the hosts: the list (stale ones flagged) and one host's sightings."""
+"""Pages of the hosts: the list (paged, sorted, searched and filtered; stale ones flagged), one
+host's sightings, and its department (admins)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from collector import governance
@@ -14,25 +16,68 @@ from collector.store import hosts as hosts_store
 from server.agents import service as agents_service
 from server.charts import violation_chart
 from server.inventory.evidence import user_display
+from server.inventory.risk import risk_table
 from server.web.deps import Admin, DbSession, RowId, State, Viewer
+from server.web.listing import ListSpec, SortColumn, choice, read_view
 from server.web.rendering import Csrf, check_csrf, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
 
+HOST_LIST = ListSpec(
+    path="/hosts",
+    noun=("host", "hosts"),
+    sorts=(
+        SortColumn("hostname", "Host"),
+        SortColumn("risk", "Risk", descending_first=True),
+        SortColumn("os", "OS"),
+        SortColumn("department", "Department"),
+        SortColumn("agent_version", "Agent"),
+        SortColumn("items", "AI items", descending_first=True),
+        SortColumn("violations", "Violations", descending_first=True),
+        SortColumn("first_seen", "Enrolled", descending_first=True),
+        SortColumn("last_report", "Last report", descending_first=True),
+    ),
+    default_sort="hostname",
+    filters=("q", "stale", "os", "department", "agent", "violations", "saved"),
+)
+
 
 @router.get("/hosts", response_class=HTMLResponse)
 def hosts(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    rows = hosts_store.list_hosts(
-        session, stale_after=dt.timedelta(minutes=state.settings.stale_after_minutes)
+    view = read_view(request, HOST_LIST)
+    facets = hosts_store.host_facets(session)
+    stale = choice(view, "stale", ("yes", "no"), "reporting filter")
+    with_violations = choice(view, "violations", ("yes", "no"), "violations filter")
+    filters = hosts_store.HostFilters(
+        search=view.filters["q"] or None,
+        stale={"yes": True, "no": False}.get(stale),
+        os=choice(view, "os", facets["os"], "operating system") or None,
+        department=choice(view, "department", ["-", *facets["department"]], "department") or None,
+        agent_version=choice(view, "agent", facets["agent_version"], "agent version") or None,
+        has_violations={"yes": True, "no": False}.get(with_violations),
+    )
+    stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
+    page = view.show(
+        lambda wanted: hosts_store.page_hosts(
+            session,
+            filters=filters,
+            page=wanted,
+            stale_after=stale_after,
+            risk=inventory.host_risk(session, risk_table(state.catalogue)),
+        )
     )
     return render_page(
         state,
         request,
         "hosts/hosts.html",
         who,
-        rows=rows,
-        governed=inventory.governed_counts_by_host(session),
-        violations=inventory.count_violations_by_host(session),
+        page=page,
+        view=view,
+        f=view.filters,
+        facets=facets,
+        governed=inventory.governed_counts_by_host(
+            session, host_ids=[row.host.id for row in page.rows]
+        ),
         statuses=governance.GOVERNED_STATUSES,
     )
 
@@ -68,7 +113,22 @@ def host_detail(
         agents=host_agents,
         show_user=user_display(state.settings.user_pseudonym_key),
         agent_updates=agent_updates,
+        saved=request.query_params.get("saved") == "department",
     )
+
+
+@router.post("/hosts/{host_id}/department")
+def host_department(
+    host_id: RowId,
+    session: DbSession,
+    who: Admin,
+    csrf: Csrf,
+    department: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """Set a host's department (rolled up per item from the host's next report)."""
+    check_csrf(who, csrf)
+    hosts_store.update_host(session, host_id=host_id, department=department)
+    return see_other(f"/hosts/{host_id}?saved=department")
 
 
 def _agent_of_host(session: DbSession, host_id: int, agent_id: int) -> None:

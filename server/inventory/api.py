@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from collector.store import inventory
@@ -128,12 +128,15 @@ def _item_fields(row: inventory.InventoryRow) -> dict[str, Any]:
 def list_inventory(
     session: DbSession,
     _who: InventoryReader,
+    response: Response,
     state: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[InventoryItemOut]:
-    """List draft inventory items with their roll-ups."""
+    """List draft inventory items with their roll-ups, newest first; the X-Total-Count header
+    says how many items match, so that a client knows when a page is not the whole list."""
     rows = inventory.list_inventory(session, state=state, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(inventory.count_inventory(session, state=state))
     return [_item_out(row) for row in rows]
 
 

@@ -5,39 +5,196 @@ check CSRF, call server.inventory.service, redirect (post/redirect/get)."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
+from collector import governance
 from collector.store import audit, triage, users
 from collector.store import inventory as inventory_store
 from collector.store.register import RegisterEntry
+from collector.store.triage import ItemFilters
 from collector.store.users import User
 from server.charts import violation_chart
 from server.errors import GuardFailed
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display
-from server.web.deps import DbSession, Reviewer, RowId, State, Viewer
+from server.inventory.risk import risk_table, score_item
+from server.state import AppState
+from server.web.deps import DbSession, Reviewer, RowId, SignedIn, State, Viewer
+from server.web.listing import ListSpec, ListView, SortColumn, choice, read_view
 from server.web.rendering import Csrf, Reason, check_csrf, parse_day, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
 
 
+ITEM_SORTS = (
+    SortColumn("risk", "Risk", descending_first=True),
+    SortColumn("name", "AI service"),
+    SortColumn("vendor", "Vendor"),
+    SortColumn("category", "Category"),
+    SortColumn("state", "State"),
+    SortColumn("assignee", "Assignee"),
+    SortColumn("hosts", "Hosts", descending_first=True),
+    SortColumn("users", "Users", descending_first=True),
+    SortColumn("first_seen", "First seen"),
+    SortColumn("last_seen", "Last seen", descending_first=True),
+    SortColumn("governed", "Register status"),
+    SortColumn("queue", "Queue order"),
+)
+ITEM_FILTERS = (
+    "q", "status", "category", "evidence", "account", "severity", "min_hosts", "since", "mine",
+    "candidates", "governed", "done", "n",
+)  # fmt: skip
+TRIAGE_LIST = ListSpec(
+    path="/triage",
+    noun=("item", "items"),
+    sorts=ITEM_SORTS,
+    default_sort="queue",
+    filters=ITEM_FILTERS,
+)
+INVENTORY_LIST = ListSpec(
+    path="/inventory",
+    noun=("item", "items"),
+    sorts=ITEM_SORTS,
+    default_sort="last_seen",
+    default_descending=True,
+    filters=ITEM_FILTERS,
+)
+EVIDENCE_KINDS = ("process", "browser_extension", "ide_extension", "app", "package", "dns", "sni")
+#: What a bulk action did, as the confirmation after it says it.
+BULK_DONE = {
+    "assign_to_me": "assigned to you",
+    "triaging": "moved to triaging",
+    "needs_info": "marked needs info",
+    "false_positive": "marked false positive (and suppressed)",
+    "out_of_scope": "marked out of scope",
+}
+
+
+def _item_filters(view: ListView, who: SignedIn, *, default_status: str) -> ItemFilters:
+    """Read the item filters of a list view; a value that makes no sense is named and ignored."""
+    f = view.filters
+    status = f["status"] or default_status
+    if status not in ("open", "all", *states.TRIAGE_STATES):
+        view.problem(f"state {status[:40]!r} is not a triage state; all states shown")
+        status = f["status"] = default_status
+    wanted: list[str] | None
+    if status == "open":
+        wanted = list(states.TRIAGE_OPEN)
+    elif status == "all":
+        wanted = None
+    else:
+        wanted = [status]
+    min_hosts = f["min_hosts"]
+    if min_hosts and not (min_hosts.isdigit() and 0 < int(min_hosts) <= 10_000_000):
+        view.problem(f"minimum hosts {min_hosts[:20]!r} is not a whole number above 0")
+        min_hosts = f["min_hosts"] = ""
+    try:
+        since = parse_day(f["since"], "since")
+    except GuardFailed:
+        view.problem(f"first seen since {f['since'][:20]!r} is not a date like 2026-11-27")
+        since = None
+        f["since"] = ""
+    candidates = choice(view, "candidates", ("yes", "no"), "catalogue filter")
+    # The register's status of an item; "none": not in the register.
+    governed = choice(view, "governed", (*governance.ENTRY_STATUSES, "none"), "register status")
+    return ItemFilters(
+        states=wanted,
+        # False positives are suppressed: hidden unless asked for (rules under /suppressions).
+        exclude_states=(states.FALSE_POSITIVE,) if status == "all" else (),
+        category=f["category"] or None,
+        evidence_kind=choice(view, "evidence", EVIDENCE_KINDS, "evidence kind") or None,
+        min_hosts=int(min_hosts) if min_hosts else None,
+        first_seen_after=since,
+        search=f["q"] or None,
+        assignee_id=who.user.id if f["mine"] == "true" else None,
+        profile_account=choice(view, "account", inventory_store.PROFILE_ACCOUNTS, "browser profile")
+        or None,
+        severity=choice(view, "severity", ("normal", "malicious"), "severity") or None,
+        candidates={"yes": True, "no": False}.get(candidates),
+        governed_status=(governance.UNGOVERNED if governed == "none" else governed)
+        if governed
+        else None,
+    )
+
+
+def _item_list(
+    request: Request,
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    spec: ListSpec,
+    *,
+    template: str,
+    default_status: str,
+) -> Response:
+    view = read_view(request, spec)
+    filters = _item_filters(view, who, default_status=default_status)
+    table = risk_table(state.catalogue)
+    page = view.show(
+        lambda wanted: triage.page_items(session, filters=filters, page=wanted, risk=table)
+    )
+    done = ""
+    if view.filters["done"] in BULK_DONE and view.filters["n"].isdigit():
+        count = int(view.filters["n"])
+        done = f"{count} item{'' if count == 1 else 's'} {BULK_DONE[view.filters['done']]}."
+    view.filters["done"] = view.filters["n"] = ""
+    return render_page(
+        state,
+        request,
+        template,
+        who,
+        page=page,
+        view=view,
+        rows=page.rows,
+        done=done,
+        categories=inventory_store.list_categories(session),
+        evidence_kinds=EVIDENCE_KINDS,
+        triage_states=states.TRIAGE_STATES,
+        bulk_actions=service.BULK_ACTIONS,
+        f=view.filters,
+        default_status=default_status,
+        profile_accounts=inventory_store.PROFILE_ACCOUNTS,
+        governed_statuses=governance.ENTRY_STATUSES,
+    )
+
+
 @router.get("/inventory", response_class=HTMLResponse)
 def inventory(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
-    # False positives are suppressed: hidden here (their rules are listed under /suppressions).
-    rows = [
-        row
-        for row in inventory_store.list_inventory(session)
-        if row.item.state != states.FALSE_POSITIVE
-    ]
-    return render_page(state, request, "inventory/inventory.html", who, rows=rows)
+    return _item_list(
+        request,
+        session,
+        state,
+        who,
+        INVENTORY_LIST,
+        template="inventory/inventory.html",
+        default_status="all",
+    )
 
 
 @router.get("/inventory/{item_id}", response_class=HTMLResponse)
 def inventory_item(
     item_id: RowId, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
+    return _item_page(item_id, request, session, state, who)
+
+
+def _item_page(
+    item_id: int,
+    request: Request,
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """The item page; after a refused form, with the error beside its field and what was
+    typed kept."""
     item = inventory_store.get_inventory_item(session, item_id=item_id)
     sightings = inventory_store.list_sightings(session, item_id=item_id)
     catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
@@ -52,6 +209,9 @@ def inventory_item(
         request,
         "inventory/item.html",
         who,
+        status=status,
+        errors=errors or {},
+        typed=typed or {},
         item=item,
         sightings=sightings,
         service=catalogue_entry,
@@ -73,6 +233,19 @@ def inventory_item(
             session, object_type="item", object_id=str(item_id), limit=50
         ),
         reason_required=states.TRIAGE_REASON_REQUIRED,
+        merged_into_name=inventory_store.item_names(session, item_ids=[record.merged_into_id]).get(
+            record.merged_into_id
+        )
+        if record.merged_into_id
+        else None,
+        merge_targets=inventory_store.merge_target_names(session, except_item_id=item_id)
+        if states.MERGED in states.triage_targets(item.state)
+        else [],
+        risk=score_item(
+            catalogue_entry,
+            state=item.state,
+            malicious=item.severity == inventory_store.MALICIOUS,
+        ),
         violations=inventory_store.list_violations(session, item_id=item_id, limit=200),
         violation_trend=violation_chart(
             inventory_store.list_violation_trend(session, item_id=item_id)
@@ -84,103 +257,110 @@ def inventory_item(
 
 
 @router.get("/triage", response_class=HTMLResponse)
-def triage_queue(
-    request: Request,
-    session: DbSession,
-    state: State,
-    who: Viewer,
-    status: Annotated[str, Query(max_length=32)] = "open",
-    category: Annotated[str, Query(max_length=64)] = "",
-    evidence: Annotated[str, Query(max_length=32)] = "",
-    min_hosts: Annotated[str, Query(max_length=7, pattern=r"^\d*$")] = "",
-    since: Annotated[str, Query(max_length=10)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
-    mine: Annotated[bool, Query()] = False,
-    account: Annotated[str, Query(max_length=16)] = "",
-    severity: Annotated[str, Query(max_length=16, pattern=r"^(|normal|malicious)$")] = "",
-) -> Response:
-    if account and account not in inventory_store.PROFILE_ACCOUNTS:
-        raise GuardFailed("account", f"unknown browser profile class {account!r}")
-    if status == "open":
-        wanted: list[str] | None = list(states.TRIAGE_OPEN)
-    elif status == "all":
-        wanted = None
-    elif status in states.TRIAGE_STATES:
-        wanted = [status]
-    else:
-        raise GuardFailed("status", f"unknown triage state {status!r}")
-    rows = triage.list_triage_queue(
-        session,
-        states=wanted,
-        category=category or None,
-        evidence_kind=evidence or None,
-        min_hosts=int(min_hosts) if min_hosts else None,
-        first_seen_after=parse_day(since, "since"),
-        search=q or None,
-        assignee_id=who.user.id if mine else None,
-        profile_account=account or None,
-        severity=severity or None,
-    )
-    return render_page(
-        state,
+def triage_queue(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
+    return _item_list(
         request,
-        "inventory/triage.html",
+        session,
+        state,
         who,
-        rows=rows,
-        categories=inventory_store.list_categories(session),
-        evidence_kinds=sorted(
-            {"process", "browser_extension", "ide_extension", "app", "package", "dns", "sni"}
-            | {kind for row in rows for kind in row.evidence_kinds}
-        ),
-        triage_states=states.TRIAGE_STATES,
-        bulk_actions=service.BULK_ACTIONS,
-        f={
-            "status": status,
-            "category": category,
-            "evidence": evidence,
-            "min_hosts": min_hosts,
-            "since": since,
-            "q": q,
-            "mine": mine,
-            "account": account,
-            "severity": severity,
-        },
-        profile_accounts=inventory_store.PROFILE_ACCOUNTS,
+        TRIAGE_LIST,
+        template="inventory/triage.html",
+        default_status="open",
     )
+
+
+def _list_return(value: str) -> str:
+    """Return where a bulk form came from if it is one of the item lists, else the queue."""
+    for spec in (TRIAGE_LIST, INVENTORY_LIST):
+        if value == spec.path or value.startswith(spec.path + "?"):
+            return value[:2000]
+    return TRIAGE_LIST.path
 
 
 @router.post("/triage/bulk")
-async def triage_bulk(request: Request, session: DbSession, who: Reviewer) -> Response:
-    form = await request.form(max_files=0, max_fields=600)
+async def triage_bulk(
+    request: Request, session: DbSession, state: State, who: Reviewer
+) -> Response:
+    """Apply a bulk action after a confirmation that names the count and the items."""
+    form = await request.form(max_files=0, max_fields=service.BULK_LIMIT + 20)
     check_csrf(who, str(form.get("csrf", "")))
+    back = _list_return(str(form.get("back", "")))
+    action = str(form.get("action", ""))[:32]
+    reason = str(form.get("reason", ""))[:4000]
+    errors: dict[str, str] = {}
     try:
-        item_ids = [int(str(value)) for value in form.getlist("item")]
-    except ValueError as exc:
-        raise GuardFailed("item", "item ids are numbers") from exc
-    service.bulk_triage(
-        session,
-        actor=who.user.username,
-        item_ids=item_ids,
-        action=str(form.get("action", ""))[:32],
-        reason=str(form.get("reason", ""))[:4000],
+        item_ids = list(dict.fromkeys(int(str(value)) for value in form.getlist("item")))
+    except ValueError:
+        item_ids = []
+        errors["item"] = "the selection was not understood; select the items again"
+    if not item_ids and "item" not in errors:
+        errors["item"] = "select at least one item first"
+    if len(item_ids) > service.BULK_LIMIT:
+        errors["item"] = f"select at most {service.BULK_LIMIT:,} items at a time"
+    if action not in service.BULK_ACTIONS:
+        errors["action"] = "choose one of the actions"
+    elif action in states.TRIAGE_REASON_REQUIRED and not reason.strip():
+        errors["reason"] = f"write why these items are {BULK_DONE[action].split(' (')[0]}"
+    if errors or form.get("confirm") != "yes":
+        items = (
+            [
+                inventory_store.get_inventory_item(session, item_id=item_id)
+                for item_id in item_ids[: service.BULK_LIMIT]
+            ]
+            if "item" not in errors
+            else []
+        )
+        return render_page(
+            state,
+            request,
+            "inventory/bulk_confirm.html",
+            who,
+            status=422 if errors else 200,
+            items=items,
+            action=action,
+            reason=reason,
+            back=back,
+            errors=errors,
+            bulk_actions=service.BULK_ACTIONS,
+            reason_required=states.TRIAGE_REASON_REQUIRED,
+            done_words=BULK_DONE,
+        )
+    changed = service.bulk_triage(
+        session, actor=who.user.username, item_ids=item_ids, action=action, reason=reason
     )
-    return see_other("/triage")
+    joiner = "&" if "?" in back else "?"
+    return see_other(f"{back}{joiner}{urlencode({'done': action, 'n': changed})}")
 
 
 @router.post("/inventory/{item_id}/state")
 def item_state(
     item_id: RowId,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     target: Annotated[str, Form(max_length=32)],
     reason: Reason = "",
 ) -> Response:
     check_csrf(who, csrf)
-    service.transition_item(
-        session, actor=who.user.username, item_id=item_id, target=target, reason=reason
-    )
-    return see_other(f"/inventory/{item_id}")
+    try:
+        service.transition_item(
+            session, actor=who.user.username, item_id=item_id, target=target, reason=reason
+        )
+    except GuardFailed as exc:
+        field = "reason" if exc.field == "reason" else "target"
+        return _item_page(
+            item_id,
+            request,
+            session,
+            state,
+            who,
+            status=422,
+            errors={field: exc.reason},
+            typed={"target": target, "reason": reason},
+        )
+    return see_other(f"/inventory/{item_id}?saved=state")
 
 
 @router.post("/inventory/{item_id}/assign")
@@ -214,13 +394,39 @@ def item_comment(
 @router.post("/inventory/{item_id}/merge")
 def item_merge(
     item_id: RowId,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
-    into: Annotated[int, Form(ge=1)],
+    into: Annotated[str, Form(max_length=255)],
 ) -> Response:
+    """Merge an item into another, picked by its name (or its number)."""
     check_csrf(who, csrf)
-    service.merge_item(session, actor=who.user.username, item_id=item_id, into_item_id=into)
+    target = into.strip().removeprefix("#")
+    if target.isdigit():
+        into_id = int(target)
+    else:
+        matches = inventory_store.find_items_by_name(session, name=target, limit=2)
+        matches = [found for found in matches if found != item_id]
+        if len(matches) != 1:
+            problem = (
+                f"no other item is named {target!r}; pick a name from the list"
+                if not matches
+                else f"more than one item is named {target!r}; use its number"
+            )
+            return _item_page(
+                item_id,
+                request,
+                session,
+                state,
+                who,
+                status=422,
+                errors={"into": problem},
+                typed={"into": into},
+            )
+        into_id = matches[0]
+    service.merge_item(session, actor=who.user.username, item_id=item_id, into_item_id=into_id)
     return see_other(f"/inventory/{item_id}")
 
 
@@ -245,7 +451,7 @@ def item_promote(
         business_unit=business_unit,
         purpose=purpose,
     )
-    return see_other(f"/register/{entry.register_id}")
+    return see_other(f"/register/{entry.register_id}?saved=promoted")
 
 
 @router.get("/suppressions", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from collector.store import inventory, register, triage, users
+from collector.store import audit, inventory, register, triage, users
 from collector.store.base import utcnow
 from collector.store.inventory import InventoryItem
 from collector.store.register import RegisterEntry
@@ -230,6 +230,8 @@ def promote_item(
 
 
 BULK_ACTIONS = ("assign_to_me", "triaging", "needs_info", "false_positive", "out_of_scope")
+#: The most items one bulk action changes (one transaction).
+BULK_LIMIT = 1000
 
 
 def bulk_triage(
@@ -243,11 +245,12 @@ def bulk_triage(
         raise GuardFailed("action", f"unknown bulk action {action!r}")
     if not item_ids:
         raise GuardFailed("item", "select at least one item")
-    if len(item_ids) > 500:
-        raise GuardFailed("item", "at most 500 items at a time")
-    for item_id in dict.fromkeys(item_ids):
-        if action == "assign_to_me":
-            assign_item(session, actor=actor, item_id=item_id, assignee=actor)
-        else:
-            transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
+    if len(item_ids) > BULK_LIMIT:
+        raise GuardFailed("item", f"at most {BULK_LIMIT} items at a time")
+    with audit.audit_batch(session):
+        for item_id in dict.fromkeys(item_ids):
+            if action == "assign_to_me":
+                assign_item(session, actor=actor, item_id=item_id, assignee=actor)
+            else:
+                transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
     return len(dict.fromkeys(item_ids))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from collector.store import assessments, audit, register, triage, users
@@ -16,10 +17,13 @@ from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.approvals.service import ASSESSMENT_KINDS, route_blockers, route_progress
 from server.enforcement.formats import EXPORTS
 from server.errors import GuardFailed
+from server.inventory.risk import risk_table
 from server.register import service, states
-from server.register.schemas import EntryInput, parse_entry_input
+from server.register.schemas import EntryInput, entry_form_errors
 from server.reviews import service as reviews
-from server.web.deps import DbSession, Reviewer, State, Viewer
+from server.state import AppState
+from server.web.deps import DbSession, Reviewer, SignedIn, State, Viewer
+from server.web.listing import ListSpec, SortColumn, choice, read_view
 from server.web.rendering import Csrf, Reason, check_csrf, parse_day, render_page, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -56,51 +60,113 @@ def _version(form: FormData) -> int:
         raise GuardFailed("version", "the form lacks the entry's version; reload it") from exc
 
 
-@router.get("/register", response_class=HTMLResponse)
-def register_list(
+REGISTER_LIST = ListSpec(
+    path="/register",
+    noun=("entry", "entries"),
+    sorts=(
+        SortColumn("register_id", "Entry"),
+        SortColumn("title", "AI use"),
+        SortColumn("business_unit", "Business unit"),
+        SortColumn("owner", "Owner"),
+        SortColumn("risk", "Risk score", descending_first=True),
+        SortColumn("risk_level", "Risk level", descending_first=True),
+        SortColumn("status", "Status"),
+        SortColumn("next_review", "Next review"),
+        SortColumn("updated", "Updated", descending_first=True),
+    ),
+    default_sort="register_id",
+    filters=("q", "status", "risk"),
+)
+NEW_ENTRY_FIELDS = ("title", "ai_system", "business_unit", "supplier", "purpose")
+
+
+def _register_page(
     request: Request,
-    session: DbSession,
-    state: State,
-    who: Viewer,
-    status: Annotated[str, Query(max_length=16)] = "",
-    risk: Annotated[str, Query(max_length=16)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    *,
+    status: int = 200,
+    new_entry: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
 ) -> Response:
-    if status and status not in states.ENTRY_STATES:
-        raise GuardFailed("status", f"unknown register status {status!r}")
-    entries = register.list_register_entries(
-        session, statuses=[status] if status else None, risk_level=risk or None, search=q or None
+    view = read_view(request, REGISTER_LIST)
+    wanted_status = choice(view, "status", states.ENTRY_STATES, "status")
+    risk_level = choice(view, "risk", FIELDS["risk_level"].values, "risk level")
+    table = risk_table(state.catalogue)
+    page = view.show(
+        lambda wanted: register.page_register_entries(
+            session,
+            page=wanted,
+            statuses=[wanted_status] if wanted_status else None,
+            risk_level=risk_level or None,
+            search=view.filters["q"] or None,
+            service_points=table.service_points,
+            unknown_points=table.candidate_points,
+            base=table.base,
+        )
     )
     return render_page(
         state,
         request,
         "register/register.html",
         who,
-        entries=entries,
+        status=status,
+        page=page,
+        view=view,
         entry_states=states.ENTRY_STATES,
         enforcement_exports=list(EXPORTS.values()),
         risk_field=FIELDS["risk_level"],
-        new_entry_fields=[
-            FIELDS[name] for name in ("title", "ai_system", "business_unit", "supplier", "purpose")
-        ],
-        f={"status": status, "risk": risk, "q": q},
+        new_entry_fields=[FIELDS[name] for name in NEW_ENTRY_FIELDS],
+        new_entry=new_entry or {},
+        errors=errors or {},
+        f=view.filters,
         today=utcnow().date(),
     )
 
 
+@router.get("/register", response_class=HTMLResponse)
+def register_list(request: Request, session: DbSession, state: State, who: Viewer) -> Response:
+    return _register_page(request, session, state, who)
+
+
 @router.post("/register")
-async def register_create(request: Request, session: DbSession, who: Reviewer) -> Response:
+async def register_create(
+    request: Request, session: DbSession, state: State, who: Reviewer
+) -> Response:
     form = await request.form(max_files=0, max_fields=100)
     check_csrf(who, str(form.get("csrf", "")))
-    fields = parse_entry_input(_entry_form_data(form))
+    data = _entry_form_data(form)
+    fields, errors = entry_form_errors(data)
+    if fields is None:
+        # The list again, the form open with what was typed and each error beside its field.
+        return _register_page(
+            request, session, state, who, status=422, new_entry=data, errors=errors
+        )
     entry = service.create_entry(session, actor=who.user.username, fields=fields)
-    return see_other(f"/register/{entry.register_id}")
+    return see_other(f"/register/{entry.register_id}?saved=created")
 
 
 @router.get("/register/{register_id}", response_class=HTMLResponse)
 def register_entry(
     register_id: str, request: Request, session: DbSession, state: State, who: Viewer
 ) -> Response:
+    return _entry_page(register_id, request, session, state, who)
+
+
+def _entry_page(
+    register_id: str,
+    request: Request,
+    session: Session,
+    state: AppState,
+    who: SignedIn,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+) -> Response:
+    """An entry's page; after a refused edit, each error beside its field and the form
+    showing what was typed."""
     entry = register.get_register_entry(session, register_id=register_id[:16])
     on_route = route_blockers(session, entry=entry)
     return render_page(
@@ -108,6 +174,9 @@ def register_entry(
         request,
         "register/entry.html",
         who,
+        status=status,
+        errors=errors or {},
+        typed=typed,
         entry=entry,
         items=triage.list_items_of_entry(session, entry_id=entry.id),
         history=audit.list_audit_events(
@@ -136,18 +205,24 @@ def register_entry(
 
 @router.post("/register/{register_id}")
 async def register_update(
-    register_id: str, request: Request, session: DbSession, who: Reviewer
+    register_id: str, request: Request, session: DbSession, state: State, who: Reviewer
 ) -> Response:
     form = await request.form(max_files=0, max_fields=100)
     check_csrf(who, str(form.get("csrf", "")))
+    data = _entry_form_data(form)
+    fields, errors = entry_form_errors(data)
+    if fields is None:
+        return _entry_page(
+            register_id, request, session, state, who, status=422, errors=errors, typed=data
+        )
     service.update_entry(
         session,
         actor=who.user.username,
         register_id=register_id[:16],
         expected_version=_version(form),
-        fields=parse_entry_input(_entry_form_data(form)),
+        fields=fields,
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=updated")
 
 
 @router.post("/register/{register_id}/decision")
@@ -175,7 +250,7 @@ def register_decision(
         allowed_departments=allowed_departments.splitlines(),
         alternative=alternative,
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=decided")
 
 
 @router.post("/register/{register_id}/status")
@@ -197,7 +272,7 @@ def register_status(
         target=target,
         reason=reason,
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=moved")
 
 
 @router.post("/register/{register_id}/review")
@@ -224,7 +299,7 @@ def register_review(
         conditions=conditions,
         next_review_on=day.date() if day else None,
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=reviewed")
 
 
 @router.post("/register/{register_id}/next-review")
@@ -247,7 +322,7 @@ def register_next_review(
         expected_version=version,
         next_review_on=day.date(),
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=next_review")
 
 
 @router.post("/register/{register_id}/triggers/dismiss")
@@ -267,4 +342,4 @@ def register_dismiss_trigger(
         trigger=trigger,
         reason=reason,
     )
-    return see_other(f"/register/{register_id[:16]}")
+    return see_other(f"/register/{register_id[:16]}?saved=dismissed")

@@ -168,6 +168,38 @@ def parse_entry_input(data: dict[str, Any], *, partial_of: EntryInput | None = N
         raise GuardFailed(field, first["msg"]) from exc
 
 
+def plain_error(field: str, message: str) -> str:
+    """Say a validation message about a declared field in plain words, without patterns."""
+    spec = FIELDS.get(field)
+    label = spec.label if spec else field.replace("_", " ").capitalize()
+    if "at least 1 character" in message or message == "Field required":
+        return f"{label} is required"
+    too_long = re.search(r"at most (\d+) characters", message)
+    if too_long:
+        return f"{label} is too long: at most {too_long.group(1)} characters"
+    if "should match pattern" in message:
+        if spec is not None and spec.kind == "line" and spec.required:
+            return f"{label} is required, on one line, without control characters"
+        return f"{label} contains characters that cannot be stored (control characters)"
+    if "Input should be" in message and spec is not None and spec.choices:
+        return f"choose one of: {', '.join(label for _v, label in spec.choices)}"
+    if message.startswith("Value error, "):
+        return message.removeprefix("Value error, ")
+    return f"{label}: {message[:200]}"
+
+
+def entry_form_errors(data: dict[str, Any]) -> tuple[EntryInput | None, dict[str, str]]:
+    """Validate a posted entry form; return the input, or every field's error in plain words."""
+    try:
+        return EntryInput.model_validate(data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "entry"
+            errors.setdefault(field, plain_error(field, str(error["msg"])))
+        return None, errors
+
+
 class RegisterEntryOut(EntryInput):
     register_id: str
     version: int

@@ -15,6 +15,9 @@ from server.incidents.service import SEVERITIES
 from server.scope.service import scope_coverage
 
 UNREVIEWED_STATE = "new"
+# Items that are not AI use to report: false positives, items set outside the AI management
+# system's scope, and duplicates merged into another item (counted there).
+NOT_COUNTED = frozenset({"false_positive", "out_of_scope", "merged"})
 AGE_BUCKETS = ((7, "under 7 days"), (30, "7 to 30 days"), (None, "over 30 days"))
 
 
@@ -143,11 +146,15 @@ def gather(
         start=start,
         end=end,
         generated_at=dt.datetime.now(dt.UTC),
-        services_total=sum(states.values()),
+        services_total=sum(n for state, n in states.items() if state not in NOT_COUNTED),
         states=states,
         hosts_total=len(hosts),
         hosts_stale=sum(1 for row in hosts if row.stale),
-        new_services=reports.list_items_first_seen_between(session, start=start, end=end),
+        new_services=[
+            use
+            for use in reports.list_items_first_seen_between(session, start=start, end=end)
+            if use.item.state not in NOT_COUNTED
+        ],
         adoption=adoption,
         unreviewed=unreviewed,
         unreviewed_ages=_age_buckets(unreviewed, end),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -21,8 +20,10 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from collector.store.reports import ItemUse
 from server.charts import Chart, grouped_bar_chart
 from server.reports.figures import DiscoveryFigures
+from server.reports.fonts import ReportFonts, report_fonts
 from server.web.templates import environment
 
 FORMATS = ("html", "pdf", "csv")
@@ -89,13 +90,26 @@ def render_html(figures: DiscoveryFigures) -> str:
     )
 
 
-def _table(header: list[str], rows: list[list[str]], widths: list[float]) -> Table:
-    table = Table([header, *rows], colWidths=widths, repeatRows=1)
+#: The most rows a PDF table shows: the board reads the top of each list plus how many more
+#: there are (the CSV and the app have every row), so the PDF stays short at any fleet size.
+PDF_TOP = 10
+
+
+def _table(
+    fonts: ReportFonts, header: list[str], rows: list[list[str]], widths: list[float]
+) -> Table:
+    """A table whose cells wrap (a long vendor name takes lines, never the next column)."""
+    cell = ParagraphStyle("cell", fontName=fonts.regular, fontSize=8, leading=10)
+    head = ParagraphStyle("head", parent=cell, fontName=fonts.bold)
+    body = [[Paragraph(fonts.markup(text), cell) for text in row] for row in rows]
+    table = Table(
+        [[Paragraph(fonts.markup(text), head) for text in header], *body],
+        colWidths=widths,
+        repeatRows=1,
+    )
     table.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-                ("FONT", (0, 1), (-1, -1), "Helvetica", 8),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f0f0f0")),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#dddddd")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -105,129 +119,151 @@ def _table(header: list[str], rows: list[list[str]], widths: list[float]) -> Tab
     return table
 
 
+def _more(fonts: ReportFonts, shown: int, total: int, style: ParagraphStyle) -> list[Flowable]:
+    if total <= shown:
+        return []
+    return [
+        Paragraph(
+            fonts.markup(f"… and {total - shown:,} more (see the CSV report or the app)"), style
+        )
+    ]
+
+
+def _by_hosts(uses: list[ItemUse]) -> list[ItemUse]:
+    return sorted(uses, key=lambda use: (-use.host_count, use.item.name.lower()))
+
+
 def render_pdf(figures: DiscoveryFigures) -> bytes:
-    """Return the report as a PDF with the same sections and charts as the HTML."""
+    """Return the report as a PDF with the same sections and charts as the HTML: the board
+    summary, the headline figures, and the top of each list (most widespread first) with how
+    many more there are, so that it stays about two pages at any fleet size."""
+    fonts = report_fonts()
     styles = getSampleStyleSheet()
-    small = ParagraphStyle(
-        "small", parent=styles["Normal"], fontSize=8, textColor=colors.HexColor("#666666")
-    )
+    for name in ("Title", "Heading2", "Normal"):
+        styles[name].fontName = fonts.bold if name != "Normal" else fonts.regular
+    normal = styles["Normal"]
+    small = ParagraphStyle("small", parent=normal, fontSize=8, textColor=colors.HexColor("#666666"))
     story: list[Flowable] = [
-        Paragraph(escape(figures.title), styles["Title"]),
+        Paragraph(fonts.markup(figures.title), styles["Title"]),
         Paragraph(
             f"{figures.start:%d %b %Y} to {figures.end:%d %b %Y} (UTC), generated "
             f"{figures.generated_at:%Y-%m-%d %H:%M} UTC",
             small,
         ),
-        Spacer(1, 4 * mm),
+        Spacer(1, 3 * mm),
         Paragraph("Board summary", styles["Heading2"]),
         ListFlowable(
-            [Paragraph(escape(line), styles["Normal"]) for line in figures.summary],
+            [Paragraph(fonts.markup(line), normal) for line in figures.summary],
             bulletType="bullet",
         ),
-        Spacer(1, 4 * mm),
+        Spacer(1, 3 * mm),
     ]
     headline = _headline(figures)
-    cells = [[str(value) for _label, value in headline], [label for label, _value in headline]]
+    cells = [[f"{value:,}" for _label, value in headline], [label for label, _value in headline]]
     numbers = Table(cells, colWidths=[174 * mm / len(headline)] * len(headline))
     numbers.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 16),
-                ("FONT", (0, 1), (-1, 1), "Helvetica", 7),
+                ("FONT", (0, 0), (-1, 0), fonts.bold, 16),
+                ("FONT", (0, 1), (-1, 1), fonts.regular, 7),
                 ("ALIGN", (0, 0), (-1, -1), "CENTER"),
                 ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#dddddd")),
                 ("INNERGRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#eeeeee")),
             ]
         )
     )
-    story += [numbers, Spacer(1, 5 * mm), adoption_chart(figures).to_drawing()]
-    story += [
-        Paragraph(f"New AI services discovered ({len(figures.new_services)})", styles["Heading2"])
-    ]
-    if figures.new_services:
+    story += [numbers, Spacer(1, 4 * mm), adoption_chart(figures).to_drawing()]
+    new = _by_hosts(figures.new_services)
+    story.append(Paragraph(f"New AI services discovered ({len(new):,})", styles["Heading2"]))
+    if new:
         story.append(
             _table(
+                fonts,
                 ["Service", "Vendor", "Category", "Hosts", "Users", "First seen"],
                 [
                     [
-                        use.item.name[:40],
-                        use.item.vendor[:30],
-                        use.item.category[:20],
-                        str(use.host_count),
-                        str(use.user_count),
+                        use.item.name,
+                        use.item.vendor,
+                        use.item.category.replace("_", " "),
+                        f"{use.host_count:,}",
+                        f"{use.user_count:,}",
                         f"{use.item.first_seen_at:%Y-%m-%d}",
                     ]
-                    for use in figures.new_services
+                    for use in new[:PDF_TOP]
                 ],
-                [55 * mm, 35 * mm, 28 * mm, 14 * mm, 14 * mm, 24 * mm],
+                [52 * mm, 38 * mm, 28 * mm, 14 * mm, 14 * mm, 22 * mm],
             )
         )
+        story += _more(fonts, PDF_TOP, len(new), small)
     else:
-        story.append(Paragraph("None this period.", styles["Normal"]))
+        story.append(Paragraph("None this period.", normal))
+    waiting = _by_hosts(figures.unreviewed)
     story += [
-        Paragraph(f"Unreviewed queue ({len(figures.unreviewed)})", styles["Heading2"]),
+        Paragraph(f"Unreviewed queue ({len(waiting):,})", styles["Heading2"]),
         queue_chart(figures).to_drawing(),
     ]
-    if figures.unreviewed:
+    if waiting:
         story.append(
             _table(
+                fonts,
                 ["Service", "Vendor", "Hosts", "Waiting (days)"],
                 [
                     [
-                        use.item.name[:40],
-                        use.item.vendor[:30],
-                        str(use.host_count),
+                        use.item.name,
+                        use.item.vendor,
+                        f"{use.host_count:,}",
                         str((figures.end - use.item.first_seen_at).days),
                     ]
-                    for use in figures.unreviewed[:15]
+                    for use in waiting[:PDF_TOP]
                 ],
-                [70 * mm, 50 * mm, 20 * mm, 30 * mm],
+                [70 * mm, 50 * mm, 20 * mm, 28 * mm],
             )
         )
+        story += _more(fonts, PDF_TOP, len(waiting), small)
+    prohibited = _by_hosts(figures.prohibited_in_use)
     story.append(
-        Paragraph(
-            f"Prohibited services still in use ({len(figures.prohibited_in_use)})",
-            styles["Heading2"],
-        )
+        Paragraph(f"Prohibited services still in use ({len(prohibited):,})", styles["Heading2"])
     )
     story.append(violation_chart(figures).to_drawing())
-    if figures.prohibited_in_use:
+    if prohibited:
         story.append(
             _table(
+                fonts,
                 ["Service", "Vendor", "Hosts", "Users", "Last seen"],
                 [
                     [
-                        use.item.name[:40],
-                        use.item.vendor[:30],
-                        str(use.host_count),
-                        str(use.user_count),
+                        use.item.name,
+                        use.item.vendor,
+                        f"{use.host_count:,}",
+                        f"{use.user_count:,}",
                         f"{use.last_seen_at:%Y-%m-%d}" if use.last_seen_at else "",
                     ]
-                    for use in figures.prohibited_in_use
+                    for use in prohibited[:PDF_TOP]
                 ],
-                [60 * mm, 45 * mm, 18 * mm, 18 * mm, 30 * mm],
+                [60 * mm, 45 * mm, 18 * mm, 18 * mm, 27 * mm],
             )
         )
+        story += _more(fonts, PDF_TOP, len(prohibited), small)
     else:
-        story.append(Paragraph("None seen this period.", styles["Normal"]))
-    story.append(Paragraph(f"Hosts not reporting ({len(figures.stale_hosts)})", styles["Heading2"]))
-    if figures.stale_hosts:
+        story.append(Paragraph("None seen this period.", normal))
+    stale = figures.stale_hosts
+    story.append(Paragraph(f"Hosts not reporting ({figures.hosts_stale:,})", styles["Heading2"]))
+    if stale:
         story.append(
-            _table(
-                ["Host", "OS", "Last report"],
-                [
-                    [
-                        host.hostname[:50],
-                        host.os,
-                        f"{host.last_report_at:%Y-%m-%d %H:%M}" if host.last_report_at else "never",
-                    ]
-                    for host in figures.stale_hosts
-                ],
-                [80 * mm, 30 * mm, 50 * mm],
+            Paragraph(
+                fonts.markup(
+                    ", ".join(host.hostname for host in stale[:PDF_TOP])
+                    + (
+                        f" and {figures.hosts_stale - PDF_TOP:,} more"
+                        if figures.hosts_stale > PDF_TOP
+                        else ""
+                    )
+                ),
+                normal,
             )
         )
     else:
-        story.append(Paragraph("Every host reported.", styles["Normal"]))
+        story.append(Paragraph("Every host reported.", normal))
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -236,8 +272,8 @@ def render_pdf(figures: DiscoveryFigures) -> bytes:
         author="Shadowmap",
         leftMargin=18 * mm,
         rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
+        topMargin=14 * mm,
+        bottomMargin=14 * mm,
         invariant=True,
     )
     document.build(story)

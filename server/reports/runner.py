@@ -88,8 +88,11 @@ def run_report(
     trigger: str,
     deliver: bool,
     now: dt.datetime | None = None,
+    window: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> ReportRun | None:
     """Run report ``name``; return its run, or None when another replica has this period.
+
+    A manual run covers ``window`` (start, end) when given, else the report's window up to now.
 
     Raises KeyError for an unknown report name. Rendering errors mark the run failed and
     are re-raised; delivery errors are recorded per channel and do not fail the run.
@@ -100,6 +103,8 @@ def run_report(
         period, start, end = scheduled_period(definition, moment)
     else:
         period, start, end = manual_period(definition, moment)
+        if window is not None:
+            start, end = window
     with transaction(sessions) as session:
         run = reports.claim_report_run(
             session, report=name, period=period, trigger=trigger, claimed_by=instance_name()

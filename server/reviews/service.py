@@ -84,7 +84,7 @@ def review_rows(
     default), overdue, or triggered."""
     rows = []
     for entry in register.list_register_entries(
-        session, statuses=(states.APPROVED, states.RESTRICTED, states.REVIEW_DUE)
+        session, statuses=(states.APPROVED, states.RESTRICTED, states.REVIEW_DUE), limit=None
     ):
         days = (entry.next_review_on - today).days if entry.next_review_on else 0
         triggers = reassessment_triggers(session, entry=entry)
@@ -114,7 +114,7 @@ _REVIEW_RANK = {
 def supplier_rows(session: Session) -> list[SupplierRow]:
     """Return suppliers named in the register with their weakest review status."""
     found: dict[str, SupplierRow] = {}
-    for entry in register.list_register_entries(session):
+    for entry in register.list_register_entries(session, limit=None):
         if not entry.supplier or entry.status == states.RETIRED:
             continue
         row = found.setdefault(

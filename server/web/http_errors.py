@@ -6,6 +6,8 @@ import logging
 import math
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError
 
@@ -55,6 +57,13 @@ def _html_problem(request: Request, status: int, title: str, detail: str) -> Res
         {"request": request, "user": None, "title": title, "detail": detail, "status": status},
         status_code=status,
     )
+
+
+def _plain(message: str) -> str:
+    """Say a validation message without the patterns it may quote."""
+    if "should match pattern" in message:
+        return "contains characters that are not allowed here"
+    return message.removeprefix("Value error, ")[:200]
 
 
 def install(app: FastAPI) -> None:
@@ -154,6 +163,20 @@ def install(app: FastAPI) -> None:
         log.warning("refused a value the database cannot store: %s", exc.orig)
         return _html_problem(
             request, 400, "invalid input", "a value cannot be stored (control character?)"
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _unparsable(request: Request, exc: RequestValidationError) -> Response:
+        # Programs keep FastAPI's 422 JSON; people get a page that says what was wrong in
+        # words (the field, not its regular expression).
+        if not _wants_html(request):
+            return await request_validation_exception_handler(request, exc)
+        problems = []
+        for error in exc.errors()[:5]:
+            where = " ".join(str(part) for part in error.get("loc", ())[1:]) or "the request"
+            problems.append(f"{where.replace('_', ' ')}: {_plain(str(error.get('msg', '')))}")
+        return _html_problem(
+            request, 422, "this address or form was not understood", "; ".join(problems)
         )
 
     @app.exception_handler(StorageError)

@@ -53,3 +53,28 @@ def test_known_services_roll_up_by_service_id_whatever_the_channel() -> None:
     assert by_process.key == "svc:openai-chatgpt" and by_process.vendor == "OpenAI"
     newer = item_identity(finding("brand-new-service"), CATALOGUE)
     assert newer.key == "svc:brand-new-service" and newer.name == "brand-new-service"
+
+
+def test_an_unknown_extension_is_named_from_its_manifest_not_its_id() -> None:
+    from collector.dedup import item_identity
+    from signatures import FindingKind, load_catalogue
+    from tests.factories import finding
+
+    extension = finding(
+        None,
+        kind=FindingKind.BROWSER_EXTENSION,
+        indicator="abcdefghijklmnopabcdefghijklmnop",
+        indicator_kind="browser_extension",
+        evidence={"name": "  Prompt   Helper ", "browser": "chrome"},
+    )
+    identity = item_identity(extension, load_catalogue())
+    assert identity.name == "Prompt Helper"
+    assert identity.key == "cand:browser_extension:abcdefghijklmnopabcdefghijklmnop"
+    unresolved = finding(
+        None,
+        kind=FindingKind.BROWSER_EXTENSION,
+        indicator="abcdefghijklmnopabcdefghijklmnop",
+        indicator_kind="browser_extension",
+        evidence={"name": "__MSG_appName__"},
+    )
+    assert item_identity(unresolved, load_catalogue()).name == "abcdefghijklmnopabcdefghijklmnop"

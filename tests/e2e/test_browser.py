@@ -97,7 +97,7 @@ def test_sign_in_and_read_the_inventory_in_chromium(live_server: LiveServer, pag
     expect(page.get_by_role("heading", name="Draft AI inventory")).to_be_visible()
     row = page.locator("tr", has_text="ChatGPT")
     expect(row).to_contain_text("OpenAI")
-    expect(row).to_contain_text("chat assistant")
+    expect(row).to_contain_text("Chat assistant")
 
     # The hostile extension name is shown as text and never runs.
     expect(page.get_by_role("link", name=HOSTILE)).to_be_visible()

@@ -111,8 +111,9 @@ def test_triage_promote_approve_and_see_it_on_the_dashboard(
     page.get_by_label("Business unit").fill("Finance")
     page.get_by_label("Purpose", exact=True).fill("Drafting supplier emails")
     page.get_by_role("button", name="Promote").click()
-    expect(page).to_have_url(re.compile(r"/register/AIR-\d{4}-\d{4}$"))
-    register_id = page.url.rsplit("/", 1)[1]
+    expect(page).to_have_url(re.compile(r"/register/AIR-\d{4}-\d{4}\?saved=promoted$"))
+    expect(page.get_by_role("status")).to_have_text("Item promoted to this entry.")
+    register_id = page.url.split("?")[0].rsplit("/", 1)[1]
     expect(page.locator(".checklist")).to_contain_text("business owner is required")
 
     # Complete the record, then approve.
@@ -174,8 +175,8 @@ def test_a_viewer_sees_no_edit_controls(live_server: LiveServer, page: object) -
     page.get_by_label("Password").fill("auditor password 1")
     page.get_by_role("button", name="Sign in").click()
     page.goto(f"{live_server.url}/triage")
-    expect(page.get_by_role("button", name="Apply")).to_have_count(0)
-    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    expect(page.get_by_role("button", name="Review and apply…")).to_have_count(0)
+    expect(page.locator("#main-nav").get_by_role("link", name="Users")).to_have_count(0)
     page.get_by_role("link", name="Register", exact=True).click()
     page.locator("a.mono").first.click()
     expect(page.get_by_role("button", name="Record decision")).to_have_count(0)

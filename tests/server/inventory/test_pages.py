@@ -55,6 +55,9 @@ def test_false_positive_needs_a_reason_and_creates_a_suppression(
         f"/inventory/{candidate}/state", data={"csrf": csrf, "target": "false_positive"}
     )
     assert no_reason.status_code == 422
+    # Said beside the field, on the item's own page, the choice kept.
+    assert '<p class="field-error" id="reason-error">a reason is required' in no_reason.text
+    assert '<option value="false_positive" selected>' in no_reason.text
     done = client.post(
         f"/inventory/{candidate}/state",
         data={"csrf": csrf, "target": "false_positive", "reason": "internal test page"},
@@ -66,7 +69,12 @@ def test_false_positive_needs_a_reason_and_creates_a_suppression(
     assert HOSTILE not in client.get("/triage").text  # closed items leave the open queue
     bulk = client.post(
         "/triage/bulk",
-        data={"csrf": csrf, "item": [str(items["ChatGPT"]), str(candidate)], "action": "triaging"},
+        data={
+            "csrf": csrf,
+            "item": [str(items["ChatGPT"]), str(candidate)],
+            "action": "triaging",
+            "confirm": "yes",
+        },
     )
     # One of the two cannot go to triaging from false positive... it can (reopen): both move.
     assert bulk.status_code == 200
@@ -78,9 +86,15 @@ def test_bulk_is_all_or_nothing(client: TestClient, app: FastAPI) -> None:
     csrf = sign_in(client, "reviewer")
     answer = client.post(
         "/triage/bulk",
-        data={"csrf": csrf, "item": [str(i) for i in items.values()], "action": "out_of_scope"},
+        data={
+            "csrf": csrf,
+            "item": [str(i) for i in items.values()],
+            "action": "out_of_scope",
+            "confirm": "yes",
+        },
     )
-    assert answer.status_code == 422  # reason missing
+    assert answer.status_code == 422  # reason missing: said beside the field
+    assert 'id="err-reason"' in answer.text
     assert {row["state"] for row in client.get("/api/v1/inventory").json()} == {"new"}
     answer = client.post(
         "/triage/bulk",
@@ -89,6 +103,7 @@ def test_bulk_is_all_or_nothing(client: TestClient, app: FastAPI) -> None:
             "item": [str(i) for i in items.values()],
             "action": "out_of_scope",
             "reason": "personal devices are outside the AIMS",
+            "confirm": "yes",
         },
     )
     assert answer.status_code == 200

@@ -46,7 +46,8 @@ def test_triage_promote_approve_and_dashboard(client: TestClient, app: FastAPI) 
         follow_redirects=False,
     )
     assert promoted.status_code == 303
-    entry_url = promoted.headers["location"]
+    entry_url, saved = promoted.headers["location"].split("?")
+    assert saved == "saved=promoted"  # the entry page confirms what was done
     register_id = entry_url.rsplit("/", 1)[1]
     assert re.fullmatch(r"AIR-\d{4}-0001", register_id)
 

@@ -302,7 +302,8 @@ def test_history_api_files_and_page(client: TestClient, app: FastAPI) -> None:
     assert client.get("/api/v1/reports/999/files/pdf", headers=bearer(reader)).status_code == 404
     sign_in(client, "viewer")
     page = client.get("/reports")
-    assert page.status_code == 200 and f"#{run_id}" in page.text and "weekly" in page.text
+    assert page.status_code == 200 and f"#{run_id}" in page.text
+    assert "Weekly AI discovery report" in page.text
 
 
 def test_cli_runs_a_report_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

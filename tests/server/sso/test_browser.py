@@ -107,7 +107,7 @@ def test_sign_in_with_the_provider_then_sign_out_through_it(
 
     page = browser_page
     sign_in(page, server, "alice")
-    expect(page.locator("header")).to_contain_text("alice")
+    expect(page.locator("header.top")).to_contain_text("alice")
     cookie = session_cookie(page)
     # The group claim made alice an admin: the user list is hers to see.
     page.goto(f"{server.url}/admin/users")
