@@ -58,6 +58,7 @@ def test_the_row_limit_is_exact() -> None:
     assert raised.value.field == f"row {MAX_ROWS + 2}"
 
 
+@pytest.mark.slow  # 100,000 rows on each backend
 def test_a_hundred_thousand_people_import_in_one_go(db: Session) -> None:
     rows = "".join(f"user{n},Dept{n % 40}\n" for n in range(MAX_ROWS))
     result = import_directory(db, actor="admin", data=("username,department\n" + rows).encode())

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
@@ -31,6 +32,7 @@ def _pdftext(pdf: Path) -> str:
     ).stdout
 
 
+@pytest.mark.slow  # 800 hosts seeded through ingest, a PDF rendered and rasterised
 def test_the_board_pdf_stays_two_pages_draws_cjk_and_leaves_out_false_positives(
     tmp_path: Path,
 ) -> None:

@@ -133,6 +133,7 @@ def test_every_operation_is_linked(api_app: FastAPI) -> None:
     assert responses["200"]["links"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_api_conforms_statefully_following_its_links(
     api_schema: schemathesis.schemas.BaseSchema, api_app: FastAPI
