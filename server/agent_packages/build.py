@@ -869,7 +869,25 @@ class Builder:
         *,
         windows_runtime: Path | None = None,
     ) -> BuiltPackage:
-        """Build one package of ``kind`` into ``output_dir``; raises PackagingError."""
+        """Build one package of ``kind`` into ``output_dir``; raises PackagingError.
+
+        A package that carries the enrollment secret is readable by its owner only: on a
+        shared build machine, a package written with the umask's 0644 hands the secret to
+        every local user.
+        """
+        built = self._build(kind, baked, output_dir, windows_runtime=windows_runtime)
+        if kind is not PackageType.UPDATE:  # an update carries no settings
+            built.path.chmod(0o600)
+        return built
+
+    def _build(
+        self,
+        kind: PackageType,
+        baked: BakedSettings,
+        output_dir: Path,
+        *,
+        windows_runtime: Path | None,
+    ) -> BuiltPackage:
         if kind is PackageType.MSI:
             return self.build_msi(baked, output_dir, windows_runtime=windows_runtime)
         builders = {

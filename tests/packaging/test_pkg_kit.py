@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.agent_packages.build import BakedSettings, Builder
+from server.agent_packages.build import BakedSettings, Builder, PackageType
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,9 @@ def test_the_macos_kit_carries_the_baked_settings_and_a_locked_build(
         enroll_secret_file=tmp_path / "secret",
         tags=["pilot"],
     )
-    built = package_builder.build_pkg(baked, tmp_path / "out")
+    built = package_builder.build(PackageType.PKG, baked, tmp_path / "out")
+    # The kit holds the enrollment secret: only its owner may read it on the build machine.
+    assert stat.S_IMODE(built.path.stat().st_mode) == 0o600
     with tarfile.open(built.path) as tar:
         members = {member.name.split("/", 1)[1]: member for member in tar if "/" in member.name}
         support = "root/Library/Application Support/Shadowmap/"
