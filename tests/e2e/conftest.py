@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +19,41 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "e2e admin password"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def require_chromium() -> None:
+    """Skip without Debian's chromium; under CI its absence is a failure."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (scripts/system-deps.sh)")
+        pytest.skip("Debian's chromium is not installed")
+
+
+@pytest.fixture
+def page(live_server: LiveServer) -> Iterator[object]:
+    """A page of real Chromium at desktop size (1360x900), for the journeys."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    require_chromium()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1360, "height": 900})
+        # Generous timeouts: the test machine also runs other suites (argon2 sign-in is slow).
+        context.set_default_timeout(30_000)
+        sync_api.expect.set_options(timeout=30_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
 
 
 def run_cli(

@@ -6,40 +6,21 @@ governance-*.png screenshots (into $SCREENSHOT_DIR when set)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer, run_cli
-from tests.e2e.test_malicious_extension import NORMAL_AI, _chromium_available, _endpoint
+from tests.e2e.test_malicious_extension import NORMAL_AI, _endpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def screenshot_dir() -> str | None:
     return SCREENSHOTS  # read before the autouse fixture scrubs the environment
-
-
-@pytest.fixture
-def page(live_server: LiveServer) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    _chromium_available()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.set_default_timeout(30_000)
-        sync_api.expect.set_options(timeout=30_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def _scan(server: LiveServer, root: Path, state: Path) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
 from tests.e2e.seed_register import HOSTILE, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
@@ -25,34 +22,6 @@ SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 def screenshot_dir() -> str | None:
     # Read before the autouse fixture scrubs the environment.
     return SCREENSHOTS
-
-
-@pytest.fixture
-def page(live_server: LiveServer) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (scripts/system-deps.sh)")
-        pytest.skip("Debian's chromium is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        # Generous timeouts: the test machine also runs other suites (argon2 sign-in is slow).
-        context.set_default_timeout(30_000)
-        sync_api.expect.set_options(timeout=30_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def _seed(server: LiveServer) -> None:

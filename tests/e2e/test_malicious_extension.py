@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from signatures import IndicatorKind, load_catalogue
-from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer, run_cli
+from tests.e2e.conftest import ADMIN_PASSWORD, CHROMIUM, LiveServer, run_cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 NORMAL_AI = "ofpnmcalabcbjgholdjcjblkibolbppb"  # Monica, a catalogued AI sidebar
 AD_BLOCKER = "cjpalhdlnbpafiamejdnhcphjbkeiagm"  # uBlock Origin
@@ -33,13 +30,6 @@ AD_BLOCKER = "cjpalhdlnbpafiamejdnhcphjbkeiagm"  # uBlock Origin
 @pytest.fixture(scope="module")
 def screenshot_dir() -> str | None:
     return SCREENSHOTS  # read before the autouse fixture scrubs the environment
-
-
-def _chromium_available() -> None:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (scripts/system-deps.sh)")
-        pytest.skip("Debian's chromium is not installed")
 
 
 def _endpoint(root: Path, extension_id: str, name: str) -> str:
@@ -92,23 +82,6 @@ def _endpoint(root: Path, extension_id: str, name: str) -> str:
         }
     secure.write_text(json.dumps(prefs))
     return str(profile)
-
-
-@pytest.fixture
-def page(live_server: LiveServer) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    _chromium_available()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.set_default_timeout(30_000)
-        sync_api.expect.set_options(timeout=30_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def test_a_malicious_extension_on_an_endpoint_stands_out_in_the_queue_and_dashboard(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,34 +20,15 @@ from server.register import service
 from server.register.schemas import EntryInput
 from signatures import FindingKind, load_catalogue
 from tests.e2e.conftest import ADMIN_PASSWORD, LiveServer
-from tests.e2e.test_malicious_extension import _chromium_available
 from tests.factories import finding, report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 @pytest.fixture(scope="module")
 def screenshot_dir() -> str | None:
     return SCREENSHOTS  # read before the autouse fixture scrubs the environment
-
-
-@pytest.fixture
-def page(live_server: LiveServer) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    _chromium_available()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        context = browser.new_context(viewport={"width": 1360, "height": 900})
-        context.set_default_timeout(30_000)
-        sync_api.expect.set_options(timeout=30_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
 
 
 def _seed(server: LiveServer) -> str:
