@@ -10,8 +10,9 @@ An event is a plain dict, stored as is in the outbox and rendered by server/siem
 A source is a function ``(session, now, settings) -> list of events`` that remembers how far
 it has read (a cursor in ``sync_counters``), so that each fact becomes one event however many
 rounds run; it runs in the transaction that queues its events. Adding a source is one line in
-SOURCES. Violations and malicious extensions have their kinds and mappings here; their sources
-join SOURCES when the findings that raise them exist.
+SOURCES. New AI services and malicious extensions come from the inventory change feed (an item
+a published report calls malicious is an event each time it is created or seen again, as the
+webhook does), new violations of the register from the violations table.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ from sqlalchemy.orm import Session
 
 from collector.store import siem, sync
 from collector.store.audit import AuditEvent
+from collector.store.hosts import Host
+from collector.store.inventory import InventoryItem, Violation
 from collector.store.sync import SyncCounter
 from server.config import ServerSettings
+from server.inventory.evidence import user_display
+from signatures import Severity
 
 Event = dict[str, Any]
 
@@ -177,33 +182,93 @@ def audit_events(session: Session, now: dt.datetime, settings: ServerSettings) -
 def discovered_services(
     session: Session, now: dt.datetime, settings: ServerSettings
 ) -> list[Event]:
-    """Inventory items that appeared after the cursor (the first sighting of an AI service)."""
+    """Inventory changes after the cursor: an item that appeared (the first sighting of an AI
+    service), and an item a published report calls malicious, created or seen again."""
     cursor = _cursor(session, "siem:inventory", sync.latest_change_seq(session))
     changes = sync.list_inventory_changes(session, after_seq=cursor.value, limit=1000)
     events = []
     for change, item in changes:
-        if item is None or change.deleted or change.first_seq <= cursor.value:
+        if item is None or change.deleted:
             continue
+        details = {
+            "service_id": item.service_id,
+            "name": item.name,
+            "vendor": item.vendor,
+            "category": item.category,
+            "state": item.state,
+            "first_seen_at": item.first_seen_at.isoformat(),
+        }
+        if change.first_seq > cursor.value:
+            events.append(
+                new_event(
+                    kind="ai_service.discovered",
+                    at=item.first_seen_at,
+                    action="inventory.item.created",
+                    object_type="inventory_item",
+                    object_id=str(item.id),
+                    message=f"New AI service discovered: {item.name} ({item.vendor})",
+                    details=details,
+                )
+            )
+        if item.severity == Severity.MALICIOUS:
+            events.append(
+                new_event(
+                    kind="extension.malicious",
+                    at=item.last_seen_at,
+                    action="inventory.item.malicious_detected",
+                    object_type="inventory_item",
+                    object_id=str(item.id),
+                    message=f"Malicious AI extension found: {item.name} on {item.host_count} "
+                    "host(s)",
+                    details={**details, "host_count": item.host_count},
+                )
+            )
+    if changes:
+        cursor.value = changes[-1][0].change_seq
+    return events
+
+
+def new_violations(session: Session, now: dt.datetime, settings: ServerSettings) -> list[Event]:
+    """Violations of the register recorded after the cursor: a prohibited item (or a
+    restricted one outside its allowed departments) seen on a host by a user through a
+    channel. Users are shown as the pages show them (pseudonyms when the key is set)."""
+    head = session.scalar(select(func.max(Violation.id))) or 0
+    cursor = _cursor(session, "siem:violations", head)
+    rows = session.execute(
+        select(Violation, InventoryItem, Host)
+        .join(InventoryItem, InventoryItem.id == Violation.item_id)
+        .join(Host, Host.id == Violation.host_id)
+        .where(Violation.id > cursor.value)
+        .order_by(Violation.id)
+        .limit(1000)
+    ).all()
+    show_user = user_display(settings.user_pseudonym_key)
+    events = []
+    for violation, item, host in rows:
         events.append(
             new_event(
-                kind="ai_service.discovered",
-                at=item.first_seen_at,
-                action="inventory.item.created",
-                object_type="inventory_item",
-                object_id=str(item.id),
-                message=f"New AI service discovered: {item.name} ({item.vendor})",
+                kind="violation.new",
+                at=violation.first_seen_at,
+                action="violation.created",
+                object_type="violation",
+                object_id=str(violation.id),
+                host=host.hostname,
+                message=f"{item.name} used on {host.hostname} although "
+                f"{'prohibited' if violation.reason == 'prohibited' else 'restricted there'}",
                 details={
+                    "item_id": item.id,
                     "service_id": item.service_id,
                     "name": item.name,
-                    "vendor": item.vendor,
-                    "category": item.category,
-                    "state": item.state,
-                    "first_seen_at": item.first_seen_at.isoformat(),
+                    "governed_status": item.governed_status,
+                    "user": show_user(violation.user_name),
+                    "channel": violation.channel,
+                    "reason": violation.reason,
+                    "department": violation.department,
                 },
             )
         )
-    if changes:
-        cursor.value = changes[-1][0].change_seq
+    if rows:
+        cursor.value = rows[-1][0].id
     return events
 
 
@@ -240,4 +305,4 @@ def stale_agents(session: Session, now: dt.datetime, settings: ServerSettings) -
 Source = Callable[[Session, dt.datetime, ServerSettings], list[Event]]
 
 #: Where events come from; a new source is one more line here.
-SOURCES: tuple[Source, ...] = (audit_events, discovered_services, stale_agents)
+SOURCES: tuple[Source, ...] = (audit_events, discovered_services, new_violations, stale_agents)

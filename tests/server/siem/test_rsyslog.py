@@ -13,22 +13,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.ingest import ingest_report
 from collector.store import siem
 from collector.store.base import utcnow
+from collector.store.inventory import InventoryItem
 from server.accounts import service as accounts
 from server.config import ServerSettings
 from server.register import service as register_service
 from server.register.schemas import EntryInput
-from server.siem import events as siem_events
-from server.siem.events import EVENT_KINDS, Event, new_event
+from server.siem.events import EVENT_KINDS
 from server.siem.service import run_round
-from signatures import load_catalogue
+from signatures import FindingKind, IndicatorKind, load_catalogue
 from tests.factories import enrolled_agent, finding, report
 from tests.server.siem.rsyslog import RSYSLOGD, Rsyslog
+from tests.server.webhooks.test_webhooks import prohibit_item
 
 pytestmark = pytest.mark.slow
 
@@ -107,28 +109,13 @@ def parse(line: str, fmt: str) -> tuple[str, str]:
     return msgid, str(document["id"])
 
 
-def findings_source(waiting: list[Event]) -> siem_events.Source:
-    """A source for the kinds whose findings come with other features (violations, malicious
-    extensions): it hands over what the test put in ``waiting``, once."""
-
-    def source(session: Session, now: dt.datetime, settings: ServerSettings) -> list[Event]:
-        handed = list(waiting)
-        waiting.clear()
-        return handed
-
-    return source
-
-
 @pytest.mark.parametrize("fmt", ["cef", "json", "ecs"])
 def test_every_event_kind_reaches_rsyslog_over_tls(
     fmt: str,
     tmp_path: Path,
     rsyslog: Rsyslog,
     database: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    waiting: list[Event] = []
-    monkeypatch.setattr(siem_events, "SOURCES", (*siem_events.SOURCES, findings_source(waiting)))
     settings = settings_for(tmp_path, rsyslog, fmt)
     sessions = sessions_of(database)
     clock = Clock()
@@ -156,38 +143,51 @@ def test_every_event_kind_reaches_rsyslog_over_tls(
             rationale="fits the policy",
         )
         agent, _ = enrolled_agent(session, agent_uid="agent-1", hostname="laptop-1")
+        catalogue = load_catalogue()
+        # A published malicious extension, found as the agent reports it: the collector judges
+        # its severity from its own catalogue.
+        malicious = next(
+            service
+            for service in catalogue.malicious_services()
+            if service.indicators.get(IndicatorKind.BROWSER_EXTENSION)
+        )
+        extension = finding(
+            malicious.id,
+            kind=FindingKind.BROWSER_EXTENSION,
+            indicator=malicious.indicators[IndicatorKind.BROWSER_EXTENSION][0],
+            indicator_kind="browser_extension",
+        )
+        deepseek = finding("deepseek", indicator="deepseek", user="bob")
         ingest_report(
             session,
             agent=agent,
-            catalogue=load_catalogue(),
-            report=report([finding()], agent_id="agent-1", hostname="laptop-1"),
+            catalogue=catalogue,
+            report=report(
+                [finding(), extension, deepseek], agent_id="agent-1", hostname="laptop-1"
+            ),
         )
-    waiting += [
-        new_event(
-            kind="violation.new",
-            at=clock(),
-            action="violation.created",
-            object_type="violation",
-            object_id="1",
-            host="laptop-1",
-            message="DeepSeek used on laptop-1 although prohibited",
-        ),
-        new_event(
-            kind="extension.malicious",
-            at=clock(),
-            action="extension.found",
-            object_type="inventory_item",
-            object_id="2",
-            host="laptop-1",
-            message="Malicious extension | with = and \\ and\nnewline",
-        ),
-    ]
+        # DeepSeek is prohibited, then reported again: a violation of the register.
+        item_id = session.scalars(
+            select(InventoryItem.id).where(InventoryItem.service_id == "deepseek")
+        ).one()
+        prohibit_item(session, item_id)
+        ingest_report(
+            session,
+            agent=agent,
+            catalogue=catalogue,
+            report=report([deepseek], agent_id="agent-1", hostname="laptop-1"),
+        )
     clock.advance(dt.timedelta(hours=4))  # the agent has been silent for longer than 3 h
 
     done = run_round(settings, sessions, clock=clock)
 
     sent = {event["id"]: event["kind"] for event in done.collected}
     assert set(sent.values()) == set(EVENT_KINDS)
+    by_kind = {event["kind"]: event for event in done.collected}
+    assert by_kind["violation.new"]["host"] == "laptop-1"
+    assert by_kind["violation.new"]["details"]["user"] == "bob"
+    assert by_kind["violation.new"]["details"]["reason"] == "prohibited"
+    assert by_kind["extension.malicious"]["details"]["service_id"] == malicious.id
     assert done.sent("syslog") == len(sent) == done.sent("ecs_file")
     received = [parse(line, fmt) for line in rsyslog.lines(expect=len(sent))]
     assert sorted(event_id for _, event_id in received) == sorted(sent)
