@@ -16,6 +16,7 @@ from collector.store.agents import Report
 from collector.store.base import utcnow
 from collector.store.hosts import Host
 from collector.store.inventory import InventoryItem, Sighting
+from server.inventory import service as triage
 from signatures import FindingKind, ScannerError, load_catalogue
 from tests.factories import T0, enrolled_agent, finding, report
 
@@ -143,8 +144,7 @@ def test_triage_state_survives_new_sightings(db: Session) -> None:
     agent, _ = enrolled_agent(db)
     ingest_report(db, agent=agent, catalogue=CATALOGUE, report=report([finding()]))
     item = db.scalars(select(InventoryItem)).one()
-    item.state = "approved"
-    db.flush()
+    triage.transition_item(db, actor="rita", item_id=item.id, target="triaging")
 
     ingest_report(
         db,
@@ -153,7 +153,7 @@ def test_triage_state_survives_new_sightings(db: Session) -> None:
         report=report([finding(seen=T0 + dt.timedelta(days=1))]),
     )
     db.refresh(item)
-    assert item.state == "approved"
+    assert item.state == "triaging"
     assert item.last_seen_at == T0 + dt.timedelta(days=1)
 
 

@@ -29,6 +29,7 @@ from collector.store.register import RegisterEntry
 from server.app import create_app
 from server.config import ServerSettings
 from server.errors import InvalidInput
+from server.inventory import service as triage
 from server.register import service
 from server.register.schemas import EntryInput
 from server.sync.service import decode_cursor, encode_cursor
@@ -69,11 +70,11 @@ def test_pages_follow_the_cursor_and_report_creates_updates_and_deletes(
     assert caught_up["changes"] == [] and caught_up["next_cursor"] == third["next_cursor"]
 
     with transaction(app.state.shadowmap.sessions) as session:
-        session.get(InventoryItem, ids[1]).state = "approved"  # type: ignore[union-attr]
+        triage.transition_item(session, actor="rita", item_id=ids[1], target="triaging")
         session.delete(session.get(InventoryItem, ids[3]))
     changes = page(client, token, cursor=third["next_cursor"])["changes"]
     assert [(c["id"], c["change"]) for c in changes] == [(ids[1], "updated"), (ids[3], "deleted")]
-    assert changes[0]["item"]["state"] == "approved" and changes[1]["item"] is None
+    assert changes[0]["item"]["state"] == "triaging" and changes[1]["item"] is None
 
 
 def test_etag_gives_304_until_something_changes(client: TestClient, app: FastAPI) -> None:
