@@ -8,7 +8,8 @@ roll-up is incremented only by the transaction whose row insert won:
 * ``reports``      report id, inserted first: a retried report writes nothing else.
 * ``hosts``        updated first among the shared rows, which serialises reports of one host.
 * ``sightings``    (item, host, channel, indicator, user); new ones counted per item.
-* ``item_hosts``   (item, host) with first and last day: host count and daily trend.
+* ``item_hosts``   (item, host) with first and last day: host count and daily trend; the
+  host's own ``item_count`` grows by the rows inserted (ingest is item_hosts' only writer).
 * ``item_facets``  distinct evidence kinds, browsers, departments and users of an item.
 * ``violations``   (item, host, user, channel) for items the register prohibits, or restricts
   to departments other than the host's; ``violation_days`` the days each was seen (the trend).
@@ -708,6 +709,9 @@ _ITEM_HOST_UPSERT = BulkInsert(
 )
 
 
+_HOST_ITEM_COUNT = "UPDATE hosts SET item_count = item_count + ? WHERE id = ?"
+
+
 def _upsert_item_hosts(
     cursor: IngestCursor, host_id: int, items: dict[str, _Item], today: dt.date, rollup: _Rollup
 ) -> None:
@@ -725,10 +729,15 @@ def _upsert_item_hosts(
         for item in sorted(items.values(), key=lambda item: item.id)
         if item.id not in counted_today
     ]
+    inserted = 0
     for item_id, first_day in cursor.insert(_ITEM_HOST_UPSERT, rows):
         rollup.daily[item_id] += 1
         if cursor.read_day(first_day) == today:
             rollup.hosts[item_id] += 1
+            inserted += 1
+    if inserted:
+        # The host row is locked since _touch_host: this adds no lock and no wait.
+        cursor.run(_HOST_ITEM_COUNT, (inserted, host_id))
 
 
 _DAILY_UPSERT = BulkInsert(

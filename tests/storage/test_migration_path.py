@@ -173,7 +173,12 @@ def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engi
         }
         days = connection.execute(sa.text("SELECT host_count FROM item_daily")).scalars().all()
         departments = connection.execute(sa.text("SELECT department FROM hosts")).scalars()
+        item_counts = connection.execute(
+            sa.text("SELECT item_count FROM hosts ORDER BY id")
+        ).scalars()
         assert tuple(item) == ("approved", 2, 2, 4, 0)
+        # 0016 derives each host's item count from item_hosts (which 0003 derived).
+        assert list(item_counts) == [1, 1]
         assert facets == {
             ("kind", "process"),
             ("kind", "browser_extension"),
