@@ -758,6 +758,9 @@ def _count_daily_hosts(cursor: IngestCursor, host_id: int, today: dt.date, rollu
     cursor.insert(_DAILY_UPSERT, rows)
 
 
+#: Evidence kinds whose indicator is a domain name (the item's "domain" facet).
+DOMAIN_KINDS = frozenset({"dns", "sni", "connection", "log"})
+
 _FACET_INSERT = BulkInsert(
     "item_facets",
     (("item_id", "integer"), ("facet", "text"), ("value", "text")),
@@ -774,10 +777,11 @@ def _insert_facets(
     department: str,
     rollup: _Rollup,
 ) -> None:
-    """Add the evidence kinds, users, browsers and department this report shows per item.
+    """Add the evidence kinds, users, processes, domains, browsers and department this report
+    shows per item.
 
-    A sighting's kind and user facets were inserted with the sighting (in its transaction,
-    never deleted but with the item), so only new sightings can add those.
+    A sighting's kind, user, process and domain facets were inserted with the sighting (in its
+    transaction, never deleted but with the item), so only new sightings can add those.
     """
     facets: set[tuple[int, str, str]] = set()
     for finding, identity, is_new in zip(findings, identities, new, strict=True):
@@ -786,6 +790,11 @@ def _insert_facets(
             facets.add((item_id, "kind", finding.kind.value))
             if finding.user:
                 facets.add((item_id, "user", finding.user[:_FACET_LENGTH]))
+            indicator = finding.indicator[:_FACET_LENGTH]
+            if finding.kind.value == "process":
+                facets.add((item_id, "process", indicator))
+            elif finding.kind.value in DOMAIN_KINDS or finding.indicator_kind == "domain":
+                facets.add((item_id, "domain", indicator))
         browser = finding.evidence.get("browser")
         if isinstance(browser, str) and browser:
             facets.add((item_id, "browser", browser[:_FACET_LENGTH]))

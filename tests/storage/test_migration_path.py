@@ -185,6 +185,8 @@ def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engi
             ("user", "alice"),
             ("user", "bob"),
             ("browser", "chrome"),
+            # 0016: the process names (and domains) of the sightings stored.
+            ("process", "ChatGPT"),
         }
         assert days == [2]
         assert set(departments) == {""}

@@ -1,6 +1,7 @@
 """fleet scale: how many inventory items each host shows, kept on the host row by ingest (the
-hosts list sorts on it without a grouped pass over item_hosts); an item's sightings indexed by
-last seen (its page lists the newest first among hundreds of thousands)
+hosts list sorts on it without a grouped pass over item_hosts); an item's process names and
+domains kept as facets, like its kinds and users (its page names them without reading every
+sighting); an item's sightings indexed by last seen (its page lists the newest first)
 
 Revision ID: 0016_fleet_scale
 Revises: 0015_agent_releases
@@ -27,9 +28,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_hosts_item_count", "hosts", ["item_count", "id"])
     op.create_index("ix_sightings_item_seen", "sightings", ["item_id", "last_seen_at"])
+    # As collector.ingest adds them from now on (from the sightings still stored).
+    op.execute(
+        "INSERT INTO item_facets (item_id, facet, value) "
+        "SELECT DISTINCT item_id, 'process', substr(indicator, 1, 256) FROM sightings "
+        "WHERE kind = 'process' ON CONFLICT DO NOTHING"
+    )
+    op.execute(
+        "INSERT INTO item_facets (item_id, facet, value) "
+        "SELECT DISTINCT item_id, 'domain', substr(indicator, 1, 256) FROM sightings "
+        "WHERE kind <> 'process' AND (kind IN ('dns', 'sni', 'connection', 'log') "
+        "OR indicator_kind = 'domain') ON CONFLICT DO NOTHING"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM item_facets WHERE facet IN ('process', 'domain')")
     op.drop_index("ix_sightings_item_seen", table_name="sightings")
     op.drop_index("ix_hosts_item_count", table_name="hosts")
     with op.batch_alter_table("hosts") as batch:
