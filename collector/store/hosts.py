@@ -57,7 +57,12 @@ class Host(Base):
     # the only writer of item_hosts, so that the hosts list can sort on it.
     item_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
-    __table_args__ = (Index("ix_hosts_item_count", "item_count", "id"),)
+    __table_args__ = (
+        Index("ix_hosts_item_count", "item_count", "id"),
+        # Ingest checks that no other host has the reported name, ignoring case, on every
+        # report; without it that check reads every host (44 ms a report at 20,000 hosts).
+        Index("ix_hosts_hostname_lower", func.lower(hostname)),
+    )
 
 
 class ItemHost(Base):

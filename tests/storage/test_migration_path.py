@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from collector.db import OLD_REVISION_IDS, alembic_config, current_revision, make_engine, upgrade
-from collector.schema import Base
+from tests.storage.schema_compare import schema_differences
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 INITIAL = "0001_initial_schema"
@@ -304,8 +302,7 @@ def test_a_database_stamped_by_an_old_release_upgrades_to_the_new_head(
 
     assert current_revision(empty_engine) == _revisions(empty_engine)[-1]
     with empty_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
-        assert compare_metadata(context, Base.metadata) == []
+        assert schema_differences(connection) == []
         item = connection.execute(
             sa.text("SELECT host_count, user_count, sighting_count FROM inventory_items")
         ).one()

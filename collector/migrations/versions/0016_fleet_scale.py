@@ -1,4 +1,5 @@
-"""fleet scale: how many inventory items each host shows, kept on the host row by ingest (the
+"""fleet scale: hosts indexed by their name ignoring case (ingest looks it up on every report);
+how many inventory items each host shows, kept on the host row by ingest (the
 hosts list sorts on it without a grouped pass over item_hosts); an item's process names and
 domains kept as facets, like its kinds and users (its page names them without reading every
 sighting); an item's sightings indexed by last seen (its page lists the newest first)
@@ -27,6 +28,7 @@ def upgrade() -> None:
         "(SELECT count(*) FROM item_hosts WHERE item_hosts.host_id = hosts.id)"
     )
     op.create_index("ix_hosts_item_count", "hosts", ["item_count", "id"])
+    op.create_index("ix_hosts_hostname_lower", "hosts", [sa.text("lower(hostname)")])
     op.create_index("ix_sightings_item_seen", "sightings", ["item_id", "last_seen_at"])
     # As collector.ingest adds them from now on (from the sightings still stored).
     op.execute(
@@ -45,6 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM item_facets WHERE facet IN ('process', 'domain')")
     op.drop_index("ix_sightings_item_seen", table_name="sightings")
+    op.drop_index("ix_hosts_hostname_lower", table_name="hosts")
     op.drop_index("ix_hosts_item_count", table_name="hosts")
     with op.batch_alter_table("hosts") as batch:
         batch.drop_column("item_count")
