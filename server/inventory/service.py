@@ -41,9 +41,9 @@ def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class _TriageReads:
     """What the triage steps read, loaded up front in a few queries (one item for a single
-    action, up to BULK_LIMIT for a bulk one): the items with their triage records, the users
-    they are assigned to, the suppression rules of the items that leave or enter false positive.
-    The steps keep ``rules`` current as they add and lift rules."""
+    action, up to BULK_LIMIT for a bulk one): the items with their triage records, the user
+    they are being assigned to, the suppression rules of the items that leave or enter false
+    positive. The steps keep ``rules`` current as they add and lift rules."""
 
     items: dict[int, tuple[InventoryItem, TriageRecord]]
     users: dict[str, User | None]
@@ -64,14 +64,20 @@ def _read_for_triage(
     assignee: str | None = None,
     target: str | None = None,
 ) -> _TriageReads:
+    """Read what assigning the items to ``assignee`` or moving them to ``target`` needs: four
+    queries at most, whatever the number of items."""
     found = inventory.get_inventory_items(session, item_ids=item_ids)
     records = triage.get_triage_records(session, item_ids=list(found))
-    keys = [item.key for item in found.values() if states.FALSE_POSITIVE in (item.state, target)]
+    user = users.get_user_by_username(session, username=assignee) if assignee else None
+    # Only a move out of or into false positive touches a rule (an assignment never does).
+    keys = (
+        [item.key for item in found.values() if states.FALSE_POSITIVE in (item.state, target)]
+        if target
+        else []
+    )
     return _TriageReads(
         items={item_id: (item, records[item_id]) for item_id, item in found.items()},
-        users={assignee: users.get_user_by_username(session, username=assignee)}
-        if assignee
-        else {},
+        users={assignee: user} if assignee else {},
         rules=triage.get_suppression_rules(session, item_keys=keys),
     )
 
