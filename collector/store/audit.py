@@ -8,10 +8,10 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, select, text, update
+from sqlalchemy import String, insert, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
@@ -42,8 +42,8 @@ GENESIS_HASH = "0" * 64
 _AUDIT_LOCK_KEY = 0x5348_4D41_5544  # "SHMAUD"
 # The session.info key naming the (root) transaction that holds the chain lock.
 _LOCKED_IN = "shadowmap.audit_chain_locked_in"
-# The session.info key of a running audit_batch: the hash of the last event it appended.
-_BATCH_HEAD = "shadowmap.audit_batch_head"
+# The session.info key of a running audit_batch (a _Batch).
+_BATCH = "shadowmap.audit_batch"
 
 
 def canonical_json(value: Any) -> str:
@@ -53,14 +53,16 @@ def canonical_json(value: Any) -> str:
 
 def event_payload(event: AuditEvent) -> dict[str, Any]:
     """Return the fields of an event that its hash covers, as they are hashed."""
+    return _payload({name: getattr(event, name) for name in _HASHED})
+
+
+_HASHED = ("at", "actor", "action", "object_type", "object_id", "before", "after")
+
+
+def _payload(columns: dict[str, Any]) -> dict[str, Any]:
     return {
-        "at": event.at.astimezone(dt.UTC).isoformat(),
-        "actor": event.actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "before": event.before,
-        "after": event.after,
+        "at": columns["at"].astimezone(dt.UTC).isoformat(),
+        **{name: columns[name] for name in _HASHED[1:]},
     }
 
 
@@ -100,45 +102,79 @@ def append_audit_event(
     object_id: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
-) -> AuditEvent:
-    """Append one event to the chain (after taking the chain lock) and return it."""
+) -> AuditEvent | None:
+    """Append one event to the chain (after taking the chain lock) and return it; inside an
+    audit_batch, queue it (written when the batch ends) and return None."""
+    batch: _Batch | None = session.info.get(_BATCH)
+    if batch is not None:
+        row = _event_row(batch.head, actor, action, object_type, object_id, before, after)
+        batch.rows.append(row)
+        batch.head = row["hash"]
+        return None
     lock_audit_chain(session)
-    batch = session.info.get(_BATCH_HEAD)
-    if batch is not None and batch.get("hash"):
-        head = batch["hash"]  # this batch wrote the head under the lock: no one else can
-    else:
-        head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     event = AuditEvent(
-        at=utcnow(),
-        actor=actor[:64],
-        action=action[:64],
-        object_type=object_type[:32],
-        object_id=object_id[:64],
-        # Round-trip through canonical JSON so what is hashed is exactly what is read back.
-        before=json.loads(canonical_json(before)) if before is not None else None,
-        after=json.loads(canonical_json(after)) if after is not None else None,
-        prev_hash=head or GENESIS_HASH,
-        hash="",
+        **_event_row(head or GENESIS_HASH, actor, action, object_type, object_id, before, after)
     )
-    event.hash = event_hash(event.prev_hash, event_payload(event))
     session.add(event)
     session.flush()
-    if batch is not None:
-        batch["hash"] = event.hash
     return event
+
+
+def _event_row(
+    head: str,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns of a new event that follows ``head``, its hash included."""
+    row: dict[str, Any] = {
+        "at": utcnow(),
+        "actor": actor[:64],
+        "action": action[:64],
+        "object_type": object_type[:32],
+        "object_id": object_id[:64],
+        # Round-trip through canonical JSON so what is hashed is exactly what is read back.
+        "before": json.loads(canonical_json(before)) if before is not None else None,
+        "after": json.loads(canonical_json(after)) if after is not None else None,
+        "prev_hash": head,
+    }
+    row["hash"] = event_hash(head, _payload(row))
+    return row
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A running audit_batch: the chain's head as the batch has extended it, and the events
+    it has queued, in chain order."""
+
+    head: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
 def audit_batch(session: Session) -> Iterator[None]:
-    """Append many events in one all-or-nothing change (a bulk action) without reading the
-    chain's head again for each: the first append reads it under the chain lock, which is
-    held to the end of the transaction, and each append remembers the one it wrote. The
-    caller must roll the whole transaction back on error (no savepoint inside)."""
-    session.info[_BATCH_HEAD] = {"hash": None}
+    """Append many events in one all-or-nothing change (a bulk action), reading the chain's
+    head once: the chain lock is taken and the head read when the batch starts (the lock is
+    held to the end of the transaction, so no one else can extend the chain), each append
+    inside it chains to the one before, and the events are inserted in one statement, in chain
+    order, when the batch ends without error. The caller must roll the whole transaction back
+    on error (no savepoint inside)."""
+    lock_audit_chain(session)
+    head = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    batch = _Batch(head=head or GENESIS_HASH)
+    session.info[_BATCH] = batch
     try:
         yield
     finally:
-        session.info.pop(_BATCH_HEAD, None)
+        session.info.pop(_BATCH, None)
+    if batch.rows:
+        # Without RETURNING, as one executemany (SQLite) or multi-row VALUES (PostgreSQL):
+        # the ids are given in the rows' order, which is the chain's.
+        session.execute(insert(AuditEvent), batch.rows)
 
 
 @dataclass(frozen=True, slots=True)

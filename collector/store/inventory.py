@@ -6,7 +6,7 @@ them. Keyword-only; the caller owns the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,6 +336,18 @@ def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
     if item is None:
         raise NotFound("inventory item", item_id)
     return item
+
+
+def get_inventory_items(session: Session, *, item_ids: Collection[int]) -> dict[int, InventoryItem]:
+    """Return the items of these ids that exist, by id, read afresh in one query."""
+    if not item_ids:
+        return {}
+    query = (
+        select(InventoryItem)
+        .where(InventoryItem.id.in_(list(item_ids)))
+        .execution_options(populate_existing=True)
+    )
+    return {item.id: item for item in session.scalars(query)}
 
 
 def list_item_trend(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, ForeignKey, String, Text, case, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from collector.errors import Conflict
 from collector.governance import GOVERNED_STATUSES, RESTRICTED
 from collector.paging import AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import LIKE_ESCAPE, Base, UTCDateTime, contains_pattern, utcnow
@@ -83,6 +82,20 @@ def get_triage_record(session: Session, *, item_id: int) -> TriageRecord:
         session.add(record)
         session.flush()
     return record
+
+
+def get_triage_records(session: Session, *, item_ids: Collection[int]) -> dict[int, TriageRecord]:
+    """Return the triage records of existing items by item id, in one query; an item without
+    one gets an empty record, added to the session (written at its next flush)."""
+    if not item_ids:
+        return {}
+    query = select(TriageRecord).where(TriageRecord.item_id.in_(list(item_ids)))
+    records = {record.item_id: record for record in session.scalars(query)}
+    for item_id in item_ids:
+        if item_id not in records:
+            records[item_id] = TriageRecord(item_id=item_id, reason="")
+            session.add(records[item_id])
+    return records
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,25 +418,29 @@ def departments_text(status: str, allowed_departments: Sequence[str]) -> str:
 # Suppression rules ---------------------------------------------------------------------------
 
 
-def create_suppression_rule(
+def get_suppression_rules(
+    session: Session, *, item_keys: Collection[str]
+) -> dict[str, SuppressionRule]:
+    """Return the suppression rules of these dedup keys by key, in one query."""
+    if not item_keys:
+        return {}
+    query = select(SuppressionRule).where(SuppressionRule.item_key.in_(list(item_keys)))
+    return {rule.item_key: rule for rule in session.scalars(query)}
+
+
+def add_suppression_rule(
     session: Session, *, item_key: str, reason: str, created_by: str
 ) -> SuppressionRule:
-    """Suppress a dedup key; raises Conflict if it is already suppressed."""
-    if session.scalar(select(SuppressionRule).where(SuppressionRule.item_key == item_key)):
-        raise Conflict(f"{item_key!r} is already suppressed")
+    """Suppress a dedup key the caller found unsuppressed (get_suppression_rules); the rule is
+    written at the session's next flush."""
     rule = SuppressionRule(item_key=item_key, reason=reason, created_by=created_by)
     session.add(rule)
-    session.flush()
     return rule
 
 
-def delete_suppression_rule(session: Session, *, item_key: str) -> bool:
-    rule = session.scalar(select(SuppressionRule).where(SuppressionRule.item_key == item_key))
-    if rule is None:
-        return False
+def delete_suppression_rule(session: Session, *, rule: SuppressionRule) -> None:
+    """Lift a suppression rule; the row is deleted at the session's next flush."""
     session.delete(rule)
-    session.flush()
-    return True
 
 
 def list_suppression_rules(session: Session) -> Sequence[SuppressionRule]:

@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from collector import governance
+from collector.errors import NotFound
 from collector.store import audit, triage, users
 from collector.store import inventory as inventory_store
+from collector.store.inventory import InventoryItem
 from collector.store.register import RegisterEntry
 from collector.store.triage import ItemFilters
 from collector.store.users import User
@@ -294,6 +296,15 @@ def _list_return(value: str) -> str:
     return TRIAGE_LIST.path
 
 
+def _selected_items(session: Session, item_ids: list[int]) -> list[InventoryItem]:
+    """Return the selected items in the order selected, read in one query; raises NotFound."""
+    found = inventory_store.get_inventory_items(session, item_ids=item_ids)
+    for item_id in item_ids:
+        if item_id not in found:
+            raise NotFound("inventory item", item_id)
+    return [found[item_id] for item_id in item_ids]
+
+
 @router.post("/triage/bulk")
 async def triage_bulk(
     request: Request, session: DbSession, state: State, who: Reviewer
@@ -320,12 +331,7 @@ async def triage_bulk(
         errors["reason"] = f"write why these items are {BULK_DONE[action].split(' (')[0]}"
     if errors or form.get("confirm") != "yes":
         items = (
-            [
-                inventory_store.get_inventory_item(session, item_id=item_id)
-                for item_id in item_ids[: service.BULK_LIMIT]
-            ]
-            if "item" not in errors
-            else []
+            _selected_items(session, item_ids[: service.BULK_LIMIT]) if "item" not in errors else []
         )
         return render_page(
             state,

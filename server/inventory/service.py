@@ -6,15 +6,18 @@ records and appends one audit event per changed record, in the caller's transact
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from collector.errors import Conflict, NotFound
 from collector.store import audit, inventory, register, triage, users
 from collector.store.base import utcnow
 from collector.store.inventory import InventoryItem
 from collector.store.register import RegisterEntry
-from collector.store.triage import TriageRecord
+from collector.store.triage import SuppressionRule, TriageRecord
+from collector.store.users import User
 from server.audit.service import record_change
 from server.errors import GuardFailed
 from server.inventory import states
@@ -35,9 +38,52 @@ def _item_snapshot(item: InventoryItem, record: TriageRecord) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _TriageReads:
+    """What the triage steps read, loaded up front in a few queries (one item for a single
+    action, up to BULK_LIMIT for a bulk one): the items with their triage records, the user
+    they are being assigned to, the suppression rules of the items that leave or enter false
+    positive. The steps keep ``rules`` current as they add and lift rules."""
+
+    items: dict[int, tuple[InventoryItem, TriageRecord]]
+    users: dict[str, User | None]
+    rules: dict[str, SuppressionRule]
+
+    def item(self, item_id: int) -> tuple[InventoryItem, TriageRecord]:
+        """Return an item and its triage record; raises NotFound."""
+        found = self.items.get(item_id)
+        if found is None:
+            raise NotFound("inventory item", item_id)
+        return found
+
+
+def _read_for_triage(
+    session: Session,
+    item_ids: Sequence[int],
+    *,
+    assignee: str | None = None,
+    target: str | None = None,
+) -> _TriageReads:
+    """Read what assigning the items to ``assignee`` or moving them to ``target`` needs: four
+    queries at most, whatever the number of items."""
+    found = inventory.get_inventory_items(session, item_ids=item_ids)
+    records = triage.get_triage_records(session, item_ids=list(found))
+    user = users.get_user_by_username(session, username=assignee) if assignee else None
+    # Only a move out of or into false positive touches a rule (an assignment never does).
+    keys = (
+        [item.key for item in found.values() if states.FALSE_POSITIVE in (item.state, target)]
+        if target
+        else []
+    )
+    return _TriageReads(
+        items={item_id: (item, records[item_id]) for item_id, item in found.items()},
+        users={assignee: user} if assignee else {},
+        rules=triage.get_suppression_rules(session, item_keys=keys),
+    )
+
+
 def _load_item(session: Session, item_id: int) -> tuple[InventoryItem, TriageRecord]:
-    item = inventory.get_inventory_item(session, item_id=item_id)
-    return item, triage.get_triage_record(session, item_id=item_id)
+    return _read_for_triage(session, [item_id]).item(item_id)
 
 
 def _set_item_state(item: InventoryItem, record: TriageRecord, target: str) -> None:
@@ -52,9 +98,17 @@ def transition_item(
     """Move a draft item to a triage state other than promoted or merged.
 
     False positive creates a suppression rule; reopening a false positive removes it.
-    Raises NotFound, InvalidTransition, GuardFailed.
+    Raises NotFound, InvalidTransition, GuardFailed, Conflict.
     """
-    item, record = _load_item(session, item_id)
+    reads = _read_for_triage(session, [item_id], target=target)
+    return _transition(session, reads, actor=actor, item_id=item_id, target=target, reason=reason)
+
+
+def _transition(
+    session: Session, reads: _TriageReads, *, actor: str, item_id: int, target: str, reason: str
+) -> InventoryItem:
+    """The step of transition_item and of a bulk transition, on what ``reads`` holds."""
+    item, record = reads.item(item_id)
     if target in (states.PROMOTED, states.MERGED):
         raise GuardFailed(
             "state", f"use the {target.replace('_', ' ')} action, which needs a target"
@@ -67,7 +121,9 @@ def transition_item(
         )
     before = _item_snapshot(item, record)
     if item.state == states.FALSE_POSITIVE:
-        if triage.delete_suppression_rule(session, item_key=item.key):
+        lifted = reads.rules.pop(item.key, None)
+        if lifted is not None:
+            triage.delete_suppression_rule(session, rule=lifted)
             record_change(
                 session,
                 actor=actor,
@@ -80,7 +136,9 @@ def transition_item(
     _set_item_state(item, record, target)
     record.reason = reason[:4000] if target != states.TRIAGING else record.reason
     if target == states.FALSE_POSITIVE:
-        triage.create_suppression_rule(
+        if item.key in reads.rules:
+            raise Conflict(f"{item.key!r} is already suppressed")
+        reads.rules[item.key] = triage.add_suppression_rule(
             session, item_key=item.key, reason=reason[:4000], created_by=actor
         )
         record_change(
@@ -111,10 +169,18 @@ def assign_item(
 
     Raises NotFound, GuardFailed.
     """
-    item, record = _load_item(session, item_id)
+    reads = _read_for_triage(session, [item_id], assignee=assignee)
+    return _assign(session, reads, actor=actor, item_id=item_id, assignee=assignee)
+
+
+def _assign(
+    session: Session, reads: _TriageReads, *, actor: str, item_id: int, assignee: str | None
+) -> InventoryItem:
+    """The step of assign_item and of a bulk assignment, on what ``reads`` holds."""
+    item, record = reads.item(item_id)
     before = _item_snapshot(item, record)
     if assignee:
-        user = users.get_user_by_username(session, username=assignee)
+        user = reads.users[assignee]
         if user is None or user.disabled or user.role == "viewer":
             raise GuardFailed("assignee", f"{assignee!r} is not an active reviewer or admin")
         record.assignee_id = user.id
@@ -239,7 +305,11 @@ def bulk_triage(
 ) -> int:
     """Apply one action to many items, all or nothing; return how many changed.
 
-    Raises GuardFailed, NotFound, InvalidTransition (and nothing is kept: the caller rolls back).
+    Each item goes through the same step, guards and audit events as the single action; the
+    reads are batched (the items, their triage records, the assignee, the suppression rules)
+    and so are the writes (one flush, the audit events chained in one go).
+    Raises GuardFailed, NotFound, InvalidTransition, Conflict (and nothing is kept: the caller
+    rolls back).
     """
     if action not in BULK_ACTIONS:
         raise GuardFailed("action", f"unknown bulk action {action!r}")
@@ -247,10 +317,19 @@ def bulk_triage(
         raise GuardFailed("item", "select at least one item")
     if len(item_ids) > BULK_LIMIT:
         raise GuardFailed("item", f"at most {BULK_LIMIT} items at a time")
+    unique_ids = list(dict.fromkeys(item_ids))
+    # The reads of every item at once, then the single actions' own steps item by item; the
+    # changes and the audit events are written in one flush when the batch ends.
+    if action == "assign_to_me":
+        reads = _read_for_triage(session, unique_ids, assignee=actor)
+    else:
+        reads = _read_for_triage(session, unique_ids, target=action)
     with audit.audit_batch(session):
-        for item_id in dict.fromkeys(item_ids):
+        for item_id in unique_ids:
             if action == "assign_to_me":
-                assign_item(session, actor=actor, item_id=item_id, assignee=actor)
+                _assign(session, reads, actor=actor, item_id=item_id, assignee=actor)
             else:
-                transition_item(session, actor=actor, item_id=item_id, target=action, reason=reason)
-    return len(dict.fromkeys(item_ids))
+                _transition(
+                    session, reads, actor=actor, item_id=item_id, target=action, reason=reason
+                )
+    return len(unique_ids)

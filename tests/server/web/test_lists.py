@@ -98,6 +98,16 @@ def test_a_bulk_action_is_confirmed_with_its_count_then_reported(
     )
     assert confirm.status_code == 200
     assert "Assign to me: 2 items?" in unescape(confirm.text)
+    assert confirm.text.index("Claude") < confirm.text.index("Deepseek Chat")  # as selected
+    unknown = client.post(
+        "/triage/bulk",
+        data={
+            "csrf": csrf,
+            "item": [*chosen, str(max(items.values()) + 100)],
+            "action": "triaging",
+        },
+    )
+    assert unknown.status_code == 404
     assert f'href="{back.replace("&", "&amp;")}"' in confirm.text  # Cancel goes back
     assert {row["state"] for row in client.get("/api/v1/inventory").json()} == {"new"}
     done = client.post(
