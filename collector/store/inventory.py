@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -627,14 +627,26 @@ def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> 
 class RiskTable:
     """The points of the risk score that SQL needs to sort on it (server.inventory.risk owns
     the rules): ``base`` plus the points of the item's service (``candidate_points`` for an
-    item with no catalogue service) plus those of its triage state; malicious items score
-    ``malicious``. The rules keep every sum within the bounds, so SQL need not clamp."""
+    item with no catalogue service), of its triage state and of its governed status (the
+    register's decision; ``violation_points`` instead when the item has a recorded violation
+    under that status), kept within ``base``..``malicious``; malicious items score
+    ``malicious``."""
 
     service_points: Mapping[str, int]
     candidate_points: int
     state_points: Mapping[str, int]
+    governed_points: Mapping[str, int] = field(default_factory=dict)
+    violation_points: Mapping[str, int] = field(default_factory=dict)
     base: int = 1
     malicious: int = 10
+
+
+def _within(session: Session, value: ColumnElement[int], low: int, high: int) -> ColumnElement[int]:
+    """Return ``value`` kept within low..high (SQLite's two-argument min/max, else LEAST and
+    GREATEST, which PostgreSQL has)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.min(func.max(value, low), high)
+    return func.least(func.greatest(value, low), high)
 
 
 def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
@@ -654,9 +666,29 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
         ),
     )
     state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
+    # A violation recorded under a status that forbids the use (prohibited, restricted outside
+    # its departments) replaces the status's points.
+    governed_part = case(
+        *[
+            (
+                and_(
+                    InventoryItem.governed_status == status,
+                    InventoryItem.last_violation_at.is_not(None),
+                ),
+                points,
+            )
+            for status, points in sorted(table.violation_points.items())
+        ],
+        else_=score_by_key(InventoryItem.governed_status, table.governed_points, otherwise=0),
+    )
     return case(
         (InventoryItem.severity == MALICIOUS, table.malicious),
-        else_=table.base + service_part + state_part,
+        else_=_within(
+            session,
+            table.base + service_part + state_part + governed_part,
+            table.base,
+            table.malicious,
+        ),
     )
 
 
