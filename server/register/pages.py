@@ -70,6 +70,8 @@ class Refusal:
 
 DECISION_FORM = ("decision", "rationale", "conditions", "allowed_departments", "alternative")
 MOVE_FORM = ("target", "reason")
+REVIEW_FORM = ("outcome", "notes", "conditions", "next_review_on")
+NEXT_REVIEW_FORM = ("next_review_on",)
 RECORD_FORM = tuple(spec.name for spec in ENTRY_FIELDS)
 
 
@@ -390,7 +392,9 @@ def register_status(
 @router.post("/register/{register_id}/review")
 def register_review(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
@@ -400,40 +404,66 @@ def register_review(
     next_review_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(who, csrf)
-    day = parse_day(next_review_on, "next_review_on")
-    reviews.record_review(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        outcome=outcome,
-        notes=notes,
-        conditions=conditions,
-        next_review_on=day.date() if day else None,
-    )
+    try:
+        with session.begin_nested():
+            day = parse_day(next_review_on, "next_review_on")
+            reviews.record_review(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                outcome=outcome,
+                notes=notes,
+                conditions=conditions,
+                next_review_on=day.date() if day else None,
+            )
+    except (GuardFailed, StaleVersion) as exc:
+        typed = {
+            "outcome": outcome,
+            "notes": notes,
+            "conditions": conditions,
+            "next_review_on": next_review_on,
+        }
+        refused = _refusal(
+            exc, form="review", own_fields=REVIEW_FORM, main_field="outcome", typed=typed
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=reviewed")
 
 
 @router.post("/register/{register_id}/next-review")
 def register_next_review(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
-    next_review_on: Annotated[str, Form(max_length=10)],
+    next_review_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(who, csrf)
-    day = parse_day(next_review_on, "next_review_on")
-    if day is None:
-        raise GuardFailed("next_review_on", "give the date of the next review")
-    reviews.set_next_review(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        next_review_on=day.date(),
-    )
+    try:
+        with session.begin_nested():
+            day = parse_day(next_review_on, "next_review_on")
+            if day is None:
+                raise GuardFailed("next_review_on", "give the date of the next review")
+            reviews.set_next_review(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                next_review_on=day.date(),
+            )
+    except (GuardFailed, StaleVersion) as exc:
+        refused = _refusal(
+            exc,
+            form="next_review",
+            own_fields=NEXT_REVIEW_FORM,
+            main_field="next_review_on",
+            typed={"next_review_on": next_review_on},
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=next_review")
 
 

@@ -288,3 +288,47 @@ def test_a_refused_edit_of_a_decided_entry_is_shown_on_its_page(
     assert 'name="purpose"' in refused.text and "Not allowed yet" not in refused.text
     sign_in(client, "viewer")
     assert client.get(f"/api/v1/register/{register_id}").json()["business_owner"] == "Dana"
+
+
+def test_refused_reviews_are_shown_beside_their_field(client: TestClient, app: FastAPI) -> None:
+    with transaction(app.state.shadowmap.sessions) as session:
+        register_id = ready_entry(session)
+    csrf = sign_in(client, "reviewer")
+    entry_url = f"/register/{register_id}"
+    decided = client.post(
+        f"{entry_url}/decision",
+        data={
+            "csrf": csrf,
+            "version": _version(client.get(entry_url).text),
+            "decision": "approved",
+            "rationale": "fine",
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    version = _version(client.get(entry_url).text)
+    review = {"csrf": csrf, "version": version, "outcome": "keep", "notes": "Still in use"}
+
+    refused = client.post(f"{entry_url}/review", data={**review, "next_review_on": "2001-01-01"})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "next_review_on") == "a review date cannot be in the past"
+    assert "The review was not recorded: a review date cannot be in the past." in refused.text
+    assert ">Still in use</textarea>" in refused.text and 'value="2001-01-01"' in refused.text
+    refused = client.post(f"{entry_url}/review", data={**review, "outcome": "change_conditions"})
+    assert _field_error(refused.text, "outcome") == (
+        "only a restricted use has conditions to change"
+    )
+    refused = client.post(f"{entry_url}/review", data={**review, "notes": " "})
+    assert _field_error(refused.text, "notes") == "say what the review found"
+    refused = client.post(f"{entry_url}/next-review", data={**review, "next_review_on": "soon"})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "next_review_on") == "use a date like 2026-11-27"
+    assert 'value="soon"' in refused.text
+
+    done = client.post(f"{entry_url}/review", data=review, follow_redirects=False)
+    assert done.headers["location"] == f"{entry_url}?saved=reviewed"
+    assert "Review recorded." in client.get(done.headers["location"]).text
+    # The version read before the review is stale now.
+    stale = client.post(f"{entry_url}/next-review", data={**review, "next_review_on": "2099-01-01"})
+    assert stale.status_code == 409
+    assert "someone else changed this entry" in _field_error(stale.text, "next_review_on")
