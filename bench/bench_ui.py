@@ -2,7 +2,7 @@
 1,000 items; writes bench/results/ui.json.
 
     .venv/bin/python -m bench.bench_ui [--backend sqlite|postgres] [--hosts 10000]
-        [--services 400] [--rounds 20]
+        [--services 400] [--rounds 20] [--label KEY]
 
 Seeds through the product's own functions (tests/e2e/fleet.py: agents enroll, one report each
 goes through collector ingest; departments set as the hosts page sets them; a few items
@@ -61,6 +61,9 @@ PAGES = (
     "/reports",
     "/dashboard",
     "/api/v1/inventory?limit=50",
+    "/api/v1/hosts?limit=50",
+    "/api/v1/hosts?sort=risk&dir=desc&limit=50",
+    "/api/v1/hosts?stale=false&os=linux&department=Finance&offset=100&limit=50",
     "/api/v1/register",
     "/api/v1/audit?limit=100",
 )
@@ -154,6 +157,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--services", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--label", default="", help="the key of the results (default: backend-hosts)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
@@ -170,7 +176,7 @@ def main() -> None:
         load_average=round(os.getloadavg()[0], 1),
     )
     recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    recorded[f"{args.backend}-{args.hosts}"] = result
+    recorded[args.label or f"{args.backend}-{args.hosts}"] = result
     RESULTS.write_text(json.dumps(recorded, indent=2, sort_keys=True) + "\n")
     print(f"worst p95 {result['worst_p95_ms']} ms; bulk {result['bulk_s']} s; -> {RESULTS}")
 
