@@ -235,7 +235,7 @@ def _entry_page(
     typed: dict[str, Any] | None = None,
     refused: Refusal | None = None,
 ) -> Response:
-    """An entry's page; after a refused form (the record, a decision, a lifecycle move),
+    """An entry's page; after a refused form (the record, a decision, a lifecycle move, a review),
     each error beside its field and the form showing what was typed."""
     entry = register.get_register_entry(session, register_id=register_id[:16])
     on_route = route_blockers(session, entry=entry)
