@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
+from collector.governance import UNGOVERNED
 from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host, ItemHost
@@ -656,6 +657,11 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
     most common score of them as the ELSE; a service the catalogue does not know scores as a
     candidate, as server.inventory.risk.score_item does.
     """
+    return _within(session, _risk_points(session, table), table.base, table.malicious)
+
+
+def _risk_points(session: Session, table: RiskTable) -> ColumnElement[int]:
+    """The risk score before it is kept within its bounds (malicious items: ``malicious``)."""
     service_part = case(
         (InventoryItem.service_id.is_(None), table.candidate_points),
         else_=points_of_present_keys(
@@ -666,9 +672,11 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
         ),
     )
     state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
-    # A violation recorded under a status that forbids the use (prohibited, restricted outside
-    # its departments) replaces the status's points.
+    # Most items are in no register entry: that test first. A violation recorded under a
+    # status that forbids the use (prohibited, restricted outside its departments) replaces
+    # the status's points.
     governed_part = case(
+        (InventoryItem.governed_status == UNGOVERNED, table.governed_points.get(UNGOVERNED, 0)),
         *[
             (
                 and_(
@@ -683,12 +691,7 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
     )
     return case(
         (InventoryItem.severity == MALICIOUS, table.malicious),
-        else_=_within(
-            session,
-            table.base + service_part + state_part + governed_part,
-            table.base,
-            table.malicious,
-        ),
+        else_=table.base + service_part + state_part + governed_part,
     )
 
 
@@ -722,7 +725,13 @@ def host_risk(session: Session, table: RiskTable) -> Subquery:
     """Return a subquery of (host_id, risk): the highest risk score of the items each host
     shows (from ``item_hosts``, kept after sightings are pruned), for the hosts list."""
     return (
-        select(ItemHost.host_id, func.max(risk_expression(session, table)).label("risk"))
+        # Keeping within bounds commutes with the highest: once per host, not per item.
+        select(
+            ItemHost.host_id,
+            _within(
+                session, func.max(_risk_points(session, table)), table.base, table.malicious
+            ).label("risk"),
+        )
         .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
         .group_by(ItemHost.host_id)
         .subquery()

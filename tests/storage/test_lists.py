@@ -313,7 +313,7 @@ def _govern(
 def test_the_register_decision_moves_the_score_in_sql_as_on_the_item_page(db: Session) -> None:
     import datetime as dt
 
-    from collector.store import hosts
+    from collector.store import hosts, inventory
     from collector.store.agents import Agent
     from collector.store.base import utcnow
     from server.register import service as register_service
@@ -388,8 +388,17 @@ def test_the_register_decision_moves_the_score_in_sql_as_on_the_item_page(db: Se
         and "still seen on hosts: a violation" in factor("openai-chatgpt").reason
     )
     assert factor("openai-chatgpt").points == risk.VIOLATION_POINTS["prohibited"]
-    # Its factors add up past 10: SQL keeps it at 10 as the page does.
+    # Its factors add up past 10: SQL keeps it at 10 as the page does, and so does the host
+    # that reported it (the highest of its items, kept within bounds once per host).
     assert chatgpt.added_up > risk.HIGHEST and by_id[governed["openai-chatgpt"]].risk == 10
+    (host_zero,) = hosts.page_hosts(
+        db,
+        filters=hosts.HostFilters(search="host-0"),
+        page=PageRequest(sort="risk", descending=True),
+        stale_after=dt.timedelta(days=7),
+        risk=inventory.host_risk(db, risk.risk_table(CATALOGUE)),
+    ).rows
+    assert host_zero.risk == 10
     assert factor("github-copilot").points == risk.VIOLATION_POINTS["restricted"]
     # Not seen since: the prohibition adds nothing; a restriction with controls lowers it.
     assert factor("deepseek-chat") == risk.RiskFactor(
