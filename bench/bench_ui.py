@@ -2,11 +2,15 @@
 1,000 items; writes bench/results/ui.json.
 
     .venv/bin/python -m bench.bench_ui [--backend sqlite|postgres] [--hosts 10000]
-        [--services 400] [--rounds 20] [--label KEY]
+        [--services 400] [--rounds 20]
+    .venv/bin/python -m bench.bench_ui --database-url URL --label NAME [--rounds 20]
 
 Seeds through the product's own functions (tests/e2e/fleet.py: agents enroll, one report each
 goes through collector ingest; departments set as the hosts page sets them; a few items
-promoted to the register), then serves the app in process (FastAPI's TestClient, a signed-in
+promoted to the register), or, with ``--database-url``, measures a database already seeded by
+bench/fleet_scale.py (100,000 hosts, 5,000 items, 10 million sightings: too long to seed on
+every run; it is upgraded to the head revision first, and a few items promoted if none are).
+Then it serves the app in process (FastAPI's TestClient, a signed-in
 admin) and times each URL ``--rounds`` times after one warm-up: the time from the request to
 the last byte of the answer, which is the server's time plus the in-process transport (no
 network). Reports p50 and p95 per URL, in milliseconds. The bulk action is
@@ -32,6 +36,7 @@ from sqlalchemy import func, select
 from bench.serverproc import REPO, postgres_database
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
 from collector.store import users
+from collector.store.hosts import Host
 from collector.store.inventory import InventoryItem, Sighting
 from server.accounts.passwords import hash_password
 from server.app import create_app
@@ -60,6 +65,8 @@ PAGES = (
     "/admin/users",
     "/reports",
     "/dashboard",
+    "{widest_item}",
+    "{busiest_host}",
     "/api/v1/inventory?limit=50",
     "/api/v1/hosts?limit=50",
     "/api/v1/hosts?sort=risk&dir=desc&limit=50",
@@ -80,16 +87,32 @@ def measure(url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any
     sessions = make_sessionmaker(engine)
     catalogue = load_catalogue()
     with transaction(sessions) as session:
-        users.create_user(
-            session, username="admin", password_hash=hash_password(PASSWORD), role="admin"
-        )
+        if users.get_user_by_username(session, username="admin") is None:
+            users.create_user(
+                session, username="admin", password_hash=hash_password(PASSWORD), role="admin"
+            )
     started = time.perf_counter()
-    seed_fleet(sessions, catalogue, hosts_count=args.hosts, services_count=args.services)
-    promote_some(sessions, actor="admin", count=5)
+    if not args.database_url:
+        seed_fleet(sessions, catalogue, hosts_count=args.hosts, services_count=args.services)
+    with sessions() as session:
+        promoted = session.scalar(
+            select(func.count()).select_from(InventoryItem).where(InventoryItem.state == "promoted")
+        )
+    if not promoted:
+        promote_some(sessions, actor="admin", count=5)
     seeded_in = time.perf_counter() - started
     with sessions() as session:
         items = session.scalar(select(func.count()).select_from(InventoryItem)) or 0
         sightings = session.scalar(select(func.count()).select_from(Sighting)) or 0
+        host_total = session.scalar(select(func.count()).select_from(Host)) or 0
+        widest = session.scalar(
+            select(InventoryItem.id).order_by(InventoryItem.host_count.desc()).limit(1)
+        )
+        busiest = session.scalar(select(Host.id).order_by(Host.item_count.desc()).limit(1))
+    paths = [
+        path.format(widest_item=f"/inventory/{widest}", busiest_host=f"/hosts/{busiest}")
+        for path in PAGES
+    ]
     settings = ServerSettings(
         data_dir=data_dir, database_url=url if url.startswith("postgresql") else None,
         scheduler_enabled=False,
@@ -105,7 +128,7 @@ def measure(url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any
             follow_redirects=False,
         )
         assert signed.status_code == 303, signed.text
-        for path in PAGES:
+        for path in paths:
             first = client.get(path)
             assert first.status_code == 200, (path, first.status_code, first.text[:300])
             times = []
@@ -139,7 +162,7 @@ def measure(url: str, args: argparse.Namespace, data_dir: Path) -> dict[str, Any
     print(f"bulk assign of {changed} items: {bulk_s:.2f} s")
     engine.dispose()
     return {
-        "hosts": args.hosts,
+        "hosts": host_total,
         "items": items,
         "sightings": sightings,
         "seeded_in_s": round(seeded_in, 1),
@@ -158,18 +181,21 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument(
-        "--label", default="", help="the key of the results (default: backend-hosts)"
+        "--database-url", help="a database seeded by bench.fleet_scale (not seeded again)"
     )
+    parser.add_argument("--label", help="the key of the result in ui.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
-        if args.backend == "postgres":
+        if args.database_url:
+            result = measure(args.database_url, args, data_dir)
+        elif args.backend == "postgres":
             with postgres_database() as url:
                 result = measure(url, args, data_dir)
         else:
             result = measure(f"sqlite:///{data_dir / 'shadowmap.db'}", args, data_dir)
     result.update(
-        backend=args.backend,
+        backend="postgres" if (args.database_url or "").startswith("postgresql") else args.backend,
         recorded_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         python=platform.python_version(),
         cpus=os.cpu_count(),

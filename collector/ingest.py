@@ -8,7 +8,8 @@ roll-up is incremented only by the transaction whose row insert won:
 * ``reports``      report id, inserted first: a retried report writes nothing else.
 * ``hosts``        updated first among the shared rows, which serialises reports of one host.
 * ``sightings``    (item, host, channel, indicator, user); new ones counted per item.
-* ``item_hosts``   (item, host) with first and last day: host count and daily trend.
+* ``item_hosts``   (item, host) with first and last day: host count and daily trend; the
+  host's own ``item_count`` grows by the rows inserted (ingest is item_hosts' only writer).
 * ``item_facets``  distinct evidence kinds, browsers, departments and users of an item.
 * ``violations``   (item, host, user, channel) for items the register prohibits, or restricts
   to departments other than the host's; ``violation_days`` the days each was seen (the trend).
@@ -708,6 +709,9 @@ _ITEM_HOST_UPSERT = BulkInsert(
 )
 
 
+_HOST_ITEM_COUNT = "UPDATE hosts SET item_count = item_count + ? WHERE id = ?"
+
+
 def _upsert_item_hosts(
     cursor: IngestCursor, host_id: int, items: dict[str, _Item], today: dt.date, rollup: _Rollup
 ) -> None:
@@ -725,10 +729,15 @@ def _upsert_item_hosts(
         for item in sorted(items.values(), key=lambda item: item.id)
         if item.id not in counted_today
     ]
+    inserted = 0
     for item_id, first_day in cursor.insert(_ITEM_HOST_UPSERT, rows):
         rollup.daily[item_id] += 1
         if cursor.read_day(first_day) == today:
             rollup.hosts[item_id] += 1
+            inserted += 1
+    if inserted:
+        # The host row is locked since _touch_host: this adds no lock and no wait.
+        cursor.run(_HOST_ITEM_COUNT, (inserted, host_id))
 
 
 _DAILY_UPSERT = BulkInsert(
@@ -749,6 +758,9 @@ def _count_daily_hosts(cursor: IngestCursor, host_id: int, today: dt.date, rollu
     cursor.insert(_DAILY_UPSERT, rows)
 
 
+#: Evidence kinds whose indicator is a domain name (the item's "domain" facet).
+DOMAIN_KINDS = frozenset({"dns", "sni", "connection", "log"})
+
 _FACET_INSERT = BulkInsert(
     "item_facets",
     (("item_id", "integer"), ("facet", "text"), ("value", "text")),
@@ -765,10 +777,11 @@ def _insert_facets(
     department: str,
     rollup: _Rollup,
 ) -> None:
-    """Add the evidence kinds, users, browsers and department this report shows per item.
+    """Add the evidence kinds, users, processes, domains, browsers and department this report
+    shows per item.
 
-    A sighting's kind and user facets were inserted with the sighting (in its transaction,
-    never deleted but with the item), so only new sightings can add those.
+    A sighting's kind, user, process and domain facets were inserted with the sighting (in its
+    transaction, never deleted but with the item), so only new sightings can add those.
     """
     facets: set[tuple[int, str, str]] = set()
     for finding, identity, is_new in zip(findings, identities, new, strict=True):
@@ -777,6 +790,11 @@ def _insert_facets(
             facets.add((item_id, "kind", finding.kind.value))
             if finding.user:
                 facets.add((item_id, "user", finding.user[:_FACET_LENGTH]))
+            indicator = finding.indicator[:_FACET_LENGTH]
+            if finding.kind.value == "process":
+                facets.add((item_id, "process", indicator))
+            elif finding.kind.value in DOMAIN_KINDS or finding.indicator_kind == "domain":
+                facets.add((item_id, "domain", indicator))
         browser = finding.evidence.get("browser")
         if isinstance(browser, str) and browser:
             facets.add((item_id, "browser", browser[:_FACET_LENGTH]))

@@ -6,7 +6,7 @@ them. Keyword-only; the caller owns the transaction."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.sql import Subquery
+from sqlalchemy.sql import Select, Subquery
 
 from collector.errors import NotFound
 from collector.governance import UNGOVERNED
@@ -84,6 +84,8 @@ class Sighting(Base):
             "item_id", "host_id", "kind", "indicator", "user_name", name="uq_sightings_identity"
         ),
         Index("ix_sightings_host_item", "host_id", "item_id"),
+        # An item's page lists its newest sightings first.
+        Index("ix_sightings_item_seen", "item_id", "last_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,7 +111,8 @@ PROFILE_ACCOUNTS = ("personal", "other", "corporate", "none")
 
 
 class ItemFacet(Base):
-    """One distinct value an item was seen with: an evidence kind, browser, department or user."""
+    """One distinct value an item was seen with: an evidence kind, browser, department, user,
+    browser profile account, process name or domain."""
 
     __tablename__ = "item_facets"
 
@@ -256,6 +259,46 @@ def profile_accounts(session: Session, *, item_ids: Sequence[int]) -> dict[int, 
     return {item_id: _ordered_accounts(values) for item_id, values in found.items()}
 
 
+# The facets a list row shows (users, processes and domains can be many: the item page's).
+_LIST_FACETS = ("kind", "browser", "account", "department")
+
+
+def item_facet_values(
+    session: Session, *, item_id: int, facet: str, limit: int = 50
+) -> tuple[list[str], int]:
+    """Return the first ``limit`` values of one facet of an item, sorted, and how many it has."""
+    condition = and_(ItemFacet.item_id == item_id, ItemFacet.facet == facet)
+    values = session.scalars(
+        select(ItemFacet.value).where(condition).order_by(ItemFacet.value).limit(limit)
+    ).all()
+    if len(values) < limit:
+        return list(values), len(values)
+    total = session.scalar(select(func.count()).select_from(ItemFacet).where(condition)) or 0
+    return list(values), int(total)
+
+
+def item_host_sample(session: Session, *, item_id: int, limit: int = 20) -> list[tuple[int, str]]:
+    """Return (host id, hostname) of up to ``limit`` hosts that show an item, by hostname."""
+    return list(
+        _host_samples(
+            session,
+            [item_id],
+            lambda wanted: (
+                select(ItemHost.host_id)
+                .where(ItemHost.item_id == wanted)
+                .order_by(ItemHost.host_id)
+                .limit(limit)
+            ),
+        ).get(item_id, ())
+    )
+
+
+def count_item_sightings(session: Session, *, item_id: int) -> int:
+    """Return how many sightings of an item are stored (the item page pages through them)."""
+    query = select(func.count()).select_from(Sighting).where(Sighting.item_id == item_id)
+    return int(session.scalar(query) or 0)
+
+
 def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[str]]]:
     """Return the evidence kinds, browsers and departments of some items, sorted."""
     if not item_ids:
@@ -263,7 +306,7 @@ def _facets(session: Session, item_ids: list[int]) -> dict[int, dict[str, list[s
     found: dict[int, dict[str, list[str]]] = {}
     query = (
         select(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
-        .where(ItemFacet.item_id.in_(item_ids), ItemFacet.facet != "user")
+        .where(ItemFacet.item_id.in_(item_ids), ItemFacet.facet.in_(_LIST_FACETS))
         .order_by(ItemFacet.item_id, ItemFacet.facet, ItemFacet.value)
     )
     for item_id, facet, value in session.execute(query):
@@ -279,6 +322,14 @@ def item_names(session: Session, *, item_ids: Sequence[int]) -> dict[int, str]:
         InventoryItem.id.in_(list(set(item_ids)))
     )
     return {int(item_id): str(name) for item_id, name in session.execute(query)}
+
+
+def items_by_id(session: Session, *, item_ids: Sequence[int]) -> dict[int, InventoryItem]:
+    """Return some items by id, read in one statement (a host's page lists a hundred)."""
+    if not item_ids:
+        return {}
+    query = select(InventoryItem).where(InventoryItem.id.in_(sorted(set(item_ids))))
+    return {item.id: item for item in session.scalars(query)}
 
 
 def get_inventory_item(session: Session, *, item_id: int) -> InventoryItem:
@@ -339,19 +390,17 @@ def governed_counts_by_host(
 ) -> dict[int, dict[str, int]]:
     """Return, per host (of ``host_ids``, or every host), how many of the items seen there
     carry each governed status."""
+    # item_hosts holds one row per item seen on a host (kept after sightings are pruned): a
+    # plain count, read through its host_id index, instead of a distinct count over sightings.
     query = (
-        select(
-            Sighting.host_id,
-            InventoryItem.governed_status,
-            func.count(func.distinct(InventoryItem.id)),
-        )
-        .join(InventoryItem, InventoryItem.id == Sighting.item_id)
-        .group_by(Sighting.host_id, InventoryItem.governed_status)
+        select(ItemHost.host_id, InventoryItem.governed_status, func.count())
+        .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
+        .group_by(ItemHost.host_id, InventoryItem.governed_status)
     )
     if host_ids is not None:
         if not host_ids:
             return {}
-        query = query.where(Sighting.host_id.in_(list(host_ids)))
+        query = query.where(ItemHost.host_id.in_(list(host_ids)))
     rows = session.execute(query).all()
     found: dict[int, dict[str, int]] = {}
     for host_id, status, count in rows:
@@ -372,43 +421,109 @@ class ViolationSummary:
     """A forbidden item still in use: where, by how many, and when last."""
 
     item: InventoryItem
-    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname: at most HOST_SAMPLE
     users: int
     channels: tuple[str, ...]
     last_seen_at: dt.datetime
+    host_count: int = 0  # every host, of which ``hosts`` names the first HOST_SAMPLE
+
+
+#: How many hosts a dashboard line names before "and N more" (the item page lists them all).
+HOST_SAMPLE = 10
 
 
 def summarise_violations(
     session: Session, *, since: dt.datetime, host_id: int | None = None, limit: int = 100
 ) -> list[ViolationSummary]:
     """Return, per item, the violations last seen at or after ``since`` (on one host, or on
-    all), the most widespread first."""
-    rows = list_violations(session, host_id=host_id, since=since, limit=100_000)
-    grouped: dict[int, list[tuple[Violation, Host]]] = {}
-    for violation, host in rows:
-        grouped.setdefault(violation.item_id, []).append((violation, host))
+    all), the most widespread first: counted in SQL, with a sample of the hosts named."""
+    conditions = [Violation.last_seen_at >= since]
+    if host_id is not None:
+        conditions.append(Violation.host_id == host_id)
+    host_count = func.count(func.distinct(Violation.host_id))
+    grouped = session.execute(
+        select(
+            Violation.item_id,
+            host_count,
+            func.count(func.distinct(Violation.user_name)),
+            func.max(Violation.last_seen_at),
+        )
+        .where(*conditions)
+        .group_by(Violation.item_id)
+        .order_by(host_count.desc(), Violation.item_id)
+        .limit(limit)
+    ).all()
     if not grouped:
         return []
+    item_ids = [int(row[0]) for row in grouped]
     items = {
         item.id: item
-        for item in session.scalars(select(InventoryItem).where(InventoryItem.id.in_(grouped)))
+        for item in session.scalars(select(InventoryItem).where(InventoryItem.id.in_(item_ids)))
     }
+    channels: dict[int, set[str]] = {}
+    for item_id, channel in session.execute(
+        select(Violation.item_id, Violation.channel)
+        .where(*conditions, Violation.item_id.in_(item_ids))
+        .distinct()
+    ):
+        channels.setdefault(int(item_id), set()).add(str(channel))
+    samples = _host_samples(
+        session,
+        item_ids,
+        lambda item_id: (
+            select(Violation.host_id)
+            .where(*conditions, Violation.item_id == item_id)
+            .distinct()
+            .order_by(Violation.host_id)
+            .limit(HOST_SAMPLE)
+        ),
+    )
     summaries = [
         ViolationSummary(
-            item=items[item_id],
-            hosts=tuple(sorted({(host.id, host.hostname) for _v, host in found}, key=_by_name)),
-            users=len({violation.user_name for violation, _h in found}),
-            channels=tuple(sorted({violation.channel for violation, _h in found})),
-            last_seen_at=max(violation.last_seen_at for violation, _h in found),
+            item=items[int(item_id)],
+            hosts=samples.get(int(item_id), ()),
+            users=int(users),
+            channels=tuple(sorted(channels.get(int(item_id), ()))),
+            last_seen_at=last_seen,
+            host_count=int(hosts),
         )
-        for item_id, found in grouped.items()
+        for item_id, hosts, users, last_seen in grouped
     ]
-    summaries.sort(key=lambda summary: (-len(summary.hosts), summary.item.name))
-    return summaries[:limit]
+    summaries.sort(key=lambda summary: (-summary.host_count, summary.item.name))
+    return summaries
+
+
+def count_violation_hosts(session: Session, *, since: dt.datetime) -> int:
+    """Return how many hosts show a violation last seen at or after ``since``."""
+    query = select(func.count(func.distinct(Violation.host_id))).where(
+        Violation.last_seen_at >= since
+    )
+    return int(session.scalar(query) or 0)
 
 
 def _by_name(host: tuple[int, str]) -> tuple[str, int]:
     return host[1], host[0]
+
+
+def _host_samples(
+    session: Session, item_ids: Sequence[int], hosts_of: Callable[[int], Select[Any]]
+) -> dict[int, tuple[tuple[int, str], ...]]:
+    """Return, per item, (host id, hostname) of the hosts ``hosts_of(item)`` selects (a
+    bounded query each, on an index), by hostname."""
+    sampled: dict[int, list[int]] = {
+        item_id: list(session.scalars(hosts_of(item_id))) for item_id in item_ids
+    }
+    names = dict(
+        session.execute(
+            select(Host.id, Host.hostname).where(
+                Host.id.in_(sorted({host for hosts in sampled.values() for host in hosts}))
+            )
+        ).all()
+    )
+    return {
+        item_id: tuple(sorted(((host, names[host]) for host in hosts), key=_by_name))
+        for item_id, hosts in sampled.items()
+    }
 
 
 def list_violation_trend(
@@ -571,39 +686,37 @@ class MaliciousSighting:
     """A malicious item and the hosts it was seen on."""
 
     item: InventoryItem
-    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname), by hostname: at most HOST_SAMPLE
 
 
 def list_malicious_items(session: Session, *, limit: int = 50) -> list[MaliciousSighting]:
-    """Return the malicious items (most recently seen first) with the hosts that show them."""
+    """Return the malicious items (most recently seen first), each with a sample of the hosts
+    that show it (``item.host_count`` counts them all)."""
     items = session.scalars(
         select(InventoryItem)
         .where(InventoryItem.severity == MALICIOUS)
         .order_by(InventoryItem.last_seen_at.desc(), InventoryItem.id)
         .limit(limit)
     ).all()
-    hosts: dict[int, set[tuple[int, str]]] = {item.id: set() for item in items}
-    if items:
-        rows = session.execute(
-            select(Sighting.item_id, Host.id, Host.hostname)
-            .join(Host, Host.id == Sighting.host_id)
-            .where(Sighting.item_id.in_(list(hosts)))
-            .distinct()
-        ).all()
-        for item_id, host_id, hostname in rows:
-            hosts[item_id].add((host_id, hostname))
-    return [
-        MaliciousSighting(item, tuple(sorted(hosts[item.id], key=lambda h: (h[1], h[0]))))
-        for item in items
-    ]
+    samples = _host_samples(
+        session,
+        [item.id for item in items],
+        lambda item_id: (
+            select(ItemHost.host_id)
+            .where(ItemHost.item_id == item_id)
+            .order_by(ItemHost.host_id)
+            .limit(HOST_SAMPLE)
+        ),
+    )
+    return [MaliciousSighting(item, samples.get(item.id, ())) for item in items]
 
 
 def count_malicious_hosts(session: Session) -> int:
     """Return how many hosts show at least one malicious item."""
     return (
         session.scalar(
-            select(func.count(func.distinct(Sighting.host_id)))
-            .join(InventoryItem, InventoryItem.id == Sighting.item_id)
+            select(func.count(func.distinct(ItemHost.host_id)))
+            .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
             .where(InventoryItem.severity == MALICIOUS)
         )
         or 0

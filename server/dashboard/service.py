@@ -77,9 +77,8 @@ def build_dashboard(
         ("prohibited", by_status.get(states.PROHIBITED, 0), "prohibited"),
     ]
     reviews = review_rows(session, today=now.date(), due_within_days=due_soon_days)
-    violations = inventory.summarise_violations(
-        session, since=now - dt.timedelta(days=VIOLATIONS_RECENT_DAYS)
-    )
+    recent = now - dt.timedelta(days=VIOLATIONS_RECENT_DAYS)
+    violations = inventory.summarise_violations(session, since=recent)
     violation_trend = bar_chart(
         [
             (day.strftime("%d %b"), count)
@@ -108,6 +107,6 @@ def build_dashboard(
         malicious=tuple(inventory.list_malicious_items(session)),
         malicious_hosts=inventory.count_malicious_hosts(session),
         violations=tuple(violations),
-        violation_hosts=len({host for row in violations for host in row.hosts}),
+        violation_hosts=inventory.count_violation_hosts(session, since=recent),
         violation_trend=violation_trend,
     )

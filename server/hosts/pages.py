@@ -88,10 +88,9 @@ def host_detail(
 ) -> Response:
     host = hosts_store.get_host(session, host_id=host_id)
     sightings = inventory.list_sightings(session, host_id=host_id)
-    items = {
-        sighting.item_id: inventory.get_inventory_item(session, item_id=sighting.item_id)
-        for sighting, _host in sightings
-    }
+    items = inventory.items_by_id(
+        session, item_ids=[sighting.item_id for sighting, _host in sightings]
+    )
     limit_hits = limits.list_host_limit_hits(session, host_id=host_id)
     violations = inventory.list_violations(session, host_id=host_id, limit=200)
     host_agents = agents.list_host_agents(session, host_id=host_id)

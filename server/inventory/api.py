@@ -194,12 +194,17 @@ def list_item_sightings(
     session: DbSession,
     state: State,
     _who: InventoryReader,
+    response: Response,
     item_id: RowId,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ItemSightingOut]:
-    """The raw sightings behind one item (host, evidence kind, indicator, user), newest first."""
+    """The raw sightings behind one item (host, evidence kind, indicator, user), newest first;
+    the X-Total-Count header says how many are stored (the widest items have one per host)."""
     inventory.get_inventory_item(session, item_id=item_id)
+    response.headers["X-Total-Count"] = str(
+        inventory.count_item_sightings(session, item_id=item_id)
+    )
     show_user = user_display(state.settings.user_pseudonym_key)
     return [
         ItemSightingOut(

@@ -1,17 +1,17 @@
-"""Summarise the sightings behind a draft item: hosts, users, browsers, processes, domains, when."""
+"""Summarise the evidence behind a draft item: hosts, users, browsers, processes, domains, when."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from collector.store.hosts import Host
-from collector.store.inventory import Sighting
+from sqlalchemy.orm import Session
 
-_DOMAIN_KINDS = frozenset({"dns", "sni", "connection", "log"})
+from collector.store import inventory
+from collector.store.inventory import InventoryItem
 
 
 def user_display(key: str | None) -> Callable[[str | None], str]:
@@ -28,39 +28,48 @@ def user_display(key: str | None) -> Callable[[str | None], str]:
     return show
 
 
+#: How many values of each kind the item page names (the counts are of all of them).
+SHOWN = 20
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceSummary:
-    hosts: tuple[str, ...]
-    users: tuple[str, ...]
+    hosts: tuple[tuple[int, str], ...]  # (host id, hostname): the first SHOWN
+    host_count: int
+    users: tuple[str, ...]  # the first SHOWN, as user_display shows them
+    user_count: int
     browsers: tuple[str, ...]
     processes: tuple[str, ...]
+    process_count: int
     domains: tuple[str, ...]
+    domain_count: int
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
 
 
 def summarise(
-    sightings: Sequence[tuple[Sighting, Host]], show_user: Callable[[str | None], str]
+    session: Session, item: InventoryItem, show_user: Callable[[str | None], str]
 ) -> EvidenceSummary:
-    """Return the distinct hosts, users, browsers, processes and domains behind an item."""
-    hosts, users, browsers, processes, domains = set(), set(), set(), set(), set()
-    for sighting, host in sightings:
-        hosts.add(host.hostname)
-        if sighting.user_name:
-            users.add(show_user(sighting.user_name))
-        browser = sighting.evidence.get("browser")
-        if isinstance(browser, str) and browser:
-            browsers.add(browser)
-        if sighting.kind == "process":
-            processes.add(sighting.indicator)
-        if sighting.kind in _DOMAIN_KINDS or sighting.indicator_kind == "domain":
-            domains.add(sighting.indicator)
+    """Return the hosts, users, browsers, processes and domains behind an item, from its
+    roll-ups and facets: a few bounded reads however many hosts show it, with true counts."""
+
+    def facet(name: str) -> tuple[list[str], int]:
+        return inventory.item_facet_values(session, item_id=item.id, facet=name, limit=SHOWN)
+
+    users, user_count = facet("user")
+    browsers, _browser_count = facet("browser")
+    processes, process_count = facet("process")
+    domains, domain_count = facet("domain")
     return EvidenceSummary(
-        hosts=tuple(sorted(hosts)),
-        users=tuple(sorted(users)),
-        browsers=tuple(sorted(browsers)),
-        processes=tuple(sorted(processes)),
-        domains=tuple(sorted(domains)),
-        first_seen=min((s.first_seen_at for s, _h in sightings), default=None),
-        last_seen=max((s.last_seen_at for s, _h in sightings), default=None),
+        hosts=tuple(inventory.item_host_sample(session, item_id=item.id, limit=SHOWN)),
+        host_count=item.host_count,
+        users=tuple(sorted(show_user(user) for user in users)),
+        user_count=max(user_count, item.user_count),
+        browsers=tuple(browsers),
+        processes=tuple(processes),
+        process_count=process_count,
+        domains=tuple(domains),
+        domain_count=domain_count,
+        first_seen=item.first_seen_at,
+        last_seen=item.last_seen_at,
     )

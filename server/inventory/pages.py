@@ -182,6 +182,10 @@ def inventory_item(
     return _item_page(item_id, request, session, state, who)
 
 
+#: Sightings per page of an item's page (the widest items have one per host and user).
+SIGHTINGS_PER_PAGE = 50
+
+
 def _item_page(
     item_id: int,
     request: Request,
@@ -196,7 +200,16 @@ def _item_page(
     """The item page; after a refused form, with the error beside its field and what was
     typed kept."""
     item = inventory_store.get_inventory_item(session, item_id=item_id)
-    sightings = inventory_store.list_sightings(session, item_id=item_id)
+    sightings_total = inventory_store.count_item_sightings(session, item_id=item_id)
+    pages = max(1, -(-sightings_total // SIGHTINGS_PER_PAGE))
+    wanted = request.query_params.get("page", "1")
+    sightings_page = min(int(wanted), pages) if wanted.isdigit() and int(wanted) > 0 else 1
+    sightings = inventory_store.list_sightings(
+        session,
+        item_id=item_id,
+        limit=SIGHTINGS_PER_PAGE,
+        offset=(sightings_page - 1) * SIGHTINGS_PER_PAGE,
+    )
     catalogue_entry = state.catalogue.get(item.service_id) if item.service_id else None
     show_user = user_display(state.settings.user_pseudonym_key)
     record = triage.get_triage_record(session, item_id=item_id)
@@ -215,7 +228,11 @@ def _item_page(
         item=item,
         sightings=sightings,
         service=catalogue_entry,
-        summary=summarise(sightings, show_user),
+        summary=summarise(session, item, show_user),
+        sightings_total=sightings_total,
+        sightings_page=sightings_page,
+        sightings_pages=pages,
+        sightings_per_page=SIGHTINGS_PER_PAGE,
         show_user=show_user,
         record=record,
         entry=entry,

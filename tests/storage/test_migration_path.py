@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from collector.db import OLD_REVISION_IDS, alembic_config, current_revision, make_engine, upgrade
-from collector.schema import Base
+from tests.storage.schema_compare import schema_differences
 
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 INITIAL = "0001_initial_schema"
@@ -173,13 +171,20 @@ def test_upgrade_step_by_step_keeps_data_and_derives_roll_ups(empty_engine: Engi
         }
         days = connection.execute(sa.text("SELECT host_count FROM item_daily")).scalars().all()
         departments = connection.execute(sa.text("SELECT department FROM hosts")).scalars()
+        item_counts = connection.execute(
+            sa.text("SELECT item_count FROM hosts ORDER BY id")
+        ).scalars()
         assert tuple(item) == ("approved", 2, 2, 4, 0)
+        # 0016 derives each host's item count from item_hosts (which 0003 derived).
+        assert list(item_counts) == [1, 1]
         assert facets == {
             ("kind", "process"),
             ("kind", "browser_extension"),
             ("user", "alice"),
             ("user", "bob"),
             ("browser", "chrome"),
+            # 0016: the process names (and domains) of the sightings stored.
+            ("process", "ChatGPT"),
         }
         assert days == [2]
         assert set(departments) == {""}
@@ -297,8 +302,7 @@ def test_a_database_stamped_by_an_old_release_upgrades_to_the_new_head(
 
     assert current_revision(empty_engine) == _revisions(empty_engine)[-1]
     with empty_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
-        assert compare_metadata(context, Base.metadata) == []
+        assert schema_differences(connection) == []
         item = connection.execute(
             sa.text("SELECT host_count, user_count, sighting_count FROM inventory_items")
         ).one()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from collector.db import alembic_config, current_revision
-from collector.schema import Base
+from tests.storage.schema_compare import schema_differences
 
 
 def test_database_is_at_the_newest_revision(migrated_engine: Engine) -> None:
@@ -18,6 +16,5 @@ def test_database_is_at_the_newest_revision(migrated_engine: Engine) -> None:
 
 def test_migrations_match_the_models(migrated_engine: Engine) -> None:
     with migrated_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
-        differences = compare_metadata(context, Base.metadata)
+        differences = schema_differences(connection)
     assert differences == []

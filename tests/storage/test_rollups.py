@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -93,6 +94,42 @@ def test_roll_ups_match_a_full_count_and_carry_kinds_browsers_and_departments(
     assert row.evidence_kinds == ("browser_extension", "process")
     assert row.browsers == ("chrome", "firefox")
     assert row.departments == ("Finance", "Legal")
+
+
+def test_a_hosts_item_count_is_the_number_of_items_it_shows(db: Session) -> None:
+    agents = [enrolled_agent(db, agent_uid=f"agent-{n:04d}")[0] for n in range(3)]
+    extension = finding(
+        None,
+        kind=FindingKind.BROWSER_EXTENSION,
+        indicator="abcdefghijklmnopabcdefghijklmnop",
+        indicator_kind="browser_extension",
+        heuristic="host permission on an AI domain",
+    )
+    for number, agent in enumerate(agents):
+        _send(db, agent, [finding(user=f"user{number}"), finding("anthropic-claude")][: number + 1])
+    # Reports of the same state, a new user of a known item, a delta with a new item.
+    _send(db, agents[0], [finding(user="user0"), finding(user="someone else")])
+    _send(db, agents[1], [extension], kind=ReportKind.DELTA)
+    _send(db, agents[2], [finding("anthropic-claude"), extension, finding("github-copilot")])
+    _send(db, agents[2], [finding("anthropic-claude"), extension, finding("github-copilot")])
+
+    exact = dict(
+        db.execute(select(ItemHost.host_id, func.count()).group_by(ItemHost.host_id)).all()
+    )
+    kept = {host.id: host.item_count for host in db.scalars(select(Host)).all()}
+    assert kept == exact == {agents[0].host_id: 1, agents[1].host_id: 3, agents[2].host_id: 4}
+
+
+def test_an_items_process_names_and_domains_are_kept_as_facets(db: Session) -> None:
+    agent, _ = enrolled_agent(db)
+    dns = finding(kind=FindingKind.DNS, indicator="chatgpt.com", indicator_kind="domain")
+    _send(db, agent, [finding(), finding(indicator="chatgpt-helper"), dns])
+    _send(db, agent, [dataclasses.replace(dns, user="bob")])  # a new sighting, same domain
+    item_id = _row(db, "svc:openai-chatgpt").item.id
+    processes = inventory.item_facet_values(db, item_id=item_id, facet="process", limit=1)
+    assert processes == (["ChatGPT"], 2)  # the first of two, and how many there are
+    domains = inventory.item_facet_values(db, item_id=item_id, facet="domain")
+    assert domains == (["chatgpt.com"], 1)
 
 
 def test_unknown_domains_group_by_registrable_domain(db: Session) -> None:

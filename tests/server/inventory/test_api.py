@@ -48,8 +48,8 @@ def test_sightings_of_an_item_page_and_respect_pseudonyms(
             assert users == {"alice"}
         else:
             assert len(users) == 1 and users.pop().startswith("user-")
-        page = client.get(url, params={"limit": 1, "offset": 1}, headers=bearer(token)).json()
-        assert page == sightings[1:]
+        page = client.get(url, params={"limit": 1, "offset": 1}, headers=bearer(token))
+        assert page.json() == sightings[1:] and page.headers["X-Total-Count"] == "2"
         missing = client.get("/api/v1/inventory/999999/sightings", headers=bearer(token))
         assert missing.status_code == 404
         hosts_only = make_token(app, ["hosts:read"])

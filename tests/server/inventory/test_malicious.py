@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +167,58 @@ def test_webhooks_announce_a_malicious_item_with_its_hosts(
     assert data["item"]["service_id"] == malicious.id
     assert data["item"]["severity"] == "malicious"
     assert data["hosts"] == ["laptop-9"]
+
+
+def test_a_widespread_item_is_named_by_sample_and_counted_whole_and_its_sightings_page(
+    client: TestClient, app: FastAPI, malicious: Service
+) -> None:
+    """25 hosts, two users each (50 sightings): the item page names 20 hosts and says how many
+    more, counts every user, and pages the sightings with a true total; the dashboard names
+    10 hosts and links to the rest. Nothing is cut silently."""
+    for number in range(25):
+        hostname = f"desktop-{number:02d}"
+        extension = _extension_finding(malicious, Severity.MALICIOUS)
+        _send(
+            client,
+            app,
+            hostname,
+            dataclasses.replace(extension, user=f"user{number}a"),  # type: ignore[type-var]
+            dataclasses.replace(extension, user=f"user{number}b"),  # type: ignore[type-var]
+            finding("openai-chatgpt", user=f"user{number}a"),
+        )
+    sign_in(client, "viewer")
+    item_id = next(
+        item["id"]
+        for item in client.get("/api/v1/inventory").json()
+        if item["service_id"] == malicious.id
+    )
+    page = client.get(f"/inventory/{item_id}").text
+    assert "Seen on 25 hosts" in page and "and 5 more (in the sightings below)" in page
+    assert "Users <small>(50)</small>" in page and "and 30 more users" in page
+    assert "Hosts <small>(25)</small>" in page and "and 5 more hosts" in page
+    assert "1\N{EN DASH}50 of 50, newest first" in page and "Pages of sightings" not in page
+
+    for number in range(25, 30):  # ten more sightings: a second page
+        extension = _extension_finding(malicious, Severity.MALICIOUS)
+        _send(
+            client,
+            app,
+            f"desktop-{number:02d}",
+            dataclasses.replace(extension, user=f"user{number}a"),  # type: ignore[type-var]
+            dataclasses.replace(extension, user=f"user{number}b"),  # type: ignore[type-var]
+        )
+    first = client.get(f"/inventory/{item_id}").text
+    second = client.get(f"/inventory/{item_id}", params={"page": "2"}).text
+    assert "1\N{EN DASH}50 of 60" in first and "Page 1 of 2" in first
+    assert "?page=2#sightings" in first
+    assert "51\N{EN DASH}60 of 60" in second and "Page 2 of 2" in second
+    rows = re.compile(r'<td><a href="/hosts/\d+">(desktop-\d+)</a></td>\s*<td>([^<]+)</td>')
+    shown = rows.findall(first) + rows.findall(second)
+    assert len(shown) == 60 and len(set(shown)) == 60  # every sighting once, none twice
+    # A page number that is not one: the first page, never an error.
+    assert "1\N{EN DASH}50 of 60" in client.get(f"/inventory/{item_id}", params={"page": "x"}).text
+
+    dashboard = client.get("/dashboard").text
+    assert "1 malicious AI extension seen on 30 hosts" in dashboard
+    assert "and 20 more hosts" in dashboard
+    assert len(re.findall(r'href="/hosts/\d+">desktop-', dashboard)) == 10
