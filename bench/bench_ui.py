@@ -68,6 +68,9 @@ PAGES = (
     "{widest_item}",
     "{busiest_host}",
     "/api/v1/inventory?limit=50",
+    "/api/v1/hosts?limit=50",
+    "/api/v1/hosts?sort=risk&dir=desc&limit=50",
+    "/api/v1/hosts?stale=false&os=linux&department=Finance&offset=100&limit=50",
     "/api/v1/register",
     "/api/v1/audit?limit=100",
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Select, Subquery
 
 from collector.errors import NotFound
+from collector.governance import UNGOVERNED
 from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
 from collector.store.hosts import Host, ItemHost
@@ -752,14 +753,26 @@ def list_item_hostnames(session: Session, *, item_id: int, limit: int = 100) -> 
 class RiskTable:
     """The points of the risk score that SQL needs to sort on it (server.inventory.risk owns
     the rules): ``base`` plus the points of the item's service (``candidate_points`` for an
-    item with no catalogue service) plus those of its triage state; malicious items score
-    ``malicious``. The rules keep every sum within the bounds, so SQL need not clamp."""
+    item with no catalogue service), of its triage state and of its governed status (the
+    register's decision; ``violation_points`` instead when the item has a recorded violation
+    under that status), kept within ``base``..``malicious``; malicious items score
+    ``malicious``."""
 
     service_points: Mapping[str, int]
     candidate_points: int
     state_points: Mapping[str, int]
+    governed_points: Mapping[str, int] = field(default_factory=dict)
+    violation_points: Mapping[str, int] = field(default_factory=dict)
     base: int = 1
     malicious: int = 10
+
+
+def _within(session: Session, value: ColumnElement[int], low: int, high: int) -> ColumnElement[int]:
+    """Return ``value`` kept within low..high (SQLite's two-argument min/max, else LEAST and
+    GREATEST, which PostgreSQL has)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.min(func.max(value, low), high)
+    return func.least(func.greatest(value, low), high)
 
 
 def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
@@ -769,6 +782,11 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
     most common score of them as the ELSE; a service the catalogue does not know scores as a
     candidate, as server.inventory.risk.score_item does.
     """
+    return _within(session, _risk_points(session, table), table.base, table.malicious)
+
+
+def _risk_points(session: Session, table: RiskTable) -> ColumnElement[int]:
+    """The risk score before it is kept within its bounds (malicious items: ``malicious``)."""
     service_part = case(
         (InventoryItem.service_id.is_(None), table.candidate_points),
         else_=points_of_present_keys(
@@ -779,9 +797,26 @@ def risk_expression(session: Session, table: RiskTable) -> ColumnElement[int]:
         ),
     )
     state_part = score_by_key(InventoryItem.state, table.state_points, otherwise=0)
+    # Most items are in no register entry: that test first. A violation recorded under a
+    # status that forbids the use (prohibited, restricted outside its departments) replaces
+    # the status's points.
+    governed_part = case(
+        (InventoryItem.governed_status == UNGOVERNED, table.governed_points.get(UNGOVERNED, 0)),
+        *[
+            (
+                and_(
+                    InventoryItem.governed_status == status,
+                    InventoryItem.last_violation_at.is_not(None),
+                ),
+                points,
+            )
+            for status, points in sorted(table.violation_points.items())
+        ],
+        else_=score_by_key(InventoryItem.governed_status, table.governed_points, otherwise=0),
+    )
     return case(
         (InventoryItem.severity == MALICIOUS, table.malicious),
-        else_=table.base + service_part + state_part,
+        else_=table.base + service_part + state_part + governed_part,
     )
 
 
@@ -815,7 +850,13 @@ def host_risk(session: Session, table: RiskTable) -> Subquery:
     """Return a subquery of (host_id, risk): the highest risk score of the items each host
     shows (from ``item_hosts``, kept after sightings are pruned), for the hosts list."""
     return (
-        select(ItemHost.host_id, func.max(risk_expression(session, table)).label("risk"))
+        # Keeping within bounds commutes with the highest: once per host, not per item.
+        select(
+            ItemHost.host_id,
+            _within(
+                session, func.max(_risk_points(session, table)), table.base, table.malicious
+            ).label("risk"),
+        )
         .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
         .group_by(ItemHost.host_id)
         .subquery()

@@ -1,17 +1,21 @@
-"""Hosts as JSON: the list (stale ones flagged), one host with what was found on it, and the
-department an admin sets."""
+"""Hosts as JSON: the list (paged, sorted and filtered as the hosts page is; stale ones flagged),
+one host with what was found on it, and the department an admin sets."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from collector.paging import MAX_PAGE_SIZE, PageRequest
 from collector.store import hosts, inventory, limits, releases
 from collector.store.hosts import Host
+from server.fields import LINE
 from server.inventory.evidence import user_display
+from server.inventory.risk import risk_table
 from server.web.api_auth import AUTH_RESPONSES, HostsReader
 from server.web.deps import Admin, DbSession, RowId, State
 from server.web.rendering import check_csrf
@@ -30,6 +34,15 @@ class HostOut(BaseModel):
     last_report_at: dt.datetime | None
     stale: bool
     item_count: int
+
+
+class HostListOut(HostOut):
+    """A host as the list gives it: with its violations and its risk."""
+
+    violation_count: int = Field(description="Sightings of prohibited or out-of-conditions use")
+    risk: int | None = Field(
+        description="The highest risk score (1-10) of the AI items it shows; null: none"
+    )
 
 
 class SightingOut(BaseModel):
@@ -93,8 +106,7 @@ class HostUpdate(BaseModel):
     department: Annotated[str, Field(max_length=128)]
 
 
-def _host_fields(row: hosts.HostRow) -> dict[str, Any]:
-    host: Host = row.host
+def _host_fields(host: Host, *, item_count: int, stale: bool) -> dict[str, Any]:
     return {
         "id": host.id,
         "hostname": host.hostname,
@@ -104,17 +116,90 @@ def _host_fields(row: hosts.HostRow) -> dict[str, Any]:
         "catalogue_version": host.catalogue_version,
         "department": host.department,
         "last_report_at": host.last_report_at,
-        "stale": row.stale,
-        "item_count": row.item_count,
+        "stale": stale,
+        "item_count": item_count,
     }
 
 
-@router.get("/hosts", response_model=list[HostOut], responses=AUTH_RESPONSES)
-def list_hosts(session: DbSession, state: State, _who: HostsReader) -> list[HostOut]:
-    """List hosts, with stale ones flagged so that "no data" is never read as "no AI"."""
+#: The sort keys of the list, as the hosts page names them (collector.store.hosts.HOST_SORTS).
+HostSort = Literal[
+    "hostname", "os", "department", "agent_version", "items", "violations", "first_seen",
+    "last_report", "risk",
+]  # fmt: skip
+_PAGE_HEADERS = {
+    "X-Total-Count": {
+        "description": "How many hosts match the filters, on every page",
+        "required": True,
+        "schema": {"type": "integer"},
+    },
+    "Link": {
+        "description": 'The next page, as rel="next", when there is one (RFC 8288)',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/hosts",
+    response_model=list[HostListOut],
+    responses={**AUTH_RESPONSES, 200: {"headers": _PAGE_HEADERS}},
+)
+def list_hosts(
+    request: Request,
+    response: Response,
+    session: DbSession,
+    state: State,
+    _who: HostsReader,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=LINE, description="In the host name.")
+    ] = None,
+    stale: Annotated[
+        bool | None, Query(description="Only hosts that stopped reporting (true) or not.")
+    ] = None,
+    os: Annotated[str | None, Query(max_length=64, pattern=LINE)] = None,
+    department: Annotated[
+        str | None,
+        Query(max_length=128, pattern=LINE, description='"-": hosts without a department.'),
+    ] = None,
+    agent_version: Annotated[str | None, Query(max_length=64, pattern=LINE)] = None,
+    has_violations: Annotated[
+        bool | None, Query(description="Only hosts with violations (true) or without.")
+    ] = None,
+    sort: Annotated[HostSort, Query()] = "hostname",
+    direction: Annotated[Literal["asc", "desc"], Query(alias="dir")] = "asc",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[HostListOut]:
+    """List hosts a page at a time, with stale ones flagged so that "no data" is never read as
+    "no AI". Filters combine; the X-Total-Count header says how many hosts match, and a Link
+    header (rel="next") gives the next page when this one is not the last."""
     stale_after = dt.timedelta(minutes=state.settings.stale_after_minutes)
-    rows = hosts.list_hosts(session, stale_after=stale_after)
-    return [HostOut(**_host_fields(row)) for row in rows]
+    found = hosts.page_hosts(
+        session,
+        filters=hosts.HostFilters(
+            search=q or None,
+            stale=stale,
+            os=os or None,
+            department=department or None,
+            agent_version=agent_version or None,
+            has_violations=has_violations,
+        ),
+        page=PageRequest(sort=sort, descending=direction == "desc", limit=limit, offset=offset),
+        stale_after=stale_after,
+        risk=inventory.host_risk(session, risk_table(state.catalogue)),
+    )
+    response.headers["X-Total-Count"] = str(found.total)
+    if offset + len(found.rows) < found.total:
+        following = {**request.query_params, "limit": str(limit), "offset": str(offset + limit)}
+        response.headers["Link"] = f'<{request.url.path}?{urlencode(following)}>; rel="next"'
+    return [
+        HostListOut(
+            **_host_fields(row.host, item_count=row.item_count, stale=row.stale),
+            violation_count=row.violation_count,
+            risk=row.risk,
+        )
+        for row in found.rows
+    ]
 
 
 def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOut:
@@ -124,7 +209,7 @@ def _host_detail(session: DbSession, state: State, host_id: int) -> HostDetailOu
     names = inventory.item_names(session, item_ids=[v.item_id for v, _h in violations])
     show_user = user_display(state.settings.user_pseudonym_key)
     return HostDetailOut(
-        **_host_fields(row),
+        **_host_fields(row.host, item_count=row.item_count, stale=row.stale),
         health=dict(row.host.health),
         scanner_errors=list(row.host.scanner_errors),
         ingest_limits=[

@@ -264,6 +264,8 @@ def _item_page(
             catalogue_entry,
             state=item.state,
             malicious=item.severity == inventory_store.MALICIOUS,
+            governed_status=item.governed_status,
+            violated=item.last_violation_at is not None,
         ),
         violations=inventory_store.list_violations(session, item_id=item_id, limit=200),
         violation_trend=violation_chart(

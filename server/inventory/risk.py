@@ -1,13 +1,15 @@
 """The risk score of an AI service and of a draft inventory item: 1 (low) to 10 (act now),
-added up from named factors so that every page can show why. The catalogue's data-handling
-attributes give the service's part; a published malicious report sets 10; the item's triage
-state (governed in the register, or not looked at yet) moves it. Lists sort on the same score
-through ``risk_table`` (computed in SQL by collector.store.inventory.risk_expression)."""
+added up from named factors so that every page can show why, and kept within 1..10. The
+catalogue's data-handling attributes give the service's part; a published malicious report
+sets 10; the item's triage state (not looked at yet, set aside) and the register's decision on
+it (approved, prohibited yet still seen...) move it. Lists sort on the same score through
+``risk_table`` (computed in SQL by collector.store.inventory.risk_expression)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collector import governance
 from collector.store.inventory import RiskTable
 from server.inventory import states
 from signatures import Catalogue, Service
@@ -37,6 +39,43 @@ STATE_REASONS = {
     states.MERGED: "a duplicate: governed through the item it was merged into",
 }
 
+# What the register decided about the item (collector.governance): a decision with controls
+# lowers the score a little; a use nobody has decided on yet, one whose review is due, on hold
+# or retired but still in the inventory raises it. A prohibition adds nothing while the
+# service is not seen; the violations below are what make it count.
+GOVERNED_POINTS = {
+    governance.UNDER_REVIEW: 1,
+    governance.APPROVED: -1,
+    governance.RESTRICTED: -1,
+    governance.PROHIBITED: 0,
+    governance.REVIEW_DUE: 1,
+    governance.SUSPENDED: 2,
+    governance.RETIRED: 1,
+}
+GOVERNED_REASONS = {
+    governance.UNDER_REVIEW: "in the register, under review: no decision yet",
+    governance.APPROVED: "approved in the register: an owner, a purpose, a rated risk and "
+    "its controls",
+    governance.RESTRICTED: "approved with conditions in the register (its allowed "
+    "departments and controls)",
+    governance.PROHIBITED: "prohibited in the register; no violation recorded",
+    governance.REVIEW_DUE: "its review in the register is due: the decision may be out of date",
+    governance.SUSPENDED: "suspended in the register: its use is on hold",
+    governance.RETIRED: "retired in the register: it should no longer be in use",
+}
+# A violation recorded under a status that forbids the use: prohibited yet seen on hosts
+# (enough to put any service among the high scores, 8 and over), or restricted yet seen in a
+# department it is not allowed in. These replace the status's points.
+VIOLATION_POINTS = {
+    governance.PROHIBITED: 7,
+    governance.RESTRICTED: 3,
+}
+VIOLATION_REASONS = {
+    governance.PROHIBITED: "prohibited in the register, yet still seen on hosts: a violation",
+    governance.RESTRICTED: "restricted in the register, yet seen where its conditions do not "
+    "allow it: a violation",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RiskFactor:
@@ -50,6 +89,11 @@ class RiskFactor:
 class RiskScore:
     score: int
     factors: tuple[RiskFactor, ...]
+
+    @property
+    def added_up(self) -> int:
+        """What the factors add up to from the lowest score, before it is kept within 1..10."""
+        return LOWEST + sum(factor.points for factor in self.factors)
 
     @property
     def level(self) -> str:
@@ -99,8 +143,28 @@ def service_factors(service: Service | None) -> list[RiskFactor]:
     return found
 
 
-def score_item(service: Service | None, *, state: str, malicious: bool) -> RiskScore:
-    """Return the score of an item (or, with state "", of a service) with its factors."""
+def governed_factor(governed_status: str, *, violated: bool) -> RiskFactor | None:
+    """Return the register decision's part of an item's score (None: not in the register)."""
+    if violated and governed_status in VIOLATION_POINTS:
+        return RiskFactor(VIOLATION_REASONS[governed_status], VIOLATION_POINTS[governed_status])
+    if governed_status in GOVERNED_POINTS:
+        return RiskFactor(GOVERNED_REASONS[governed_status], GOVERNED_POINTS[governed_status])
+    return None
+
+
+def score_item(
+    service: Service | None,
+    *,
+    state: str,
+    malicious: bool,
+    governed_status: str = governance.UNGOVERNED,
+    violated: bool = False,
+) -> RiskScore:
+    """Return the score of an item (or, with state "", of a service) with its factors.
+
+    ``governed_status`` is the register's status of the item, ``violated`` whether a
+    violation of the register was recorded for it (its ``last_violation_at``).
+    """
     if malicious:
         return RiskScore(
             HIGHEST, (RiskFactor("a published report calls it malicious", HIGHEST - LOWEST),)
@@ -108,6 +172,9 @@ def score_item(service: Service | None, *, state: str, malicious: bool) -> RiskS
     factors = service_factors(service)
     if state in STATE_POINTS:
         factors.append(RiskFactor(STATE_REASONS[state], STATE_POINTS[state]))
+    decided = governed_factor(governed_status, violated=violated)
+    if decided is not None:
+        factors.append(decided)
     return RiskScore(_clamp(LOWEST + sum(f.points for f in factors)), tuple(factors))
 
 
@@ -120,6 +187,8 @@ def risk_table(catalogue: Catalogue) -> RiskTable:
         },
         candidate_points=sum(f.points for f in service_factors(None)),
         state_points=dict(STATE_POINTS),
+        governed_points=dict(GOVERNED_POINTS),
+        violation_points=dict(VIOLATION_POINTS),
         base=LOWEST,
         malicious=HIGHEST,
     )

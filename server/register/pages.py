@@ -4,6 +4,7 @@ server.register.service, redirect (post/redirect/get)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -16,7 +17,7 @@ from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
 from server.approvals.service import ASSESSMENT_KINDS, route_blockers, route_progress
 from server.enforcement.formats import EXPORTS
-from server.errors import GuardFailed
+from server.errors import GuardFailed, InvalidTransition, StaleVersion
 from server.inventory.risk import risk_table
 from server.register import service, states
 from server.register.schemas import EntryInput, entry_form_errors
@@ -51,6 +52,74 @@ def _entry_form_data(form: FormData) -> dict[str, Any]:
         else:
             data[name] = str(form.get(name))
     return data
+
+
+#: What a refused form on an entry's page was: which form, each problem by the field it sits
+#: beside, what was typed (shown again), the answer's status and the service's field name.
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    form: str
+    errors: dict[str, str]
+    typed: dict[str, Any]
+    status: int
+    field: str
+    #: A field of the record (or the approval route) the problem is to be fixed in, with its
+    #: label, when it lies outside the refused form.
+    fix: tuple[str, str] | None = None
+
+
+DECISION_FORM = ("decision", "rationale", "conditions", "allowed_departments", "alternative")
+MOVE_FORM = ("target", "reason")
+REVIEW_FORM = ("outcome", "notes", "conditions", "next_review_on")
+NEXT_REVIEW_FORM = ("next_review_on",)
+RECORD_FORM = tuple(spec.name for spec in ENTRY_FIELDS)
+
+
+def _plain_transition(exc: InvalidTransition) -> str:
+    """Say in words why an entry cannot move, and where it can."""
+    current, target = exc.current.replace("_", " "), exc.target.replace("_", " ")
+    if exc.target not in states.ENTRY_TRANSITIONS:
+        return f"{exc.target[:40]!r} is not a status of the register"
+    allowed = [t.replace("_", " ") for t in states.entry_targets(exc.current)]
+    return f"an entry that is {current} cannot become {target}" + (
+        f"; it can become {', '.join(allowed)}" if allowed else "; it can no longer change"
+    )
+
+
+def _refusal(
+    exc: GuardFailed | InvalidTransition | StaleVersion,
+    *,
+    form: str,
+    own_fields: tuple[str, ...],
+    main_field: str,
+    typed: dict[str, Any],
+) -> Refusal:
+    """Place a service's refusal beside the field of the form it concerns (the form's main
+    field when it concerns none of them), in plain words."""
+    fix = None
+    if isinstance(exc, GuardFailed):
+        status, service_field, message = 422, exc.field, exc.reason
+        if service_field in FIELDS and service_field not in own_fields:
+            fix = (service_field, FIELDS[service_field].label)
+        elif service_field == "approval_route":
+            fix = ("approval_route", "Approval route")
+    elif isinstance(exc, InvalidTransition):
+        status, service_field, message = 409, main_field, _plain_transition(exc)
+    else:
+        status, service_field = 409, "version"
+        message = (
+            f"someone else changed this entry while you had it open (version {exc.expected}, "
+            f"now {exc.actual}): the page shows it as it is now; check it, then save again"
+        )
+    where = service_field if service_field in own_fields else main_field
+    return Refusal(
+        form=form,
+        errors={where: message},
+        typed=typed,
+        status=status,
+        field=service_field,
+        fix=fix,
+    )
 
 
 def _version(form: FormData) -> int:
@@ -164,19 +233,23 @@ def _entry_page(
     status: int = 200,
     errors: dict[str, str] | None = None,
     typed: dict[str, Any] | None = None,
+    refused: Refusal | None = None,
 ) -> Response:
-    """An entry's page; after a refused edit, each error beside its field and the form
-    showing what was typed."""
+    """An entry's page; after a refused form (the record, a decision, a lifecycle move, a review),
+    each error beside its field and the form showing what was typed."""
     entry = register.get_register_entry(session, register_id=register_id[:16])
     on_route = route_blockers(session, entry=entry)
-    return render_page(
+    if refused is not None and refused.form == "record":
+        status, errors, typed = refused.status, refused.errors, refused.typed
+    response = render_page(
         state,
         request,
         "register/entry.html",
         who,
-        status=status,
+        status=refused.status if refused is not None else status,
         errors=errors or {},
         typed=typed,
+        refused=refused,
         entry=entry,
         items=triage.list_items_of_entry(session, entry_id=entry.id),
         history=audit.list_audit_events(
@@ -201,6 +274,9 @@ def _entry_page(
         today=utcnow().date(),
         owners=[user.username for user in users.list_users(session) if not user.disabled],
     )
+    if refused is not None:
+        response.headers["X-Shadowmap-Field"] = refused.field
+    return response
 
 
 @router.post("/register/{register_id}")
@@ -215,20 +291,30 @@ async def register_update(
         return _entry_page(
             register_id, request, session, state, who, status=422, errors=errors, typed=data
         )
-    service.update_entry(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=_version(form),
-        fields=fields,
-    )
+    try:
+        # A savepoint: a refused change leaves nothing behind when the page is shown again.
+        with session.begin_nested():
+            service.update_entry(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=_version(form),
+                fields=fields,
+            )
+    except (GuardFailed, StaleVersion) as exc:
+        refused = _refusal(
+            exc, form="record", own_fields=RECORD_FORM, main_field="record", typed=data
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=updated")
 
 
 @router.post("/register/{register_id}/decision")
 def register_decision(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
@@ -239,24 +325,41 @@ def register_decision(
     alternative: Annotated[str, Form(max_length=255)] = "",
 ) -> Response:
     check_csrf(who, csrf)
-    service.decide_entry(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        decision=decision,
-        rationale=rationale,
-        conditions=conditions,
-        allowed_departments=allowed_departments.splitlines(),
-        alternative=alternative,
-    )
+    try:
+        # A savepoint: decide_entry may have set the conditions before a guard refused.
+        with session.begin_nested():
+            service.decide_entry(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                decision=decision,
+                rationale=rationale,
+                conditions=conditions,
+                allowed_departments=allowed_departments.splitlines(),
+                alternative=alternative,
+            )
+    except (GuardFailed, InvalidTransition, StaleVersion) as exc:
+        typed = {
+            "decision": decision,
+            "rationale": rationale,
+            "conditions": conditions,
+            "allowed_departments": allowed_departments,
+            "alternative": alternative,
+        }
+        refused = _refusal(
+            exc, form="decision", own_fields=DECISION_FORM, main_field="decision", typed=typed
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=decided")
 
 
 @router.post("/register/{register_id}/status")
 def register_status(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
@@ -264,21 +367,34 @@ def register_status(
     reason: Reason = "",
 ) -> Response:
     check_csrf(who, csrf)
-    service.move_entry(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        target=target,
-        reason=reason,
-    )
+    try:
+        with session.begin_nested():
+            service.move_entry(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                target=target,
+                reason=reason,
+            )
+    except (GuardFailed, InvalidTransition, StaleVersion) as exc:
+        refused = _refusal(
+            exc,
+            form="move",
+            own_fields=MOVE_FORM,
+            main_field="target",
+            typed={"target": target, "reason": reason},
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=moved")
 
 
 @router.post("/register/{register_id}/review")
 def register_review(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
@@ -288,40 +404,66 @@ def register_review(
     next_review_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(who, csrf)
-    day = parse_day(next_review_on, "next_review_on")
-    reviews.record_review(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        outcome=outcome,
-        notes=notes,
-        conditions=conditions,
-        next_review_on=day.date() if day else None,
-    )
+    try:
+        with session.begin_nested():
+            day = parse_day(next_review_on, "next_review_on")
+            reviews.record_review(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                outcome=outcome,
+                notes=notes,
+                conditions=conditions,
+                next_review_on=day.date() if day else None,
+            )
+    except (GuardFailed, StaleVersion) as exc:
+        typed = {
+            "outcome": outcome,
+            "notes": notes,
+            "conditions": conditions,
+            "next_review_on": next_review_on,
+        }
+        refused = _refusal(
+            exc, form="review", own_fields=REVIEW_FORM, main_field="outcome", typed=typed
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=reviewed")
 
 
 @router.post("/register/{register_id}/next-review")
 def register_next_review(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     version: Annotated[int, Form()],
-    next_review_on: Annotated[str, Form(max_length=10)],
+    next_review_on: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     check_csrf(who, csrf)
-    day = parse_day(next_review_on, "next_review_on")
-    if day is None:
-        raise GuardFailed("next_review_on", "give the date of the next review")
-    reviews.set_next_review(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        expected_version=version,
-        next_review_on=day.date(),
-    )
+    try:
+        with session.begin_nested():
+            day = parse_day(next_review_on, "next_review_on")
+            if day is None:
+                raise GuardFailed("next_review_on", "give the date of the next review")
+            reviews.set_next_review(
+                session,
+                actor=who.user.username,
+                register_id=register_id[:16],
+                expected_version=version,
+                next_review_on=day.date(),
+            )
+    except (GuardFailed, StaleVersion) as exc:
+        refused = _refusal(
+            exc,
+            form="next_review",
+            own_fields=NEXT_REVIEW_FORM,
+            main_field="next_review_on",
+            typed={"next_review_on": next_review_on},
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=next_review")
 
 

@@ -85,6 +85,21 @@ def test_triage_promote_approve_and_see_it_on_the_dashboard(
     register_id = page.url.split("?")[0].rsplit("/", 1)[1]
     expect(page.locator(".checklist")).to_contain_text("business owner is required")
 
+    # Approving too soon: the same page, the refusal beside the decision in plain words with a
+    # link to the field to fix, and the rationale as it was typed.
+    page.get_by_label("Decision", exact=True).select_option("approved")
+    page.get_by_label("Rationale", exact=True).fill("Enterprise workspace with a DPA.")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("alert")).to_contain_text("The decision was not recorded")
+    refusal = page.locator("#decision-error")
+    expect(refusal).to_contain_text("a business owner is required before approval")
+    expect(page.get_by_label("Decision", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Rationale", exact=True)).to_have_value(
+        "Enterprise workspace with a DPA."
+    )
+    refusal.get_by_role("link", name="Go to business owner").click()
+    expect(page.get_by_label("Business owner")).to_be_visible()
+
     # Complete the record, then approve.
     page.get_by_label("Business owner").fill("Dana Whitfield")
     page.get_by_label("Risk level").select_option("medium")
@@ -93,12 +108,14 @@ def test_triage_promote_approve_and_see_it_on_the_dashboard(
     page.get_by_label("Supplier review").select_option("approved")
     page.get_by_label("EU AI Act class").select_option("minimal")
     page.get_by_role("button", name="Save record").click()
+    expect(page.get_by_role("status")).to_have_text("Changes saved.")
     expect(page.locator(".ok-note")).to_have_text("All approval guards pass.")
     page.get_by_label("Decision", exact=True).select_option("approved")
     page.get_by_label("Rationale", exact=True).fill(
         "Enterprise workspace with a DPA; low exposure."
     )
     page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("status")).to_have_text("Decision recorded.")
     expect(page.get_by_role("heading", name="Decision: approved")).to_be_visible()
     expect(page.locator(".history")).to_contain_text("entry.approved")
     page.screenshot(path=str(shots / "register-entry.png"), full_page=True)

@@ -259,3 +259,172 @@ def test_a_host_carries_the_highest_risk_of_its_items_and_sorts_on_it(db: Sessio
     )
     scored = {row.host.id: row.risk for row in found.rows}
     assert [row.risk for row in by_name.rows] == [scored[row.host.id] for row in by_name.rows]
+
+
+def _govern(
+    db: Session, name: str, *, then: tuple[str, ...] = (), cadence: int = 12, **decision: object
+) -> int:
+    """Promote the item named ``name`` into an entry of its own and, when ``decision`` names
+    one, decide it, then move the entry through ``then`` (all through the triage and register
+    services, as a reviewer would); return the item's id."""
+    from server.register import service as register_service
+    from server.register.schemas import EntryInput
+
+    item = _page(db, ItemFilters(search=name), sort="name", limit=1).rows[0].item
+    inventory_service.transition_item(db, actor="rita", item_id=item.id, target="triaging")
+    entry = inventory_service.promote_item(
+        db, actor="rita", item_id=item.id, title=f"{item.name} use", purpose="General use"
+    )
+    if decision:
+        entry = register_service.update_entry(
+            db,
+            actor="rita",
+            register_id=entry.register_id,
+            expected_version=entry.version,
+            fields=EntryInput(
+                title=f"{item.name} use",
+                ai_system=item.name,
+                business_owner="Dana",
+                purpose="General use",
+                risk_level="high",
+                review_cadence_months=cadence,
+            ),
+        )
+        entry = register_service.decide_entry(
+            db,
+            actor="carol",
+            register_id=entry.register_id,
+            expected_version=entry.version,
+            rationale="decided in a test",
+            **decision,  # type: ignore[arg-type]
+        )
+    for target in then:
+        entry = register_service.move_entry(
+            db,
+            actor="carol",
+            register_id=entry.register_id,
+            expected_version=entry.version,
+            target=target,
+            reason="moved in a test",
+        )
+    return item.id
+
+
+def test_the_register_decision_moves_the_score_in_sql_as_on_the_item_page(db: Session) -> None:
+    import datetime as dt
+
+    from collector.store import hosts, inventory
+    from collector.store.agents import Agent
+    from collector.store.base import utcnow
+    from server.register import service as register_service
+
+    _seed(db)
+    restricted = {"decision": "restricted", "conditions": "Research only"}
+    governed = {
+        # Seen again after the decision (below): violations.
+        "openai-chatgpt": _govern(db, "openai-chatgpt", decision="prohibited"),
+        "github-copilot": _govern(
+            db, "github-copilot", **restricted, allowed_departments=["Research"]
+        ),
+        # Not seen again.
+        "deepseek-chat": _govern(db, "deepseek-chat", decision="prohibited"),
+        "anthropic-claude": _govern(db, "anthropic-claude", decision="approved"),
+        "alibaba-qwen": _govern(db, "alibaba-qwen", decision="approved", then=("suspended",)),
+        "candidate_0%x": _govern(db, "candidate_0%x"),  # under review
+        "candidate_1%x": _govern(db, "candidate_1%x", decision="approved", then=("retired",)),
+        "candidate_2%x": _govern(db, "candidate_2%x", decision="approved", cadence=1),
+        "candidate_3%x": _govern(db, "candidate_3%x", **restricted),
+    }
+    # Only the entry reviewed every month falls due in two.
+    register_service.mark_reviews_due(db, today=utcnow().date() + dt.timedelta(days=62))
+    # host-0 (in Finance) reports ChatGPT and Copilot again.
+    agent = db.scalars(select(Agent).where(Agent.agent_uid == "agent-0000")).one()
+    hosts.update_host(db, host_id=agent.host_id, department="Finance")
+    ingest_report(
+        db,
+        agent=agent,
+        report=report(
+            [finding(s, indicator=f"{s}-proc") for s in ("openai-chatgpt", "github-copilot")],
+            agent_id="agent-0000",
+            hostname="host-0",
+        ),
+        catalogue=CATALOGUE,
+    )
+
+    rows = _page(db, ItemFilters(), sort="risk", descending=True, limit=100).rows
+    by_id = {row.item.id: row for row in rows}
+    explained = {}
+    for row in rows:
+        service = CATALOGUE.get(row.item.service_id) if row.item.service_id else None
+        explained[row.item.id] = risk.score_item(
+            service,
+            state=row.item.state,
+            malicious=row.item.severity == "malicious",
+            governed_status=row.item.governed_status,
+            violated=row.item.last_violation_at is not None,
+        )
+        assert row.risk == explained[row.item.id].score, row.item.name
+    assert [row.risk for row in rows] == sorted((row.risk for row in rows), reverse=True)
+    statuses = {name: by_id[item_id].item.governed_status for name, item_id in governed.items()}
+    assert statuses == {
+        "openai-chatgpt": "prohibited",
+        "github-copilot": "restricted",
+        "deepseek-chat": "prohibited",
+        "anthropic-claude": "approved",
+        "alibaba-qwen": "suspended",
+        "candidate_0%x": "under_review",
+        "candidate_1%x": "retired",
+        "candidate_2%x": "review_due",
+        "candidate_3%x": "restricted",
+    }
+
+    def factor(name: str) -> risk.RiskFactor:
+        return explained[governed[name]].factors[-1]
+
+    # A prohibited service still seen is a violation, among the high scores, and says so.
+    chatgpt = explained[governed["openai-chatgpt"]]
+    assert (
+        chatgpt.level == "high"
+        and "still seen on hosts: a violation" in factor("openai-chatgpt").reason
+    )
+    assert factor("openai-chatgpt").points == risk.VIOLATION_POINTS["prohibited"]
+    # Its factors add up past 10: SQL keeps it at 10 as the page does, and so does the host
+    # that reported it (the highest of its items, kept within bounds once per host).
+    assert chatgpt.added_up > risk.HIGHEST and by_id[governed["openai-chatgpt"]].risk == 10
+    (host_zero,) = hosts.page_hosts(
+        db,
+        filters=hosts.HostFilters(search="host-0"),
+        page=PageRequest(sort="risk", descending=True),
+        stale_after=dt.timedelta(days=7),
+        risk=inventory.host_risk(db, risk.risk_table(CATALOGUE)),
+    ).rows
+    assert host_zero.risk == 10
+    assert factor("github-copilot").points == risk.VIOLATION_POINTS["restricted"]
+    # Not seen since: the prohibition adds nothing; a restriction with controls lowers it.
+    assert factor("deepseek-chat") == risk.RiskFactor(
+        "prohibited in the register; no violation recorded", 0
+    )
+    assert factor("candidate_3%x").points == factor("anthropic-claude").points == -1
+    claude = explained[governed["anthropic-claude"]]
+    alone = risk.score_item(CATALOGUE.get("anthropic-claude"), state="promoted", malicious=False)
+    assert claude.score == alone.score - 1
+    assert factor("candidate_0%x").points == 1  # under review
+    assert factor("alibaba-qwen").points == 2  # suspended
+    assert factor("candidate_1%x").points == 1  # retired
+    assert factor("candidate_2%x").points == 1  # review due
+    # Compared with an item nobody has looked at, a candidate under review has its triage
+    # points (2) replaced by the register's (1).
+    untouched = next(row for row in rows if row.item.name == "candidate_5%x")
+    assert by_id[governed["candidate_0%x"]].risk == untouched.risk - 1
+
+
+@pytest.mark.parametrize("status", [*risk.GOVERNED_POINTS, ""])
+def test_every_governed_status_keeps_every_score_within_the_bounds(status: str) -> None:
+    for service in (*CATALOGUE.services, None):
+        for state in ("promoted", "merged"):
+            for violated in (False, True):
+                score = risk.score_item(
+                    service, state=state, malicious=False, governed_status=status, violated=violated
+                )
+                assert risk.LOWEST <= score.score <= risk.HIGHEST
+                assert score.score == max(risk.LOWEST, min(risk.HIGHEST, score.added_up))

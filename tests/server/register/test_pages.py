@@ -12,8 +12,9 @@ import re
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from collector.db import transaction
 from tests.server.conftest import sign_in
-from tests.server.seed import HOSTILE, seed_over_http
+from tests.server.seed import HOSTILE, ready_entry, seed_over_http
 
 
 def _version(page: str) -> str:
@@ -137,3 +138,197 @@ def test_triage_promote_approve_and_dashboard(client: TestClient, app: FastAPI) 
     assert all(e["prev_hash"] == p["hash"] for p, e in itertools.pairwise(events))
     rows = list(csv.DictReader(io.StringIO(client.get("/audit/export?format=csv").text)))
     assert len(rows) == len(events) and rows[-1]["action"] == "entry.approved"
+
+
+def _field_error(page: str, field: str) -> str:
+    """Return the message shown beside ``field`` (empty when there is none)."""
+    found = re.search(rf'<p class="field-error" id="{field}-error">(.*?)</p>', page, re.S)
+    return found.group(1) if found else ""
+
+
+def test_refused_decisions_and_moves_are_shown_beside_their_field(
+    client: TestClient, app: FastAPI
+) -> None:
+    items = seed_over_http(client, app)
+    csrf = sign_in(client, "reviewer")
+    client.post(
+        f"/inventory/{items['ChatGPT']}/assign", data={"csrf": csrf, "assignee": "reviewer"}
+    )
+    promoted = client.post(
+        f"/inventory/{items['ChatGPT']}/promote",
+        data={"csrf": csrf, "title": "ChatGPT for finance", "business_unit": "Finance"},
+        follow_redirects=False,
+    )
+    entry_url = promoted.headers["location"].split("?")[0]
+    register_id = entry_url.rsplit("/", 1)[1]
+    version = _version(client.get(entry_url).text)
+
+    # A restricted approval before the record names an owner: the entry page again, the
+    # guard beside the decision with a link to the field to fix, everything typed kept.
+    typed = {
+        "csrf": csrf,
+        "version": version,
+        "decision": "restricted",
+        "rationale": "Finance may draft with it <b>only</b>",
+        "conditions": "No customer data",
+        "allowed_departments": "Finance\nTreasury",
+        "alternative": "Copilot",
+    }
+    refused = client.post(f"{entry_url}/decision", data=typed, headers={"Accept": "text/html"})
+    assert refused.status_code == 422
+    assert refused.headers["x-shadowmap-field"] == "business_owner"
+    page = refused.text
+    assert "The decision was not recorded" in page and "Not allowed yet" not in page
+    assert "a business owner is required before approval" in _field_error(page, "decision")
+    assert 'href="#business_owner"' in _field_error(page, "decision")
+    assert 'aria-invalid="true" aria-describedby="decision-error"' in page
+    assert '<option value="restricted" selected>' in page
+    assert ">Finance may draft with it &lt;b&gt;only&lt;/b&gt;</textarea>" in page
+    assert ">No customer data</textarea>" in page and ">Finance\nTreasury</textarea>" in page
+    assert 'value="Copilot"' in page
+    # Nothing of the refused decision was kept (decide_entry sets the conditions first).
+    sign_in(client, "viewer")
+    stored = client.get(f"/api/v1/register/{register_id}").json()
+    assert stored["status"] == "under_review" and stored["version"] == int(version)
+    assert stored["decision_conditions"] == "" and stored["allowed_departments"] == []
+    csrf = sign_in(client, "reviewer")
+
+    # Each of the decision's own fields carries its own refusal.
+    for changes, field, words in (
+        ({"rationale": "  "}, "rationale", "a decision needs its rationale"),
+        ({"decision": "approved"}, "allowed_departments", "only a restricted use names"),
+        ({"decision": "approved", "allowed_departments": ""}, "alternative", "needs no alter"),
+        ({"decision": "maybe"}, "decision", "must be one of approved"),
+    ):
+        refused = client.post(f"{entry_url}/decision", data={**typed, "csrf": csrf, **changes})
+        assert refused.status_code == 422, changes
+        assert words in _field_error(refused.text, field), (field, refused.text)
+
+    # The lifecycle form: a move the machine refuses, and a decision sent as a move.
+    moved = {"csrf": csrf, "version": version, "target": "retired", "reason": "Not used"}
+    refused = client.post(f"{entry_url}/status", data=moved)
+    assert refused.status_code == 409
+    assert _field_error(refused.text, "target") == (
+        "an entry that is under review cannot become retired; "
+        "it can become approved, restricted, prohibited"
+    )
+    assert "The status was not changed" in refused.text
+    refused = client.post(f"{entry_url}/status", data={**moved, "target": "approved"})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "target") == "record a decision instead"
+
+    # A prohibition needs none of the approval guards; then the page confirms it.
+    decided = client.post(
+        f"{entry_url}/decision",
+        data={**typed, "csrf": csrf, "decision": "prohibited", "allowed_departments": ""},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    assert decided.headers["location"] == f"{entry_url}?saved=decided"
+    page = client.get(decided.headers["location"]).text
+    assert 'role="status"><p>Decision recorded.</p>' in page
+    assert "Decision: prohibited" in page
+
+    # The old version again: the current entry with a word about what happened, status 409.
+    stale = client.post(f"{entry_url}/status", data={**moved, "target": "under_review"})
+    assert stale.status_code == 409
+    assert "someone else changed this entry" in _field_error(stale.text, "target")
+    assert _version(stale.text) == str(int(version) + 1)
+    assert (
+        'value="Not used"' in stale.text and '<option value="under_review" selected>' in stale.text
+    )
+
+    # A move without a reason, then with one: the page confirms it.
+    current = {**moved, "version": _version(stale.text), "target": "under_review"}
+    refused = client.post(f"{entry_url}/status", data={**current, "reason": ""})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "reason") == "say why the entry changes state"
+    assert '<option value="under_review" selected>' in refused.text
+    done = client.post(f"{entry_url}/status", data=current, follow_redirects=False)
+    assert done.headers["location"] == f"{entry_url}?saved=moved"
+    page = client.get(done.headers["location"]).text
+    assert 'role="status"><p>Status changed.</p>' in page
+
+
+def test_a_refused_edit_of_a_decided_entry_is_shown_on_its_page(
+    client: TestClient, app: FastAPI
+) -> None:
+    with transaction(app.state.shadowmap.sessions) as session:
+        register_id = ready_entry(session)
+    csrf = sign_in(client, "reviewer")
+    entry_url = f"/register/{register_id}"
+    decided = client.post(
+        f"{entry_url}/decision",
+        data={
+            "csrf": csrf,
+            "version": _version(client.get(entry_url).text),
+            "decision": "approved",
+            "rationale": "fine",
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    page = client.get(entry_url).text
+    form = {
+        "csrf": csrf,
+        "version": _version(page),
+        "title": "ChatGPT drafting",
+        "ai_system": "ChatGPT",
+        "business_owner": "",
+        "purpose": "Drafting",
+        "risk_level": "low",
+    }
+    # An approved entry keeps its guards: the owner cannot be emptied.
+    refused = client.post(entry_url, data=form)
+    assert refused.status_code == 422
+    assert refused.headers["x-shadowmap-field"] == "business_owner"
+    assert "a business owner is required before approval" in _field_error(
+        refused.text, "business_owner"
+    )
+    assert 'name="purpose"' in refused.text and "Not allowed yet" not in refused.text
+    sign_in(client, "viewer")
+    assert client.get(f"/api/v1/register/{register_id}").json()["business_owner"] == "Dana"
+
+
+def test_refused_reviews_are_shown_beside_their_field(client: TestClient, app: FastAPI) -> None:
+    with transaction(app.state.shadowmap.sessions) as session:
+        register_id = ready_entry(session)
+    csrf = sign_in(client, "reviewer")
+    entry_url = f"/register/{register_id}"
+    decided = client.post(
+        f"{entry_url}/decision",
+        data={
+            "csrf": csrf,
+            "version": _version(client.get(entry_url).text),
+            "decision": "approved",
+            "rationale": "fine",
+        },
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    version = _version(client.get(entry_url).text)
+    review = {"csrf": csrf, "version": version, "outcome": "keep", "notes": "Still in use"}
+
+    refused = client.post(f"{entry_url}/review", data={**review, "next_review_on": "2001-01-01"})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "next_review_on") == "a review date cannot be in the past"
+    assert "The review was not recorded: a review date cannot be in the past." in refused.text
+    assert ">Still in use</textarea>" in refused.text and 'value="2001-01-01"' in refused.text
+    refused = client.post(f"{entry_url}/review", data={**review, "outcome": "change_conditions"})
+    assert _field_error(refused.text, "outcome") == (
+        "only a restricted use has conditions to change"
+    )
+    refused = client.post(f"{entry_url}/review", data={**review, "notes": " "})
+    assert _field_error(refused.text, "notes") == "say what the review found"
+    refused = client.post(f"{entry_url}/next-review", data={**review, "next_review_on": "soon"})
+    assert refused.status_code == 422
+    assert _field_error(refused.text, "next_review_on") == "use a date like 2026-11-27"
+    assert 'value="soon"' in refused.text
+
+    done = client.post(f"{entry_url}/review", data=review, follow_redirects=False)
+    assert done.headers["location"] == f"{entry_url}?saved=reviewed"
+    assert "Review recorded." in client.get(done.headers["location"]).text
+    # The version read before the review is stale now.
+    stale = client.post(f"{entry_url}/next-review", data={**review, "next_review_on": "2099-01-01"})
+    assert stale.status_code == 409
+    assert "someone else changed this entry" in _field_error(stale.text, "next_review_on")

@@ -334,3 +334,31 @@ def test_the_review_workflow_forms_confirm_their_save(client: TestClient, app: F
     )
     assert saved.status_code == 200 and "Next review date saved." in saved.text
     assert saved.url.path == f"/register/{register_id}"
+
+
+def test_a_prohibited_service_seen_again_scores_high_and_its_page_says_why(
+    client: TestClient, app: FastAPI
+) -> None:
+    items = _seed(app)
+    sign_in(client, "viewer")
+    before = client.get(f"/inventory/{items['Deepseek Chat']}").text
+    assert "in the register" not in before
+    _prohibit(app, items["Deepseek Chat"])
+    page = client.get(f"/inventory/{items['Deepseek Chat']}").text
+    assert "prohibited in the register; no violation recorded" in page
+    # host-00 reports it again: a violation, which the score counts.
+    with transaction(app.state.shadowmap.sessions) as session:
+        ingest_items(
+            session, finding("deepseek-chat", indicator="deepseek-chat-p"), host="host-00",
+            uid="agent-0000",
+        )  # fmt: skip
+    page = unescape(client.get(f"/inventory/{items['Deepseek Chat']}").text)
+    card = page[page.index('id="risk-title"') : page.index("Evidence at a glance")]
+    assert re.search(r"Risk score.*>10<.*of 10 \(high\)", card, re.S)
+    assert (
+        '<span class="pts">+7</span><span>prohibited in the register, yet still seen on hosts: '
+        "a violation</span>" in card
+    )
+    assert "The factors add up to 12; the score stays within 1 to 10." in card
+    by_risk = client.get("/inventory", params={"sort": "risk"}).text
+    assert _names(by_risk)[0] == "Deepseek Chat"
