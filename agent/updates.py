@@ -20,13 +20,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from agent.errors import CollectorRefused, CollectorUnreachable
 from agent.identity import Credential
 from agent.reporter import Reporter
 from signatures import BundleError, verify_release_manifest, verify_release_package, version_key
+
+if TYPE_CHECKING:  # cryptography loads only when an update key is configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,6 @@ import hmac
 from collections import OrderedDict
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from agent.network.tls import sni_from_handshake
 
 QUIC_V1 = 0x00000001
@@ -98,6 +94,12 @@ def decrypt_initial(datagram: bytes) -> tuple[bytes, list[tuple[int, bytes]]] | 
     end = pn_offset + length
     if end > len(datagram) or length < 20:
         return None
+    # Imported on the first Initial packet, not with the capture: cryptography's bindings
+    # are about 10 MB of the idle agent's memory, and many hosts see no QUIC at all.
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     key, iv, hp = client_initial_keys(bytes(dcid), version)
     sample = datagram[pn_offset + 4 : pn_offset + 20]
     encryptor = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()  # noqa: S305 - RFC 9001 5.4.3
