@@ -8,10 +8,10 @@ hand-written file, merged into that service at load time. A bad entry is rejecte
 written down as a JSON Schema in ``signatures/schema/catalogue.schema.json``; a test keeps the
 two in agreement.
 
-A packaged agent also carries the catalogue compiled to JSON (``catalogue.json``, written by
-:func:`signatures.compile_catalogue` when the package is built): parsing it takes a fraction
-of the YAML's time and memory. It is used only while its recorded version is the digest of
-the YAML files beside it, so it can never disagree with them.
+A packaged agent carries the catalogue compiled to JSON instead (``catalogue.json``, written
+by :func:`signatures.compile_catalogue` when the package is built): parsing it takes a
+fraction of the YAML's time and memory. Beside YAML files it is used only while its recorded
+version is their digest, so it can never disagree with them.
 """
 
 from __future__ import annotations
@@ -158,12 +158,15 @@ def load_catalogue(data_dir: Path | None = None, *, reuse: bool = True) -> Catal
     ``reuse`` is false (benchmarks time the cold load). Raises CatalogueError for the first
     bad file or entry.
 
-    A compiled catalogue (``catalogue.json``) made from these very files is read instead of
-    the YAML.
+    A compiled catalogue (``catalogue.json``) is read instead when it was made from these
+    very files, or when the directory holds it alone (a packaged agent).
     """
     directory = data_dir or default_data_dir()
     files = catalogue_files(directory)
     if not files:
+        compiled = _read_compiled(directory / COMPILED_NAME, None)
+        if compiled is not None:
+            return compiled
         raise CatalogueError(file=str(directory), entry=None, reason="no *.yaml files")
     digest = hashlib.sha256()
     raws: list[tuple[str, bytes]] = []
@@ -195,38 +198,44 @@ def load_catalogue(data_dir: Path | None = None, *, reuse: bool = True) -> Catal
     return Catalogue(version=version, services=merge_additions(services, additions))
 
 
-def _read_compiled(path: Path, version: str) -> Catalogue | None:
-    """Return the compiled catalogue at ``path`` if it was made from catalogue ``version``.
+def _read_compiled(path: Path, version: str | None) -> Catalogue | None:
+    """Return the compiled catalogue at ``path`` if it was made from catalogue ``version``
+    (any version when None: there are no YAML files to compare it with).
 
-    None when there is none or it is out of date (the YAML is read instead); raises
-    CatalogueError when an up-to-date one is malformed.
+    None when there is none, or when it is out of date or of another format beside the YAML
+    (which is read instead). Raises CatalogueError when the one to use is malformed.
     """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return None
+
+    def fail(reason: str) -> CatalogueError:
+        return CatalogueError(file=COMPILED_NAME, entry=None, reason=reason)
+
     try:
         doc = json.loads(raw)
     except ValueError as exc:
-        raise CatalogueError(file=COMPILED_NAME, entry=None, reason=f"not JSON: {exc}") from exc
-    if (
-        not isinstance(doc, Mapping)
-        or doc.get("format") != COMPILED_FORMAT
-        or doc.get("catalogue_version") != version
-    ):
+        raise fail(f"not JSON: {exc}") from exc
+    if not isinstance(doc, Mapping) or doc.get("format") != COMPILED_FORMAT:
+        if version is not None:
+            return None
+        raise fail(f"not a {COMPILED_FORMAT} document")
+    recorded = doc.get("catalogue_version")
+    if version is not None and recorded != version:
         return None
     groups = doc.get("files")
-    if not isinstance(groups, list):
-        raise CatalogueError(file=COMPILED_NAME, entry=None, reason="expected a 'files' list")
+    if not isinstance(recorded, str) or not isinstance(groups, list):
+        raise fail("expected a 'catalogue_version' and a 'files' list")
     services: list[Service] = []
     for group in groups:
         if not (isinstance(group, list) and len(group) == 2 and isinstance(group[0], str)):
-            raise CatalogueError(file=COMPILED_NAME, entry=None, reason="malformed 'files' entry")
+            raise fail("each 'files' entry must be [file name, services]")
         services += parse_document(group[0], {"services": group[1]})
     ids = [service.id for service in services]
     if len(set(ids)) != len(ids):
-        raise CatalogueError(file=COMPILED_NAME, entry=None, reason="duplicate service ids")
-    return Catalogue(version=version, services=tuple(services))
+        raise fail("duplicate service ids")
+    return Catalogue(version=recorded, services=tuple(services))
 
 
 def _load_yaml(raw: bytes | str) -> Any:
