@@ -1,7 +1,8 @@
 """What `shadowmap-agent run` loads at start: no library it does not use on every host.
 
-cryptography (about 10 MB resident) loads only for a configured signing key or the first QUIC
-Initial packet; PyYAML only for a catalogue read from YAML, which a packaged agent does not do.
+cryptography (about 10 MB resident) loads only for a configured signing or update key: QUIC
+Initials are opened with the libcrypto the ssl module already loaded. PyYAML loads only for a
+catalogue read from YAML, which a packaged agent does not do.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import weakref
 from pathlib import Path
 
 from agent.watchdog import release_memory
+from tests.packets import client_hello, quic_initials
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,18 +29,21 @@ from agent.service import AgentService
 from signatures import load_catalogue
 catalogue = load_catalogue(Path(sys.argv[1]))
 AgentService(AgentSettings(state_dir=sys.argv[2]), catalogue=catalogue)
+from agent.network.quic import InitialAssembler
+assert InitialAssembler().add(bytes.fromhex(sys.argv[3])) == "chatgpt.com"
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
 
-def test_run_starts_without_cryptography_or_yaml(tmp_path: Path) -> None:
+def test_run_starts_and_reads_quic_without_cryptography_or_yaml(tmp_path: Path) -> None:
     from signatures import COMPILED_NAME, compile_catalogue, load_catalogue
 
     packaged = tmp_path / "data"  # the catalogue as the frozen agent ships it
     packaged.mkdir()
     (packaged / COMPILED_NAME).write_bytes(compile_catalogue(load_catalogue()))
+    initial = quic_initials(client_hello("chatgpt.com"), dcid=bytes.fromhex("8394c8f03e515708"))
     result = subprocess.run(
-        [sys.executable, "-c", START, str(packaged), str(tmp_path / "state")],
+        [sys.executable, "-c", START, str(packaged), str(tmp_path / "state"), initial[0].hex()],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
