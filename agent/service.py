@@ -71,8 +71,8 @@ from signatures import (
     ReportKind,
     ScannerError,
     SignaturesError,
+    ed25519_public_bytes,
     fit_finding,
-    load_public_key,
     utcnow,
 )
 
@@ -543,11 +543,15 @@ class AgentService:
     # Scheduling ------------------------------------------------------------------------------
 
     def _updater(self) -> Updater | None:
-        """The self-updater when an update key is configured (ConfigError if unreadable)."""
+        """The self-updater when an update key is configured (ConfigError if unreadable).
+
+        The key is checked here but read into a key object only when an update is offered.
+        """
         if not self.settings.update_public_key:
             return None
         try:
-            key = load_public_key(Path(self.settings.update_public_key).read_bytes())
+            key = Path(self.settings.update_public_key).read_bytes()
+            ed25519_public_bytes(key)
         except (OSError, BundleError) as exc:
             raise ConfigError("update_public_key", str(exc)) from exc
         return Updater(

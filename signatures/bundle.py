@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,6 +113,31 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise BundleError("the public key is not an Ed25519 key")
     return key
+
+
+# An Ed25519 SubjectPublicKeyInfo is always this DER prefix and the 32-byte key (RFC 8410).
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_PUBLIC = re.compile(rb"-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLIC KEY-----")
+
+
+def ed25519_public_bytes(data: bytes) -> bytes:
+    """Return the raw 32-byte key of a PEM (or raw) Ed25519 public key, without cryptography.
+
+    What an agent checks at start-up, so that it loads cryptography only when it verifies a
+    signature. Raises BundleError for anything :func:`load_public_key` would refuse.
+    """
+    if len(data) == 32:
+        return data
+    found = _PEM_PUBLIC.search(data)
+    if found is None:
+        raise BundleError("cannot read the public key: not a PEM public key")
+    try:
+        der = base64.b64decode(b"".join(found.group(1).split()), validate=True)
+    except binascii.Error as exc:
+        raise BundleError(f"cannot read the public key: {exc}") from exc
+    if len(der) != len(_ED25519_SPKI_PREFIX) + 32 or not der.startswith(_ED25519_SPKI_PREFIX):
+        raise BundleError("the public key is not an Ed25519 key")
+    return der[len(_ED25519_SPKI_PREFIX) :]
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
