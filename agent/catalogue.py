@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from agent.config import AgentSettings
 from agent.errors import ConfigError
@@ -20,6 +19,9 @@ from signatures import (
     load_installed_bundle,
     load_public_key,
 )
+
+if TYPE_CHECKING:  # cryptography loads only when a key is configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 

@@ -225,9 +225,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    capture = start_capture(settings)
+    # One catalogue and one matcher for the scanners and the capture: loading and indexing
+    # the catalogue is most of the agent's start-up and of its resident memory.
+    catalogue = active_catalogue(settings)
+    matcher = Matcher(catalogue)
+    capture = start_capture(settings, matcher)
     try:
-        service = AgentService(settings, capture=capture)
+        service = AgentService(settings, catalogue=catalogue, matcher=matcher, capture=capture)
         cycles = service.run(max_cycles=args.cycles)
     finally:
         if capture is not None:
@@ -243,14 +247,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_capture(settings: AgentSettings) -> LiveCapture | UnavailableCapture | None:
-    """Start live DNS/SNI capture for `run`; without privilege, say why and carry on."""
+def start_capture(
+    settings: AgentSettings, matcher: Matcher | None = None
+) -> LiveCapture | UnavailableCapture | None:
+    """Start live DNS/SNI capture for `run`; without privilege, say why and carry on.
+
+    ``matcher``: the one the scanners use (else one is built from the active catalogue).
+    """
     if not settings.network_capture:
         return None
     from agent.network import CaptureError, LiveCapture, UnavailableCapture
 
     capture = LiveCapture(
-        Matcher(active_catalogue(settings)), interface=settings.capture_interface or None
+        matcher or Matcher(active_catalogue(settings)),
+        interface=settings.capture_interface or None,
     )
     try:
         capture.start()

@@ -59,7 +59,7 @@ from agent.scanners.base import Observation
 from agent.spool import Spool, SpoolStats, finding_fingerprint, finding_key
 from agent.updates import Updater
 from agent.users import local_users
-from agent.watchdog import Watchdog, WatchdogReading
+from agent.watchdog import Watchdog, WatchdogReading, release_memory
 from signatures import (
     AgentInfo,
     BundleError,
@@ -71,8 +71,8 @@ from signatures import (
     ReportKind,
     ScannerError,
     SignaturesError,
+    ed25519_public_bytes,
     fit_finding,
-    load_public_key,
     utcnow,
 )
 
@@ -142,6 +142,7 @@ class AgentService:
         *,
         scanners: Sequence[Scanner] | None = None,
         catalogue: Catalogue | None = None,
+        matcher: Matcher | None = None,
         capture: CaptureSource | None = None,
         reporter_factory: Callable[[str], Reporter] | None = None,
         machine: str | None = None,
@@ -152,7 +153,8 @@ class AgentService:
         self.state_dir = settings.state_path
         # The newest verified signature bundle when one is installed, else the shipped one.
         self.catalogue = catalogue or active_catalogue(settings)
-        self.matcher = Matcher(self.catalogue)
+        # ``matcher``: one the caller built over ``catalogue`` (`run` shares it with the capture).
+        self.matcher = matcher if matcher is not None else Matcher(self.catalogue)
         # Built here from the settings and the catalogue (and again when the catalogue is
         # updated), unless a caller passes its own.
         self._builds_scanners = scanners is None
@@ -541,11 +543,15 @@ class AgentService:
     # Scheduling ------------------------------------------------------------------------------
 
     def _updater(self) -> Updater | None:
-        """The self-updater when an update key is configured (ConfigError if unreadable)."""
+        """The self-updater when an update key is configured (ConfigError if unreadable).
+
+        The key is checked here but read into a key object only when an update is offered.
+        """
         if not self.settings.update_public_key:
             return None
         try:
-            key = load_public_key(Path(self.settings.update_public_key).read_bytes())
+            key = Path(self.settings.update_public_key).read_bytes()
+            ed25519_public_bytes(key)
         except (OSError, BundleError) as exc:
             raise ConfigError("update_public_key", str(exc)) from exc
         return Updater(
@@ -623,6 +629,7 @@ class AgentService:
                     return
             except Exception:  # the top of a job: an update problem must not stop scanning
                 log.exception("agent update check failed")
+            release_memory()  # idle until the next cycle: hand the scan's peak back
             cycles += 1
             if max_cycles is not None and cycles >= max_cycles:
                 scheduler.shutdown(wait=False)

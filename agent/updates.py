@@ -20,13 +20,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from agent.errors import CollectorRefused, CollectorUnreachable
 from agent.identity import Credential
 from agent.reporter import Reporter
-from signatures import BundleError, verify_release_manifest, verify_release_package, version_key
+from signatures import (
+    BundleError,
+    load_public_key,
+    verify_release_manifest,
+    verify_release_package,
+    version_key,
+)
+
+if TYPE_CHECKING:  # cryptography loads only when an update key is configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,9 @@ class Updater:
     """One agent's update state machine (see the module docstring for the files it keeps)."""
 
     updates_dir: Path
-    public_key: Ed25519PublicKey
+    # The pinned key, or its PEM (or raw) bytes, read into a key (loading cryptography, about
+    # 10 MB of resident memory) only when an update is offered.
+    public_key: Ed25519PublicKey | bytes
     running_version: str
     tags: str = ""
     confirm_seconds: float = 900.0
@@ -117,6 +127,8 @@ class Updater:
             return False
         version = str(offer.get("version", ""))
         try:
+            if isinstance(self.public_key, bytes):
+                self.public_key = load_public_key(self.public_key)
             manifest = verify_release_manifest(
                 str(offer.get("manifest", "")).encode(), self.public_key
             )

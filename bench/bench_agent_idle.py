@@ -111,7 +111,13 @@ def main() -> None:
         "rss_mb_mean": round(sum(rss) / len(rss), 1),
         "rss_mb_max": round(max(rss), 1),
         "threads": threads,
-        "budget": {"cpu_percent": 5.0, "rss_mb": 100.0},
+        # The packaged agent's are issue 17's targets; the source run keeps the agent's own
+        # watchdog budget.
+        "budget": (
+            {"cpu_percent": 0.1, "rss_mb": 50.0, "installed_mb": 40.0, "first_report_s": 2.0}
+            if args.packaged
+            else {"cpu_percent": 5.0, "rss_mb": 100.0}
+        ),
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

@@ -6,6 +6,8 @@ Agents and collectors import from this package root only.
 from signatures.bundle import (
     BundleInfo,
     build_bundle,
+    compile_catalogue,
+    ed25519_public_bytes,
     generate_keypair,
     install_bundle,
     load_installed_bundle,
@@ -23,6 +25,7 @@ from signatures.errors import (
 )
 from signatures.heuristics import Verdict, assess
 from signatures.loader import (
+    COMPILED_NAME,
     INDICATOR_PATTERNS,
     SERVICE_ID,
     catalogue_files,
@@ -96,6 +99,7 @@ from signatures.wire import (
 )
 
 __all__ = [
+    "COMPILED_NAME",
     "INDICATOR_KEYS",
     "INDICATOR_PATTERNS",
     "JSON_NUL",
@@ -143,7 +147,9 @@ __all__ = [
     "browser_extension_hints",
     "build_bundle",
     "catalogue_files",
+    "compile_catalogue",
     "default_data_dir",
+    "ed25519_public_bytes",
     "examples_of",
     "firefox_addon_hints",
     "fit_evidence",

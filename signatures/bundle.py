@@ -15,24 +15,29 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from signatures.errors import BundleError, CatalogueError
-from signatures.loader import parse_document
+from signatures.loader import COMPILED_FORMAT, parse_document
 from signatures.model import INDICATOR_KEYS, Catalogue, IndicatorKind, RiskAttributes, Service
 
 BUNDLE_FORMAT = "shadowmap-signatures/1"
 CURRENT_NAME = "current.json"
 PREVIOUS_NAME = "previous.json"
 _KIND_KEYS = {kind: key for key, kind in INDICATOR_KEYS.items()}
+
+# cryptography is imported where a key is used, not with the package: its bindings are about
+# 10 MB of an agent's memory, and an agent without a configured key never needs them.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,9 @@ class BundleInfo:
 
 def generate_keypair() -> tuple[bytes, bytes]:
     """Return a new (private PEM, public PEM) Ed25519 key pair."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     private = Ed25519PrivateKey.generate()
     private_pem = private.private_bytes(
         serialization.Encoding.PEM,
@@ -79,6 +87,9 @@ def write_keypair(directory: Path) -> tuple[Path, Path]:
 
 def load_private_key(data: bytes) -> Ed25519PrivateKey:
     """Read a PEM Ed25519 private key; raises BundleError for anything else."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -90,6 +101,9 @@ def load_private_key(data: bytes) -> Ed25519PrivateKey:
 
 def load_public_key(data: bytes) -> Ed25519PublicKey:
     """Read a PEM (or raw 32-byte) Ed25519 public key; raises BundleError for anything else."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         if len(data) == 32:
             return Ed25519PublicKey.from_public_bytes(data)
@@ -101,8 +115,35 @@ def load_public_key(data: bytes) -> Ed25519PublicKey:
     return key
 
 
+# An Ed25519 SubjectPublicKeyInfo is always this DER prefix and the 32-byte key (RFC 8410).
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_PUBLIC = re.compile(rb"-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLIC KEY-----")
+
+
+def ed25519_public_bytes(data: bytes) -> bytes:
+    """Return the raw 32-byte key of a PEM (or raw) Ed25519 public key, without cryptography.
+
+    What an agent checks at start-up, so that it loads cryptography only when it verifies a
+    signature. Raises BundleError for anything :func:`load_public_key` would refuse.
+    """
+    if len(data) == 32:
+        return data
+    found = _PEM_PUBLIC.search(data)
+    if found is None:
+        raise BundleError("cannot read the public key: not a PEM public key")
+    try:
+        der = base64.b64decode(b"".join(found.group(1).split()), validate=True)
+    except binascii.Error as exc:
+        raise BundleError(f"cannot read the public key: {exc}") from exc
+    if len(der) != len(_ED25519_SPKI_PREFIX) + 32 or not der.startswith(_ED25519_SPKI_PREFIX):
+        raise BundleError("the public key is not an Ed25519 key")
+    return der[len(_ED25519_SPKI_PREFIX) :]
+
+
 def key_id(public_key: Ed25519PublicKey) -> str:
     """Return a short fingerprint naming a public key."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -158,6 +199,25 @@ def service_to_dict(service: Service) -> dict[str, Any]:
     return entry
 
 
+def compile_catalogue(catalogue: Catalogue) -> bytes:
+    """Return the catalogue as the JSON a packaged agent loads instead of the YAML files.
+
+    Services keep their order and, grouped by file, the file they came from; the loader uses
+    it only while ``catalogue.version`` is the digest of the YAML files beside it.
+    """
+    files: list[tuple[str, list[dict[str, Any]]]] = []
+    for service in catalogue.services:
+        if not files or files[-1][0] != service.source_file:
+            files.append((service.source_file, []))
+        files[-1][1].append(service_to_dict(service))
+    document = {
+        "format": COMPILED_FORMAT,
+        "catalogue_version": catalogue.version,
+        "files": files,
+    }
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def build_bundle(
     catalogue: Catalogue,
     private_key: Ed25519PrivateKey,
@@ -187,6 +247,8 @@ def build_bundle(
 
 def verify_bundle(data: bytes, public_key: Ed25519PublicKey) -> BundleInfo:
     """Verify a bundle's signature and contents; raises BundleError when it cannot be trusted."""
+    from cryptography.exceptions import InvalidSignature
+
     try:
         envelope = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:

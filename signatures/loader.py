@@ -7,6 +7,11 @@ hand-written file, merged into that service at load time. A bad entry is rejecte
 :class:`CatalogueError` that names the file, the entry and the reason. The same rules are
 written down as a JSON Schema in ``signatures/schema/catalogue.schema.json``; a test keeps the
 two in agreement.
+
+A packaged agent carries the catalogue compiled to JSON instead (``catalogue.json``, written
+by :func:`signatures.compile_catalogue` when the package is built): parsing it takes a
+fraction of the YAML's time and memory. Beside YAML files it is used only while its recorded
+version is their digest, so it can never disagree with them.
 """
 
 from __future__ import annotations
@@ -15,13 +20,12 @@ import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from signatures.errors import CatalogueError
 from signatures.model import (
@@ -78,7 +82,6 @@ DEPLOYMENTS = frozenset(
         "browser",
     }
 )
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?"
 # Patterns per indicator kind; catalogue.schema.json carries the same strings (a test checks).
@@ -112,6 +115,9 @@ _COMPILED = {kind: re.compile(pattern) for kind, pattern in INDICATOR_PATTERNS.i
 EXAMPLE = re.compile(r"^(?P<kind>[a-z_]+):(?P<value>.+)$")
 # The sub-directory of generated files; see docs/signatures.md, "Imported data".
 IMPORTED_DIR = "imported"
+# The compiled catalogue a packaged agent carries beside the YAML files, and its format.
+COMPILED_NAME = "catalogue.json"
+COMPILED_FORMAT = "shadowmap-catalogue-compiled/1"
 _ADDITION_KEYS = {"id", "indicators", "sources", "examples"}
 
 Fail = Callable[[str], CatalogueError]
@@ -151,18 +157,31 @@ def load_catalogue(data_dir: Path | None = None, *, reuse: bool = True) -> Catal
     A file whose content was parsed before in this process is not parsed again unless
     ``reuse`` is false (benchmarks time the cold load). Raises CatalogueError for the first
     bad file or entry.
+
+    A compiled catalogue (``catalogue.json``) is read instead when it was made from these
+    very files, or when the directory holds it alone (a packaged agent).
     """
     directory = data_dir or default_data_dir()
     files = catalogue_files(directory)
     if not files:
+        compiled = _read_compiled(directory / COMPILED_NAME, None)
+        if compiled is not None:
+            return compiled
         raise CatalogueError(file=str(directory), entry=None, reason="no *.yaml files")
     digest = hashlib.sha256()
-    services: list[Service] = []
-    additions: list[Addition] = []
-    seen: dict[str, str] = {}
+    raws: list[tuple[str, bytes]] = []
     for name, path in files:
         raw = path.read_bytes()
         digest.update(name.encode() + b"\0" + raw)
+        raws.append((name, raw))
+    version = f"sha256-{digest.hexdigest()[:16]}"
+    compiled = _read_compiled(directory / COMPILED_NAME, version)
+    if compiled is not None:
+        return compiled
+    services: list[Service] = []
+    additions: list[Addition] = []
+    seen: dict[str, str] = {}
+    for name, raw in raws:
         file_services, file_additions = (
             _read_cached(name, raw) if reuse else _read_uncached(name, raw)
         )
@@ -176,9 +195,55 @@ def load_catalogue(data_dir: Path | None = None, *, reuse: bool = True) -> Catal
                 )
             seen[service.id] = name
             services.append(service)
-    return Catalogue(
-        version=f"sha256-{digest.hexdigest()[:16]}", services=merge_additions(services, additions)
-    )
+    return Catalogue(version=version, services=merge_additions(services, additions))
+
+
+def _read_compiled(path: Path, version: str | None) -> Catalogue | None:
+    """Return the compiled catalogue at ``path`` if it was made from catalogue ``version``
+    (any version when None: there are no YAML files to compare it with).
+
+    None when there is none, or when it is out of date or of another format beside the YAML
+    (which is read instead). Raises CatalogueError when the one to use is malformed.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+    def fail(reason: str) -> CatalogueError:
+        return CatalogueError(file=COMPILED_NAME, entry=None, reason=reason)
+
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise fail(f"not JSON: {exc}") from exc
+    if not isinstance(doc, Mapping) or doc.get("format") != COMPILED_FORMAT:
+        if version is not None:
+            return None
+        raise fail(f"not a {COMPILED_FORMAT} document")
+    recorded = doc.get("catalogue_version")
+    if version is not None and recorded != version:
+        return None
+    groups = doc.get("files")
+    if not isinstance(recorded, str) or not isinstance(groups, list):
+        raise fail("expected a 'catalogue_version' and a 'files' list")
+    services: list[Service] = []
+    for group in groups:
+        if not (isinstance(group, list) and len(group) == 2 and isinstance(group[0], str)):
+            raise fail("each 'files' entry must be [file name, services]")
+        services += parse_document(group[0], {"services": group[1]})
+    ids = [service.id for service in services]
+    if len(set(ids)) != len(ids):
+        raise fail("duplicate service ids")
+    return Catalogue(version=recorded, services=tuple(services))
+
+
+def _load_yaml(raw: bytes | str) -> Any:
+    """Decode YAML with libyaml's safe loader when there is one; raises yaml.YAMLError."""
+    import yaml  # here, not with the module: an agent reading a compiled catalogue needs none
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader is chosen above
 
 
 def merge_additions(services: list[Service], additions: list[Addition]) -> tuple[Service, ...]:
@@ -244,8 +309,10 @@ def read_file(name: str, raw: bytes | str) -> tuple[list[Service], list[Addition
 
     Raises CatalogueError naming the file and entry.
     """
+    import yaml
+
     try:
-        doc = yaml.load(raw, Loader=_Loader)  # noqa: S506 - a safe loader is chosen above
+        doc = _load_yaml(raw)
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for bad dates
         detail = " ".join(str(exc).split())  # one line: PyYAML's messages span several
         raise CatalogueError(file=name, entry=None, reason=f"invalid YAML: {detail}") from exc
@@ -534,7 +601,7 @@ def examples_of(data_dir: Path | None = None) -> Iterable[tuple[str, str, bool, 
     """
     directory = data_dir or default_data_dir()
     for name, path in catalogue_files(directory):
-        doc = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506
+        doc = _load_yaml(path.read_bytes())
         for entry in [*doc.get("services", []), *(doc.get("additions") or [])]:
             examples = entry.get("examples") or {}
             for value in examples.get("match", []):

@@ -17,12 +17,16 @@ import hmac
 import json
 import re
 from dataclasses import asdict, dataclass
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from signatures.bundle import key_id
 from signatures.errors import BundleError
+
+if TYPE_CHECKING:  # imported where a key is used (see signatures.bundle)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 RELEASE_FORMAT = "shadowmap-agent-release/1"
 MAX_RELEASE_MANIFEST_BYTES = 64 * 1024
@@ -74,6 +78,8 @@ def sign_release(
 
 def verify_release_manifest(data: bytes, public_key: Ed25519PublicKey) -> ReleaseManifest:
     """Check a manifest's signature with ``public_key``; raises BundleError if it fails."""
+    from cryptography.exceptions import InvalidSignature
+
     if len(data) > MAX_RELEASE_MANIFEST_BYTES:
         raise BundleError("the release manifest is too large")
     try:

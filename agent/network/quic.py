@@ -13,10 +13,7 @@ import hmac
 from collections import OrderedDict
 from functools import lru_cache
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from agent.network.aes import aes128_ecb_block, aes128_gcm_open
 from agent.network.tls import sni_from_handshake
 
 QUIC_V1 = 0x00000001
@@ -100,16 +97,14 @@ def decrypt_initial(datagram: bytes) -> tuple[bytes, list[tuple[int, bytes]]] | 
         return None
     key, iv, hp = client_initial_keys(bytes(dcid), version)
     sample = datagram[pn_offset + 4 : pn_offset + 20]
-    encryptor = Cipher(algorithms.AES(hp), modes.ECB()).encryptor()  # noqa: S305 - RFC 9001 5.4.3
-    mask = encryptor.update(sample) + encryptor.finalize()
+    mask = aes128_ecb_block(hp, bytes(sample))  # RFC 9001 5.4.3
     first = datagram[0] ^ (mask[0] & 0x0F)
     pn_length = (first & 0x03) + 1
     packet_number = bytes(datagram[pn_offset + i] ^ mask[1 + i] for i in range(pn_length))
     header = bytes([first]) + datagram[1:pn_offset] + packet_number
     nonce = (int.from_bytes(iv, "big") ^ int.from_bytes(packet_number, "big")).to_bytes(12, "big")
-    try:
-        plain = AESGCM(key).decrypt(nonce, datagram[pn_offset + pn_length : end], header)
-    except InvalidTag:
+    plain = aes128_gcm_open(key, nonce, bytes(datagram[pn_offset + pn_length : end]), header)
+    if plain is None:
         return None
     return bytes(dcid), crypto_frames(plain)
 

@@ -24,7 +24,13 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from server.errors import PackagingError
-from signatures import BundleError, load_public_key
+from signatures import (
+    COMPILED_NAME,
+    BundleError,
+    compile_catalogue,
+    load_catalogue,
+    load_public_key,
+)
 
 MAX_SECRET_BYTES = 4096
 MAX_CA_BYTES = 1024 * 1024
@@ -186,9 +192,11 @@ def _tree_bytes(root: Path) -> int:
 
 
 def _digest(*paths: Path) -> str:
+    """Digest the sources and the catalogue data a frozen agent is made from."""
     sha = hashlib.sha256()
     for path in paths:
-        for file in sorted(p for p in ([path] if path.is_file() else path.rglob("*.py"))):
+        files = [path] if path.is_file() else [*path.rglob("*.py"), *path.rglob("*.yaml")]
+        for file in sorted(files):
             if "__pycache__" in file.parts:
                 continue
             sha.update(str(file.relative_to(path.parent)).encode())
@@ -273,6 +281,13 @@ class Builder:
             work.mkdir(parents=True)
             entry = work / "shadowmap_agent_main.py"
             entry.write_text("import sys\n\nfrom agent.cli import main\n\nsys.exit(main())\n")
+            # The catalogue compiled to JSON instead of its YAML files: the same services,
+            # loaded in a fraction of the YAML's time and memory (signatures.loader), and
+            # smaller on disk.
+            data = self.repo / "signatures" / "data"
+            compiled = work / COMPILED_NAME
+            compiled.write_bytes(compile_catalogue(load_catalogue(data, reuse=False)))
+            schema = self.repo / "signatures" / "schema"
             _run(
                 [
                     env / "bin" / "pyinstaller",
@@ -286,8 +301,8 @@ class Builder:
                     self.repo,
                     "--collect-submodules",
                     "agent",
-                    "--collect-data",
-                    "signatures",
+                    *("--add-data", f"{compiled}{os.pathsep}signatures/data"),
+                    *("--add-data", f"{schema}{os.pathsep}signatures/schema"),
                     # The dependency rule: the agent ships without the server side.
                     *("--exclude-module", "collector", "--exclude-module", "server"),
                     *("--exclude-module", "tkinter", "--exclude-module", "unittest"),

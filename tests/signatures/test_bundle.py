@@ -17,6 +17,7 @@ from signatures import (
     MaliciousReport,
     Matcher,
     build_bundle,
+    ed25519_public_bytes,
     generate_keypair,
     install_bundle,
     load_catalogue,
@@ -195,6 +196,28 @@ def test_keys_of_another_type_are_refused() -> None:
         load_private_key(b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     with pytest.raises(BundleError):
         load_public_key(b"short")
+
+
+def test_the_key_check_without_cryptography_agrees_with_load_public_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    for _ in range(5):
+        _, public_pem = generate_keypair()
+        raw = load_public_key(public_pem).public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        assert ed25519_public_bytes(public_pem) == raw
+        assert ed25519_public_bytes(raw) == raw
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    other_pem = other.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for refused in (other_pem, b"short", public_pem.replace(b"M", b"!", 1), public_pem[:40]):
+        with pytest.raises(BundleError):
+            load_public_key(refused)
+        with pytest.raises(BundleError):
+            ed25519_public_bytes(refused)
 
 
 def test_a_malicious_report_survives_the_bundle(tmp_path: Path) -> None:
