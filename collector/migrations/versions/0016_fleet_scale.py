@@ -27,7 +27,13 @@ def upgrade() -> None:
         "UPDATE hosts SET item_count = "
         "(SELECT count(*) FROM item_hosts WHERE item_hosts.host_id = hosts.id)"
     )
-    op.create_index("ix_hosts_item_count", "hosts", ["item_count", "id"])
+    # The hosts list's usual orders (key descending NULLS LAST, the tie by id ascending) off
+    # an index; SQLite's DESC puts NULL last already and takes no NULLS LAST in an index.
+    nulls = " NULLS LAST" if op.get_bind().dialect.name == "postgresql" else ""
+    op.create_index("ix_hosts_item_count", "hosts", [sa.text(f"item_count DESC{nulls}"), "id"])
+    op.create_index(
+        "ix_hosts_last_report_desc", "hosts", [sa.text(f"last_report_at DESC{nulls}"), "id"]
+    )
     op.create_index("ix_hosts_hostname_lower", "hosts", [sa.text("lower(hostname)")])
     op.create_index("ix_sightings_item_seen", "sightings", ["item_id", "last_seen_at"])
     # As collector.ingest adds them from now on (from the sightings still stored).
@@ -48,6 +54,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM item_facets WHERE facet IN ('process', 'domain')")
     op.drop_index("ix_sightings_item_seen", table_name="sightings")
     op.drop_index("ix_hosts_hostname_lower", table_name="hosts")
+    op.drop_index("ix_hosts_last_report_desc", table_name="hosts")
     op.drop_index("ix_hosts_item_count", table_name="hosts")
     with op.batch_alter_table("hosts") as batch:
         batch.drop_column("item_count")
