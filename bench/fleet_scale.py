@@ -30,19 +30,16 @@ import traceback
 from collections.abc import Sequence
 
 from collector.db import make_engine, make_sessionmaker, transaction, upgrade
-from collector.ingest import ingest_report
-from collector.store import agents, hosts
+from collector.store import agents
 from signatures import (
-    AgentInfo,
     Catalogue,
     Confidence,
     Finding,
     FindingKind,
-    HostInfo,
     IndicatorKind,
-    Report,
     load_catalogue,
 )
+from tests.e2e.fleet import enroll_and_report
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 DEPARTMENTS = ("Finance", "Engineering", "Sales", "Legal", "Marketing", "Support", "")
@@ -183,36 +180,20 @@ def _ingest_hosts(url: str, numbers: Sequence[int], args: argparse.Namespace) ->
     for start in range(0, len(numbers), args.batch):
         with transaction(sessions) as session:
             for number in numbers[start : start + args.batch]:
-                hostname = f"host-{number:06d}"
-                uid = f"scale-{number:06d}"
-                agent, _credential = agents.enroll_agent(
-                    session, enrollment_secret=secret, agent_uid=uid, hostname=hostname, os="linux"
-                )
                 seen = NOW - dt.timedelta(days=number % 60, minutes=number % 1440)
-                findings = host_findings(universe, number, seen)
-                sent += len(findings)
-                ingest_report(
+                sent += enroll_and_report(
                     session,
-                    agent=agent,
                     catalogue=catalogue,
-                    report=Report(
-                        report_id=f"00000000-0000-4000-9000-{number:012d}",
-                        agent=AgentInfo(
-                            id=uid, version=f"0.{1 + number % 4}.0", catalogue_version="scale"
-                        ),
-                        host=HostInfo(
-                            hostname=hostname,
-                            os=("linux", "windows", "macos")[number % 3],
-                            os_version="",
-                            arch="x86_64",
-                        ),
-                        generated_at=seen,
-                        findings=findings,
-                    ),
+                    secret=secret,
+                    uid=f"scale-{number:06d}",
+                    hostname=f"host-{number:06d}",
+                    report_id=f"00000000-0000-4000-9000-{number:012d}",
+                    os=("linux", "windows", "macos")[number % 3],
+                    agent_version=f"0.{1 + number % 4}.0",
+                    seen=seen,
+                    findings=host_findings(universe, number, seen),
+                    department=DEPARTMENTS[number % len(DEPARTMENTS)],
                 )
-                department = DEPARTMENTS[number % len(DEPARTMENTS)]
-                if department:
-                    hosts.update_host(session, host_id=agent.host_id, department=department)
     engine.dispose()
     return sent
 

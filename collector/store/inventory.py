@@ -264,14 +264,15 @@ _LIST_FACETS = ("kind", "browser", "account", "department")
 
 
 def item_facet_values(
-    session: Session, *, item_id: int, facet: str, limit: int = 50
+    session: Session, *, item_id: int, facet: str, limit: int = 50, count: bool = True
 ) -> tuple[list[str], int]:
-    """Return the first ``limit`` values of one facet of an item, sorted, and how many it has."""
+    """Return the first ``limit`` values of one facet of an item, sorted, and how many it has
+    (without ``count``, only how many were read: for a facet whose roll-up counts it)."""
     condition = and_(ItemFacet.item_id == item_id, ItemFacet.facet == facet)
     values = session.scalars(
         select(ItemFacet.value).where(condition).order_by(ItemFacet.value).limit(limit)
     ).all()
-    if len(values) < limit:
+    if len(values) < limit or not count:
         return list(values), len(values)
     total = session.scalar(select(func.count()).select_from(ItemFacet).where(condition)) or 0
     return list(values), int(total)

@@ -56,7 +56,10 @@ def summarise(
     def facet(name: str) -> tuple[list[str], int]:
         return inventory.item_facet_values(session, item_id=item.id, facet=name, limit=SHOWN)
 
-    users, user_count = facet("user")
+    # The item's user roll-up counts its user facets: no second count over them.
+    users, _read = inventory.item_facet_values(
+        session, item_id=item.id, facet="user", limit=SHOWN, count=False
+    )
     browsers, _browser_count = facet("browser")
     processes, process_count = facet("process")
     domains, domain_count = facet("domain")
@@ -64,7 +67,7 @@ def summarise(
         hosts=tuple(inventory.item_host_sample(session, item_id=item.id, limit=SHOWN)),
         host_count=item.host_count,
         users=tuple(sorted(show_user(user) for user in users)),
-        user_count=max(user_count, item.user_count),
+        user_count=item.user_count,
         browsers=tuple(browsers),
         processes=tuple(processes),
         process_count=process_count,

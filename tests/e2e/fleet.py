@@ -91,6 +91,42 @@ def _findings(rank_ids: tuple[str, ...], number: int, seen: dt.datetime) -> list
     return found
 
 
+def enroll_and_report(
+    session: Session,
+    *,
+    catalogue: Catalogue,
+    secret: str,
+    uid: str,
+    hostname: str,
+    report_id: str,
+    os: str,
+    agent_version: str,
+    seen: dt.datetime,
+    findings: list[Finding],
+    department: str,
+) -> int:
+    """Enroll one agent, ingest its full report and set its host's department, as the
+    enrollment endpoint, the report endpoint and the hosts page do; return the findings sent."""
+    agent, _credential = agents.enroll_agent(
+        session, enrollment_secret=secret, agent_uid=uid, hostname=hostname, os="linux"
+    )
+    ingest_report(
+        session,
+        agent=agent,
+        catalogue=catalogue,
+        report=Report(
+            report_id=report_id,
+            agent=AgentInfo(id=uid, version=agent_version, catalogue_version="fleet"),
+            host=HostInfo(hostname=hostname, os=os, os_version="", arch="x86_64"),
+            generated_at=seen,
+            findings=findings,
+        ),
+    )
+    if department:
+        hosts.update_host(session, host_id=agent.host_id, department=department)
+    return len(findings)
+
+
 def seed_fleet(
     sessions: sessionmaker[Session],
     catalogue: Catalogue,
@@ -108,34 +144,20 @@ def seed_fleet(
     for start in range(0, hosts_count, batch):
         with transaction(sessions) as session:
             for number in range(start, min(start + batch, hosts_count)):
-                hostname = f"host-{number:05d}"
-                uid = f"fleet-{number:05d}"
-                agent, _credential = agents.enroll_agent(
-                    session, enrollment_secret=secret, agent_uid=uid, hostname=hostname, os="linux"
-                )
                 seen = NOW - dt.timedelta(days=number % 60)
-                ingest_report(
+                enroll_and_report(
                     session,
-                    agent=agent,
                     catalogue=catalogue,
-                    report=Report(
-                        report_id=f"00000000-0000-4000-8000-{number:012d}",
-                        agent=AgentInfo(
-                            id=uid, version=f"0.{1 + number % 3}.0", catalogue_version="fleet"
-                        ),
-                        host=HostInfo(
-                            hostname=hostname,
-                            os=("linux", "windows", "macos")[number % 3],
-                            os_version="",
-                            arch="x86_64",
-                        ),
-                        generated_at=seen,
-                        findings=_findings(rank_ids, number, seen),
-                    ),
+                    secret=secret,
+                    uid=f"fleet-{number:05d}",
+                    hostname=f"host-{number:05d}",
+                    report_id=f"00000000-0000-4000-8000-{number:012d}",
+                    os=("linux", "windows", "macos")[number % 3],
+                    agent_version=f"0.{1 + number % 3}.0",
+                    seen=seen,
+                    findings=_findings(rank_ids, number, seen),
+                    department=DEPARTMENTS[number % len(DEPARTMENTS)],
                 )
-                department = DEPARTMENTS[number % len(DEPARTMENTS)]
-                if department:
-                    hosts.update_host(session, host_id=agent.host_id, department=department)
     widest = catalogue.get(rank_ids[0])
     return Fleet(hosts=hosts_count, services=rank_ids, widest_name=widest.name if widest else "")
 
