@@ -27,8 +27,11 @@ PG_ADMIN_URL = os.environ.get(
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the developer's SHADOWMAP_* and proxy settings out of every test."""
+    """Keep the developer's SHADOWMAP_* and proxy settings out of every test (the suite's own
+    SHADOWMAP_TEST_* settings, such as its download cache, stay)."""
     for name in list(os.environ):
+        if name.startswith("SHADOWMAP_TEST_"):
+            continue
         if name.startswith("SHADOWMAP_") or name.lower() in (
             "http_proxy",
             "https_proxy",

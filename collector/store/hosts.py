@@ -5,6 +5,7 @@ transaction."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,9 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Select,
     String,
+    bindparam,
     column,
     exists,
     func,
@@ -26,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql import Subquery
 
 from collector.errors import NotFound
-from collector.paging import AnyColumn, PageRequest, PageRows, read_page
+from collector.paging import MAX_PAGE_SIZE, AnyColumn, PageRequest, PageRows, read_page
 from collector.store.base import (
     LIKE_ESCAPE,
     Base,
@@ -79,10 +82,16 @@ class ItemHost(Base):
         ForeignKey("inventory_items.id", ondelete="CASCADE"), primary_key=True
     )
     host_id: Mapped[int] = mapped_column(
-        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True
     )
     first_day: Mapped[dt.date] = mapped_column(Date)
     last_day: Mapped[dt.date] = mapped_column(Date)
+
+    __table_args__ = (
+        # A host's items, from the index alone: the hosts list sorted by risk asks, host by
+        # host, whether one of its items is among those of a risk score.
+        Index("ix_item_hosts_host_item", host_id, item_id),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +167,26 @@ class HostListRow:
     risk: int | None = None  # the highest risk score of the items it shows
 
 
+@dataclass(frozen=True, slots=True)
+class RiskBand:
+    """The inventory items of one risk score."""
+
+    score: int
+    item_ids: tuple[int, ...]
+    reach: int  # how many hosts show these items, added up item by item (hosts can repeat)
+
+
+@dataclass(frozen=True, slots=True)
+class HostRisk:
+    """How the hosts list scores hosts (a host's risk is the highest risk score of the items
+    it shows), from collector.store.inventory.host_risk, which this module cannot import:
+    ``of_hosts`` is a subquery of (host_id, risk), read for one page's hosts; ``bands`` reads
+    every item's score, grouped by score, for sorting on risk."""
+
+    of_hosts: Subquery
+    bands: Callable[[], Sequence[RiskBand]]
+
+
 # The host column of collector.store.inventory's violations (which imports this module).
 _VIOLATION_HOSTS = table("violations", column("host_id"))
 
@@ -171,12 +200,12 @@ def page_hosts(
     filters: HostFilters,
     page: PageRequest,
     stale_after: dt.timedelta,
-    risk: Subquery | None = None,
+    risk: HostRisk | None = None,
 ) -> PageRows:
     """Return one page of hosts (HostListRow) matching ``filters``, with the true total.
 
-    ``risk`` is collector.store.inventory.host_risk's subquery (host_id, risk), which this
-    module cannot build (inventory imports it); without it, rows carry no risk.
+    Without ``risk`` (collector.store.inventory.host_risk), rows carry no risk and the list
+    cannot be sorted on it (ValueError).
     """
     now = utcnow()
     stale_before = now - stale_after
@@ -187,19 +216,7 @@ def page_hosts(
         .scalar_subquery()
         .label("violations")
     )
-    # Sorting on risk joins the grouped scores of every host; otherwise only the page's hosts
-    # are scored, after the page is read (the filter on host_id reaches into the grouping).
-    risk_joined = risk is not None and page.sort == "risk"
-    risk_column: ColumnElement[Any] = (
-        risk.c.risk.label("risk")
-        if risk is not None and risk_joined
-        else literal(None).label("risk")
-    )
-    query = select(Host, items, violation_count, risk_column).execution_options(
-        populate_existing=True
-    )
-    if risk is not None and risk_joined:
-        query = query.outerjoin(risk, risk.c.host_id == Host.id)
+    query = select(Host, items, violation_count).execution_options(populate_existing=True)
     counted = select(Host.id)
     conditions: list[ColumnElement[bool]] = []
     if filters.search:
@@ -224,36 +241,137 @@ def page_hosts(
     for condition in conditions:
         query = query.where(condition)
         counted = counted.where(condition)
-    sorts: dict[str, AnyColumn] = {
-        "hostname": func.lower(Host.hostname),
-        "os": Host.os,
-        "department": Host.department,
-        "agent_version": Host.agent_version,
-        "items": Host.item_count,
-        "violations": violation_count,
-        "first_seen": Host.first_seen_at,
-        "last_report": Host.last_report_at,
-        "risk": risk_column,
-    }
-    found = read_page(session, query, page=page, sorts=sorts, tiebreak=Host.id, count_query=counted)
     scores: dict[int, int] = {}
-    if risk is not None and not risk_joined and found.rows:
-        page_ids = [row[0].id for row in found.rows]
-        for host_id, score in session.execute(
-            select(risk.c.host_id, risk.c.risk).where(risk.c.host_id.in_(page_ids))
-        ):
-            scores[host_id] = int(score)
+    if page.sort == "risk":
+        if risk is None:
+            raise ValueError("sorting hosts on risk needs the items' risk scores")
+        found = _page_by_risk(session, query, counted, conditions, page=page, bands=risk.bands())
+        for row, score in zip(found.rows, found.scores, strict=True):
+            if score is not None:
+                scores[row[0].id] = score
+        rows_found: Sequence[Any] = found.rows
+        total = found.total
+    else:
+        sorts: dict[str, AnyColumn] = {
+            "hostname": func.lower(Host.hostname),
+            "os": Host.os,
+            "department": Host.department,
+            "agent_version": Host.agent_version,
+            "items": Host.item_count,
+            "violations": violation_count,
+            "first_seen": Host.first_seen_at,
+            "last_report": Host.last_report_at,
+        }
+        read = read_page(
+            session, query, page=page, sorts=sorts, tiebreak=Host.id, count_query=counted
+        )
+        rows_found, total = read.rows, read.total
+        if risk is not None and rows_found:
+            page_ids = [row[0].id for row in rows_found]
+            for host_id, score in session.execute(
+                select(risk.of_hosts.c.host_id, risk.of_hosts.c.risk).where(
+                    risk.of_hosts.c.host_id.in_(page_ids)
+                )
+            ):
+                scores[host_id] = int(score)
     rows = [
         HostListRow(
             host=host,
             item_count=int(count),
             violation_count=int(violations),
             stale=_stale(host, now, stale_after),
-            risk=int(host_risk) if host_risk is not None else scores.get(host.id),
+            risk=scores.get(host.id),
         )
-        for host, count, violations, host_risk in found.rows
+        for host, count, violations in rows_found
     ]
-    return PageRows(rows=rows, total=found.total)
+    return PageRows(rows=rows, total=total)
+
+
+@dataclass(frozen=True, slots=True)
+class _RiskPage:
+    rows: Sequence[Any]
+    scores: Sequence[int | None]
+    total: int
+
+
+def _page_by_risk(
+    session: Session,
+    query: Select[Any],
+    counted: Select[Any],
+    conditions: Sequence[ColumnElement[bool]],
+    *,
+    page: PageRequest,
+    bands: Sequence[RiskBand],
+) -> _RiskPage:
+    """One page of hosts by risk (then by id, as read_page breaks ties; hosts showing no item
+    last either way), read band by band instead of scoring every host.
+
+    A host's risk is the highest score of its items, and there are at most ten scores: the
+    hosts of score s are those showing an item of score s and none of a higher one. Each band
+    is read in id order only as far as the page needs, from whichever side costs less: the
+    band's own item_hosts rows when its items are on few hosts, else host by host in id order
+    (each asked, off the (host_id, item_id) index, whether it shows an item of the band).
+    Sorting on a grouped highest score instead reads all of item_hosts (6.6 million rows at
+    100,000 hosts: 2.8 s).
+    """
+    limit = max(1, min(page.limit, MAX_PAGE_SIZE))
+    offset = max(0, page.offset)
+    wanted = offset + limit
+    total = int(session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+    ordered = sorted(bands, key=lambda band: band.score, reverse=page.descending)
+    found: list[tuple[int, int | None]] = []
+    for band in [*ordered, None]:
+        if len(found) >= wanted:
+            break
+        ids = select(Host.id).where(*conditions)
+        if band is None:
+            ids = ids.where(~exists().where(ItemHost.host_id == Host.id))
+        else:
+            higher = [
+                item for other in bands if other.score > band.score for item in other.item_ids
+            ]
+            if higher:
+                ids = ids.where(_shows_none_of(higher))
+            remaining = wanted - len(found)
+            # Host by host, about remaining * total / reach hosts are asked before enough are
+            # found; from the band's side, reach rows are read.
+            if band.reach <= remaining * total / max(1, min(band.reach, total)):
+                members = select(ItemHost.host_id).where(_among(ItemHost.item_id, band.item_ids))
+                ids = ids.where(Host.id.in_(members))
+            else:
+                ids = ids.where(~_shows_none_of(band.item_ids))
+        found.extend(
+            (host_id, None if band is None else band.score)
+            for host_id in session.scalars(ids.order_by(Host.id).limit(wanted - len(found)))
+        )
+    chosen = found[offset:wanted]
+    if not chosen:
+        return _RiskPage(rows=[], scores=[], total=total)
+    chosen_ids = [host_id for host_id, _ in chosen]
+    by_id = {row[0].id: row for row in session.execute(query.where(Host.id.in_(chosen_ids)))}
+    kept = [(by_id[host_id], score) for host_id, score in chosen if host_id in by_id]
+    return _RiskPage(
+        rows=[row for row, _ in kept], scores=[score for _, score in kept], total=total
+    )
+
+
+def _among(item: AnyColumn, item_ids: Sequence[int]) -> ColumnElement[bool]:
+    """``item`` is one of ``item_ids``, the ids written into the statement (a band can hold
+    thousands of items: more than SQLite takes as parameters, and PostgreSQL hashes a list of
+    constants)."""
+    return item.in_(bindparam(None, list(item_ids), expanding=True, literal_execute=True))
+
+
+def _shows_none_of(item_ids: Sequence[int]) -> ColumnElement[bool]:
+    """The host shows none of these items: asked host by host (a subquery with LIMIT, which
+    neither backend turns into a join over all of item_hosts)."""
+    return (
+        select(literal(1))
+        .where(ItemHost.host_id == Host.id, _among(ItemHost.item_id, item_ids))
+        .limit(1)
+        .scalar_subquery()
+        .is_(None)
+    )
 
 
 def host_facets(session: Session) -> dict[str, list[str]]:

@@ -25,13 +25,13 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import Select
 
 from collector.errors import NotFound
 from collector.governance import UNGOVERNED
 from collector.paging import points_of_present_keys, score_by_key
 from collector.store.base import Base, JSONType, UTCDateTime, utcnow
-from collector.store.hosts import Host, ItemHost
+from collector.store.hosts import Host, HostRisk, ItemHost, RiskBand
 
 # Item severities (signatures.Severity values, kept as plain text in storage).
 NORMAL = "normal"
@@ -847,10 +847,10 @@ def merge_target_names(session: Session, *, except_item_id: int, limit: int = 20
     return list(session.scalars(query).all())
 
 
-def host_risk(session: Session, table: RiskTable) -> Subquery:
-    """Return a subquery of (host_id, risk): the highest risk score of the items each host
-    shows (from ``item_hosts``, kept after sightings are pruned), for the hosts list."""
-    return (
+def host_risk(session: Session, table: RiskTable) -> HostRisk:
+    """Return how the hosts list scores hosts: a host's risk is the highest risk score of the
+    items it shows (``item_hosts``, kept after sightings are pruned)."""
+    of_hosts = (
         # Keeping within bounds commutes with the highest: once per host, not per item.
         select(
             ItemHost.host_id,
@@ -862,3 +862,18 @@ def host_risk(session: Session, table: RiskTable) -> Subquery:
         .group_by(ItemHost.host_id)
         .subquery()
     )
+
+    def bands() -> list[RiskBand]:
+        by_score: dict[int, tuple[list[int], list[int]]] = {}
+        for item_id, hosts, score in session.execute(
+            select(InventoryItem.id, InventoryItem.host_count, risk_expression(session, table))
+        ):
+            ids, reach = by_score.setdefault(int(score), ([], []))
+            ids.append(item_id)
+            reach.append(hosts or 0)
+        return [
+            RiskBand(score=score, item_ids=tuple(ids), reach=sum(reach))
+            for score, (ids, reach) in sorted(by_score.items())
+        ]
+
+    return HostRisk(of_hosts=of_hosts, bands=bands)

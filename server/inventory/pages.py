@@ -20,7 +20,7 @@ from collector.store.register import RegisterEntry
 from collector.store.triage import ItemFilters
 from collector.store.users import User
 from server.charts import violation_chart
-from server.errors import GuardFailed
+from server.errors import GuardFailed, InvalidTransition
 from server.inventory import service, states
 from server.inventory.evidence import summarise, user_display
 from server.inventory.risk import risk_table, score_item
@@ -357,6 +357,17 @@ async def triage_bulk(
     return see_other(f"{back}{joiner}{urlencode({'done': action, 'n': changed})}")
 
 
+def _refused_move(exc: InvalidTransition) -> str:
+    """A refused triage move in plain words (the state names as the page shows them)."""
+    current, target = exc.current.replace("_", " "), exc.target.replace("_", " ")
+    if exc.target not in states.TRIAGE_TRANSITIONS:
+        return f"“{target}” is not a triage state; choose one of the states listed"
+    return (
+        f"this item is {current} now (it may have changed since this page was loaded) and "
+        f"cannot move to {target} from there; choose one of the states listed"
+    )
+
+
 @router.post("/inventory/{item_id}/state")
 def item_state(
     item_id: RowId,
@@ -373,8 +384,12 @@ def item_state(
         service.transition_item(
             session, actor=who.user.username, item_id=item_id, target=target, reason=reason
         )
-    except GuardFailed as exc:
-        field = "reason" if exc.field == "reason" else "target"
+    except (GuardFailed, InvalidTransition) as exc:
+        if isinstance(exc, InvalidTransition):
+            # A page loaded before someone else moved the item offers moves it no longer has.
+            field, said = "target", _refused_move(exc)
+        else:
+            field, said = ("reason" if exc.field == "reason" else "target"), exc.reason
         return _item_page(
             item_id,
             request,
@@ -382,7 +397,7 @@ def item_state(
             state,
             who,
             status=422,
-            errors={field: exc.reason},
+            errors={field: said},
             typed={"target": target, "reason": reason},
         )
     return see_other(f"/inventory/{item_id}?saved=state")

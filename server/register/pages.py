@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from collector.errors import Conflict
 from collector.store import assessments, audit, register, triage, users
 from collector.store.base import utcnow
 from collector.store.register import ENTRY_FIELDS, FIELDS
@@ -72,6 +73,7 @@ DECISION_FORM = ("decision", "rationale", "conditions", "allowed_departments", "
 MOVE_FORM = ("target", "reason")
 REVIEW_FORM = ("outcome", "notes", "conditions", "next_review_on")
 NEXT_REVIEW_FORM = ("next_review_on",)
+DISMISS_FORM = ("trigger", "reason")
 RECORD_FORM = tuple(spec.name for spec in ENTRY_FIELDS)
 
 
@@ -470,18 +472,39 @@ def register_next_review(
 @router.post("/register/{register_id}/triggers/dismiss")
 def register_dismiss_trigger(
     register_id: str,
+    request: Request,
     session: DbSession,
+    state: State,
     who: Reviewer,
     csrf: Csrf,
     trigger: Annotated[str, Form(max_length=500)],
     reason: Reason = "",
 ) -> Response:
     check_csrf(who, csrf)
-    reviews.dismiss_trigger(
-        session,
-        actor=who.user.username,
-        register_id=register_id[:16],
-        trigger=trigger,
-        reason=reason,
-    )
+    try:
+        with session.begin_nested():
+            try:
+                reviews.dismiss_trigger(
+                    session,
+                    actor=who.user.username,
+                    register_id=register_id[:16],
+                    trigger=trigger,
+                    reason=reason,
+                )
+            except Conflict as exc:
+                raise GuardFailed(
+                    "trigger",
+                    "it is dismissed already (perhaps by someone else since this page was loaded)",
+                ) from exc
+    except GuardFailed as exc:
+        # A trigger gone since the page was loaded (dismissed by someone else, or resolved)
+        # or no reason given: said on the entry's page, the reason typed kept.
+        refused = _refusal(
+            exc,
+            form="dismiss",
+            own_fields=DISMISS_FORM,
+            main_field="reason",
+            typed={"trigger": trigger, "reason": reason},
+        )
+        return _entry_page(register_id, request, session, state, who, refused=refused)
     return see_other(f"/register/{register_id[:16]}?saved=dismissed")

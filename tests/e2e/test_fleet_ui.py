@@ -162,6 +162,37 @@ def test_sort_filter_search_page_and_bulk_on_a_desktop(
     expect(page.get_by_role("status")).to_contain_text("3 items moved to triaging.")
     expect(page).to_have_url(re.compile(r"/triage\?sort=hosts&dir=desc&done=triaging&n=3"))
     expect(page.locator("table.items tbody tr").first).to_contain_text("triaging")
+
+    # The widest service's page: twenty hosts named and the rest counted, its sightings paged.
+    page.goto(f"{server.url}/triage?sort=hosts&dir=desc")
+    page.locator("table.items tbody tr").first.get_by_role("link", name=fleet.widest_name).click()
+    expect(page.get_by_role("heading", name=fleet.widest_name, level=1)).to_be_visible()
+    hosts_fact = page.locator("dl.summary dd").first
+    expect(hosts_fact.locator("a.tag")).to_have_count(20)
+    expect(hosts_fact).to_contain_text(f"and {fleet.hosts - 1 - 20:,} more hosts")
+    sightings = page.locator("#sightings")
+    expect(sightings).to_contain_text("1\u201350 of")
+    expect(sightings).to_contain_text("newest first")
+    page.screenshot(path=str(shots / "item-desktop.png"))
+    page.get_by_role("heading", name="Evidence at a glance").evaluate("e => e.scrollIntoView()")
+    page.screenshot(path=str(shots / "item-evidence-desktop.png"))
+    pager = page.get_by_role("navigation", name="Pages of sightings")
+    expect(pager).to_contain_text("Page 1 of 30")
+    pager.evaluate("e => e.scrollIntoView({block: 'end'})")
+    page.screenshot(path=str(shots / "item-sightings-desktop.png"))
+    page.get_by_role("link", name="Next").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(page.locator("#sightings")).to_contain_text("51\u2013100 of")
+
+    # Hosts sorted by risk: the highest first, every row's risk no higher than the one above.
+    page.goto(f"{server.url}/hosts")
+    page.locator("table.grid thead").get_by_role("link", name="Risk").click()
+    expect(page).to_have_url(re.compile(r"sort=risk&dir=desc"))
+    cells = page.locator("table.grid tbody tr td.num .score")
+    expect(cells.first).to_be_visible()
+    scores = [int(text.split()[0]) for text in cells.all_inner_texts()]
+    assert len(scores) == 50 and scores == sorted(scores, reverse=True)
+    page.screenshot(path=str(shots / "hosts-risk-desktop.png"))
     page.context.close()
 
 
@@ -199,6 +230,12 @@ def test_on_a_phone_the_menu_collapses_and_no_page_is_wider_than_the_screen(
     page.screenshot(path=str(shots / "triage-phone.png"))
     page.goto(f"{server.url}/hosts?sort=items&dir=desc")
     page.screenshot(path=str(shots / "hosts-phone.png"))
+    page.goto(f"{server.url}/triage?sort=hosts&dir=desc")
+    page.locator("table.items tbody a").first.click()
+    expect(page.locator("#sightings")).to_contain_text("newest first")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"an item's page is {width}px wide on a phone"
+    page.screenshot(path=str(shots / "item-phone.png"))
     page.context.close()
 
 

@@ -108,3 +108,28 @@ def test_bulk_is_all_or_nothing(client: TestClient, app: FastAPI) -> None:
     )
     assert answer.status_code == 200
     assert client.get("/triage").text.count('name="item"') == 0
+
+
+def test_a_move_from_a_page_loaded_before_someone_else_moved_the_item_is_explained(
+    client: TestClient, app: FastAPI
+) -> None:
+    """Two reviewers on one item's page: the second's move, no longer allowed from the state
+    the first left it in, is refused on the item's page in plain words, not the error page."""
+    items = seed_over_http(client, app)
+    chatgpt = items["ChatGPT"]
+    csrf = sign_in(client, "reviewer")
+    url = f"/inventory/{chatgpt}/state"
+    assert client.post(url, data={"csrf": csrf, "target": "triaging"}).status_code == 200
+    # The first reviewer rules it out of scope; the second, on the older page, asks triaging.
+    out = {"csrf": csrf, "target": "out_of_scope", "reason": "a personal test"}
+    assert client.post(url, data=out).status_code == 200
+    stale = client.post(url, data={"csrf": csrf, "target": "needs_info", "reason": "ask"})
+    assert stale.status_code == 422
+    assert "Not allowed yet" not in stale.text
+    assert (
+        '<p class="field-error" id="target-error">this item is out of scope now (it may have '
+        "changed since this page was loaded) and cannot move to needs info from there"
+    ) in stale.text
+    unknown = client.post(url, data={"csrf": csrf, "target": "<b>gone</b>"})
+    assert unknown.status_code == 422 and "<b>gone</b>" not in unknown.text
+    assert "is not a triage state" in unknown.text

@@ -332,3 +332,66 @@ def test_refused_reviews_are_shown_beside_their_field(client: TestClient, app: F
     stale = client.post(f"{entry_url}/next-review", data={**review, "next_review_on": "2099-01-01"})
     assert stale.status_code == 409
     assert "someone else changed this entry" in _field_error(stale.text, "next_review_on")
+
+
+def test_a_refused_trigger_dismissal_is_shown_beside_its_reason(
+    client: TestClient, app: FastAPI
+) -> None:
+    """No reason, or a trigger gone since the page was loaded (another reviewer dismissed it):
+    the entry's page says so, the reason typed kept; never the error page."""
+    import datetime as dt
+
+    from server.inventory import service as triage
+    from server.register import service as register_service
+    from server.register.schemas import EntryInput
+    from signatures import FindingKind
+    from tests.factories import finding
+    from tests.server.seed import ingest_items
+
+    with transaction(app.state.shadowmap.sessions) as session:
+        items = ingest_items(session, finding("openai-chatgpt"))
+        triage.transition_item(session, actor="rita", item_id=items["ChatGPT"], target="triaging")
+        entry = triage.promote_item(session, actor="rita", item_id=items["ChatGPT"])
+        entry = register_service.update_entry(
+            session, actor="rita", register_id=entry.register_id,
+            expected_version=entry.version,
+            fields=EntryInput(title="ChatGPT use", ai_system="ChatGPT", purpose="Drafting",
+                              business_owner="Dana", risk_level="low"),
+        )  # fmt: skip
+        register_service.decide_entry(
+            session, actor="carol", register_id=entry.register_id,
+            expected_version=entry.version, decision="approved", rationale="fine",
+            today=dt.date.today() - dt.timedelta(days=30),
+        )  # fmt: skip
+        register_id = entry.register_id
+        # Seen through DNS for the first time after the decision: a reassessment trigger.
+        ingest_items(
+            session,
+            finding("openai-chatgpt", kind=FindingKind.DNS, indicator="chatgpt.com",
+                    indicator_kind="domain"),
+            host="laptop-2", uid="agent-2",
+        )  # fmt: skip
+    csrf = sign_in(client, "reviewer")
+    entry_url = f"/register/{register_id}"
+    trigger = "new kind of evidence: dns (ChatGPT)"
+    assert trigger in client.get(entry_url).text
+    dismiss = f"{entry_url}/triggers/dismiss"
+
+    no_reason = client.post(dismiss, data={"csrf": csrf, "trigger": trigger, "reason": " "})
+    assert no_reason.status_code == 422 and "Not allowed yet" not in no_reason.text
+    assert 'id="dismiss-1-error">say why the trigger needs no reassessment</p>' in no_reason.text
+    assert "The trigger was not dismissed: say why" in no_reason.text
+
+    reason = "Same use <as> decided"
+    done = client.post(
+        dismiss, data={"csrf": csrf, "trigger": trigger, "reason": reason}, follow_redirects=False
+    )
+    assert done.headers["location"] == f"{entry_url}?saved=dismissed"
+    assert "Trigger dismissed." in client.get(done.headers["location"]).text
+    # The same form sent again from a page loaded before: the trigger is no longer current.
+    again = client.post(dismiss, data={"csrf": csrf, "trigger": trigger, "reason": reason})
+    assert again.status_code == 422 and "Not allowed yet" not in again.text
+    made_up = client.post(dismiss, data={"csrf": csrf, "trigger": "made up", "reason": reason})
+    assert "The trigger was not dismissed: not a current reassessment trigger" in made_up.text
+    assert "The trigger was not dismissed: it is dismissed already (perhaps" in again.text
+    assert "<as>" not in again.text
