@@ -174,16 +174,19 @@ class RiskBand:
     score: int
     item_ids: tuple[int, ...]
     reach: int  # how many hosts show these items, added up item by item (hosts can repeat)
+    widest: int  # the id of the one on the most hosts
+    widest_hosts: int  # how many
 
 
 @dataclass(frozen=True, slots=True)
 class HostRisk:
     """How the hosts list scores hosts (a host's risk is the highest risk score of the items
     it shows), from collector.store.inventory.host_risk, which this module cannot import:
-    ``of_hosts`` is a subquery of (host_id, risk), read for one page's hosts; ``bands`` reads
-    every item's score, grouped by score, for sorting on risk."""
+    ``of_hosts`` builds a subquery of (host_id, risk), read for one page's hosts; ``bands``
+    reads every item's score, grouped by score, for sorting on risk. Each is built only when
+    the list needs it."""
 
-    of_hosts: Subquery
+    of_hosts: Callable[[], Subquery]
     bands: Callable[[], Sequence[RiskBand]]
 
 
@@ -268,10 +271,9 @@ def page_hosts(
         rows_found, total = read.rows, read.total
         if risk is not None and rows_found:
             page_ids = [row[0].id for row in rows_found]
+            of_hosts = risk.of_hosts()
             for host_id, score in session.execute(
-                select(risk.of_hosts.c.host_id, risk.of_hosts.c.risk).where(
-                    risk.of_hosts.c.host_id.in_(page_ids)
-                )
+                select(of_hosts.c.host_id, of_hosts.c.risk).where(of_hosts.c.host_id.in_(page_ids))
             ):
                 scores[host_id] = int(score)
     rows = [
@@ -324,25 +326,15 @@ def _page_by_risk(
         if len(found) >= wanted:
             break
         ids = select(Host.id).where(*conditions)
+        host: AnyColumn = Host.id
         if band is None:
-            ids = ids.where(~exists().where(ItemHost.host_id == Host.id))
+            # Hosts showing no item (ingest keeps item_count; the index on it is ordered by id).
+            ids = ids.where(Host.item_count == 0)
         else:
-            higher = [
-                item for other in bands if other.score > band.score for item in other.item_ids
-            ]
-            if higher:
-                ids = ids.where(_shows_none_of(higher))
-            remaining = wanted - len(found)
-            # Host by host, about remaining * total / reach hosts are asked before enough are
-            # found; from the band's side, reach rows are read.
-            if band.reach <= remaining * total / max(1, min(band.reach, total)):
-                members = select(ItemHost.host_id).where(_among(ItemHost.item_id, band.item_ids))
-                ids = ids.where(Host.id.in_(members))
-            else:
-                ids = ids.where(~_shows_none_of(band.item_ids))
+            ids, host = _band_hosts(ids, band, bands, remaining=wanted - len(found), total=total)
         found.extend(
             (host_id, None if band is None else band.score)
-            for host_id in session.scalars(ids.order_by(Host.id).limit(wanted - len(found)))
+            for host_id in session.scalars(ids.order_by(host).limit(wanted - len(found)))
         )
     chosen = found[offset:wanted]
     if not chosen:
@@ -355,6 +347,47 @@ def _page_by_risk(
     )
 
 
+def _band_hosts(
+    ids: Select[Any], band: RiskBand, bands: Sequence[RiskBand], *, remaining: int, total: int
+) -> tuple[Select[Any], AnyColumn]:
+    """Narrow ``ids`` (the listed hosts' ids) to the hosts whose highest score is ``band``'s;
+    return the query and its host id column, to order on."""
+    higher = [other for other in bands if other.score > band.score]
+    population = min(band.reach, total)
+    host: AnyColumn = Host.id
+    if higher:
+        # Hosts showing the widest item of a higher score are out: one anti-join on that item's
+        # own rows (both sides in host id order), before asking the rest host by host. When
+        # it is on nearly every host, as the most widespread services are, few hosts remain.
+        widest = max(higher, key=lambda other: other.widest_hosts)
+        lacking = (
+            ids.where(
+                ~exists().where(
+                    ItemHost.host_id == Host.id,
+                    ItemHost.item_id == bindparam(None, widest.widest, literal_execute=True),
+                )
+            )
+            .order_by(Host.id)
+            # OFFSET 0: PostgreSQL keeps the subquery apart, so the anti-join runs first and
+            # the questions below are asked of the hosts it leaves.
+            .offset(0)
+            .subquery()
+        )
+        host = lacking.c.id
+        ids = select(host).where(
+            _shows_none_of([item for other in higher for item in other.item_ids], host)
+        )
+        population = min(population, max(1, total - widest.widest_hosts))
+    # Host by host, about remaining * total / population hosts are asked before enough are
+    # found (all of them at most; cheap ones once the widest higher item has ruled most out);
+    # from the band's side, its reach in item_hosts rows is read.
+    steps = min(total, remaining * total / max(1, population)) * (0.2 if higher else 1)
+    if band.reach <= steps:
+        members = select(ItemHost.host_id).where(_among(ItemHost.item_id, band.item_ids))
+        return ids.where(host.in_(members)), host
+    return ids.where(~_shows_none_of(band.item_ids, host)), host
+
+
 def _among(item: AnyColumn, item_ids: Sequence[int]) -> ColumnElement[bool]:
     """``item`` is one of ``item_ids``, the ids written into the statement (a band can hold
     thousands of items: more than SQLite takes as parameters, and PostgreSQL hashes a list of
@@ -362,12 +395,12 @@ def _among(item: AnyColumn, item_ids: Sequence[int]) -> ColumnElement[bool]:
     return item.in_(bindparam(None, list(item_ids), expanding=True, literal_execute=True))
 
 
-def _shows_none_of(item_ids: Sequence[int]) -> ColumnElement[bool]:
+def _shows_none_of(item_ids: Sequence[int], host: AnyColumn) -> ColumnElement[bool]:
     """The host shows none of these items: asked host by host (a subquery with LIMIT, which
     neither backend turns into a join over all of item_hosts)."""
     return (
         select(literal(1))
-        .where(ItemHost.host_id == Host.id, _among(ItemHost.item_id, item_ids))
+        .where(ItemHost.host_id == host, _among(ItemHost.item_id, item_ids))
         .limit(1)
         .scalar_subquery()
         .is_(None)

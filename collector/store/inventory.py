@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, Subquery
 
 from collector.errors import NotFound
 from collector.governance import UNGOVERNED
@@ -850,30 +850,39 @@ def merge_target_names(session: Session, *, except_item_id: int, limit: int = 20
 def host_risk(session: Session, table: RiskTable) -> HostRisk:
     """Return how the hosts list scores hosts: a host's risk is the highest risk score of the
     items it shows (``item_hosts``, kept after sightings are pruned)."""
-    of_hosts = (
-        # Keeping within bounds commutes with the highest: once per host, not per item.
-        select(
-            ItemHost.host_id,
-            _within(
-                session, func.max(_risk_points(session, table)), table.base, table.malicious
-            ).label("risk"),
+
+    def of_hosts() -> Subquery:
+        return (
+            # Keeping within bounds commutes with the highest: once per host, not per item.
+            select(
+                ItemHost.host_id,
+                _within(
+                    session, func.max(_risk_points(session, table)), table.base, table.malicious
+                ).label("risk"),
+            )
+            .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
+            .group_by(ItemHost.host_id)
+            .subquery()
         )
-        .join(InventoryItem, InventoryItem.id == ItemHost.item_id)
-        .group_by(ItemHost.host_id)
-        .subquery()
-    )
 
     def bands() -> list[RiskBand]:
-        by_score: dict[int, tuple[list[int], list[int]]] = {}
+        by_score: dict[int, list[tuple[int, int]]] = {}
         for item_id, hosts, score in session.execute(
             select(InventoryItem.id, InventoryItem.host_count, risk_expression(session, table))
         ):
-            ids, reach = by_score.setdefault(int(score), ([], []))
-            ids.append(item_id)
-            reach.append(hosts or 0)
-        return [
-            RiskBand(score=score, item_ids=tuple(ids), reach=sum(reach))
-            for score, (ids, reach) in sorted(by_score.items())
-        ]
+            by_score.setdefault(int(score), []).append((item_id, hosts or 0))
+        found = []
+        for score, items in sorted(by_score.items()):
+            widest, widest_hosts = max(items, key=lambda item: (item[1], -item[0]))
+            found.append(
+                RiskBand(
+                    score=score,
+                    item_ids=tuple(item_id for item_id, _ in items),
+                    reach=sum(hosts for _, hosts in items),
+                    widest=widest,
+                    widest_hosts=widest_hosts,
+                )
+            )
+        return found
 
     return HostRisk(of_hosts=of_hosts, bands=bands)
