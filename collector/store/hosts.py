@@ -70,6 +70,8 @@ class Host(Base):
         # Ingest checks that no other host has the reported name, ignoring case, on every
         # report; without it that check reads every host (44 ms a report at 20,000 hosts).
         Index("ix_hosts_hostname_lower", func.lower(hostname)),
+        # The hosts list's filter choices (host_facets), read off the index alone.
+        Index("ix_hosts_facets", os, department, agent_version),
     )
 
 
