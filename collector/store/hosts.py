@@ -324,6 +324,7 @@ def _page_by_risk(
     total = int(session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
     ordered = sorted(bands, key=lambda band: band.score, reverse=page.descending)
     found: list[tuple[int, int | None]] = []
+    left: dict[int, list[int]] = {}
     for band in [*ordered, None]:
         if len(found) >= wanted:
             break
@@ -333,7 +334,12 @@ def _page_by_risk(
             # Hosts showing no item (ingest keeps item_count; the index on it is ordered by id).
             ids = ids.where(Host.item_count == 0)
         else:
-            ids, host = _band_hosts(ids, band, bands, remaining=wanted - len(found), total=total)
+            narrowed = _band_hosts(
+                session, ids, band, bands, remaining=wanted - len(found), total=total, left=left
+            )
+            if narrowed is None:
+                continue
+            ids, host = narrowed
         found.extend(
             (host_id, None if band is None else band.score)
             for host_id in session.scalars(ids.order_by(host).limit(wanted - len(found)))
@@ -349,36 +355,53 @@ def _page_by_risk(
     )
 
 
+#: When the widest item of a higher score leaves at most this many hosts, their ids are read
+#: once for every lower band of the page, instead of an anti-join per band.
+FEW_LEFT = 5_000
+
+
 def _band_hosts(
-    ids: Select[Any], band: RiskBand, bands: Sequence[RiskBand], *, remaining: int, total: int
-) -> tuple[Select[Any], AnyColumn]:
+    session: Session,
+    ids: Select[Any],
+    band: RiskBand,
+    bands: Sequence[RiskBand],
+    *,
+    remaining: int,
+    total: int,
+    left: dict[int, list[int]],
+) -> tuple[Select[Any], AnyColumn] | None:
     """Narrow ``ids`` (the listed hosts' ids) to the hosts whose highest score is ``band``'s;
-    return the query and its host id column, to order on."""
+    return the query and its host id column, to order on (None: no host can be in it).
+    ``left`` keeps, by item id, the hosts not showing that item, read once per page."""
     higher = [other for other in bands if other.score > band.score]
     population = min(band.reach, total)
     host: AnyColumn = Host.id
     if higher:
         # Hosts showing the widest item of a higher score are out: one anti-join on that item's
-        # own rows (both sides in host id order), before asking the rest host by host. When
-        # it is on nearly every host, as the most widespread services are, few hosts remain.
+        # own rows, before asking the rest host by host. When it is on nearly every host, as
+        # the most widespread services are, few hosts remain.
         widest = max(higher, key=lambda other: other.widest_hosts)
-        lacking = (
-            ids.where(
-                ~exists().where(
-                    ItemHost.host_id == Host.id,
-                    ItemHost.item_id == bindparam(None, widest.widest, literal_execute=True),
-                )
+        lacking = ids.where(
+            ~exists().where(
+                ItemHost.host_id == Host.id,
+                ItemHost.item_id == bindparam(None, widest.widest, literal_execute=True),
             )
-            .order_by(Host.id)
+        ).order_by(Host.id)
+        higher_items = [item for other in higher for item in other.item_ids]
+        if total - widest.widest_hosts <= FEW_LEFT:
+            if widest.widest not in left:
+                left[widest.widest] = list(session.scalars(lacking))
+            if not left[widest.widest]:
+                return None
+            ids = select(Host.id).where(
+                _among(Host.id, left[widest.widest]), _shows_none_of(higher_items, Host.id, bands)
+            )
+        else:
             # OFFSET 0: PostgreSQL keeps the subquery apart, so the anti-join runs first and
             # the questions below are asked of the hosts it leaves.
-            .offset(0)
-            .subquery()
-        )
-        host = lacking.c.id
-        ids = select(host).where(
-            _shows_none_of([item for other in higher for item in other.item_ids], host)
-        )
+            kept = lacking.offset(0).subquery()
+            host = kept.c.id
+            ids = select(host).where(_shows_none_of(higher_items, host, bands))
         population = min(population, max(1, total - widest.widest_hosts))
     # Host by host, about remaining * total / population hosts are asked before enough are
     # found (all of them at most; cheap ones once the widest higher item has ruled most out);
@@ -387,7 +410,7 @@ def _band_hosts(
     if band.reach <= steps:
         members = select(ItemHost.host_id).where(_among(ItemHost.item_id, band.item_ids))
         return ids.where(host.in_(members)), host
-    return ids.where(~_shows_none_of(band.item_ids, host)), host
+    return ids.where(~_shows_none_of(band.item_ids, host, bands)), host
 
 
 def _among(item: AnyColumn, item_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -397,12 +420,23 @@ def _among(item: AnyColumn, item_ids: Sequence[int]) -> ColumnElement[bool]:
     return item.in_(bindparam(None, list(item_ids), expanding=True, literal_execute=True))
 
 
-def _shows_none_of(item_ids: Sequence[int], host: AnyColumn) -> ColumnElement[bool]:
+def _shows_none_of(
+    item_ids: Sequence[int], host: AnyColumn, bands: Sequence[RiskBand]
+) -> ColumnElement[bool]:
     """The host shows none of these items: asked host by host (a subquery with LIMIT, which
-    neither backend turns into a join over all of item_hosts)."""
+    neither backend turns into a join over all of item_hosts). The items are named, or, when
+    fewer, the other items of ``bands`` are ("an item not among those"): the top band can
+    hold thousands of items, the rest a few hundred."""
+    chosen = set(item_ids)
+    others = [item for band in bands for item in band.item_ids if item not in chosen]
+    among = (
+        _among(ItemHost.item_id, item_ids)
+        if len(item_ids) <= len(others)
+        else ~_among(ItemHost.item_id, others)
+    )
     return (
         select(literal(1))
-        .where(ItemHost.host_id == host, _among(ItemHost.item_id, item_ids))
+        .where(ItemHost.host_id == host, among)
         .limit(1)
         .scalar_subquery()
         .is_(None)

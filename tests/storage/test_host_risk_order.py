@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -144,7 +145,13 @@ def _statements(db: Session) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-def test_hosts_sorted_by_risk_page_for_page_as_a_grouped_score_would(db: Session) -> None:
+@pytest.mark.parametrize("few_left", [hosts.FEW_LEFT, 0], ids=["ids-read-once", "anti-join"])
+def test_hosts_sorted_by_risk_page_for_page_as_a_grouped_score_would(
+    db: Session, few_left: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of leaving out the hosts that show the widest higher item: their ids read once
+    per page (when few remain) or an anti-join in each band's query."""
+    monkeypatch.setattr(hosts, "FEW_LEFT", few_left)
     _seed(db)
     bands = inventory.host_risk(db, TABLE).bands()
     assert max(band.score for band in bands) == TABLE.malicious  # the malicious service
