@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from collector.store import agents
@@ -86,3 +89,20 @@ def enrolled_agent(
         os=os,
         current_credential=current_credential,
     )
+
+
+@contextmanager
+def sent_statements(db: Session) -> Iterator[list[str]]:
+    """Collect the SQL text of every statement the session sends meanwhile (an executemany
+    counts once)."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    connection = db.connection()
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(connection, "before_cursor_execute", record)

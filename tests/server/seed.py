@@ -17,6 +17,7 @@ from collector.store import users
 from collector.store.agents import Agent
 from collector.store.audit import AuditEvent
 from collector.store.inventory import InventoryItem
+from server.inventory import service as triage
 from server.register import service as register_service
 from server.register.schemas import EntryInput
 from signatures import Finding, load_catalogue
@@ -133,3 +134,40 @@ def post_report(
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def decided_entry(
+    db: Session, decision: str, *, on: dt.date, item: str = "ChatGPT", **owners: str
+) -> str:
+    """Ingest ChatGPT and Claude, promote ``item`` into an entry, fill its record and decide it
+    on the day ``on`` (its last review), all through the triage and register services; return
+    the entry's register id."""
+    items = ingest_items(db, finding("openai-chatgpt"), finding("anthropic-claude", indicator="c"))
+    triage.transition_item(db, actor="rita", item_id=items[item], target="triaging")
+    entry = triage.promote_item(db, actor="rita", item_id=items[item])
+    fields = {
+        "title": f"{item} use",
+        "ai_system": item,
+        "purpose": "Drafting",
+        "business_owner": "Dana",
+        "risk_level": "low",
+        **owners,
+    }
+    entry = register_service.update_entry(
+        db,
+        actor="rita",
+        register_id=entry.register_id,
+        expected_version=entry.version,
+        fields=EntryInput.model_validate(fields),
+    )
+    register_service.decide_entry(
+        db,
+        actor="carol",
+        register_id=entry.register_id,
+        expected_version=entry.version,
+        decision=decision,
+        rationale="fine",
+        conditions="no customer data" if decision == "restricted" else "",
+        today=on,
+    )
+    return entry.register_id

@@ -6,11 +6,9 @@ read (from its items' rows when they are on few hosts, host by host otherwise)."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collector.ingest import ingest_report
@@ -20,7 +18,7 @@ from collector.store.triage import ItemFilters
 from server.inventory import risk
 from server.inventory import service as inventory_service
 from signatures import FindingKind, load_catalogue
-from tests.factories import enrolled_agent, finding, report
+from tests.factories import enrolled_agent, finding, report, sent_statements
 
 CATALOGUE = load_catalogue()
 TABLE = risk.risk_table(CATALOGUE)
@@ -130,21 +128,6 @@ def _listed(
         assert len(found.rows) == limit
 
 
-@contextmanager
-def _statements(db: Session) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    engine = db.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 @pytest.mark.parametrize("few_left", [hosts.FEW_LEFT, 0], ids=["ids-read-once", "anti-join"])
 def test_hosts_sorted_by_risk_page_for_page_as_a_grouped_score_would(
     db: Session, few_left: int, monkeypatch: pytest.MonkeyPatch
@@ -203,7 +186,7 @@ def test_both_ways_of_reading_a_band_are_used(db: Session) -> None:
     """The malicious band (three hosts) is read from its items' rows; the widest band, on
     nearly every host, host by host."""
     _seed(db)
-    with _statements(db) as seen:
+    with sent_statements(db) as seen:
         _listed(db, descending=True, limit=50)
     band_reads = [sql for sql in seen if "ORDER BY hosts.id" in sql]
     from_items = [sql for sql in band_reads if "IN (SELECT item_hosts.host_id" in sql]

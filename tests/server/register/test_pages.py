@@ -341,29 +341,12 @@ def test_a_refused_trigger_dismissal_is_shown_beside_its_reason(
     the entry's page says so, the reason typed kept; never the error page."""
     import datetime as dt
 
-    from server.inventory import service as triage
-    from server.register import service as register_service
-    from server.register.schemas import EntryInput
     from signatures import FindingKind
     from tests.factories import finding
-    from tests.server.seed import ingest_items
+    from tests.server.seed import decided_entry, ingest_items
 
     with transaction(app.state.shadowmap.sessions) as session:
-        items = ingest_items(session, finding("openai-chatgpt"))
-        triage.transition_item(session, actor="rita", item_id=items["ChatGPT"], target="triaging")
-        entry = triage.promote_item(session, actor="rita", item_id=items["ChatGPT"])
-        entry = register_service.update_entry(
-            session, actor="rita", register_id=entry.register_id,
-            expected_version=entry.version,
-            fields=EntryInput(title="ChatGPT use", ai_system="ChatGPT", purpose="Drafting",
-                              business_owner="Dana", risk_level="low"),
-        )  # fmt: skip
-        register_service.decide_entry(
-            session, actor="carol", register_id=entry.register_id,
-            expected_version=entry.version, decision="approved", rationale="fine",
-            today=dt.date.today() - dt.timedelta(days=30),
-        )  # fmt: skip
-        register_id = entry.register_id
+        register_id = decided_entry(session, "approved", on=dt.date.today() - dt.timedelta(days=30))
         # Seen through DNS for the first time after the decision: a reassessment trigger.
         ingest_items(
             session,

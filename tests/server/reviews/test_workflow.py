@@ -13,49 +13,13 @@ from sqlalchemy.orm import Session
 from collector.store import inventory, notifications, register
 from server.accounts import service as accounts
 from server.errors import GuardFailed
-from server.inventory import service as triage
 from server.register import service
-from server.register.schemas import EntryInput
 from server.reviews import service as reviews
 from signatures import FindingKind
 from tests.factories import finding
-from tests.server.seed import ingest_items
+from tests.server.seed import decided_entry, ingest_items
 
 TODAY = dt.date(2026, 12, 6)
-
-
-def _decided(
-    db: Session, decision: str, *, on: dt.date, item: str = "ChatGPT", **owners: str
-) -> str:
-    items = ingest_items(db, finding("openai-chatgpt"), finding("anthropic-claude", indicator="c"))
-    triage.transition_item(db, actor="rita", item_id=items[item], target="triaging")
-    entry = triage.promote_item(db, actor="rita", item_id=items[item])
-    fields = {
-        "title": f"{item} use",
-        "ai_system": item,
-        "purpose": "Drafting",
-        "business_owner": "Dana",
-        "risk_level": "low",
-        **owners,
-    }
-    service.update_entry(
-        db,
-        actor="rita",
-        register_id=entry.register_id,
-        expected_version=entry.version,
-        fields=EntryInput.model_validate(fields),
-    )
-    service.decide_entry(
-        db,
-        actor="carol",
-        register_id=entry.register_id,
-        expected_version=entry.version,
-        decision=decision,
-        rationale="fine",
-        conditions="no customer data" if decision == "restricted" else "",
-        today=on,
-    )
-    return entry.register_id
 
 
 def _entry(db: Session, register_id: str) -> register.RegisterEntry:
@@ -65,7 +29,7 @@ def _entry(db: Session, register_id: str) -> register.RegisterEntry:
 def test_recording_a_review_keeps_changes_or_re_decides_and_sets_the_next_date(
     db: Session,
 ) -> None:
-    register_id = _decided(db, "restricted", on=TODAY - dt.timedelta(days=400))
+    register_id = decided_entry(db, "restricted", on=TODAY - dt.timedelta(days=400))
     service.mark_reviews_due(db, today=TODAY)
     entry = _entry(db, register_id)
     assert entry.status == "review_due"
@@ -105,7 +69,7 @@ def test_recording_a_review_keeps_changes_or_re_decides_and_sets_the_next_date(
 
 
 def test_the_next_review_date_is_editable_but_never_in_the_past(db: Session) -> None:
-    register_id = _decided(db, "approved", on=TODAY)
+    register_id = decided_entry(db, "approved", on=TODAY)
     entry = _entry(db, register_id)
     with pytest.raises(GuardFailed, match="past"):
         reviews.set_next_review(
@@ -122,7 +86,7 @@ def test_the_next_review_date_is_editable_but_never_in_the_past(db: Session) -> 
 def test_due_soon_means_within_the_window_and_triggers_are_dismissed_with_a_reason(
     db: Session,
 ) -> None:
-    far = _decided(db, "approved", on=TODAY - dt.timedelta(days=183))  # due in ~182 days
+    far = decided_entry(db, "approved", on=TODAY - dt.timedelta(days=183))  # due in ~182 days
     # A kind of evidence first seen after the decision: a reassessment trigger.
     ingest_items(
         db,
@@ -157,7 +121,7 @@ def test_owners_are_reminded_once_when_due_soon_and_once_when_overdue(db: Sessio
         accounts.create_user(
             db, actor="admin", username="erin", role="viewer", password=None, email="erin@"
         )
-    register_id = _decided(
+    register_id = decided_entry(
         db, "approved", on=TODAY - dt.timedelta(days=355),
         business_owner="dana", technical_owner="it-ops@example.org",
     )  # fmt: skip
